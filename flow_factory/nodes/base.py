@@ -1,0 +1,94 @@
+"""What a node type is: its declaration (served to the UI) and how it runs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from pydantic import BaseModel
+
+
+class StepError(Exception):
+    """A step failed. `retryable` failures (timeouts, 429, 5xx) may be retried."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.details = details or {}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "hint": self.hint,
+            "retryable": self.retryable,
+            **({"details": self.details} if self.details else {}),
+        }
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a running step knows about where it runs."""
+
+    execution_id: str
+    tenant_id: str
+    node_id: str
+    mode: str  # "live" or "test"
+    logger: logging.Logger | logging.LoggerAdapter
+
+
+RunFn = Callable[[Any, StepContext], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """One node type, declared once and served to the UI at GET /api/v1/node-types."""
+
+    type: str
+    label: str
+    category: str  # Triggers, Actions, Logic, Integrations, Delays, Data, Utilities
+    description: str
+    config_model: type[BaseModel]
+    run: RunFn
+    sample_output: dict[str, Any]
+    docs_url: str
+    is_trigger: bool = False
+    outputs: tuple[str, ...] = ("default",)
+    can_fail_to_error_edge: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return () if self.is_trigger else ("default",)
+
+    def config_schema(self) -> dict[str, Any]:
+        return self.config_model.model_json_schema()
+
+    def describe(self) -> dict[str, Any]:
+        """The public declaration, as GET /api/v1/node-types serves it."""
+        outputs = list(self.outputs)
+        if self.can_fail_to_error_edge and not self.is_trigger:
+            outputs.append("error")
+        return {
+            "type": self.type,
+            "label": self.label,
+            "category": self.category,
+            "description": self.description,
+            "config_schema": self.config_schema(),
+            "inputs": list(self.inputs),
+            "outputs": outputs,
+            "sample_output": self.sample_output,
+            "docs_url": self.docs_url,
+            "is_trigger": self.is_trigger,
+        }

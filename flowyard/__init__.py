@@ -1,0 +1,1 @@
+"""Flowyard: settings and the `flowyard` command line. Everything else lives in its own package."""

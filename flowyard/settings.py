@@ -1,0 +1,109 @@
+"""All of Flowyard's settings, read from `FLOWYARD_...` environment variables.
+
+Nested groups use a double underscore: `FLOWYARD_API__PORT=8080`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_MASTER_KEY = "flowyard-development-master-key-change-me"
+
+
+class ApiSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the platform API listens on.")
+    port: int = Field(8000, description="Port of the platform API and the builder UI.")
+    max_body_bytes: int = Field(1_048_576, description="Largest request body accepted; larger ones get 413.")
+    signup_enabled: bool = Field(True, description="Whether POST /api/v1/signup may create new tenants.")
+    session_ttl_hours: int = Field(24 * 7, description="How long a login token stays valid, in hours.")
+    public_url: str | None = Field(None, description="URL users reach the API at; defaults to http://host:port.")
+
+
+class PrefectSettings(BaseModel):
+    port: int = Field(4200, description="Port of the local Prefect server (API and UI) started by `flowyard up`.")
+    api_url: str | None = Field(
+        None, description="Prefect API URL; defaults to the local server at http://127.0.0.1:<port>/api."
+    )
+    database_url: str | None = Field(
+        None,
+        description="Database of the local Prefect server (SQLAlchemy async URL); "
+        "defaults to SQLite under FLOWYARD_HOME/prefect.",
+    )
+    start_server: bool = Field(True, description="Whether `flowyard up` starts a local Prefect server.")
+
+
+class WorkerSettings(BaseModel):
+    work_pool: str = Field("flowyard", description="Prefect work pool that runs workflow batches.")
+    poll_seconds: float = Field(1.0, description="How often the worker asks Prefect for scheduled flow runs.")
+    start: bool = Field(True, description="Whether `flowyard up` starts a worker.")
+
+
+class DispatcherSettings(BaseModel):
+    enabled: bool = Field(True, description="Whether the platform API process runs the dispatcher.")
+    batch_size: int = Field(100, ge=1, le=1000, description="Most executions grouped into one Prefect flow run.")
+    batch_wait_ms: int = Field(50, ge=0, description="How long a batch may wait to fill under a burst.")
+    poll_seconds: float = Field(1.0, gt=0, description="How often the dispatcher looks for queued executions.")
+
+
+class ExecutionSettings(BaseModel):
+    max_attempts: int = Field(3, ge=1, le=10, description="Attempts per step for retryable failures.")
+    retry_base_seconds: float = Field(1.0, ge=0, description="First retry delay; doubles each attempt, with jitter.")
+    retry_max_seconds: float = Field(60.0, ge=0, description="Longest delay between two attempts.")
+    step_concurrency: int = Field(50, ge=1, description="Executions of one batch that run one step at once.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLOWYARD_", env_nested_delimiter="__", extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="`production` refuses placeholder secrets."
+    )
+    home: Path = Field(Path(".flowyard"), description="Directory holding all local state (databases, logs).")
+    database_url: str | None = Field(
+        None, description="Platform database (SQLAlchemy URL); defaults to SQLite at FLOWYARD_HOME/platform.db."
+    )
+    master_key: SecretStr = Field(
+        SecretStr(PLACEHOLDER_MASTER_KEY),
+        description="Master key that wraps each tenant's data key. Required in production.",
+    )
+    api: ApiSettings = Field(default_factory=ApiSettings, description="The platform API.")
+    prefect: PrefectSettings = Field(default_factory=PrefectSettings, description="The Prefect server.")
+    worker: WorkerSettings = Field(default_factory=WorkerSettings, description="The Flowyard worker.")
+    dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings, description="The dispatcher.")
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings, description="How steps run.")
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> "Settings":
+        if self.environment == "production" and self.master_key.get_secret_value() == PLACEHOLDER_MASTER_KEY:
+            raise ValueError("FLOWYARD_MASTER_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def platform_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'platform.db'}"
+
+    @property
+    def prefect_api_url(self) -> str:
+        return self.prefect.api_url or f"http://127.0.0.1:{self.prefect.port}/api"
+
+    @property
+    def prefect_database_url(self) -> str:
+        return self.prefect.database_url or f"sqlite+aiosqlite:///{self.home_dir / 'prefect' / 'prefect.db'}"
+
+    @property
+    def api_public_url(self) -> str:
+        return self.api.public_url or f"http://{self.api.host}:{self.api.port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

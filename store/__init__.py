@@ -1,0 +1,1 @@
+"""The platform database: one declarative base, the tables, sessions and migrations."""

@@ -1,0 +1,19 @@
+"""Alembic environment: migrates the platform database named in the config's `sqlalchemy.url`."""
+
+from alembic import context
+
+from store.db import get_engine
+from store.models import Base
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    engine = get_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations_online()
