@@ -158,6 +158,7 @@ class Execution(Base):
     workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
     mode: Mapped[str] = mapped_column(String(8))
+    deployment_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     input: Mapped[dict[str, Any]]
     error: Mapped[dict[str, Any] | None]

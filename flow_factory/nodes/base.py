@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 
 class StepError(Exception):
@@ -50,6 +50,11 @@ class StepContext:
 
 RunFn = Callable[[Any, StepContext], Awaitable[dict[str, Any]]]
 
+# (path below the node's config, message, hint), e.g. ("input_schema.type", "...", "...")
+ConfigIssue = tuple[str, str, str]
+# Checks a raw (unrendered) config beyond its JSON Schema; called only if the schema passes.
+CheckConfigFn = Callable[[dict[str, Any]], list[ConfigIssue]]
+
 
 @dataclass(frozen=True)
 class NodeType:
@@ -67,19 +72,39 @@ class NodeType:
     outputs: tuple[str, ...] = ("default",)
     can_fail_to_error_edge: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    check_config: CheckConfigFn | None = None
 
     @property
     def inputs(self) -> tuple[str, ...]:
         return () if self.is_trigger else ("default",)
 
+    @property
+    def handles(self) -> tuple[str, ...]:
+        """The source_handle values an outgoing edge may carry ("default" = None)."""
+        if self.can_fail_to_error_edge and not self.is_trigger:
+            return (*self.outputs, "error")
+        return self.outputs
+
     def config_schema(self) -> dict[str, Any]:
         return self.config_model.model_json_schema()
 
+    def parse_config(self, rendered_config: dict[str, Any]) -> BaseModel:
+        """The config_model for a rendered config; a StepError says which field is wrong."""
+        try:
+            return self.config_model.model_validate(rendered_config)
+        except ValidationError as exc:
+            problems = [
+                f"config.{'.'.join(map(str, error['loc']))}: {error['msg']}"
+                for error in exc.errors(include_url=False)
+            ]
+            raise StepError(
+                "; ".join(problems),
+                hint="a template rendered a value this field does not accept; check the data it reads",
+                details={"errors": problems},
+            ) from exc
+
     def describe(self) -> dict[str, Any]:
         """The public declaration, as GET /api/v1/node-types serves it."""
-        outputs = list(self.outputs)
-        if self.can_fail_to_error_edge and not self.is_trigger:
-            outputs.append("error")
         return {
             "type": self.type,
             "label": self.label,
@@ -87,7 +112,7 @@ class NodeType:
             "description": self.description,
             "config_schema": self.config_schema(),
             "inputs": list(self.inputs),
-            "outputs": outputs,
+            "outputs": list(self.handles),
             "sample_output": self.sample_output,
             "docs_url": self.docs_url,
             "is_trigger": self.is_trigger,

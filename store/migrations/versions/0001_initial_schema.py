@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 05:18:29.975700
+Create Date: 2026-11-27 05:20:02.608394
 
 """
 from typing import Sequence, Union
@@ -149,6 +149,7 @@ def upgrade() -> None:
     sa.Column('workflow_id', sa.String(length=36), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('mode', sa.String(length=8), nullable=False),
+    sa.Column('deployment_id', sa.String(length=36), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('input', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
     sa.Column('error', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=True),

@@ -1,0 +1,57 @@
+# Flowyard developer commands. GNU make; needs python3.11 (or a python3 that is 3.11) on PATH.
+#   make run     start the embedded platform (Prefect server, platform API, worker) under .flowyard/
+#   make test    run the test suite (pass extra pytest flags with PYTEST_ARGS="-k cli -x")
+#   make bench   run the benchmarks
+#   make clean   remove build artefacts;  make reset   delete all local data in .flowyard/
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+STAMP := $(VENV)/.installed
+UI_DIR := platform_api/ui
+PYTEST_ARGS ?=
+
+.PHONY: .venv install ui run test bench clean reset help
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+.venv install: $(STAMP)
+
+$(VENV)/bin/python:
+	@test -n "$(PYTHON)" || { echo "python3.11 not found on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changed since the last successful install.
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	@touch $@
+
+ui:
+	@if [ -f $(UI_DIR)/package.json ]; then \
+	  command -v npm >/dev/null || { echo "npm is needed to build $(UI_DIR)" >&2; exit 1; }; \
+	  cd $(UI_DIR) && \
+	  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then \
+	    if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi; \
+	  fi && \
+	  npm run build; \
+	fi
+
+run: install ui
+	$(VENV)/bin/flowyard up
+
+test: install ui
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache test-artifacts $(UI_DIR)/dist
+	find . -path ./$(VENV) -prune -o -path ./$(UI_DIR)/node_modules -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+reset:
+	@echo "WARNING: deleting .flowyard/ — every local workflow, run, connection and the Prefect database." >&2
+	@echo "Press Ctrl-C within 5 seconds to keep it." >&2
+	@sleep 5
+	rm -rf .flowyard

@@ -1,0 +1,114 @@
+"""Turns queued executions into batches and each batch into one Prefect flow run.
+
+An execution is claimed by setting its batch in the same UPDATE that checks it is still
+queued, so two dispatchers never batch the same execution. A batch whose flow run could not
+be created is submitted again later with the same idempotency key (its id): never twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from itertools import groupby
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from deployments.prefect_api import prefect_client
+from flowyard.settings import Settings
+from store.db import get_session_factory
+from store.models import Batch, Execution, utcnow
+
+log = logging.getLogger("flowyard.dispatcher")
+
+
+def _group_key(execution: Execution) -> tuple[str, str, int, str]:
+    return (execution.tenant_id, execution.workflow_id, execution.version, execution.deployment_id)
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def claim_batches(db: Session, *, batch_size: int, limit: int) -> int:
+    """Group queued executions of the same workflow version into batches. Returns executions claimed."""
+    queued = db.scalars(
+        select(Execution)
+        .where(Execution.status == "queued", Execution.batch_id.is_(None))
+        .order_by(Execution.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claimed = 0
+    for key, group in groupby(sorted(queued, key=_group_key), key=_group_key):
+        for chunk in _chunks(list(group), batch_size):
+            tenant_id, workflow_id, version, deployment_id = key
+            batch = Batch(tenant_id=tenant_id, workflow_id=workflow_id, version=version, deployment_id=deployment_id)
+            db.add(batch)
+            db.flush()
+            result = db.execute(
+                update(Execution)
+                .where(Execution.id.in_([e.id for e in chunk]), Execution.status == "queued", Execution.batch_id.is_(None))
+                .values(status="pending", batch_id=batch.id)
+            )
+            claimed += result.rowcount
+    db.commit()
+    return claimed
+
+
+def submit_batches(db: Session, settings: Settings) -> int:
+    """Create a flow run for every batch that has none yet."""
+    batches = db.scalars(select(Batch).where(Batch.flow_run_id.is_(None)).order_by(Batch.created_at).limit(500)).all()
+    if not batches:
+        return 0
+    with prefect_client(settings) as client:
+        for batch in batches:
+            flow_run = client.create_flow_run_from_deployment(
+                batch.deployment_id,
+                parameters={"batch_id": batch.id},
+                idempotency_key=f"batch-{batch.id}",
+                name=f"batch-{batch.id[:8]}",
+            )
+            batch.flow_run_id, batch.submitted_at = str(flow_run.id), utcnow()
+            db.commit()
+    return len(batches)
+
+
+class Dispatcher:
+    """A background thread; `wake()` makes it look at the queue at once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._sessions = get_session_factory(settings.platform_database_url)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="flowyard-dispatcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run_once(self) -> int:
+        config = self._settings.dispatcher
+        with self._sessions() as db:
+            claimed = claim_batches(db, batch_size=config.batch_size, limit=config.batch_size * 10)
+            submit_batches(db, self._settings)
+        return claimed
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self._settings.dispatcher.poll_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.run_once()
+            except Exception:  # keep dispatching; the queue is durable and the next pass retries
+                log.exception("dispatch pass failed")

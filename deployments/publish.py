@@ -1,0 +1,71 @@
+"""One Prefect deployment per published workflow, named and tagged after its tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+from flow_factory.interpreter import ENTRYPOINT, FLOW_NAME
+
+TEST_RUNS_SUFFIX = "test-runs"
+
+
+class DeploymentNameTaken(Exception):
+    """The deployment name belongs to another workflow; never take over a deployment we do not own."""
+
+
+@dataclass(frozen=True)
+class DeploymentTarget:
+    tenant_id: str
+    tenant_slug: str
+    name_suffix: str  # the workflow slug, or "test-runs" for a tenant's test runs
+    description: str
+
+    @property
+    def name(self) -> str:
+        return f"t-{self.tenant_slug}-{self.name_suffix}"
+
+    @property
+    def tags(self) -> list[str]:
+        return [f"t-{self.tenant_slug}", f"tenant:{self.tenant_id}", "flowyard"]
+
+
+def ensure_work_pool(client: SyncPrefectClient, work_pool: str) -> None:
+    try:
+        client.create_work_pool(WorkPoolCreate(name=work_pool, type="process"))
+    except ObjectAlreadyExists:
+        pass
+
+
+def upsert_deployment(
+    client: SyncPrefectClient, *, target: DeploymentTarget, work_pool: str, known_id: str | None
+) -> UUID:
+    """Create or update the deployment; refuse one of the same name that carries another tenant's tag."""
+    try:
+        existing = client.read_deployment_by_name(f"{FLOW_NAME}/{target.name}")
+    except ObjectNotFound:
+        existing = None
+    if existing and str(existing.id) != known_id and f"tenant:{target.tenant_id}" not in (existing.tags or []):
+        raise DeploymentNameTaken(target.name)
+    ensure_work_pool(client, work_pool)
+    flow_id = client.create_flow_from_name(FLOW_NAME)
+    return client.create_deployment(
+        flow_id,
+        target.name,
+        entrypoint=ENTRYPOINT,
+        work_pool_name=work_pool,
+        tags=target.tags,
+        description=target.description,
+        parameter_openapi_schema={
+            "title": "Parameters",
+            "type": "object",
+            "properties": {"batch_id": {"title": "batch_id", "type": "string", "position": 0}},
+            "required": ["batch_id"],
+        },
+        enforce_parameter_schema=True,
+        paused=False,
+    )

@@ -1,0 +1,21 @@
+"""The node type registry. Adding a node type = one module + one line in _MODULES."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flow_factory.nodes import data_transform, http_request, trigger_manual, util_log
+from flow_factory.nodes.base import NodeType
+
+_MODULES = (trigger_manual, data_transform, http_request, util_log)
+
+NODE_TYPES: dict[str, NodeType] = {module.NODE_TYPE.type: module.NODE_TYPE for module in _MODULES}
+
+
+def get_node_type(type_name: str) -> NodeType | None:
+    return NODE_TYPES.get(type_name)
+
+
+def describe_all() -> list[dict[str, Any]]:
+    """Every node type's public declaration, for GET /api/v1/node-types."""
+    return [node_type.describe() for node_type in NODE_TYPES.values()]

@@ -1,0 +1,45 @@
+"""util.log: writes a message to the run's log."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from flow_factory.nodes.base import NodeType, StepContext
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+class LogConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(description="What to log; may be a template like {{ steps.fetch.output }}.")
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Log level of the message."
+    )
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        # A message that is a single {{ expression }} renders to its native value (a dict, a number).
+        return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+async def run(config: LogConfig, ctx: StepContext) -> dict[str, Any]:
+    ctx.logger.log(_LEVELS[config.level], "%s", config.message)
+    return {"message": config.message}
+
+
+NODE_TYPE = NodeType(
+    type="util.log",
+    label="Log",
+    category="Utilities",
+    description="Writes a message to the run's log, for debugging a workflow.",
+    config_model=LogConfig,
+    run=run,
+    sample_output={"message": "Order 1042 received"},
+    docs_url="https://docs.flowyard.dev/nodes/util.log",
+)

@@ -1,0 +1,84 @@
+"""The `flowyard` command line: `up`, `db upgrade`, `version`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from pydantic import ValidationError
+
+from flowyard.settings import Settings, get_settings
+
+
+def package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def cmd_version(_settings_loader) -> int:
+    print(f"flowyard {package_version('flowyard')} (prefect {package_version('prefect')})")
+    return 0
+
+
+def cmd_up(settings_loader) -> int:
+    from flowyard.up import run_up
+
+    return run_up(settings_loader())
+
+
+def current_revision(database_url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+    from store.db import get_engine
+
+    with get_engine(database_url).connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def cmd_db_upgrade(settings_loader) -> int:
+    from sqlalchemy.engine import make_url
+    from store.migrate import upgrade
+
+    settings: Settings = settings_loader()
+    url = settings.platform_database_url
+    shown = make_url(url).render_as_string(hide_password=True)
+    settings.home_dir.mkdir(parents=True, exist_ok=True)
+    before = current_revision(url)
+    upgrade(url)
+    after = current_revision(url)
+    if before == after:
+        print(f"platform database {shown} is already at revision {after}")
+    else:
+        print(f"platform database {shown} upgraded from revision {before} to {after}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowyard", description="Flowyard: no-code workflows on Prefect.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("up", help="start the embedded platform (Prefect server, API, worker)").set_defaults(
+        handler=cmd_up
+    )
+    commands.add_parser("version", help="print the version").set_defaults(handler=cmd_version)
+    db = commands.add_parser("db", help="platform database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="run the platform database migrations").set_defaults(handler=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.handler(get_settings)
+    except ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        print(f"flowyard: invalid settings: {errors}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

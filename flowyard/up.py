@@ -1,0 +1,214 @@
+"""`flowyard up`: the embedded platform (Prefect server, platform API, worker) as supervised children."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from flowyard.processes import ChildFailed, ChildProcess, Supervisor, describe_exit, port_is_free
+from flowyard.settings import Settings
+
+HEALTH_TIMEOUT_SECONDS = 120.0
+STOP_GRACE_SECONDS = 10.0
+WORKER_LIMIT = 10
+EXIT_CONFIG_ERROR = 2
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+console = Console(soft_wrap=True, highlight=False)
+
+
+class StartupError(Exception):
+    """Something other than a child failed while starting."""
+
+
+class Shutdown(Exception):
+    """SIGINT, SIGTERM or SIGHUP arrived."""
+
+
+def port_conflict(settings: Settings) -> str | None:
+    """One line naming the setting to change if a port `up` will bind is taken, else None."""
+    ports = [("FLOWYARD_API__PORT", settings.api.host, settings.api.port)]
+    if settings.prefect.start_server:
+        if settings.prefect.port == settings.api.port:
+            return f"FLOWYARD_API__PORT and FLOWYARD_PREFECT__PORT are both {settings.api.port}: give them different ports"
+        ports.append(("FLOWYARD_PREFECT__PORT", "127.0.0.1", settings.prefect.port))
+    for variable, host, port in ports:
+        if not port_is_free(host, port):
+            return f"port {port} is already in use: set {variable} to a free port"
+    return None
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """What every child (and this process) sees: one home, one Prefect API, no telemetry."""
+    home = settings.home_dir
+    return {
+        **os.environ,
+        "FLOWYARD_HOME": str(home),
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_API_URL": settings.prefect_api_url,
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _probe_host(host: str) -> str:
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+def prefect_server(settings: Settings, env: dict[str, str], logs: Path) -> ChildProcess:
+    port = str(settings.prefect.port)
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", port]
+    env = {
+        **env,
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_database_url,
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": port,
+        "PREFECT_UI_ENABLED": "true",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    return ChildProcess("prefect-server", argv, env, logs / "prefect-server.log")
+
+
+def platform_api(settings: Settings, env: dict[str, str], logs: Path) -> ChildProcess:
+    argv = [sys.executable, "-m", "uvicorn", "platform_api.app:create_app", "--factory",
+            "--host", settings.api.host, "--port", str(settings.api.port)]  # fmt: skip
+    return ChildProcess("platform-api", argv, env, logs / "platform-api.log")
+
+
+def worker(settings: Settings, env: dict[str, str], logs: Path) -> ChildProcess:
+    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", settings.worker.work_pool,
+            "--type", "process", "--limit", str(WORKER_LIMIT), "--install-policy", "never"]  # fmt: skip
+    env = {**env, "PREFECT_WORKER_QUERY_SECONDS": str(settings.worker.poll_seconds),
+           "PREFECT_WORKER_PREFETCH_SECONDS": "5"}  # fmt: skip
+    return ChildProcess("worker", argv, env, logs / "worker.log")
+
+
+def ensure_work_pool(api_url: str, name: str) -> None:
+    """Create the process work pool with Prefect's default job template unless it exists."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.workers.process import ProcessWorker
+
+    pool = WorkPoolCreate(name=name, type="process", base_job_template=ProcessWorker.get_default_base_job_template())
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(pool)
+        except ObjectAlreadyExists:
+            pass
+
+
+def lock_home(home: Path):
+    """Hold an exclusive lock on the home for as long as this process lives; None if another `up` holds it."""
+    handle = open(home / "up.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _raise_shutdown(signum, _frame) -> None:
+    raise Shutdown(signal.Signals(signum).name)
+
+
+def _start(supervisor: Supervisor, child: ChildProcess, label: str, health_url: str | None) -> None:
+    supervisor.start(child)
+    if health_url:
+        with console.status(f"Starting {label} (log: {child.log_path}) ..."):
+            child.wait_healthy(health_url, HEALTH_TIMEOUT_SECONDS)
+    console.print(f"[green]✓[/] {label} started (pid {child.pid})")
+
+
+def start_all(settings: Settings, supervisor: Supervisor, env: dict[str, str], logs: Path) -> None:
+    if settings.prefect.start_server:
+        health = settings.prefect_api_url.rstrip("/") + "/health"
+        _start(supervisor, prefect_server(settings, env, logs), "Prefect server", health)
+    api_health = f"http://{_probe_host(settings.api.host)}:{settings.api.port}/api/v1/health"
+    _start(supervisor, platform_api(settings, env, logs), "platform API", api_health)
+    if settings.worker.start:
+        try:
+            ensure_work_pool(settings.prefect_api_url, settings.worker.work_pool)
+        except Exception as exc:
+            raise StartupError(f"could not create work pool {settings.worker.work_pool!r}: {exc}") from exc
+        _start(supervisor, worker(settings, env, logs), f"worker (pool {settings.worker.work_pool!r})", None)
+
+
+def print_banner(settings: Settings, logs: Path) -> None:
+    base = settings.api_public_url.rstrip("/")
+    prefect_ui = settings.prefect_api_url.removesuffix("/").removesuffix("/api")
+    console.print("\n[bold]Flowyard is running.[/]")
+    console.print(f"  Builder UI   {base}/", markup=False)
+    console.print(f"  API docs     {base}/docs", markup=False)
+    console.print(f"  Prefect UI   {prefect_ui}", markup=False)
+    console.print(f"  Logs         {logs}/", markup=False)
+    console.print(f"  Data         {settings.home_dir}", markup=False)
+    console.print("Press Ctrl-C to stop.\n")
+
+
+def report_failure(child: ChildProcess, message: str) -> None:
+    print(f"flowyard up: {message}", file=sys.stderr)
+    tail = child.log_tail()
+    if tail:
+        print(f"--- last lines of {child.log_path} ---\n{tail}\n---", file=sys.stderr)
+
+
+def run_up(settings: Settings) -> int:
+    conflict = port_conflict(settings)
+    if conflict:
+        print(f"flowyard up: {conflict}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    home, logs = settings.home_dir, settings.home_dir / "logs"
+    for directory in (home, logs, home / "prefect"):
+        directory.mkdir(parents=True, exist_ok=True)
+    lock = lock_home(home)
+    if lock is None:
+        print(f"flowyard up: another `flowyard up` is already using {home}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    env = child_env(settings)
+    os.environ.update(env)  # so in-process Prefect calls talk to our server and keep state under home
+    from store.migrate import upgrade
+
+    try:
+        upgrade(settings.platform_database_url)
+    except Exception as exc:  # noqa: BLE001 - one readable line, not a traceback
+        print(f"flowyard up: platform database migration failed: {exc}", file=sys.stderr)
+        return 1
+    return supervise(settings, env, logs)
+
+
+def supervise(settings: Settings, env: dict[str, str], logs: Path) -> int:
+    supervisor = Supervisor()
+    for sig in SHUTDOWN_SIGNALS:
+        signal.signal(sig, _raise_shutdown)
+    try:
+        start_all(settings, supervisor, env, logs)
+        print_banner(settings, logs)
+        dead = supervisor.watch()
+        report_failure(dead, f"{dead.name} {describe_exit(dead.returncode())} unexpectedly; stopping the others")
+        return 1
+    except ChildFailed as exc:
+        report_failure(exc.child, str(exc))
+        return 1
+    except StartupError as exc:
+        print(f"flowyard up: {exc}", file=sys.stderr)
+        return 1
+    except (Shutdown, KeyboardInterrupt):
+        console.print("\nStopping Flowyard ...")
+        return 0
+    finally:
+        for sig in SHUTDOWN_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        supervisor.stop_all(STOP_GRACE_SECONDS)
+        console.print("Flowyard stopped.")

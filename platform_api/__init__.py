@@ -1,0 +1,1 @@
+"""The tenant-facing HTTP API (and the builder UI it serves)."""

@@ -1,0 +1,67 @@
+"""The platform API application: `uvicorn platform_api.app:create_app --factory`."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from deployments.dispatcher import Dispatcher
+from flowyard.settings import Settings, get_settings
+from platform_api import graphs
+from platform_api.auth.routes import router as auth_router
+from platform_api.limits import BodySizeLimit
+from platform_api.problems import install_problem_handlers
+from platform_api.runs.routes import router as runs_router
+from platform_api.workflows.routes import router as workflows_router
+
+UI_DIST = Path(__file__).parent / "ui" / "dist"
+UI_MISSING_PAGE = """<!doctype html><title>Flowyard</title>
+<h1>Flowyard</h1><p>The builder UI is not built yet (run <code>make run</code>).
+The API and its documentation are at <a href="/docs">/docs</a>.</p>"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        dispatcher = Dispatcher(settings) if settings.dispatcher.enabled else None
+        app.state.dispatcher = dispatcher
+        if dispatcher:
+            dispatcher.start()
+        yield
+        if dispatcher:
+            dispatcher.stop()
+
+    app = FastAPI(
+        title="Flowyard platform API",
+        version="1",
+        description="Build, publish and run no-code workflows. Errors are RFC 9457 problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    install_problem_handlers(app)
+    for router in (auth_router, graphs.router, workflows_router, runs_router):
+        app.include_router(router)
+
+    @app.get("/api/v1/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    _mount_ui(app)
+    return app
+
+
+def _mount_ui(app: FastAPI) -> None:
+    if (UI_DIST / "index.html").exists():
+        app.mount("/", StaticFiles(directory=UI_DIST, html=True), name="ui")
+        return
+
+    @app.get("/", include_in_schema=False)
+    def ui_missing() -> HTMLResponse:
+        return HTMLResponse(UI_MISSING_PAGE)

@@ -1,0 +1,108 @@
+"""Request dependencies: settings, a database session, and the authenticated caller."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Annotated, Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flowyard.settings import Settings
+from platform_api.problems import Problem, forbidden
+from store.db import get_session_factory
+from store.models import ROLES, ApiKey, LoginSession, Membership, Tenant, utcnow
+
+SESSION_TOKEN_PREFIX = "fy_s_"
+API_KEY_PREFIX = "fy_k_"
+
+
+def hash_secret(secret: str) -> str:
+    """Tokens are 256-bit random strings, so a plain SHA-256 is a safe, fast lookup key."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
+    with get_session_factory(settings.platform_database_url)() as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(get_db)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    tenant_id: str
+    tenant_slug: str
+    role: str
+    user_id: str | None
+    api_key_id: str | None = None
+
+    def require(self, needed: str, action: str) -> None:
+        """Roles are ordered owner > admin > editor > operator > viewer."""
+        if ROLES.index(self.role) > ROLES.index(needed):
+            raise forbidden(action, self.role, needed)
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        401,
+        "unauthorized",
+        "Not signed in",
+        detail,
+        hint="Send 'Authorization: Bearer <token>' with a login token or an API key.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _caller_from_session(db: Session, token: str) -> Caller | None:
+    row = db.execute(
+        select(LoginSession, Membership, Tenant)
+        .join(Membership, (Membership.user_id == LoginSession.user_id) & (Membership.tenant_id == LoginSession.tenant_id))
+        .join(Tenant, Tenant.id == LoginSession.tenant_id)
+        .where(LoginSession.secret_hash == hash_secret(token))
+    ).first()
+    if row is None:
+        return None
+    login, membership, tenant = row
+    if login.revoked_at or login.expires_at <= utcnow():
+        raise _unauthorized("Your login token has expired or was revoked. Log in again.")
+    return Caller(tenant.id, tenant.slug, membership.role, login.user_id)
+
+
+def _caller_from_api_key(db: Session, token: str) -> Caller | None:
+    row = db.execute(
+        select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id).where(ApiKey.secret_hash == hash_secret(token))
+    ).first()
+    if row is None:
+        return None
+    key, tenant = row
+    if key.revoked_at or (key.expires_at and key.expires_at <= utcnow()):
+        raise _unauthorized("This API key has expired or was revoked. Create a new one.")
+    key.last_used_at = utcnow()
+    db.commit()
+    return Caller(tenant.id, tenant.slug, key.role, key.created_by, api_key_id=key.id)
+
+
+def get_caller(request: Request, db: DB) -> Caller:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorized("This call needs authentication.")
+    token = token.strip()
+    caller = None
+    if token.startswith(SESSION_TOKEN_PREFIX):
+        caller = _caller_from_session(db, token)
+    elif token.startswith(API_KEY_PREFIX):
+        caller = _caller_from_api_key(db, token)
+    if caller is None:
+        raise _unauthorized("The token is not valid.")
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(get_caller)]

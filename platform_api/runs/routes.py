@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Depends, Query, Request
+from sse_starlette.sse import EventSourceResponse
+
+from flowyard.settings import Settings
+from platform_api.deps import DB, CurrentCaller, get_settings
+from platform_api.runs import schemas, service
+from store.db import get_session_factory
+from store.models import FINAL_RUN_STATUSES
+
+router = APIRouter(prefix="/api/v1", tags=["runs"])
+EVENT_POLL_SECONDS = 0.25
+
+
+@router.post("/workflows/{workflow_id}/runs", status_code=202, response_model=schemas.RunAccepted)
+def create_run(
+    workflow_id: str, data: schemas.RunCreate, request: Request, db: DB, caller: CurrentCaller,
+    settings: Settings = Depends(get_settings),
+) -> schemas.RunAccepted:
+    execution = service.create_run(db, caller=caller, workflow_id=workflow_id, data=data, settings=settings)
+    dispatcher = getattr(request.app.state, "dispatcher", None)
+    if dispatcher:
+        dispatcher.wake()
+    return schemas.RunAccepted(run_id=execution.id, status=service.api_status(execution.status))
+
+
+@router.get("/runs", response_model=list[schemas.RunSummary])
+def list_runs(
+    db: DB, caller: CurrentCaller, workflow_id: str | None = None, limit: int = Query(50, ge=1, le=500)
+) -> list[schemas.RunSummary]:
+    return service.list_runs(db, caller=caller, workflow_id=workflow_id, limit=limit)
+
+
+@router.get("/runs/{run_id}", response_model=schemas.RunRead)
+def read_run(run_id: str, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)) -> schemas.RunRead:
+    return service.read_run(db, caller=caller, run_id=run_id, settings=settings)
+
+
+@router.get("/runs/{run_id}/events")
+async def run_events(
+    run_id: str, caller: CurrentCaller, settings: Settings = Depends(get_settings)
+) -> EventSourceResponse:
+    """One event per step change and per status change, until the run ends."""
+    sessions = get_session_factory(settings.platform_database_url)
+
+    def read() -> tuple[str, list[schemas.StepRead]]:
+        with sessions() as db:
+            return service.snapshot(db, caller=caller, run_id=run_id)
+
+    await asyncio.to_thread(read)  # a missing or foreign run answers 404 before the stream starts
+
+    async def events() -> AsyncIterator[dict]:
+        seen_status, seen_steps = None, {}
+        while True:
+            status, steps = await asyncio.to_thread(read)
+            for step in steps:
+                key = (step.status, step.attempts)
+                if seen_steps.get(step.node_id) != key:
+                    seen_steps[step.node_id] = key
+                    yield {"event": "step", "data": step.model_dump_json()}
+            if status != seen_status:
+                seen_status = status
+                yield {"event": "status", "data": json.dumps({"run_id": run_id, "status": status})}
+            if status in FINAL_RUN_STATUSES:
+                return
+            await asyncio.sleep(EVENT_POLL_SECONDS)
+
+    return EventSourceResponse(events())

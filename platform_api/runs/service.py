@@ -1,0 +1,144 @@
+"""Executions: accepted durably at once, read back from the platform database with their steps."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deployments.prefect_api import prefect_client
+from deployments.publish import TEST_RUNS_SUFFIX, DeploymentTarget
+from flowyard.settings import Settings
+from platform_api.deps import Caller
+from platform_api.problems import Problem, not_found
+from platform_api.runs import schemas
+from platform_api.workflows.service import get_owned_workflow, get_version, deploy, graph_errors, invalid_graph
+from store.models import Batch, Execution, StepResult, Tenant
+
+LOG_PREFIX = re.compile(r"^\[run (?P<run>[0-9a-f-]{36})\] \[(?P<node>[^\]]+)\] ")
+_test_deployments: dict[str, str] = {}
+
+
+def api_status(status: str) -> str:
+    """`queued` is internal: to API users an accepted, not yet started run is `pending`."""
+    return "pending" if status == "queued" else status
+
+
+def _test_deployment_id(db: Session, settings: Settings, tenant_id: str) -> str:
+    if tenant_id not in _test_deployments:
+        tenant = db.get(Tenant, tenant_id)
+        target = DeploymentTarget(tenant.id, tenant.slug, TEST_RUNS_SUFFIX, f"{tenant.name}: test runs")
+        _test_deployments[tenant_id] = deploy(settings, target=target, known_id=None)
+    return _test_deployments[tenant_id]
+
+
+def _check_input(graph: dict[str, Any], payload: dict[str, Any]) -> None:
+    trigger = next((n for n in graph.get("nodes", []) if n.get("type", "").startswith("trigger.")), {})
+    schema = (trigger.get("config") or {}).get("input_schema")
+    if not schema:
+        return
+    errors = [
+        {"path": "input" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path),
+         "message": e.message, "hint": "Send input that matches the trigger's input schema."}
+        for e in Draft202012Validator(schema).iter_errors(payload)
+    ]
+    if errors:
+        raise Problem(422, "invalid-input", "Input does not match the trigger", f"{errors[0]['path']}: {errors[0]['message']}",
+                      hint=errors[0]["hint"], errors=errors)
+
+
+def create_run(db: Session, *, caller: Caller, workflow_id: str, data: schemas.RunCreate, settings: Settings) -> Execution:
+    caller.require("operator", "run workflows")
+    workflow = get_owned_workflow(db, caller, workflow_id)
+    if data.mode == "live":
+        if not workflow.published_version:
+            raise Problem(409, "not-published", "Workflow not published", "Only a published workflow can run live.",
+                          hint="Publish it first (POST /api/v1/workflows/{id}/publish), or run it with mode 'test'.")
+        version, deployment_id = workflow.published_version, workflow.deployment_id
+    else:
+        version = workflow.latest_version
+        errors = graph_errors(get_version(db, workflow, version).graph)
+        if errors:
+            raise invalid_graph(errors)
+        deployment_id = _test_deployment_id(db, settings, caller.tenant_id)
+    _check_input(get_version(db, workflow, version).graph, data.input)
+    execution = Execution(
+        tenant_id=caller.tenant_id, workflow_id=workflow.id, version=version, mode=data.mode,
+        deployment_id=deployment_id, status="queued", input=data.input, triggered_by=caller.user_id,
+    )
+    db.add(execution)
+    db.commit()
+    return execution
+
+
+def _owned_execution(db: Session, caller: Caller, run_id: str) -> Execution:
+    execution = db.scalar(select(Execution).where(Execution.id == run_id, Execution.tenant_id == caller.tenant_id))
+    if execution is None:
+        raise not_found("run")
+    return execution
+
+
+def _summary(execution: Execution) -> dict[str, Any]:
+    return {
+        "id": execution.id, "workflow_id": execution.workflow_id, "version": execution.version,
+        "mode": execution.mode, "status": api_status(execution.status), "created_at": execution.created_at,
+        "started_at": execution.started_at, "ended_at": execution.ended_at, "error": execution.error,
+    }
+
+
+def list_runs(db: Session, *, caller: Caller, workflow_id: str | None, limit: int) -> list[schemas.RunSummary]:
+    query = select(Execution).where(Execution.tenant_id == caller.tenant_id)
+    if workflow_id:
+        query = query.where(Execution.workflow_id == workflow_id)
+    rows = db.scalars(query.order_by(Execution.created_at.desc(), Execution.id).limit(limit))
+    return [schemas.RunSummary(**_summary(e)) for e in rows]
+
+
+def read_steps(db: Session, execution_id: str) -> list[schemas.StepRead]:
+    rows = db.scalars(
+        select(StepResult).where(StepResult.execution_id == execution_id).order_by(StepResult.started_at, StepResult.id)
+    )
+    return [
+        schemas.StepRead(node_id=s.node_id, status=s.status, attempts=s.attempts, started_at=s.started_at,
+                         ended_at=s.ended_at, input=s.input, output=s.output, error=s.error)
+        for s in rows
+    ]
+
+
+def _read_logs(settings: Settings, flow_run_id: str, execution_id: str) -> list[schemas.LogRead]:
+    with prefect_client(settings) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200)
+    lines = []
+    for log in logs:
+        match = LOG_PREFIX.match(log.message)
+        if match and match["run"] == execution_id:
+            lines.append(schemas.LogRead(timestamp=log.timestamp, level=_level_name(log.level),
+                                         node_id=match["node"], message=log.message[match.end():]))
+    return lines
+
+
+def _level_name(level: int) -> str:
+    return {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "critical"}.get(level, str(level))
+
+
+def read_run(db: Session, *, caller: Caller, run_id: str, settings: Settings) -> schemas.RunRead:
+    execution = _owned_execution(db, caller, run_id)
+    flow_run_id = db.scalar(select(Batch.flow_run_id).where(Batch.id == execution.batch_id)) if execution.batch_id else None
+    logs, available = [], True
+    if flow_run_id:
+        try:
+            logs = _read_logs(settings, flow_run_id, execution.id)
+        except Exception:
+            available = False
+    return schemas.RunRead(**_summary(execution), steps=read_steps(db, execution.id), logs=logs,
+                           logs_available=available)
+
+
+def snapshot(db: Session, *, caller: Caller, run_id: str) -> tuple[str, list[schemas.StepRead]]:
+    """The run's status and steps, for the live event stream."""
+    execution = _owned_execution(db, caller, run_id)
+    return api_status(execution.status), read_steps(db, execution.id)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from flowyard.settings import Settings
+from platform_api.deps import DB, CurrentCaller, get_settings
+from platform_api.workflows import schemas, service
+
+router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
+
+
+@router.post("", status_code=201, response_model=schemas.WorkflowRead)
+def create_workflow(data: schemas.WorkflowCreate, db: DB, caller: CurrentCaller) -> schemas.WorkflowRead:
+    return service.create_workflow(db, caller=caller, data=data)
+
+
+@router.get("", response_model=list[schemas.WorkflowSummary])
+def list_workflows(db: DB, caller: CurrentCaller) -> list[schemas.WorkflowSummary]:
+    return service.list_workflows(db, caller=caller)
+
+
+@router.get("/{workflow_id}", response_model=schemas.WorkflowRead)
+def read_workflow(workflow_id: str, db: DB, caller: CurrentCaller) -> schemas.WorkflowRead:
+    return service.read_workflow(db, caller=caller, workflow_id=workflow_id)
+
+
+@router.put("/{workflow_id}", response_model=schemas.WorkflowRead)
+def update_workflow(workflow_id: str, data: schemas.WorkflowUpdate, db: DB, caller: CurrentCaller) -> schemas.WorkflowRead:
+    return service.update_workflow(db, caller=caller, workflow_id=workflow_id, data=data)
+
+
+@router.get("/{workflow_id}/versions", response_model=list[schemas.VersionRead])
+def list_versions(workflow_id: str, db: DB, caller: CurrentCaller) -> list[schemas.VersionRead]:
+    return service.list_versions(db, caller=caller, workflow_id=workflow_id)
+
+
+@router.get("/{workflow_id}/versions/{version}", response_model=schemas.VersionRead)
+def read_version(workflow_id: str, version: int, db: DB, caller: CurrentCaller) -> schemas.VersionRead:
+    return service.read_version(db, caller=caller, workflow_id=workflow_id, version=version)
+
+
+@router.post("/{workflow_id}/publish", response_model=schemas.WorkflowRead)
+def publish_workflow(
+    workflow_id: str, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
+) -> schemas.WorkflowRead:
+    return service.publish_workflow(db, caller=caller, workflow_id=workflow_id, settings=settings)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WorkflowCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, description="Unique within your workspace.")
+    description: str = Field("", max_length=2000)
+    graph: dict[str, Any] = Field(description="The graph; see GET /api/v1/schema/graph.")
+    allow_invalid: bool = Field(False, description="Save a work-in-progress graph that does not validate yet.")
+
+
+class WorkflowUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    graph: dict[str, Any] | None = Field(None, description="A new graph: saved as a new immutable version.")
+    base_version: int | None = Field(
+        None, description="The version you edited; if someone saved since, the save answers 409."
+    )
+    allow_invalid: bool = Field(False, description="Save a work-in-progress graph that does not validate yet.")
+
+
+class GraphErrorRead(BaseModel):
+    path: str
+    message: str
+    hint: str
+
+
+class WorkflowSummary(BaseModel):
+    id: str
+    name: str
+    slug: str
+    description: str
+    version: int
+    status: Literal["draft", "published"]
+    published_version: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowRead(WorkflowSummary):
+    graph: dict[str, Any]
+    valid: bool
+    errors: list[GraphErrorRead]
+    deployment_name: str | None
+
+
+class VersionRead(BaseModel):
+    version: int
+    valid: bool
+    created_at: datetime
+    created_by: str | None = Field(description="Email of who saved it, when known.")
+    graph: dict[str, Any] | None = None

@@ -1,0 +1,243 @@
+"""Workflows and their immutable versions; publishing makes the latest valid version live."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from deployments.prefect_api import prefect_client
+from deployments.publish import DeploymentNameTaken, DeploymentTarget, upsert_deployment
+from flow_factory.graph import MAX_NODES, Graph
+from flow_factory.validation import validate_graph
+from flowyard.settings import Settings
+from platform_api.auth.service import slugify
+from platform_api.deps import Caller
+from platform_api.problems import Problem, not_found
+from platform_api.workflows import schemas
+from store.models import Tenant, User, Workflow, WorkflowVersion, utcnow
+
+
+def graph_errors(graph: Any, *, prefix: str = "graph") -> list[dict[str, str]]:
+    """Validation errors with paths from the request body's root, e.g. graph.nodes[2].config.url."""
+    return [
+        {"path": ".".join(part for part in (prefix, e.path) if part), "message": e.message, "hint": e.hint}
+        for e in validate_graph(graph)
+    ]
+
+
+def check_graph_size(graph: Any, *, prefix: str = "graph") -> None:
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    if isinstance(nodes, list) and len(nodes) > MAX_NODES:
+        raise Problem(
+            413,
+            "graph-too-large",
+            "Graph too large",
+            f"The graph has {len(nodes)} nodes; at most {MAX_NODES} are allowed.",
+            hint="Split the automation into several workflows.",
+            errors=[{"path": ".".join(p for p in (prefix, "nodes") if p), "message": f"more than {MAX_NODES} nodes", "hint": "split it"}],
+        )
+
+
+def invalid_graph(errors: list[dict[str, str]]) -> Problem:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return Problem(
+        422, "invalid-graph", "Invalid workflow graph", f"{first['path']}: {first['message']}{more}",
+        hint=first["hint"], errors=errors,
+    )
+
+
+def _checked_graph(graph: dict[str, Any], *, allow_invalid: bool) -> list[dict[str, str]]:
+    """Reject what cannot be stored; return the remaining errors (only when allow_invalid)."""
+    check_graph_size(graph)
+    errors = graph_errors(graph)
+    if errors and not allow_invalid:
+        raise invalid_graph(errors)
+    try:
+        Graph.model_validate(graph)
+    except ValidationError:
+        raise invalid_graph(errors) from None
+    return errors
+
+
+def _name_taken(name: str) -> Problem:
+    return Problem(
+        409, "name-taken", "Name already used", f"A workflow named '{name}' already exists in your workspace.",
+        hint="Choose another name, or edit the existing workflow.",
+        errors=[{"path": "name", "message": "already used", "hint": "choose another name"}],
+    )
+
+
+def get_owned_workflow(db: Session, caller: Caller, workflow_id: str, *, lock: bool = False) -> Workflow:
+    query = select(Workflow).where(Workflow.id == workflow_id, Workflow.tenant_id == caller.tenant_id)
+    workflow = db.scalar(query.with_for_update() if lock else query)
+    if workflow is None:
+        raise not_found("workflow")
+    return workflow
+
+
+def get_version(db: Session, workflow: Workflow, version: int) -> WorkflowVersion:
+    return db.scalar(
+        select(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.version == version)
+    )
+
+
+def _summary_fields(workflow: Workflow) -> dict[str, Any]:
+    return {
+        "id": workflow.id,
+        "name": workflow.name,
+        "slug": workflow.slug,
+        "description": workflow.description,
+        "version": workflow.latest_version,
+        "status": "published" if workflow.published_version else "draft",
+        "published_version": workflow.published_version,
+        "created_at": workflow.created_at,
+        "updated_at": workflow.updated_at,
+    }
+
+
+def _read(db: Session, workflow: Workflow, caller: Caller) -> schemas.WorkflowRead:
+    latest = get_version(db, workflow, workflow.latest_version)
+    return schemas.WorkflowRead(
+        **_summary_fields(workflow),
+        graph=latest.graph,
+        valid=latest.valid,
+        errors=[] if latest.valid else graph_errors(latest.graph),
+        deployment_name=f"t-{caller.tenant_slug}-{workflow.slug}" if workflow.deployment_id else None,
+    )
+
+
+def create_workflow(db: Session, *, caller: Caller, data: schemas.WorkflowCreate) -> schemas.WorkflowRead:
+    caller.require("editor", "create workflows")
+    errors = _checked_graph(data.graph, allow_invalid=data.allow_invalid)
+    if db.scalar(select(Workflow.id).where(Workflow.tenant_id == caller.tenant_id, Workflow.name == data.name)):
+        raise _name_taken(data.name)
+    workflow = Workflow(
+        tenant_id=caller.tenant_id,
+        name=data.name,
+        slug=f"{slugify(data.name)}-{secrets.token_hex(3)}",
+        description=data.description,
+        latest_version=1,
+    )
+    db.add(workflow)
+    db.flush()
+    db.add(_new_version(caller, workflow, 1, data.graph, valid=not errors))
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise _name_taken(data.name) from None
+    return _read(db, workflow, caller)
+
+
+def _new_version(caller: Caller, workflow: Workflow, number: int, graph: dict, *, valid: bool) -> WorkflowVersion:
+    return WorkflowVersion(
+        tenant_id=caller.tenant_id, workflow_id=workflow.id, version=number, graph=graph, valid=valid,
+        created_by=caller.user_id,
+    )
+
+
+def update_workflow(db: Session, *, caller: Caller, workflow_id: str, data: schemas.WorkflowUpdate) -> schemas.WorkflowRead:
+    caller.require("editor", "edit workflows")
+    workflow = get_owned_workflow(db, caller, workflow_id, lock=True)
+    if data.base_version is not None and data.base_version != workflow.latest_version:
+        raise Problem(
+            409, "version-conflict", "Saved by someone else",
+            f"You edited version {data.base_version}, but version {workflow.latest_version} was saved since.",
+            hint="Reload the workflow to see their changes, or save yours without base_version to keep both.",
+            errors=[{"path": "base_version", "message": "not the latest version", "hint": "reload"}],
+        )
+    if data.name and data.name != workflow.name and db.scalar(
+        select(Workflow.id).where(Workflow.tenant_id == caller.tenant_id, Workflow.name == data.name)
+    ):
+        raise _name_taken(data.name)
+    if data.graph is not None:
+        errors = _checked_graph(data.graph, allow_invalid=data.allow_invalid)
+        workflow.latest_version += 1
+        db.add(_new_version(caller, workflow, workflow.latest_version, data.graph, valid=not errors))
+    workflow.name = data.name or workflow.name
+    workflow.description = data.description if data.description is not None else workflow.description
+    workflow.updated_at = utcnow()
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise Problem(409, "version-conflict", "Saved by someone else", "Another save happened at the same time.",
+                      hint="Reload and save again.") from None
+    return _read(db, workflow, caller)
+
+
+def list_workflows(db: Session, *, caller: Caller) -> list[schemas.WorkflowSummary]:
+    rows = db.scalars(
+        select(Workflow).where(Workflow.tenant_id == caller.tenant_id).order_by(Workflow.updated_at.desc())
+    )
+    return [schemas.WorkflowSummary(**_summary_fields(w)) for w in rows]
+
+
+def read_workflow(db: Session, *, caller: Caller, workflow_id: str) -> schemas.WorkflowRead:
+    return _read(db, get_owned_workflow(db, caller, workflow_id), caller)
+
+
+def list_versions(db: Session, *, caller: Caller, workflow_id: str) -> list[schemas.VersionRead]:
+    workflow = get_owned_workflow(db, caller, workflow_id)
+    rows = db.execute(
+        select(WorkflowVersion, User.email)
+        .outerjoin(User, User.id == WorkflowVersion.created_by)
+        .where(WorkflowVersion.workflow_id == workflow.id)
+        .order_by(WorkflowVersion.version.desc())
+    ).all()
+    return [
+        schemas.VersionRead(version=v.version, valid=v.valid, created_at=v.created_at, created_by=email)
+        for v, email in rows
+    ]
+
+
+def read_version(db: Session, *, caller: Caller, workflow_id: str, version: int) -> schemas.VersionRead:
+    workflow = get_owned_workflow(db, caller, workflow_id)
+    row = get_version(db, workflow, version)
+    if row is None:
+        raise not_found("workflow version")
+    email = db.scalar(select(User.email).where(User.id == row.created_by)) if row.created_by else None
+    return schemas.VersionRead(version=row.version, valid=row.valid, created_at=row.created_at, created_by=email,
+                               graph=row.graph)
+
+
+def _prefect_unavailable(exc: Exception) -> Problem:
+    return Problem(503, "engine-unavailable", "Workflow engine unavailable",
+                   f"Could not reach the workflow engine: {type(exc).__name__}.",
+                   hint="Try again in a minute; if it persists, contact your operator.",
+                   headers={"Retry-After": "30"})
+
+
+def deploy(settings: Settings, *, target: DeploymentTarget, known_id: str | None) -> str:
+    try:
+        with prefect_client(settings) as client:
+            return str(upsert_deployment(client, target=target, work_pool=settings.worker.work_pool,
+                                         known_id=known_id))
+    except DeploymentNameTaken:
+        raise Problem(409, "deployment-name-taken", "Name clash", "Another workflow already uses this deployment name.",
+                      hint="Rename the workflow and publish again.") from None
+    except Exception as exc:
+        raise _prefect_unavailable(exc) from exc
+
+
+def publish_workflow(db: Session, *, caller: Caller, workflow_id: str, settings: Settings) -> schemas.WorkflowRead:
+    caller.require("editor", "publish workflows")
+    workflow = get_owned_workflow(db, caller, workflow_id)
+    latest = get_version(db, workflow, workflow.latest_version)
+    errors = graph_errors(latest.graph)
+    if errors:
+        raise invalid_graph(errors)
+    tenant = db.get(Tenant, caller.tenant_id)
+    target = DeploymentTarget(tenant.id, tenant.slug, workflow.slug, f"{tenant.name}: {workflow.name}")
+    workflow.deployment_id = deploy(settings, target=target, known_id=workflow.deployment_id)
+    workflow.published_version = workflow.latest_version
+    workflow.updated_at = utcnow()
+    db.commit()
+    return _read(db, workflow, caller)
+

@@ -1,0 +1,215 @@
+"""Fixtures: platform databases (SQLite always, PostgreSQL when FLOWYARD_TEST_POSTGRES_URL is set),
+an in-process API for fast tests, and the whole platform started by `flowyard up` for end-to-end ones."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from tests.support import Api, RecordingServer, free_port
+
+POSTGRES_ENV = "FLOWYARD_TEST_POSTGRES_URL"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _postgres_admin_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} is not set: in CI the PostgreSQL leg must run, not skip")
+        pytest.skip(f"set {POSTGRES_ENV} to run the PostgreSQL leg")
+    return url
+
+
+class PostgresDatabases:
+    """Creates throwaway databases on the test server; fails (never skips) when it is unreachable."""
+
+    def __init__(self, admin_url: str) -> None:
+        import psycopg
+
+        self.admin_url = admin_url
+        self.created: list[str] = []
+        try:
+            self.conn = psycopg.connect(admin_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+        except Exception as exc:
+            pytest.fail(f"PostgreSQL at {POSTGRES_ENV} is unreachable: {exc}")
+
+    def create(self, label: str) -> str:
+        name = f"flowyard_test_{label}_{uuid.uuid4().hex[:8]}"
+        self.conn.execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        base = self.admin_url.rsplit("/", 1)[0]
+        return f"{base}/{name}"
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            self.conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(_postgres_admin_url())
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def platform_db_url(request, tmp_path_factory) -> str:
+    """A migrated, empty platform database on each backend."""
+    from store.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('platform-db') / 'platform.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create("platform")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def api_app(platform_db_url: str, tmp_path_factory):
+    """The platform API in-process, dispatcher off: for tests that need no workflow engine."""
+    from fastapi.testclient import TestClient
+
+    from flowyard.settings import Settings
+    from platform_api.app import create_app
+
+    settings = Settings(
+        home=tmp_path_factory.mktemp("home"),
+        database_url=platform_db_url,
+        dispatcher={"enabled": False},
+        prefect={"api_url": "http://127.0.0.1:9/api"},  # nothing listens: engine calls fail fast
+    )
+    with TestClient(create_app(settings), base_url="http://testserver") as client:
+        yield client
+
+
+class InProcessApi(Api):
+    def __init__(self, client, token: str | None = None) -> None:
+        self.base_url = "http://testserver"
+        self.http = client
+        self.token = token
+
+    def signup(self, tenant_name: str | None = None) -> "InProcessApi":
+        response = self.http.post("/api/v1/signup", json={
+            "tenant_name": tenant_name or f"Tenant {uuid.uuid4().hex[:8]}",
+            "email": f"{uuid.uuid4().hex[:10]}@example.com", "password": "correct horse battery",
+        })
+        assert response.status_code == 201, response.text
+        api = InProcessApi(self.http, response.json()["token"])
+        api.signup_body = response.json()
+        return api
+
+
+@pytest.fixture
+def anonymous(api_app) -> InProcessApi:
+    return InProcessApi(api_app)
+
+
+@pytest.fixture
+def tenant(anonymous) -> InProcessApi:
+    return anonymous.signup()
+
+
+# --- the whole platform, as `flowyard up` starts it -------------------------------------------
+
+
+class Stack:
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home, self.env = home, env
+        self.api_url = f"http://127.0.0.1:{env['FLOWYARD_API__PORT']}"
+        self.prefect_url = f"http://127.0.0.1:{env['FLOWYARD_PREFECT__PORT']}/api"
+        log = open(home / "flowyard-up.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flowyard.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"flowyard up exited {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.api_url + "/api/v1/health", timeout=2).status_code == 200 and self._worker_up():
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"flowyard up not ready after {timeout}s:\n{self.log_tail()}")
+
+    def _worker_up(self) -> bool:
+        response = httpx.post(self.prefect_url + "/work_pools/flowyard/workers/filter", json={}, timeout=2)
+        return response.status_code == 200 and bool(response.json())
+
+    def log_tail(self) -> str:
+        parts = []
+        for path in [self.home / "flowyard-up.log", *sorted((self.home / "logs").glob("*.log"))]:
+            if path.exists():
+                parts.append(f"== {path.name}\n" + path.read_text(errors="replace")[-4000:])
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def stack(request, tmp_path_factory) -> Iterator[Stack]:
+    home = tmp_path_factory.mktemp(f"stack-{request.param}")
+    env = {
+        **os.environ,
+        "FLOWYARD_HOME": str(home),
+        "FLOWYARD_API__PORT": str(free_port()),
+        "FLOWYARD_PREFECT__PORT": str(free_port()),
+        "FLOWYARD_EXECUTION__RETRY_BASE_SECONDS": "0.2",
+        "FLOWYARD_EXECUTION__RETRY_MAX_SECONDS": "2",
+    }
+    env.pop("PREFECT_API_URL", None)
+    if request.param == "postgres":
+        databases = request.getfixturevalue("postgres")
+        env["FLOWYARD_DATABASE_URL"] = databases.create("platform")
+        env["FLOWYARD_PREFECT__DATABASE_URL"] = databases.create("prefect").replace(
+            "postgresql://", "postgresql+asyncpg://"
+        )
+    running = Stack(home, env)
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+        if request.node.session.testsfailed:
+            print(running.log_tail())
+
+
+@pytest.fixture(scope="session")
+def target_server() -> Iterator[RecordingServer]:
+    server = RecordingServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def minimal_graph() -> dict:
+    return {
+        "nodes": [
+            {"id": "start", "type": "trigger.manual", "label": "Start", "config": {}, "position": {"x": 0, "y": 0}},
+            {"id": "say", "type": "util.log", "label": "Say", "config": {"message": "hi {{ trigger.name }}"},
+             "position": {"x": 200, "y": 0}},
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "say"}],
+    }

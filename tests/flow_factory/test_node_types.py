@@ -1,0 +1,93 @@
+import logging
+
+import pytest
+
+from flow_factory.expressions import make_context, render_value
+from flow_factory.nodes import NODE_TYPES, describe_all, get_node_type
+from flow_factory.nodes.base import StepContext, StepError
+from flow_factory.nodes.trigger_manual import input_errors
+
+CTX = StepContext(execution_id="exec-1", tenant_id="t1", node_id="node_1", mode="test",
+                  logger=logging.getLogger("flowyard.test"))
+
+
+async def run_node(type_name, raw_config, trigger=None, step_outputs=None):
+    """Runs a node the way the interpreter does: render, validate, run."""
+    context = make_context(trigger=trigger or {}, step_outputs=step_outputs or {},
+                           execution_id=CTX.execution_id, mode=CTX.mode)
+    node_type = get_node_type(type_name)
+    config = node_type.parse_config(render_value(raw_config, context))
+    return await node_type.run(config, CTX)
+
+
+def test_registry_and_descriptions():
+    assert set(NODE_TYPES) == {"trigger.manual", "data.transform", "http.request", "util.log"}
+    assert get_node_type("nope") is None
+    described = {entry["type"]: entry for entry in describe_all()}
+    assert described["trigger.manual"]["inputs"] == [] and described["trigger.manual"]["outputs"] == ["default"]
+    assert described["http.request"]["outputs"] == ["default", "error"]
+    assert described["http.request"]["category"] == "Actions"
+    for type_name, entry in described.items():
+        assert entry["docs_url"] == f"https://docs.flowyard.dev/nodes/{type_name}"
+        assert entry["sample_output"] and entry["label"] and entry["description"]
+        schema = entry["config_schema"]
+        assert schema["additionalProperties"] is False
+        for field_name, field in schema["properties"].items():
+            assert field.get("description"), f"{type_name}.{field_name} has no description"
+
+
+@pytest.mark.asyncio
+async def test_manual_trigger_run_returns_nothing_itself():
+    assert await run_node("trigger.manual", {"sample": {"a": 1}}) == {}
+
+
+def test_manual_trigger_input_errors():
+    schema = {"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}}
+    assert input_errors(schema, {"email": "a@example.com"}) == []
+    assert input_errors(None, "anything") == []
+    assert input_errors(schema, {"email": 5}) == ["email: 5 is not of type 'string'"]
+
+
+@pytest.mark.asyncio
+async def test_transform_renders_fields():
+    output = await run_node(
+        "data.transform",
+        {"fields": {"name": "{{ trigger.first }} {{ trigger.last }}", "id": "{{ steps.fetch.output.id }}"},
+         "required": ["name"]},
+        trigger={"first": "Jane", "last": "Doe"},
+        step_outputs={"fetch": {"id": 7}},
+    )
+    assert output == {"name": "Jane Doe", "id": 7}
+
+
+@pytest.mark.asyncio
+async def test_transform_required_field_that_is_empty_fails():
+    with pytest.raises(StepError) as caught:
+        await run_node("data.transform",
+                       {"fields": {"email": "{{ trigger.email | default('') }}"}, "required": ["email"]})
+    assert caught.value.message == "required field 'email' is empty"
+    assert not caught.value.retryable and "trigger payload" in caught.value.hint
+
+
+@pytest.mark.asyncio
+async def test_log_logs_at_its_level(caplog):
+    with caplog.at_level(logging.DEBUG, logger="flowyard.test"):
+        output = await run_node("util.log", {"message": "order {{ trigger.id }}", "level": "warning"},
+                                trigger={"id": 42})
+        structured = await run_node("util.log", {"message": "{{ trigger }}"}, trigger={"id": 42})
+    assert output == {"message": "order 42"}
+    assert structured == {"message": '{"id": 42}'}
+    assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
+        ("WARNING", "order 42"), ("INFO", '{"id": 42}')]
+
+
+def test_parse_config_turns_rendered_mistakes_into_step_errors():
+    node_type = get_node_type("http.request")
+    assert node_type.parse_config({"url": "https://example.com"}).method == "GET"
+    with pytest.raises(StepError) as caught:
+        node_type.parse_config({"url": "mailto:jane@example.com", "timeout_seconds": "soon"})
+    error = caught.value
+    assert not error.retryable
+    assert error.message.startswith("config.url: String should match pattern")
+    assert "config.timeout_seconds:" in error.message
+    assert len(error.details["errors"]) == 2

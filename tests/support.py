@@ -1,0 +1,146 @@
+"""Helpers shared by tests: free ports, a local HTTP server that records requests, API shortcuts."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class RecordingServer:
+    """A real HTTP server on loopback. `responses` maps a path to (status, headers, body)."""
+
+    requests: list[RecordedRequest] = field(default_factory=list)
+    responses: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "RecordingServer":
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                recorder.requests.append(RecordedRequest(self.command, self.path, dict(self.headers), body))
+                status, headers, payload = recorder.responses.get(
+                    self.path.split("?")[0], (200, {"content-type": "application/json"}, b'{"ok": true}')
+                )
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
+class Api:
+    """A thin client of the public API for tests."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, timeout=60)
+        self.token = token
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.request(method, path, headers={**self.headers(), **kwargs.pop("headers", {})}, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def signup(self, tenant_name: str | None = None) -> "Api":
+        name = tenant_name or f"Tenant {uuid.uuid4().hex[:8]}"
+        response = self.http.post("/api/v1/signup", json={
+            "tenant_name": name, "email": f"{uuid.uuid4().hex[:10]}@example.com", "password": "correct horse battery",
+        })
+        assert response.status_code == 201, response.text
+        api = Api(self.base_url, response.json()["token"])
+        api.signup_body = response.json()
+        return api
+
+    def wait_for_run(self, run_id: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.get(f"/api/v1/runs/{run_id}").json()
+            if run["status"] in ("completed", "failed", "cancelled"):
+                return run
+            time.sleep(0.3)
+        raise AssertionError(f"run {run_id} did not finish in {timeout}s: {run}")
+
+
+def four_node_graph(target_url: str) -> dict[str, Any]:
+    """trigger.manual -> data.transform -> http.request -> util.log, laid out left to right."""
+    return {
+        "nodes": [
+            {"id": "start", "type": "trigger.manual", "label": "Start", "config": {}, "position": {"x": 0, "y": 0}},
+            {"id": "shape", "type": "data.transform", "label": "Shape the lead",
+             "config": {"fields": {"name": "{{ trigger.name }}", "greeting": "Hello {{ trigger.name }}!"}},
+             "position": {"x": 250, "y": 0}},
+            {"id": "notify", "type": "http.request", "label": "Tell the CRM",
+             "config": {"method": "POST", "url": target_url + "/leads",
+                        "json_body": {"lead": "{{ steps.shape.output.name }}",
+                                      "message": "{{ steps.shape.output.greeting }}"}},
+             "position": {"x": 500, "y": 0}},
+            {"id": "done", "type": "util.log", "label": "Log it",
+             "config": {"message": "CRM answered {{ steps.notify.output.status_code }}"},
+             "position": {"x": 750, "y": 0}},
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "shape"},
+            {"id": "e2", "source": "shape", "target": "notify"},
+            {"id": "e3", "source": "notify", "target": "done"},
+        ],
+    }
