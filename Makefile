@@ -28,12 +28,13 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	@touch $@
 
 ui:
-	@if [ -f $(UI_DIR)/package.json ]; then \
+	@set -e; if [ -f $(UI_DIR)/package.json ]; then \
 	  command -v npm >/dev/null || { echo "npm is needed to build $(UI_DIR)" >&2; exit 1; }; \
-	  cd $(UI_DIR) && \
+	  cd $(UI_DIR); \
 	  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then \
 	    if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi; \
-	  fi && \
+	    if [ -d node_modules ]; then touch node_modules; fi; \
+	  fi; \
 	  npm run build; \
 	fi
 
