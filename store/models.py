@@ -164,6 +164,8 @@ class Execution(Base):
     error: Mapped[dict[str, Any] | None]
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"), index=True)
     triggered_by: Mapped[str | None] = mapped_column(String(36))
+    resume_at: Mapped[datetime | None] = mapped_column(index=True)
+    waiting_node_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
@@ -173,16 +175,38 @@ class StepResult(Base):
     """One node's result for one execution, written by the interpreter."""
 
     __tablename__ = "step_results"
-    __table_args__ = (UniqueConstraint("execution_id", "node_id"),)
+    __table_args__ = (UniqueConstraint("execution_id", "node_id", "item_index", name="uq_step_results_execution_node_item"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), index=True)
     node_id: Mapped[str] = mapped_column(String(64))
+    item_index: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     input: Mapped[dict[str, Any] | None]
     output: Mapped[dict[str, Any] | None]
     error: Mapped[dict[str, Any] | None]
     handle: Mapped[str | None] = mapped_column(String(64))
+    decision: Mapped[dict[str, Any] | None]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+
+
+class Approval(Base):
+    """A `logic.approval` step waiting for a person. The one-time link carries a token stored hashed."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("execution_id", "node_id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending approved rejected timed_out
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    approvers: Mapped[dict[str, Any]]
+    expires_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    decided_at: Mapped[datetime | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

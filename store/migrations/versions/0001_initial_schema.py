@@ -183,8 +183,7 @@ def upgrade() -> None:
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['execution_id'], ['executions.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('execution_id', 'node_id')
+    sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('step_results', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_step_results_execution_id'), ['execution_id'], unique=False)
