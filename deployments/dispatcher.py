@@ -30,6 +30,17 @@ def _chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def release_due_waits(db: Session) -> int:
+    """Executions whose delay is over, or whose approval was answered or timed out, queue again."""
+    result = db.execute(
+        update(Execution)
+        .where(Execution.status == "waiting", Execution.resume_at <= utcnow())
+        .values(status="queued", batch_id=None)
+    )
+    db.commit()
+    return result.rowcount
+
+
 def claim_batches(db: Session, *, batch_size: int, limit: int) -> int:
     """Group queued executions of the same workflow version into batches. Returns executions claimed."""
     queued = db.scalars(
@@ -98,6 +109,7 @@ class Dispatcher:
     def run_once(self) -> int:
         config = self._settings.dispatcher
         with self._sessions() as db:
+            release_due_waits(db)
             claimed = claim_batches(db, batch_size=config.batch_size, limit=config.batch_size * 10)
             submit_batches(db, self._settings)
         return claimed

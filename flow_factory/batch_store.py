@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
 from store.db import get_session_factory
-from store.models import FINAL_RUN_STATUSES, Execution, StepResult, WorkflowVersion, utcnow
+from store.models import FINAL_RUN_STATUSES, Execution, StepResult, Tenant, WorkflowVersion, utcnow
+
+
+@dataclass
+class StepRecord:
+    """One step result as the interpreter writes it (item_index is set inside loop bodies)."""
+
+    id: str
+    tenant_id: str
+    execution_id: str
+    node_id: str
+    status: str
+    item_index: int | None = None
+    attempts: int = 0
+    input: Any = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+    handle: str | None = None
+    decision: dict[str, Any] | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -18,6 +41,8 @@ class QueuedExecution:
     tenant_id: str
     mode: str
     input: dict[str, Any]
+    time_zone: str = "UTC"
+    earlier_steps: list[StepRecord] = field(default_factory=list)  # when resuming after a wait
 
 
 @dataclass(frozen=True)
@@ -27,25 +52,8 @@ class BatchWork:
     executions: list[QueuedExecution]
 
 
-@dataclass
-class StepRecord:
-    """One step result as the interpreter writes it."""
-
-    id: str
-    tenant_id: str
-    execution_id: str
-    node_id: str
-    status: str
-    attempts: int = 0
-    input: dict[str, Any] | None = None
-    output: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    handle: str | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-
-    def row(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+def _record(row: StepResult) -> StepRecord:
+    return StepRecord(**{name: getattr(row, name) for name in StepRecord.__dataclass_fields__})
 
 
 class BatchStore:
@@ -53,30 +61,39 @@ class BatchStore:
         self._sessions = get_session_factory(database_url)
 
     def load(self, batch_id: str) -> BatchWork:
-        """The batch's executions that have not ended yet, and their workflow version's graph."""
+        """The batch's executions that have not ended, their earlier steps, and their version's graph."""
         with self._sessions() as db:
-            executions = db.scalars(
-                select(Execution)
+            rows = db.execute(
+                select(Execution, Tenant.time_zone)
+                .join(Tenant, Tenant.id == Execution.tenant_id)
                 .where(Execution.batch_id == batch_id, Execution.status.not_in(FINAL_RUN_STATUSES))
                 .order_by(Execution.created_at)
             ).all()
-            if not executions:
+            if not rows:
                 return BatchWork(batch_id, {}, [])
-            first = executions[0]
-            graph = db.scalar(
-                select(WorkflowVersion.graph).where(
-                    WorkflowVersion.workflow_id == first.workflow_id, WorkflowVersion.version == first.version
-                )
-            )
-            queued = [QueuedExecution(e.id, e.tenant_id, e.mode, e.input or {}) for e in executions]
-            return BatchWork(batch_id, graph, queued)
+            first = rows[0][0]
+            graph = db.scalar(select(WorkflowVersion.graph).where(
+                WorkflowVersion.workflow_id == first.workflow_id, WorkflowVersion.version == first.version))
+            earlier: dict[str, list[StepRecord]] = {}
+            for step in db.scalars(select(StepResult).where(StepResult.execution_id.in_([e.id for e, _ in rows]))):
+                earlier.setdefault(step.execution_id, []).append(_record(step))
+            executions = [
+                QueuedExecution(e.id, e.tenant_id, e.mode, e.input or {}, zone or "UTC", earlier.get(e.id, []))
+                for e, zone in rows
+            ]
+            return BatchWork(batch_id, graph, executions)
 
     def mark_running(self, execution_ids: list[str]) -> None:
         with self._sessions.begin() as db:
             db.execute(
                 update(Execution)
                 .where(Execution.id.in_(execution_ids), Execution.status.not_in(FINAL_RUN_STATUSES))
-                .values(status="running", started_at=utcnow())
+                .values(status="running", resume_at=None, waiting_node_id=None)
+            )
+            db.execute(
+                update(Execution)
+                .where(Execution.id.in_(execution_ids), Execution.started_at.is_(None))
+                .values(started_at=utcnow())
             )
 
     def insert_steps(self, records: list[StepRecord]) -> None:
@@ -89,31 +106,30 @@ class BatchStore:
             with self._sessions.begin() as db:
                 db.execute(update(StepResult), [r.row() for r in records])
 
-    def finish(self, outcomes: dict[str, tuple[str, dict[str, Any] | None]]) -> None:
-        """Write each execution's final status and error, unless it already ended (e.g. cancelled)."""
+    def finish(self, outcomes: dict[str, dict[str, Any]]) -> None:
+        """Each execution's end of this batch: completed, failed, or waiting until `resume_at`."""
         now = utcnow()
         with self._sessions.begin() as db:
-            for execution_id, (status, error) in outcomes.items():
+            for execution_id, values in outcomes.items():
+                ended = {"ended_at": now} if values["status"] in FINAL_RUN_STATUSES else {}
                 db.execute(
                     update(Execution)
                     .where(Execution.id == execution_id, Execution.status.not_in(FINAL_RUN_STATUSES))
-                    .values(status=status, error=error, ended_at=now)
+                    .values(**values, **ended)
                 )
 
     def fail_unfinished(self, batch_id: str, status: str, error: dict[str, Any]) -> None:
         """After a crash or a cancellation: nothing of the batch stays `running` forever."""
         now = utcnow()
         with self._sessions.begin() as db:
+            running = select(Execution.id).where(Execution.batch_id == batch_id, Execution.status == "running")
             db.execute(
-                update(Execution)
-                .where(Execution.batch_id == batch_id, Execution.status.not_in(FINAL_RUN_STATUSES))
+                update(StepResult)
+                .where(StepResult.execution_id.in_(running), StepResult.status == "running")
                 .values(status=status, error=error, ended_at=now)
             )
             db.execute(
-                update(StepResult)
-                .where(
-                    StepResult.execution_id.in_(select(Execution.id).where(Execution.batch_id == batch_id)),
-                    StepResult.status == "running",
-                )
+                update(Execution)
+                .where(Execution.batch_id == batch_id, Execution.status.in_(("running", "pending", "queued")))
                 .values(status=status, error=error, ended_at=now)
             )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flow_factory.graph import Edge, Graph, Node
 from flow_factory.nodes import get_node_type
 
 DEFAULT_HANDLES = (None, "default")
+LOOP_TYPE, LOOP_EACH = "logic.loop", "each"
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,15 @@ class ExecutionPlan:
     nodes: dict[str, Node]
     incoming: dict[str, list[Edge]]
     outgoing: dict[str, list[Edge]]
+    loop_bodies: dict[str, list[str]] = field(default_factory=dict)  # loop id -> body nodes, in order
+    body_of: dict[str, str] = field(default_factory=dict)  # body node id -> its loop id
+
+    def predecessors(self, node_id: str) -> list[str]:
+        return list(dict.fromkeys(edge.source for edge in self.incoming[node_id]))
+
+    def top_level(self) -> list[str]:
+        """The nodes outside every loop body, in order."""
+        return [node_id for node_id in self.order if node_id not in self.body_of]
 
     def next_edges(self, node_id: str, handle: str | None = None) -> list[Edge]:
         """Edges leaving `node_id` through `handle` (None and "default" are the same)."""
@@ -36,13 +46,32 @@ def compile_plan(graph: Graph) -> ExecutionPlan:
     triggers = [node.id for node in graph.nodes if _is_trigger(node)]
     if len(triggers) != 1:
         raise ValueError(f"a plan needs exactly one trigger, found {len(triggers)}: validate the graph first")
+    order = _topological_order(list(nodes), incoming, outgoing)
+    loop_bodies = {
+        node_id: loop_body(node_id, outgoing, order)
+        for node_id, node in nodes.items() if node.type == LOOP_TYPE
+    }
     return ExecutionPlan(
         trigger_id=triggers[0],
-        order=_topological_order(list(nodes), incoming, outgoing),
+        order=order,
         nodes=nodes,
         incoming=incoming,
         outgoing=outgoing,
+        loop_bodies=loop_bodies,
+        body_of={member: loop_id for loop_id, body in loop_bodies.items() for member in body},
     )
+
+
+def loop_body(loop_id: str, outgoing: dict[str, list[Edge]], order: list[str]) -> list[str]:
+    """Every node reachable from the loop's `each` output, in execution order."""
+    seen: set[str] = set()
+    queue = deque(edge.target for edge in outgoing[loop_id] if edge.source_handle == LOOP_EACH)
+    while queue:
+        node_id = queue.popleft()
+        if node_id not in seen:
+            seen.add(node_id)
+            queue.extend(edge.target for edge in outgoing[node_id])
+    return [node_id for node_id in order if node_id in seen]
 
 
 def _topological_order(

@@ -18,6 +18,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaViolation
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from flow_factory.conditions import referenced_steps as cel_referenced_steps
+from flow_factory.conditions import syntax_error as cel_syntax_error
 from flow_factory.expressions import (
     SYNTAX_HINT,
     has_template,
@@ -28,11 +30,14 @@ from flow_factory.expressions import (
 from flow_factory.graph import MAX_EDGES, MAX_NODES, Graph, Node
 from flow_factory.nodes import NODE_TYPES, get_node_type
 from flow_factory.nodes.base import ConfigIssue, NodeType
+from flow_factory.plan import LOOP_TYPE, loop_body
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_HINT = "see the graph format at GET /api/v1/schema/graph"
 NODE_TYPES_HINT = "GET /api/v1/node-types lists every node type"
+CEL_HINT = ("conditions are CEL, e.g. trigger.amount > 100 && steps.lookup.output.found == true; "
+            "the mark shows where the parser stopped")
 MAX_MESSAGE_CHARS = 300
 
 
@@ -173,7 +178,19 @@ def _config_issues(node: Node, node_type: NodeType) -> list[ConfigIssue]:
     if not node_type.is_trigger:  # a trigger's config is settings, never rendered
         issues += [(path, f"template syntax error, {message}", SYNTAX_HINT)
                    for path, message in template_syntax_errors(node.config)]
+    issues += [(path, f"condition {message}", CEL_HINT)
+               for path, expression in _cel_expressions(node_type, node.config)
+               if (message := cel_syntax_error(expression))]
     return issues
+
+
+def _cel_expressions(node_type: NodeType, config: dict[str, Any]) -> list[tuple[str, str]]:
+    if node_type.cel_expressions is None:
+        return []
+    try:
+        return node_type.cel_expressions(config)
+    except Exception:  # an unfinished rule set is reported by the schema checks
+        return []
 
 
 @lru_cache(maxsize=None)
@@ -251,11 +268,21 @@ def _edge_errors(graph: Graph) -> list[GraphError]:
     return errors
 
 
+def _handles(node_type: NodeType, config: dict[str, Any]) -> tuple[str, ...]:
+    try:
+        return node_type.handles_for(config)
+    except Exception:  # a config too broken to name its handles is reported by the config checks
+        return node_type.handles
+
+
 def _handle_errors(index: int, handle: str | None, source: Node) -> list[GraphError]:
     node_type = get_node_type(source.type)
-    if node_type is None or (handle or "default") in node_type.handles:
+    if node_type is None:
         return []
-    allowed = ", ".join("null (default)" if name == "default" else f'"{name}"' for name in node_type.handles)
+    handles = _handles(node_type, source.config)
+    if (handle or "default") in handles:
+        return []
+    allowed = ", ".join("null (default)" if name == "default" else f'"{name}"' for name in handles)
     return [_error(
         f"edges[{index}].source_handle",
         f"node '{source.id}' ({source.type}) has no output '{handle or 'default'}'",
@@ -278,7 +305,33 @@ def _flow_errors(graph: Graph) -> list[GraphError]:
                    "connect it with an edge from a step that runs before it, or delete it")
             for node_id, index in index_of.items() if node_id not in reached
         ]
-    return errors + _reference_errors(graph, edges, index_of)
+    return errors + _loop_errors(graph, index_of) + _reference_errors(graph, edges, index_of)
+
+
+WAITING_TYPES = {"logic.delay", "logic.approval", "logic.loop"}
+
+
+def _loop_errors(graph: Graph, index_of: dict[str, int]) -> list[GraphError]:
+    """A loop body is a closed sub-path: entered only through `each`, with no waits or nested loops."""
+    outgoing: dict[str, list[Any]] = {node.id: [] for node in graph.nodes}
+    for edge in graph.edges:
+        if edge.source in outgoing and edge.target in index_of:
+            outgoing[edge.source].append(edge)
+    nodes, errors = _nodes_by_id(graph), []
+    for loop in (node for node in graph.nodes if node.type == LOOP_TYPE):
+        body = set(loop_body(loop.id, outgoing, list(index_of)))
+        for member in sorted(body, key=index_of.get):
+            path = f"nodes[{index_of[member]}]"
+            if nodes[member].type in WAITING_TYPES or _is_trigger(nodes[member]):
+                errors.append(_error(path, f"'{member}' ({nodes[member].type}) cannot run inside the loop "
+                                           f"'{loop.id}'", "move it after the loop's `done` output"))
+            strangers = [e.source for e in graph.edges if e.target == member and e.source not in body
+                         and not (e.source == loop.id and e.source_handle == "each")]
+            if strangers:
+                errors.append(_error(path, f"'{member}' is inside the loop '{loop.id}' but is also reached from "
+                                           f"{', '.join(strangers)}", "steps inside a loop may only be reached "
+                                                                      "from the loop's `each` output"))
+    return errors
 
 
 def _trigger_count_errors(triggers: list[str], index_of: dict[str, int]) -> list[GraphError]:
@@ -313,11 +366,16 @@ def _reference_errors(graph: Graph, edges: list[tuple[str, str]], index_of: dict
     errors, backwards = [], _adjacency((target, source) for source, target in edges)
     for index, node in enumerate(graph.nodes):
         node_type = get_node_type(node.type)
-        if node_type is None or node_type.is_trigger or not referenced_steps(node.config):
+        if node_type is None or node_type.is_trigger:
+            continue
+        sources = [(path, source, referenced_steps(source)) for path, source in iter_template_strings(node.config)]
+        sources += [(path, expression, cel_referenced_steps(expression))
+                    for path, expression in _cel_expressions(node_type, node.config)]
+        if not any(refs for _, _, refs in sources):
             continue
         upstream = _reachable([node.id], backwards) - {node.id}
-        for path, source in iter_template_strings(node.config):
-            for ref in sorted(referenced_steps(source)):
+        for path, _source, refs in sources:
+            for ref in sorted(refs):
                 problem = _reference_problem(node.id, ref, upstream, index_of)
                 if problem:
                     hint = (f"steps that run before '{node.id}': "

@@ -57,6 +57,36 @@ class ExecutionSettings(BaseModel):
     step_concurrency: int = Field(50, ge=1, description="Executions of one batch that run one step at once.")
 
 
+DEFAULT_RATE_LIMITS = {"sendgrid": 10.0, "twilio": 5.0, "x": 1.0, "mastodon": 1.0, "http": 20.0, "sql": 20.0}
+
+
+class IntegrationSettings(BaseModel):
+    sendgrid_base_url: str = Field(
+        "https://api.sendgrid.com", description="SendGrid API host, without /v3 (a local fake in tests)."
+    )
+    twilio_base_url: str = Field("https://api.twilio.com", description="Twilio REST API host (a local fake in tests).")
+    x_api_base_url: str = Field(
+        "https://api.x.com", description="X API host: posts at /2/tweets, tokens at /2/oauth2/token."
+    )
+    x_authorize_url: str = Field(
+        "https://x.com/i/oauth2/authorize", description="Where a user grants Flowyard access to an X account."
+    )
+    oauth_redirect_url: str | None = Field(
+        None,
+        description="OAuth callback registered with the networks; defaults to "
+        "<api public URL>/api/v1/connections/oauth/callback.",
+    )
+    timeout_seconds: float = Field(20.0, gt=0, le=300, description="Seconds to wait for a service's answer.")
+    rate_limits: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
+        description="Requests per second each tenant may make to each integration (by slug: sendgrid, "
+        "twilio, x, mastodon, http, sql), enforced with Prefect global rate limits; 0 disables one.",
+    )
+    sql_allow_sqlite: bool = Field(
+        False, description="Allow sqlite:// URLs in SQL connections (files on the worker); for development only."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOWYARD_", env_nested_delimiter="__", extra="ignore")
 
@@ -76,6 +106,9 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings, description="The Flowyard worker.")
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings, description="The dispatcher.")
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings, description="How steps run.")
+    integrations: IntegrationSettings = Field(
+        default_factory=IntegrationSettings, description="External services: base URLs, timeouts, rate limits."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> "Settings":

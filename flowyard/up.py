@@ -26,8 +26,8 @@ class StartupError(Exception):
     """Something other than a child failed while starting."""
 
 
-class Shutdown(Exception):
-    """SIGINT, SIGTERM or SIGHUP arrived."""
+class Shutdown(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived; like Ctrl-C, it is no `Exception`, so nothing on the way swallows it."""
 
 
 def port_conflict(settings: Settings) -> str | None:
@@ -182,8 +182,9 @@ def run_up(settings: Settings) -> int:
 
     try:
         upgrade(settings.platform_database_url)
-    except Exception as exc:  # noqa: BLE001 - one readable line, not a traceback
-        print(f"flowyard up: platform database migration failed: {exc}", file=sys.stderr)
+    except Exception as exc:  # one readable line, not a traceback
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        print(f"flowyard up: platform database migration failed: {first_line}", file=sys.stderr)
         return 1
     return supervise(settings, env, logs)
 
@@ -204,7 +205,7 @@ def supervise(settings: Settings, env: dict[str, str], logs: Path) -> int:
     except StartupError as exc:
         print(f"flowyard up: {exc}", file=sys.stderr)
         return 1
-    except (Shutdown, KeyboardInterrupt):
+    except KeyboardInterrupt:  # Ctrl-C, or Shutdown
         console.print("\nStopping Flowyard ...")
         return 0
     finally:

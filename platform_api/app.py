@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from deployments.dispatcher import Dispatcher
 from flowyard.settings import Settings, get_settings
 from platform_api import graphs
+from platform_api.approvals.routes import router as approvals_router
 from platform_api.auth.routes import router as auth_router
 from platform_api.limits import BodySizeLimit
 from platform_api.problems import install_problem_handlers
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     install_problem_handlers(app)
-    for router in (auth_router, graphs.router, workflows_router, runs_router):
+    for router in (auth_router, graphs.router, workflows_router, runs_router, approvals_router):
         app.include_router(router)
 
     @app.get("/api/v1/health", tags=["health"])

@@ -184,3 +184,19 @@ def test_wait_healthy_fails_with_the_log_when_the_child_exits(tmp_path):
     finally:
         child.stop()
     assert "cannot start" in child.log_tail()
+
+
+def test_up_refuses_a_home_another_up_is_using(tmp_path):
+    from flowyard.up import lock_home
+
+    home = tmp_path / "home"
+    home.mkdir()
+    held = lock_home(home)
+    try:
+        result = flowyard("up", home=home, env={"FLOWYARD_API__PORT": str(free_port()),
+                                               "FLOWYARD_PREFECT__PORT": str(free_port())})  # fmt: skip
+    finally:
+        held.close()
+    assert result.returncode == 2, result.stderr
+    assert f"another `flowyard up` is already using {home}" in result.stderr
+    assert not (home / "logs" / "prefect-server.log").exists()

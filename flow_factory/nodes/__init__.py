@@ -4,10 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from flow_factory.nodes import data_transform, http_request, trigger_manual, util_log
+from flow_factory.nodes import (
+    data_transform,
+    http_request,
+    logic_approval,
+    logic_delay,
+    logic_if,
+    logic_loop,
+    logic_merge,
+    logic_switch,
+    trigger_manual,
+    util_log,
+)
 from flow_factory.nodes.base import NodeType
 
-_MODULES = (trigger_manual, data_transform, http_request, util_log)
+_MODULES = (
+    trigger_manual,
+    data_transform,
+    http_request,
+    util_log,
+    logic_if,
+    logic_switch,
+    logic_merge,
+    logic_loop,
+    logic_delay,
+    logic_approval,
+)
 
 NODE_TYPES: dict[str, NodeType] = {module.NODE_TYPE.type: module.NODE_TYPE for module in _MODULES}
 

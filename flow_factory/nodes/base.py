@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
@@ -46,9 +47,35 @@ class StepContext:
     node_id: str
     mode: str  # "live" or "test"
     logger: logging.Logger | logging.LoggerAdapter
+    time_zone: str = "UTC"  # the tenant's IANA time zone
+    context: dict[str, Any] = field(default_factory=dict)  # trigger, steps, execution (read-only)
 
 
-RunFn = Callable[[Any, StepContext], Awaitable[dict[str, Any]]]
+@dataclass(frozen=True)
+class Wait:
+    """The execution leaves its batch until `until` (a delay), or until a person answers (an approval)."""
+
+    until: datetime
+    kind: str  # "delay" or "approval"
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """What a step produced: its output, the handle it leaves by, and for conditions the decision."""
+
+    output: dict[str, Any]
+    handle: str | None = None  # None: the default output
+    decision: dict[str, Any] | None = None
+    wait: Wait | None = None
+
+
+RunFn = Callable[[Any, StepContext], Awaitable["dict[str, Any] | NodeResult"]]
+# Resumes a step that waited (a delay whose time came, an approval answered or timed out).
+ResumeFn = Callable[[dict[str, Any] | None, StepContext], Awaitable["NodeResult"]]
+# Outgoing handles that depend on the config (a switch's case names).
+HandlesFn = Callable[[dict[str, Any]], tuple[str, ...]]
+# Expressions in the config other than Jinja templates (CEL): (path below config, expression).
+ExpressionsFn = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
 # (path below the node's config, message, hint), e.g. ("input_schema.type", "...", "...")
 ConfigIssue = tuple[str, str, str]
@@ -73,6 +100,9 @@ class NodeType:
     can_fail_to_error_edge: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     check_config: CheckConfigFn | None = None
+    resume: ResumeFn | None = None
+    config_handles: HandlesFn | None = None
+    cel_expressions: ExpressionsFn | None = None
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -84,6 +114,11 @@ class NodeType:
         if self.can_fail_to_error_edge and not self.is_trigger:
             return (*self.outputs, "error")
         return self.outputs
+
+    def handles_for(self, config: dict[str, Any]) -> tuple[str, ...]:
+        """The handles of one configured node: a switch adds one per case."""
+        extra = self.config_handles(config) if self.config_handles else ()
+        return (*extra, *self.handles)
 
     def config_schema(self) -> dict[str, Any]:
         return self.config_model.model_json_schema()

@@ -23,8 +23,13 @@ class RunAccepted(BaseModel):
 
 class StepRead(BaseModel):
     node_id: str
+    item_index: int | None = Field(None, description="Inside a loop: which item this result is for.")
     status: str
     attempts: int
+    handle: str | None = Field(None, description="The output the run left this step by (e.g. `true`, `error`).")
+    decision: dict[str, Any] | None = Field(
+        None, description="For conditions: the expression, the values it read, the result, the branch taken, "
+                          "and an explanation in words.")
     started_at: datetime | None
     ended_at: datetime | None
     input: Any
@@ -49,6 +54,8 @@ class RunSummary(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     error: dict[str, Any] | None
+    waiting_for: dict[str, Any] | None = Field(
+        None, description="While `waiting`: the step waited on and when the wait ends at the latest.")
 
 
 class RunRead(RunSummary):

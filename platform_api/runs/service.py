@@ -87,6 +87,8 @@ def _summary(execution: Execution) -> dict[str, Any]:
         "id": execution.id, "workflow_id": execution.workflow_id, "version": execution.version,
         "mode": execution.mode, "status": api_status(execution.status), "created_at": execution.created_at,
         "started_at": execution.started_at, "ended_at": execution.ended_at, "error": execution.error,
+        "waiting_for": {"node_id": execution.waiting_node_id, "until": execution.resume_at}
+        if execution.status == "waiting" else None,
     }
 
 
@@ -100,11 +102,14 @@ def list_runs(db: Session, *, caller: Caller, workflow_id: str | None, limit: in
 
 def read_steps(db: Session, execution_id: str) -> list[schemas.StepRead]:
     rows = db.scalars(
-        select(StepResult).where(StepResult.execution_id == execution_id).order_by(StepResult.started_at, StepResult.id)
+        select(StepResult)
+        .where(StepResult.execution_id == execution_id)
+        .order_by(StepResult.started_at, StepResult.item_index, StepResult.id)
     )
     return [
-        schemas.StepRead(node_id=s.node_id, status=s.status, attempts=s.attempts, started_at=s.started_at,
-                         ended_at=s.ended_at, input=s.input, output=s.output, error=s.error)
+        schemas.StepRead(node_id=s.node_id, item_index=s.item_index, status=s.status, attempts=s.attempts,
+                         handle=s.handle, decision=s.decision, started_at=s.started_at, ended_at=s.ended_at,
+                         input=s.input, output=s.output, error=s.error)
         for s in rows
     ]
 

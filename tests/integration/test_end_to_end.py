@@ -4,6 +4,7 @@ on a real Prefect server with a real worker, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 
@@ -25,7 +26,8 @@ def test_four_node_workflow_runs_end_to_end_and_stays_private(stack, target_serv
     slug = alice.signup_body["tenant"]["slug"]
     assert published.json()["deployment_name"].startswith(f"t-{slug}-")
 
-    accepted = alice.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": {"name": "Ada"}})
+    lead = f"Ada {uuid.uuid4().hex[:6]}"
+    accepted = alice.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": {"name": lead}})
     assert accepted.status_code == 202, accepted.text
     run_id = accepted.json()["run_id"]
 
@@ -34,16 +36,17 @@ def test_four_node_workflow_runs_end_to_end_and_stays_private(stack, target_serv
     steps = {step["node_id"]: step for step in run["steps"]}
     assert [s["node_id"] for s in run["steps"]] == ["start", "shape", "notify", "done"]
     assert all(step["status"] == "completed" for step in steps.values())
-    assert steps["start"]["output"] == {"name": "Ada"}
-    assert steps["shape"]["output"] == {"name": "Ada", "greeting": "Hello Ada!"}
+    assert steps["start"]["output"] == {"name": lead}
+    assert steps["shape"]["output"] == {"name": lead, "greeting": f"Hello {lead}!"}
     assert steps["notify"]["output"]["status_code"] == 200
     assert steps["done"]["output"] == {"message": "CRM answered 200"}
     assert run["started_at"] and run["ended_at"]
     assert any("CRM answered 200" in line["message"] for line in run["logs"]), run["logs"]
 
-    received = [r for r in target_server.requests if r.path == "/leads" and r.json().get("lead") == "Ada"]
+    received = [r for r in target_server.requests if r.path == "/leads" and r.json().get("lead") == lead]
     assert len(received) == 1
-    assert received[0].json() == {"lead": "Ada", "message": "Hello Ada!"}
+    assert received[0].json() == {"lead": lead, "message": f"Hello {lead}!"}
+    assert received[0].headers.get("Idempotency-Key") == f"{run_id}-notify"
 
     listed = alice.get("/api/v1/runs", params={"workflow_id": workflow["id"]}).json()
     assert listed[0]["id"] == run_id

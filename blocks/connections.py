@@ -1,0 +1,169 @@
+"""Connections at run time: a step may use only its own tenant's connection, checked here, inside
+the task, from the platform database; the block is loaded from Prefect and its secrets opened with
+the tenant's data key only when the action needs them. Also: saving blocks from the API, and the
+per-tenant, per-integration rate limits (Prefect global concurrency limits with slot decay)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import TypeVar
+from uuid import UUID
+
+from sqlalchemy import select
+
+from blocks.base import ActionContext, IntegrationBlock, IntegrationError
+from blocks.crypto import TenantCipher, tenant_cipher
+from blocks.runtime import platform_sessions, rate_limit_per_second, settings
+from flowyard.settings import Settings
+from store.integration_models import Connection
+from store.models import Tenant
+
+B = TypeVar("B", bound=IntegrationBlock)
+CACHE_SECONDS = 30.0
+_blocks: dict[tuple[str, str], tuple[float, IntegrationBlock]] = {}
+_ensured_limits: set[tuple[str, float]] = set()
+
+
+def block_name(tenant_slug: str, type_slug: str, name: str) -> str:
+    """`t-<tenant>-<type>-<name>`: a Prefect block document name (lowercase letters, digits, dashes)."""
+    name_slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60].strip("-") or "default"
+    return f"t-{tenant_slug}-{type_slug}-{name_slug}"
+
+
+def rate_limit_name(tenant_slug: str, integration: str) -> str:
+    return f"t-{tenant_slug}-{integration}-rate"
+
+
+@dataclass(frozen=True)
+class Found:
+    connection: Connection
+    tenant_slug: str
+    cipher: TenantCipher
+
+
+def connection_missing(connection_id: str | None) -> IntegrationError:
+    return IntegrationError(
+        f"This step's connection ({connection_id or 'none'}) does not exist in your workspace.",
+        hint="Open the step and choose one of your connections (Settings → Connections lists them).",
+    )
+
+
+def _lookup(tenant_id: str, connection_id: str) -> Found | None:
+    with platform_sessions()() as db:
+        row = db.scalar(select(Connection).where(Connection.id == connection_id, Connection.tenant_id == tenant_id))
+        if row is None:
+            return None
+        slug = db.scalar(select(Tenant.slug).where(Tenant.id == tenant_id))
+        cipher = tenant_cipher(db, tenant_id, master_key=settings().master_key.get_secret_value())
+        return Found(row, slug, cipher)
+
+
+async def load_for_step(ctx: ActionContext, connection_id: str, block_type: type[B]) -> tuple[B, str]:
+    """The step's connection as a block bound to the tenant's cipher, and the tenant's slug."""
+    found = await asyncio.to_thread(_lookup, ctx.tenant_id, connection_id)
+    if found is None or found.connection.type != block_type.slug:
+        if found is not None:
+            raise IntegrationError(
+                f"Connection '{found.connection.name}' is a {found.connection.type} connection; "
+                f"this step needs a {block_type.slug} connection.",
+                hint="Open the step and choose a connection of the right kind.",
+            )
+        raise connection_missing(connection_id)
+    row = found.connection
+    if not row.block_name.startswith(f"t-{found.tenant_slug}-"):  # never trust a name we did not derive
+        raise connection_missing(connection_id)
+    block = await _cached_block(block_type, row)
+    block.attach(found.cipher, row.block_name, row.id)
+    return block, found.tenant_slug
+
+
+async def _cached_block(block_type: type[B], row: Connection) -> B:
+    key = (row.block_name, row.updated_at.isoformat())
+    cached = _blocks.get(key)
+    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]  # type: ignore[return-value]
+    try:
+        block = await block_type.aload(row.block_name)
+    except ValueError as exc:  # Prefect: no block document of that name
+        raise IntegrationError(
+            f"The credentials of connection '{row.name}' are missing from the workflow engine.",
+            hint="Open Settings → Connections and save the connection's credentials again.",
+        ) from exc
+    _blocks[key] = (time.monotonic(), block)
+    return block
+
+
+def forget_cached(block_name_: str) -> None:
+    for key in [k for k in _blocks if k[0] == block_name_]:
+        _blocks.pop(key, None)
+
+
+async def throttle(tenant_slug: str, integration: str) -> None:
+    """Wait for a slot of the tenant's rate limit for this integration (inside Prefect tasks only)."""
+    from prefect.context import TaskRunContext
+
+    per_second = rate_limit_per_second(integration)
+    if per_second <= 0 or TaskRunContext.get() is None:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.concurrency.asyncio import rate_limit
+
+    name = rate_limit_name(tenant_slug, integration)
+    if (name, per_second) not in _ensured_limits:
+        async with get_client() as client:
+            await client.upsert_global_concurrency_limit_by_name(
+                name, max(1, math.ceil(per_second)), slot_decay_per_second=per_second
+            )
+        _ensured_limits.add((name, per_second))
+    await rate_limit(name, occupy=1, strict=True)
+
+
+# --- the API side (sync): save, read and delete block documents --------------------------------
+
+
+def _prefect(settings_: Settings):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    return temporary_settings({PREFECT_API_URL: settings_.prefect_api_url})
+
+
+def save_block(settings_: Settings, block: IntegrationBlock, name: str) -> UUID:
+    with _prefect(settings_):
+        block_id = block.save(name, overwrite=True)
+    forget_cached(name)
+    return block_id
+
+
+def read_block(settings_: Settings, block_type: type[B], name: str) -> B:
+    with _prefect(settings_):
+        return block_type.load(name)
+
+
+def delete_block(settings_: Settings, block_type: type[IntegrationBlock], name: str) -> None:
+    with _prefect(settings_):
+        try:
+            block_type.delete(name)
+        except ValueError:
+            pass  # already gone
+    forget_cached(name)
+
+
+async def persist_block(block: IntegrationBlock) -> None:
+    """Save a block changed at run time (a refreshed OAuth token) and mark its connection updated."""
+    from store.models import utcnow
+
+    await block.asave(block._sealed_as, overwrite=True)
+    forget_cached(block._sealed_as)
+    expires_at = getattr(block, "expires_at", None)
+
+    def mark() -> None:
+        with platform_sessions().begin() as db:
+            row = db.get(Connection, block.connection_id)
+            if row is not None:
+                row.token_expires_at, row.updated_at, row.status = expires_at, utcnow(), "ok"
+
+    await asyncio.to_thread(mark)

@@ -1,0 +1,71 @@
+"""The idempotency ledger: an action that sends something runs at most once per execution and node.
+
+Before the call a `sending` row is claimed under the key `<execution>-<node>`. A success stores the
+result (`done`): a retry or a replay gets that result back and sends nothing. A failure that provably
+did not reach the service (refused, 4xx, 429, 5xx) removes the row so a retry may send. A failure
+after which the service may have acted (the answer timed out) leaves the row `uncertain`, and no
+later attempt sends again: the step fails with a message that says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from blocks.base import ActionContext, IntegrationError
+from blocks.runtime import platform_sessions
+from store.integration_models import SideEffect
+from store.models import utcnow
+
+SENDING, DONE, UNCERTAIN = "sending", "done", "uncertain"
+
+
+async def once(ctx: ActionContext, action: str, send: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    prior = await asyncio.to_thread(_claim, ctx.tenant_id, ctx.idempotency_key, action)
+    if prior is not None:
+        return _replay(ctx, prior)
+    try:
+        result = await send()
+    except IntegrationError as exc:
+        await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, UNCERTAIN if exc.maybe_sent else None, None)
+        raise
+    except BaseException:
+        await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, UNCERTAIN, None)
+        raise
+    await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, DONE, result)
+    return result
+
+
+def _replay(ctx: ActionContext, prior: SideEffect) -> dict[str, Any]:
+    if prior.status == DONE:
+        ctx.logger.info("already done by an earlier attempt (key %s): not sending again", ctx.idempotency_key)
+        return prior.result or {}
+    raise IntegrationError(
+        "An earlier attempt of this step may already have reached the service (it did not answer in time), "
+        "so Flowyard did not send it again.",
+        hint="Check in the service whether it arrived; if it did not, run the workflow again.",
+        details={"idempotency_key": ctx.idempotency_key},
+    )
+
+
+def _claim(tenant_id: str, key: str, action: str) -> SideEffect | None:
+    sessions = platform_sessions()
+    try:
+        with sessions.begin() as db:
+            db.add(SideEffect(tenant_id=tenant_id, key=key, action=action, status=SENDING))
+        return None
+    except IntegrityError:
+        with sessions() as db:
+            return db.scalar(select(SideEffect).where(SideEffect.tenant_id == tenant_id, SideEffect.key == key))
+
+
+def _settle(tenant_id: str, key: str, status: str | None, result: dict[str, Any] | None) -> None:
+    where = (SideEffect.tenant_id == tenant_id, SideEffect.key == key)
+    with platform_sessions().begin() as db:
+        if status is None:
+            db.execute(delete(SideEffect).where(*where))
+        else:
+            db.execute(update(SideEffect).where(*where).values(status=status, result=result, updated_at=utcnow()))

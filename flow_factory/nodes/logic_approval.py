@@ -1,0 +1,77 @@
+"""logic.approval: the run waits, holding no process, until a person approves or rejects, or time runs out."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, Wait
+from flowyard.settings import get_settings
+from store.db import get_session_factory
+from store.models import Approval
+
+HANDLES = ("approved", "rejected", "timeout")
+
+
+class ApprovalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str = Field(min_length=1, max_length=2000, description="What the approver is asked, e.g. "
+                                                                      "'Send a 20% discount to {{ trigger.name }}?'")
+    approvers: list[str] = Field(default_factory=list, max_length=20,
+                                 description="Emails allowed to answer through the API besides admins and operators.")
+    timeout_hours: float = Field(72, gt=0, le=24 * 90, description="Hours to wait before taking the `timeout` path.")
+
+
+def _sessions():
+    return get_session_factory(get_settings().platform_database_url)
+
+
+def _approval_url(token: str) -> str:
+    return f"{get_settings().api_public_url}/approvals/{token}"
+
+
+async def run(config: ApprovalConfig, ctx: StepContext) -> NodeResult:
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(timezone.utc) + timedelta(hours=config.timeout_hours)
+    with _sessions().begin() as db:
+        db.add(Approval(
+            tenant_id=ctx.tenant_id, execution_id=ctx.execution_id, node_id=ctx.node_id, message=config.message,
+            approvers={"emails": [e.lower() for e in config.approvers]}, expires_at=expires_at,
+            token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        ))
+    ctx.logger.info("waiting for approval until %s", expires_at.isoformat())
+    output = {"message": config.message, "approval_url": _approval_url(token), "expires_at": expires_at.isoformat()}
+    return NodeResult(output=output, wait=Wait(expires_at, "approval"))
+
+
+async def resume(previous: dict[str, Any] | None, ctx: StepContext) -> NodeResult:
+    with _sessions().begin() as db:
+        approval = db.scalar(select(Approval).where(
+            Approval.execution_id == ctx.execution_id, Approval.node_id == ctx.node_id))
+        if approval.status == "pending":
+            approval.status = "timed_out"
+        handle = {"approved": "approved", "rejected": "rejected"}.get(approval.status, "timeout")
+        output = {"message": approval.message, "decision": handle, "decided_by": approval.decided_by,
+                  "comment": approval.comment,
+                  "decided_at": approval.decided_at.isoformat() if approval.decided_at else None}
+    return NodeResult(output=output, handle=handle)
+
+
+NODE_TYPE = NodeType(
+    type="logic.approval",
+    label="Approval",
+    category="Logic",
+    description="Pauses the run until someone approves or rejects it (in the app, by API or a one-time link).",
+    config_model=ApprovalConfig,
+    run=run,
+    resume=resume,
+    outputs=HANDLES,
+    sample_output={"decision": "approved", "decided_by": "owner@example.com", "comment": "Go ahead",
+                   "decided_at": "2026-12-01T09:00:00+00:00", "message": "Send the discount?"},
+    docs_url="https://docs.flowyard.dev/nodes/logic.approval",
+)

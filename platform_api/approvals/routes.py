@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import html
+
+from typing import Literal
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+
+from platform_api.approvals import schemas, service
+from platform_api.deps import DB, CurrentCaller
+
+router = APIRouter(tags=["approvals"])
+
+LINK_PAGE = """<!doctype html><meta name="viewport" content="width=device-width">
+<title>Approval requested</title><body style="font-family:sans-serif;max-width:36rem;margin:3rem auto">
+<h1>Approval requested</h1><p>{message}</p><p>Answer by {expires}.</p>
+<form method="post"><textarea name="comment" placeholder="Comment (optional)" style="width:100%"></textarea>
+<button name="decision" value="approve">Approve</button> <button name="decision" value="reject">Reject</button>
+</form></body>"""
+
+
+def _wake(request: Request) -> None:
+    dispatcher = getattr(request.app.state, "dispatcher", None)
+    if dispatcher:
+        dispatcher.wake()
+
+
+@router.get("/api/v1/approvals", response_model=list[schemas.ApprovalRead])
+def list_approvals(db: DB, caller: CurrentCaller, status: str | None = None) -> list[schemas.ApprovalRead]:
+    return service.list_approvals(db, caller=caller, status=status)
+
+
+@router.post("/api/v1/runs/{run_id}/approvals/{node_id}", response_model=schemas.ApprovalRead)
+def decide(run_id: str, node_id: str, data: schemas.ApprovalDecide, request: Request, db: DB,
+           caller: CurrentCaller) -> schemas.ApprovalRead:
+    answer = service.decide_as_user(db, caller=caller, run_id=run_id, node_id=node_id, data=data)
+    _wake(request)
+    return answer
+
+
+@router.get("/approvals/{token}", response_class=HTMLResponse, include_in_schema=False)
+def approval_page(token: str, db: DB) -> HTMLResponse:
+    approval = service.approval_by_token(db, token)
+    if approval.status != "pending":
+        return HTMLResponse(f"<p>This approval was already answered: {approval.status}.</p>", status_code=410)
+    return HTMLResponse(LINK_PAGE.format(message=html.escape(approval.message),
+                                         expires=approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")))
+
+
+@router.post("/approvals/{token}", response_model=schemas.ApprovalRead)
+def decide_by_link(token: str, request: Request, db: DB, decision: Literal["approve", "reject"] = Form(...),
+                   comment: str | None = Form(None)) -> schemas.ApprovalRead:
+    answer = service.decide_by_link(db, token=token, data=schemas.ApprovalDecide(decision=decision, comment=comment))
+    _wake(request)
+    return answer
