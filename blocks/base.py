@@ -105,7 +105,7 @@ class IntegrationBlock(Block):
 
     slug: ClassVar[str]
     actions: ClassVar[tuple[Action, ...]] = ()
-    oauth: ClassVar[Any] = None  # blocks.oauth.OAuthSpec for networks that connect through OAuth
+    oauth_spec: ClassVar[Any] = None  # blocks.oauth.OAuthSpec for networks that connect through OAuth
 
     _cipher: TenantCipher | None = PrivateAttr(default=None)
     _sealed_as: str = PrivateAttr(default="")

@@ -125,26 +125,27 @@ async def throttle(tenant_slug: str, integration: str) -> None:
 # --- the API side (sync): save, read and delete block documents --------------------------------
 
 
-def _prefect(settings_: Settings):
+def prefect_settings(settings_: Settings):
+    """Prefect calls of this block go to the configured server (never an ephemeral one)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     return temporary_settings({PREFECT_API_URL: settings_.prefect_api_url})
 
 
 def save_block(settings_: Settings, block: IntegrationBlock, name: str) -> UUID:
-    with _prefect(settings_):
+    with prefect_settings(settings_):
         block_id = block.save(name, overwrite=True)
     forget_cached(name)
     return block_id
 
 
 def read_block(settings_: Settings, block_type: type[B], name: str) -> B:
-    with _prefect(settings_):
+    with prefect_settings(settings_):
         return block_type.load(name)
 
 
 def delete_block(settings_: Settings, block_type: type[IntegrationBlock], name: str) -> None:
-    with _prefect(settings_):
+    with prefect_settings(settings_):
         try:
             block_type.delete(name)
         except ValueError:

@@ -36,7 +36,7 @@ class DeploymentTarget:
 
 def ensure_work_pool(client: SyncPrefectClient, work_pool: str) -> None:
     try:
-        client.create_work_pool(WorkPoolCreate(name=work_pool, type="process"))
+        client.create_work_pool(WorkPoolCreate(name=work_pool, type="flowyard"))  # the Flowyard worker's type
     except ObjectAlreadyExists:
         pass
 

@@ -24,6 +24,7 @@ from flow_factory.nodes.base import StepError
 from flow_factory.redact import redact
 
 MAX_EXPRESSION_CHARS = 4096
+MISSING = "(missing)"
 MAX_MATCH_INPUT_CHARS = 100_000
 REGEX_TIMEOUT_SECONDS = 0.2
 FIELD_PATH = re.compile(r"^(trigger|steps|execution|loop|now)(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*$")
@@ -212,7 +213,7 @@ def _lookup(value: Any, parts: list[tuple[str, str, str]]) -> Any:
         elif index and isinstance(value, list) and int(index) < len(value):
             value = value[int(index)]
         else:
-            return "(missing)"
+            return MISSING
     return value
 
 
@@ -237,7 +238,9 @@ def evaluate(expression: str, context: dict[str, Any], *, now: datetime | None =
     try:
         result = _program(expression).evaluate(_activation(context, now or datetime.now(timezone.utc)))
     except Exception as exc:  # CELEvalError and friends: the condition cannot be decided
-        return Decision(expression, values, None, _plain_error(exc))
+        missing = [path for path, value in values.items() if value == MISSING]
+        reason = f"the field '{missing[0]}' is missing from the data" if missing else _plain_error(exc)
+        return Decision(expression, values, None, reason)
     if not isinstance(result, (bool, celtypes.BoolType)):
         return Decision(expression, values, None, f"the condition gave {type(result).__name__}, not true or false")
     return Decision(expression, values, bool(result))
@@ -245,6 +248,8 @@ def evaluate(expression: str, context: dict[str, Any], *, now: datetime | None =
 
 def _plain_error(exc: Exception) -> str:
     text = str(exc.args[0]) if exc.args else str(exc)
+    if len(exc.args) == 3 and exc.args[1] is ValueError and exc.args[2]:  # our own bound, e.g. in matches()
+        return str(exc.args[2][0])
     match = re.search(r"no such member in mapping: '([^']+)'", text)
     if match:
         return f"the field '{match.group(1)}' is missing from the data"

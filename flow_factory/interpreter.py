@@ -85,7 +85,6 @@ class ExecutionRun:
         self.steps[node_id]["error"] = record.error
         error_edges = plan.next_edges(node_id, ERROR_HANDLE)
         if error_edges:
-            record.handle = ERROR_HANDLE
             self.taken_edges.update(edge.id for edge in error_edges)
         else:
             self.error = {"node_id": node_id, **(record.error or {})}
@@ -162,12 +161,14 @@ async def _run_step(plan: ExecutionPlan, node_id: str, run: ExecutionRun, record
     except StepError as exc:
         record.status, record.error, record.ended_at = "failed", exc.as_dict(), utcnow()
         record.decision = exc.details.get("decision")
+        record.handle = ERROR_HANDLE if plan.next_edges(node_id, ERROR_HANDLE) else None
         ctx.logger.warning("failed (attempt %s): %s", record.attempts, exc.message)
         return StepOutcome(record, retryable=exc.retryable, retry_after=exc.retry_after)
     except Exception as exc:  # a bug in a node must fail its step, not the batch
         ctx.logger.exception("unexpected error")
         record.status, record.ended_at = "failed", utcnow()
         record.error = {"message": f"Unexpected error: {exc}", "hint": "Report this to support.", "retryable": False}
+        record.handle = ERROR_HANDLE if plan.next_edges(node_id, ERROR_HANDLE) else None
         return StepOutcome(record)
     record.output, record.error, record.handle, record.decision = redact(result.output), None, result.handle, result.decision
     if result.wait and result.wait.until > datetime.now(timezone.utc):

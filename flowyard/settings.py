@@ -39,7 +39,20 @@ class PrefectSettings(BaseModel):
 
 class WorkerSettings(BaseModel):
     work_pool: str = Field("flowyard", description="Prefect work pool that runs workflow batches.")
-    poll_seconds: float = Field(1.0, description="How often the worker asks Prefect for scheduled flow runs.")
+    type: Literal["flowyard", "process"] = Field(
+        "flowyard",
+        description="Worker `flowyard up` starts: `flowyard` runs many flow runs in one process; `process` is "
+        "Prefect's process worker (one subprocess per flow run). Both run the same deployments.",
+    )
+    poll_seconds: float = Field(0.5, gt=0, description="How often the worker asks Prefect for scheduled flow runs.")
+    limit: int = Field(50, ge=1, description="Most flow runs (batches) one worker runs at once.")
+    heartbeat_seconds: int = Field(
+        10, ge=1, description="How often the worker tells Prefect it is alive; see dispatcher.missed_heartbeats."
+    )
+    drain_seconds: float = Field(
+        300, ge=0, description="On SIGTERM, how long the Flowyard worker lets running flow runs finish before it "
+        "stops them (they end Crashed, their executions failed)."
+    )
     start: bool = Field(True, description="Whether `flowyard up` starts a worker.")
 
 
@@ -48,6 +61,13 @@ class DispatcherSettings(BaseModel):
     batch_size: int = Field(100, ge=1, le=1000, description="Most executions grouped into one Prefect flow run.")
     batch_wait_ms: int = Field(50, ge=0, description="How long a batch may wait to fill under a burst.")
     poll_seconds: float = Field(1.0, gt=0, description="How often the dispatcher looks for queued executions.")
+    reconcile_seconds: float = Field(
+        10, gt=0, description="How often the dispatcher marks runs of dead Flowyard workers crashed and ends the "
+        "executions of batches whose flow run ended crashed, failed or cancelled."
+    )
+    missed_heartbeats: int = Field(
+        3, ge=2, description="Heartbeats a Flowyard worker may miss before its running flow runs are marked crashed."
+    )
 
 
 class ExecutionSettings(BaseModel):

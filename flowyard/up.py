@@ -15,7 +15,6 @@ from flowyard.settings import Settings
 
 HEALTH_TIMEOUT_SECONDS = 120.0
 STOP_GRACE_SECONDS = 10.0
-WORKER_LIMIT = 10
 EXIT_CONFIG_ERROR = 2
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -82,27 +81,42 @@ def platform_api(settings: Settings, env: dict[str, str], logs: Path) -> ChildPr
 
 
 def worker(settings: Settings, env: dict[str, str], logs: Path) -> ChildProcess:
-    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", settings.worker.work_pool,
-            "--type", "process", "--limit", str(WORKER_LIMIT), "--install-policy", "never"]  # fmt: skip
-    env = {**env, "PREFECT_WORKER_QUERY_SECONDS": str(settings.worker.poll_seconds),
+    """The Flowyard worker (many flow runs in one process), or Prefect's process worker if configured."""
+    config = settings.worker
+    if config.type == "flowyard":
+        argv = [sys.executable, "-m", "deployments.worker", "--pool", config.work_pool, "--limit", str(config.limit)]
+        return ChildProcess("worker", argv, env, logs / "worker.log")
+    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", config.work_pool,
+            "--type", "process", "--limit", str(config.limit), "--install-policy", "never"]  # fmt: skip
+    env = {**env, "PREFECT_WORKER_QUERY_SECONDS": str(config.poll_seconds),
            "PREFECT_WORKER_PREFETCH_SECONDS": "5"}  # fmt: skip
     return ChildProcess("worker", argv, env, logs / "worker.log")
 
 
-def ensure_work_pool(api_url: str, name: str) -> None:
-    """Create the process work pool with Prefect's default job template unless it exists."""
+def ensure_work_pool(api_url: str, name: str, pool_type: str) -> None:
+    """Create the work pool, of the configured worker's type, unless it exists.
+
+    Either worker runs a pool of the other type (Prefect only warns about the mismatch); only runs
+    in pools of type "flowyard" get crash detection for dead Flowyard workers.
+    """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.workers.process import ProcessWorker
 
-    pool = WorkPoolCreate(name=name, type="process", base_job_template=ProcessWorker.get_default_base_job_template())
+    from deployments.worker import FlowyardWorker
+
+    worker_class = FlowyardWorker if pool_type == "flowyard" else ProcessWorker
+    pool = WorkPoolCreate(name=name, type=pool_type, base_job_template=worker_class.get_default_base_job_template())
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
         try:
             client.create_work_pool(pool)
         except ObjectAlreadyExists:
-            pass
+            existing = client.read_work_pool(name)
+            if existing.type != pool_type:
+                console.print(f"[yellow]work pool {name!r} has type {existing.type!r}, the worker is "
+                              f"{pool_type!r}: it runs it all the same[/]")
 
 
 def lock_home(home: Path):
@@ -139,10 +153,10 @@ def start_all(settings: Settings, supervisor: Supervisor, env: dict[str, str], l
     _start(supervisor, platform_api(settings, env, logs), "platform API", api_health)
     if settings.worker.start:
         try:
-            ensure_work_pool(settings.prefect_api_url, settings.worker.work_pool)
+            ensure_work_pool(settings.prefect_api_url, settings.worker.work_pool, settings.worker.type)
         except Exception as exc:
             raise StartupError(f"could not create work pool {settings.worker.work_pool!r}: {exc}") from exc
-        _start(supervisor, worker(settings, env, logs), f"worker (pool {settings.worker.work_pool!r})", None)
+        _start(supervisor, worker(settings, env, logs), f"{settings.worker.type} worker (pool {settings.worker.work_pool!r})", None)
 
 
 def print_banner(settings: Settings, logs: Path) -> None:

@@ -14,6 +14,8 @@ from flowyard.settings import Settings, get_settings
 from platform_api import graphs
 from platform_api.approvals.routes import router as approvals_router
 from platform_api.auth.routes import router as auth_router
+from platform_api.connections.routes import router as connections_router
+from platform_api.crm.routes import router as crm_router
 from platform_api.limits import BodySizeLimit
 from platform_api.problems import install_problem_handlers
 from platform_api.runs.routes import router as runs_router
@@ -47,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     install_problem_handlers(app)
-    for router in (auth_router, graphs.router, workflows_router, runs_router, approvals_router):
+    for router in (auth_router, graphs.router, workflows_router, runs_router, approvals_router,
+                   connections_router, crm_router):
         app.include_router(router)
 
     @app.get("/api/v1/health", tags=["health"])

@@ -144,3 +144,34 @@ def four_node_graph(target_url: str) -> dict[str, Any]:
             {"id": "e3", "source": "notify", "target": "done"},
         ],
     }
+
+
+def node(node_id: str, node_type: str, config: dict[str, Any] | None = None, x: int = 0, y: int = 0) -> dict[str, Any]:
+    return {"id": node_id, "type": node_type, "label": node_id, "config": config or {}, "position": {"x": x, "y": y}}
+
+
+def edge(source: str, target: str, handle: str | None = None) -> dict[str, Any]:
+    return {"id": f"{source}-{handle or 'out'}-{target}", "source": source, "source_handle": handle, "target": target}
+
+
+def graph(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"nodes": nodes, "edges": edges}
+
+
+def publish_and_run(api: Api, name: str, workflow_graph: dict[str, Any], inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Create and publish a workflow, start one run per input, and wait for all of them."""
+    created = api.post("/api/v1/workflows", json={"name": name, "graph": workflow_graph})
+    assert created.status_code == 201, created.text
+    workflow_id = created.json()["id"]
+    published = api.post(f"/api/v1/workflows/{workflow_id}/publish")
+    assert published.status_code == 200, published.text
+    run_ids = []
+    for payload in inputs:
+        accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": payload})
+        assert accepted.status_code == 202, accepted.text
+        run_ids.append(accepted.json()["run_id"])
+    return [api.wait_for_run(run_id) for run_id in run_ids]
+
+
+def steps_by_node(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {step["node_id"]: step for step in run["steps"] if step.get("item_index") is None}

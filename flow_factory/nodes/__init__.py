@@ -31,7 +31,12 @@ _MODULES = (
     logic_approval,
 )
 
+from flow_factory.nodes import crm_actions, email_sendgrid, sms_twilio, social_mastodon, social_x, sql_query  # noqa: E402
+
+_MODULES += (email_sendgrid, sms_twilio, social_x, social_mastodon, sql_query)  # integrations (blocks/)
+
 NODE_TYPES: dict[str, NodeType] = {module.NODE_TYPE.type: module.NODE_TYPE for module in _MODULES}
+NODE_TYPES.update({node_type.type: node_type for node_type in crm_actions.NODE_TYPES})
 
 
 def get_node_type(type_name: str) -> NodeType | None:

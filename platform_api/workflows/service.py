@@ -16,6 +16,7 @@ from flow_factory.graph import MAX_NODES, Graph
 from flow_factory.validation import validate_graph
 from flowyard.settings import Settings
 from platform_api.auth.service import slugify
+from platform_api.connections.service import check_connections
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
 from platform_api.workflows import schemas
@@ -230,7 +231,7 @@ def publish_workflow(db: Session, *, caller: Caller, workflow_id: str, settings:
     caller.require("editor", "publish workflows")
     workflow = get_owned_workflow(db, caller, workflow_id)
     latest = get_version(db, workflow, workflow.latest_version)
-    errors = graph_errors(latest.graph)
+    errors = graph_errors(latest.graph) + check_connections(db, tenant_id=caller.tenant_id, graph=latest.graph)
     if errors:
         raise invalid_graph(errors)
     tenant = db.get(Tenant, caller.tenant_id)

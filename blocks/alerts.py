@@ -1,0 +1,65 @@
+"""Alerts to a tenant's owners and admins when a step failed after its last retry: a notification
+record each, and an email when the tenant marked a SendGrid connection "use for alerts".
+Recorded once per execution and node (the ledger key `alert-<execution>-<node>`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from blocks.base import ActionContext, IntegrationError
+from blocks.runtime import platform_sessions
+from store.integration_models import Connection, Notification, SideEffect
+from store.models import Execution, Membership, User, Workflow
+
+log = logging.getLogger("flowyard.alerts")
+ALERT_ROLES = ("owner", "admin")
+
+
+async def notify_step_failed(*, tenant_id: str, execution_id: str, node_id: str, error: dict[str, Any] | None) -> None:
+    """Call after a step's last attempt failed. Never raises: a failing alert must not fail the run."""
+    try:
+        alert = await asyncio.to_thread(_record, tenant_id, execution_id, node_id, error or {})
+        if alert and alert["connection_id"] and alert["emails"]:
+            await _email(tenant_id, execution_id, node_id, alert)
+    except Exception:
+        log.exception("could not alert about execution %s step %s", execution_id, node_id)
+
+
+def _record(tenant_id: str, execution_id: str, node_id: str, error: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        with platform_sessions().begin() as db:
+            db.add(SideEffect(tenant_id=tenant_id, key=f"alert-{execution_id}-{node_id}", action="alert", status="done"))
+            db.flush()
+            workflow = db.scalar(select(Workflow.name).join(Execution, Execution.workflow_id == Workflow.id)
+                                 .where(Execution.id == execution_id, Execution.tenant_id == tenant_id)) or "a workflow"
+            admins = db.execute(select(User.id, User.email).join(Membership, Membership.user_id == User.id)
+                                .where(Membership.tenant_id == tenant_id, Membership.role.in_(ALERT_ROLES))).all()
+            title = f"'{workflow}' failed at step '{node_id}'"
+            body = f"{error.get('message') or 'The step failed.'}" + (f"\nWhat to do: {error['hint']}" if error.get("hint") else "")
+            data = {"execution_id": execution_id, "node_id": node_id, "error": error}
+            db.add_all(Notification(tenant_id=tenant_id, user_id=user_id, kind="step_failed", title=title, body=body,
+                                    data=data) for user_id, _ in admins)
+            connection_id = db.scalar(select(Connection.id).where(Connection.tenant_id == tenant_id,
+                                                                  Connection.type == "sendgrid",
+                                                                  Connection.use_for_alerts.is_(True)))
+            return {"title": title, "body": body, "emails": [email for _, email in admins], "connection_id": connection_id}
+    except IntegrityError:
+        return None  # already alerted about this execution and step
+
+
+async def _email(tenant_id: str, execution_id: str, node_id: str, alert: dict[str, Any]) -> None:
+    from blocks.execute import run_action
+    from blocks.sendgrid import SEND_EMAIL, SendEmailInput
+
+    ctx = ActionContext(tenant_id, f"alert-{execution_id}", node_id, "live", log)
+    data = SendEmailInput(to=alert["emails"], subject=f"Flowyard: {alert['title']}",
+                          text=f"{alert['body']}\n\nRun: {execution_id}")
+    try:
+        await run_action(SEND_EMAIL, ctx, alert["connection_id"], data)
+    except IntegrationError as exc:
+        log.warning("alert email for execution %s step %s not sent: %s", execution_id, node_id, exc.message)

@@ -1,0 +1,122 @@
+"""SQL databases through prefect-sqlalchemy's SqlAlchemyConnector: parameterised queries only.
+
+The query text is fixed when the workflow is saved (templates are refused there); values reach the
+database only as bound parameters (`:name`), so data from a trigger can never change the statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field, SecretStr
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from blocks import checks
+from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock, IntegrationError
+from blocks.runtime import integration_settings
+
+DOCS = "https://docs.flowyard.dev/integrations/sql"
+MAX_ROWS = 1000
+
+
+class SqlConnection(IntegrationBlock):
+    """A database, reached with a SQLAlchemy URL whose password is sealed."""
+
+    _block_type_name = "Flowyard SQL database"
+    _block_type_slug = "flowyard-sql"
+    _documentation_url = DOCS
+    _description = "SQL database URL of one Flowyard tenant (sealed with the tenant's key)."
+    slug: ClassVar[str] = "sql"
+
+    url: SecretStr = Field(description="SQLAlchemy URL, e.g. postgresql+psycopg://user:password@host:5432/db.")
+
+    def connector(self):
+        from prefect_sqlalchemy import SqlAlchemyConnector
+
+        raw = self.reveal("url") or ""
+        try:
+            url = make_url(raw)
+        except ArgumentError:
+            raise IntegrationError("The connection's database URL is not a valid SQLAlchemy URL.",
+                                   hint="Use the form dialect+driver://user:password@host:port/database.") from None
+        if url.get_backend_name() == "sqlite" and not integration_settings().sql_allow_sqlite:
+            raise IntegrationError("SQLite files on the workflow server cannot be used.",
+                                   hint="Connect to a database server (PostgreSQL, MySQL, SQL Server).")
+        return SqlAlchemyConnector(connection_info=raw)
+
+    async def test_connection(self) -> str:
+        await asyncio.to_thread(_run, self.connector(), "SELECT 1", {}, 1)
+        return "The database accepted the connection."
+
+
+class QueryInput(ActionInput):
+    query: str = Field(min_length=1, max_length=20_000,
+                       description="One SQL statement; write values as :name and give them in parameters.")
+    parameters: dict[str, Any] = Field(default_factory=dict,
+                                       description="Values of the :name placeholders; may hold templates.")
+    max_rows: int = Field(default=100, ge=1, le=MAX_ROWS, description="Most rows returned.")
+
+
+class QueryOutput(BaseModel):
+    columns: list[str] = Field(description="Column names of the result.")
+    rows: list[dict[str, Any]] = Field(description="Rows, as objects keyed by column.")
+    row_count: int = Field(description="Rows returned, or rows changed by an INSERT, UPDATE or DELETE.")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (bytes, memoryview)):
+        return bytes(value).hex()
+    return value
+
+
+def _run(connector, query: str, parameters: dict[str, Any], max_rows: int) -> dict[str, Any]:
+    engine = connector.get_engine()
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(text(query), parameters)
+            if not result.returns_rows:
+                return {"columns": [], "rows": [], "row_count": max(result.rowcount, 0)}
+            columns = list(result.keys())
+            rows = [{c: _plain(v) for c, v in zip(columns, row)} for row in result.fetchmany(max_rows)]
+            return {"columns": columns, "rows": rows, "row_count": len(rows)}
+    finally:
+        engine.dispose()
+
+
+async def query(block: SqlConnection, data: QueryInput, ctx: ActionContext) -> dict[str, Any]:
+    connector = block.connector()
+    try:
+        return await asyncio.to_thread(_run, connector, data.query, data.parameters, data.max_rows)
+    except DBAPIError as exc:
+        said = checks.excerpt(str(exc.orig).splitlines()[0] if exc.orig else exc)
+        if exc.connection_invalidated or isinstance(exc.orig, ConnectionError) or "connect" in said.lower():
+            raise IntegrationError(f"Could not reach the database: {said}",
+                                   hint="Check the host, port and credentials; the step will be retried.",
+                                   retryable=True) from None
+        raise IntegrationError(f"The database refused the query: {said}",
+                               hint="Check the SQL, and that every :name in it has a value in parameters.") from None
+    except SQLAlchemyError as exc:
+        raise IntegrationError(f"The query failed: {checks.excerpt(exc)}",
+                               hint="Check that every :name in the query has a value in parameters.") from None
+
+
+QUERY = Action(
+    node_type="sql.query",
+    label="SQL query",
+    description="Runs one parameterised SQL statement on a database and outputs the rows.",
+    integration="sql",
+    input_model=QueryInput,
+    output_model=QueryOutput,
+    sample_output={"columns": ["id", "email"], "rows": [{"id": 7, "email": "jane@example.com"}], "row_count": 1},
+    run=query,
+)
+SqlConnection.actions = (QUERY,)

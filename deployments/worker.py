@@ -1,0 +1,272 @@
+"""The Flowyard worker: one long-lived asyncio process that runs many `graph-interpreter` flow runs at once.
+
+Prefect's process worker starts a Python subprocess per flow run (seconds of CPU and ~100 MB each).
+This worker is a `BaseWorker` of its own type ("flowyard") that runs each flow run in-process with
+`prefect.flow_engine.run_flow_async`, up to `limit` at once:
+
+- Polling: every `poll_seconds` (0.5 s by default) it reads scheduled flow runs of its pool and
+  proposes `Pending` for each before running it, so two workers never run the same flow run.
+- Cancellation: every `CANCEL_POLL_SECONDS` it asks Prefect which of its flow runs are
+  `Cancelling` (cancelled from the UI or API). A running one has its asyncio task cancelled and
+  the engine takes it through Cancelling -> Cancelled with the flow's `on_cancellation` hooks;
+  one not started yet is set `Cancelled` directly.
+- Drain: on SIGTERM or SIGINT it stops taking flow runs, keeps heartbeating and lets the running
+  ones finish; after `drain_seconds` it stops what is left, which the engine reports `Crashed`.
+- Crash detection: it heartbeats every `heartbeat_seconds` and labels each flow run with its name;
+  when it dies, `deployments.reconcile.crash_runs_of_dead_workers` (run by the dispatcher) marks its
+  flow runs `Crashed` and the dispatcher's reconciliation ends their executions.
+
+The asyncio loop runs in a thread of its own: Prefect's flow engine installs a SIGTERM handler for
+each run when it runs in the main thread, which would interrupt the worker rather than a run.
+
+Run it with `python -m deployments.worker` (settings from `FLOWYARD_WORKER__...`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from prefect import flow_engine
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.exceptions import TerminationSignal
+from prefect.flow_engine import run_flow_async
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_LOGGING_TO_API_BATCH_INTERVAL,
+    PREFECT_WORKER_PREFETCH_SECONDS,
+    temporary_settings,
+)
+from prefect.states import Cancelled
+from prefect.utilities.services import critical_service_loop
+from prefect.workers.base import BaseJobConfiguration, BaseVariables, BaseWorker, BaseWorkerResult
+
+from flow_factory.interpreter import graph_interpreter
+from flowyard.settings import get_settings
+
+WORKER_TYPE = "flowyard"
+CANCEL_POLL_SECONDS = 1.0
+LOG_BATCH_SECONDS = 0.25  # run logs reach Prefect soon after the step that wrote them (Prefect's default: 2 s)
+STOP_CHECK_SECONDS = 0.2
+log = logging.getLogger("flowyard.worker")
+
+
+# --- cancellation of one in-process flow run ----------------------------------------------------
+# Prefect's engine turns an asyncio cancellation of a flow run into `Crashed`, unless the process's
+# termination intent is "cancel" (set by Prefect's runner for a whole process). Here many runs share
+# a process, so the intent is answered per run, from a context variable of the run's task.
+
+
+@dataclass
+class RunControl:
+    cancelling: bool = False
+
+
+_run_control: contextvars.ContextVar[RunControl | None] = contextvars.ContextVar("flowyard_run_control", default=None)
+_prefect_intent = flow_engine._termination_intent
+
+
+def _termination_intent():
+    control = _run_control.get()
+    return "cancel" if control is not None and control.cancelling else _prefect_intent()
+
+
+flow_engine._termination_intent = _termination_intent
+
+
+# --- the worker ---------------------------------------------------------------------------------
+
+
+class FlowyardWorkerResult(BaseWorkerResult):
+    """How a flow run ended in this worker: status_code 0 unless the engine itself failed."""
+
+
+class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWorkerResult]):
+    type = WORKER_TYPE
+    job_configuration = BaseJobConfiguration
+    job_configuration_variables = BaseVariables
+    _description = "Runs many Flowyard graph-interpreter flow runs concurrently in one long-lived process."
+    _display_name = "Flowyard"
+
+    def __init__(self, *args: Any, flow=graph_interpreter, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._flow = flow
+        self._active: dict[uuid.UUID, tuple[asyncio.Task, RunControl]] = {}
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._active) + len(self._submitting_flow_run_ids)
+
+    async def run(self, flow_run: FlowRun, configuration: BaseJobConfiguration, task_status=None) -> FlowyardWorkerResult:
+        """Run one flow run here and now (BaseWorker's entry point; the polling path uses `_submit_run`)."""
+        if task_status is not None:
+            task_status.started(os.getpid())
+        return await self._execute(flow_run)
+
+    async def _submit_run(self, flow_run: FlowRun) -> None:
+        """Claim the flow run with `Pending`, then run it in this process; never raises."""
+        try:
+            if await self._propose_pending_state(flow_run):
+                await self._execute(flow_run)
+        except Exception:
+            self._logger.exception("flow run %s could not be run", flow_run.id)
+        finally:
+            self._release_limit_slot(flow_run.id)
+            self._submitting_flow_run_ids.discard(flow_run.id)
+
+    async def _execute(self, flow_run: FlowRun) -> FlowyardWorkerResult:
+        try:
+            await self._give_worker_labels_to_flow_run(flow_run.id)  # how a dead worker's runs are found
+        except Exception:
+            self._logger.warning("could not label flow run %s with this worker", flow_run.id, exc_info=True)
+        control = RunControl()
+        task = asyncio.create_task(self._run_flow(flow_run, control), name=f"flow-run-{flow_run.id}")
+        self._active[flow_run.id] = (task, control)
+        try:
+            return await task
+        finally:
+            self._active.pop(flow_run.id, None)
+
+    async def _run_flow(self, flow_run: FlowRun, control: RunControl) -> FlowyardWorkerResult:
+        _run_control.set(control)
+        try:
+            await run_flow_async(self._flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
+        except TerminationSignal:  # cancelled: the engine has already set Cancelled and run the hooks
+            pass
+        except Exception as exc:  # the engine itself failed (e.g. the API went away): do not leave it Running
+            self._logger.exception("flow run %s failed in the engine", flow_run.id)
+            await self._propose_crashed_state(flow_run, f"The Flowyard worker could not run it: {exc!r}")
+            return FlowyardWorkerResult(identifier=str(flow_run.id), status_code=1)
+        return FlowyardWorkerResult(identifier=str(flow_run.id), status_code=0)
+
+    # --- cancellation -------------------------------------------------------------------------
+
+    async def check_cancellations(self) -> None:
+        """Cancel this worker's flow runs that Prefect marks `Cancelling`."""
+        ids = list(self._active) + list(self._submitting_flow_run_ids)
+        if not ids:
+            return
+        cancelling = await self.client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=ids),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CANCELLING])),
+        ))
+        for flow_run in cancelling:
+            await self.cancel(flow_run)
+
+    async def cancel(self, flow_run: FlowRun) -> None:
+        entry = self._active.get(flow_run.id)
+        if entry is None:  # claimed but not started: nothing runs yet
+            await self.client.set_flow_run_state(flow_run.id, Cancelled(message="Cancelled before it started."),
+                                                 force=True)
+            return
+        task, control = entry
+        if not control.cancelling:
+            self.get_flow_run_logger(flow_run).info("Cancelling flow run %s on request", flow_run.id)
+            control.cancelling = True
+            task.cancel()
+
+    # --- shutdown -----------------------------------------------------------------------------
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for in-flight runs; stop (crash) whatever is still running after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(STOP_CHECK_SECONDS)
+        left = [task for task, _ in self._active.values()]
+        for task in left:
+            task.cancel()
+        if left:
+            self._logger.warning("stopped %d flow runs still running after %.0f s", len(left), timeout)
+            await asyncio.wait(left, timeout=30)
+
+
+async def serve(worker: FlowyardWorker, stop: threading.Event, *, poll_seconds: float, drain_seconds: float) -> bool:
+    """Poll, heartbeat and watch cancellations until `stop` is set; then drain. False if a loop gave up."""
+    gave_up: list[str] = []
+
+    async def loop(workload, interval: float, scope: anyio.CancelScope | None = None) -> None:
+        with scope or anyio.CancelScope():
+            await critical_service_loop(workload=workload, interval=interval, jitter_range=0.3, backoff=4,
+                                        printer=log.warning)
+            gave_up.append(workload.__name__)  # repeated errors: exit, so that a supervisor restarts us
+            stop.set()
+
+    async with worker:
+        polling = anyio.CancelScope()
+        async with anyio.create_task_group() as loops:
+            loops.start_soon(loop, worker.get_and_submit_flow_runs, poll_seconds, polling)
+            loops.start_soon(loop, worker._sync_and_initialize, worker.heartbeat_interval_seconds)
+            loops.start_soon(loop, worker.check_cancellations, CANCEL_POLL_SECONDS)
+            log.warning("Flowyard worker %r polling pool %r (limit %s)", worker.name, worker._work_pool_name,
+                        worker._limit)
+            while not stop.is_set():
+                await asyncio.sleep(STOP_CHECK_SECONDS)
+            polling.cancel()
+            log.warning("draining %d in-flight flow runs", worker.in_flight)
+            await worker.drain(drain_seconds)
+            loops.cancel_scope.cancel()
+    log.warning("Flowyard worker %r stopped", worker.name)
+    return not gave_up
+
+
+def worker_name() -> str:
+    return f"flowyard-{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    config = settings.worker
+    parser = argparse.ArgumentParser(prog="python -m deployments.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--pool", default=config.work_pool, help="work pool to take flow runs from")
+    parser.add_argument("--limit", type=int, default=config.limit, help="most flow runs at once")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    api_url = settings.prefect_api_url
+    os.environ["PREFECT_API_URL"] = api_url  # explicit: never an ephemeral server
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = FlowyardWorker(args.pool, name=worker_name(), limit=args.limit, prefetch_seconds=1,
+                            heartbeat_interval_seconds=config.heartbeat_seconds,
+                            base_job_template=FlowyardWorker.get_default_base_job_template())
+    errors: list[BaseException | str] = []
+
+    def run() -> None:
+        try:
+            if not asyncio.run(serve(worker, stop, poll_seconds=config.poll_seconds,
+                                     drain_seconds=config.drain_seconds)):
+                errors.append("a worker loop gave up after repeated errors")
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            stop.set()
+
+    prefect_settings = {PREFECT_API_URL: api_url, PREFECT_WORKER_PREFETCH_SECONDS: 1,
+                        PREFECT_LOGGING_TO_API_BATCH_INTERVAL: LOG_BATCH_SECONDS}
+    with temporary_settings(prefect_settings):
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="flowyard-worker")
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.5)
+    if errors:
+        error = errors[0]
+        log.error("Flowyard worker failed: %s", error, exc_info=error if isinstance(error, BaseException) else None)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import html
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import HTMLResponse
+
+from blocks import registry
+from flowyard.settings import Settings
+from platform_api.connections import schemas, service
+from platform_api.deps import DB, CurrentCaller, get_settings
+from platform_api.problems import Problem
+
+router = APIRouter(tags=["connections"])
+SettingsDep = Depends(get_settings)
+PAGE = """<!doctype html><meta name="viewport" content="width=device-width"><title>{title}</title>
+<body style="font-family:sans-serif;max-width:36rem;margin:3rem auto"><h1>{title}</h1><p>{message}</p></body>"""
+
+
+@router.get("/api/v1/connection-types", response_model=list[schemas.ConnectionTypeRead], response_model_by_alias=True)
+def connection_types(caller: CurrentCaller) -> list[schemas.ConnectionTypeRead]:
+    return [
+        schemas.ConnectionTypeRead(
+            type=slug, label=block.get_block_type_name(), docs_url=block._documentation_url,
+            config_fields=block.config_fields(), secret_fields=block.secret_fields(), oauth=block.oauth_spec is not None,
+            schema=block.model_json_schema(), actions=[a.node_type for a in block.actions],
+        )
+        for slug, block in registry.BLOCK_TYPES.items()
+    ]
+
+
+@router.post("/api/v1/connections", status_code=201, response_model=schemas.ConnectionRead)
+def create_connection(data: schemas.ConnectionCreate, db: DB, caller: CurrentCaller,
+                      settings: Settings = SettingsDep) -> schemas.ConnectionRead:
+    return service.create_connection(db, caller=caller, data=data, settings=settings)
+
+
+@router.get("/api/v1/connections", response_model=list[schemas.ConnectionRead])
+def list_connections(db: DB, caller: CurrentCaller, type: str | None = None) -> list[schemas.ConnectionRead]:
+    return service.list_connections(db, caller=caller, type_=type)
+
+
+@router.get("/api/v1/connections/oauth/callback", response_class=HTMLResponse, include_in_schema=False)
+def oauth_callback(db: DB, state: str = "", code: str | None = None, error: str | None = None,
+                   settings: Settings = SettingsDep) -> HTMLResponse:
+    try:
+        message = service.finish_oauth(db, state=state, code=code, error=error, settings=settings)
+    except Problem as problem:
+        text = html.escape(f"{problem.detail} {problem.hint or ''}")
+        return HTMLResponse(PAGE.format(title=html.escape(problem.title), message=text), status_code=problem.status)
+    return HTMLResponse(PAGE.format(title="Connected", message=html.escape(message)))
+
+
+@router.get("/api/v1/connections/{connection_id}", response_model=schemas.ConnectionRead)
+def read_connection(connection_id: str, db: DB, caller: CurrentCaller) -> schemas.ConnectionRead:
+    return service.read_connection(db, caller=caller, connection_id=connection_id)
+
+
+@router.patch("/api/v1/connections/{connection_id}", response_model=schemas.ConnectionRead)
+def update_connection(connection_id: str, data: schemas.ConnectionUpdate, db: DB, caller: CurrentCaller,
+                      settings: Settings = SettingsDep) -> schemas.ConnectionRead:
+    return service.update_connection(db, caller=caller, connection_id=connection_id, data=data, settings=settings)
+
+
+@router.delete("/api/v1/connections/{connection_id}", status_code=204)
+def delete_connection(connection_id: str, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep) -> Response:
+    service.delete_connection(db, caller=caller, connection_id=connection_id, settings=settings)
+    return Response(status_code=204)
+
+
+@router.post("/api/v1/connections/{connection_id}/test", response_model=schemas.ConnectionTestRead)
+def test_connection(connection_id: str, db: DB, caller: CurrentCaller,
+                    settings: Settings = SettingsDep) -> schemas.ConnectionTestRead:
+    return service.test_connection(db, caller=caller, connection_id=connection_id, settings=settings)
+
+
+@router.post("/api/v1/connections/{connection_id}/oauth/start", response_model=schemas.OAuthStartRead)
+def start_oauth(connection_id: str, db: DB, caller: CurrentCaller,
+                settings: Settings = SettingsDep) -> schemas.OAuthStartRead:
+    return service.start_oauth(db, caller=caller, connection_id=connection_id, settings=settings)

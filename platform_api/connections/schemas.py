@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ConnectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(description="Integration: see GET /api/v1/connection-types (sendgrid, twilio, x, mastodon, sql, http).")
+    name: str = Field(min_length=1, max_length=60, description="Unique per type in your workspace, e.g. 'Marketing'.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Settings that are not secret (the type's config fields).")
+    secrets: dict[str, str] = Field(default_factory=dict, description="Secrets (the type's secret fields); never shown again.")
+    use_for_alerts: bool = Field(False, description="SendGrid only: email the workspace's admins when a step fails for good.")
+
+
+class ConnectionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    config: dict[str, Any] | None = Field(None, description="Settings to change; others keep their values.")
+    secrets: dict[str, str | None] | None = Field(None, description="Secrets to replace; null removes an optional one.")
+    use_for_alerts: bool | None = Field(None, description="SendGrid only: use this connection for failure alerts.")
+
+
+class ConnectionRead(BaseModel):
+    id: str
+    type: str
+    name: str
+    block_name: str = Field(description="The Prefect block holding the (encrypted) credentials.")
+    config: dict[str, Any]
+    secrets: dict[str, str] = Field(description="Which secrets are set, masked.")
+    status: str = Field(description="untested, ok, failed, or needs_auth (press Connect).")
+    last_error: dict[str, Any] | None
+    use_for_alerts: bool
+    token_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_tested_at: datetime | None
+
+
+class ConnectionTestRead(BaseModel):
+    ok: bool
+    message: str
+    hint: str | None = None
+
+
+class OAuthStartRead(BaseModel):
+    authorize_url: str = Field(description="Open it in a browser to grant access; the network redirects back to Flowyard.")
+    expires_at: datetime
+
+
+class ConnectionTypeRead(BaseModel):
+    type: str
+    label: str
+    docs_url: str
+    config_fields: list[str]
+    secret_fields: list[str]
+    oauth: bool = Field(description="True when the account is connected through the network's consent page.")
+    schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema of the whole configuration.")
+    actions: list[str] = Field(description="Node types that use this connection.")

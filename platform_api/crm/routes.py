@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from platform_api.crm import schemas, service
+from platform_api.deps import DB, CurrentCaller
+
+router = APIRouter(prefix="/api/v1/crm", tags=["crm"])
+Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def _list(db, caller, record_type, q, limit, offset, **filters):
+    return service.list_records(db, caller=caller, record_type=record_type, filters=filters, q=q, limit=limit, offset=offset)
+
+
+# --- contacts -----------------------------------------------------------------------------------
+
+
+@router.post("/contacts", status_code=201, response_model=schemas.ContactRead)
+def create_contact(data: schemas.ContactCreate, db: DB, caller: CurrentCaller):
+    return service.create(db, caller=caller, record_type="contact", data=data)
+
+
+@router.post("/contacts/upsert", response_model=schemas.ContactRead)
+def upsert_contact(data: schemas.ContactUpsert, db: DB, caller: CurrentCaller, response: Response):
+    contact, created = service.upsert_contact(db, caller=caller, data=data)
+    response.status_code = 201 if created else 200
+    return contact
+
+
+@router.get("/contacts", response_model=list[schemas.ContactRead])
+def list_contacts(db: DB, caller: CurrentCaller, q: str | None = None, email: str | None = None, tag: str | None = None,
+                  company_id: str | None = None, limit: Limit = 50, offset: Offset = 0):
+    return _list(db, caller, "contact", q, limit, offset, email=email, tag=tag, company_id=company_id)
+
+
+@router.get("/contacts/{contact_id}", response_model=schemas.ContactRead)
+def read_contact(contact_id: str, db: DB, caller: CurrentCaller):
+    return service.read(db, caller=caller, record_type="contact", record_id=contact_id)
+
+
+@router.patch("/contacts/{contact_id}", response_model=schemas.ContactRead)
+def update_contact(contact_id: str, data: schemas.ContactUpdate, db: DB, caller: CurrentCaller):
+    return service.update(db, caller=caller, record_type="contact", record_id=contact_id, data=data)
+
+
+@router.delete("/contacts/{contact_id}", status_code=204)
+def delete_contact(contact_id: str, db: DB, caller: CurrentCaller) -> Response:
+    service.delete(db, caller=caller, record_type="contact", record_id=contact_id)
+    return Response(status_code=204)
+
+
+@router.post("/contacts/{contact_id}/tags", response_model=schemas.ContactRead)
+def add_tag(contact_id: str, data: schemas.TagCreate, db: DB, caller: CurrentCaller):
+    return service.tag(db, caller=caller, contact_id=contact_id, name=data.name, add=True)
+
+
+@router.delete("/contacts/{contact_id}/tags/{name}", response_model=schemas.ContactRead)
+def remove_tag(contact_id: str, name: str, db: DB, caller: CurrentCaller):
+    return service.tag(db, caller=caller, contact_id=contact_id, name=name, add=False)
+
+
+# --- companies ----------------------------------------------------------------------------------
+
+
+@router.post("/companies", status_code=201, response_model=schemas.CompanyRead)
+def create_company(data: schemas.CompanyCreate, db: DB, caller: CurrentCaller):
+    return service.create(db, caller=caller, record_type="company", data=data)
+
+
+@router.get("/companies", response_model=list[schemas.CompanyRead])
+def list_companies(db: DB, caller: CurrentCaller, q: str | None = None, limit: Limit = 50, offset: Offset = 0):
+    return _list(db, caller, "company", q, limit, offset)
+
+
+@router.get("/companies/{company_id}", response_model=schemas.CompanyRead)
+def read_company(company_id: str, db: DB, caller: CurrentCaller):
+    return service.read(db, caller=caller, record_type="company", record_id=company_id)
+
+
+@router.patch("/companies/{company_id}", response_model=schemas.CompanyRead)
+def update_company(company_id: str, data: schemas.CompanyUpdate, db: DB, caller: CurrentCaller):
+    return service.update(db, caller=caller, record_type="company", record_id=company_id, data=data)
+
+
+@router.delete("/companies/{company_id}", status_code=204)
+def delete_company(company_id: str, db: DB, caller: CurrentCaller) -> Response:
+    service.delete(db, caller=caller, record_type="company", record_id=company_id)
+    return Response(status_code=204)
+
+
+# --- deals --------------------------------------------------------------------------------------
+
+
+@router.get("/deal-stages", response_model=list[str])
+def deal_stages(caller: CurrentCaller) -> list[str]:
+    return list(schemas.Stage.__args__)
+
+
+@router.post("/deals", status_code=201, response_model=schemas.DealRead)
+def create_deal(data: schemas.DealCreate, db: DB, caller: CurrentCaller):
+    return service.create(db, caller=caller, record_type="deal", data=data)
+
+
+@router.get("/deals", response_model=list[schemas.DealRead])
+def list_deals(db: DB, caller: CurrentCaller, q: str | None = None, stage: schemas.Stage | None = None,
+               contact_id: str | None = None, limit: Limit = 50, offset: Offset = 0):
+    return _list(db, caller, "deal", q, limit, offset, stage=stage, contact_id=contact_id)
+
+
+@router.get("/deals/{deal_id}", response_model=schemas.DealRead)
+def read_deal(deal_id: str, db: DB, caller: CurrentCaller):
+    return service.read(db, caller=caller, record_type="deal", record_id=deal_id)
+
+
+@router.patch("/deals/{deal_id}", response_model=schemas.DealRead)
+def update_deal(deal_id: str, data: schemas.DealUpdate, db: DB, caller: CurrentCaller):
+    return service.update(db, caller=caller, record_type="deal", record_id=deal_id, data=data)
+
+
+@router.delete("/deals/{deal_id}", status_code=204)
+def delete_deal(deal_id: str, db: DB, caller: CurrentCaller) -> Response:
+    service.delete(db, caller=caller, record_type="deal", record_id=deal_id)
+    return Response(status_code=204)
+
+
+# --- activities ---------------------------------------------------------------------------------
+
+
+@router.post("/activities", status_code=201, response_model=schemas.ActivityRead)
+def create_activity(data: schemas.ActivityCreate, db: DB, caller: CurrentCaller):
+    return service.create(db, caller=caller, record_type="activity", data=data)
+
+
+@router.get("/activities", response_model=list[schemas.ActivityRead])
+def list_activities(db: DB, caller: CurrentCaller, contact_id: str | None = None, deal_id: str | None = None,
+                    limit: Limit = 50, offset: Offset = 0):
+    return _list(db, caller, "activity", None, limit, offset, contact_id=contact_id, deal_id=deal_id)

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Stage = Literal["lead", "qualified", "proposal", "negotiation", "won", "lost"]
+Kind = Literal["note", "call", "email", "meeting", "sms", "task"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactCreate(_Request):
+    email: str | None = Field(None, max_length=320, description="Unique in your CRM.")
+    first_name: str = Field("", max_length=100)
+    last_name: str = Field("", max_length=100)
+    phone: str | None = Field(None, description="International format, e.g. +14155550123.")
+    company_id: str | None = None
+    properties: dict[str, Any] = Field(default_factory=dict, description="Custom fields.")
+    tags: list[str] = Field(default_factory=list)
+
+
+class ContactUpdate(_Request):
+    email: str | None = Field(None, max_length=320)
+    first_name: str | None = Field(None, max_length=100)
+    last_name: str | None = Field(None, max_length=100)
+    phone: str | None = None
+    company_id: str | None = None
+    properties: dict[str, Any] | None = None
+    tags: list[str] | None = Field(None, description="Replaces the contact's tags.")
+
+
+class ContactUpsert(ContactUpdate):
+    email: str = Field(max_length=320, description="The contact with this email is updated, or created.")
+
+
+class ContactRead(BaseModel):
+    id: str
+    email: str | None
+    first_name: str
+    last_name: str
+    phone: str | None
+    company_id: str | None
+    properties: dict[str, Any]
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class TagCreate(_Request):
+    name: str = Field(min_length=1, max_length=60)
+
+
+class CompanyCreate(_Request):
+    name: str = Field(min_length=1, max_length=200)
+    domain: str | None = Field(None, max_length=253)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class CompanyUpdate(_Request):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    domain: str | None = Field(None, max_length=253)
+    properties: dict[str, Any] | None = None
+
+
+class CompanyRead(BaseModel):
+    id: str
+    name: str
+    domain: str | None
+    properties: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class DealCreate(_Request):
+    title: str = Field(min_length=1, max_length=200)
+    stage: Stage = "lead"
+    amount: float | None = None
+    currency: str = Field("USD", min_length=3, max_length=3)
+    contact_id: str | None = None
+    company_id: str | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class DealUpdate(_Request):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    stage: Stage | None = None
+    amount: float | None = None
+    currency: str | None = Field(None, min_length=3, max_length=3)
+    contact_id: str | None = None
+    company_id: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class DealRead(BaseModel):
+    id: str
+    title: str
+    stage: Stage
+    amount: float | None
+    currency: str
+    contact_id: str | None
+    company_id: str | None
+    properties: dict[str, Any]
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ActivityCreate(_Request):
+    kind: Kind = "note"
+    body: str = Field(min_length=1, max_length=20_000)
+    contact_id: str | None = None
+    company_id: str | None = None
+    deal_id: str | None = None
+    occurred_at: datetime | None = None
+
+
+class ActivityRead(BaseModel):
+    id: str
+    kind: Kind
+    body: str
+    contact_id: str | None
+    company_id: str | None
+    deal_id: str | None
+    occurred_at: datetime
+    created_at: datetime

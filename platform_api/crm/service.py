@@ -1,0 +1,117 @@
+"""The CRM API. Reads query the tables; every change goes through blocks.crm.records.write, the one
+write path, which also writes the change's outbox row in the same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from blocks.crm import records
+from blocks.crm.records import CrmError
+from platform_api.deps import Caller
+from platform_api.problems import Problem, not_found
+from store.integration_models import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag
+
+MAX_PAGE = 200
+
+
+def _problem(exc: CrmError) -> Problem:
+    slug = {404: "not-found", 409: "conflict"}.get(exc.status, "invalid-crm-record")
+    return Problem(exc.status, slug, "CRM change refused", exc.message, hint=exc.hint,
+                   errors=[{"path": exc.field, "message": exc.message, "hint": exc.hint or ""}] if exc.field else None)
+
+
+def _owned(db: Session, caller: Caller, record_type: str, record_id: str) -> Any:
+    record = records.get(db, caller.tenant_id, record_type, record_id)
+    if record is None:
+        raise not_found(record_type)
+    return record
+
+
+def _commit(db: Session, record_type: str, record: Any) -> dict[str, Any]:
+    try:
+        data = records.snapshot(db, record_type, record)
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise Problem(409, "conflict", "CRM change refused", "Another change to the same record happened at once.",
+                      hint="Reload and try again.") from None
+    return data
+
+
+def _write(db: Session, caller: Caller, record_type: str, op: str, *, record: Any = None,
+           values: dict[str, Any] | None = None) -> dict[str, Any]:
+    caller.require("editor", "change CRM records")
+    try:
+        record = records.write(db, tenant_id=caller.tenant_id, record_type=record_type, op=op, record=record,
+                               values=values)
+    except CrmError as exc:
+        db.rollback()
+        raise _problem(exc) from None
+    return _commit(db, record_type, record)
+
+
+def create(db: Session, *, caller: Caller, record_type: str, data: BaseModel) -> dict[str, Any]:
+    return _write(db, caller, record_type, "create", values=data.model_dump(exclude_none=True))
+
+
+def update(db: Session, *, caller: Caller, record_type: str, record_id: str, data: BaseModel) -> dict[str, Any]:
+    record = _owned(db, caller, record_type, record_id)
+    return _write(db, caller, record_type, "update", record=record, values=data.model_dump(exclude_unset=True))
+
+
+def delete(db: Session, *, caller: Caller, record_type: str, record_id: str) -> None:
+    _write(db, caller, record_type, "delete", record=_owned(db, caller, record_type, record_id))
+
+
+def read(db: Session, *, caller: Caller, record_type: str, record_id: str) -> dict[str, Any]:
+    return records.snapshot(db, record_type, _owned(db, caller, record_type, record_id))
+
+
+def upsert_contact(db: Session, *, caller: Caller, data: BaseModel) -> tuple[dict[str, Any], bool]:
+    try:
+        email = records._CHECKS["email"](data.email)
+    except ValueError as exc:
+        raise _problem(CrmError(422, str(exc), field="email", hint=records._HINTS["email"])) from None
+    contact = records.find_contact(db, caller.tenant_id, email=email)
+    values = data.model_dump(exclude_unset=True)
+    if contact is None:
+        return _write(db, caller, "contact", "create", values=values), True
+    return _write(db, caller, "contact", "update", record=contact, values=values), False
+
+
+def tag(db: Session, *, caller: Caller, contact_id: str, name: str, add: bool) -> dict[str, Any]:
+    contact = _owned(db, caller, "contact", contact_id)
+    tags = set(records.snapshot(db, "contact", contact)["tags"])
+    name = name.strip().lower()
+    return _write(db, caller, "contact", "update", record=contact,
+                  values={"tags": sorted(tags | {name} if add else tags - {name})})
+
+
+def list_records(db: Session, *, caller: Caller, record_type: str, filters: dict[str, Any], q: str | None,
+                 limit: int, offset: int) -> list[dict[str, Any]]:
+    model = records.RECORD_TYPES[record_type]
+    query = select(model).where(model.tenant_id == caller.tenant_id)
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name == "tag":
+            query = query.where(model.id.in_(select(CrmTag.contact_id).where(
+                CrmTag.tenant_id == caller.tenant_id, CrmTag.name == value.strip().lower())))
+        elif name == "email":
+            query = query.where(model.email == value.strip().lower())
+        else:
+            query = query.where(getattr(model, name) == value)
+    if q:
+        pattern = f"%{q.strip().lower()}%"
+        columns = {CrmContact: (CrmContact.email, CrmContact.first_name, CrmContact.last_name),
+                   CrmCompany: (CrmCompany.name, CrmCompany.domain), CrmDeal: (CrmDeal.title,),
+                   CrmActivity: (CrmActivity.body,)}[model]
+        query = query.where(or_(*(func.lower(column).like(pattern) for column in columns)))
+    order = model.occurred_at.desc() if model is CrmActivity else model.created_at.desc()
+    rows = db.scalars(query.order_by(order, model.id).limit(min(limit, MAX_PAGE)).offset(offset))
+    return [records.snapshot(db, record_type, row) for row in rows]

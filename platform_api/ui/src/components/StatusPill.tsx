@@ -1,0 +1,8 @@
+const LABELS: Record<string, string> = {
+  pending: "Pending", scheduled: "Scheduled", running: "Running", waiting: "Waiting", completed: "Completed",
+  failed: "Failed", cancelled: "Cancelled", skipped: "Skipped", draft: "Draft", published: "Published",
+};
+
+export function StatusPill({ status }: { status: string }) {
+  return <span className={`pill pill-${status}`} data-status={status}>{LABELS[status] ?? status}</span>;
+}

@@ -1,0 +1,27 @@
+// A step's result: status, timing, attempts, error with its remediation hint, input and output.
+import type { Step } from "../api/types";
+import { dateTime, duration } from "../lib/format";
+import { JsonView } from "./JsonView";
+import { StatusPill } from "./StatusPill";
+
+export function StepDetails({ step }: { step: Step }) {
+  return (
+    <div className="step-details" data-testid="step-details">
+      <div className="step-meta">
+        <StatusPill status={step.status} />
+        <span title={`Started ${dateTime(step.started_at)}`}>took {duration(step.started_at, step.ended_at)}</span>
+        {step.attempts > 1 && <span>{step.attempts} attempts</span>}
+      </div>
+      {step.error && (
+        <div className="callout callout-error" role="alert">
+          <strong>{step.error.message}</strong>
+          {step.error.hint && <p>How to fix it: {step.error.hint}</p>}
+          {step.error.retryable && <p className="muted">This kind of failure is retried automatically.</p>}
+        </div>
+      )}
+      <JsonView label="Input" value={step.input} />
+      <JsonView label="Output" value={step.output} />
+      <p className="muted small">Started {dateTime(step.started_at)} · ended {dateTime(step.ended_at)}</p>
+    </div>
+  );
+}

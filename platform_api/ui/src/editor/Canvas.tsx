@@ -1,0 +1,130 @@
+// The React Flow canvas: dropping steps from the palette, drawing connections (refused with the
+// reason when they cannot work), moving, deleting, zoom and minimap. Every change is undoable.
+import {
+  Background, Controls, MiniMap, Panel, ReactFlow, useConnection,
+  type Connection, type FinalConnectionState, type XYPosition,
+} from "@xyflow/react";
+import { useCallback, useEffect, useRef, useState, type DragEvent } from "react";
+import { useToast } from "../components/Toasts";
+import { connectionProblem, DEFAULT_HANDLE, newEdgeId, toFlowEdge, type StepNode, type TypeMap } from "../lib/graph";
+import { useEditorEnv } from "./context";
+import { DRAG_MIME } from "./Palette";
+import { StepNode as StepNodeView } from "./StepNode";
+import type { GraphState } from "./useGraphState";
+
+const NODE_TYPES = { step: StepNodeView };
+const DELETE_KEYS = ["Backspace", "Delete"];
+const STATUS_COLOURS: Record<string, string> = {
+  running: "#2563eb", completed: "#16a34a", failed: "#dc2626", waiting: "#d97706",
+};
+
+type Reason = (from: string, fromHandle: string | null, fromType: string, to: string) => string | null;
+
+function nodeIdAt(x: number, y: number): string | null {
+  return document.elementFromPoint(x, y)?.closest(".react-flow__node")?.getAttribute("data-id") ?? null;
+}
+
+/** Shows, while a connection is drawn, why it cannot be made. */
+function ConnectionHint({ reason }: { reason: Reason }) {
+  const connection = useConnection();
+  const [overNode, setOverNode] = useState<string | null>(null);
+  useEffect(() => {
+    if (!connection.inProgress) return setOverNode(null);
+    const move = (e: PointerEvent) => setOverNode(nodeIdAt(e.clientX, e.clientY));
+    window.addEventListener("pointermove", move);
+    return () => window.removeEventListener("pointermove", move);
+  }, [connection.inProgress]);
+  if (!connection.inProgress) return null;
+  const to = connection.toNode?.id ?? overNode;
+  const from = connection.fromNode.id;
+  if (!to || (to === from && !connection.toHandle)) return null;
+  const text = reason(from, connection.fromHandle.id ?? null, connection.fromHandle.type, to);
+  return text ? <Panel position="top-center"><div className="connection-hint" role="alert">{text}</div></Panel> : null;
+}
+
+type Props = { state: GraphState; readOnly: boolean; onAdd: (type: string, at: XYPosition) => void; onPaneClick: () => void };
+
+export function Canvas({ state, readOnly, onAdd, onPaneClick }: Props) {
+  const { types, decorations } = useEditorEnv();
+  const toast = useToast();
+  const graphRef = useRef(state.current);
+  graphRef.current = state.current;
+  const { record, setEdges } = state;
+
+  const reason = useCallback<Reason>((from, fromHandle, fromType, to) => {
+    const { nodes, edges } = graphRef.current.current;
+    const connection = fromType === "target"
+      ? { source: to, target: from, sourceHandle: DEFAULT_HANDLE }
+      : { source: from, target: to, sourceHandle: fromHandle };
+    return connectionProblem(connection, nodes, edges, types as TypeMap);
+  }, [types]);
+
+  const isValidConnection = useCallback((c: Connection | { source: string; target: string; sourceHandle?: string | null }) => {
+    const { nodes, edges } = graphRef.current.current;
+    return !connectionProblem(c, nodes, edges, types);
+  }, [types]);
+
+  const onConnect = useCallback((c: Connection) => {
+    record();
+    setEdges((edges) => {
+      const id = newEdgeId(new Set(edges.map((e) => e.id)));
+      const handle = c.sourceHandle && c.sourceHandle !== DEFAULT_HANDLE ? c.sourceHandle : null;
+      return [...edges, toFlowEdge({ id, source: c.source, source_handle: handle, target: c.target })];
+    });
+  }, [record, setEdges]);
+
+  const onConnectEnd = useCallback((event: MouseEvent | TouchEvent, s: FinalConnectionState) => {
+    if (s.isValid || !s.fromNode || !s.fromHandle) return;
+    const point = "changedTouches" in event ? event.changedTouches[0] : event;
+    const to = s.toNode?.id ?? nodeIdAt(point.clientX, point.clientY);
+    if (!to || (to === s.fromNode.id && !s.toHandle)) return;
+    const text = reason(s.fromNode.id, s.fromHandle.id ?? null, s.fromHandle.type, to);
+    if (text) toast(`Can't connect: ${text}`, "error");
+  }, [reason, toast]);
+
+  const onDrop = useCallback((event: DragEvent) => {
+    const type = event.dataTransfer.getData(DRAG_MIME);
+    if (!type) return;
+    event.preventDefault();
+    onAdd(type, { x: event.clientX, y: event.clientY });
+  }, [onAdd]);
+
+  const onDragOver = useCallback((event: DragEvent) => {
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+  }, []);
+
+  const recordDrag = useCallback(() => record("drag"), [record]);
+  const onBeforeDelete = useCallback(async () => {
+    record();
+    return true;
+  }, [record]);
+
+  const miniMapColour = useCallback((node: StepNode) => {
+    const { steps, errors } = decorations.get();
+    const status = steps.get(node.id)?.status;
+    if (status && STATUS_COLOURS[status]) return STATUS_COLOURS[status];
+    return errors.has(node.id) ? "#f87171" : types.get(node.data.type)?.is_trigger ? "#818cf8" : "#cbd5e1";
+  }, [decorations, types]);
+
+  return (
+    <div className="canvas" onDrop={onDrop} onDragOver={onDragOver}>
+      <ReactFlow<StepNode>
+        nodes={state.nodes} edges={state.edges} nodeTypes={NODE_TYPES}
+        onNodesChange={state.onNodesChange} onEdgesChange={state.onEdgesChange}
+        onConnect={onConnect} onConnectEnd={onConnectEnd} isValidConnection={isValidConnection}
+        onNodeDragStart={recordDrag} onSelectionDragStart={recordDrag} onBeforeDelete={onBeforeDelete}
+        onPaneClick={onPaneClick}
+        nodesDraggable={!readOnly} nodesConnectable={!readOnly} deleteKeyCode={readOnly ? null : DELETE_KEYS}
+        multiSelectionKeyCode={["Meta", "Control", "Shift"]}
+        fitView fitViewOptions={{ maxZoom: 1.1, padding: 0.3 }} minZoom={0.1} maxZoom={2}
+        defaultEdgeOptions={{ type: "smoothstep" }} proOptions={{ hideAttribution: true }}
+      >
+        <Background gap={20} size={1.2} color="#d7dbe7" />
+        <Controls showInteractive={false} />
+        <MiniMap pannable zoomable nodeColor={miniMapColour} nodeStrokeWidth={2} />
+        {!readOnly && <ConnectionHint reason={reason} />}
+      </ReactFlow>
+    </div>
+  );
+}

@@ -1,0 +1,84 @@
+// The side panel of the selected step: its settings (a form from the type's JSON Schema), help,
+// validation problems and, after a test run, its input, output, error and timing.
+import { useEffect, useState } from "react";
+import type { GraphError, NodeTypeInfo, Step } from "../api/types";
+import { Icon } from "../components/Icon";
+import { JsonView } from "../components/JsonView";
+import { StepDetails } from "../components/StepDetails";
+import type { StepData, StepNode } from "../lib/graph";
+import type { ReferenceGroup } from "./references";
+import { SchemaForm } from "./SchemaForm";
+
+type Props = {
+  node: StepNode;
+  type: NodeTypeInfo | undefined;
+  errors: GraphError[];
+  fieldErrors: Map<string, GraphError[]>;
+  references: ReferenceGroup[];
+  step: Step | undefined;
+  readOnly: boolean;
+  onChange: (id: string, data: Partial<StepData>, field: string) => void;
+  onClose: () => void;
+};
+
+export function NodePanel({ node, type, errors, fieldErrors, references, step, readOnly, onChange, onClose }: Props) {
+  const hasStep = !!step;
+  const [tab, setTab] = useState<"settings" | "result">(hasStep ? "result" : "settings");
+  useEffect(() => setTab(hasStep ? "result" : "settings"), [node.id, hasStep]);
+  const nodeErrors = errors.filter((e) => !/\.config\.[^.[]+/.test(e.path));
+
+  return (
+    <aside className="panel" aria-label="Step settings" data-node-id={node.id}>
+      <header className="panel-head">
+        <div>
+          <div className="panel-kicker">{type ? type.label : "Unknown step type"}</div>
+          <h2>{node.data.label || type?.label || node.id}</h2>
+        </div>
+        <button className="btn btn-ghost btn-icon" onClick={onClose} aria-label="Close panel"><Icon name="close" /></button>
+      </header>
+      <div className="tabs" role="tablist">
+        <button role="tab" aria-selected={tab === "settings"} onClick={() => setTab("settings")}>Settings</button>
+        <button role="tab" aria-selected={tab === "result"} onClick={() => setTab("result")} disabled={!step}>
+          Test result
+        </button>
+      </div>
+      <div className="panel-body">
+        {tab === "result" && step ? <StepDetails step={step} /> : (
+          <fieldset disabled={readOnly} className="plain">
+            {type && (
+              <div className="help-card">
+                <p>{type.description}</p>
+                <a href={type.docs_url} target="_blank" rel="noreferrer">Learn more about {type.label} <Icon name="external" size={13} /></a>
+              </div>
+            )}
+            {nodeErrors.map((error, index) => (
+              <div key={index} className="callout callout-error" role="alert">
+                <strong>{error.message}</strong>
+                <p>{error.hint}</p>
+              </div>
+            ))}
+            <div className="field">
+              <label htmlFor="step-label">Name</label>
+              <input id="step-label" value={node.data.label} placeholder={type?.label}
+                onChange={(e) => onChange(node.id, { label: e.target.value }, "label")} />
+              <p className="help">Other steps read this step's output as <code>steps.{node.id}.output</code>.</p>
+            </div>
+            {type ? (
+              <SchemaForm schema={type.config_schema} value={node.data.config} errors={fieldErrors}
+                references={type.is_trigger ? null : references}
+                onChange={(config) => onChange(node.id, { config }, "config")} />
+            ) : (
+              <>
+                <div className="callout callout-warn">
+                  This step's type <code>{node.data.type}</code> is not available any more. Its settings are kept as they
+                  were; delete the step or replace it with another one.
+                </div>
+                <JsonView label="Settings" value={node.data.config} />
+              </>
+            )}
+          </fieldset>
+        )}
+      </div>
+    </aside>
+  );
+}

@@ -1,0 +1,127 @@
+// Renders a node type's config form from its JSON Schema: strings (with the expression helper),
+// numbers, booleans, enums, objects of strings, lists of strings, and any other JSON as text.
+import type { GraphError, JsonSchema } from "../api/types";
+import { humanize } from "../lib/format";
+import { JsonField, KeyValueField, TemplateInput } from "./fields";
+import type { ReferenceGroup } from "./references";
+
+type Kind = "enum" | "boolean" | "number" | "string" | "keyvalue" | "list" | "json";
+
+/** `X | null` is shown as X. */
+function unwrapNullable(schema: JsonSchema): JsonSchema {
+  const options = schema.anyOf?.filter((s) => s.type !== "null");
+  return options?.length === 1 ? { ...options[0], description: schema.description, default: schema.default } : schema;
+}
+
+function kindOf(schema: JsonSchema, value: unknown, templated: boolean): Kind {
+  if (schema.enum) return "enum";
+  switch (schema.type) {
+    case "boolean": return "boolean";
+    case "number": case "integer": return "number";
+    case "string": return "string";
+    case "array": return schema.items?.type === "string" ? "list" : "json";
+    case "object": {
+      const values = Object.values((value ?? {}) as object);
+      const stringValues = values.every((v) => typeof v === "string");
+      const extra = schema.additionalProperties;
+      const ofStrings = typeof extra === "object" && extra.type === "string";
+      return !schema.properties && (ofStrings || (extra !== false && templated && stringValues)) ? "keyvalue" : "json";
+    }
+    default: return "json";
+  }
+}
+
+type FieldProps = {
+  name: string;
+  schema: JsonSchema;
+  value: unknown;
+  onChange: (value: unknown) => void;
+  references: ReferenceGroup[] | null;
+};
+
+function FieldInput({ name, schema, value, onChange, references }: FieldProps) {
+  const id = `field-${name}`;
+  switch (kindOf(schema, value, references !== null)) {
+    case "enum":
+      return (
+        <select id={id} value={value === undefined ? "" : String(value)}
+          onChange={(e) => onChange(e.target.value === "" ? undefined : e.target.value)}>
+          <option value="">{schema.default !== undefined ? `Default (${String(schema.default)})` : "Choose…"}</option>
+          {schema.enum!.map((option) => <option key={String(option)} value={String(option)}>{String(option)}</option>)}
+        </select>
+      );
+    case "boolean":
+      return (
+        <label className="switch">
+          <input id={id} type="checkbox" checked={Boolean(value ?? schema.default)} onChange={(e) => onChange(e.target.checked)} />
+          <span>{Boolean(value ?? schema.default) ? "On" : "Off"}</span>
+        </label>
+      );
+    case "number":
+      return (
+        <input id={id} type="number" value={value === undefined ? "" : String(value)}
+          placeholder={schema.default !== undefined ? String(schema.default) : undefined}
+          onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))} />
+      );
+    case "string":
+      return (
+        <TemplateInput id={id} value={typeof value === "string" ? value : ""} references={references}
+          multiline={name === "message"} placeholder={schema.default !== undefined ? String(schema.default) : undefined}
+          onChange={(text) => onChange(text === "" ? undefined : text)} />
+      );
+    case "keyvalue":
+      return <KeyValueField value={(value ?? {}) as Record<string, unknown>} onChange={onChange} references={references} />;
+    case "list":
+      return (
+        <input id={id} type="text" placeholder="comma, separated, values" value={Array.isArray(value) ? value.join(", ") : ""}
+          onChange={(e) => {
+            const items = e.target.value.split(",").map((s) => s.trim()).filter(Boolean);
+            onChange(items.length ? items : undefined);
+          }} />
+      );
+    default:
+      return <JsonField id={id} value={value} onChange={onChange} />;
+  }
+}
+
+type FormProps = {
+  schema: JsonSchema;
+  value: Record<string, unknown>;
+  onChange: (value: Record<string, unknown>) => void;
+  errors: Map<string, GraphError[]>;
+  references: ReferenceGroup[] | null;
+};
+
+export function SchemaForm({ schema, value, onChange, errors, references }: FormProps) {
+  const required = new Set(schema.required ?? []);
+  const set = (name: string, next: unknown) => {
+    const copy = { ...value };
+    if (next === undefined) delete copy[name];
+    else copy[name] = next;
+    onChange(copy);
+  };
+  return (
+    <div className="schema-form">
+      {Object.entries(schema.properties ?? {}).map(([name, raw]) => {
+        const field = unwrapNullable(raw);
+        const fieldErrors = errors.get(name) ?? [];
+        return (
+          <div key={name} className={`field${fieldErrors.length ? " field-invalid" : ""}`} data-field={name}>
+            <label htmlFor={`field-${name}`}>
+              {humanize(name)}
+              {required.has(name) && <span className="required" title="Required"> *</span>}
+            </label>
+            {field.description && <p className="help">{field.description}</p>}
+            <FieldInput name={name} schema={field} value={value[name]} onChange={(v) => set(name, v)} references={references} />
+            {fieldErrors.map((error, index) => (
+              <p key={index} className="field-error" role="alert">
+                {error.message}
+                {error.hint && <span className="hint"> — {error.hint}</span>}
+              </p>
+            ))}
+          </div>
+        );
+      })}
+    </div>
+  );
+}

@@ -1,0 +1,144 @@
+// Saving, publishing and test runs of the open workflow, with the unsaved graph kept in
+// localStorage until a save succeeds, and the 409 "someone else saved" path.
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { api, ApiError } from "../api/client";
+import type { Graph, Workflow } from "../api/types";
+import { useToast } from "../components/Toasts";
+import { clearDraft, loadDraft, storeDraft, type Draft } from "../lib/drafts";
+import { toFlow, toGraph } from "../lib/graph";
+import { navigate } from "../lib/route";
+
+const DRAFT_DELAY_MS = 300;
+const normalized = (graph: Graph) => JSON.stringify(toGraph(toFlow(graph).nodes, toFlow(graph).edges));
+
+/** A draft worth offering: one that differs from what the server has. */
+function offeredDraft(workflow: Workflow): Draft | null {
+  const draft = loadDraft(workflow.id);
+  if (!draft) return null;
+  if (normalized(draft.graph) === normalized(workflow.graph) && draft.name === workflow.name) {
+    clearDraft(workflow.id);
+    return null;
+  }
+  return draft;
+}
+
+export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, resetGraph: (g: Graph) => void) {
+  const toast = useToast();
+  const [workflow, setWorkflow] = useState(initial);
+  const [baseVersion, setBaseVersion] = useState(initial.version);
+  const [savedKey, setSavedKey] = useState(() => normalized(initial.graph));
+  const [draft, setDraft] = useState<Draft | null>(() => offeredDraft(initial));
+  const [busy, setBusy] = useState<"" | "saving" | "publishing" | "starting">("");
+  const [conflict, setConflict] = useState(false);
+  const graphKey = useMemo(() => JSON.stringify(graph), [graph]);
+  const graphDirty = graphKey !== savedKey;
+  const dirty = graphDirty || name !== workflow.name;
+  const id = workflow.id;
+
+  useEffect(() => {
+    if (!dirty) return;
+    const timer = setTimeout(() => storeDraft(id, { graph, name, baseVersion }), DRAFT_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [dirty, graph, name, baseVersion, id]);
+
+  const accept = useCallback((saved: Workflow) => {
+    setWorkflow(saved);
+    setBaseVersion(saved.version);
+    setSavedKey(normalized(saved.graph));
+    clearDraft(saved.id);
+  }, []);
+
+  const fail = useCallback((action: string, error: unknown) => {
+    const e = error instanceof ApiError ? error : new ApiError(0, "", String(error));
+    if (e.isConflict) return setConflict(true);
+    const kept = e.isTransient ? " Your changes are kept in this browser and offered back when you return." : "";
+    toast(`Could not ${action}: ${e.message}`, "error", (e.hint ?? "") + kept);
+  }, [toast]);
+
+  const save = useCallback(async (): Promise<Workflow | null> => {
+    if (!dirty) return workflow;
+    setBusy("saving");
+    try {
+      storeDraft(id, { graph, name, baseVersion });
+      const body = { ...(graphDirty ? { graph } : {}), ...(name !== workflow.name ? { name } : {}), base_version: baseVersion };
+      const saved = await api.saveWorkflow(id, body);
+      accept(saved);
+      toast(`Saved version ${saved.version}`, "success");
+      return saved;
+    } catch (error) {
+      fail("save", error);
+      return null;
+    } finally {
+      setBusy("");
+    }
+  }, [dirty, graphDirty, workflow, graph, name, baseVersion, id, accept, fail, toast]);
+
+  const publish = useCallback(async () => {
+    if (!(await save())) return;
+    setBusy("publishing");
+    try {
+      const published = await api.publish(id);
+      setWorkflow(published);
+      toast(`Published: version ${published.published_version} is live`, "success");
+    } catch (error) {
+      fail("publish", error);
+    } finally {
+      setBusy("");
+    }
+  }, [save, id, fail, toast]);
+
+  const startTest = useCallback(async (input: Record<string, unknown>): Promise<string | null> => {
+    if (!(await save())) return null;
+    setBusy("starting");
+    try {
+      return (await api.startRun(id, input, "test")).run_id;
+    } catch (error) {
+      fail("start the test run", error);
+      return null;
+    } finally {
+      setBusy("");
+    }
+  }, [save, id, fail]);
+
+  const reload = useCallback(async () => {
+    const fresh = await api.workflow(id);
+    accept(fresh);
+    resetGraph(fresh.graph);
+    setConflict(false);
+    toast(`Reloaded version ${fresh.version}`, "info");
+    return fresh;
+  }, [id, accept, resetGraph, toast]);
+
+  const keepBoth = useCallback(async () => {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const copyName = `${name} (copy${attempt > 1 ? ` ${attempt}` : ""})`;
+      try {
+        const copy = await api.createWorkflow(copyName, graph);
+        clearDraft(id);
+        setConflict(false);
+        toast(`Your changes were saved as “${copyName}”`, "success");
+        navigate(`/workflows/${copy.id}`);
+        return;
+      } catch (error) {
+        if (!(error instanceof ApiError && error.type.endsWith("/name-taken"))) return fail("save a copy", error);
+      }
+    }
+  }, [name, graph, id, fail, toast]);
+
+  const restoreDraft = useCallback(() => {
+    if (!draft) return null;
+    setBaseVersion(draft.baseVersion);
+    setDraft(null);
+    return draft;
+  }, [draft]);
+
+  const discardDraft = useCallback(() => {
+    clearDraft(id);
+    setDraft(null);
+  }, [id]);
+
+  return {
+    workflow, dirty, busy, conflict, draft, save, publish, startTest, reload, keepBoth, restoreDraft, discardDraft,
+    closeConflict: () => setConflict(false),
+  };
+}
