@@ -56,7 +56,7 @@ async def _email(tenant_id: str, execution_id: str, node_id: str, alert: dict[st
     from blocks.execute import run_action
     from blocks.sendgrid import SEND_EMAIL, SendEmailInput
 
-    ctx = ActionContext(tenant_id, f"alert-{execution_id}", node_id, "live", log)
+    ctx = ActionContext(tenant_id, f"alert-{execution_id}", f"{node_id}-email", "live", log)
     data = SendEmailInput(to=alert["emails"], subject=f"Flowyard: {alert['title']}",
                           text=f"{alert['body']}\n\nRun: {execution_id}")
     try:

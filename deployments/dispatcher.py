@@ -3,18 +3,27 @@
 An execution is claimed by setting its batch in the same UPDATE that checks it is still
 queued, so two dispatchers never batch the same execution. A batch whose flow run could not
 be created is submitted again later with the same idempotency key (its id): never twice.
+
+Filling batches: when the previous pass dispatched something (a burst is going on), a pass first
+waits `batch_wait_ms` so that more executions join the batch; after a pass that found nothing
+(idle), the next execution is dispatched at once. Every `reconcile_seconds` the dispatcher also
+runs `deployments.reconcile`: flow runs of dead Flowyard workers become `Crashed`, and executions
+of batches whose flow run ended without finishing them end `failed` or `cancelled`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from itertools import groupby
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from deployments.prefect_api import prefect_client
+from deployments.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
+from flow_factory.batch_store import BatchStore
 from flowyard.settings import Settings
 from store.db import get_session_factory
 from store.models import Batch, Execution, utcnow
@@ -85,8 +94,15 @@ def submit_batches(db: Session, settings: Settings) -> int:
     return len(batches)
 
 
+def reconcile(db: Session, settings: Settings) -> None:
+    """Crash flow runs of dead Flowyard workers, then end executions of batches whose flow run ended."""
+    with prefect_client(settings) as client:
+        crash_runs_of_dead_workers(client, missed_heartbeats=settings.dispatcher.missed_heartbeats)
+        end_executions_of_ended_batches(db, client, BatchStore(settings.platform_database_url))
+
+
 class Dispatcher:
-    """A background thread; `wake()` makes it look at the queue at once."""
+    """A background thread; `wake()` makes it look at the queue at once (or after the batch wait in a burst)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -94,6 +110,8 @@ class Dispatcher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="flowyard-dispatcher", daemon=True)
+        self._busy = False  # the last pass dispatched something: let the next batch fill for batch_wait_ms
+        self._next_reconcile = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -114,13 +132,28 @@ class Dispatcher:
             submit_batches(db, self._settings)
         return claimed
 
+    def _reconcile_if_due(self) -> None:
+        if time.monotonic() < self._next_reconcile:
+            return
+        self._next_reconcile = time.monotonic() + self._settings.dispatcher.reconcile_seconds
+        try:
+            with self._sessions() as db:
+                reconcile(db, self._settings)
+        except Exception:  # Prefect may be restarting; the next pass tries again
+            log.exception("reconcile pass failed")
+
     def _loop(self) -> None:
+        config = self._settings.dispatcher
         while not self._stop.is_set():
-            self._wake.wait(timeout=self._settings.dispatcher.poll_seconds)
+            self._wake.wait(timeout=config.poll_seconds)
             self._wake.clear()
+            if self._busy and config.batch_wait_ms:
+                self._stop.wait(config.batch_wait_ms / 1000)
             if self._stop.is_set():
                 return
             try:
-                self.run_once()
+                self._busy = self.run_once() > 0
             except Exception:  # keep dispatching; the queue is durable and the next pass retries
+                self._busy = False
                 log.exception("dispatch pass failed")
+            self._reconcile_if_due()

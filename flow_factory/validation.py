@@ -7,6 +7,7 @@ GraphError with a path into the graph (`nodes[2].config.url`), a message and a h
 from __future__ import annotations
 
 import difflib
+import re
 import logging
 import typing
 from collections import deque
@@ -430,3 +431,45 @@ def _reachable(starts: list[str], following: dict[str, list[str]]) -> set[str]:
 def _listed(nodes: dict[str, Node], limit: int = 10) -> str:
     names = list(nodes)
     return ", ".join(names[:limit]) + (", …" if len(names) > limit else "") if names else "none yet"
+
+
+# --- warnings: legal, but probably not what the builder meant --------------------------------
+
+_OUTPUT_REFERENCE = re.compile(r"\bsteps\.([A-Za-z_]\w*)\.output\.([A-Za-z_]\w*)")
+
+
+def graph_warnings(data: Any) -> list[GraphError]:
+    """References to output fields that the upstream node is known not to produce."""
+    try:
+        graph = Graph.model_validate(data)
+    except ValidationError:
+        return []
+    nodes, warnings = _nodes_by_id(graph), []
+    for index, node in enumerate(graph.nodes):
+        node_type = get_node_type(node.type)
+        if node_type is None:
+            continue
+        sources = list(iter_template_strings(node.config)) + _cel_expressions(node_type, node.config)
+        for path, source in sources:
+            for ref, field_name in _OUTPUT_REFERENCE.findall(source):
+                message = _unknown_field(nodes.get(ref), field_name)
+                if message:
+                    warnings.append(_error(f"nodes[{index}].config.{path}", f"steps.{ref}.output.{field_name}: "
+                                                                            f"{message[0]}", message[1]))
+    return warnings
+
+
+def _unknown_field(source: Node | None, field_name: str) -> tuple[str, str] | None:
+    source_type = get_node_type(source.type) if source else None
+    if source_type is None:
+        return None
+    try:
+        known = source_type.known_output_fields(source.config)
+    except Exception:
+        return None
+    if not known or field_name in known:
+        return None
+    close = difflib.get_close_matches(field_name, known, n=1)
+    suggestion = f"did you mean '{close[0]}'? " if close else ""
+    return (f"'{source.id}' has no output field '{field_name}'",
+            f"{suggestion}its output fields are: {', '.join(sorted(known))}")

@@ -1,4 +1,4 @@
-"""The `flowyard` command line: `up`, `db upgrade`, `version`."""
+"""The `flowyard` command line: `up`, `worker`, `db upgrade`, `version`."""
 
 from __future__ import annotations
 
@@ -27,6 +27,19 @@ def cmd_up(settings_loader) -> int:
     from flowyard.up import run_up
 
     return run_up(settings_loader())
+
+
+def cmd_worker(settings_loader) -> int:
+    """Run this installation's worker in the foreground (what `flowyard up` starts; also for Kubernetes)."""
+    import os
+
+    from flowyard.up import child_env, ensure_work_pool, worker
+
+    settings: Settings = settings_loader()
+    env = child_env(settings)
+    ensure_work_pool(settings.prefect_api_url, settings.worker.work_pool, settings.worker.type)
+    child = worker(settings, env, settings.home_dir / "logs")
+    os.execvpe(child.argv[0], child.argv, child.env)
 
 
 def current_revision(database_url: str) -> str | None:
@@ -61,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("up", help="start the embedded platform (Prefect server, API, worker)").set_defaults(
         handler=cmd_up
     )
+    commands.add_parser("worker", help="run a worker in the foreground").set_defaults(handler=cmd_worker)
     commands.add_parser("version", help="print the version").set_defaults(handler=cmd_version)
     db = commands.add_parser("db", help="platform database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="run the platform database migrations").set_defaults(handler=cmd_db_upgrade)

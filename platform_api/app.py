@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from deployments.dispatcher import Dispatcher
 from flowyard.settings import Settings, get_settings
-from platform_api import graphs
+from platform_api import graphs, tenant
 from platform_api.approvals.routes import router as approvals_router
 from platform_api.auth.routes import router as auth_router
 from platform_api.connections.routes import router as connections_router
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     install_problem_handlers(app)
     for router in (auth_router, graphs.router, workflows_router, runs_router, approvals_router,
-                   connections_router, crm_router):
+                   connections_router, crm_router, tenant.router):
         app.include_router(router)
 
     @app.get("/api/v1/health", tags=["health"])

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flow_factory.graph import graph_json_schema
 from flow_factory.nodes import describe_all
+from flow_factory.validation import graph_warnings
 from platform_api.deps import CurrentCaller
 from platform_api.workflows.schemas import GraphErrorRead
 from platform_api.workflows.service import check_graph_size, graph_errors
@@ -24,6 +25,9 @@ class GraphValidate(BaseModel):
 class ValidationRead(BaseModel):
     valid: bool
     errors: list[GraphErrorRead]
+    warnings: list[GraphErrorRead] = Field(
+        default_factory=list, description="Legal but suspicious, e.g. a reference to an output field that "
+                                          "the upstream step does not produce (with a suggestion).")
 
 
 @router.get("/node-types")
@@ -40,4 +44,5 @@ def graph_schema() -> dict[str, Any]:
 def validate(data: GraphValidate, caller: CurrentCaller) -> ValidationRead:
     check_graph_size(data.graph, prefix="")
     errors = graph_errors(data.graph, prefix="")
-    return ValidationRead(valid=not errors, errors=errors)
+    warnings = [w.model_dump() for w in graph_warnings(data.graph)]
+    return ValidationRead(valid=not errors, errors=errors, warnings=warnings)

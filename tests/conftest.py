@@ -15,6 +15,7 @@ from typing import Iterator
 import httpx
 import pytest
 
+from tests.fakes.fixtures import fake_services  # noqa: F401  (session fixture)
 from tests.support import Api, RecordingServer, free_port
 
 POSTGRES_ENV = "FLOWYARD_TEST_POSTGRES_URL"
@@ -125,8 +126,11 @@ def tenant(anonymous) -> InProcessApi:
 
 
 class Stack:
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home, self.env = home, env
+    def __init__(self, home: Path, env: dict[str, str], own_worker: bool = False) -> None:
+        self.home, self.env, self.own_worker = home, env, own_worker
+        self.worker: subprocess.Popen | None = None
+        if own_worker:
+            env["FLOWYARD_WORKER__START"] = "false"
         self.api_url = f"http://127.0.0.1:{env['FLOWYARD_API__PORT']}"
         self.prefect_url = f"http://127.0.0.1:{env['FLOWYARD_PREFECT__PORT']}/api"
         log = open(home / "flowyard-up.log", "ab")
@@ -141,7 +145,8 @@ class Stack:
             if self.process.poll() is not None:
                 raise RuntimeError(f"flowyard up exited {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(self.api_url + "/api/v1/health", timeout=2).status_code == 200 and self._worker_up():
+                healthy = httpx.get(self.api_url + "/api/v1/health", timeout=2).status_code == 200
+                if healthy and (self.own_worker or self._worker_up()):
                     return
             except httpx.HTTPError:
                 pass
@@ -159,7 +164,23 @@ class Stack:
                 parts.append(f"== {path.name}\n" + path.read_text(errors="replace")[-4000:])
         return "\n".join(parts)
 
+    def start_worker(self) -> None:
+        """`flowyard worker`, as an operator (or a Kubernetes pod) would start it."""
+        log = open(self.home / "own-worker.log", "ab")
+        self.worker = subprocess.Popen([sys.executable, "-m", "flowyard.cli", "worker"], env=self.env,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop_worker(self) -> None:
+        if self.worker and self.worker.poll() is None:
+            os.killpg(self.worker.pid, signal.SIGTERM)
+            try:
+                self.worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.worker.pid, signal.SIGKILL)
+                self.worker.wait()
+
     def stop(self) -> None:
+        self.stop_worker()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
@@ -168,8 +189,7 @@ class Stack:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def stack(request, tmp_path_factory) -> Iterator[Stack]:
+def _start_stack(request, tmp_path_factory, own_worker: bool = False) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp(f"stack-{request.param}")
     env = {
         **os.environ,
@@ -178,6 +198,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         "FLOWYARD_PREFECT__PORT": str(free_port()),
         "FLOWYARD_EXECUTION__RETRY_BASE_SECONDS": "0.2",
         "FLOWYARD_EXECUTION__RETRY_MAX_SECONDS": "2",
+        **request.getfixturevalue("fake_services").env,  # SendGrid, Twilio, X, Mastodon fakes (tests/fakes)
     }
     env.pop("PREFECT_API_URL", None)
     if request.param == "postgres":
@@ -186,7 +207,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         env["FLOWYARD_PREFECT__DATABASE_URL"] = databases.create("prefect").replace(
             "postgresql://", "postgresql+asyncpg://"
         )
-    running = Stack(home, env)
+    running = Stack(home, env, own_worker)
     try:
         running.wait_ready()
         yield running
@@ -194,6 +215,18 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         running.stop()
         if request.node.session.testsfailed:
             print(running.log_tail())
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def stack(request, tmp_path_factory) -> Iterator[Stack]:
+    """The whole platform as `flowyard up` starts it, worker included."""
+    yield from _start_stack(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def restartable_stack(request, tmp_path_factory) -> Iterator[Stack]:
+    """The platform with a worker the test starts and stops itself (`flowyard worker`)."""
+    yield from _start_stack(request, tmp_path_factory, own_worker=True)
 
 
 @pytest.fixture(scope="session")

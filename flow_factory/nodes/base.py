@@ -76,11 +76,18 @@ ResumeFn = Callable[[dict[str, Any] | None, StepContext], Awaitable["NodeResult"
 HandlesFn = Callable[[dict[str, Any]], tuple[str, ...]]
 # Expressions in the config other than Jinja templates (CEL): (path below config, expression).
 ExpressionsFn = Callable[[dict[str, Any]], list[tuple[str, str]]]
+# The top-level fields a configured node's output is known to have (None: unknown, not checked).
+OutputFieldsFn = Callable[[dict[str, Any]], "set[str] | None"]
 
 # (path below the node's config, message, hint), e.g. ("input_schema.type", "...", "...")
 ConfigIssue = tuple[str, str, str]
 # Checks a raw (unrendered) config beyond its JSON Schema; called only if the schema passes.
 CheckConfigFn = Callable[[dict[str, Any]], list[ConfigIssue]]
+
+
+def fixed_output(*names: str) -> OutputFieldsFn:
+    """For node types whose output always has the same top-level fields."""
+    return lambda _config: set(names)
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,7 @@ class NodeType:
     resume: ResumeFn | None = None
     config_handles: HandlesFn | None = None
     cel_expressions: ExpressionsFn | None = None
+    output_fields: OutputFieldsFn | None = None
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -114,6 +122,9 @@ class NodeType:
         if self.can_fail_to_error_edge and not self.is_trigger:
             return (*self.outputs, "error")
         return self.outputs
+
+    def known_output_fields(self, config: dict[str, Any]) -> set[str] | None:
+        return self.output_fields(config) if self.output_fields else None
 
     def handles_for(self, config: dict[str, Any]) -> tuple[str, ...]:
         """The handles of one configured node: a switch adds one per case."""

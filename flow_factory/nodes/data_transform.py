@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -20,6 +24,10 @@ class TransformConfig(BaseModel):
         default_factory=list,
         description="Output fields that must not be empty; the step fails if one is.",
     )
+    output_schema: dict[str, Any] | None = Field(
+        None, description="A JSON Schema the output must match (types, formats, required fields); "
+                          "the step fails naming the first field that does not.",
+    )
 
 
 async def run(config: TransformConfig, ctx: StepContext) -> dict[str, Any]:
@@ -32,11 +40,32 @@ async def run(config: TransformConfig, ctx: StepContext) -> dict[str, Any]:
                 "payload or the earlier step's output",
                 details={"field": name},
             )
+    if config.output_schema:
+        _check_schema(output, config.output_schema)
     return output
+
+
+def _check_schema(output: dict[str, Any], schema: dict[str, Any]) -> None:
+    violation = next(iter(Draft202012Validator(schema).iter_errors(output)), None)
+    if violation is None:
+        return
+    missing = re.match(r"'([^']+)' is a required property", violation.message)
+    field = missing.group(1) if missing else ".".join(map(str, violation.absolute_path)) or "(the output)"
+    raise StepError(
+        f"field '{field}' " + ("is missing" if missing else f"does not match the output schema: {violation.message}"),
+        hint="check the trigger payload or the earlier step that should provide it",
+        details={"field": field},
+    )
 
 
 def check_config(config: dict[str, Any]) -> list[ConfigIssue]:
     fields = config.get("fields", {})
+    schema = config.get("output_schema")
+    if schema is not None:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            return [("output_schema", f"not a valid JSON Schema: {exc.message}", "see json-schema.org")]
     return [
         (f"required[{index}]", f"'{name}' is not one of the fields", f"fields are: {', '.join(fields)}")
         for index, name in enumerate(config.get("required", []))
@@ -49,6 +78,7 @@ def _is_empty(value: Any) -> bool:
 
 
 NODE_TYPE = NodeType(
+    output_fields=lambda config: set(config.get("fields") or {}) or None,
     type="data.transform",
     label="Transform data",
     category="Data",

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from flow_factory.nodes.base import NodeType, StepContext, StepError
+from flow_factory.nodes.base import NodeType, StepContext, StepError, fixed_output
 
 MAX_BODY_BYTES = 1024 * 1024
 EXCERPT_CHARS = 300
@@ -167,6 +167,7 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 NODE_TYPE = NodeType(
+    output_fields=fixed_output("status_code", "headers", "body"),
     type="http.request",
     label="HTTP request",
     category="Actions",

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, Wait
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, Wait, fixed_output
 from flowyard.settings import get_settings
 from store.db import get_session_factory
 from store.models import Approval
@@ -63,6 +63,7 @@ async def resume(previous: dict[str, Any] | None, ctx: StepContext) -> NodeResul
 
 
 NODE_TYPE = NodeType(
+    output_fields=fixed_output("message", "decision", "decided_by", "comment", "decided_at", "approval_url", "expires_at"),
     type="logic.approval",
     label="Approval",
     category="Logic",

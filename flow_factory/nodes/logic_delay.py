@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, Wait
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, Wait, fixed_output
 
 MAX_DELAY = timedelta(days=366)
 
@@ -70,6 +70,7 @@ async def resume(previous: dict[str, Any] | None, ctx: StepContext) -> NodeResul
 
 
 NODE_TYPE = NodeType(
+    output_fields=fixed_output("waiting_until", "resumed_at"),
     type="logic.delay",
     label="Delay",
     category="Delays",

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flow_factory.conditions import Condition, compile_condition, evaluate, explain
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, fixed_output
 
 UNDECIDABLE_HINT = "check that the fields the condition reads exist and have the expected type"
 
@@ -69,6 +69,7 @@ def cel_expressions(config: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 NODE_TYPE = NodeType(
+    output_fields=fixed_output("result"),
     type="logic.if",
     label="If / else",
     category="Logic",

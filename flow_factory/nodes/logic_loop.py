@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, fixed_output
 
 EACH, DONE = "each", "done"
 
@@ -36,6 +36,7 @@ async def run(config: LoopConfig, ctx: StepContext) -> NodeResult:
 
 
 NODE_TYPE = NodeType(
+    output_fields=fixed_output("count", "succeeded", "failed", "items"),
     type="logic.loop",
     label="Loop over items",
     category="Logic",

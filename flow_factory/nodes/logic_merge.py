@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, fixed_output
 
 
 class MergeConfig(BaseModel):
@@ -39,6 +39,7 @@ async def run(config: MergeConfig, ctx: StepContext) -> NodeResult:
 
 
 NODE_TYPE = NodeType(
+    output_fields=fixed_output("branches", "merged", "arrived"),
     type="logic.merge",
     label="Merge",
     category="Logic",

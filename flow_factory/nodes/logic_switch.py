@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flow_factory.conditions import evaluate, explain
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, fixed_output
 from flow_factory.nodes.logic_if import UNDECIDABLE_HINT, ConditionConfig
 
 RESERVED = {"default", "error"}
@@ -62,6 +62,7 @@ def cel_expressions(config: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 NODE_TYPE = NodeType(
+    output_fields=fixed_output("case"),
     type="logic.switch",
     label="Switch",
     category="Logic",

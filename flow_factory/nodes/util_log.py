@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from flow_factory.nodes.base import NodeType, StepContext
+from flow_factory.nodes.base import NodeType, StepContext, fixed_output
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -34,6 +34,7 @@ async def run(config: LogConfig, ctx: StepContext) -> dict[str, Any]:
 
 
 NODE_TYPE = NodeType(
+    output_fields=fixed_output("message"),
     type="util.log",
     label="Log",
     category="Utilities",

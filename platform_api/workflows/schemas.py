@@ -47,6 +47,7 @@ class WorkflowRead(WorkflowSummary):
     graph: dict[str, Any]
     valid: bool
     errors: list[GraphErrorRead]
+    warnings: list[GraphErrorRead]
     deployment_name: str | None
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from deployments.prefect_api import prefect_client
 from deployments.publish import DeploymentNameTaken, DeploymentTarget, upsert_deployment
 from flow_factory.graph import MAX_NODES, Graph
-from flow_factory.validation import validate_graph
+from flow_factory.validation import graph_warnings, validate_graph
 from flowyard.settings import Settings
 from platform_api.auth.service import slugify
 from platform_api.connections.service import check_connections
@@ -109,6 +109,7 @@ def _read(db: Session, workflow: Workflow, caller: Caller) -> schemas.WorkflowRe
         graph=latest.graph,
         valid=latest.valid,
         errors=[] if latest.valid else graph_errors(latest.graph),
+        warnings=[{**w.model_dump(), "path": f"graph.{w.path}"} for w in graph_warnings(latest.graph)],
         deployment_name=f"t-{caller.tenant_slug}-{workflow.slug}" if workflow.deployment_id else None,
     )
 

@@ -91,3 +91,20 @@ def test_parse_config_turns_rendered_mistakes_into_step_errors():
     assert error.message.startswith("config.url: String should match pattern")
     assert "config.timeout_seconds:" in error.message
     assert len(error.details["errors"]) == 2
+
+
+async def test_transform_output_schema_names_the_missing_field():
+    import logging
+
+    from flow_factory.nodes.base import StepContext, StepError
+    from flow_factory.nodes.data_transform import TransformConfig, run
+
+    ctx = StepContext("e", "t", "map", "test", logging.getLogger("test"))
+    config = TransformConfig(fields={"email": "a@example.com"},
+                             output_schema={"type": "object", "required": ["email", "phone"]})
+    with pytest.raises(StepError) as failure:
+        await run(config, ctx)
+    assert failure.value.message == "field 'phone' is missing"
+    config = TransformConfig(fields={"age": "ten"}, output_schema={"properties": {"age": {"type": "integer"}}})
+    with pytest.raises(StepError, match="field 'age' does not match"):
+        await run(config, ctx)

@@ -108,7 +108,7 @@ def test_expired_or_foreign_ids_answer_404(anonymous, minimal_graph):
 
 def test_validate_endpoint_reports_every_problem_with_path_and_hint(tenant, minimal_graph):
     ok = tenant.post("/api/v1/graphs/validate", json={"graph": minimal_graph}).json()
-    assert ok == {"valid": True, "errors": []}
+    assert ok == {"valid": True, "errors": [], "warnings": []}
 
     bad = copy.deepcopy(minimal_graph)
     bad["nodes"].append({"id": "say", "type": "email.carrier_pigeon", "label": "", "config": {},
@@ -137,3 +137,23 @@ def test_publish_when_engine_is_down_changes_nothing(tenant, minimal_graph):
     assert body["hint"]
     after = tenant.get(f"/api/v1/workflows/{workflow['id']}").json()
     assert after["status"] == "draft" and after["published_version"] is None
+
+
+def test_unknown_output_field_of_an_upstream_step_is_a_warning_with_a_suggestion(tenant, minimal_graph):
+    graph = copy.deepcopy(minimal_graph)
+    graph["nodes"].insert(1, {"id": "shape", "type": "data.transform", "label": "", "position": {"x": 0, "y": 0},
+                              "config": {"fields": {"email": "{{ trigger.email }}"}}})
+    graph["nodes"][2]["config"]["message"] = "to {{ steps.shape.output.emial }}"
+    graph["edges"] = [{"id": "a", "source": "start", "target": "shape"}, {"id": "b", "source": "shape", "target": "say"}]
+    result = tenant.post("/api/v1/graphs/validate", json={"graph": graph}).json()
+    assert result["valid"] is True
+    assert result["warnings"][0]["path"] == "nodes[2].config.message"
+    assert "did you mean 'email'" in result["warnings"][0]["hint"]
+
+
+def test_workspace_time_zone_is_validated(tenant):
+    assert tenant.get("/api/v1/tenant").json()["time_zone"] == "UTC"
+    body = _problem(tenant.request("PATCH", "/api/v1/tenant", json={"time_zone": "Mars/Olympus"}), 422,
+                    "/validation-error")
+    assert body["errors"][0]["path"] == "time_zone"
+    assert tenant.request("PATCH", "/api/v1/tenant", json={"time_zone": "Europe/Berlin"}).json()["time_zone"] == "Europe/Berlin"

@@ -2,11 +2,11 @@
 // reason when they cannot work), moving, deleting, zoom and minimap. Every change is undoable.
 import {
   Background, Controls, MiniMap, Panel, ReactFlow, useConnection,
-  type Connection, type FinalConnectionState, type XYPosition,
+  type Connection, type Edge, type FinalConnectionState, type XYPosition,
 } from "@xyflow/react";
 import { useCallback, useEffect, useRef, useState, type DragEvent } from "react";
 import { useToast } from "../components/Toasts";
-import { connectionProblem, DEFAULT_HANDLE, newEdgeId, toFlowEdge, type StepNode, type TypeMap } from "../lib/graph";
+import { connectionProblem, DEFAULT_HANDLE, newEdgeId, toFlowEdge, type StepNode } from "../lib/graph";
 import { useEditorEnv } from "./context";
 import { DRAG_MIME } from "./Palette";
 import { StepNode as StepNodeView } from "./StepNode";
@@ -42,9 +42,9 @@ function ConnectionHint({ reason }: { reason: Reason }) {
   return text ? <Panel position="top-center"><div className="connection-hint" role="alert">{text}</div></Panel> : null;
 }
 
-type Props = { state: GraphState; readOnly: boolean; onAdd: (type: string, at: XYPosition) => void; onPaneClick: () => void };
+type Props = { state: GraphState; readOnly: boolean; onAdd: (type: string, at: XYPosition) => void };
 
-export function Canvas({ state, readOnly, onAdd, onPaneClick }: Props) {
+export function Canvas({ state, readOnly, onAdd }: Props) {
   const { types, decorations } = useEditorEnv();
   const toast = useToast();
   const graphRef = useRef(state.current);
@@ -56,10 +56,10 @@ export function Canvas({ state, readOnly, onAdd, onPaneClick }: Props) {
     const connection = fromType === "target"
       ? { source: to, target: from, sourceHandle: DEFAULT_HANDLE }
       : { source: from, target: to, sourceHandle: fromHandle };
-    return connectionProblem(connection, nodes, edges, types as TypeMap);
+    return connectionProblem(connection, nodes, edges, types);
   }, [types]);
 
-  const isValidConnection = useCallback((c: Connection | { source: string; target: string; sourceHandle?: string | null }) => {
+  const isValidConnection = useCallback((c: Edge | Connection) => {
     const { nodes, edges } = graphRef.current.current;
     return !connectionProblem(c, nodes, edges, types);
   }, [types]);
@@ -114,11 +114,10 @@ export function Canvas({ state, readOnly, onAdd, onPaneClick }: Props) {
         onNodesChange={state.onNodesChange} onEdgesChange={state.onEdgesChange}
         onConnect={onConnect} onConnectEnd={onConnectEnd} isValidConnection={isValidConnection}
         onNodeDragStart={recordDrag} onSelectionDragStart={recordDrag} onBeforeDelete={onBeforeDelete}
-        onPaneClick={onPaneClick}
         nodesDraggable={!readOnly} nodesConnectable={!readOnly} deleteKeyCode={readOnly ? null : DELETE_KEYS}
         multiSelectionKeyCode={["Meta", "Control", "Shift"]}
         fitView fitViewOptions={{ maxZoom: 1.1, padding: 0.3 }} minZoom={0.1} maxZoom={2}
-        defaultEdgeOptions={{ type: "smoothstep" }} proOptions={{ hideAttribution: true }}
+        proOptions={{ hideAttribution: true }}
       >
         <Background gap={20} size={1.2} color="#d7dbe7" />
         <Controls showInteractive={false} />

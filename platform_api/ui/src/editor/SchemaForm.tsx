@@ -2,7 +2,7 @@
 // numbers, booleans, enums, objects of strings, lists of strings, and any other JSON as text.
 import type { GraphError, JsonSchema } from "../api/types";
 import { humanize } from "../lib/format";
-import { JsonField, KeyValueField, TemplateInput } from "./fields";
+import { JsonField, KeyValueField, ListField, TemplateInput } from "./fields";
 import type { ReferenceGroup } from "./references";
 
 type Kind = "enum" | "boolean" | "number" | "string" | "keyvalue" | "list" | "json";
@@ -72,13 +72,7 @@ function FieldInput({ name, schema, value, onChange, references }: FieldProps) {
     case "keyvalue":
       return <KeyValueField value={(value ?? {}) as Record<string, unknown>} onChange={onChange} references={references} />;
     case "list":
-      return (
-        <input id={id} type="text" placeholder="comma, separated, values" value={Array.isArray(value) ? value.join(", ") : ""}
-          onChange={(e) => {
-            const items = e.target.value.split(",").map((s) => s.trim()).filter(Boolean);
-            onChange(items.length ? items : undefined);
-          }} />
-      );
+      return <ListField id={id} value={value} onChange={onChange} references={references} />;
     default:
       return <JsonField id={id} value={value} onChange={onChange} />;
   }

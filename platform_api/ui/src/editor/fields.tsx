@@ -106,3 +106,22 @@ export function JsonField({ value, onChange, id }: { value: unknown; onChange: (
     </>
   );
 }
+
+const parseList = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean);
+
+/** A list of strings typed as "a, b, c"; the text is kept as typed so that commas and spaces can be entered. */
+export function ListField({ id, value, onChange, references }: {
+  id?: string; value: unknown; onChange: (v: string[] | undefined) => void; references: ReferenceGroup[] | null;
+}) {
+  const joined = Array.isArray(value) ? value.map(String).join(", ") : "";
+  const [text, setText] = useState(joined);
+  useEffect(() => setText((current) => (parseList(current).join(", ") === joined ? current : joined)), [joined]);
+  return (
+    <TemplateInput id={id} value={text} references={references} placeholder="one, or several separated by commas"
+      onChange={(t) => {
+        setText(t);
+        const items = parseList(t);
+        onChange(items.length ? items : undefined);
+      }} />
+  );
+}

@@ -1,5 +1,5 @@
 // Converts between the API graph and React Flow's nodes and edges, and checks connections.
-import type { Connection, Edge, Node } from "@xyflow/react";
+import type { Edge, Node } from "@xyflow/react";
 import type { Graph, GraphEdge, GraphNode, NodeTypeInfo } from "../api/types";
 
 export type StepData = { label: string; type: string; config: Record<string, unknown> };
@@ -83,7 +83,7 @@ export function upstreamIds(nodeId: string, edges: Pick<Edge, "source" | "target
 
 /** Why the connection cannot be drawn, or null when it can. */
 export function connectionProblem(
-  connection: Pick<Connection, "source" | "target" | "sourceHandle">,
+  connection: { source: string; target: string; sourceHandle?: string | null },
   nodes: StepNode[],
   edges: Edge[],
   types: TypeMap,

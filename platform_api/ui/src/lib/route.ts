@@ -1,14 +1,17 @@
 // Hash routing: the API serves index.html only at "/", so every screen lives behind "#/".
 import { useEffect, useState } from "react";
 
-export function useRoute(): string[] {
+export type Route = { parts: string[]; query: URLSearchParams };
+
+export function useRoute(): Route {
   const [hash, setHash] = useState(window.location.hash);
   useEffect(() => {
     const update = () => setHash(window.location.hash);
     window.addEventListener("hashchange", update);
     return () => window.removeEventListener("hashchange", update);
   }, []);
-  return hash.replace(/^#\/?/, "").split("?")[0].split("/").filter(Boolean);
+  const [path, query = ""] = hash.replace(/^#\/?/, "").split("?");
+  return { parts: path.split("/").filter(Boolean), query: new URLSearchParams(query) };
 }
 
 export function navigate(path: string): void {

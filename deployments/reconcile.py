@@ -1,0 +1,132 @@
+"""Nothing stays `running` forever: flow runs of dead Flowyard workers, and executions of ended batches.
+
+1. `crash_runs_of_dead_workers`: a Flowyard worker runs its flow runs in its own process, so when
+   it dies they die with it. Each of its flow runs carries its name (label `prefect.worker.name`)
+   and it heartbeats to Prefect; a flow run whose worker missed `missed_heartbeats` heartbeats (or
+   is gone) is set `Crashed` (`Cancelled` if it was being cancelled). So is a run left `Pending`
+   without a worker label for `ORPHAN_PENDING_SECONDS` (its worker died between claiming and
+   labelling it). Only pools of type "flowyard" are checked: a process worker's flow run lives in a
+   subprocess that may outlive the worker.
+2. `end_executions_of_ended_batches`: when a batch's flow run ended `Crashed`, `Failed` or
+   `Cancelled` (or in any final state) while some of its executions are still `pending` or
+   `running` in the platform database, those executions end `failed` (`cancelled` for a cancelled
+   flow run) with an error naming the flow run's state. They are not requeued: a crash can repeat
+   (a step that kills the worker would kill the next one too), and a side effect may already have
+   happened; the user sees why and can run them again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    WorkPoolFilter,
+    WorkPoolFilterType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Cancelled, Crashed
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flow_factory.batch_store import BatchStore
+from store.models import Batch, Execution
+
+log = logging.getLogger("flowyard.reconcile")
+WORKER_TYPE = "flowyard"
+WORKER_LABEL = "prefect.worker.name"
+ORPHAN_PENDING_SECONDS = 60
+PAGE = 200
+ACTIVE = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+ENDED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
+
+
+def _read_all(client: SyncPrefectClient, **filters) -> list[FlowRun]:
+    runs, offset = [], 0
+    while True:
+        page = client.read_flow_runs(limit=PAGE, offset=offset, **filters)
+        runs.extend(page)
+        if len(page) < PAGE:
+            return runs
+        offset += PAGE
+
+
+def _live_workers(client: SyncPrefectClient, pool: str, missed_heartbeats: int, now: datetime) -> set[str]:
+    live = set()
+    for worker in client.read_workers_for_work_pool(pool):
+        interval = worker.heartbeat_interval_seconds or 30
+        if worker.last_heartbeat_time and now - worker.last_heartbeat_time < timedelta(
+                seconds=interval * missed_heartbeats):
+            live.add(worker.name)
+    return live
+
+
+def crash_runs_of_dead_workers(client: SyncPrefectClient, *, missed_heartbeats: int) -> int:
+    """Mark flow runs whose Flowyard worker stopped heartbeating `Crashed`. Returns how many."""
+    runs = _read_all(
+        client,
+        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE))),
+        work_pool_filter=WorkPoolFilter(type=WorkPoolFilterType(any_=[WORKER_TYPE])),
+    )
+    now = datetime.now(timezone.utc)
+    live: dict[str, set[str]] = {}
+    crashed = 0
+    for run in runs:
+        worker = (run.labels or {}).get(WORKER_LABEL)
+        if worker is None:
+            age = now - (run.state.timestamp if run.state else now)
+            dead = run.state_type == StateType.PENDING and age > timedelta(seconds=ORPHAN_PENDING_SECONDS)
+        else:
+            pool = run.work_pool_name
+            if pool not in live:
+                live[pool] = _live_workers(client, pool, missed_heartbeats, now)
+            dead = worker not in live[pool]
+        if not dead:
+            continue
+        message = f"Worker {worker or '(unknown)'} stopped heartbeating while it ran this flow run."
+        state = Cancelled(message=message) if run.state_type == StateType.CANCELLING else Crashed(message=message)
+        try:
+            client.set_flow_run_state(run.id, state, force=True)
+        except ObjectNotFound:
+            continue
+        log.warning("flow run %s: %s", run.id, message)
+        crashed += 1
+    return crashed
+
+
+def end_executions_of_ended_batches(db: Session, client: SyncPrefectClient, store: BatchStore) -> int:
+    """End the pending/running executions of batches whose flow run has ended. Returns batches fixed."""
+    batches = dict(db.execute(
+        select(Batch.id, Batch.flow_run_id).distinct()
+        .join(Execution, Execution.batch_id == Batch.id)
+        .where(Execution.status.in_(("pending", "running")), Batch.flow_run_id.is_not(None))
+    ).all())
+    if not batches:
+        return 0
+    by_flow_run = {flow_run_id: batch_id for batch_id, flow_run_id in batches.items()}
+    ids = list(by_flow_run)
+    fixed = 0
+    for start in range(0, len(ids), PAGE):
+        ended = client.read_flow_runs(limit=PAGE, flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=ids[start:start + PAGE]),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ENDED)),
+        ))
+        for run in ended:
+            status = "cancelled" if run.state_type == StateType.CANCELLED else "failed"
+            state = run.state.name if run.state else run.state_type.value
+            detail = f": {run.state.message}" if run.state and run.state.message else ""
+            store.fail_unfinished(by_flow_run[str(run.id)], status, {
+                "message": f"The batch running this execution ended {state}{detail}",
+                "hint": "Run it again; if it keeps happening, contact your operator.",
+                "retryable": False,
+            })
+            log.warning("batch %s: flow run %s ended %s; its unfinished executions are now %s",
+                        by_flow_run[str(run.id)], run.id, state, status)
+            fixed += 1
+    return fixed

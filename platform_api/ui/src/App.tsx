@@ -1,0 +1,64 @@
+// The app shell: session, header and the screens behind "#/".
+import { useEffect, useState } from "react";
+import { loadSession, saveSession, setUnauthorizedHandler } from "./api/client";
+import type { Session } from "./api/types";
+import { ToastProvider } from "./components/Toasts";
+import { navigate, useRoute } from "./lib/route";
+import { AuthPage } from "./pages/AuthPage";
+import { EditorPage } from "./pages/EditorPage";
+import { RunPage } from "./pages/RunPage";
+import { RunsPage } from "./pages/RunsPage";
+import { WorkflowsPage } from "./pages/WorkflowsPage";
+
+function Header({ session, section, onSignOut }: { session: Session; section: string; onSignOut: () => void }) {
+  return (
+    <nav className="app-header">
+      <a className="brand" href="#/"><span className="brand-mark" />Flowyard</a>
+      <a href="#/" className={section === "workflows" ? "active" : ""}>Workflows</a>
+      <a href="#/runs" className={section === "runs" ? "active" : ""}>Runs</a>
+      <span className="toolbar-spacer" />
+      <span className="muted small hide-narrow">{session.tenant.name ?? session.tenant.slug} · {session.email}</span>
+      <button className="btn btn-ghost btn-xs" onClick={onSignOut}>Sign out</button>
+    </nav>
+  );
+}
+
+function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to), [to]);
+  return null;
+}
+
+function Screen({ session, setSession }: { session: Session | null; setSession: (s: Session | null) => void }) {
+  const { parts, query } = useRoute();
+  const [first, id] = parts;
+  if (!session) return <AuthPage mode={first === "signup" ? "signup" : "login"} onSignedIn={setSession} />;
+  if (first === "login" || first === "signup") return <Redirect to="/" />;
+  const signOut = () => {
+    saveSession(null);
+    setSession(null);
+    navigate("/login");
+  };
+  const section = first === "runs" ? "runs" : "workflows";
+  return (
+    <div className={`app${first === "workflows" && id ? " app-editor" : ""}`}>
+      <Header session={session} section={section} onSignOut={signOut} />
+      {first === "workflows" && id ? <EditorPage id={id} />
+        : first === "runs" && id ? <RunPage id={id} />
+        : first === "runs" ? <RunsPage workflowId={query.get("workflow")} />
+        : <WorkflowsPage />}
+    </div>
+  );
+}
+
+export function App() {
+  const [session, setSession] = useState<Session | null>(loadSession);
+  useEffect(() => setUnauthorizedHandler(() => {
+    saveSession(null);
+    setSession(null);
+  }), []);
+  return (
+    <ToastProvider>
+      <Screen session={session} setSession={setSession} />
+    </ToastProvider>
+  );
+}

@@ -1,0 +1,152 @@
+// The workflow editor: palette, canvas, settings panel, toolbar, test runs and the unsaved-work banner.
+import { useReactFlow, type XYPosition } from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import type { Graph, NodeTypeInfo, Workflow } from "../api/types";
+import { useToast } from "../components/Toasts";
+import { timeAgo } from "../lib/format";
+import { logicalKey, newNodeId, toFlowNode, toGraph, type StepData } from "../lib/graph";
+import { autoLayout, NODE_HEIGHT, NODE_WIDTH } from "../lib/layout";
+import { useRun } from "../lib/useRun";
+import { Canvas } from "./Canvas";
+import { ConflictDialog } from "./ConflictDialog";
+import { createDecorations, EditorContext } from "./context";
+import { EmptyGuide } from "./EmptyGuide";
+import { NodePanel } from "./NodePanel";
+import { Palette } from "./Palette";
+import { buildReferences } from "./references";
+import { RunBar } from "./RunBar";
+import { TestRunDialog } from "./TestRunDialog";
+import { Toolbar } from "./Toolbar";
+import { useGraphState } from "./useGraphState";
+import { useShortcuts } from "./useShortcuts";
+import { useValidation } from "./useValidation";
+import { useWorkflowSync } from "./useWorkflowSync";
+
+type Props = { initial: Workflow; nodeTypes: NodeTypeInfo[]; readOnly: boolean };
+
+function useOnline(): boolean {
+  const [online, setOnline] = useState(navigator.onLine);
+  useEffect(() => {
+    const update = () => setOnline(navigator.onLine);
+    window.addEventListener("online", update);
+    window.addEventListener("offline", update);
+    return () => (window.removeEventListener("online", update), window.removeEventListener("offline", update));
+  }, []);
+  return online;
+}
+
+export function Editor({ initial, nodeTypes, readOnly }: Props) {
+  const types = useMemo(() => new Map(nodeTypes.map((t) => [t.type, t])), [nodeTypes]);
+  const [decorations] = useState(createDecorations);
+  const env = useMemo(() => ({ types, decorations }), [types, decorations]);
+  const state = useGraphState(initial.graph);
+  const [name, setName] = useState(initial.name);
+  const graph = useMemo(() => toGraph(state.nodes, state.edges), [state.nodes, state.edges]);
+  const validation = useValidation(graph, useMemo(() => logicalKey(graph), [graph]));
+  const sync = useWorkflowSync(initial, graph, name, state.reset);
+  const [runId, setRunId] = useState<string | null>(null);
+  const { run } = useRun(runId);
+  const [testing, setTesting] = useState(false);
+  const { record, setNodes, current: live } = state;
+  const flow = useReactFlow();
+  const toast = useToast();
+  const online = useOnline();
+
+  const steps = useMemo(() => new Map((run?.steps ?? []).map((s) => [s.node_id, s])), [run]);
+  useEffect(() => decorations.set({ errors: validation.errors.byNode, steps }), [decorations, validation.errors, steps]);
+
+  const addNode = useCallback((typeName: string, screen?: XYPosition) => {
+    const type = types.get(typeName);
+    if (!type || readOnly) return;
+    const box = document.querySelector(".canvas")?.getBoundingClientRect();
+    const at = flow.screenToFlowPosition(screen ?? { x: (box?.x ?? 0) + (box?.width ?? 0) / 2, y: (box?.y ?? 0) + (box?.height ?? 0) / 2 });
+    const config = type.is_trigger && type.config_schema.properties?.sample ? { sample: type.sample_output } : {};
+    const id = newNodeId(type.label, new Set(live.current.nodes.map((n) => n.id)));
+    const node = toFlowNode({ id, type: typeName, label: type.label, config, position: { x: at.x - NODE_WIDTH / 2, y: at.y - NODE_HEIGHT / 2 } });
+    record();
+    setNodes((ns) => [...ns.map((n) => ({ ...n, selected: false })), { ...node, selected: true }]);
+  }, [types, readOnly, flow, record, setNodes, live]);
+
+  const updateNode = useCallback((id: string, data: Partial<StepData>, field: string) => {
+    record(`${id}:${field}`);
+    setNodes((ns) => ns.map((n) => (n.id === id ? { ...n, data: { ...n.data, ...data } } : n)));
+  }, [record, setNodes]);
+
+  const select = useCallback((id: string | null) => {
+    setNodes((ns) => ns.map((n) => (n.selected === (n.id === id) ? n : { ...n, selected: n.id === id })));
+    if (id) flow.fitView({ nodes: [{ id }], duration: 300, maxZoom: 1.1 });
+  }, [setNodes, flow]);
+
+  const layout = useCallback(() => {
+    record();
+    setNodes((ns) => autoLayout(ns, live.current.edges));
+    requestAnimationFrame(() => flow.fitView({ duration: 300, maxZoom: 1.1, padding: 0.3 }));
+  }, [record, setNodes, live, flow]);
+
+  const { replace } = state;
+  const openGraph = useCallback((g: Graph, note: string) => {
+    replace(g);
+    toast(note, "info");
+  }, [replace, toast]);
+
+  useShortcuts(readOnly ? null : { undo: state.undo, redo: state.redo, copy: state.copy, paste: state.paste, save: sync.save });
+
+  const trigger = state.nodes.find((n) => types.get(n.data.type)?.is_trigger);
+  const selected = state.nodes.filter((n) => n.selected);
+  const current = selected.length === 1 ? selected[0] : null;
+  const references = useMemo(
+    () => (current ? buildReferences(current.id, state.nodes, state.edges, types, steps) : []),
+    [current, state.nodes, state.edges, types, steps],
+  );
+
+  const runTest = async (input: Record<string, unknown>) => {
+    const id = await sync.startTest(input);
+    if (!id) return;
+    setTesting(false);
+    setRunId(id);
+  };
+
+  return (
+    <EditorContext.Provider value={env}>
+      <div className={`editor${readOnly ? " read-only" : ""}`}>
+        <Toolbar workflow={sync.workflow} name={name} onName={setName} dirty={sync.dirty} busy={sync.busy} readOnly={readOnly}
+          errors={validation.errors} checking={validation.status} canUndo={state.canUndo} canRedo={state.canRedo}
+          labelOf={(id) => state.nodes.find((n) => n.id === id)?.data.label || id}
+          on={{
+            undo: state.undo, redo: state.redo, layout, save: sync.save, publish: sync.publish, test: () => setTesting(true),
+            pickProblem: select, openVersion: (g, v) => openGraph(g, `Version ${v} opened: save to make it the latest`),
+          }} />
+        {readOnly && <div className="banner banner-info">Editing needs a larger screen: this is a read-only view. Tap a step to see it.</div>}
+        {!online && <div className="banner banner-warn">You are offline. Your changes are kept in this browser until you can save.</div>}
+        {sync.draft && (
+          <div className="banner banner-warn" data-testid="draft-banner">
+            Unsaved changes from {timeAgo(sync.draft.savedAt)} were kept in this browser.
+            <button className="btn btn-primary btn-xs" onClick={() => {
+              const draft = sync.restoreDraft();
+              if (draft) (openGraph(draft.graph, "Unsaved changes restored"), setName(draft.name));
+            }}>Restore them</button>
+            <button className="btn btn-ghost btn-xs" onClick={sync.discardDraft}>Discard</button>
+          </div>
+        )}
+        <div className="editor-body">
+          {!readOnly && <Palette types={nodeTypes} onAdd={addNode} />}
+          <div className="canvas-wrap">
+            <Canvas state={state} readOnly={readOnly} onAdd={addNode} />
+            {state.nodes.length === 0 && <EmptyGuide onStart={readOnly ? null : () => addNode("trigger.manual")} />}
+            {runId && <RunBar run={run} stepCount={state.nodes.length} onClose={() => setRunId(null)} />}
+          </div>
+          {current && (
+            <NodePanel node={current} type={types.get(current.data.type)} errors={validation.errors.byNode.get(current.id) ?? []}
+              fieldErrors={validation.errors.byField.get(current.id) ?? new Map()} references={references}
+              step={steps.get(current.id)} readOnly={readOnly} onChange={updateNode} onClose={() => select(null)} />
+          )}
+        </div>
+      </div>
+      {testing && (
+        <TestRunDialog sample={trigger?.data.config.sample ?? (trigger && types.get(trigger.data.type)?.sample_output) ?? {}}
+          busy={!!sync.busy} onRun={runTest} onClose={() => setTesting(false)} />
+      )}
+      {sync.conflict && <ConflictDialog onReload={sync.reload} onKeepBoth={sync.keepBoth} onClose={sync.closeConflict} />}
+    </EditorContext.Provider>
+  );
+}

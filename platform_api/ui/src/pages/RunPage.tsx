@@ -1,0 +1,74 @@
+// One run's progress, live: every step with its status, timing, input, output and error.
+import { useEffect, useState } from "react";
+import { api } from "../api/client";
+import type { Graph, Step } from "../api/types";
+import { StatusPill } from "../components/StatusPill";
+import { StepDetails } from "../components/StepDetails";
+import { dateTime, duration } from "../lib/format";
+import { useRun } from "../lib/useRun";
+
+function StepCard({ step, label }: { step: Step; label: string }) {
+  return (
+    <li className="step-card" data-status={step.status} data-node-id={step.node_id}>
+      <details open={step.status === "failed"}>
+        <summary>
+          <span className={`dot status-${step.status}`} />
+          <strong>{label}</strong>
+          <span className="muted small">{duration(step.started_at, step.ended_at)}</span>
+          <StatusPill status={step.status} />
+        </summary>
+        <StepDetails step={step} />
+      </details>
+    </li>
+  );
+}
+
+export function RunPage({ id }: { id: string }) {
+  const { run, problem } = useRun(id);
+  const [graph, setGraph] = useState<Graph | null>(null);
+  const [workflowName, setWorkflowName] = useState("");
+  const workflowId = run?.workflow_id;
+  const version = run?.version;
+  useEffect(() => {
+    if (!workflowId || version === undefined) return;
+    api.version(workflowId, version).then((v) => setGraph(v.graph)).catch(() => {});
+    api.workflow(workflowId).then((w) => setWorkflowName(w.name)).catch(() => {});
+  }, [workflowId, version]);
+
+  if (problem) return <main className="page"><div className="callout callout-error">{problem}</div></main>;
+  if (!run) return <main className="page muted">Loading the run…</main>;
+  const labelOf = (nodeId: string) => graph?.nodes.find((n) => n.id === nodeId)?.label || nodeId;
+  const total = graph?.nodes.length ?? run.steps.length;
+  const done = run.steps.filter((s) => s.status === "completed").length;
+  return (
+    <main className="page run-page">
+      <a href={`#/runs?workflow=${run.workflow_id}`} className="small">← Runs of {workflowName || "this workflow"}</a>
+      <div className="page-head">
+        <h1>{workflowName || "Run"}</h1>
+        <StatusPill status={run.status} />
+      </div>
+      <div className="card run-summary">
+        <div><span className="muted small">Mode</span><strong>{run.mode === "test" ? "Test" : "Live"} · v{run.version}</strong></div>
+        <div><span className="muted small">Started</span><strong>{dateTime(run.started_at ?? run.created_at)}</strong></div>
+        <div><span className="muted small">Duration</span><strong>{duration(run.started_at, run.ended_at)}</strong></div>
+        <div><span className="muted small">Progress</span><strong>{done} of {total} steps</strong></div>
+        <div className="progress" aria-hidden="true"><span style={{ width: `${total ? (100 * done) / total : 0}%` }} /></div>
+      </div>
+      {run.error && (
+        <div className="callout callout-error" role="alert">
+          <strong>{run.error.node_id ? `${labelOf(run.error.node_id)}: ` : ""}{run.error.message}</strong>
+          {run.error.hint && <p>How to fix it: {run.error.hint}</p>}
+        </div>
+      )}
+      <h2>Steps</h2>
+      {run.steps.length === 0 && <p className="muted">Waiting for the first step to start…</p>}
+      <ul className="steps">{run.steps.map((s) => <StepCard key={s.node_id} step={s} label={labelOf(s.node_id)} />)}</ul>
+      {run.logs?.length > 0 && (
+        <>
+          <h2>Log</h2>
+          <pre className="logs">{run.logs.map((l) => `${new Date(l.timestamp).toLocaleTimeString()}  ${l.level.padEnd(7)} ${l.message}`).join("\n")}</pre>
+        </>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,62 @@
+"""What a person does in the builder, as Playwright steps with real mouse drags."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from playwright.sync_api import Locator, Page, expect
+
+from tests.support import Api
+
+PASSWORD = "correct horse battery"
+
+
+def node(page: Page, node_id: str) -> Locator:
+    return page.locator(f'.react-flow__node[data-id="{node_id}"]')
+
+
+def center(locator: Locator) -> tuple[float, float]:
+    box = locator.bounding_box()
+    assert box, f"{locator} is not visible"
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def drag(page: Page, start: tuple[float, float], end: tuple[float, float], steps: int = 12) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=steps)
+    page.mouse.up()
+
+
+def drag_from_palette(page: Page, node_type: str, x: float, y: float) -> None:
+    """Drags a palette item to (x, y) relative to the canvas' top-left corner."""
+    canvas = page.locator(".canvas").bounding_box()
+    drag(page, center(page.locator(f'.palette-item[data-type="{node_type}"]')), (canvas["x"] + x, canvas["y"] + y))
+
+
+def connect(page: Page, source: str, target: str, handle: str = "default") -> None:
+    out = node(page, source).locator(f'.react-flow__handle.source[data-handleid="{handle}"]')
+    into = node(page, target).locator(".react-flow__handle.target")
+    drag(page, center(out), center(into))
+
+
+def edge_count(page: Page) -> int:
+    return page.locator(".react-flow__edge").count()
+
+
+def sign_in(page: Page, app_url: str, api: Api) -> None:
+    """Opens the app already signed in as `api`'s user (the login screen is tested on its own)."""
+    body = api.signup_body
+    session = {"token": api.token, "tenant": body["tenant"], "email": body["user"]["email"]}
+    page.goto(app_url + "/")
+    page.evaluate("s => localStorage.setItem('flowyard:session', s)", json.dumps(session))
+    page.reload()
+
+
+def new_tenant(app_url: str) -> Api:
+    return Api(app_url).signup(f"Shop {uuid.uuid4().hex[:6]}")
+
+
+def expect_no_problems(page: Page) -> None:
+    expect(page.get_by_test_id("problems")).to_have_text("No problems", timeout=10_000)
