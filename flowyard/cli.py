@@ -42,6 +42,14 @@ def cmd_worker(settings_loader) -> int:
     os.execvpe(child.argv[0], child.argv, child.env)
 
 
+def cmd_settings(_settings_loader) -> int:
+    from flowyard.settings import settings_table
+
+    print("| variable | default | what it does |\n| --- | --- | --- |")
+    print("\n".join(settings_table()))
+    return 0
+
+
 def current_revision(database_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
     from store.db import get_engine
@@ -75,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_up
     )
     commands.add_parser("worker", help="run a worker in the foreground").set_defaults(handler=cmd_worker)
+    commands.add_parser("settings", help="print every setting as a Markdown table").set_defaults(
+        handler=cmd_settings
+    )
     commands.add_parser("version", help="print the version").set_defaults(handler=cmd_version)
     db = commands.add_parser("db", help="platform database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="run the platform database migrations").set_defaults(handler=cmd_db_upgrade)

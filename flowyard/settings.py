@@ -160,3 +160,17 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_table(model: type[BaseModel] = Settings, prefix: str = "FLOWYARD_") -> list[str]:
+    """Markdown rows `| variable | default | description |` for every setting (README, `flowyard settings`)."""
+    rows = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows += settings_table(annotation, f"{prefix}{name.upper()}__")
+            continue
+        default = field.get_default(call_default_factory=True)
+        shown = "(development placeholder)" if isinstance(default, SecretStr) else default
+        rows.append(f"| `{prefix}{name.upper()}` | `{shown}` | {field.description} |")
+    return rows

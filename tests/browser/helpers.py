@@ -32,13 +32,24 @@ def drag(page: Page, start: tuple[float, float], end: tuple[float, float], steps
 def drag_from_palette(page: Page, node_type: str, x: float, y: float) -> None:
     """Drags a palette item to (x, y) relative to the canvas' top-left corner."""
     canvas = page.locator(".canvas").bounding_box()
-    drag(page, center(page.locator(f'.palette-item[data-type="{node_type}"]')), (canvas["x"] + x, canvas["y"] + y))
+    item = page.locator(f'.palette-item[data-type="{node_type}"]')
+    item.scroll_into_view_if_needed()
+    drag(page, center(item), (canvas["x"] + x, canvas["y"] + y))
 
 
 def connect(page: Page, source: str, target: str, handle: str = "default") -> None:
     out = node(page, source).locator(f'.react-flow__handle.source[data-handleid="{handle}"]')
     into = node(page, target).locator(".react-flow__handle.target")
     drag(page, center(out), center(into))
+
+
+def show_whole_canvas(page: Page) -> None:
+    """Closes the settings panel (a click on empty canvas) and zooms to fit every step."""
+    canvas = page.locator(".canvas").bounding_box()
+    page.mouse.click(canvas["x"] + 8, canvas["y"] + 8)
+    expect(page.get_by_label("Step settings")).to_be_hidden()
+    page.locator(".react-flow__controls-fitview").click()
+    page.wait_for_timeout(400)  # the fit is animated
 
 
 def edge_count(page: Page) -> int:

@@ -9,7 +9,9 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import PASSWORD, connect, drag, drag_from_palette, edge_count, expect_no_problems, node
+from tests.browser.helpers import (
+    PASSWORD, connect, drag, drag_from_palette, edge_count, expect_no_problems, node, show_whole_canvas,
+)
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 
@@ -33,12 +35,15 @@ def test_build_validate_save_publish_and_test_run(page: Page, app_url: str):
     expect(page.get_by_test_id("empty-guide")).to_be_visible()
 
     # Draw the three steps by dragging them from the palette.
-    drag_from_palette(page, "trigger.manual", 250, 300)
+    drag_from_palette(page, "trigger.manual", 140, 300)
     expect(node(page, "manual_trigger")).to_be_visible()
     expect(page.get_by_test_id("empty-guide")).to_be_hidden()
-    drag_from_palette(page, "data.transform", 600, 300)
-    drag_from_palette(page, "util.log", 950, 300)
-    for node_id in ("data_transform" if False else "transform_data", "log"):
+    page.get_by_label("Search steps").fill("transform")
+    expect(page.locator(".palette-item")).to_have_count(1)
+    drag_from_palette(page, "data.transform", 420, 300)
+    page.get_by_label("Search steps").fill("")
+    drag_from_palette(page, "util.log", 700, 300)
+    for node_id in ("transform_data", "log"):
         expect(node(page, node_id)).to_be_visible()
 
     # A transform without fields and a log without a message: the server says so on the nodes.
@@ -47,6 +52,7 @@ def test_build_validate_save_publish_and_test_run(page: Page, app_url: str):
     expect(node(page, "log").locator(".step-badge")).to_be_visible()
 
     # Connect the handles; a connection into the trigger is refused with the reason.
+    show_whole_canvas(page)
     connect(page, "manual_trigger", "transform_data")
     connect(page, "transform_data", "log")
     expect(page.locator(".react-flow__edge")).to_have_count(2)

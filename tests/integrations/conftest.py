@@ -56,6 +56,7 @@ def integration_env(platform_db_url, fake_services, monkeypatch):
     monkeypatch.setenv("FLOWYARD_DATABASE_URL", platform_db_url)
     for name, value in fake_services.env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FLOWYARD_INTEGRATIONS__TIMEOUT_SECONDS", "1")  # in-process: the fakes answer in ms
     monkeypatch.delenv("FLOWYARD_MASTER_KEY", raising=False)
     get_settings.cache_clear()
     yield platform_db_url

@@ -131,15 +131,16 @@ async def test_mastodon_post(acme, mastodon, fake_services):
 
 async def test_mastodon_lost_answer_is_retried_and_the_key_prevents_a_second_status(acme, mastodon, fake_services):
     block, account = mastodon
-    fake_services.mastodon.script(lambda r: "slow day" in r.text(), Delay(TIMEOUT_SECONDS + 1))
+    text = f"slow day {uuid.uuid4().hex[:6]}"
+    fake_services.mastodon.script(lambda r: text in r.text(), Delay(TIMEOUT_SECONDS + 1))
     ctx = acme.ctx()
     with pytest.raises(IntegrationError) as caught:
-        await run_action(POST_STATUS, ctx, block.connection_id, StatusInput(status="slow day"))
+        await run_action(POST_STATUS, ctx, block.connection_id, StatusInput(status=text))
     assert caught.value.retryable  # Mastodon honours Idempotency-Key: safe to retry
-    output = await run_action(POST_STATUS, ctx, block.connection_id, StatusInput(status="slow day"))
+    output = await run_action(POST_STATUS, ctx, block.connection_id, StatusInput(status=text))
     mine = [s for s in fake_services.mastodon.statuses if s["account_name"] == account]
     assert len(mine) == 1 and output["id"] == mine[0]["id"]
-    keys = {r.headers["idempotency-key"] for r in fake_services.mastodon.received(lambda r: "slow day" in r.text())}
+    keys = {r.headers["idempotency-key"] for r in fake_services.mastodon.received(lambda r: text in r.text())}
     assert keys == {ctx.idempotency_key}
 
 

@@ -14,6 +14,7 @@ import type { GraphState } from "./useGraphState";
 
 const NODE_TYPES = { step: StepNodeView };
 const DELETE_KEYS = ["Backspace", "Delete"];
+const FIT = { maxZoom: 1.1, padding: 0.3 };
 const STATUS_COLOURS: Record<string, string> = {
   running: "#2563eb", completed: "#16a34a", failed: "#dc2626", waiting: "#d97706",
 };
@@ -50,6 +51,7 @@ export function Canvas({ state, readOnly, onAdd }: Props) {
   const graphRef = useRef(state.current);
   graphRef.current = state.current;
   const { record, setEdges } = state;
+  const [fitOnOpen] = useState(state.nodes.length > 0); // an empty canvas keeps its scale as the first step is dropped
 
   const reason = useCallback<Reason>((from, fromHandle, fromType, to) => {
     const { nodes, edges } = graphRef.current.current;
@@ -116,11 +118,11 @@ export function Canvas({ state, readOnly, onAdd }: Props) {
         onNodeDragStart={recordDrag} onSelectionDragStart={recordDrag} onBeforeDelete={onBeforeDelete}
         nodesDraggable={!readOnly} nodesConnectable={!readOnly} deleteKeyCode={readOnly ? null : DELETE_KEYS}
         multiSelectionKeyCode={["Meta", "Control", "Shift"]}
-        fitView fitViewOptions={{ maxZoom: 1.1, padding: 0.3 }} minZoom={0.1} maxZoom={2}
+        fitView={fitOnOpen} fitViewOptions={FIT} minZoom={0.1} maxZoom={2}
         proOptions={{ hideAttribution: true }}
       >
         <Background gap={20} size={1.2} color="#d7dbe7" />
-        <Controls showInteractive={false} />
+        <Controls showInteractive={false} fitViewOptions={FIT} />
         <MiniMap pannable zoomable nodeColor={miniMapColour} nodeStrokeWidth={2} />
         {!readOnly && <ConnectionHint reason={reason} />}
       </ReactFlow>

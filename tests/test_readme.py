@@ -1,0 +1,35 @@
+"""The README's promises: its curl quickstart works as written, and it lists every setting."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from flowyard.settings import settings_table
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def _section(title: str) -> str:
+    text = README.read_text()
+    return text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_lists_every_setting():
+    table = _section("Settings")
+    missing = [row.split("`")[1] for row in settings_table() if row.split("`")[1] not in table]
+    assert not missing, f"add these settings to README.md (run `flowyard settings`): {missing}"
+
+
+def test_curl_quickstart_works_as_written(stack):
+    script = re.search(r"```bash\n(.*?)```", _section("Quickstart with curl"), re.S).group(1)
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=180,
+                            env={**os.environ, "API": stack.api_url})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "published"
+    assert lines[1] == "completed", result.stdout
+    assert [line.split()[0] for line in lines[2:]] == ["start", "greet", "ping", "log"]
+    assert '{"message": "Welcome, Ada! (API said ok)"}' in lines[-1]
