@@ -24,6 +24,8 @@ from flow_factory.nodes.base import StepError
 from flow_factory.redact import redact
 
 MAX_EXPRESSION_CHARS = 4096
+MAX_DATA_DEPTH = 64
+_LIST_MACRO = re.compile(r"\.(map|filter|all|exists|exists_one)\s*\(")
 MISSING = "(missing)"
 MAX_MATCH_INPUT_CHARS = 100_000
 REGEX_TIMEOUT_SECONDS = 0.2
@@ -172,6 +174,8 @@ def syntax_error(expression: str) -> str | None:
     """None when the expression parses; else the parser's message with the position marked."""
     if len(expression) > MAX_EXPRESSION_CHARS:
         return f"the expression is longer than {MAX_EXPRESSION_CHARS} characters"
+    if len(_LIST_MACRO.findall(expression)) > 1:  # nested list macros multiply: n² work on a long list
+        return "a condition may use at most one of map/filter/all/exists/exists_one"
     try:
         celpy.Environment().compile(expression)
     except Exception as exc:
@@ -186,7 +190,22 @@ def referenced_steps(expression: str) -> set[str]:
     return set(_STEP_REFERENCE.findall(expression))
 
 
+def _depth(value: Any, limit: int = MAX_DATA_DEPTH) -> int:
+    """How deeply lists and objects nest, counted without recursion and stopping past `limit`."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > limit:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _activation(context: dict[str, Any], now: datetime) -> dict[str, Any]:
+    if _depth(context) > MAX_DATA_DEPTH:
+        raise ValueError(f"the data is nested more than {MAX_DATA_DEPTH} levels deep")
     values = {name: celpy.json_to_cel(context.get(name)) for name in ("trigger", "steps", "execution", "loop")
               if context.get(name) is not None}
     values["now"] = celtypes.TimestampType(now)
@@ -237,6 +256,8 @@ def evaluate(expression: str, context: dict[str, Any], *, now: datetime | None =
         return Decision(expression, values, None, problem)
     try:
         result = _program(expression).evaluate(_activation(context, now or datetime.now(timezone.utc)))
+    except ValueError as exc:  # our own bounds, raised before evaluation
+        return Decision(expression, values, None, str(exc))
     except Exception as exc:  # CELEvalError and friends: the condition cannot be decided
         missing = [path for path, value in values.items() if value == MISSING]
         reason = f"the field '{missing[0]}' is missing from the data" if missing else _plain_error(exc)

@@ -104,3 +104,12 @@ def test_decision_explains_in_words_with_secrets_masked():
     assert text == "Checked whether trigger.amount (250) is greater than 100: true, so the run took the 'true' path."
     masked = evaluate("trigger.api_key == 'x'", {"trigger": {"api_key": "s3cret"}})
     assert "s3cret" not in str(masked.values)
+
+
+def test_nested_list_macros_and_deep_data_are_refused():
+    assert "at most one" in syntax_error("trigger.a.map(x, trigger.a.map(y, y)).size() > 0")
+    deep: object = 1
+    for _ in range(200):
+        deep = [deep]
+    decision = evaluate("size(trigger.deep) > 0", {"trigger": {"deep": deep}})
+    assert decision.result is None and "nested" in decision.error

@@ -13,8 +13,9 @@ function unwrapNullable(schema: JsonSchema): JsonSchema {
   return options?.length === 1 ? { ...options[0], description: schema.description, default: schema.default } : schema;
 }
 
-function kindOf(schema: JsonSchema, value: unknown, templated: boolean): Kind {
+function kindOf(name: string, schema: JsonSchema, value: unknown, templated: boolean): Kind {
   if (schema.enum) return "enum";
+  if (name.endsWith("schema")) return "json"; // a JSON Schema (input_schema, output_schema) is edited as JSON
   switch (schema.type) {
     case "boolean": return "boolean";
     case "number": case "integer": return "number";
@@ -41,7 +42,7 @@ type FieldProps = {
 
 function FieldInput({ name, schema, value, onChange, references }: FieldProps) {
   const id = `field-${name}`;
-  switch (kindOf(schema, value, references !== null)) {
+  switch (kindOf(name, schema, value, references !== null)) {
     case "enum":
       return (
         <select id={id} value={value === undefined ? "" : String(value)}
