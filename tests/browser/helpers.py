@@ -71,3 +71,38 @@ def new_tenant(app_url: str) -> Api:
 
 def expect_no_problems(page: Page) -> None:
     expect(page.get_by_test_id("problems")).to_have_text("No problems", timeout=10_000)
+
+
+def three_step_graph(*, spread: bool = True) -> dict:
+    """trigger.manual -> data.transform -> util.log, valid, laid out left to right (or piled up)."""
+    step = 300 if spread else 20
+    return {
+        "nodes": [
+            {"id": "start", "type": "trigger.manual", "label": "New lead",
+             "config": {"sample": {"first_name": "Ada", "email": "ada@example.com"}}, "position": {"x": 0, "y": 0}},
+            {"id": "shape", "type": "data.transform", "label": "Shape the lead",
+             "config": {"fields": {"name": "{{ trigger.first_name }}"}}, "position": {"x": step, "y": 0}},
+            {"id": "say", "type": "util.log", "label": "Log it",
+             "config": {"message": "Hello {{ steps.shape.output.name }}"}, "position": {"x": 2 * step, "y": 0}},
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "source_handle": None, "target": "shape"},
+            {"id": "e2", "source": "shape", "source_handle": None, "target": "say"},
+        ],
+    }
+
+
+def create_workflow(api: Api, name: str, graph: dict) -> dict:
+    response = api.post("/api/v1/workflows", json={"name": name, "graph": graph, "allow_invalid": True})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def open_editor(page: Page, app_url: str, workflow_id: str) -> None:
+    page.goto(f"{app_url}/#/workflows/{workflow_id}")
+    expect(page.locator(".react-flow__node").first).to_be_visible()
+
+
+def node_position(page: Page, node_id: str) -> tuple[float, float]:
+    box = node(page, node_id).bounding_box()
+    return box["x"], box["y"]

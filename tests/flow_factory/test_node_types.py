@@ -108,3 +108,29 @@ async def test_transform_output_schema_names_the_missing_field():
     config = TransformConfig(fields={"age": "ten"}, output_schema={"properties": {"age": {"type": "integer"}}})
     with pytest.raises(StepError, match="field 'age' does not match"):
         await run(config, ctx)
+
+
+@pytest.mark.parametrize("mode,count,expected", [
+    ("all", 2, {"a": 1, "b": 2}), ("first", 2, {"a": 1}), ("count", 2, {"a": 1, "b": 2})])
+async def test_merge_modes(mode, count, expected):
+    import logging
+
+    from flow_factory.nodes.base import StepContext
+    from flow_factory.nodes.logic_merge import MergeConfig, run
+
+    ctx = StepContext("e", "t", "join", "test", logging.getLogger("test"),
+                      context={"arrived": [("left", {"a": 1}), ("right", {"b": 2})]})
+    result = await run(MergeConfig(mode=mode, count=count), ctx)
+    assert result.output["merged"] == expected
+    assert result.output["arrived"] == ["left", "right"]
+
+
+async def test_merge_count_not_reached_fails_the_step():
+    import logging
+
+    from flow_factory.nodes.base import StepContext, StepError
+    from flow_factory.nodes.logic_merge import MergeConfig, run
+
+    ctx = StepContext("e", "t", "join", "test", logging.getLogger("test"), context={"arrived": [("left", {})]})
+    with pytest.raises(StepError, match="only 1 of the 3"):
+        await run(MergeConfig(mode="count", count=3), ctx)

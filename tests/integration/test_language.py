@@ -12,14 +12,19 @@ def test_if_routes_each_run_and_explains_why(stack):
     condition = {"any": [{"field": "trigger.amount", "operator": "greater_than", "value": 1000},
                          {"all": [{"field": "trigger.country", "operator": "equals", "value": "DE"},
                                   {"field": "trigger.amount", "operator": "greater_than", "value": 100}]}]}
+    precedence = 'trigger.vip || trigger.country == "DE" && trigger.amount > 100'  # && binds tighter
     flow = graph(
         [node("start", "trigger.manual"), node("big", "logic.if", {"condition": condition}),
          node("vip", "util.log", {"message": "vip {{ trigger.amount }}"}),
-         node("normal", "util.log", {"message": "normal lead from {{ trigger.country }}"})],
-        [edge("start", "big"), edge("big", "vip", "true"), edge("big", "normal", "false")],
+         node("normal", "util.log", {"message": "normal lead from {{ trigger.country }}"}),
+         node("prec", "logic.if", {"expression": precedence})],
+        [edge("start", "big"), edge("big", "vip", "true"), edge("big", "normal", "false"), edge("start", "prec")],
     )
-    german, french, missing = publish_and_run(api, "Route leads", flow, [
-        {"amount": 250, "country": "DE"}, {"amount": 250, "country": "FR"}, {"country": "DE"}])
+    german, french, missing, small_vip = publish_and_run(api, "Route leads", flow, [
+        {"amount": 250, "country": "DE"}, {"amount": 250, "country": "FR"}, {"country": "DE"},
+        {"vip": True, "country": "FR", "amount": 50}])
+    assert steps_by_node(small_vip)["prec"]["handle"] == "true"
+    assert steps_by_node(small_vip)["big"]["handle"] == "false"
 
     assert german["status"] == french["status"] == missing["status"] == "completed"
     assert set(steps_by_node(german)) == {"start", "big", "vip"}

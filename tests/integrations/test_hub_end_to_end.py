@@ -70,7 +70,7 @@ def hub(stack, fake_services) -> Hub:
     assert start.status_code == 200, start.text
     consent = httpx.get(start.json()["authorize_url"] + f"&login_hint={user}", follow_redirects=False)
     assert consent.status_code == 302
-    callback = httpx.get(consent.headers["location"])  # the user's browser comes back to Flowyard
+    callback = httpx.get(consent.headers["location"], timeout=60)  # the browser comes back to Flowyard
     assert callback.status_code == 200 and "is connected" in callback.text, callback.text
     fake_services.x.expires_in = 7200
     assert alice.get(f"/api/v1/connections/{x['id']}").json()["status"] == "ok"
