@@ -69,9 +69,10 @@ class Attachment(BaseModel):
 
 
 class SendEmailInput(ActionInput):
-    to: list[str] = Field(description="Recipients: a list, or addresses separated by commas.")
-    cc: list[str] = Field(default_factory=list, description="Copy recipients.")
-    bcc: list[str] = Field(default_factory=list, description="Blind copy recipients.")
+    # A list, or one text with addresses separated by commas; always a list once validated.
+    to: list[str] | str = Field(description="Recipients: a list, or addresses separated by commas.")
+    cc: list[str] | str = Field(default_factory=list, description="Copy recipients.")
+    bcc: list[str] | str = Field(default_factory=list, description="Blind copy recipients.")
     subject: str | None = Field(default=None, max_length=998, description="Subject line (not needed with a template).")
     text: str | None = Field(default=None, description="Plain-text body.")
     html: str | None = Field(default=None, description="HTML body.")

@@ -95,7 +95,7 @@ class TwilioConnection(IntegrationBlock):
 class SendSmsInput(ActionInput):
     to: str = Field(description="Recipient in international format (+14155550123), or a channel address (whatsapp:+1…).")
     body: str | None = Field(default=None, max_length=1600, description="Message text (1600 characters at most).")
-    media_urls: list[str] = Field(default_factory=list, max_length=10, description="Up to 10 public https:// URLs of images (MMS).")
+    media_urls: list[str] | str = Field(default_factory=list, max_length=10, description="Up to 10 public https:// URLs of images (MMS).")
     from_number: str | None = Field(default=None, description="Sender number; defaults to the connection's.")
     messaging_service_sid: str | None = Field(default=None, description="Messaging Service to send from; defaults to the connection's.")
     status_callback: str | None = Field(default=None, description="URL Twilio calls with delivery status updates.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from playwright.sync_api import Locator, Page, expect
@@ -106,3 +107,16 @@ def open_editor(page: Page, app_url: str, workflow_id: str) -> None:
 def node_position(page: Page, node_id: str) -> tuple[float, float]:
     box = node(page, node_id).bounding_box()
     return box["x"], box["y"]
+
+
+def eventually(check, timeout: float = 5.0) -> None:
+    """Retries `check` (an assertion) until it passes or `timeout` seconds have gone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

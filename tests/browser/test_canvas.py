@@ -7,10 +7,18 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import (
-    center, create_workflow, drag, new_tenant, node, node_position, open_editor, sign_in, three_step_graph,
+    center, create_workflow, drag, eventually, new_tenant, node, node_position, open_editor, sign_in, three_step_graph,
 )
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+
+
+def _near(a: tuple[float, float], b: tuple[float, float]) -> None:
+    assert abs(a[0] - b[0]) < 2 and abs(a[1] - b[1]) < 2, (a, b)
+
+
+def _check(condition: bool) -> None:
+    assert condition
 
 
 def viewport_scale(page: Page) -> float:
@@ -31,10 +39,9 @@ def test_move_undo_redo_copy_paste_delete_zoom_and_layout(page: Page, app_url: s
     assert moved[1] > before[1] + 60
     expect(page.get_by_test_id("save-state")).to_have_text("Unsaved changes")
     page.get_by_role("button", name="Undo").click()
-    expect(node(page, "say")).to_have_attribute("style", node(page, "say").get_attribute("style") or "")
-    assert abs(node_position(page, "say")[1] - before[1]) < 2
+    eventually(lambda: _near(node_position(page, "say"), before))
     page.get_by_role("button", name="Redo").click()
-    assert abs(node_position(page, "say")[1] - moved[1]) < 2
+    eventually(lambda: _near(node_position(page, "say"), moved))
 
     # Select two steps, copy, paste: two new steps and the edge between them.
     node(page, "shape").click()
@@ -59,8 +66,7 @@ def test_move_undo_redo_copy_paste_delete_zoom_and_layout(page: Page, app_url: s
     # Zoom with the controls; the minimap shows every step.
     scale = viewport_scale(page)
     page.locator(".react-flow__controls-zoomin").click()
-    page.wait_for_timeout(400)
-    assert viewport_scale(page) > scale
+    eventually(lambda: _check(viewport_scale(page) > scale))
     expect(page.locator(".react-flow__minimap .react-flow__minimap-node")).to_have_count(3)
 
     # Pile the steps up, then tidy them: left to right in the order they run.
@@ -69,9 +75,12 @@ def test_move_undo_redo_copy_paste_delete_zoom_and_layout(page: Page, app_url: s
         shape_x, shape_y = center(node(page, "shape").locator(".step-title"))
         drag(page, (x, y), (shape_x + 10, shape_y + 10))
     page.get_by_role("button", name="Auto-layout").click()
-    page.wait_for_timeout(500)
-    xs = [node_position(page, node_id)[0] for node_id in ("start", "shape", "say")]
-    assert xs[0] < xs[1] < xs[2], xs
+
+    def in_running_order():
+        xs = [node_position(page, node_id)[0] for node_id in ("start", "shape", "say")]
+        assert xs[0] + 100 < xs[1] and xs[1] + 100 < xs[2], xs
+
+    eventually(in_running_order)
 
 
 def test_unknown_node_type_is_a_placeholder(page: Page, app_url: str):

@@ -27,8 +27,8 @@ def test_if_routes_each_run_and_explains_why(stack):
     assert steps_by_node(small_vip)["big"]["handle"] == "false"
 
     assert german["status"] == french["status"] == missing["status"] == "completed"
-    assert set(steps_by_node(german)) == {"start", "big", "vip"}
-    assert set(steps_by_node(french)) == {"start", "big", "normal"}
+    assert set(steps_by_node(german)) == {"start", "big", "vip", "prec"}
+    assert set(steps_by_node(french)) == {"start", "big", "normal", "prec"}
     decision = steps_by_node(german)["big"]["decision"]
     assert decision["branch"] == "true" and decision["values"]["trigger.amount"] == 250
     assert "trigger.country (\"DE\") equals \"DE\"" in decision["explanation"]
