@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from store.db import get_session_factory
-from store.models import FINAL_RUN_STATUSES, Execution, StepResult, Tenant, WorkflowVersion, utcnow
+from store.models import FINAL_RUN_STATUSES, Approval, Execution, StepResult, Tenant, WorkflowVersion, utcnow
 
 
 @dataclass
@@ -117,6 +117,15 @@ class BatchStore:
                     .where(Execution.id == execution_id, Execution.status.not_in(FINAL_RUN_STATUSES))
                     .values(**values, **ended)
                 )
+            self._wake_answered_approvals(db, [i for i, v in outcomes.items() if v["status"] == "waiting"])
+
+    @staticmethod
+    def _wake_answered_approvals(db, waiting_ids: list[str]) -> None:
+        """An approval answered while its batch was still running must not wait for its timeout."""
+        if waiting_ids:
+            answered = select(Approval.execution_id).where(
+                Approval.execution_id.in_(waiting_ids), Approval.status != "pending")
+            db.execute(update(Execution).where(Execution.id.in_(answered)).values(resume_at=utcnow()))
 
     def fail_unfinished(self, batch_id: str, status: str, error: dict[str, Any]) -> None:
         """After a crash or a cancellation: nothing of the batch stays `running` forever."""

@@ -121,6 +121,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(exc.status_code, "http-error")
-        problem = Problem(exc.status_code, slug, str(exc.detail), str(exc.detail), headers=exc.headers)
+        slug = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(
+            exc.status_code, "http-error")
+        hint = {400: "Send a JSON document that parses, nested at most a few hundred levels deep.",
+                404: "Check the URL against the API docs at /docs.",
+                405: "Check the HTTP method against the API docs at /docs."}.get(exc.status_code)
+        problem = Problem(exc.status_code, slug, str(exc.detail), str(exc.detail), hint=hint, headers=exc.headers)
         return problem_response(problem, request)

@@ -69,7 +69,7 @@ def test_build_validate_save_publish_and_test_run(page: Page, app_url: str):
     expect(panel.locator('[data-field="fields"] .field-error')).to_be_visible()
     fields = panel.locator('[data-field="fields"]')
     fields.get_by_role("button", name="+ Add field").click()
-    fields.get_by_label("Name", exact=True).fill("name")
+    fields.get_by_label("Field name").fill("name")
     fields.get_by_role("button", name="Insert data").click()
     panel.locator('[data-expression="{{ trigger.first_name }}"]').click()
     expect(panel.get_by_label("Value of name")).to_have_value("{{ trigger.first_name }}")

@@ -27,7 +27,7 @@ def test_runs_and_run_progress_on_a_phone(phone: Page, app_url: str):
     expect(phone.get_by_role("heading", name="Workflows")).to_be_visible()
     assert_fits_width(phone)
 
-    phone.get_by_role("link", name="Runs").click()
+    phone.get_by_role("navigation").get_by_role("link", name="Runs").click()
     run = phone.locator(f'[data-run-id="{run_id}"]')
     expect(run).to_contain_text("Welcome new leads")
     assert_fits_width(phone)

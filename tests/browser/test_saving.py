@@ -13,7 +13,7 @@ pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 
 def rename_step(page: Page, node_id: str, label: str) -> None:
     node(page, node_id).click()
-    page.get_by_label("Step settings").get_by_label("Name", exact=True).fill(label)
+    page.get_by_label("Step name").fill(label)
     expect(node(page, node_id)).to_contain_text(label)
 
 

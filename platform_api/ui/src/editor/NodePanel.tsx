@@ -58,7 +58,7 @@ export function NodePanel({ node, type, errors, fieldErrors, references, step, r
               </div>
             ))}
             <div className="field">
-              <label htmlFor="step-label">Name</label>
+              <label htmlFor="step-label">Step name</label>
               <input id="step-label" value={node.data.label} placeholder={type?.label}
                 onChange={(e) => onChange(node.id, { label: e.target.value }, "label")} />
               <p className="help">Other steps read this step's output as <code>steps.{node.id}.output</code>.</p>

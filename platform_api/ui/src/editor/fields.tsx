@@ -61,7 +61,7 @@ export function KeyValueField({ value, onChange, references }: KeyValueProps) {
     <div className="kv">
       {rows.map(([key, item], index) => (
         <div className="kv-row" key={index}>
-          <input className="kv-key" value={key} aria-label="Name" placeholder="name"
+          <input className="kv-key" value={key} aria-label="Field name" placeholder="name"
             onChange={(e) => update(index, e.target.value, item)} />
           <TemplateInput value={typeof item === "string" ? item : JSON.stringify(item)} label={`Value of ${key}`}
             onChange={(text) => update(index, key, text)} references={references} placeholder="value" />

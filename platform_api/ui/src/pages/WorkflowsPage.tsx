@@ -66,7 +66,7 @@ export function WorkflowsPage() {
                 </div>
                 <StatusPill status={w.status} />
               </a>
-              <a className="btn btn-ghost btn-xs" href={`#/runs?workflow=${w.id}`}>Runs</a>
+              <a className="btn btn-ghost btn-xs" href={`#/runs?workflow=${w.id}`} aria-label={`Runs of ${w.name}`}>Runs</a>
             </li>
           ))}
         </ul>
