@@ -103,23 +103,54 @@ def forget_cached(block_name_: str) -> None:
 
 
 async def throttle(tenant_slug: str, integration: str) -> None:
-    """Wait for a slot of the tenant's rate limit for this integration (inside Prefect tasks only)."""
+    """Wait for a slot of the tenant's rate limit for this integration (inside Prefect tasks only).
+
+    The limit is a Prefect global concurrency limit with slot decay, so it holds across workers.
+    Executions of one batch that ask at the same time share one call to Prefect (`occupy=n`).
+    """
     from prefect.context import TaskRunContext
 
     per_second = rate_limit_per_second(integration)
     if per_second <= 0 or TaskRunContext.get() is None:
         return
     from prefect.client.orchestration import get_client
-    from prefect.concurrency.asyncio import rate_limit
 
-    name = rate_limit_name(tenant_slug, integration)
+    name, slots = rate_limit_name(tenant_slug, integration), max(1, math.ceil(per_second))
     if (name, per_second) not in _ensured_limits:
         async with get_client() as client:
-            await client.upsert_global_concurrency_limit_by_name(
-                name, max(1, math.ceil(per_second)), slot_decay_per_second=per_second
-            )
+            await client.upsert_global_concurrency_limit_by_name(name, slots, slot_decay_per_second=per_second)
         _ensured_limits.add((name, per_second))
-    await rate_limit(name, occupy=1, strict=True)
+    key = (name, id(asyncio.get_running_loop()))
+    waiters = _waiting.setdefault(key, [])
+    ready = asyncio.get_running_loop().create_future()
+    waiters.append(ready)
+    if len(waiters) == 1:
+        asyncio.create_task(_acquire_for(key, name, slots))
+    await ready
+
+
+_waiting: dict[tuple[str, int], list[asyncio.Future]] = {}
+
+
+async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:
+    """Acquire slots for everyone waiting on this limit, at most `slots` per call to Prefect."""
+    from prefect.concurrency.asyncio import rate_limit
+
+    waiters = _waiting[key]
+    while waiters:
+        group = waiters[:slots]
+        try:
+            await rate_limit(name, occupy=len(group), strict=True)
+        except Exception as exc:  # e.g. Prefect unreachable: the steps fail (retryably) with it
+            for future in group:
+                future.set_exception(IntegrationError(
+                    f"Could not take a slot of the rate limit {name}: {type(exc).__name__}.",
+                    hint="The workflow engine is busy or unreachable; the step will be retried.", retryable=True))
+        else:
+            for future in group:
+                future.set_result(None)
+        del waiters[:len(group)]
+    _waiting.pop(key, None)
 
 
 # --- the API side (sync): save, read and delete block documents --------------------------------

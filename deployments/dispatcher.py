@@ -16,11 +16,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import nullcontext
 from itertools import groupby
 
+from prefect.client.orchestration import SyncPrefectClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from deployments import outbox
+from deployments.admission import admit
 from deployments.prefect_api import prefect_client
 from deployments.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
 from flow_factory.batch_store import BatchStore
@@ -59,6 +63,7 @@ def claim_batches(db: Session, *, batch_size: int, limit: int) -> int:
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    queued = admit(db, list(queued))
     claimed = 0
     for key, group in groupby(sorted(queued, key=_group_key), key=_group_key):
         for chunk in _chunks(list(group), batch_size):
@@ -76,12 +81,12 @@ def claim_batches(db: Session, *, batch_size: int, limit: int) -> int:
     return claimed
 
 
-def submit_batches(db: Session, settings: Settings) -> int:
+def submit_batches(db: Session, settings: Settings, client: SyncPrefectClient | None = None) -> int:
     """Create a flow run for every batch that has none yet."""
     batches = db.scalars(select(Batch).where(Batch.flow_run_id.is_(None)).order_by(Batch.created_at).limit(500)).all()
     if not batches:
         return 0
-    with prefect_client(settings) as client:
+    with nullcontext(client) if client else prefect_client(settings) as client:
         for batch in batches:
             flow_run = client.create_flow_run_from_deployment(
                 batch.deployment_id,
@@ -94,11 +99,10 @@ def submit_batches(db: Session, settings: Settings) -> int:
     return len(batches)
 
 
-def reconcile(db: Session, settings: Settings) -> None:
+def reconcile(db: Session, settings: Settings, client: SyncPrefectClient) -> None:
     """Crash flow runs of dead Flowyard workers, then end executions of batches whose flow run ended."""
-    with prefect_client(settings) as client:
-        crash_runs_of_dead_workers(client, missed_heartbeats=settings.dispatcher.missed_heartbeats)
-        end_executions_of_ended_batches(db, client, BatchStore(settings.platform_database_url))
+    crash_runs_of_dead_workers(client, missed_heartbeats=settings.dispatcher.missed_heartbeats)
+    end_executions_of_ended_batches(db, client, BatchStore(settings.platform_database_url))
 
 
 class Dispatcher:
@@ -112,9 +116,12 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._loop, name="flowyard-dispatcher", daemon=True)
         self._busy = False  # the last pass dispatched something: let the next batch fill for batch_wait_ms
         self._next_reconcile = 0.0
+        self._client: SyncPrefectClient | None = None  # one for the thread: a new one costs an SSL context
 
     def start(self) -> None:
         self._thread.start()
+        threading.Thread(target=outbox.listen, args=(self._settings.platform_database_url, self.wake, self._stop),
+                         name="flowyard-outbox-listener", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -128,8 +135,9 @@ class Dispatcher:
         config = self._settings.dispatcher
         with self._sessions() as db:
             release_due_waits(db)
+            outbox.fan_out(db)
             claimed = claim_batches(db, batch_size=config.batch_size, limit=config.batch_size * 10)
-            submit_batches(db, self._settings)
+            submit_batches(db, self._settings, self._client)
         return claimed
 
     def _reconcile_if_due(self) -> None:
@@ -138,11 +146,16 @@ class Dispatcher:
         self._next_reconcile = time.monotonic() + self._settings.dispatcher.reconcile_seconds
         try:
             with self._sessions() as db:
-                reconcile(db, self._settings)
+                reconcile(db, self._settings, self._client)
         except Exception:  # Prefect may be restarting; the next pass tries again
             log.exception("reconcile pass failed")
 
     def _loop(self) -> None:
+        with prefect_client(self._settings) as client:
+            self._client = client
+            self._dispatch_until_stopped()
+
+    def _dispatch_until_stopped(self) -> None:
         config = self._settings.dispatcher
         while not self._stop.is_set():
             self._wake.wait(timeout=config.poll_seconds)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.actions import DeploymentScheduleCreate, WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from flow_factory.interpreter import ENTRYPOINT, FLOW_NAME
@@ -41,8 +41,18 @@ def ensure_work_pool(client: SyncPrefectClient, work_pool: str) -> None:
         pass
 
 
+def schedule_creates(workflow_id: str, schedules: list, *, active: bool) -> list[DeploymentScheduleCreate]:
+    """Prefect schedules whose flow runs enqueue one execution of `workflow_id` each (a tick)."""
+    return [
+        DeploymentScheduleCreate(schedule=schedule.model_dump(), active=active,
+                                 parameters={"workflow_id": workflow_id}, slug=f"flowyard-{index}")
+        for index, schedule in enumerate(schedules)
+    ]
+
+
 def upsert_deployment(
-    client: SyncPrefectClient, *, target: DeploymentTarget, work_pool: str, known_id: str | None
+    client: SyncPrefectClient, *, target: DeploymentTarget, work_pool: str, known_id: str | None,
+    schedules: list[DeploymentScheduleCreate] | None = None,
 ) -> UUID:
     """Create or update the deployment; refuse one of the same name that carries another tenant's tag."""
     try:
@@ -63,9 +73,12 @@ def upsert_deployment(
         parameter_openapi_schema={
             "title": "Parameters",
             "type": "object",
-            "properties": {"batch_id": {"title": "batch_id", "type": "string", "position": 0}},
-            "required": ["batch_id"],
+            "properties": {
+                "batch_id": {"title": "batch_id", "type": "string", "default": "", "position": 0},
+                "workflow_id": {"title": "workflow_id", "type": "string", "default": "", "position": 1},
+            },
         },
         enforce_parameter_schema=True,
         paused=False,
+        schedules=schedules or [],
     )

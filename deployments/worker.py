@@ -40,9 +40,10 @@ from typing import Any
 
 import anyio
 from prefect import flow_engine
+from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState, FlowRunFilterStateType
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.exceptions import TerminationSignal
+from prefect.exceptions import Abort, TerminationSignal
 from prefect.flow_engine import run_flow_async
 from prefect.settings import (
     PREFECT_API_URL,
@@ -106,9 +107,9 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
         self._flow = flow
         self._active: dict[uuid.UUID, tuple[asyncio.Task, RunControl]] = {}
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._active) + len(self._submitting_flow_run_ids)
+    def in_flight_ids(self) -> set[uuid.UUID]:
+        """Flow runs this worker has claimed or is running."""
+        return set(self._active) | self._submitting_flow_run_ids
 
     async def run(self, flow_run: FlowRun, configuration: BaseJobConfiguration, task_status=None) -> FlowyardWorkerResult:
         """Run one flow run here and now (BaseWorker's entry point; the polling path uses `_submit_run`)."""
@@ -144,8 +145,12 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
         _run_control.set(control)
         try:
             await run_flow_async(self._flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
-        except TerminationSignal:  # cancelled: the engine has already set Cancelled and run the hooks
+        except (TerminationSignal, Abort):  # cancelled (the engine set Cancelled, ran the hooks) or refused by Prefect
             pass
+        except asyncio.CancelledError:  # never let it reach the task group: it would stop the whole worker
+            if control.cancelling:  # cancelled before or after the engine watched for it
+                await self._mark_flow_run_as_cancelled(flow_run, {"message": "Cancelled on request."})
+            return FlowyardWorkerResult(identifier=str(flow_run.id), status_code=1)  # else drained: Crashed
         except Exception as exc:  # the engine itself failed (e.g. the API went away): do not leave it Running
             self._logger.exception("flow run %s failed in the engine", flow_run.id)
             await self._propose_crashed_state(flow_run, f"The Flowyard worker could not run it: {exc!r}")
@@ -156,7 +161,7 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
 
     async def check_cancellations(self) -> None:
         """Cancel this worker's flow runs that Prefect marks `Cancelling`."""
-        ids = list(self._active) + list(self._submitting_flow_run_ids)
+        ids = list(self.in_flight_ids())
         if not ids:
             return
         cancelling = await self.client.read_flow_runs(flow_run_filter=FlowRunFilter(
@@ -183,7 +188,7 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
     async def drain(self, timeout: float) -> None:
         """Wait for in-flight runs; stop (crash) whatever is still running after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        while self.in_flight and time.monotonic() < deadline:
+        while self.in_flight_ids() and time.monotonic() < deadline:
             await asyncio.sleep(STOP_CHECK_SECONDS)
         left = [task for task, _ in self._active.values()]
         for task in left:
@@ -204,9 +209,11 @@ async def serve(worker: FlowyardWorker, stop: threading.Event, *, poll_seconds: 
             gave_up.append(workload.__name__)  # repeated errors: exit, so that a supervisor restarts us
             stop.set()
 
-    async with worker:
-        polling = anyio.CancelScope()
-        async with anyio.create_task_group() as loops:
+    # One Prefect client for the whole process: the engine, its observers and result storage look up the
+    # client in context and would otherwise build several per flow run (each builds an SSL context).
+    with SyncClientContext():
+        async with AsyncClientContext(), worker, anyio.create_task_group() as loops:
+            polling = anyio.CancelScope()
             loops.start_soon(loop, worker.get_and_submit_flow_runs, poll_seconds, polling)
             loops.start_soon(loop, worker._sync_and_initialize, worker.heartbeat_interval_seconds)
             loops.start_soon(loop, worker.check_cancellations, CANCEL_POLL_SECONDS)
@@ -215,7 +222,7 @@ async def serve(worker: FlowyardWorker, stop: threading.Event, *, poll_seconds: 
             while not stop.is_set():
                 await asyncio.sleep(STOP_CHECK_SECONDS)
             polling.cancel()
-            log.warning("draining %d in-flight flow runs", worker.in_flight)
+            log.warning("draining %d in-flight flow runs", len(worker.in_flight_ids()))
             await worker.drain(drain_seconds)
             loops.cancel_scope.cancel()
     log.warning("Flowyard worker %r stopped", worker.name)
@@ -255,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
             stop.set()
 
     prefect_settings = {PREFECT_API_URL: api_url, PREFECT_WORKER_PREFETCH_SECONDS: 1,
-                        PREFECT_LOGGING_TO_API_BATCH_INTERVAL: LOG_BATCH_SECONDS}
+                        PREFECT_LOGGING_TO_API_BATCH_INTERVAL: LOG_BATCH_SECONDS,
+                        # a flow-run heartbeat is a thread per run; this worker's own heartbeat covers its runs
+                        "flows.heartbeat_frequency": None}
     with temporary_settings(prefect_settings):
         thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="flowyard-worker")
         thread.start()

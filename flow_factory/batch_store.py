@@ -9,7 +9,17 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from store.db import get_session_factory
-from store.models import FINAL_RUN_STATUSES, Approval, Execution, StepResult, Tenant, WorkflowVersion, utcnow
+from store.executions import enqueue_execution
+from store.models import (
+    FINAL_RUN_STATUSES,
+    Approval,
+    Execution,
+    StepResult,
+    Tenant,
+    Workflow,
+    WorkflowVersion,
+    utcnow,
+)
 
 
 @dataclass
@@ -82,6 +92,19 @@ class BatchStore:
                 for e, zone in rows
             ]
             return BatchWork(batch_id, graph, executions)
+
+    def enqueue_tick(self, workflow_id: str, flow_run_id: str, scheduled_at: datetime) -> str:
+        """A schedule fired: queue one execution of the published version (once per flow run)."""
+        with self._sessions.begin() as db:
+            workflow = db.get(Workflow, workflow_id)
+            if workflow is None or not workflow.published_version or workflow.schedules_paused:
+                return "skipped"
+            enqueue_execution(
+                db, workflow=workflow, version=workflow.published_version, mode="live",
+                deployment_id=workflow.deployment_id, input={"scheduled_at": scheduled_at.isoformat()},
+                trigger="schedule", dedupe_key=f"schedule:{flow_run_id}",
+            )
+            return "queued"
 
     def mark_running(self, execution_ids: list[str]) -> None:
         with self._sessions.begin() as db:

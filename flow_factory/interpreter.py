@@ -19,6 +19,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 from pydantic import ValidationError
 
@@ -318,9 +319,13 @@ def _on_crash_or_cancel(status: str, message: str):
     on_crashed=[_on_crash_or_cancel("failed", "The worker running this run stopped unexpectedly.")],
     on_cancellation=[_on_crash_or_cancel("cancelled", "The run was cancelled.")],
 )
-async def graph_interpreter(batch_id: str) -> dict[str, int]:
-    """Run every execution of one batch through its workflow graph."""
+async def graph_interpreter(batch_id: str = "", workflow_id: str = "") -> dict[str, int]:
+    """Run every execution of one batch through its workflow graph; or, fired by a schedule, queue one."""
     store = _store()
+    if not batch_id:
+        scheduled_at = flow_run.scheduled_start_time or datetime.now(timezone.utc)
+        outcome = await asyncio.to_thread(store.enqueue_tick, workflow_id, flow_run.id, scheduled_at)
+        return {outcome: 1}
     work = await asyncio.to_thread(store.load, batch_id)
     if not work.executions:
         return {}

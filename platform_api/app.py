@@ -11,7 +11,8 @@ from fastapi.staticfiles import StaticFiles
 
 from deployments.dispatcher import Dispatcher
 from flowyard.settings import Settings, get_settings
-from platform_api import graphs, tenant
+from platform_api import graphs, notifications, tenant
+from platform_api.triggers.routes import router as triggers_router
 from platform_api.approvals.routes import router as approvals_router
 from platform_api.auth.routes import router as auth_router
 from platform_api.connections.routes import router as connections_router
@@ -19,6 +20,7 @@ from platform_api.crm.routes import router as crm_router
 from platform_api.limits import BodySizeLimit
 from platform_api.problems import install_problem_handlers
 from platform_api.runs.routes import router as runs_router
+from platform_api.templates.routes import router as templates_router
 from platform_api.workflows.routes import router as workflows_router
 
 UI_DIST = Path(__file__).parent / "ui" / "dist"
@@ -50,7 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     install_problem_handlers(app)
     for router in (auth_router, graphs.router, workflows_router, runs_router, approvals_router,
-                   connections_router, crm_router, tenant.router):
+                   connections_router, crm_router, tenant.router, templates_router, triggers_router,
+                   notifications.router):
         app.include_router(router)
 
     @app.get("/api/v1/health", tags=["health"])

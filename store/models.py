@@ -50,6 +50,7 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    max_running: Mapped[int | None] = mapped_column(Integer)  # executions running at once; None: no limit
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -112,6 +113,9 @@ class Workflow(Base):
     latest_version: Mapped[int] = mapped_column(Integer, default=1)
     published_version: Mapped[int | None]
     deployment_id: Mapped[str | None] = mapped_column(String(36))
+    conflict_policy: Mapped[str] = mapped_column(String(16), default="parallel")  # queue, skip or parallel
+    max_parallel: Mapped[int | None] = mapped_column(Integer)
+    schedules_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -152,6 +156,7 @@ class Execution(Base):
     __table_args__ = (
         Index("ix_executions_status_created", "status", "created_at"),
         Index("ix_executions_tenant_workflow_created", "tenant_id", "workflow_id", "created_at"),
+        UniqueConstraint("workflow_id", "dedupe_key", name="uq_executions_workflow_dedupe"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -164,6 +169,8 @@ class Execution(Base):
     error: Mapped[dict[str, Any] | None]
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"), index=True)
     triggered_by: Mapped[str | None] = mapped_column(String(36))
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
     resume_at: Mapped[datetime | None] = mapped_column(index=True)
     waiting_node_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -210,3 +217,7 @@ class Approval(Base):
     decided_at: Mapped[datetime | None]
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+from store import catalog_models  # noqa: E402,F401  (registers the template catalog tables on Base.metadata)
+from store import trigger_models  # noqa: E402,F401  (registers the trigger tables on Base.metadata)

@@ -13,13 +13,21 @@ from flow_factory.nodes import (
     logic_loop,
     logic_merge,
     logic_switch,
+    trigger_data_change,
+    trigger_event,
     trigger_manual,
+    trigger_schedule,
+    trigger_webhook,
     util_log,
 )
 from flow_factory.nodes.base import NodeType
 
 _MODULES = (
     trigger_manual,
+    trigger_webhook,
+    trigger_schedule,
+    trigger_data_change,
+    trigger_event,
     data_transform,
     http_request,
     util_log,

@@ -36,8 +36,9 @@ def input_errors(input_schema: dict[str, Any] | None, payload: Any) -> list[str]
     return [_describe(error.absolute_path, error.message) for error in errors]
 
 
-def check_config(config: dict[str, Any]) -> list[ConfigIssue]:
-    schema = config.get("input_schema")
+def check_schema_config(config: dict[str, Any], field: str) -> list[ConfigIssue]:
+    """A trigger's JSON Schema field must itself be a valid schema."""
+    schema = config.get(field)
     if not schema:
         return []
     try:
@@ -45,10 +46,18 @@ def check_config(config: dict[str, Any]) -> list[ConfigIssue]:
     except SchemaError as error:
         where = ".".join(map(str, error.absolute_path))
         return [(
-            "input_schema" + (f".{where}" if where else ""),
+            field + (f".{where}" if where else ""),
             f"not a valid JSON Schema: {error.message}",
-            "fix the schema (draft 2020-12), or remove input_schema to accept any input",
+            f"fix the schema (draft 2020-12), or remove {field} to accept anything",
         )]
+    return []
+
+
+def check_config(config: dict[str, Any]) -> list[ConfigIssue]:
+    issues = check_schema_config(config, "input_schema")
+    schema = config.get("input_schema")
+    if issues or not schema:
+        return issues
     return [
         ("sample", f"sample does not match input_schema: {message}", "make the sample match the schema")
         for message in input_errors(schema, config.get("sample", {}))

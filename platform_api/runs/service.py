@@ -17,6 +17,7 @@ from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
 from platform_api.runs import schemas
 from platform_api.workflows.service import get_owned_workflow, get_version, deploy, graph_errors, invalid_graph
+from store.executions import enqueue_execution
 from store.models import Batch, Execution, StepResult, Tenant
 
 LOG_PREFIX = re.compile(r"^\[run (?P<run>[0-9a-f-]{36})\] \[(?P<node>[^\]]+)\] ")
@@ -66,11 +67,9 @@ def create_run(db: Session, *, caller: Caller, workflow_id: str, data: schemas.R
             raise invalid_graph(errors)
         deployment_id = _test_deployment_id(db, settings, caller.tenant_id)
     _check_input(get_version(db, workflow, version).graph, data.input)
-    execution = Execution(
-        tenant_id=caller.tenant_id, workflow_id=workflow.id, version=version, mode=data.mode,
-        deployment_id=deployment_id, status="queued", input=data.input, triggered_by=caller.user_id,
-    )
-    db.add(execution)
+    execution, _ = enqueue_execution(db, workflow=workflow, version=version, mode=data.mode,
+                                     deployment_id=deployment_id, input=data.input, trigger="manual",
+                                     triggered_by=caller.user_id)
     db.commit()
     return execution
 

@@ -19,6 +19,7 @@ from platform_api.auth.service import slugify
 from platform_api.connections.service import check_connections
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
+from platform_api.triggers import service as triggers
 from platform_api.workflows import schemas
 from store.models import Tenant, User, Workflow, WorkflowVersion, utcnow
 
@@ -102,7 +103,7 @@ def _summary_fields(workflow: Workflow) -> dict[str, Any]:
     }
 
 
-def _read(db: Session, workflow: Workflow, caller: Caller) -> schemas.WorkflowRead:
+def _read(db: Session, workflow: Workflow, caller: Caller, webhook_secret: str | None = None) -> schemas.WorkflowRead:
     latest = get_version(db, workflow, workflow.latest_version)
     return schemas.WorkflowRead(
         **_summary_fields(workflow),
@@ -111,6 +112,10 @@ def _read(db: Session, workflow: Workflow, caller: Caller) -> schemas.WorkflowRe
         errors=[] if latest.valid else graph_errors(latest.graph),
         warnings=[{**w.model_dump(), "path": f"graph.{w.path}"} for w in graph_warnings(latest.graph)],
         deployment_name=f"t-{caller.tenant_slug}-{workflow.slug}" if workflow.deployment_id else None,
+        conflict_policy=workflow.conflict_policy,
+        max_parallel=workflow.max_parallel,
+        schedules_paused=workflow.schedules_paused,
+        webhook_secret=webhook_secret,
     )
 
 
@@ -164,6 +169,10 @@ def update_workflow(db: Session, *, caller: Caller, workflow_id: str, data: sche
         db.add(_new_version(caller, workflow, workflow.latest_version, data.graph, valid=not errors))
     workflow.name = data.name or workflow.name
     workflow.description = data.description if data.description is not None else workflow.description
+    if data.conflict_policy is not None:
+        workflow.conflict_policy = data.conflict_policy
+    if "max_parallel" in data.model_fields_set:
+        workflow.max_parallel = data.max_parallel
     workflow.updated_at = utcnow()
     try:
         db.commit()
@@ -216,16 +225,34 @@ def _prefect_unavailable(exc: Exception) -> Problem:
                    headers={"Retry-After": "30"})
 
 
-def deploy(settings: Settings, *, target: DeploymentTarget, known_id: str | None) -> str:
+def deploy(settings: Settings, *, target: DeploymentTarget, known_id: str | None, schedules: list | None = None) -> str:
     try:
         with prefect_client(settings) as client:
             return str(upsert_deployment(client, target=target, work_pool=settings.worker.work_pool,
-                                         known_id=known_id))
+                                         known_id=known_id, schedules=schedules))
     except DeploymentNameTaken:
         raise Problem(409, "deployment-name-taken", "Name clash", "Another workflow already uses this deployment name.",
                       hint="Rename the workflow and publish again.") from None
     except Exception as exc:
         raise _prefect_unavailable(exc) from exc
+
+
+def _deploy_version(db: Session, *, workflow: Workflow, version: int, settings: Settings) -> dict:
+    """Make `version` live: the deployment with its schedules, then subscriptions and the webhook endpoint."""
+    tenant = db.get(Tenant, workflow.tenant_id)
+    graph = get_version(db, workflow, version).graph
+    target = DeploymentTarget(tenant.id, tenant.slug, workflow.slug, f"{tenant.name}: {workflow.name}")
+    schedules = triggers.deployment_schedules(workflow, graph, tenant.time_zone)
+    workflow.deployment_id = deploy(settings, target=target, known_id=workflow.deployment_id, schedules=schedules)
+    triggers.sync_subscriptions(db, workflow, graph)
+    return graph
+
+
+def redeploy(db: Session, *, caller: Caller, workflow: Workflow, settings: Settings) -> None:
+    """Apply a change of live settings (e.g. schedules paused) to the published version."""
+    if workflow.published_version:
+        _deploy_version(db, workflow=workflow, version=workflow.published_version, settings=settings)
+    db.commit()
 
 
 def publish_workflow(db: Session, *, caller: Caller, workflow_id: str, settings: Settings) -> schemas.WorkflowRead:
@@ -235,11 +262,12 @@ def publish_workflow(db: Session, *, caller: Caller, workflow_id: str, settings:
     errors = graph_errors(latest.graph) + check_connections(db, tenant_id=caller.tenant_id, graph=latest.graph)
     if errors:
         raise invalid_graph(errors)
-    tenant = db.get(Tenant, caller.tenant_id)
-    target = DeploymentTarget(tenant.id, tenant.slug, workflow.slug, f"{tenant.name}: {workflow.name}")
-    workflow.deployment_id = deploy(settings, target=target, known_id=workflow.deployment_id)
+    before = get_version(db, workflow, workflow.published_version).graph if workflow.published_version else None
+    graph = _deploy_version(db, workflow=workflow, version=workflow.latest_version, settings=settings)
+    secret = triggers.sync_endpoint(db, settings, workflow, graph)
+    triggers.notify_trigger_change(db, caller=caller, workflow=workflow, before=before, after=graph)
     workflow.published_version = workflow.latest_version
     workflow.updated_at = utcnow()
     db.commit()
-    return _read(db, workflow, caller)
+    return _read(db, workflow, caller, webhook_secret=secret)
 

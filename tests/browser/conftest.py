@@ -10,10 +10,8 @@ from typing import Iterator
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-ROOT = Path(__file__).resolve().parents[2]
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, ROOT
+
 UI_INDEX = ROOT / "platform_api" / "ui" / "dist" / "index.html"
 ARTIFACTS = ROOT / "test-artifacts"
 DESKTOP = {"width": 1440, "height": 900}

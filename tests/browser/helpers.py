@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
 from tests.support import Api
 
 PASSWORD = "correct horse battery"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def node(page: Page, node_id: str) -> Locator:

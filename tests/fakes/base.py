@@ -19,6 +19,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    at: float = field(default_factory=time.perf_counter)  # when it arrived (for benchmarks)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")

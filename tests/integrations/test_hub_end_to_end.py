@@ -268,7 +268,7 @@ def test_connections_api(hub, fake_services):
     assert stale["block_name"] == f"t-{hub.slug}-sendgrid-old-key"
     failed = alice.post(f"/api/v1/connections/{stale['id']}/test").json()
     assert failed["ok"] is False and failed["message"].startswith("SendGrid rejected the API key (401)")
-    assert "create a key with Mail Send permission" in failed["hint"].lower()
+    assert failed["hint"].startswith("Create a key with Mail Send permission")
     new_key = fake_services.sendgrid.add_key()
     hub.secrets.append(new_key)
     patched = alice.request("PATCH", f"/api/v1/connections/{stale['id']}", json={"secrets": {"api_key": new_key}})

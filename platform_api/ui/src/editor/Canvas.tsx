@@ -7,6 +7,7 @@ import {
 import { useCallback, useEffect, useRef, useState, type DragEvent } from "react";
 import { useToast } from "../components/Toasts";
 import { connectionProblem, DEFAULT_HANDLE, newEdgeId, toFlowEdge, type StepNode } from "../lib/graph";
+import { useSelector } from "../lib/store";
 import { useEditorEnv } from "./context";
 import { DRAG_MIME } from "./Palette";
 import { StepNode as StepNodeView } from "./StepNode";
@@ -14,7 +15,7 @@ import type { GraphState } from "./useGraphState";
 
 const NODE_TYPES = { step: StepNodeView };
 const DELETE_KEYS = ["Backspace", "Delete"];
-const FIT = { maxZoom: 1.1, padding: 0.3 };
+export const FIT = { maxZoom: 1.1, padding: 0.15 };
 const STATUS_COLOURS: Record<string, string> = {
   running: "#2563eb", completed: "#16a34a", failed: "#dc2626", waiting: "#d97706",
 };
@@ -102,12 +103,12 @@ export function Canvas({ state, readOnly, onAdd }: Props) {
     return true;
   }, [record]);
 
+  const { steps, errors } = useSelector(decorations, (d) => d); // a new colour function redraws the minimap
   const miniMapColour = useCallback((node: StepNode) => {
-    const { steps, errors } = decorations.get();
     const status = steps.get(node.id)?.status;
     if (status && STATUS_COLOURS[status]) return STATUS_COLOURS[status];
     return errors.has(node.id) ? "#f87171" : types.get(node.data.type)?.is_trigger ? "#818cf8" : "#cbd5e1";
-  }, [decorations, types]);
+  }, [steps, errors, types]);
 
   return (
     <div className="canvas" onDrop={onDrop} onDragOver={onDragOver}>

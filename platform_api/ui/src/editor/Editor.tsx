@@ -7,7 +7,7 @@ import { timeAgo } from "../lib/format";
 import { logicalKey, newNodeId, toFlowNode, toGraph, type StepData } from "../lib/graph";
 import { autoLayout, NODE_HEIGHT, NODE_WIDTH } from "../lib/layout";
 import { useRun } from "../lib/useRun";
-import { Canvas } from "./Canvas";
+import { Canvas, FIT } from "./Canvas";
 import { ConflictDialog } from "./ConflictDialog";
 import { createDecorations, EditorContext } from "./context";
 import { EmptyGuide } from "./EmptyGuide";
@@ -74,13 +74,13 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
 
   const select = useCallback((id: string | null) => {
     setNodes((ns) => ns.map((n) => (n.selected === (n.id === id) ? n : { ...n, selected: n.id === id })));
-    if (id) flow.fitView({ nodes: [{ id }], duration: 300, maxZoom: 1.1 });
+    if (id) flow.fitView({ ...FIT, nodes: [{ id }], duration: 300 });
   }, [setNodes, flow]);
 
   const layout = useCallback(() => {
     record();
     setNodes((ns) => autoLayout(ns, live.current.edges));
-    requestAnimationFrame(() => flow.fitView({ duration: 300, maxZoom: 1.1, padding: 0.3 }));
+    requestAnimationFrame(() => flow.fitView({ ...FIT, duration: 300 }));
   }, [record, setNodes, live, flow]);
 
   const { replace } = state;

@@ -10,7 +10,7 @@ export function RunBar({ run, stepCount, onClose }: { run: Run | null; stepCount
     <div className="run-bar" data-testid="run-bar" data-status={run?.status ?? "pending"}>
       <strong>Test run</strong>
       <StatusPill status={run?.status ?? "pending"} />
-      <span className="muted">{done} of {stepCount} steps done · {duration(run?.started_at, run?.ended_at)}</span>
+      <span className="muted">{done} of {stepCount} steps done · {duration(run?.started_at ?? run?.created_at, run?.ended_at)}</span>
       {run?.error && <span className="run-error">{run.error.message}{run.error.hint ? ` — ${run.error.hint}` : ""}</span>}
       <span className="muted small hide-narrow">Click a step to see its input and output.</span>
       <div className="toolbar-spacer" />

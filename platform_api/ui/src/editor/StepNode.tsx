@@ -29,6 +29,7 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeT>) {
 
   return (
     <div className={classes.filter(Boolean).join(" ")} data-status={status ?? ""} data-node-id={id}
+      style={outputs.length > 2 ? { minHeight: outputs.length * 22 + 8 } : undefined}
       data-category={type?.category ?? "Unknown"} title={errors.map((e) => e.message).join("\n") || undefined}>
       {hasInput && <Handle type="target" position={Position.Left} className="handle-in" />}
       <div className="step-icon"><Icon name={type ? CATEGORY_ICONS[type.category] ?? "puzzle" : "help"} /></div>

@@ -42,7 +42,7 @@ export function Toolbar({ workflow, name, onName, dirty, busy, readOnly, errors,
       <button className="btn btn-ghost btn-icon" onClick={() => navigate("/")} aria-label="Back to workflows"><Icon name="back" /></button>
       <input className="name-input" value={name} onChange={(e) => onName(e.target.value)} aria-label="Workflow name" readOnly={readOnly} />
       <StatusPill status={workflow.status} />
-      <span className="muted small save-state" data-testid="save-state">
+      <span className="muted small save-state hide-narrow" data-testid="save-state">
         {dirty ? "Unsaved changes" : `Version ${workflow.version}${workflow.published_version ? ` · live: v${workflow.published_version}` : ""}`}
       </span>
       <div className="toolbar-spacer" />

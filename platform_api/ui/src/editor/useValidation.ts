@@ -1,4 +1,5 @@
-// Server validation as you edit: debounced, the newest request wins, errors indexed by node and field.
+// Server validation as you edit, errors indexed by node and field. Debounced on the leading edge: an
+// edit after a pause is checked at once, a burst of edits (typing) once it pauses; the newest request wins.
 import { useEffect, useRef, useState } from "react";
 import { api } from "../api/client";
 import type { Graph } from "../api/types";
@@ -12,9 +13,13 @@ export function useValidation(graph: Graph, key: string): ValidationState {
   const [state, setState] = useState<ValidationState>({ errors: NO_ERRORS, status: "checking" });
   const latest = useRef(graph);
   latest.current = graph;
+  const lastEdit = useRef(0);
 
   useEffect(() => {
     const controller = new AbortController();
+    const now = performance.now();
+    const inBurst = now - lastEdit.current < VALIDATION_DELAY_MS;
+    lastEdit.current = now;
     setState((s) => ({ ...s, status: "checking" }));
     const timer = window.setTimeout(async () => {
       const sent = latest.current;
@@ -24,7 +29,7 @@ export function useValidation(graph: Graph, key: string): ValidationState {
       } catch {
         if (!controller.signal.aborted) setState((s) => ({ ...s, status: "unreachable" }));
       }
-    }, VALIDATION_DELAY_MS);
+    }, inBurst ? VALIDATION_DELAY_MS : 0);
     return () => {
       window.clearTimeout(timer);
       controller.abort();

@@ -25,7 +25,6 @@ export function toFlowEdge(edge: GraphEdge): Edge {
     source: edge.source,
     sourceHandle: handle,
     target: edge.target,
-    label: handle === DEFAULT_HANDLE ? undefined : handle === "error" ? "on error" : handle,
     className: handle === "error" ? "edge-error" : undefined,
   };
 }

@@ -8,7 +8,7 @@ export const NODE_HEIGHT = 72;
 
 export function autoLayout(nodes: StepNode[], edges: Edge[]): StepNode[] {
   const g = new Graph();
-  g.setGraph({ rankdir: "LR", nodesep: 40, ranksep: 80 });
+  g.setGraph({ rankdir: "LR", nodesep: 32, ranksep: 64 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const node of nodes) {
     g.setNode(node.id, { width: node.measured?.width ?? NODE_WIDTH, height: node.measured?.height ?? NODE_HEIGHT });

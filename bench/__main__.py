@@ -1,0 +1,83 @@
+"""`python -m bench` runs every benchmark on SQLite and PostgreSQL and prints the table;
+`python -m bench throughput` (or latency, capacity, api) runs one. `--backend sqlite` limits the backends.
+
+PostgreSQL is the server at FLOWYARD_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
+it is skipped, with a note, when it does not answer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+
+from bench import benchmarks, raw
+from bench.servers import TargetServer
+from bench.stack import Stack, postgres_available
+
+NAMES = ("throughput", "latency", "capacity", "api")
+HEADER = ("backend", "benchmark", "metric", "Flowyard", "raw: process worker", "raw: in-process / Prefect API", "note")
+
+
+def run_backend(backend: str, names: list[str]) -> list[tuple]:
+    rows: list[tuple] = []
+    target = TargetServer()
+    stack = Stack(backend).start()
+    try:
+        raw_results = None
+        for name in names:
+            began = time.time()
+            try:
+                if name == "throughput":
+                    new, raw_results = benchmarks.throughput(stack, target)
+                elif name == "latency":
+                    in_process = (raw_results or {}).get("raw_in_process") or raw.in_process(
+                        stack, target.url, benchmarks.RAW_IN_PROCESS_RUNS, benchmarks.RAW_IN_PROCESS_CONCURRENCY)
+                    new = benchmarks.latency_and_overhead(stack, target, in_process)
+                elif name == "capacity":
+                    process = (raw_results or {}).get("raw_process") or raw.through_process_pool(
+                        stack, target.url, benchmarks.RAW_PROCESS_RUNS)
+                    new = benchmarks.capacity(stack, target, process)
+                else:
+                    new = benchmarks.api_latency(stack, target)
+            except Exception as exc:
+                traceback.print_exc()
+                new = [(name, "FAILED", "-", "-", "-", f"{type(exc).__name__}: {exc}"[:120])]
+            rows.extend((backend, *row) for row in new)
+            print(f"[{backend}] {name} done in {time.time() - began:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        stack.stop()
+        target.stop()
+    return rows
+
+
+def table(rows: list[tuple]) -> str:
+    widths = [max(len(str(r[i])) for r in [HEADER, *rows]) for i in range(len(HEADER))]
+    line = lambda r: "| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths)) + " |"
+    return "\n".join([line(HEADER), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    args = parser.parse_args(argv)
+    names = args.names or list(NAMES)
+    unknown = set(names) - set(NAMES)
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(NAMES)}")
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    rows: list[tuple] = []
+    began = time.time()
+    for backend in backends:
+        if backend == "postgres" and not postgres_available():
+            rows.append((backend, "-", "skipped: PostgreSQL does not answer", "-", "-", "-", ""))
+            continue
+        rows.extend(run_backend(backend, names))
+    print(table(rows))
+    print(f"\n{len(rows)} figures in {time.time() - began:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""The benchmarks. Each takes a running stack and a target server and returns rows for the table:
+(benchmark, metric, Flowyard figure, raw process-worker figure, raw in-process figure, note)."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from bench import raw
+from bench.flowyard_runs import Platform, benchmark_graph, chain, node, waiting_graph
+from bench.stack import rss_mb
+
+# Sized so that `python -m bench` (both backends) ends well within 15 minutes on 2 cores.
+BURST = 1000
+RAW_PROCESS_RUNS = 8
+RAW_IN_PROCESS_RUNS = 30
+RAW_IN_PROCESS_CONCURRENCY = 10
+LATENCY_RATE = 4.0  # executions per second offered
+LATENCY_RUNS = 60
+WAITING = 5000
+IN_FLIGHT = 1000
+API_CLIENTS, API_ROUNDS = 8, 12
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = (len(values) - 1) * p / 100
+    low, high = int(k), min(int(k) + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (k - low)
+
+
+def lat(values: list[float], unit: float = 1.0) -> str:
+    return " / ".join(f"{pct(values, p) * unit:.0f}" if unit != 1 else f"{pct(values, p):.2f}" for p in (50, 95, 99))
+
+
+def throughput(stack, target) -> list[tuple]:
+    """End-to-end executions/s under a burst of BURST concurrent triggers, against raw Prefect."""
+    platform = Platform(stack)
+    workflow = platform.publish(benchmark_graph(target.url))
+    payloads = [{"key": f"t{i}", "x": 5, "tag": "burst"} for i in range(BURST)]
+    began = time.time()
+    sent = platform.burst(workflow, payloads)
+    accepted = time.time()
+    platform.wait_for(workflow, ("completed", "failed"), BURST, timeout=600)
+    ended = platform.ended([run_id for run_id, _ in sent])
+    last = max(e[1] for e in ended.values())
+    completed = sum(e[0] == "completed" for e in ended.values())
+    flowyard = completed / (last - began)
+    batches = len({e[2] for e in ended.values()})
+
+    process = raw.through_process_pool(stack, target.url, RAW_PROCESS_RUNS)
+    in_process = raw.in_process(stack, target.url, RAW_IN_PROCESS_RUNS, RAW_IN_PROCESS_CONCURRENCY)
+    return [
+        ("throughput", f"executions/s, burst of {BURST} (raw: {RAW_PROCESS_RUNS} / {RAW_IN_PROCESS_RUNS} runs)",
+         f"{flowyard:.1f}", f"{process['per_second']:.2f}", f"{in_process['per_second']:.2f}",
+         f"{flowyard / process['per_second']:.0f}x process, {flowyard / in_process['per_second']:.1f}x in-process; "
+         f"{batches} flow runs; triggers accepted at {BURST / (accepted - began):.0f}/s"),
+    ], {"raw_process": process, "raw_in_process": in_process}
+
+
+def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:
+    """Trigger-to-completed latency at a fixed offered load, and per-step overhead (task start -> HTTP call)."""
+    platform = Platform(stack)
+    workflow = platform.publish(benchmark_graph(target.url))
+    payloads = [{"key": f"l{i}", "x": 5, "tag": "lat"} for i in range(LATENCY_RUNS)]
+    sent = platform.paced(workflow, payloads, LATENCY_RATE)
+    platform.wait_for(workflow, ("completed", "failed"), LATENCY_RUNS, timeout=300)
+    ended = platform.ended([run_id for run_id, _ in sent])
+    latencies = [ended[run_id][1] - t for run_id, t in sent]
+
+    starts = raw.call_start_times(stack, list({e[2] for e in ended.values()}))
+    overhead = [target.arrivals[f"/lat/{run_id}"] - starts[ended[run_id][2]]
+                for run_id, _ in sent if f"/lat/{run_id}" in target.arrivals and ended[run_id][2] in starts]
+
+    # raw in-process: one run at a time (the load it sustains) for latency; overhead from the throughput runs
+    single = raw.in_process(stack, target.url, 10, 1)
+    raw_latency = [end - start for _, start, end in single["runs"]]
+    raw_starts = raw.call_start_times(stack, [str(f) for f, _, _ in raw_in_process["runs"]])
+    raw_overhead = [target.arrivals[f"/raw/{key}"] - raw_starts[str(f)]
+                    for key, (f, _, _) in zip(raw_in_process["keys"], raw_in_process["runs"])
+                    if f"/raw/{key}" in target.arrivals and str(f) in raw_starts]
+    return [
+        ("latency", f"trigger->completed p50/p95/p99 s at {LATENCY_RATE:g}/s offered (raw: 1 at a time)",
+         lat(latencies), "-", lat(raw_latency), f"{LATENCY_RUNS} executions"),
+        ("overhead", "per step: task start -> HTTP call, p50/p95/p99 ms",
+         lat(overhead, 1000), "-", lat(raw_overhead, 1000), f"{len(overhead)} calls"),
+    ]
+
+
+def capacity(stack, target, raw_process: dict) -> list[tuple]:
+    """5,000 executions waiting in a delay hold no worker slot; worker and Prefect RSS with 1,000 in flight."""
+    platform = Platform(stack)
+    worker, prefect = stack.worker_pid(), stack.prefect_pid()
+    rss_idle = rss_mb(worker)
+    waiting = platform.publish(waiting_graph())
+    began = time.time()
+    platform.burst(waiting, [{"n": i} for i in range(WAITING)])
+    platform.wait_for(waiting, ("waiting",), WAITING, timeout=600)
+    parked = time.time() - began
+    with raw.client(stack) as c:
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+
+        running = len(c.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=["RUNNING", "PENDING"])))))
+    rss_waiting, prefect_waiting = rss_mb(worker), rss_mb(prefect)
+
+    hold = platform.publish(chain(node("start", "trigger.manual", {}),
+                                  node("call", "http.request", {"method": "POST", "timeout_seconds": 300,
+                                                                "url": target.url + "/hold/{{ execution.id }}"}),
+                                  node("done", "util.log", {"message": "released"})))
+    target.released.clear()
+    platform.burst(hold, [{"n": i} for i in range(IN_FLIGHT)])
+    platform.wait_for(hold, ("running",), IN_FLIGHT, timeout=300)
+    time.sleep(2)
+    rss_flight, prefect_flight, held = rss_mb(worker), rss_mb(prefect), target.held
+    target.release()
+    platform.wait_for(hold, ("completed", "failed"), IN_FLIGHT, timeout=300)
+    per_process = raw_process["peak_rss_mb"] / max(1, raw_process["peak_processes"])
+    return [
+        ("capacity", f"{WAITING} executions waiting in logic.delay: flow runs holding a slot",
+         f"{running}", "-", "-", f"all {WAITING} parked in {parked:.0f} s; worker RSS {rss_waiting:.0f} MB "
+         f"(idle {rss_idle:.0f}), Prefect RSS {prefect_waiting:.0f} MB"),
+        ("capacity", f"worker RSS MB with {IN_FLIGHT} executions in flight",
+         f"{rss_flight:.0f}", f"~{per_process * IN_FLIGHT / 1024:.0f} GB (extrapolated)", "-",
+         f"{held} HTTP calls held at once; Prefect RSS {prefect_flight:.0f} MB; raw process worker "
+         f"~{per_process:.0f} MB per in-flight run"),
+    ]
+
+
+def api_latency(stack, target) -> list[tuple]:
+    """Platform API p95/p99 under API_CLIENTS concurrent clients, and Prefect's API for the same kinds of calls."""
+    platform = Platform(stack)
+    graph = benchmark_graph(target.url)
+    timings: dict[str, list[float]] = {k: [] for k in ("validate", "create", "publish", "list", "read")}
+    lock = threading.Lock()
+
+    def timed(name: str, call) -> httpx.Response:
+        start = time.perf_counter()
+        response = call()
+        with lock:
+            timings[name].append(time.perf_counter() - start)
+        response.raise_for_status()
+        return response
+
+    def client_loop(_: int) -> None:
+        http = platform.http
+        for _ in range(API_ROUNDS):
+            timed("validate", lambda: http.post("/api/v1/graphs/validate", json={"graph": graph}))
+            created = timed("create", lambda: http.post("/api/v1/workflows", json={
+                "name": f"api {uuid.uuid4().hex[:8]}", "graph": graph}))
+            workflow_id = created.json()["id"]
+            timed("publish", lambda: http.post(f"/api/v1/workflows/{workflow_id}/publish"))
+            timed("list", lambda: http.get("/api/v1/workflows"))
+            timed("read", lambda: http.get(f"/api/v1/workflows/{workflow_id}"))
+
+    with ThreadPoolExecutor(API_CLIENTS) as pool:
+        list(pool.map(client_loop, range(API_CLIENTS)))
+
+    prefect = {k: [] for k in ("create deployment", "list deployments", "read deployment")}
+    with raw.client(stack) as c:
+        flow_id = c.create_flow_from_name("api-bench")
+
+    def prefect_loop(_: int) -> None:
+        with httpx.Client(base_url=stack.prefect_url, timeout=60) as http:
+            for _ in range(API_ROUNDS):
+                start = time.perf_counter()
+                created = http.post("/deployments/", json={"name": f"d-{uuid.uuid4().hex[:8]}", "flow_id": str(flow_id)})
+                created.raise_for_status()
+                prefect["create deployment"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                http.post("/deployments/filter", json={"limit": 50}).raise_for_status()
+                prefect["list deployments"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                http.get(f"/deployments/{created.json()['id']}").raise_for_status()
+                prefect["read deployment"].append(time.perf_counter() - start)
+
+    with ThreadPoolExecutor(API_CLIENTS) as pool:
+        list(pool.map(prefect_loop, range(API_CLIENTS)))
+    p = lambda v: f"{pct(v, 95) * 1000:.0f} / {pct(v, 99) * 1000:.0f}"
+    raw_for = {"publish": "create deployment", "list": "list deployments", "read": "read deployment"}
+    return [("api", f"{name} p95/p99 ms, {API_CLIENTS} concurrent clients", p(values), "-",
+             p(prefect[raw_for[name]]) if name in raw_for else "-",
+             f"raw = Prefect API {raw_for[name]}" if name in raw_for else "")
+            for name, values in timings.items()]

@@ -1,0 +1,122 @@
+"""Flowyard's side of the benchmarks: the benchmark workflow through the public API of a running stack."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timezone
+
+import httpx
+from sqlalchemy import func, select
+
+from store.db import get_session_factory
+from store.models import Batch, Execution
+
+FINAL = ("completed", "failed", "cancelled")
+
+
+def node(id: str, type: str, config: dict, x: int = 0) -> dict:
+    return {"id": id, "type": type, "label": id, "config": config, "position": {"x": x, "y": 0}}
+
+
+def chain(*nodes: dict, handles: dict[str, str] | None = None) -> dict:
+    edges = [{"id": f"e{i}", "source": a["id"], "target": b["id"], **(
+        {"source_handle": handles[a["id"]]} if handles and a["id"] in handles else {})}
+             for i, (a, b) in enumerate(zip(nodes, nodes[1:]))]
+    return {"nodes": list(nodes), "edges": edges}
+
+
+def benchmark_graph(url: str) -> dict:
+    """trigger.manual -> logic.if -> http.request -> data.transform -> util.log"""
+    return chain(
+        node("start", "trigger.manual", {}),
+        node("check", "logic.if", {"expression": "trigger.x > 3"}),
+        node("call", "http.request", {"method": "POST", "url": url + "/{{ trigger.tag }}/{{ execution.id }}",
+                                      "json_body": {"key": "{{ trigger.key }}"}}),
+        node("shape", "data.transform", {"fields": {"name": "{{ trigger.key }}",
+                                                    "status": "{{ steps.call.output.status_code }}"}}),
+        node("done", "util.log", {"message": "done {{ steps.shape.output.name }}"}),
+        handles={"check": "true"},
+    )
+
+
+def waiting_graph() -> dict:
+    return chain(node("start", "trigger.manual", {}), node("wait", "logic.delay", {"minutes": 30}),
+                 node("done", "util.log", {"message": "woke up"}))
+
+
+class Platform:
+    """One tenant on a running stack."""
+
+    def __init__(self, stack) -> None:
+        self.stack = stack
+        self.http = httpx.Client(base_url=stack.api_url, timeout=120,
+                                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+        body = {"tenant_name": f"Bench {uuid.uuid4().hex[:6]}", "email": f"{uuid.uuid4().hex[:10]}@example.com",
+                "password": "correct horse battery"}
+        response = self.http.post("/api/v1/signup", json=body)
+        response.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {response.json()['token']}"
+        self.sessions = get_session_factory(stack.platform_db_url)
+
+    def publish(self, graph: dict, name: str | None = None) -> str:
+        created = self.http.post("/api/v1/workflows", json={"name": name or f"wf {uuid.uuid4().hex[:6]}",
+                                                            "graph": graph})
+        created.raise_for_status()
+        workflow_id = created.json()["id"]
+        self.http.post(f"/api/v1/workflows/{workflow_id}/publish").raise_for_status()
+        return workflow_id
+
+    def trigger(self, workflow_id: str, payload: dict) -> tuple[str, float]:
+        sent = time.time()
+        response = self.http.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": payload})
+        response.raise_for_status()
+        return response.json()["run_id"], sent
+
+    def burst(self, workflow_id: str, payloads: list[dict], clients: int = 16) -> list[tuple[str, float]]:
+        with ThreadPoolExecutor(clients) as pool:
+            return list(pool.map(lambda p: self.trigger(workflow_id, p), payloads))
+
+    def paced(self, workflow_id: str, payloads: list[dict], per_second: float) -> list[tuple[str, float]]:
+        """Open-loop load: one trigger every 1/per_second seconds, whatever the answers take."""
+        results: list[tuple[str, float]] = []
+        lock = threading.Lock()
+        start = time.monotonic()
+        with ThreadPoolExecutor(32) as pool:
+            for i, payload in enumerate(payloads):
+                time.sleep(max(0.0, start + i / per_second - time.monotonic()))
+
+                def fire(p=payload):
+                    result = self.trigger(workflow_id, p)
+                    with lock:
+                        results.append(result)
+
+                pool.submit(fire)
+        return results
+
+    def count(self, workflow_id: str, statuses: tuple[str, ...]) -> int:
+        with self.sessions() as db:
+            return db.scalar(select(func.count()).select_from(Execution).where(
+                Execution.workflow_id == workflow_id, Execution.status.in_(statuses)))
+
+    def wait_for(self, workflow_id: str, statuses: tuple[str, ...], n: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.count(workflow_id, statuses) < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {self.count(workflow_id, statuses)} of {n} executions reached {statuses}")
+            time.sleep(0.25)
+
+    def ended(self, run_ids: list[str]) -> dict[str, tuple[str, float, str | None]]:
+        """run id -> (status, ended_at as epoch seconds, flow run id of its batch)."""
+        out = {}
+        with self.sessions() as db:
+            for i in range(0, len(run_ids), 500):
+                rows = db.execute(select(Execution.id, Execution.status, Execution.ended_at, Batch.flow_run_id)
+                                  .join(Batch, Batch.id == Execution.batch_id, isouter=True)
+                                  .where(Execution.id.in_(run_ids[i:i + 500]))).all()
+                for id, status, ended_at, flow_run_id in rows:
+                    ended = ended_at.replace(tzinfo=ended_at.tzinfo or timezone.utc).timestamp() if ended_at else None
+                    out[id] = (status, ended, flow_run_id)
+        return out

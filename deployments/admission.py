@@ -1,0 +1,59 @@
+"""Which queued executions may start now: each workflow's conflict policy and the tenant's limit.
+
+`queue`: one at a time, the rest wait. `skip`: one at a time, a new one arriving while one is in
+flight is cancelled. `parallel`: up to `max_parallel` at once (no limit when unset). A tenant's
+`max_running` caps its executions in flight across workflows. Executions resuming after a wait were
+admitted before and are never held back. Whatever is held back stays queued: nothing is dropped
+except by the `skip` policy, which says so on the execution.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from store.models import Execution, Tenant, Workflow, utcnow
+
+IN_FLIGHT = ("pending", "running")
+SKIPPED = {"message": "Skipped: the previous run of this workflow was still going.",
+           "hint": "Change the workflow's conflict policy to `queue` to run it afterwards instead.",
+           "retryable": False}
+
+
+def _in_flight(db: Session, column, ids: set[str]) -> Counter:
+    rows = db.execute(select(column, func.count()).where(column.in_(ids), Execution.status.in_(IN_FLIGHT))
+                      .group_by(column))
+    return Counter(dict(rows.all()))
+
+
+def workflow_limit(workflow: Workflow) -> int | None:
+    return 1 if workflow.conflict_policy in ("queue", "skip") else workflow.max_parallel
+
+
+def admit(db: Session, queued: list[Execution]) -> list[Execution]:
+    """The executions (oldest first) that may start now; cancels those the `skip` policy drops."""
+    workflows = {w.id: w for w in db.scalars(select(Workflow).where(Workflow.id.in_({e.workflow_id for e in queued})))}
+    tenant_limits = dict(db.execute(select(Tenant.id, Tenant.max_running)
+                                    .where(Tenant.id.in_({e.tenant_id for e in queued}))).all())
+    per_workflow = _in_flight(db, Execution.workflow_id, set(workflows))
+    per_tenant = _in_flight(db, Execution.tenant_id, set(tenant_limits))
+    admitted, skipped = [], []
+    for execution in queued:
+        workflow, tenant_limit = workflows[execution.workflow_id], tenant_limits.get(execution.tenant_id)
+        resuming = execution.started_at is not None
+        limit = workflow_limit(workflow)
+        if not resuming and limit is not None and per_workflow[workflow.id] >= limit:
+            if workflow.conflict_policy == "skip":
+                skipped.append(execution.id)
+            continue
+        if not resuming and tenant_limit is not None and per_tenant[execution.tenant_id] >= tenant_limit:
+            continue
+        per_workflow[workflow.id] += 1
+        per_tenant[execution.tenant_id] += 1
+        admitted.append(execution)
+    if skipped:
+        db.execute(update(Execution).where(Execution.id.in_(skipped), Execution.status == "queued")
+                   .values(status="cancelled", error=SKIPPED, ended_at=utcnow()))
+    return admitted

@@ -1,0 +1,148 @@
+"""Starting runs from outside: signed webhook deliveries and named events from a tenant's systems."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict, deque
+from datetime import datetime, timezone
+from threading import Lock
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flow_factory.nodes.trigger_webhook import WebhookTriggerConfig
+from flowyard.settings import Settings
+from platform_api.deps import Caller
+from platform_api.problems import Problem
+from platform_api.triggers import signatures
+from platform_api.triggers.service import trigger_of, unseal_secret
+from platform_api.workflows.service import get_version
+from store.executions import enqueue_execution
+from store.models import Execution, Workflow
+from store.trigger_models import TriggerSubscription, WebhookEndpoint
+
+KEPT_HEADERS = ("content-type", "user-agent", "x-delivery-id", "x-github-event", "stripe-signature")
+
+
+class RateLimiter:
+    """Deliveries per endpoint in the last minute, in this process."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, deque] = defaultdict(deque)
+        self._lock = Lock()
+
+    def allow(self, key: str, per_minute: int) -> float | None:
+        """None when allowed; else the seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen[key]
+            while seen and now - seen[0] > 60:
+                seen.popleft()
+            if len(seen) >= per_minute:
+                return 60 - (now - seen[0])
+            seen.append(now)
+            return None
+
+
+rate_limiter = RateLimiter()
+
+
+def _unknown_endpoint() -> Problem:
+    return Problem(404, "unknown-webhook", "Unknown webhook", "No active webhook endpoint has this address.",
+                   hint="Copy the URL again from the workflow's trigger; the workflow must be published.")
+
+
+def _schema_problem(schema: dict[str, Any], payload: Any, root: str) -> Problem | None:
+    violation = next(iter(Draft202012Validator(schema).iter_errors(payload)), None)
+    if violation is None:
+        return None
+    path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in violation.absolute_path)
+    return Problem(422, "payload-invalid", "Payload does not match", f"{path}: {violation.message}",
+                   hint="Send a payload that matches the trigger's schema.",
+                   errors=[{"path": path, "message": violation.message, "hint": "see the trigger's schema"}])
+
+
+def _verify(config: WebhookTriggerConfig, secret: str, body: bytes, headers: dict[str, str], url: str) -> None:
+    try:
+        if config.auth == "hmac":
+            signatures.verify_timestamped(secret, body, headers.get("x-flowyard-signature"), name="X-Flowyard-Signature")
+        elif config.auth == "stripe":
+            signatures.verify_timestamped(secret, body, headers.get("stripe-signature"), name="Stripe-Signature")
+        elif config.auth == "twilio":
+            signatures.verify_twilio(secret, url, body, headers.get("content-type", ""), headers.get("x-twilio-signature"))
+        else:
+            signatures.verify_bearer(secret, headers.get("authorization"))
+    except signatures.BadSignature as exc:
+        raise Problem(401, "bad-signature", "Signature rejected", str(exc),
+                      hint="Sign the raw body with the endpoint's secret (rotate it if it leaked); "
+                           "see the trigger.webhook docs for the scheme.") from None
+
+
+def _parse(body: bytes, content_type: str) -> Any:
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(body.decode(errors="replace")))
+    try:
+        return json.loads(body) if body else {}
+    except ValueError:
+        raise Problem(400, "payload-not-json", "Body is not JSON", "The body could not be parsed as JSON.",
+                      hint="Send Content-Type: application/json with a JSON body.") from None
+
+
+def receive_webhook(db: Session, *, settings: Settings, endpoint_id: str, body: bytes, headers: dict[str, str],
+                    query: dict[str, str], url: str) -> tuple[Execution, bool]:
+    endpoint = db.get(WebhookEndpoint, endpoint_id)
+    workflow = db.get(Workflow, endpoint.workflow_id) if endpoint and endpoint.enabled else None
+    if workflow is None or not workflow.published_version:
+        raise _unknown_endpoint()
+    graph = get_version(db, workflow, workflow.published_version).graph
+    config = WebhookTriggerConfig.model_validate(trigger_of(graph)[1])
+    if len(body) > config.max_body_kb * 1024:
+        raise Problem(413, "payload-too-large", "Payload too large", f"This endpoint accepts at most {config.max_body_kb} KiB.",
+                      hint="Send less, or raise max_body_kb on the trigger.")
+    wait = rate_limiter.allow(endpoint.id, config.rate_limit_per_minute)
+    if wait is not None:
+        raise Problem(429, "rate-limited", "Too many deliveries", "This endpoint's rate limit was reached.",
+                      hint="Retry after the Retry-After seconds.", headers={"Retry-After": str(int(wait) + 1)})
+    _verify(config, unseal_secret(db, settings, endpoint), body, headers, url)
+    payload = _parse(body, headers.get("content-type", ""))
+    problem = config.payload_schema and _schema_problem(config.payload_schema, payload, "body")
+    if problem:
+        raise problem
+    delivery_id = headers.get(config.delivery_id_header.lower()) or (
+        str(payload.get(config.delivery_id_field)) if config.delivery_id_field and isinstance(payload, dict)
+        and payload.get(config.delivery_id_field) is not None else None)
+    received = {"body": payload, "headers": {k: v for k, v in headers.items() if k in KEPT_HEADERS},
+                "query": query, "delivery_id": delivery_id, "received_at": datetime.now(timezone.utc).isoformat()}
+    execution, created = enqueue_execution(
+        db, workflow=workflow, version=workflow.published_version, mode="live", deployment_id=workflow.deployment_id,
+        input=received, trigger="webhook", dedupe_key=f"webhook:{delivery_id}" if delivery_id else None)
+    db.commit()
+    return execution, created
+
+
+def receive_event(db: Session, *, caller: Caller, name: str, payload: dict[str, Any],
+                  event_id: str | None) -> list[dict[str, Any]]:
+    """Start every published workflow of the tenant subscribed to `name`; once per event id."""
+    caller.require("operator", "send events")
+    subscriptions = db.scalars(select(TriggerSubscription).where(
+        TriggerSubscription.tenant_id == caller.tenant_id, TriggerSubscription.topic == f"event:{name}")).all()
+    started = []
+    for subscription in subscriptions:
+        workflow = db.get(Workflow, subscription.workflow_id)
+        schema = subscription.config.get("payload_schema")
+        problem = schema and _schema_problem(schema, payload, "payload")
+        if problem:
+            started.append({"workflow_id": workflow.id, "run_id": None, "error": problem.detail})
+            continue
+        execution, created = enqueue_execution(
+            db, workflow=workflow, version=workflow.published_version, mode="live",
+            deployment_id=workflow.deployment_id, input={"event": name, "id": event_id, "payload": payload},
+            trigger="event", triggered_by=caller.user_id, dedupe_key=f"event:{event_id}" if event_id else None)
+        started.append({"workflow_id": workflow.id, "run_id": execution.id, "duplicate": not created})
+    db.commit()
+    return started

@@ -1,0 +1,119 @@
+"""Triggers of published workflows: webhook endpoints, subscriptions, schedules, and who is told of changes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from blocks.crypto import tenant_cipher
+from deployments.outbox import topic_for
+from deployments.publish import schedule_creates
+from flow_factory.nodes.trigger_schedule import ScheduleTriggerConfig, prefect_schedule
+from flowyard.settings import Settings
+from platform_api.deps import Caller
+from platform_api.problems import Problem
+from store.integration_models import Notification
+from store.models import Membership, Tenant, User, Workflow
+from store.trigger_models import TriggerSubscription, WebhookEndpoint
+
+SECRET_CONTEXT = "webhook-endpoint"
+
+
+def trigger_of(graph: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    node = next((n for n in graph.get("nodes", []) if str(n.get("type", "")).startswith("trigger.")), {})
+    return node.get("type", ""), node.get("config") or {}
+
+
+def deployment_schedules(workflow: Workflow, graph: dict[str, Any], time_zone: str) -> list:
+    kind, config = trigger_of(graph)
+    if kind != "trigger.schedule":
+        return []
+    specs = ScheduleTriggerConfig.model_validate(config).schedules
+    return schedule_creates(workflow.id, [prefect_schedule(spec, time_zone) for spec in specs],
+                            active=not workflow.schedules_paused)
+
+
+def sync_subscriptions(db: Session, workflow: Workflow, graph: dict[str, Any]) -> None:
+    db.execute(delete(TriggerSubscription).where(TriggerSubscription.workflow_id == workflow.id))
+    kind, config = trigger_of(graph)
+    topic = {"trigger.data_change": lambda: topic_for(config), "trigger.event": lambda: f"event:{config['event']}"}
+    if kind in topic:
+        db.add(TriggerSubscription(tenant_id=workflow.tenant_id, workflow_id=workflow.id, topic=topic[kind](),
+                                   config=config))
+
+
+def _seal(db: Session, settings: Settings, tenant_id: str, secret: str) -> str:
+    cipher = tenant_cipher(db, tenant_id, master_key=settings.master_key.get_secret_value())
+    return cipher.seal(secret, context=SECRET_CONTEXT)
+
+
+def unseal_secret(db: Session, settings: Settings, endpoint: WebhookEndpoint) -> str:
+    cipher = tenant_cipher(db, endpoint.tenant_id, master_key=settings.master_key.get_secret_value())
+    return cipher.unseal(endpoint.sealed_secret, context=SECRET_CONTEXT)
+
+
+def sync_endpoint(db: Session, settings: Settings, workflow: Workflow, graph: dict[str, Any]) -> str | None:
+    """Enable (creating on first publish) or disable the workflow's endpoint. Returns a new secret, once."""
+    endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.workflow_id == workflow.id))
+    wanted = trigger_of(graph)[0] == "trigger.webhook"
+    if endpoint is not None:
+        endpoint.enabled = wanted
+        return None
+    if not wanted:
+        return None
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    db.add(WebhookEndpoint(tenant_id=workflow.tenant_id, workflow_id=workflow.id,
+                           sealed_secret=_seal(db, settings, workflow.tenant_id, secret)))
+    return secret
+
+
+def rotate_secret(db: Session, *, caller: Caller, workflow: Workflow, settings: Settings,
+                  secret: str | None) -> tuple[WebhookEndpoint, str]:
+    caller.require("editor", "rotate webhook secrets")
+    endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.workflow_id == workflow.id))
+    if endpoint is None:
+        raise Problem(404, "no-webhook", "No webhook", "This workflow has no webhook endpoint.",
+                      hint="Give it a trigger.webhook and publish it.")
+    secret = secret or "whsec_" + secrets.token_urlsafe(32)
+    endpoint.sealed_secret, endpoint.rotated_at = _seal(db, settings, workflow.tenant_id, secret), datetime.now(timezone.utc)
+    db.commit()
+    return endpoint, secret
+
+
+def notify_trigger_change(db: Session, *, caller: Caller, workflow: Workflow, before: dict | None, after: dict) -> None:
+    """Tell the workspace's owners and admins when a live workflow's trigger changes: what, from what, by whom."""
+    if before is None or trigger_of(before) == trigger_of(after):
+        return
+    who = db.scalar(select(User.email).where(User.id == caller.user_id)) if caller.user_id else "an API key"
+    old, new = (f"{kind} {json.dumps(config, sort_keys=True)}" for kind, config in (trigger_of(before), trigger_of(after)))
+    recipients = db.scalars(select(Membership.user_id).where(
+        Membership.tenant_id == workflow.tenant_id, Membership.role.in_(("owner", "admin"))))
+    for user_id in recipients:
+        db.add(Notification(
+            tenant_id=workflow.tenant_id, user_id=user_id, kind="trigger_changed",
+            title=f"Trigger of '{workflow.name}' changed",
+            body=f"{who} changed the trigger of '{workflow.name}' from {old} to {new}. It is live now.",
+            data={"workflow_id": workflow.id, "from": trigger_of(before)[1], "to": trigger_of(after)[1], "by": who},
+        ))
+
+
+def preview(graph: dict[str, Any], tenant: Tenant, count: int, start: datetime | None) -> list[dict[str, Any]]:
+    """The next `count` fire times over all schedules (from `start`, default now), local and UTC, soonest first."""
+    kind, config = trigger_of(graph)
+    if kind != "trigger.schedule":
+        raise Problem(409, "not-scheduled", "No schedule", "This workflow's trigger is not a schedule.",
+                      hint="Use a trigger.schedule node to run it on a schedule.")
+    start = start or datetime.now(timezone.utc)
+    fires = []
+    for spec in ScheduleTriggerConfig.model_validate(config).schedules:
+        zone = spec.timezone or tenant.time_zone
+        for when in asyncio.run(prefect_schedule(spec, tenant.time_zone).get_dates(n=count, start=start)):
+            fires.append({"local": when.isoformat(), "utc": when.astimezone(timezone.utc).isoformat(),
+                          "time_zone": zone, "schedule": spec.cron or f"every {spec.interval_minutes:g} minutes"})
+    return sorted(fires, key=lambda fire: fire["utc"])[:count]

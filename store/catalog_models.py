@@ -1,0 +1,82 @@
+"""Tables of the template catalog: the searchable index, immutable template versions, and the
+lineage of workflows made from a template.
+
+Full-text search needs objects the ORM does not model, created by migration 0004 only:
+on SQLite the FTS5 table `catalog_templates_fts` (kept in step by triggers), on PostgreSQL the
+GIN index `ix_catalog_templates_search` over `to_tsvector('english', search_text)`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, literal_column
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.models import Base, JsonType, new_id, utcnow
+
+FTS_TABLE = "catalog_templates_fts"  # SQLite FTS5 (template_id UNINDEXED, document)
+UNMANAGED_TABLE_PREFIX = FTS_TABLE  # the FTS5 table and its shadow tables: not ORM tables
+
+
+class CatalogTemplate(Base):
+    """One template in the index. Public templates (from catalog/templates) have no tenant;
+    a tenant's private template (saved from one of its workflows) is visible only to that tenant."""
+
+    __tablename__ = "catalog_templates"
+    __table_args__ = (
+        Index("ix_catalog_templates_category_title", "category", "title"),
+        Index("ix_catalog_templates_tenant_title", "tenant_id", "title"),
+        # PostgreSQL full-text search (created by 0004; declared here so that autogenerate knows it)
+        Index("ix_catalog_templates_search", func.to_tsvector(literal_column("'english'"), literal_column("search_text")),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(40))
+    tags: Mapped[list[str]] = mapped_column(JsonType)  # filtered through catalog_template_tags
+    integrations: Mapped[list[str]] = mapped_column(JsonType)  # e.g. ["crm", "sendgrid"]
+    latest_version: Mapped[int] = mapped_column(Integer)
+    search_text: Mapped[str] = mapped_column(Text)  # title, description, tags and integrations: what search reads
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CatalogTemplateTag(Base):
+    __tablename__ = "catalog_template_tags"
+    __table_args__ = (Index("ix_catalog_template_tags_tag", "tag", "template_id"),)
+    template_id: Mapped[str] = mapped_column(ForeignKey("catalog_templates.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class CatalogTemplateVersion(Base):
+    """A published version of a template: never changed once written (upgrades merge from it)."""
+
+    __tablename__ = "catalog_template_versions"
+    __table_args__ = (UniqueConstraint("template_id", "version"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    template_id: Mapped[str] = mapped_column(ForeignKey("catalog_templates.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]]  # the whole template file: parameters, graph, trigger, changelog ...
+    changelog: Mapped[str] = mapped_column(Text, default="")  # what changed in this version
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkflowLineage(Base):
+    """Which template (and version, with which parameters) a workflow was made from."""
+
+    __tablename__ = "workflow_lineage"
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    template_id: Mapped[str] = mapped_column(ForeignKey("catalog_templates.id", ondelete="CASCADE"), index=True)
+    template_slug: Mapped[str] = mapped_column(String(80))
+    template_version: Mapped[int] = mapped_column(Integer)
+    parameters: Mapped[dict[str, Any]]
+    trigger_overrides: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    upgraded_at: Mapped[datetime | None]
