@@ -61,7 +61,10 @@ def throughput(stack, target) -> list[tuple]:
         ("throughput", f"executions/s, burst of {BURST} (raw: {RAW_PROCESS_RUNS} / {RAW_IN_PROCESS_RUNS} runs)",
          f"{flowyard:.1f}", f"{process['per_second']:.2f}", f"{in_process['per_second']:.2f}",
          f"{flowyard / process['per_second']:.0f}x process, {flowyard / in_process['per_second']:.1f}x in-process; "
-         f"{batches} flow runs; triggers accepted at {BURST / (accepted - began):.0f}/s"),
+         f"{batches} flow runs; triggers accepted at {BURST / (accepted - began):.0f}/s"
+         + (f"; raw in-process: {in_process['failed']} runs failed (HTTP 503)" if in_process["failed"] else "")
+         + (f"; raw process: {process['n'] - process['completed']} runs failed" if process["completed"] < process["n"]
+            else "")),
     ], {"raw_process": process, "raw_in_process": in_process}
 
 

@@ -99,12 +99,15 @@ async def _in_process(target_url: str, payloads: list[dict], concurrency: int) -
 
     limit = asyncio.Semaphore(concurrency)
 
-    async def one(payload: dict) -> tuple[str, float, float]:
+    async def one(payload: dict) -> tuple[str | None, float, float]:
         async with limit:
             started = time.time()
-            state = await raw_five_steps.with_options(flow_run_name=payload["key"])(
-                target_url, payload, return_state=True)
-            return state.state_details.flow_run_id, started, time.time()
+            try:
+                state = await raw_five_steps.with_options(flow_run_name=payload["key"])(
+                    target_url, payload, return_state=True)
+            except Exception:  # e.g. HTTP 503 from a SQLite Prefect server under load: counted as failed
+                return None, started, time.time()
+            return (state.state_details.flow_run_id if state.is_completed() else None), started, time.time()
 
     return await asyncio.gather(*(one(p) for p in payloads))
 
@@ -117,7 +120,9 @@ def in_process(stack, target_url: str, n: int, concurrency: int) -> dict:
         began = time.time()
         runs = asyncio.run(_in_process(target_url, payloads, concurrency))
     seconds = max(end for _, _, end in runs) - began
-    return {"n": n, "seconds": seconds, "per_second": n / seconds, "runs": runs, "keys": [p["key"] for p in payloads]}
+    completed = [(key, run) for key, run in zip([p["key"] for p in payloads], runs) if run[0] is not None]
+    return {"n": n, "failed": n - len(completed), "seconds": seconds, "per_second": len(completed) / seconds,
+            "runs": [run for _, run in completed], "keys": [key for key, _ in completed]}
 
 
 def iso(ts: float) -> str:

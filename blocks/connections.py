@@ -26,6 +26,7 @@ B = TypeVar("B", bound=IntegrationBlock)
 CACHE_SECONDS = 30.0
 _blocks: dict[tuple[str, str], tuple[float, IntegrationBlock]] = {}
 _ensured_limits: set[tuple[str, float]] = set()
+_waiting: dict[tuple[str, int], list[asyncio.Future]] = {}  # (rate limit, event loop) -> steps waiting
 
 
 def block_name(tenant_slug: str, type_slug: str, name: str) -> str:
@@ -128,8 +129,6 @@ async def throttle(tenant_slug: str, integration: str) -> None:
         asyncio.create_task(_acquire_for(key, name, slots))
     await ready
 
-
-_waiting: dict[tuple[str, int], list[asyncio.Future]] = {}
 
 
 async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:

@@ -6,7 +6,9 @@ be created is submitted again later with the same idempotency key (its id): neve
 
 Filling batches: when the previous pass dispatched something (a burst is going on), a pass first
 waits `batch_wait_ms` so that more executions join the batch; after a pass that found nothing
-(idle), the next execution is dispatched at once. Every `reconcile_seconds` the dispatcher also
+(idle), the next execution is dispatched at once. Under a sustained load that Prefect or the
+workers cannot keep up with, `max_pending_batches` (batches of a deployment not started yet) holds
+new executions in the queue, so that batches grow with the load instead of flow runs piling up. Every `reconcile_seconds` the dispatcher also
 runs `deployments.reconcile`: flow runs of dead Flowyard workers become `Crashed`, and executions
 of batches whose flow run ended without finishing them end `failed` or `cancelled`.
 """
@@ -20,7 +22,7 @@ from contextlib import nullcontext
 from itertools import groupby
 
 from prefect.client.orchestration import SyncPrefectClient
-from sqlalchemy import select, update
+from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from deployments import outbox
@@ -54,11 +56,26 @@ def release_due_waits(db: Session) -> int:
     return result.rowcount
 
 
-def claim_batches(db: Session, *, batch_size: int, limit: int) -> int:
-    """Group queued executions of the same workflow version into batches. Returns executions claimed."""
+def congested_deployments(db: Session, max_pending_batches: int) -> list[str]:
+    """Deployments with `max_pending_batches` batches that no worker has started yet."""
+    return list(db.scalars(
+        select(Execution.deployment_id)
+        .where(Execution.status == "pending")
+        .group_by(Execution.deployment_id)
+        .having(func.count(distinct(Execution.batch_id)) >= max_pending_batches)
+    ))
+
+
+def claim_batches(db: Session, *, batch_size: int, limit: int, max_pending_batches: int | None = None) -> int:
+    """Group queued executions of the same workflow version into batches. Returns executions claimed.
+
+    Backpressure: a deployment whose `max_pending_batches` batches have not started yet gets no new
+    batch; its executions stay queued and join a larger batch once one starts.
+    """
+    congested = congested_deployments(db, max_pending_batches) if max_pending_batches else []
     queued = db.scalars(
         select(Execution)
-        .where(Execution.status == "queued", Execution.batch_id.is_(None))
+        .where(Execution.status == "queued", Execution.batch_id.is_(None), Execution.deployment_id.not_in(congested))
         .order_by(Execution.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -136,7 +153,8 @@ class Dispatcher:
         with self._sessions() as db:
             release_due_waits(db)
             outbox.fan_out(db)
-            claimed = claim_batches(db, batch_size=config.batch_size, limit=config.batch_size * 10)
+            claimed = claim_batches(db, batch_size=config.batch_size, limit=config.batch_size * 10,
+                                    max_pending_batches=config.max_pending_batches)
             submit_batches(db, self._settings, self._client)
         return claimed
 

@@ -41,7 +41,7 @@ from store.models import Batch, Execution
 log = logging.getLogger("flowyard.reconcile")
 WORKER_TYPE = "flowyard"
 WORKER_LABEL = "prefect.worker.name"
-ORPHAN_PENDING_SECONDS = 60
+ORPHAN_PENDING_SECONDS = 900  # far beyond how long an overloaded Prefect keeps a live worker's run Pending
 PAGE = 200
 ACTIVE = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 ENDED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]

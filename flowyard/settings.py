@@ -61,6 +61,10 @@ class DispatcherSettings(BaseModel):
     batch_size: int = Field(100, ge=1, le=1000, description="Most executions grouped into one Prefect flow run.")
     batch_wait_ms: int = Field(50, ge=0, description="How long a batch may wait to fill under a burst.")
     poll_seconds: float = Field(1.0, gt=0, description="How often the dispatcher looks for queued executions.")
+    max_pending_batches: int = Field(
+        4, ge=1, description="Batches of one deployment that may wait for a worker to start them; beyond that, "
+        "new executions stay queued and join a larger batch (backpressure instead of a pile of flow runs)."
+    )
     reconcile_seconds: float = Field(
         10, gt=0, description="How often the dispatcher marks runs of dead Flowyard workers crashed and ends the "
         "executions of batches whose flow run ended crashed, failed or cancelled."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -48,6 +49,9 @@ class RecordingServer:
 
         class Handler(BaseHTTPRequestHandler):
             def _handle(self) -> None:
+                sleep = re.search(r"[?&]sleep=([0-9.]+)", self.path)
+                if sleep:  # a slow service
+                    time.sleep(float(sleep.group(1)))
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 recorder.requests.append(RecordedRequest(self.command, self.path, dict(self.headers), body))

@@ -174,11 +174,7 @@ class UpsertContactInput(ContactFields):
 @_step("crm.upsert_contact", writes=True)
 def upsert_contact(db: Session, data: UpsertContactInput, ctx: ActionContext) -> dict[str, Any]:
     values = data.values() | {"email": data.email}
-    try:
-        email = records._CHECKS["email"](data.email)
-    except ValueError as exc:
-        raise IntegrationError(f"CRM: {exc}", hint=records._HINTS["email"]) from None
-    contact = records.find_contact(db, ctx.tenant_id, email=email)
+    contact = records.find_contact(db, ctx.tenant_id, email=records.contact_email(data.email))
     op = "update" if contact else "create"
     contact = records.write(db, tenant_id=ctx.tenant_id, record_type="contact", op=op, record=contact, values=values)
     return {"contact": _contact_out(db, contact), "created": op == "create"}

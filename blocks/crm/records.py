@@ -198,6 +198,14 @@ _HINTS = {
 }
 
 
+def contact_email(value: str) -> str:
+    """A contact's email as stored (checked, lower-case); CrmError names the field otherwise."""
+    try:
+        return _CHECKS["email"](value)
+    except ValueError as exc:
+        raise CrmError(422, str(exc), field="email", hint=_HINTS["email"]) from None
+
+
 def _raise(message: str):
     raise ValueError(message)
 

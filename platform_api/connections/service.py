@@ -94,8 +94,6 @@ def _sealed(cipher: TenantCipher, name: str, values: dict[str, str | None]) -> d
 def _save(settings: Settings, block: IntegrationBlock, name: str) -> None:
     try:
         save_block(settings, block, name)
-    except Problem:
-        raise
     except Exception as exc:
         raise _problem_unavailable(exc) from exc
 

@@ -74,10 +74,9 @@ def read(db: Session, *, caller: Caller, record_type: str, record_id: str) -> di
 
 def upsert_contact(db: Session, *, caller: Caller, data: BaseModel) -> tuple[dict[str, Any], bool]:
     try:
-        email = records._CHECKS["email"](data.email)
-    except ValueError as exc:
-        raise _problem(CrmError(422, str(exc), field="email", hint=records._HINTS["email"])) from None
-    contact = records.find_contact(db, caller.tenant_id, email=email)
+        contact = records.find_contact(db, caller.tenant_id, email=records.contact_email(data.email))
+    except CrmError as exc:
+        raise _problem(exc) from None
     values = data.model_dump(exclude_unset=True)
     if contact is None:
         return _write(db, caller, "contact", "create", values=values), True

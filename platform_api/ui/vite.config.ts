@@ -5,6 +5,6 @@ import react from "@vitejs/plugin-react";
 export default defineConfig({
   plugins: [react()],
   base: "./",
-  build: { outDir: "dist", emptyOutDir: true, chunkSizeWarningLimit: 1000 },
+  build: { outDir: "dist", emptyOutDir: true },
   server: { proxy: { "/api": process.env.FLOWYARD_API_URL ?? "http://127.0.0.1:8000" } },
 });

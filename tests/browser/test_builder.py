@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import (
-    PASSWORD, connect, drag, drag_from_palette, edge_count, expect_no_problems, node, show_whole_canvas,
+    PASSWORD, connect, create_workflow, drag, drag_from_palette, edge_count, expect_no_problems, new_tenant, node,
+    open_editor, show_whole_canvas, sign_in, three_step_graph,
 )
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
@@ -103,7 +104,9 @@ def test_build_validate_save_publish_and_test_run(page: Page, app_url: str):
     payload = page.get_by_label("Trigger payload (JSON)")
     expect(payload).to_have_value(re.compile("first_name"))
     payload.fill('{"first_name": "Ada", "email": "ada@example.com"}')
-    page.get_by_role("button", name="Run test").click()
+    with page.expect_response(re.compile(r"/api/v1/runs/[^/]+/events$")) as events:  # live, not polled
+        page.get_by_role("button", name="Run test").click()
+    assert events.value.headers["content-type"].startswith("text/event-stream")
     for node_id in ("manual_trigger", "transform_data", "log"):
         expect(node(page, node_id).locator(".step-node")).to_have_attribute("data-status", "completed", timeout=120_000)
     expect(page.get_by_test_id("run-bar").locator(".pill")).to_have_text("Completed", timeout=30_000)
@@ -113,3 +116,23 @@ def test_build_validate_save_publish_and_test_run(page: Page, app_url: str):
     expect(page.get_by_test_id("step-details")).to_be_visible()
     expect(page.get_by_test_id("json-output")).to_contain_text("Ada joined")
     expect(page.get_by_test_id("json-input")).to_be_visible()
+
+
+def test_a_failed_step_turns_red_and_says_how_to_fix_it(page: Page, app_url: str):
+    api = new_tenant(app_url)
+    graph = three_step_graph()
+    graph["nodes"][1]["config"] = {"fields": {"email": "{{ trigger.email | default('') }}"}, "required": ["email"]}
+    workflow = create_workflow(api, "Needs an email", graph)
+    sign_in(page, app_url, api)
+    open_editor(page, app_url, workflow["id"])
+
+    page.get_by_role("button", name="Test run").click()
+    page.get_by_label("Trigger payload (JSON)").fill('{"first_name": "Ada"}')
+    page.get_by_role("button", name="Run test").click()
+    expect(node(page, "shape").locator(".step-node")).to_have_attribute("data-status", "failed", timeout=120_000)
+    expect(node(page, "start").locator(".step-node")).to_have_attribute("data-status", "completed")
+    expect(page.get_by_test_id("run-bar").locator(".pill")).to_have_text("Failed", timeout=30_000)
+    node(page, "shape").click()
+    details = page.get_by_test_id("step-details")
+    expect(details.get_by_role("alert")).to_contain_text("required field 'email' is empty")
+    expect(details.get_by_role("alert")).to_contain_text("How to fix it:")

@@ -137,3 +137,13 @@ async def test_integration_step_with_another_tenants_connection(acme, globex, fa
     wrong_type = {"connection": block.connection_id, "to": "+14155550123", "body": "hi"}
     with pytest.raises(StepError, match="is a sendgrid connection; this step needs a twilio connection"):
         await run_node("sms.twilio", wrong_type, step_ctx(acme, "sms"))
+
+
+async def test_http_request_credentials_come_from_the_tenants_http_connection(acme, globex):
+    from blocks.http_auth import HttpAuthConnection
+    from flow_factory.nodes.http_auth import connection_headers
+
+    block = acme.connection(HttpAuthConnection, "Orders API", secrets={"token": "tkn"}, auth="bearer")
+    assert await connection_headers(step_ctx(acme, "call"), block.connection_id) == {"Authorization": "Bearer tkn"}
+    with pytest.raises(StepError, match="does not exist in your workspace"):
+        await connection_headers(step_ctx(globex, "call"), block.connection_id)

@@ -1,14 +1,16 @@
 // The app shell: session, header and the screens behind "#/".
-import { useEffect, useState } from "react";
+import { lazy, Suspense, useEffect, useState } from "react";
 import { loadSession, saveSession, setUnauthorizedHandler } from "./api/client";
 import type { Session } from "./api/types";
 import { ToastProvider } from "./components/Toasts";
 import { navigate, useRoute } from "./lib/route";
 import { AuthPage } from "./pages/AuthPage";
-import { EditorPage } from "./pages/EditorPage";
 import { RunPage } from "./pages/RunPage";
 import { RunsPage } from "./pages/RunsPage";
 import { WorkflowsPage } from "./pages/WorkflowsPage";
+
+// The editor (React Flow, dagre) loads only when a workflow is opened: the runs pages stay light on a phone.
+const EditorPage = lazy(() => import("./pages/EditorPage").then((m) => ({ default: m.EditorPage })));
 
 function Header({ session, section, onSignOut }: { session: Session; section: string; onSignOut: () => void }) {
   return (
@@ -42,7 +44,7 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
   return (
     <div className={`app${first === "workflows" && id ? " app-editor" : ""}`}>
       <Header session={session} section={section} onSignOut={signOut} />
-      {first === "workflows" && id ? <EditorPage id={id} />
+      {first === "workflows" && id ? <Suspense fallback={<main className="page muted">Loading the editor…</main>}><EditorPage id={id} /></Suspense>
         : first === "runs" && id ? <RunPage id={id} />
         : first === "runs" ? <RunsPage workflowId={query.get("workflow")} />
         : <WorkflowsPage />}

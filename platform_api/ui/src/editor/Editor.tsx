@@ -3,10 +3,10 @@ import { useReactFlow, type XYPosition } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { Graph, NodeTypeInfo, Workflow } from "../api/types";
 import { useToast } from "../components/Toasts";
-import { timeAgo } from "../lib/format";
 import { logicalKey, newNodeId, toFlowNode, toGraph, type StepData } from "../lib/graph";
 import { autoLayout, NODE_HEIGHT, NODE_WIDTH } from "../lib/layout";
 import { useRun } from "../lib/useRun";
+import { DraftBanner, OfflineBanner, ReadOnlyBanner } from "./Banners";
 import { Canvas, FIT } from "./Canvas";
 import { ConflictDialog } from "./ConflictDialog";
 import { createDecorations, EditorContext } from "./context";
@@ -24,15 +24,11 @@ import { useWorkflowSync } from "./useWorkflowSync";
 
 type Props = { initial: Workflow; nodeTypes: NodeTypeInfo[]; readOnly: boolean };
 
-function useOnline(): boolean {
-  const [online, setOnline] = useState(navigator.onLine);
-  useEffect(() => {
-    const update = () => setOnline(navigator.onLine);
-    window.addEventListener("online", update);
-    window.addEventListener("offline", update);
-    return () => (window.removeEventListener("online", update), window.removeEventListener("offline", update));
-  }, []);
-  return online;
+/** Where a new step lands: the drop point, or the middle of the canvas. */
+function dropPoint(screen?: XYPosition): XYPosition {
+  if (screen) return screen;
+  const box = document.querySelector(".canvas")?.getBoundingClientRect();
+  return box ? { x: box.x + box.width / 2, y: box.y + box.height / 2 } : { x: 0, y: 0 };
 }
 
 export function Editor({ initial, nodeTypes, readOnly }: Props) {
@@ -50,7 +46,6 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
   const { record, setNodes, current: live } = state;
   const flow = useReactFlow();
   const toast = useToast();
-  const online = useOnline();
 
   const steps = useMemo(() => new Map((run?.steps ?? []).map((s) => [s.node_id, s])), [run]);
   useEffect(() => decorations.set({ errors: validation.errors.byNode, steps }), [decorations, validation.errors, steps]);
@@ -58,11 +53,11 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
   const addNode = useCallback((typeName: string, screen?: XYPosition) => {
     const type = types.get(typeName);
     if (!type || readOnly) return;
-    const box = document.querySelector(".canvas")?.getBoundingClientRect();
-    const at = flow.screenToFlowPosition(screen ?? { x: (box?.x ?? 0) + (box?.width ?? 0) / 2, y: (box?.y ?? 0) + (box?.height ?? 0) / 2 });
+    const at = flow.screenToFlowPosition(dropPoint(screen));
+    const position = { x: at.x - NODE_WIDTH / 2, y: at.y - NODE_HEIGHT / 2 };
     const config = type.is_trigger && type.config_schema.properties?.sample ? { sample: type.sample_output } : {};
     const id = newNodeId(type.label, new Set(live.current.nodes.map((n) => n.id)));
-    const node = toFlowNode({ id, type: typeName, label: type.label, config, position: { x: at.x - NODE_WIDTH / 2, y: at.y - NODE_HEIGHT / 2 } });
+    const node = toFlowNode({ id, type: typeName, label: type.label, config, position });
     record();
     setNodes((ns) => [...ns.map((n) => ({ ...n, selected: false })), { ...node, selected: true }]);
   }, [types, readOnly, flow, record, setNodes, live]);
@@ -92,12 +87,20 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
   useShortcuts(readOnly ? null : { undo: state.undo, redo: state.redo, copy: state.copy, paste: state.paste, save: sync.save });
 
   const trigger = state.nodes.find((n) => types.get(n.data.type)?.is_trigger);
+  const firstTrigger = nodeTypes.find((t) => t.is_trigger);
   const selected = state.nodes.filter((n) => n.selected);
   const current = selected.length === 1 ? selected[0] : null;
   const references = useMemo(
     () => (current ? buildReferences(current.id, state.nodes, state.edges, types, steps) : []),
     [current, state.nodes, state.edges, types, steps],
   );
+
+  const restoreDraft = () => {
+    const draft = sync.restoreDraft();
+    if (!draft) return;
+    openGraph(draft.graph, "Unsaved changes restored");
+    setName(draft.name);
+  };
 
   const runTest = async (input: Record<string, unknown>) => {
     const id = await sync.startTest(input);
@@ -116,23 +119,14 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
             undo: state.undo, redo: state.redo, layout, save: sync.save, publish: sync.publish, test: () => setTesting(true),
             pickProblem: select, openVersion: (g, v) => openGraph(g, `Version ${v} opened: save to make it the latest`),
           }} />
-        {readOnly && <div className="banner banner-info">Editing needs a larger screen: this is a read-only view. Tap a step to see it.</div>}
-        {!online && <div className="banner banner-warn">You are offline. Your changes are kept in this browser until you can save.</div>}
-        {sync.draft && (
-          <div className="banner banner-warn" data-testid="draft-banner">
-            Unsaved changes from {timeAgo(sync.draft.savedAt)} were kept in this browser.
-            <button className="btn btn-primary btn-xs" onClick={() => {
-              const draft = sync.restoreDraft();
-              if (draft) (openGraph(draft.graph, "Unsaved changes restored"), setName(draft.name));
-            }}>Restore them</button>
-            <button className="btn btn-ghost btn-xs" onClick={sync.discardDraft}>Discard</button>
-          </div>
-        )}
+        {readOnly && <ReadOnlyBanner />}
+        <OfflineBanner />
+        {sync.draft && <DraftBanner draft={sync.draft} onRestore={restoreDraft} onDiscard={sync.discardDraft} />}
         <div className="editor-body">
           {!readOnly && <Palette types={nodeTypes} onAdd={addNode} />}
           <div className="canvas-wrap">
             <Canvas state={state} readOnly={readOnly} onAdd={addNode} />
-            {state.nodes.length === 0 && <EmptyGuide onStart={readOnly ? null : () => addNode("trigger.manual")} />}
+            {state.nodes.length === 0 && <EmptyGuide onStart={readOnly || !firstTrigger ? null : () => addNode(firstTrigger.type)} />}
             {runId && <RunBar run={run} stepCount={state.nodes.length} onClose={() => setRunId(null)} />}
           </div>
           {current && (

@@ -9,7 +9,7 @@ export function EmptyGuide({ onStart }: { onStart: (() => void) | null }) {
         <li><strong>Fill in the settings.</strong> Click a step; use <em>Insert data</em> to reuse the trigger’s fields.</li>
         <li><strong>Try it.</strong> Press <em>Test run</em>, watch each step turn green, then <em>Publish</em>.</li>
       </ol>
-      {onStart && <button className="btn btn-primary" onClick={onStart}>Add a manual trigger for me</button>}
+      {onStart && <button className="btn btn-primary" onClick={onStart}>Add a trigger for me</button>}
     </div>
   );
 }
