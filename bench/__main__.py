@@ -16,6 +16,7 @@ from bench.servers import TargetServer
 from bench.stack import Stack, postgres_available
 
 NAMES = ("throughput", "latency", "capacity", "api")
+STANDALONE = ("browser_canvas", "integration_step")  # their own tables: `python -m bench browser_canvas`
 HEADER = ("backend", "benchmark", "metric", "Flowyard", "raw: process worker", "raw: in-process / Prefect API", "note")
 
 
@@ -32,11 +33,12 @@ def run_backend(backend: str, names: list[str]) -> list[tuple]:
                     new, raw_results = benchmarks.throughput(stack, target)
                 elif name == "latency":
                     in_process = (raw_results or {}).get("raw_in_process") or raw.in_process(
-                        stack, target.url, benchmarks.RAW_IN_PROCESS_RUNS, benchmarks.RAW_IN_PROCESS_CONCURRENCY)
+                        stack, target.url, benchmarks.SIZES[backend]["raw_in_process"],
+                        benchmarks.RAW_IN_PROCESS_CONCURRENCY)
                     new = benchmarks.latency_and_overhead(stack, target, in_process)
                 elif name == "capacity":
                     process = (raw_results or {}).get("raw_process") or raw.through_process_pool(
-                        stack, target.url, benchmarks.RAW_PROCESS_RUNS)
+                        stack, target.url, benchmarks.SIZES[backend]["raw_process"])
                     new = benchmarks.capacity(stack, target, process)
                 else:
                     new = benchmarks.api_latency(stack, target)
@@ -63,9 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     args = parser.parse_args(argv)
     names = args.names or list(NAMES)
+    if len(names) == 1 and names[0] in STANDALONE:
+        import importlib
+
+        sys.argv = [f"bench.{names[0]}"]
+        return importlib.import_module(f"bench.{names[0]}").main() or 0
     unknown = set(names) - set(NAMES)
     if unknown:
-        parser.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(NAMES)}")
+        parser.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(NAMES + STANDALONE)}")
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     rows: list[tuple] = []
     began = time.time()

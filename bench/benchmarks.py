@@ -15,16 +15,16 @@ from bench import raw
 from bench.flowyard_runs import Platform, benchmark_graph, chain, node, waiting_graph
 from bench.stack import rss_mb
 
-# Sized so that `python -m bench` (both backends) ends well within 15 minutes on 2 cores.
-BURST = 1000
-RAW_PROCESS_RUNS = 8
-RAW_IN_PROCESS_RUNS = 30
+# Sized so that `python -m bench` (both backends) ends within 15 minutes on 2 cores: a SQLite Prefect
+# server does a fraction of PostgreSQL's work per second, so its loads are smaller.
+SIZES = {
+    "sqlite": dict(burst=500, raw_process=4, raw_in_process=12, latency_rate=1.0, latency_runs=20, api_rounds=5),
+    "postgres": dict(burst=1000, raw_process=8, raw_in_process=30, latency_rate=2.0, latency_runs=40, api_rounds=8),
+}
 RAW_IN_PROCESS_CONCURRENCY = 10
-LATENCY_RATE = 4.0  # executions per second offered
-LATENCY_RUNS = 60
 WAITING = 5000
 IN_FLIGHT = 1000
-API_CLIENTS, API_ROUNDS = 8, 12
+API_CLIENTS = 8
 
 
 def pct(values: list[float], p: float) -> float:
@@ -41,27 +41,29 @@ def lat(values: list[float], unit: float = 1.0) -> str:
 
 
 def throughput(stack, target) -> list[tuple]:
-    """End-to-end executions/s under a burst of BURST concurrent triggers, against raw Prefect."""
+    """End-to-end executions/s under a burst of concurrent triggers, against raw Prefect."""
+    size = SIZES[stack.backend]
+    burst, process_runs, in_process_runs = size["burst"], size["raw_process"], size["raw_in_process"]
     platform = Platform(stack)
     workflow = platform.publish(benchmark_graph(target.url))
-    payloads = [{"key": f"t{i}", "x": 5, "tag": "burst"} for i in range(BURST)]
+    payloads = [{"key": f"t{i}", "x": 5, "tag": "burst"} for i in range(burst)]
     began = time.time()
     sent = platform.burst(workflow, payloads)
     accepted = time.time()
-    platform.wait_for(workflow, ("completed", "failed"), BURST, timeout=600)
+    platform.wait_for(workflow, ("completed", "failed"), burst, timeout=600)
     ended = platform.ended([run_id for run_id, _ in sent])
     last = max(e[1] for e in ended.values())
     completed = sum(e[0] == "completed" for e in ended.values())
     flowyard = completed / (last - began)
     batches = len({e[2] for e in ended.values()})
 
-    process = raw.through_process_pool(stack, target.url, RAW_PROCESS_RUNS)
-    in_process = raw.in_process(stack, target.url, RAW_IN_PROCESS_RUNS, RAW_IN_PROCESS_CONCURRENCY)
+    process = raw.through_process_pool(stack, target.url, process_runs)
+    in_process = raw.in_process(stack, target.url, in_process_runs, RAW_IN_PROCESS_CONCURRENCY)
     return [
-        ("throughput", f"executions/s, burst of {BURST} (raw: {RAW_PROCESS_RUNS} / {RAW_IN_PROCESS_RUNS} runs)",
+        ("throughput", f"executions/s, burst of {burst} (raw: {process_runs} / {in_process_runs} runs)",
          f"{flowyard:.1f}", f"{process['per_second']:.2f}", f"{in_process['per_second']:.2f}",
          f"{flowyard / process['per_second']:.0f}x process, {flowyard / in_process['per_second']:.1f}x in-process; "
-         f"{batches} flow runs; triggers accepted at {BURST / (accepted - began):.0f}/s"
+         f"{batches} flow runs; triggers accepted at {burst / (accepted - began):.0f}/s"
          + (f"; raw in-process: {in_process['failed']} runs failed (HTTP 503)" if in_process["failed"] else "")
          + (f"; raw process: {process['n'] - process['completed']} runs failed" if process["completed"] < process["n"]
             else "")),
@@ -70,11 +72,12 @@ def throughput(stack, target) -> list[tuple]:
 
 def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:
     """Trigger-to-completed latency at a fixed offered load, and per-step overhead (task start -> HTTP call)."""
+    rate, runs = SIZES[stack.backend]["latency_rate"], SIZES[stack.backend]["latency_runs"]
     platform = Platform(stack)
     workflow = platform.publish(benchmark_graph(target.url))
-    payloads = [{"key": f"l{i}", "x": 5, "tag": "lat"} for i in range(LATENCY_RUNS)]
-    sent = platform.paced(workflow, payloads, LATENCY_RATE)
-    platform.wait_for(workflow, ("completed", "failed"), LATENCY_RUNS, timeout=300)
+    payloads = [{"key": f"l{i}", "x": 5, "tag": "lat"} for i in range(runs)]
+    sent = platform.paced(workflow, payloads, rate)
+    platform.wait_for(workflow, ("completed", "failed"), runs, timeout=300)
     ended = platform.ended([run_id for run_id, _ in sent])
     latencies = [ended[run_id][1] - t for run_id, t in sent]
 
@@ -83,15 +86,15 @@ def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:
                 for run_id, _ in sent if f"/lat/{run_id}" in target.arrivals and ended[run_id][2] in starts]
 
     # raw in-process: one run at a time (the load it sustains) for latency; overhead from the throughput runs
-    single = raw.in_process(stack, target.url, 10, 1)
+    single = raw.in_process(stack, target.url, 5, 1)
     raw_latency = [end - start for _, start, end in single["runs"]]
     raw_starts = raw.call_start_times(stack, [str(f) for f, _, _ in raw_in_process["runs"]])
     raw_overhead = [target.arrivals[f"/raw/{key}"] - raw_starts[str(f)]
                     for key, (f, _, _) in zip(raw_in_process["keys"], raw_in_process["runs"])
                     if f"/raw/{key}" in target.arrivals and str(f) in raw_starts]
     return [
-        ("latency", f"trigger->completed p50/p95/p99 s at {LATENCY_RATE:g}/s offered (raw: 1 at a time)",
-         lat(latencies), "-", lat(raw_latency), f"{LATENCY_RUNS} executions"),
+        ("latency", f"trigger->completed p50/p95/p99 s at {rate:g}/s offered (raw: 1 at a time)",
+         lat(latencies), "-", lat(raw_latency), f"{runs} executions"),
         ("overhead", "per step: task start -> HTTP call, p50/p95/p99 ms",
          lat(overhead, 1000), "-", lat(raw_overhead, 1000), f"{len(overhead)} calls"),
     ]
@@ -139,6 +142,7 @@ def capacity(stack, target, raw_process: dict) -> list[tuple]:
 
 def api_latency(stack, target) -> list[tuple]:
     """Platform API p95/p99 under API_CLIENTS concurrent clients, and Prefect's API for the same kinds of calls."""
+    rounds = SIZES[stack.backend]["api_rounds"]
     platform = Platform(stack)
     graph = benchmark_graph(target.url)
     timings: dict[str, list[float]] = {k: [] for k in ("validate", "create", "publish", "list", "read")}
@@ -154,7 +158,7 @@ def api_latency(stack, target) -> list[tuple]:
 
     def client_loop(_: int) -> None:
         http = platform.http
-        for _ in range(API_ROUNDS):
+        for _ in range(rounds):
             timed("validate", lambda: http.post("/api/v1/graphs/validate", json={"graph": graph}))
             created = timed("create", lambda: http.post("/api/v1/workflows", json={
                 "name": f"api {uuid.uuid4().hex[:8]}", "graph": graph}))
@@ -172,7 +176,7 @@ def api_latency(stack, target) -> list[tuple]:
 
     def prefect_loop(_: int) -> None:
         with httpx.Client(base_url=stack.prefect_url, timeout=60) as http:
-            for _ in range(API_ROUNDS):
+            for _ in range(rounds):
                 start = time.perf_counter()
                 created = http.post("/deployments/", json={"name": f"d-{uuid.uuid4().hex[:8]}", "flow_id": str(flow_id)})
                 created.raise_for_status()

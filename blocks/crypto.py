@@ -92,16 +92,16 @@ def _unwrap(master_key: str, tenant_id: str, wrapped: str) -> bytes:
 
 
 def tenant_cipher(db: Session, tenant_id: str, *, master_key: str) -> TenantCipher:
-    """The tenant's cipher; creates (and commits, in its own session) the data key on first use."""
+    """The tenant's cipher; creates its data key on first use, in the caller's transaction (a second
+    session would wait forever for the caller's SQLite write lock)."""
     wrapped = db.get(TenantKey, tenant_id)
     if wrapped is None:
         key = os.urandom(32)
         row = TenantKey(tenant_id=tenant_id, wrapped_key=seal(master_kek(master_key), _b64(key), aad=_wrap_aad(tenant_id)))
-        with Session(db.get_bind()) as own:
-            own.add(row)
-            try:
-                own.commit()
-            except IntegrityError:  # created concurrently: use that one
-                own.rollback()
+        try:
+            with db.begin_nested():
+                db.add(row)
+        except IntegrityError:  # created concurrently: use that one
+            pass
         wrapped = db.get(TenantKey, tenant_id, populate_existing=True)
     return TenantCipher(tenant_id, _unwrap(master_key, tenant_id, wrapped.wrapped_key))

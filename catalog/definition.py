@@ -25,7 +25,7 @@ CATEGORIES = {
 }
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,79}$"
 TAG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
-BUILT_IN = {"crm": "Flowyard CRM (built in, nothing to connect)"}
+BUILT_IN = {"crm": "CRM (built into Flowyard)"}
 _SHORT_EDGE = re.compile(r"^\s*([A-Za-z_]\w*)(?::([\w-]+))?\s*->\s*([A-Za-z_]\w*)\s*$")
 PLACEHOLDER_CONNECTION = "__connection__"
 
@@ -193,6 +193,20 @@ def is_trigger(node: dict[str, Any]) -> bool:
 # --- the checks every catalog template passes (CI, and `python -m catalog check`) ---------------
 
 
+def _intended_trigger_problems(trigger: IntendedTrigger | None) -> list[str]:
+    """The intended trigger's settings must fit its node type, when that type exists (they can be
+    passed as trigger_overrides on instantiate)."""
+    spec = get_node_type(trigger.type) if trigger else None
+    if trigger is None or spec is None:
+        return []
+    if not spec.is_trigger:
+        return [f"trigger.type: {trigger.type} is not a trigger"]
+    node = {"id": "start", "type": trigger.type, "config": trigger.config}
+    graph = {"nodes": [node, {"id": "next", "type": "util.log", "config": {"message": "x"}}],
+             "edges": [{"id": "e", "source": "start", "target": "next"}]}
+    return [f"trigger.config: {e.path}: {e.message}" for e in validate_graph(graph)]
+
+
 def check(definition: TemplateDefinition) -> list[str]:
     """Problems with a template, in words; empty when it is fit to publish."""
     problems = []
@@ -212,6 +226,7 @@ def check(definition: TemplateDefinition) -> list[str]:
     if not any(entry.version == definition.version for entry in definition.changelog):
         problems.append(f"the changelog has no entry for version {definition.version}")
     problems += [f"{e['path']}: {e['message']}" for e in unknown_node_types(definition.graph)]
+    problems += _intended_trigger_problems(definition.trigger)
     if problems:
         return problems
     try:

@@ -76,7 +76,7 @@ def publish(db: Session, definition: dict[str, Any], *, tenant_id: str | None = 
     db.execute(delete(CatalogTemplateTag).where(CatalogTemplateTag.template_id == template.id))
     if template.tags:
         db.execute(insert(CatalogTemplateTag), [{"template_id": template.id, "tag": t} for t in set(template.tags)])
-    reindex(db, template)
+    reindex(db, template, new=created)
     notified = [] if created else notify_derived(db, template, version)
     return Published(template, version, created=True, notified_tenants=notified)
 
@@ -90,10 +90,11 @@ def _version_row(db: Session, template_id: str, version: int) -> CatalogTemplate
                                                           CatalogTemplateVersion.version == version))
 
 
-def reindex(db: Session, template: CatalogTemplate) -> None:
+def reindex(db: Session, template: CatalogTemplate, *, new: bool = False) -> None:
     if db.get_bind().dialect.name != "sqlite":
         return
-    db.execute(text(f"DELETE FROM {FTS_TABLE} WHERE template_id = :id"), {"id": template.id})
+    if not new:  # template_id is not indexed in FTS5: a scan, so only for a new version of a template
+        db.execute(text(f"DELETE FROM {FTS_TABLE} WHERE template_id = :id"), {"id": template.id})
     db.execute(text(f"INSERT INTO {FTS_TABLE} (template_id, document) VALUES (:id, :doc)"),
                {"id": template.id, "doc": template.search_text})
 

@@ -8,9 +8,11 @@ Filling batches: when the previous pass dispatched something (a burst is going o
 waits `batch_wait_ms` so that more executions join the batch; after a pass that found nothing
 (idle), the next execution is dispatched at once. Under a sustained load that Prefect or the
 workers cannot keep up with, `max_pending_batches` (batches of a deployment not started yet) holds
-new executions in the queue, so that batches grow with the load instead of flow runs piling up. Every `reconcile_seconds` the dispatcher also
-runs `deployments.reconcile`: flow runs of dead Flowyard workers become `Crashed`, and executions
-of batches whose flow run ended without finishing them end `failed` or `cancelled`.
+new executions in the queue, so that batches grow with the load instead of flow runs piling up.
+
+Every `reconcile_seconds` the dispatcher also runs `deployments.reconcile`: flow runs of dead
+Flowyard workers become `Crashed`, and executions of batches whose flow run ended without
+finishing them end `failed` or `cancelled`.
 """
 
 from __future__ import annotations
@@ -66,16 +68,15 @@ def congested_deployments(db: Session, max_pending_batches: int) -> list[str]:
     ))
 
 
-def claim_batches(db: Session, *, batch_size: int, limit: int, max_pending_batches: int | None = None) -> int:
+def claim_batches(db: Session, *, batch_size: int, limit: int, skip_deployments: list[str] | None = None) -> int:
     """Group queued executions of the same workflow version into batches. Returns executions claimed.
 
-    Backpressure: a deployment whose `max_pending_batches` batches have not started yet gets no new
-    batch; its executions stay queued and join a larger batch once one starts.
+    Executions of `skip_deployments` (congested ones) stay queued and join a larger batch later.
     """
-    congested = congested_deployments(db, max_pending_batches) if max_pending_batches else []
     queued = db.scalars(
         select(Execution)
-        .where(Execution.status == "queued", Execution.batch_id.is_(None), Execution.deployment_id.not_in(congested))
+        .where(Execution.status == "queued", Execution.batch_id.is_(None),
+               Execution.deployment_id.not_in(skip_deployments or []))
         .order_by(Execution.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -149,13 +150,16 @@ class Dispatcher:
         self._wake.set()
 
     def run_once(self) -> int:
+        """One pass; returns executions claimed. Sets `_busy` when the next pass should come soon."""
         config = self._settings.dispatcher
         with self._sessions() as db:
             release_due_waits(db)
             outbox.fan_out(db)
+            congested = congested_deployments(db, config.max_pending_batches)
             claimed = claim_batches(db, batch_size=config.batch_size, limit=config.batch_size * 10,
-                                    max_pending_batches=config.max_pending_batches)
+                                    skip_deployments=congested)
             submit_batches(db, self._settings, self._client)
+        self._busy = claimed > 0 or bool(congested)
         return claimed
 
     def _reconcile_if_due(self) -> None:
@@ -176,14 +180,15 @@ class Dispatcher:
     def _dispatch_until_stopped(self) -> None:
         config = self._settings.dispatcher
         while not self._stop.is_set():
-            self._wake.wait(timeout=config.poll_seconds)
+            if not self._busy:
+                self._wake.wait(timeout=config.poll_seconds)
             self._wake.clear()
-            if self._busy and config.batch_wait_ms:
-                self._stop.wait(config.batch_wait_ms / 1000)
+            if self._busy:  # a burst, or batches waiting to start: let the next batch fill a little
+                self._stop.wait(max(config.batch_wait_ms, 10) / 1000)
             if self._stop.is_set():
                 return
             try:
-                self._busy = self.run_once() > 0
+                self.run_once()
             except Exception:  # keep dispatching; the queue is durable and the next pass retries
                 self._busy = False
                 log.exception("dispatch pass failed")

@@ -78,6 +78,7 @@ def fan_out(db: Session, limit: int = 200) -> int:
                 queued += created
         row.dispatched_at = utcnow()
         db.commit()
+    db.commit()  # also when there was nothing to do: release the rows (and SQLite's lock)
     return queued
 
 

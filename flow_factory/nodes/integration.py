@@ -14,6 +14,12 @@ from flow_factory.nodes.base import ConfigIssue, NodeType, StepContext, StepErro
 CONNECTION_HINT = "Id of the connection (GET /api/v1/connections) whose credentials this step uses."
 
 
+def _step_key(ctx: StepContext) -> str:
+    """The node, and inside a logic.loop the item: each item's step sends once, and only once."""
+    loop = (getattr(ctx, "context", None) or {}).get("loop")
+    return f"{ctx.node_id}-{loop['index']}" if loop else ctx.node_id
+
+
 def node_type_for(action: Action, *, check_config=None) -> NodeType:
     config_model = action.input_model
     if action.needs_connection:
@@ -26,7 +32,7 @@ def node_type_for(action: Action, *, check_config=None) -> NodeType:
     async def run(config: Any, ctx: StepContext) -> dict[str, Any]:
         connection_id = getattr(config, "connection", None)
         data = action.input_model.model_validate(config.model_dump(exclude={"connection"}, exclude_unset=True))
-        actx = ActionContext(ctx.tenant_id, ctx.execution_id, ctx.node_id, ctx.mode, ctx.logger)
+        actx = ActionContext(ctx.tenant_id, ctx.execution_id, _step_key(ctx), ctx.mode, ctx.logger)
         try:
             return await run_action(action, actx, connection_id, data)
         except IntegrationError as exc:

@@ -95,7 +95,7 @@ def integration_statuses(db: Session, tenant_id: str, integrations: list[str]) -
         mine = [schemas.ConnectionChoice(id=r.id, name=r.name, status=r.status) for r in rows if r.type == kind]
         connected = any(c.status != "needs_auth" for c in mine)
         statuses.append(schemas.IntegrationStatus(
-            type=kind, label=block.get_block_type_name() if block else kind, built_in=False, connected=connected,
+            type=kind, label=block.get_block_type_name().removeprefix("Flowyard ") if block else kind, built_in=False, connected=connected,
             connections=mine, how_to_connect=None if connected else how_to_connect(kind),
             docs_url=block._documentation_url if block else None,
         ))
@@ -108,7 +108,7 @@ def how_to_connect(kind: str) -> str:
         return f"'{kind}' is not an integration this platform offers; the template needs an update."
     secrets_part = ", ".join(block.secret_fields()) or "none"
     config_part = ", ".join(block.config_fields()) or "none"
-    steps = (f"Add a {block.get_block_type_name()} connection in Settings → Connections (POST /api/v1/connections "
+    steps = (f"Add a {block.get_block_type_name().removeprefix('Flowyard ')} connection in Settings → Connections (POST /api/v1/connections "
              f"with type '{kind}', config fields: {config_part}; secrets: {secrets_part}).")
     if block.oauth_spec is not None:
         steps += " Then press Connect to sign in to the account (POST /api/v1/connections/{id}/oauth/start)."

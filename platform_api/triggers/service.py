@@ -48,12 +48,6 @@ def sync_subscriptions(db: Session, workflow: Workflow, graph: dict[str, Any]) -
                                    config=config))
 
 
-def ensure_tenant_key(db: Session, settings: Settings, tenant_id: str) -> None:
-    """Create the tenant's data key (in its own transaction) before this session starts writing:
-    on SQLite a second writer would wait for this session's lock forever."""
-    tenant_cipher(db, tenant_id, master_key=settings.master_key.get_secret_value())
-
-
 def _seal(db: Session, settings: Settings, tenant_id: str, secret: str) -> str:
     cipher = tenant_cipher(db, tenant_id, master_key=settings.master_key.get_secret_value())
     return cipher.seal(secret, context=SECRET_CONTEXT)

@@ -263,7 +263,6 @@ def publish_workflow(db: Session, *, caller: Caller, workflow_id: str, settings:
     if errors:
         raise invalid_graph(errors)
     before = get_version(db, workflow, workflow.published_version).graph if workflow.published_version else None
-    triggers.ensure_tenant_key(db, settings, caller.tenant_id)
     graph = _deploy_version(db, workflow=workflow, version=workflow.latest_version, settings=settings)
     secret = triggers.sync_endpoint(db, settings, workflow, graph)
     triggers.notify_trigger_change(db, caller=caller, workflow=workflow, before=before, after=graph)

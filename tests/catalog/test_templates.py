@@ -61,6 +61,12 @@ def test_parameters_are_checked_against_the_schema():
     assert all(e["hint"] for e in raised.value.errors)
 
 
+def test_the_intended_trigger_must_fit_its_node_type():
+    template = copy.deepcopy(next(t for t in TEMPLATES if t.trigger and t.trigger.type == "trigger.schedule"))
+    template.trigger.config = {"cron": "0 9 * * *"}
+    assert "trigger.config: nodes[0].config.schedules: 'schedules' is required" in defs.check(template)
+
+
 def test_a_placeholder_typo_is_reported():
     template = copy.deepcopy(TEMPLATES[0])
     template.graph["nodes"][1]["label"] = "Hello ${business name}"

@@ -49,7 +49,11 @@ def test_exactly_once_across_a_crash_a_redelivery_and_a_race(platform_db_url):
 
     with sessions() as first:  # a dispatcher handles 5 changes, then its process dies
         fan_out(first, limit=5)
-    racers = [threading.Thread(target=lambda: fan_out(sessions())) for _ in range(2)]
+    def race() -> None:
+        with sessions() as db:
+            fan_out(db)
+
+    racers = [threading.Thread(target=race) for _ in range(2)]
     for racer in racers:
         racer.start()
     for racer in racers:

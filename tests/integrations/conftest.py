@@ -71,7 +71,7 @@ def make_tenant(db_url: str) -> TenantHandle:
         db.add(tenant)
         db.flush()
         tenant_id = tenant.id
-    with sessions() as db:
+    with sessions.begin() as db:  # the data key is created in the caller's transaction
         cipher = tenant_cipher(db, tenant_id, master_key=PLACEHOLDER_MASTER_KEY)
     return TenantHandle(tenant_id, slug, cipher, db_url)
 

@@ -147,3 +147,14 @@ async def test_http_request_credentials_come_from_the_tenants_http_connection(ac
     assert await connection_headers(step_ctx(acme, "call"), block.connection_id) == {"Authorization": "Bearer tkn"}
     with pytest.raises(StepError, match="does not exist in your workspace"):
         await connection_headers(step_ctx(globex, "call"), block.connection_id)
+
+
+async def test_each_loop_item_is_its_own_step(acme):
+    execution_id = str(uuid.uuid4())
+    outputs = []
+    for index, name in enumerate(["Ann", "Bo"]):
+        ctx = StepContext(execution_id, acme.id, "each", "live", logging.getLogger("flowyard.test"),
+                          context={"loop": {"index": index, "item": name}})
+        outputs.append(await run_node("crm.create_contact", {"first_name": name}, ctx))
+    assert [o["contact"]["first_name"] for o in outputs] == ["Ann", "Bo"]
+    assert outputs[0]["contact"]["id"] != outputs[1]["contact"]["id"]

@@ -7,6 +7,8 @@ import { navigate, useRoute } from "./lib/route";
 import { AuthPage } from "./pages/AuthPage";
 import { RunPage } from "./pages/RunPage";
 import { RunsPage } from "./pages/RunsPage";
+import { GalleryPage } from "./templates/GalleryPage";
+import { TemplatePage } from "./templates/TemplatePage";
 import { WorkflowsPage } from "./pages/WorkflowsPage";
 
 // The editor (React Flow, dagre) loads only when a workflow is opened: the runs pages stay light on a phone.
@@ -18,6 +20,7 @@ function Header({ session, section, onSignOut }: { session: Session; section: st
       <a className="brand" href="#/"><span className="brand-mark" />Flowyard</a>
       <a href="#/" className={section === "workflows" ? "active" : ""}>Workflows</a>
       <a href="#/runs" className={section === "runs" ? "active" : ""}>Runs</a>
+      <a href="#/templates" className={section === "templates" ? "active" : ""}>Templates</a>
       <span className="toolbar-spacer" />
       <span className="muted small hide-narrow">{session.tenant.name ?? session.tenant.slug} · {session.email}</span>
       <button className="btn btn-ghost btn-xs" onClick={onSignOut}>Sign out</button>
@@ -40,13 +43,14 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
     setSession(null);
     navigate("/login");
   };
-  const section = first === "runs" ? "runs" : "workflows";
+  const section = first === "runs" || first === "templates" ? first : "workflows";
   return (
     <div className={`app${first === "workflows" && id ? " app-editor" : ""}`}>
       <Header session={session} section={section} onSignOut={signOut} />
       {first === "workflows" && id ? <Suspense fallback={<main className="page muted">Loading the editor…</main>}><EditorPage id={id} /></Suspense>
         : first === "runs" && id ? <RunPage id={id} />
         : first === "runs" ? <RunsPage workflowId={query.get("workflow")} />
+        : first === "templates" ? (id ? <TemplatePage slug={id} /> : <GalleryPage />)
         : <WorkflowsPage />}
     </div>
   );

@@ -1,0 +1,105 @@
+// The template gallery: categories, search, tag and integration filters, pages of cards.
+import { useEffect, useState } from "react";
+import { ApiError } from "../api/client";
+import { Icon } from "../components/Icon";
+import { catalog, listTemplates, type Facets, type Filters, type TemplatePage } from "./api";
+import "./templates.css";
+
+const INTEGRATIONS = [
+  ["", "Any integration"], ["crm", "CRM"], ["sendgrid", "Email (SendGrid)"], ["twilio", "SMS (Twilio)"],
+  ["x", "X"], ["mastodon", "Mastodon"], ["sql", "SQL database"],
+] as const;
+
+export function GalleryPage() {
+  const [filters, setFilters] = useState<Filters>({ q: "", category: "", tags: [], integration: "", page: 1 });
+  const [typed, setTyped] = useState("");
+  const [facets, setFacets] = useState<Facets | null>(null);
+  const [page, setPage] = useState<TemplatePage | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const set = (change: Partial<Filters>) => setFilters((f) => ({ ...f, page: 1, ...change }));
+
+  useEffect(() => {
+    catalog.facets().then(setFacets).catch(() => setFacets(null));
+  }, []);
+  useEffect(() => {
+    const timer = setTimeout(() => set({ q: typed }), 250);  // search as you type, without a request per key
+    return () => clearTimeout(timer);
+  }, [typed]);
+  useEffect(() => {
+    const controller = new AbortController();
+    listTemplates(filters, controller.signal)
+      .then((answer) => { setPage(answer); setProblem(null); })
+      .catch((error) => {
+        if ((error as Error).name !== "AbortError") setProblem(error instanceof ApiError ? error.message : String(error));
+      });
+    return () => controller.abort();
+  }, [filters]);
+
+  const toggleTag = (tag: string) =>
+    set({ tags: filters.tags.includes(tag) ? filters.tags.filter((t) => t !== tag) : [...filters.tags, tag] });
+
+  return (
+    <main className="page gallery">
+      <div className="page-head">
+        <h1>Templates</h1>
+        <span className="muted">Start from a proven automation, customise it, then connect your accounts.</span>
+      </div>
+      <div className="gallery-search row">
+        <Icon name="search" />
+        <input type="search" aria-label="Search templates" placeholder="Search: abandoned cart, invoice, review…"
+               value={typed} onChange={(e) => setTyped(e.target.value)} />
+        <select aria-label="Integration" value={filters.integration} onChange={(e) => set({ integration: e.target.value })}>
+          {INTEGRATIONS.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+        </select>
+      </div>
+      <div className="gallery-body">
+        <nav className="gallery-categories" aria-label="Categories">
+          <button className={`gallery-category${filters.category === "" ? " active" : ""}`} onClick={() => set({ category: "" })}>
+            All templates
+          </button>
+          {facets?.categories.map((c) => (
+            <button key={c.slug} className={`gallery-category${filters.category === c.slug ? " active" : ""}`}
+                    onClick={() => set({ category: c.slug })}>
+              {c.label} <span className="muted small">{c.count}</span>
+            </button>
+          ))}
+          {!!facets?.tags.length && <div className="gallery-tags-title muted small">Tags</div>}
+          <div className="gallery-tags">
+            {facets?.tags.slice(0, 24).map(({ tag }) => (
+              <button key={tag} className={`gallery-tag${filters.tags.includes(tag) ? " active" : ""}`}
+                      aria-pressed={filters.tags.includes(tag)} onClick={() => toggleTag(tag)}>#{tag}</button>
+            ))}
+          </div>
+        </nav>
+        <section className="gallery-results" aria-live="polite">
+          {problem && <div className="callout callout-error">{problem}</div>}
+          {page && <p className="muted small">{page.total} template{page.total === 1 ? "" : "s"}</p>}
+          {page?.total === 0 && <div className="empty card"><h2>No template matches</h2><p className="muted">Try fewer words or another category.</p></div>}
+          <ul className="gallery-grid">
+            {page?.items.map((t) => (
+              <li key={t.slug}>
+                <a className="card gallery-card" href={`#/templates/${t.slug}`}>
+                  <span className="gallery-card-kicker muted small">{t.category_label}{t.private && <span className="tag">Yours</span>}</span>
+                  <strong>{t.title}</strong>
+                  <span className="muted small gallery-card-text">{t.description}</span>
+                  <span className="gallery-card-integrations">
+                    {t.integrations.map((i) => <span key={i} className="tag">{i}</span>)}
+                  </span>
+                </a>
+              </li>
+            ))}
+          </ul>
+          {page && page.pages > 1 && (
+            <div className="row gallery-pager">
+              <button className="btn btn-secondary btn-xs" disabled={filters.page <= 1}
+                      onClick={() => setFilters((f) => ({ ...f, page: f.page - 1 }))}>Previous</button>
+              <span className="muted small">Page {page.page} of {page.pages}</span>
+              <button className="btn btn-secondary btn-xs" disabled={filters.page >= page.pages}
+                      onClick={() => setFilters((f) => ({ ...f, page: f.page + 1 }))}>Next</button>
+            </div>
+          )}
+        </section>
+      </div>
+    </main>
+  );
+}

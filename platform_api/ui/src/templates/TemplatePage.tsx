@@ -1,0 +1,156 @@
+// One template: what it does, what it needs, its steps, and the form that makes it a workflow of yours.
+import { useEffect, useState, type FormEvent } from "react";
+import { ApiError } from "../api/client";
+import type { JsonSchema } from "../api/types";
+import { navigate } from "../lib/route";
+import { catalog, type Instantiated, type TemplateDetail } from "./api";
+import "./templates.css";
+
+type Values = Record<string, unknown>;
+
+function initialValues(schema: JsonSchema): Values {
+  return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([name, spec]) => [name, spec.default]));
+}
+
+function ParameterField({ name, spec, value, error, onChange }: {
+  name: string; spec: JsonSchema; value: unknown; error?: string; onChange: (v: unknown) => void;
+}) {
+  const id = `param-${name}`;
+  const label = spec.title ?? name;
+  let input;
+  if (spec.enum) {
+    input = (
+      <select id={id} value={String(value ?? "")} onChange={(e) => onChange(e.target.value)}>
+        {spec.enum.map((option) => <option key={String(option)} value={String(option)}>{String(option)}</option>)}
+      </select>
+    );
+  } else if (spec.type === "boolean") {
+    input = <input id={id} type="checkbox" checked={Boolean(value)} onChange={(e) => onChange(e.target.checked)} />;
+  } else if (spec.type === "integer" || spec.type === "number") {
+    input = <input id={id} type="number" step={spec.type === "integer" ? 1 : "any"} min={spec.minimum} max={spec.maximum}
+                   value={value === undefined || value === null ? "" : String(value)}
+                   onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))} />;
+  } else if (spec.type === "array") {
+    input = <input id={id} value={Array.isArray(value) ? value.join(", ") : ""}
+                   onChange={(e) => onChange(e.target.value.split(",").map((s) => s.trim()).filter(Boolean))} />;
+  } else {
+    const long = typeof value === "string" && (value.length > 60 || value.includes("\n"));
+    input = long
+      ? <textarea id={id} rows={3} value={String(value ?? "")} onChange={(e) => onChange(e.target.value)} />
+      : <input id={id} value={String(value ?? "")} onChange={(e) => onChange(e.target.value)} />;
+  }
+  return (
+    <div className="field template-param">
+      <label htmlFor={id}>{label}</label>
+      {input}
+      {spec.description && <div className="muted small">{spec.description}</div>}
+      {error && <div className="field-error">{error}</div>}
+    </div>
+  );
+}
+
+function Result({ result }: { result: Instantiated }) {
+  return (
+    <div className="card template-result">
+      <h2>“{result.workflow.name}” is ready as a draft</h2>
+      {result.setup_complete
+        ? <p>Every step has a connection. Try it with a test run, then publish it.</p>
+        : <p>Connect these accounts before it can run:</p>}
+      <ul>
+        {result.integrations.filter((i) => !i.connected).map((i) => (
+          <li key={i.type}><strong>{i.label}</strong> — <span className="muted">{i.how_to_connect}</span></li>
+        ))}
+      </ul>
+      <button className="btn btn-primary" onClick={() => navigate(`/workflows/${result.workflow.id}`)}>Open the workflow</button>
+    </div>
+  );
+}
+
+export function TemplatePage({ slug }: { slug: string }) {
+  const [template, setTemplate] = useState<TemplateDetail | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [name, setName] = useState("");
+  const [values, setValues] = useState<Values>({});
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [result, setResult] = useState<Instantiated | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    catalog.template(slug).then((t) => {
+      setTemplate(t);
+      setName(t.title);
+      setValues(initialValues(t.parameters));
+    }).catch((e: Error) => setProblem(e.message));
+  }, [slug]);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setErrors({});
+    setProblem(null);
+    try {
+      setResult(await catalog.instantiate(slug, { name: name.trim(), parameters: values }));
+    } catch (error) {
+      if (error instanceof ApiError) {
+        setProblem(`${error.message}${error.hint ? ` ${error.hint}` : ""}`);
+        setErrors(Object.fromEntries(error.errors.map((e) => [e.path.replace(/^parameters\./, ""), e.message])));
+      } else setProblem(String(error));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (!template) return <main className="page">{problem ? <div className="callout callout-error">{problem}</div> : <p className="muted">Loading…</p>}</main>;
+  const steps = template.graph.nodes;
+  return (
+    <main className="page template-page">
+      <a className="muted small" href="#/templates">← All templates</a>
+      <div className="page-head">
+        <h1>{template.title}</h1>
+        <span><span className="tag">{template.category_label}</span><span className="tag">v{template.version}</span></span>
+      </div>
+      <p>{template.description}</p>
+      <div className="template-columns">
+        <section>
+          <h2>What it needs</h2>
+          <ul className="template-needs">
+            {template.required_integrations.map((i) => (
+              <li key={i.type} className={i.connected ? "chip-ok" : "chip-error"}>
+                {i.label}: {i.built_in ? "built in" : i.connected ? "connected" : "not connected yet"}
+              </li>
+            ))}
+          </ul>
+          {template.trigger && <p className="muted small">Starts: {template.trigger.description}</p>}
+          <h2>The steps</h2>
+          <ol className="template-steps">
+            {steps.map((node) => (
+              <li key={node.id}><strong>{node.label || node.id}</strong> <span className="muted small">{node.type}</span></li>
+            ))}
+          </ol>
+          <h2>Changelog</h2>
+          <ul className="muted small">
+            {template.changelog.map((c) => <li key={c.version}>v{c.version} ({c.date}): {c.changes}</li>)}
+          </ul>
+        </section>
+        <section>
+          {result ? <Result result={result} /> : (
+            <form className="card template-form" onSubmit={submit} aria-label="Use this template">
+              <h2>Customise it</h2>
+              <div className="field">
+                <label htmlFor="workflow-name">Workflow name</label>
+                <input id="workflow-name" required value={name} onChange={(e) => setName(e.target.value)} />
+              </div>
+              {Object.entries(template.parameters.properties ?? {}).map(([param, spec]) => (
+                <ParameterField key={param} name={param} spec={spec} value={values[param]} error={errors[param]}
+                                onChange={(v) => setValues((current) => ({ ...current, [param]: v }))} />
+              ))}
+              {problem && <div className="callout callout-error">{problem}</div>}
+              <button className="btn btn-primary" disabled={busy}>{busy ? "Creating…" : "Use this template"}</button>
+              <p className="muted small">This creates a draft workflow of yours; the template itself never changes.</p>
+            </form>
+          )}
+        </section>
+      </div>
+    </main>
+  );
+}
