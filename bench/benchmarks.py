@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import statistics
+import collections
 import threading
 import time
 import uuid
@@ -50,7 +50,7 @@ def throughput(stack, target) -> list[tuple]:
     began = time.time()
     sent = platform.burst(workflow, payloads)
     accepted = time.time()
-    platform.wait_for(workflow, ("completed", "failed"), burst, timeout=600)
+    platform.wait_for(workflow, ("completed", "failed"), len(sent), timeout=600)
     ended = platform.ended([run_id for run_id, _ in sent])
     last = max(e[1] for e in ended.values())
     completed = sum(e[0] == "completed" for e in ended.values())
@@ -63,7 +63,8 @@ def throughput(stack, target) -> list[tuple]:
         ("throughput", f"executions/s, burst of {burst} (raw: {process_runs} / {in_process_runs} runs)",
          f"{flowyard:.1f}", f"{process['per_second']:.2f}", f"{in_process['per_second']:.2f}",
          f"{flowyard / process['per_second']:.0f}x process, {flowyard / in_process['per_second']:.1f}x in-process; "
-         f"{batches} flow runs; triggers accepted at {burst / (accepted - began):.0f}/s"
+         f"{batches} flow runs; triggers accepted at {len(sent) / (accepted - began):.0f}/s"
+         + (f" ({platform.rejected} rejected)" if platform.rejected else "")
          + (f"; raw in-process: {in_process['failed']} runs failed (HTTP 503)" if in_process["failed"] else "")
          + (f"; raw process: {process['n'] - process['completed']} runs failed" if process["completed"] < process["n"]
             else "")),
@@ -77,7 +78,7 @@ def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:
     workflow = platform.publish(benchmark_graph(target.url))
     payloads = [{"key": f"l{i}", "x": 5, "tag": "lat"} for i in range(runs)]
     sent = platform.paced(workflow, payloads, rate)
-    platform.wait_for(workflow, ("completed", "failed"), runs, timeout=300)
+    platform.wait_for(workflow, ("completed", "failed"), len(sent), timeout=300)
     ended = platform.ended([run_id for run_id, _ in sent])
     latencies = [ended[run_id][1] - t for run_id, t in sent]
 
@@ -107,8 +108,8 @@ def capacity(stack, target, raw_process: dict) -> list[tuple]:
     rss_idle = rss_mb(worker)
     waiting = platform.publish(waiting_graph())
     began = time.time()
-    platform.burst(waiting, [{"n": i} for i in range(WAITING)])
-    platform.wait_for(waiting, ("waiting",), WAITING, timeout=600)
+    parked_runs = len(platform.burst(waiting, [{"n": i} for i in range(WAITING)]))
+    platform.wait_for(waiting, ("waiting",), parked_runs, timeout=600)
     parked = time.time() - began
     with raw.client(stack) as c:
         from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
@@ -122,18 +123,19 @@ def capacity(stack, target, raw_process: dict) -> list[tuple]:
                                                                 "url": target.url + "/hold/{{ execution.id }}"}),
                                   node("done", "util.log", {"message": "released"})))
     target.released.clear()
-    platform.burst(hold, [{"n": i} for i in range(IN_FLIGHT)])
-    platform.wait_for(hold, ("running",), IN_FLIGHT, timeout=300)
+    in_flight = len(platform.burst(hold, [{"n": i} for i in range(IN_FLIGHT)]))
+    platform.wait_for(hold, ("running",), in_flight, timeout=300)
     time.sleep(2)
     rss_flight, prefect_flight, held = rss_mb(worker), rss_mb(prefect), target.held
     target.release()
-    platform.wait_for(hold, ("completed", "failed"), IN_FLIGHT, timeout=300)
+    platform.wait_for(hold, ("completed", "failed"), in_flight, timeout=300)
     per_process = raw_process["peak_rss_mb"] / max(1, raw_process["peak_processes"])
     return [
         ("capacity", f"{WAITING} executions waiting in logic.delay: flow runs holding a slot",
-         f"{running}", "-", "-", f"all {WAITING} parked in {parked:.0f} s; worker RSS {rss_waiting:.0f} MB "
+         f"{running}", "-", "-", f"{parked_runs} parked in {parked:.0f} s"
+         + (f" ({platform.rejected} triggers rejected)" if platform.rejected else "") + f"; worker RSS {rss_waiting:.0f} MB "
          f"(idle {rss_idle:.0f}), Prefect RSS {prefect_waiting:.0f} MB"),
-        ("capacity", f"worker RSS MB with {IN_FLIGHT} executions in flight",
+        ("capacity", f"worker RSS MB with {in_flight} executions in flight",
          f"{rss_flight:.0f}", f"~{per_process * IN_FLIGHT / 1024:.0f} GB (extrapolated)", "-",
          f"{held} HTTP calls held at once; Prefect RSS {prefect_flight:.0f} MB; raw process worker "
          f"~{per_process:.0f} MB per in-flight run"),
@@ -141,20 +143,23 @@ def capacity(stack, target, raw_process: dict) -> list[tuple]:
 
 
 def api_latency(stack, target) -> list[tuple]:
-    """Platform API p95/p99 under API_CLIENTS concurrent clients, and Prefect's API for the same kinds of calls."""
+    """Platform API p95/p99 under API_CLIENTS concurrent clients, and Prefect's API for the same kinds of calls.
+    A call answered 5xx counts as an error (its time is kept); a failed create ends that client's round."""
     rounds = SIZES[stack.backend]["api_rounds"]
     platform = Platform(stack)
     graph = benchmark_graph(target.url)
-    timings: dict[str, list[float]] = {k: [] for k in ("validate", "create", "publish", "list", "read")}
+    timings: dict[str, list[float]] = collections.defaultdict(list)
+    errors: collections.Counter = collections.Counter()
     lock = threading.Lock()
 
-    def timed(name: str, call) -> httpx.Response:
+    def timed(name: str, call) -> httpx.Response | None:
         start = time.perf_counter()
         response = call()
         with lock:
             timings[name].append(time.perf_counter() - start)
-        response.raise_for_status()
-        return response
+            if response.status_code >= 400:
+                errors[name] += 1
+        return response if response.status_code < 400 else None
 
     def client_loop(_: int) -> None:
         http = platform.http
@@ -162,6 +167,8 @@ def api_latency(stack, target) -> list[tuple]:
             timed("validate", lambda: http.post("/api/v1/graphs/validate", json={"graph": graph}))
             created = timed("create", lambda: http.post("/api/v1/workflows", json={
                 "name": f"api {uuid.uuid4().hex[:8]}", "graph": graph}))
+            if created is None:
+                continue
             workflow_id = created.json()["id"]
             timed("publish", lambda: http.post(f"/api/v1/workflows/{workflow_id}/publish"))
             timed("list", lambda: http.get("/api/v1/workflows"))
@@ -170,29 +177,28 @@ def api_latency(stack, target) -> list[tuple]:
     with ThreadPoolExecutor(API_CLIENTS) as pool:
         list(pool.map(client_loop, range(API_CLIENTS)))
 
-    prefect = {k: [] for k in ("create deployment", "list deployments", "read deployment")}
     with raw.client(stack) as c:
         flow_id = c.create_flow_from_name("api-bench")
 
     def prefect_loop(_: int) -> None:
         with httpx.Client(base_url=stack.prefect_url, timeout=60) as http:
             for _ in range(rounds):
-                start = time.perf_counter()
-                created = http.post("/deployments/", json={"name": f"d-{uuid.uuid4().hex[:8]}", "flow_id": str(flow_id)})
-                created.raise_for_status()
-                prefect["create deployment"].append(time.perf_counter() - start)
-                start = time.perf_counter()
-                http.post("/deployments/filter", json={"limit": 50}).raise_for_status()
-                prefect["list deployments"].append(time.perf_counter() - start)
-                start = time.perf_counter()
-                http.get(f"/deployments/{created.json()['id']}").raise_for_status()
-                prefect["read deployment"].append(time.perf_counter() - start)
+                created = timed("create deployment", lambda: http.post("/deployments/", json={
+                    "name": f"d-{uuid.uuid4().hex[:8]}", "flow_id": str(flow_id)}))
+                timed("list deployments", lambda: http.post("/deployments/filter", json={"limit": 50}))
+                if created is not None:
+                    timed("read deployment", lambda: http.get(f"/deployments/{created.json()['id']}"))
 
     with ThreadPoolExecutor(API_CLIENTS) as pool:
         list(pool.map(prefect_loop, range(API_CLIENTS)))
-    p = lambda v: f"{pct(v, 95) * 1000:.0f} / {pct(v, 99) * 1000:.0f}"
+
+    def figure(name: str) -> str:
+        values = timings[name]
+        failed = f" ({errors[name]} of {len(values)} failed)" if errors[name] else ""
+        return f"{pct(values, 95) * 1000:.0f} / {pct(values, 99) * 1000:.0f}{failed}"
+
     raw_for = {"publish": "create deployment", "list": "list deployments", "read": "read deployment"}
-    return [("api", f"{name} p95/p99 ms, {API_CLIENTS} concurrent clients", p(values), "-",
-             p(prefect[raw_for[name]]) if name in raw_for else "-",
+    return [("api", f"{name} p95/p99 ms, {API_CLIENTS} concurrent clients", figure(name), "-",
+             figure(raw_for[name]) if name in raw_for else "-",
              f"raw = Prefect API {raw_for[name]}" if name in raw_for else "")
-            for name, values in timings.items()]
+            for name in ("validate", "create", "publish", "list", "read")]

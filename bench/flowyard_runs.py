@@ -60,6 +60,7 @@ class Platform:
         response.raise_for_status()
         self.http.headers["Authorization"] = f"Bearer {response.json()['token']}"
         self.sessions = get_session_factory(stack.platform_db_url)
+        self.rejected = 0
 
     def publish(self, graph: dict, name: str | None = None) -> str:
         created = self.http.post("/api/v1/workflows", json={"name": name or f"wf {uuid.uuid4().hex[:6]}",
@@ -69,15 +70,19 @@ class Platform:
         self.http.post(f"/api/v1/workflows/{workflow_id}/publish").raise_for_status()
         return workflow_id
 
-    def trigger(self, workflow_id: str, payload: dict) -> tuple[str, float]:
+    def trigger(self, workflow_id: str, payload: dict) -> tuple[str, float] | None:
+        """(run id, time sent), or None if the API did not accept it (counted in `rejected`)."""
         sent = time.time()
         response = self.http.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": payload})
-        response.raise_for_status()
+        if response.status_code != 202:
+            self.rejected += 1
+            return None
         return response.json()["run_id"], sent
 
     def burst(self, workflow_id: str, payloads: list[dict], clients: int = 16) -> list[tuple[str, float]]:
+        """Accepted triggers, sent by `clients` concurrent clients."""
         with ThreadPoolExecutor(clients) as pool:
-            return list(pool.map(lambda p: self.trigger(workflow_id, p), payloads))
+            return [r for r in pool.map(lambda p: self.trigger(workflow_id, p), payloads) if r]
 
     def paced(self, workflow_id: str, payloads: list[dict], per_second: float) -> list[tuple[str, float]]:
         """Open-loop load: one trigger every 1/per_second seconds, whatever the answers take."""
@@ -91,7 +96,8 @@ class Platform:
                 def fire(p=payload):
                     result = self.trigger(workflow_id, p)
                     with lock:
-                        results.append(result)
+                        if result:
+                            results.append(result)
 
                 pool.submit(fire)
         return results

@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 import httpx
 from pydantic import Field, SecretStr, model_validator
 
-from blocks.base import ActionContext, IntegrationBlock, IntegrationError
+from blocks.base import ActionContext, IntegrationBlock
 from blocks.runtime import integration_settings
 from blocks.webcall import status_error, unreachable
 

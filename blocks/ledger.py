@@ -35,7 +35,10 @@ async def once(ctx: ActionContext, action: str, send: Callable[[], Awaitable[dic
     except BaseException:
         await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, UNCERTAIN, None)
         raise
-    await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, DONE, result)
+    try:
+        await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, DONE, result)
+    except Exception:  # it was sent: report that; the row stays `sending`, so a replay will not resend
+        ctx.logger.warning("sent, but could not record it in the idempotency ledger (key %s)", ctx.idempotency_key)
     return result
 
 

@@ -37,6 +37,7 @@ from store.db import get_session_factory
 from store.models import Batch, Execution, utcnow
 
 log = logging.getLogger("flowyard.dispatcher")
+CONGESTED_POLL_SECONDS = 0.2
 
 
 def _group_key(execution: Execution) -> tuple[str, str, int, str]:
@@ -102,6 +103,7 @@ def claim_batches(db: Session, *, batch_size: int, limit: int, skip_deployments:
 def submit_batches(db: Session, settings: Settings, client: SyncPrefectClient | None = None) -> int:
     """Create a flow run for every batch that has none yet."""
     batches = db.scalars(select(Batch).where(Batch.flow_run_id.is_(None)).order_by(Batch.created_at).limit(500)).all()
+    db.commit()  # hold no transaction (nor SQLite's lock) while asking Prefect
     if not batches:
         return 0
     with nullcontext(client) if client else prefect_client(settings) as client:
@@ -133,6 +135,7 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="flowyard-dispatcher", daemon=True)
         self._busy = False  # the last pass dispatched something: let the next batch fill for batch_wait_ms
+        self._congested = False  # some deployment has max_pending_batches batches not started yet
         self._next_reconcile = 0.0
         self._client: SyncPrefectClient | None = None  # one for the thread: a new one costs an SSL context
 
@@ -159,7 +162,7 @@ class Dispatcher:
             claimed = claim_batches(db, batch_size=config.batch_size, limit=config.batch_size * 10,
                                     skip_deployments=congested)
             submit_batches(db, self._settings, self._client)
-        self._busy = claimed > 0 or bool(congested)
+        self._busy, self._congested = claimed > 0, bool(congested)
         return claimed
 
     def _reconcile_if_due(self) -> None:
@@ -180,16 +183,18 @@ class Dispatcher:
     def _dispatch_until_stopped(self) -> None:
         config = self._settings.dispatcher
         while not self._stop.is_set():
-            if not self._busy:
+            if self._busy:  # a burst: let the next batch fill a little
+                self._stop.wait(config.batch_wait_ms / 1000)
+            elif self._congested:  # batches wait to start: look again soon, whatever wakes us
+                self._stop.wait(CONGESTED_POLL_SECONDS)
+            else:
                 self._wake.wait(timeout=config.poll_seconds)
             self._wake.clear()
-            if self._busy:  # a burst, or batches waiting to start: let the next batch fill a little
-                self._stop.wait(max(config.batch_wait_ms, 10) / 1000)
             if self._stop.is_set():
                 return
             try:
                 self.run_once()
             except Exception:  # keep dispatching; the queue is durable and the next pass retries
-                self._busy = False
+                self._busy = self._congested = False
                 log.exception("dispatch pass failed")
             self._reconcile_if_due()

@@ -107,6 +107,7 @@ def end_executions_of_ended_batches(db: Session, client: SyncPrefectClient, stor
         .join(Execution, Execution.batch_id == Batch.id)
         .where(Execution.status.in_(("pending", "running")), Batch.flow_run_id.is_not(None))
     ).all())
+    db.rollback()  # hold no transaction (nor SQLite's lock) while asking Prefect
     if not batches:
         return 0
     by_flow_run = {flow_run_id: batch_id for batch_id, flow_run_id in batches.items()}

@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     config = settings.worker
     parser = argparse.ArgumentParser(prog="python -m deployments.worker", description=__doc__.splitlines()[0])
     parser.add_argument("--pool", default=config.work_pool, help="work pool to take flow runs from")
-    parser.add_argument("--limit", type=int, default=config.limit, help="most flow runs at once")
+    parser.add_argument("--limit", type=int, default=settings.worker_limit, help="most flow runs at once")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -45,7 +45,10 @@ class WorkerSettings(BaseModel):
         "Prefect's process worker (one subprocess per flow run). Both run the same deployments.",
     )
     poll_seconds: float = Field(0.5, gt=0, description="How often the worker asks Prefect for scheduled flow runs.")
-    limit: int = Field(50, ge=1, description="Most flow runs (batches) one worker runs at once.")
+    limit: int | None = Field(
+        None, ge=1, description="Most flow runs (batches) one worker runs at once; by default 10 when the Prefect "
+        "database is SQLite (one writer: more concurrent runs only queue for its lock), else 50."
+    )
     heartbeat_seconds: int = Field(
         10, ge=1, description="How often the worker tells Prefect it is alive; see dispatcher.missed_heartbeats."
     )
@@ -155,6 +158,12 @@ class Settings(BaseSettings):
     @property
     def prefect_database_url(self) -> str:
         return self.prefect.database_url or f"sqlite+aiosqlite:///{self.home_dir / 'prefect' / 'prefect.db'}"
+
+    @property
+    def worker_limit(self) -> int:
+        if self.worker.limit:
+            return self.worker.limit
+        return 10 if self.prefect_database_url.startswith("sqlite") else 50
 
     @property
     def api_public_url(self) -> str:

@@ -84,10 +84,11 @@ def worker(settings: Settings, env: dict[str, str], logs: Path) -> ChildProcess:
     """The Flowyard worker (many flow runs in one process), or Prefect's process worker if configured."""
     config = settings.worker
     if config.type == "flowyard":
-        argv = [sys.executable, "-m", "deployments.worker", "--pool", config.work_pool, "--limit", str(config.limit)]
+        argv = [sys.executable, "-m", "deployments.worker", "--pool", config.work_pool,
+                "--limit", str(settings.worker_limit)]
         return ChildProcess("worker", argv, env, logs / "worker.log")
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", config.work_pool,
-            "--type", "process", "--limit", str(config.limit), "--install-policy", "never"]  # fmt: skip
+            "--type", "process", "--limit", str(settings.worker_limit), "--install-policy", "never"]  # fmt: skip
     env = {**env, "PREFECT_WORKER_QUERY_SECONDS": str(config.poll_seconds),
            "PREFECT_WORKER_PREFETCH_SECONDS": "5"}  # fmt: skip
     return ChildProcess("worker", argv, env, logs / "worker.log")
@@ -105,10 +106,9 @@ def ensure_work_pool(api_url: str, name: str, pool_type: str) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.workers.process import ProcessWorker
 
-    from deployments.worker import FlowyardWorker
-
-    worker_class = FlowyardWorker if pool_type == "flowyard" else ProcessWorker
-    pool = WorkPoolCreate(name=name, type=pool_type, base_job_template=worker_class.get_default_base_job_template())
+    # The Flowyard worker fills in its (base) job template itself when the pool has none.
+    template = ProcessWorker.get_default_base_job_template() if pool_type == "process" else {}
+    pool = WorkPoolCreate(name=name, type=pool_type, base_job_template=template)
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
         try:
             client.create_work_pool(pool)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from blocks import checks
@@ -239,8 +239,3 @@ def find_contact(db: Session, tenant_id: str, *, email: str | None = None, phone
             return None
         return db.scalars(query.where(CrmContact.phone == phone).order_by(CrmContact.created_at)).first()
     return None
-
-
-def count(db: Session, tenant_id: str, record_type: str) -> int:
-    model = RECORD_TYPES[record_type]
-    return db.scalar(select(func.count()).select_from(model).where(model.tenant_id == tenant_id))

@@ -99,12 +99,12 @@ def test_build_validate_save_publish_and_test_run(page: Page, app_url: str):
 
     # Publish, then a test run: every node turns green.
     page.get_by_role("button", name="Publish").click()
-    expect(page.locator(".toolbar .pill")).to_have_text("Published")
+    expect(page.locator(".toolbar .pill")).to_have_text("Published", timeout=60_000)  # creates its Prefect deployment
     page.get_by_role("button", name="Test run").click()
     payload = page.get_by_label("Trigger payload (JSON)")
     expect(payload).to_have_value(re.compile("first_name"))
     payload.fill('{"first_name": "Ada", "email": "ada@example.com"}')
-    with page.expect_response(re.compile(r"/api/v1/runs/[^/]+/events$")) as events:  # live, not polled
+    with page.expect_response(re.compile(r"/api/v1/runs/[^/]+/events$"), timeout=120_000) as events:  # live, not polled
         page.get_by_role("button", name="Run test").click()
     assert events.value.headers["content-type"].startswith("text/event-stream")
     for node_id in ("manual_trigger", "transform_data", "log"):

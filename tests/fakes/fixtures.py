@@ -12,7 +12,7 @@ from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.x import FakeX
 
-TIMEOUT_SECONDS = 3  # what Flowyard waits for a service in tests; a Delay longer than this is a timeout
+TIMEOUT_SECONDS = 10  # what Flowyard (in `flowyard up`) waits for a service; a longer Delay is a timeout
 
 
 @dataclass

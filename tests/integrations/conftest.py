@@ -50,13 +50,17 @@ class TenantHandle:
         return block.attach(self.cipher, block_name, connection_id)
 
 
+TIMEOUT_SECONDS = 1  # in-process the fakes answer in milliseconds
+SLOWER_THAN_TIMEOUT = 2  # a fake's Delay that the client gives up on
+
+
 @pytest.fixture
 def integration_env(platform_db_url, fake_services, monkeypatch):
     """Settings of this process point at the test database and the fakes, as the worker's do."""
     monkeypatch.setenv("FLOWYARD_DATABASE_URL", platform_db_url)
     for name, value in fake_services.env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("FLOWYARD_INTEGRATIONS__TIMEOUT_SECONDS", "1")  # in-process: the fakes answer in ms
+    monkeypatch.setenv("FLOWYARD_INTEGRATIONS__TIMEOUT_SECONDS", str(TIMEOUT_SECONDS))
     monkeypatch.delenv("FLOWYARD_MASTER_KEY", raising=False)
     get_settings.cache_clear()
     yield platform_db_url

@@ -11,7 +11,7 @@ from blocks.base import IntegrationError
 from blocks.execute import run_action
 from blocks.sendgrid import SEND_EMAIL, SendEmailInput, SendGridConnection
 from tests.fakes.base import Delay, Response
-from tests.fakes.fixtures import TIMEOUT_SECONDS
+from tests.integrations.conftest import SLOWER_THAN_TIMEOUT
 from tests.fakes.sendgrid import errors, rate_limited
 
 
@@ -161,7 +161,7 @@ async def test_server_errors_are_retryable(acme, sendgrid, fake_services):
 
 async def test_a_timed_out_answer_is_not_retried_so_nothing_is_sent_twice(acme, sendgrid, fake_services):
     slow = unique("slow")
-    fake_services.sendgrid.script(lambda r: to_address(r, slow), Delay(TIMEOUT_SECONDS + 1))
+    fake_services.sendgrid.script(lambda r: to_address(r, slow), Delay(SLOWER_THAN_TIMEOUT))
     ctx = acme.ctx()
     with pytest.raises(IntegrationError) as caught:
         await run_action(SEND_EMAIL, ctx, sendgrid.connection_id, email(to=slow))

@@ -15,7 +15,7 @@ from blocks.execute import run_action
 from blocks.mastodon import POST_STATUS, MastodonConnection, StatusInput
 from blocks.x import POST, SPEC, PostInput, XConnection
 from tests.fakes.base import Delay
-from tests.fakes.fixtures import TIMEOUT_SECONDS
+from tests.integrations.conftest import SLOWER_THAN_TIMEOUT
 from tests.fakes.mastodon import rate_limited as mastodon_limited
 from tests.fakes.x import rate_limited as x_limited
 
@@ -132,7 +132,7 @@ async def test_mastodon_post(acme, mastodon, fake_services):
 async def test_mastodon_lost_answer_is_retried_and_the_key_prevents_a_second_status(acme, mastodon, fake_services):
     block, account = mastodon
     text = f"slow day {uuid.uuid4().hex[:6]}"
-    fake_services.mastodon.script(lambda r: text in r.text(), Delay(TIMEOUT_SECONDS + 1))
+    fake_services.mastodon.script(lambda r: text in r.text(), Delay(SLOWER_THAN_TIMEOUT))
     ctx = acme.ctx()
     with pytest.raises(IntegrationError) as caught:
         await run_action(POST_STATUS, ctx, block.connection_id, StatusInput(status=text))

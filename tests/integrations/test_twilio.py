@@ -10,7 +10,7 @@ from blocks.base import IntegrationError
 from blocks.execute import run_action
 from blocks.twilio import SEND_SMS, TEST_FROM_NUMBER, SendSmsInput, TwilioConnection
 from tests.fakes.base import Delay, json_response
-from tests.fakes.fixtures import TIMEOUT_SECONDS
+from tests.integrations.conftest import SLOWER_THAN_TIMEOUT
 from tests.fakes.twilio import too_many
 
 
@@ -130,7 +130,7 @@ async def test_429_and_5xx_are_retryable(acme, twilio, fake_services):
 
 async def test_timeout_is_not_retried_and_sends_once(acme, twilio, fake_services):
     to = number()
-    fake_services.twilio.script(lambda r: to in r.text().replace("%2B", "+"), Delay(TIMEOUT_SECONDS + 1))
+    fake_services.twilio.script(lambda r: to in r.text().replace("%2B", "+"), Delay(SLOWER_THAN_TIMEOUT))
     ctx = acme.ctx()
     with pytest.raises(IntegrationError) as caught:
         await run_action(SEND_SMS, ctx, twilio.connection_id, sms(to=to))

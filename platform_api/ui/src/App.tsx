@@ -17,7 +17,7 @@ const EditorPage = lazy(() => import("./pages/EditorPage").then((m) => ({ defaul
 function Header({ session, section, onSignOut }: { session: Session; section: string; onSignOut: () => void }) {
   return (
     <nav className="app-header">
-      <a className="brand" href="#/"><span className="brand-mark" />Flowyard</a>
+      <a className="brand" href="#/" aria-label="Flowyard"><span className="brand-mark" /><span className="hide-narrow">Flowyard</span></a>
       <a href="#/" className={section === "workflows" ? "active" : ""}>Workflows</a>
       <a href="#/runs" className={section === "runs" ? "active" : ""}>Runs</a>
       <a href="#/templates" className={section === "templates" ? "active" : ""}>Templates</a>
