@@ -18,8 +18,8 @@ from bench.stack import rss_mb
 # Sized so that `python -m bench` (both backends) ends within 15 minutes on 2 cores: a SQLite Prefect
 # server does a fraction of PostgreSQL's work per second, so its loads are smaller.
 SIZES = {
-    "sqlite": dict(burst=500, raw_process=4, raw_in_process=12, latency_rate=1.0, latency_runs=20, api_rounds=5),
-    "postgres": dict(burst=1000, raw_process=8, raw_in_process=30, latency_rate=2.0, latency_runs=40, api_rounds=8),
+    "sqlite": dict(burst=500, raw_process=3, raw_in_process=8, latency_rate=1.0, latency_runs=15, api_rounds=4),
+    "postgres": dict(burst=1000, raw_process=4, raw_in_process=12, latency_rate=2.0, latency_runs=30, api_rounds=6),
 }
 RAW_IN_PROCESS_CONCURRENCY = 10
 WAITING = 5000
@@ -47,10 +47,11 @@ def throughput(stack, target) -> list[tuple]:
     platform = Platform(stack)
     workflow = platform.publish(benchmark_graph(target.url))
     payloads = [{"key": f"t{i}", "x": 5, "tag": "burst"} for i in range(burst)]
-    began = time.time()
+    cpu_before, began = stack.cpu(), time.time()
     sent = platform.burst(workflow, payloads)
     accepted = time.time()
     platform.wait_for(workflow, ("completed", "failed"), len(sent), timeout=600)
+    cpu = {name: (used - cpu_before[name]) * 1000 / len(sent) for name, used in stack.cpu().items()}
     ended = platform.ended([run_id for run_id, _ in sent])
     last = max(e[1] for e in ended.values())
     completed = sum(e[0] == "completed" for e in ended.values())
@@ -58,17 +59,20 @@ def throughput(stack, target) -> list[tuple]:
     batches = len({e[2] for e in ended.values()})
 
     process = raw.through_process_pool(stack, target.url, process_runs)
+    prefect_before = stack.cpu()["prefect"]
     in_process = raw.in_process(stack, target.url, in_process_runs, RAW_IN_PROCESS_CONCURRENCY)
-    return [
-        ("throughput", f"executions/s, burst of {burst} (raw: {process_runs} / {in_process_runs} runs)",
-         f"{flowyard:.1f}", f"{process['per_second']:.2f}", f"{in_process['per_second']:.2f}",
-         f"{flowyard / process['per_second']:.0f}x process, {flowyard / in_process['per_second']:.1f}x in-process; "
-         f"{batches} flow runs; triggers accepted at {len(sent) / (accepted - began):.0f}/s"
-         + (f" ({platform.rejected} rejected)" if platform.rejected else "")
-         + (f"; raw in-process: {in_process['failed']} runs failed (HTTP 503)" if in_process["failed"] else "")
-         + (f"; raw process: {process['n'] - process['completed']} runs failed" if process["completed"] < process["n"]
-            else "")),
-    ], {"raw_process": process, "raw_in_process": in_process}
+    raw_prefect_cpu = (stack.cpu()["prefect"] - prefect_before) * 1000 / in_process_runs
+    notes = [f"{flowyard / process['per_second']:.0f}x process, {flowyard / in_process['per_second']:.1f}x in-process",
+             f"{batches} flow runs", f"triggers accepted at {len(sent) / (accepted - began):.0f}/s",
+             f"CPU ms per execution: API {cpu['api']:.1f}, worker {cpu['worker']:.1f}, Prefect {cpu['prefect']:.1f} "
+             f"(raw in-process: Prefect {raw_prefect_cpu:.0f})"]
+    if platform.rejected:
+        notes.append(f"{platform.rejected} triggers rejected")
+    if in_process["failed"] or process["completed"] < process["n"]:
+        notes.append(f"raw runs failed: {process['n'] - process['completed']} process, {in_process['failed']} in-process")
+    return [("throughput", f"executions/s, burst of {burst} (raw: {process_runs} / {in_process_runs} runs)",
+             f"{flowyard:.1f}", f"{process['per_second']:.2f}", f"{in_process['per_second']:.2f}", "; ".join(notes))
+            ], {"raw_process": process, "raw_in_process": in_process}
 
 
 def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:

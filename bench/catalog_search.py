@@ -34,7 +34,7 @@ def pct(values: list[float], p: float) -> float:
 
 def load_templates(url: str, count: int) -> float:
     """Publish `count` templates (the catalog's own, then variants of them) through catalog.index."""
-    from catalog.index import publish
+    from catalog.index import analyze, publish
     from catalog.loader import load_all
     from store.db import get_session_factory
 
@@ -55,6 +55,7 @@ def load_templates(url: str, count: int) -> float:
             if n % 500 == 499:
                 db.commit()
         db.commit()
+        analyze(db)
     return time.perf_counter() - began
 
 

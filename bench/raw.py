@@ -24,8 +24,18 @@ def client(stack) -> SyncPrefectClient:
     return SyncPrefectClient(stack.prefect_url, httpx_settings={"timeout": 120})
 
 
-def call_start_times(stack, flow_run_ids: list[str]) -> dict[str, float]:
-    """flow run id -> start time (epoch s) of its first task run named like `call`."""
+def call_start_times(stack, flow_run_ids: list[str], wait: float = 60) -> dict[str, float]:
+    """flow run id -> start time (epoch s) of its first task run named like `call`. Prefect records task
+    runs from events, behind the runs themselves: wait up to `wait` seconds for all of them."""
+    deadline = time.monotonic() + wait
+    while True:
+        starts = _call_start_times(stack, flow_run_ids)
+        if len(starts) >= len(set(flow_run_ids)) or time.monotonic() > deadline:
+            return starts
+        time.sleep(2)
+
+
+def _call_start_times(stack, flow_run_ids: list[str]) -> dict[str, float]:
     starts: dict[str, float] = {}
     with client(stack) as c:
         for i in range(0, len(flow_run_ids), 100):

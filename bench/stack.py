@@ -67,6 +67,15 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def descendants(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -134,6 +143,14 @@ class Stack:
 
     def prefect_pid(self) -> int | None:
         return child_pid(self.process.pid, "prefect server start")
+
+    def api_pid(self) -> int | None:
+        return child_pid(self.process.pid, "uvicorn")
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by the worker, the Prefect server and the platform API."""
+        return {"worker": cpu_seconds(self.worker_pid()), "prefect": cpu_seconds(self.prefect_pid()),
+                "api": cpu_seconds(self.api_pid())}
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -69,6 +69,8 @@ def publish(db: Session, definition: dict[str, Any], *, tenant_id: str | None = 
     template.category, template.tags = definition["category"], list(definition.get("tags", []))
     template.integrations = list(definition.get("integrations", []))
     template.latest_version, template.search_text = version, search_document(definition)
+    if db.get_bind().dialect.name == "postgresql":
+        template.search_vector = func.to_tsvector(literal_column("'english'"), template.search_text)
     template.updated_at = utcnow()
     db.flush()
     db.add(CatalogTemplateVersion(template_id=template.id, version=version, definition=definition,
@@ -161,9 +163,18 @@ def sync(db: Session, directory: Path = TEMPLATES_DIR) -> SyncReport:
         else:
             report.unchanged += 1
     db.commit()
+    if report.published:
+        analyze(db)
     for slug, problems in report.refused.items():
         log.error("template %s not published: %s", slug, "; ".join(problems))
     return report
+
+
+def analyze(db: Session) -> None:
+    """Fresh planner statistics after many templates changed (search plans depend on them)."""
+    for table in ("catalog_templates", "catalog_template_tags"):
+        db.execute(text(f"ANALYZE {table}"))
+    db.commit()
 
 
 _synced: set[str] = set()
@@ -240,7 +251,7 @@ def _matching(db: Session, query, terms: list[str]):
         hits = (text(f"SELECT template_id, bm25({FTS_TABLE}) AS rank FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q")
                 .bindparams(q=expression).columns(template_id=String, rank=Float).subquery("hits"))
         return query.join(hits, hits.c.template_id == CatalogTemplate.id), hits.c.rank  # bm25: lower is better
-    vector = func.to_tsvector(literal_column("'english'"), CatalogTemplate.search_text)
+    vector = CatalogTemplate.search_vector
     tsquery = func.to_tsquery(literal_column("'english'"), " & ".join(f"{term}:*" for term in terms))
     return query.where(vector.op("@@")(tsquery)), func.ts_rank(vector, tsquery).desc()
 

@@ -73,7 +73,7 @@ class DispatcherSettings(BaseModel):
         "executions of batches whose flow run ended crashed, failed or cancelled."
     )
     missed_heartbeats: int = Field(
-        3, ge=2, description="Heartbeats a Flowyard worker may miss before its running flow runs are marked crashed."
+        6, ge=2, description="Heartbeats a Flowyard worker may miss before its running flow runs are marked crashed."
     )
 
 

@@ -1,9 +1,9 @@
 """Tables of the template catalog: the searchable index, immutable template versions, and the
 lineage of workflows made from a template.
 
-Full-text search needs objects the ORM does not model, created by migration 0004 only:
-on SQLite the FTS5 table `catalog_templates_fts` (kept in step by triggers), on PostgreSQL the
-GIN index `ix_catalog_templates_search` over `to_tsvector('english', search_text)`.
+Full-text search: on PostgreSQL the `search_vector` column (to_tsvector('english', search_text), set by
+catalog.index) with a GIN index; on SQLite the FTS5 table `catalog_templates_fts`, which the ORM does not
+model (created by migration 0004, kept in step by catalog.index).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, literal_column
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models import Base, JsonType, new_id, utcnow
@@ -28,9 +29,7 @@ class CatalogTemplate(Base):
     __table_args__ = (
         Index("ix_catalog_templates_category_title", "category", "title"),
         Index("ix_catalog_templates_tenant_title", "tenant_id", "title"),
-        # PostgreSQL full-text search (created by 0004; declared here so that autogenerate knows it)
-        Index("ix_catalog_templates_search", func.to_tsvector(literal_column("'english'"), literal_column("search_text")),
-              postgresql_using="gin").ddl_if(dialect="postgresql"),
+        Index("ix_catalog_templates_search", "search_vector", postgresql_using="gin"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
@@ -42,6 +41,7 @@ class CatalogTemplate(Base):
     integrations: Mapped[list[str]] = mapped_column(JsonType)  # e.g. ["crm", "sendgrid"]
     latest_version: Mapped[int] = mapped_column(Integer)
     search_text: Mapped[str] = mapped_column(Text)  # title, description, tags and integrations: what search reads
+    search_vector: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))  # PostgreSQL only
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

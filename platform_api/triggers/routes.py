@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from flowyard.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings
+from platform_api.problems import Problem
 from platform_api.triggers import ingress, service
 from platform_api.workflows.service import get_owned_workflow, get_version, redeploy
 from store.db import get_session_factory
@@ -89,7 +90,7 @@ def read_webhook(workflow_id: str, db: DB, caller: CurrentCaller, settings: Sett
     workflow = get_owned_workflow(db, caller, workflow_id)
     endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.workflow_id == workflow.id))
     if endpoint is None:
-        raise service.Problem(404, "no-webhook", "No webhook", "This workflow has no webhook endpoint.",
+        raise Problem(404, "no-webhook", "No webhook", "This workflow has no webhook endpoint.",
                               hint="Give it a trigger.webhook and publish it.")
     return _webhook_read(endpoint, settings)
 
@@ -116,7 +117,7 @@ def preview_schedule(workflow_id: str, db: DB, caller: CurrentCaller, count: int
 def pause_or_resume_schedule(workflow_id: str, action: str, db: DB, caller: CurrentCaller,
                              settings: Settings = Depends(get_settings)):
     if action not in ("pause", "resume"):
-        raise service.Problem(404, "not-found", "Not found", f"No schedule action '{action}'.",
+        raise Problem(404, "not-found", "Not found", f"No schedule action '{action}'.",
                               hint="Use /schedule/pause or /schedule/resume.")
     caller.require("operator", "pause or resume schedules")
     workflow = get_owned_workflow(db, caller, workflow_id)

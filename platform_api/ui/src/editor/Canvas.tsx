@@ -4,7 +4,7 @@ import {
   Background, Controls, MiniMap, Panel, ReactFlow, useConnection,
   type Connection, type Edge, type FinalConnectionState, type XYPosition,
 } from "@xyflow/react";
-import { useCallback, useEffect, useRef, useState, type DragEvent } from "react";
+import { useCallback, useEffect, useState, type DragEvent } from "react";
 import { useToast } from "../components/Toasts";
 import { connectionProblem, DEFAULT_HANDLE, newEdgeId, toFlowEdge, type StepNode } from "../lib/graph";
 import { useSelector } from "../lib/store";
@@ -49,23 +49,21 @@ type Props = { state: GraphState; readOnly: boolean; onAdd: (type: string, at: X
 export function Canvas({ state, readOnly, onAdd }: Props) {
   const { types, decorations } = useEditorEnv();
   const toast = useToast();
-  const graphRef = useRef(state.current);
-  graphRef.current = state.current;
-  const { record, setEdges } = state;
+  const { record, setEdges, live } = state; // live.current: the nodes and edges of the latest render
   const [fitOnOpen] = useState(state.nodes.length > 0); // an empty canvas keeps its scale as the first step is dropped
 
   const reason = useCallback<Reason>((from, fromHandle, fromType, to) => {
-    const { nodes, edges } = graphRef.current.current;
+    const { nodes, edges } = live.current;
     const connection = fromType === "target"
       ? { source: to, target: from, sourceHandle: DEFAULT_HANDLE }
       : { source: from, target: to, sourceHandle: fromHandle };
     return connectionProblem(connection, nodes, edges, types);
-  }, [types]);
+  }, [types, live]);
 
   const isValidConnection = useCallback((c: Edge | Connection) => {
-    const { nodes, edges } = graphRef.current.current;
+    const { nodes, edges } = live.current;
     return !connectionProblem(c, nodes, edges, types);
-  }, [types]);
+  }, [types, live]);
 
   const onConnect = useCallback((c: Connection) => {
     record();

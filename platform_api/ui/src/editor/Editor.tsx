@@ -43,7 +43,7 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
   const [runId, setRunId] = useState<string | null>(null);
   const { run } = useRun(runId);
   const [testing, setTesting] = useState(false);
-  const { record, setNodes, current: live } = state;
+  const { record, setNodes, live } = state;
   const flow = useReactFlow();
   const toast = useToast();
 

@@ -13,8 +13,8 @@ let clipboard: Graph | null = null;
 export function useGraphState(initial: Graph) {
   const [nodes, setNodes] = useState<StepNode[]>(() => toFlow(initial).nodes);
   const [edges, setEdges] = useState<Edge[]>(() => toFlow(initial).edges);
-  const current = useRef<Snapshot>({ nodes, edges });
-  current.current = { nodes, edges };
+  const live = useRef<Snapshot>({ nodes, edges });
+  live.current = { nodes, edges };
   const past = useRef<Snapshot[]>([]);
   const future = useRef<Snapshot[]>([]);
   const last = useRef({ key: "", at: 0 });
@@ -28,7 +28,7 @@ export function useGraphState(initial: Graph) {
       return;
     }
     last.current = { key: coalesceKey, at: now };
-    past.current = [...past.current.slice(-99), current.current];
+    past.current = [...past.current.slice(-99), live.current];
     future.current = [];
     bump();
   }, []);
@@ -37,7 +37,7 @@ export function useGraphState(initial: Graph) {
     const snapshot = from.current.at(-1);
     if (!snapshot) return;
     from.current = from.current.slice(0, -1);
-    to.current = [...to.current, current.current];
+    to.current = [...to.current, live.current];
     last.current = { key: "", at: 0 };
     setNodes(snapshot.nodes);
     setEdges(snapshot.edges);
@@ -66,7 +66,7 @@ export function useGraphState(initial: Graph) {
   }, [record]);
 
   const copy = useCallback(() => {
-    const { nodes: ns, edges: es } = current.current;
+    const { nodes: ns, edges: es } = live.current;
     const chosen = ns.filter((n) => n.selected);
     if (!chosen.length) return false;
     const ids = new Set(chosen.map((n) => n.id));
@@ -77,7 +77,7 @@ export function useGraphState(initial: Graph) {
   const paste = useCallback(() => {
     if (!clipboard) return;
     record();
-    const { nodes: ns, edges: es } = current.current;
+    const { nodes: ns, edges: es } = live.current;
     clipboard = shifted(clipboard, PASTE_OFFSET); // each paste lands a little further
     const flow = toFlow(withFreshIds(clipboard, ns, es));
     setNodes([...ns.map((n) => ({ ...n, selected: false })), ...flow.nodes.map((n) => ({ ...n, selected: true }))]);
@@ -86,7 +86,7 @@ export function useGraphState(initial: Graph) {
 
   return {
     nodes, edges, setNodes, setEdges, onNodesChange, onEdgesChange, record, undo, redo, reset, replace, copy, paste,
-    canUndo: past.current.length > 0, canRedo: future.current.length > 0, current,
+    canUndo: past.current.length > 0, canRedo: future.current.length > 0, live,
   };
 }
 
