@@ -59,27 +59,48 @@ def load_templates(url: str, count: int) -> float:
     return time.perf_counter() - began
 
 
-def measure(client, headers: dict[str, str], requests: int) -> dict[str, list[float]]:
-    rng = random.Random(11)
+def cases(rng: random.Random) -> dict[str, Callable[[], dict]]:
     categories = ("sales", "marketing", "customer-service", "operations")
-    cases: dict[str, Callable[[], dict]] = {
+    return {
         "browse: category, page": lambda: {"category": rng.choice(categories), "page": rng.randint(1, 40)},
         "browse: tag": lambda: {"tag": rng.choice(TAGS), "page": rng.randint(1, 20)},
         "search: words": lambda: {"q": rng.choice(QUERIES)},
         "search: words + category": lambda: {"q": rng.choice(QUERIES), "category": rng.choice(categories)},
     }
-    timings: dict[str, list[float]] = {}
-    for name, params in cases.items():
-        for _ in range(10):  # warm-up
-            client.get("/api/v1/templates", params=params(), headers=headers)
-        samples = []
-        for _ in range(requests):
-            began = time.perf_counter()
-            response = client.get("/api/v1/templates", params=params(), headers=headers)
-            samples.append((time.perf_counter() - began) * 1000)
-            assert response.status_code == 200, response.text
-        timings[name] = samples
-    return timings
+
+
+def timed(call: Callable[[dict], None], params: Callable[[], dict], requests: int) -> list[float]:
+    for _ in range(10):  # warm-up
+        call(params())
+    samples = []
+    for _ in range(requests):
+        chosen = params()
+        began = time.perf_counter()
+        call(chosen)
+        samples.append((time.perf_counter() - began) * 1000)
+    return samples
+
+
+def measure_api(client, headers: dict[str, str], requests: int) -> dict[str, list[float]]:
+    """GET /api/v1/templates through the whole app: auth, validation, the queries, the JSON."""
+    def call(params: dict) -> None:
+        response = client.get("/api/v1/templates", params={**params, "per_page": 24}, headers=headers)
+        assert response.status_code == 200, response.text
+
+    return {name: timed(call, params, requests) for name, params in cases(random.Random(11)).items()}
+
+
+def measure_queries(url: str, requests: int) -> dict[str, list[float]]:
+    """The same through catalog.index.browse alone: the page and the total, as the API runs them."""
+    from catalog.index import browse
+    from store.db import get_session_factory
+
+    with get_session_factory(url)() as db:
+        def call(params: dict) -> None:
+            tags = [params.pop("tag")] if "tag" in params else []
+            browse(db, tenant_id="bench", tags=tags, per_page=24, **params)
+
+        return {name: timed(call, params, requests) for name, params in cases(random.Random(11)).items()}
 
 
 def run(backend: str, url: str, count: int, requests: int) -> list[tuple]:
@@ -99,11 +120,13 @@ def run(backend: str, url: str, count: int, requests: int) -> list[tuple]:
         headers = {"Authorization": f"Bearer {signup.json()['token']}"}
         total = client.get("/api/v1/templates", headers=headers).json()["total"]
         assert total >= count, f"{total} templates in the index, expected {count}"
-        timings = measure(client, headers, requests)
-    rows = [(backend, f"load {count} templates", f"{load_seconds:.1f} s", "", "")]
-    for name, samples in timings.items():
+        api = measure_api(client, headers, requests)
+    queries = measure_queries(url, requests)
+    rows = [(backend, f"load {count} templates", f"{load_seconds:.1f} s", "", "", "", "")]
+    for name, samples in api.items():
         p95 = pct(samples, 95)
         rows.append((backend, name, f"{statistics.median(samples):.1f} ms", f"{p95:.1f} ms",
+                     f"{statistics.median(queries[name]):.1f} ms", f"{pct(queries[name], 95):.1f} ms",
                      "ok" if p95 < 50 else "over the 50 ms target"))
     return rows
 
@@ -151,11 +174,13 @@ def main(argv: list[str] | None = None) -> int:
                 rows += run("postgres", url, args.templates, args.requests)
             finally:
                 drop_postgres(url)
-    header = ("backend", "case", "p50", "p95", "target p95 < 50 ms")
+    header = ("backend", "case", "API p50", "API p95", "query p50", "query p95", "API p95 < 50 ms")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
-    return 0 if all(r[4] in ("", "ok") for r in rows) else 1
+    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} cores; other work on the machine inflates the latencies")
+    return 0 if all(r[-1] in ("", "ok") for r in rows) else 1
 
 
 if __name__ == "__main__":

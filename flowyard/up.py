@@ -149,14 +149,16 @@ def start_all(settings: Settings, supervisor: Supervisor, env: dict[str, str], l
     if settings.prefect.start_server:
         health = settings.prefect_api_url.rstrip("/") + "/health"
         _start(supervisor, prefect_server(settings, env, logs), "Prefect server", health)
-    api_health = f"http://{_probe_host(settings.api.host)}:{settings.api.port}/api/v1/health"
-    _start(supervisor, platform_api(settings, env, logs), "platform API", api_health)
-    if settings.worker.start:
+    if settings.worker.start:  # before the API, which would otherwise create it (type "flowyard") on a publish
         try:
             ensure_work_pool(settings.prefect_api_url, settings.worker.work_pool, settings.worker.type)
         except Exception as exc:
             raise StartupError(f"could not create work pool {settings.worker.work_pool!r}: {exc}") from exc
-        _start(supervisor, worker(settings, env, logs), f"{settings.worker.type} worker (pool {settings.worker.work_pool!r})", None)
+    api_health = f"http://{_probe_host(settings.api.host)}:{settings.api.port}/api/v1/health"
+    _start(supervisor, platform_api(settings, env, logs), "platform API", api_health)
+    if settings.worker.start:
+        label = f"{settings.worker.type} worker (pool {settings.worker.work_pool!r})"
+        _start(supervisor, worker(settings, env, logs), label, None)
 
 
 def print_banner(settings: Settings, logs: Path) -> None:

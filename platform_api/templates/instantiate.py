@@ -83,7 +83,10 @@ def bind_connections(db: Session, caller: Caller, graph: dict[str, Any], chosen:
     chosen = _chosen_connections(db, caller, chosen, {kind for _, kind in slots})
     rows = db.execute(select(Connection.type, Connection.id).where(
         Connection.tenant_id == caller.tenant_id, Connection.type.in_({kind for _, kind in slots}))).all()
-    only = {kind: ids[0] for kind in {k for k, _ in rows} if len(ids := [i for k, i in rows if k == kind]) == 1}
+    by_type: dict[str, list[str]] = {}
+    for kind, connection_id in rows:
+        by_type.setdefault(kind, []).append(connection_id)
+    only = {kind: ids[0] for kind, ids in by_type.items() if len(ids) == 1}
     unbound = []
     for index, kind in slots:
         node = graph["nodes"][index]

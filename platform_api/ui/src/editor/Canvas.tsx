@@ -2,11 +2,11 @@
 // reason when they cannot work), moving, deleting, zoom and minimap. Every change is undoable.
 import {
   Background, Controls, MiniMap, Panel, ReactFlow, useConnection,
-  type Connection, type Edge, type FinalConnectionState, type XYPosition,
+  type Connection, type ConnectionState, type Edge, type FinalConnectionState, type XYPosition,
 } from "@xyflow/react";
-import { useCallback, useEffect, useState, type DragEvent } from "react";
+import { useCallback, useState, type DragEvent } from "react";
 import { useToast } from "../components/Toasts";
-import { connectionProblem, DEFAULT_HANDLE, newEdgeId, toFlowEdge, type StepNode } from "../lib/graph";
+import { connectionProblem, DEFAULT_HANDLE, newEdgeId, nodeAt, toFlowEdge, type StepNode } from "../lib/graph";
 import { useSelector } from "../lib/store";
 import { useEditorEnv } from "./context";
 import { DRAG_MIME } from "./Palette";
@@ -20,27 +20,15 @@ const STATUS_COLOURS: Record<string, string> = {
   running: "#2563eb", completed: "#16a34a", failed: "#dc2626", waiting: "#d97706",
 };
 
-type Reason = (from: string, fromHandle: string | null, fromType: string, to: string) => string | null;
+const PRO_OPTIONS = { hideAttribution: true };
+const MULTI_SELECT_KEYS = ["Meta", "Control", "Shift"];
 
-function nodeIdAt(x: number, y: number): string | null {
-  return document.elementFromPoint(x, y)?.closest(".react-flow__node")?.getAttribute("data-id") ?? null;
-}
+/** Why the connection being drawn cannot be made (null: it can, or it points at nothing yet). */
+type Reason = (from: FinalConnectionState | ConnectionState) => string | null;
 
 /** Shows, while a connection is drawn, why it cannot be made. */
 function ConnectionHint({ reason }: { reason: Reason }) {
-  const connection = useConnection();
-  const [overNode, setOverNode] = useState<string | null>(null);
-  useEffect(() => {
-    if (!connection.inProgress) return setOverNode(null);
-    const move = (e: PointerEvent) => setOverNode(nodeIdAt(e.clientX, e.clientY));
-    window.addEventListener("pointermove", move);
-    return () => window.removeEventListener("pointermove", move);
-  }, [connection.inProgress]);
-  if (!connection.inProgress) return null;
-  const to = connection.toNode?.id ?? overNode;
-  const from = connection.fromNode.id;
-  if (!to || (to === from && !connection.toHandle)) return null;
-  const text = reason(from, connection.fromHandle.id ?? null, connection.fromHandle.type, to);
+  const text = reason(useConnection());
   return text ? <Panel position="top-center"><div className="connection-hint" role="alert">{text}</div></Panel> : null;
 }
 
@@ -52,11 +40,15 @@ export function Canvas({ state, readOnly, onAdd }: Props) {
   const { record, setEdges, live } = state; // live.current: the nodes and edges of the latest render
   const [fitOnOpen] = useState(state.nodes.length > 0); // an empty canvas keeps its scale as the first step is dropped
 
-  const reason = useCallback<Reason>((from, fromHandle, fromType, to) => {
+  const reason = useCallback<Reason>((c) => {
+    if (!("fromNode" in c) || !c.fromNode || !c.fromHandle || !c.to) return null;
     const { nodes, edges } = live.current;
-    const connection = fromType === "target"
+    const from = c.fromNode.id;
+    const to = c.toNode?.id ?? nodeAt(c.to, nodes); // a node without an input handle (a trigger) still counts
+    if (!to || (to === from && !c.toHandle)) return null;
+    const connection = c.fromHandle.type === "target"
       ? { source: to, target: from, sourceHandle: DEFAULT_HANDLE }
-      : { source: from, target: to, sourceHandle: fromHandle };
+      : { source: from, target: to, sourceHandle: c.fromHandle.id };
     return connectionProblem(connection, nodes, edges, types);
   }, [types, live]);
 
@@ -74,12 +66,8 @@ export function Canvas({ state, readOnly, onAdd }: Props) {
     });
   }, [record, setEdges]);
 
-  const onConnectEnd = useCallback((event: MouseEvent | TouchEvent, s: FinalConnectionState) => {
-    if (s.isValid || !s.fromNode || !s.fromHandle) return;
-    const point = "changedTouches" in event ? event.changedTouches[0] : event;
-    const to = s.toNode?.id ?? nodeIdAt(point.clientX, point.clientY);
-    if (!to || (to === s.fromNode.id && !s.toHandle)) return;
-    const text = reason(s.fromNode.id, s.fromHandle.id ?? null, s.fromHandle.type, to);
+  const onConnectEnd = useCallback((_: MouseEvent | TouchEvent, s: FinalConnectionState) => {
+    const text = s.isValid ? null : reason(s);
     if (text) toast(`Can't connect: ${text}`, "error");
   }, [reason, toast]);
 
@@ -116,9 +104,9 @@ export function Canvas({ state, readOnly, onAdd }: Props) {
         onConnect={onConnect} onConnectEnd={onConnectEnd} isValidConnection={isValidConnection}
         onNodeDragStart={recordDrag} onSelectionDragStart={recordDrag} onBeforeDelete={onBeforeDelete}
         nodesDraggable={!readOnly} nodesConnectable={!readOnly} deleteKeyCode={readOnly ? null : DELETE_KEYS}
-        multiSelectionKeyCode={["Meta", "Control", "Shift"]}
+        multiSelectionKeyCode={MULTI_SELECT_KEYS}
         fitView={fitOnOpen} fitViewOptions={FIT} minZoom={0.1} maxZoom={2}
-        proOptions={{ hideAttribution: true }}
+        proOptions={PRO_OPTIONS}
       >
         <Background gap={20} size={1.2} color="#d7dbe7" />
         <Controls showInteractive={false} fitViewOptions={FIT} />

@@ -1,10 +1,10 @@
 // The workflow editor: palette, canvas, settings panel, toolbar, test runs and the unsaved-work banner.
 import { useReactFlow, type XYPosition } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useState } from "react";
-import type { Graph, NodeTypeInfo, Workflow } from "../api/types";
+import { useCallback, useDeferredValue, useEffect, useMemo, useState } from "react";
+import type { Graph, GraphError, NodeTypeInfo, Workflow } from "../api/types";
 import { useToast } from "../components/Toasts";
-import { logicalKey, newNodeId, toFlowNode, toGraph, type StepData } from "../lib/graph";
-import { autoLayout, NODE_HEIGHT, NODE_WIDTH } from "../lib/layout";
+import { logicalKey, newNodeId, NODE_HEIGHT, NODE_WIDTH, toFlowNode, toGraph, type StepData } from "../lib/graph";
+import { autoLayout } from "../lib/layout";
 import { useRun } from "../lib/useRun";
 import { DraftBanner, OfflineBanner, ReadOnlyBanner } from "./Banners";
 import { Canvas, FIT } from "./Canvas";
@@ -23,6 +23,8 @@ import { useValidation } from "./useValidation";
 import { useWorkflowSync } from "./useWorkflowSync";
 
 type Props = { initial: Workflow; nodeTypes: NodeTypeInfo[]; readOnly: boolean };
+const NO_ERRORS: GraphError[] = [];
+const NO_FIELD_ERRORS = new Map<string, GraphError[]>();
 
 /** Where a new step lands: the drop point, or the middle of the canvas. */
 function dropPoint(screen?: XYPosition): XYPosition {
@@ -37,7 +39,11 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
   const env = useMemo(() => ({ types, decorations }), [types, decorations]);
   const state = useGraphState(initial.graph);
   const [name, setName] = useState(initial.name);
-  const graph = useMemo(() => toGraph(state.nodes, state.edges), [state.nodes, state.edges]);
+  // What is derived from the whole graph (validation, dirty check, references) follows the canvas at a
+  // lower priority, so that dragging and connecting stay smooth on a large workflow.
+  const nodes = useDeferredValue(state.nodes);
+  const edges = useDeferredValue(state.edges);
+  const graph = useMemo(() => toGraph(nodes, edges), [nodes, edges]);
   const validation = useValidation(graph, useMemo(() => logicalKey(graph), [graph]));
   const sync = useWorkflowSync(initial, graph, name, state.reset);
   const [runId, setRunId] = useState<string | null>(null);
@@ -90,10 +96,12 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
   const firstTrigger = nodeTypes.find((t) => t.is_trigger);
   const selected = state.nodes.filter((n) => n.selected);
   const current = selected.length === 1 ? selected[0] : null;
+  const currentId = current?.id;
   const references = useMemo(
-    () => (current ? buildReferences(current.id, state.nodes, state.edges, types, steps) : []),
-    [current, state.nodes, state.edges, types, steps],
+    () => (currentId ? buildReferences(currentId, nodes, edges, types, steps) : []),
+    [currentId, nodes, edges, types, steps],
   );
+  const closePanel = useCallback(() => select(null), [select]);
 
   const restoreDraft = () => {
     const draft = sync.restoreDraft();
@@ -130,9 +138,9 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
             {runId && <RunBar run={run} stepCount={state.nodes.length} onClose={() => setRunId(null)} />}
           </div>
           {current && (
-            <NodePanel node={current} type={types.get(current.data.type)} errors={validation.errors.byNode.get(current.id) ?? []}
-              fieldErrors={validation.errors.byField.get(current.id) ?? new Map()} references={references}
-              step={steps.get(current.id)} readOnly={readOnly} onChange={updateNode} onClose={() => select(null)} />
+            <NodePanel id={current.id} data={current.data} type={types.get(current.data.type)}
+              errors={validation.errors.byNode.get(current.id) ?? NO_ERRORS} fieldErrors={validation.errors.byField.get(current.id) ?? NO_FIELD_ERRORS}
+              references={references} step={steps.get(current.id)} readOnly={readOnly} onChange={updateNode} onClose={closePanel} />
           )}
         </div>
       </div>

@@ -1,16 +1,17 @@
 // The side panel of the selected step: its settings (a form from the type's JSON Schema), help,
 // validation problems and, after a test run, its input, output, error and timing.
-import { useEffect, useState } from "react";
+import { memo, useEffect, useState } from "react";
 import type { GraphError, NodeTypeInfo, Step } from "../api/types";
 import { Icon } from "../components/Icon";
 import { JsonView } from "../components/JsonView";
 import { StepDetails } from "../components/StepDetails";
-import type { StepData, StepNode } from "../lib/graph";
+import type { StepData } from "../lib/graph";
 import type { ReferenceGroup } from "./references";
 import { SchemaForm } from "./SchemaForm";
 
 type Props = {
-  node: StepNode;
+  id: string;
+  data: StepData;
   type: NodeTypeInfo | undefined;
   errors: GraphError[];
   fieldErrors: Map<string, GraphError[]>;
@@ -21,18 +22,18 @@ type Props = {
   onClose: () => void;
 };
 
-export function NodePanel({ node, type, errors, fieldErrors, references, step, readOnly, onChange, onClose }: Props) {
+function NodePanelView({ id, data, type, errors, fieldErrors, references, step, readOnly, onChange, onClose }: Props) {
   const hasStep = !!step;
   const [tab, setTab] = useState<"settings" | "result">(hasStep ? "result" : "settings");
-  useEffect(() => setTab(hasStep ? "result" : "settings"), [node.id, hasStep]);
+  useEffect(() => setTab(hasStep ? "result" : "settings"), [id, hasStep]);
   const nodeErrors = errors.filter((e) => !/\.config\.[^.[]+/.test(e.path));
 
   return (
-    <aside className="panel" aria-label="Step settings" data-node-id={node.id}>
+    <aside className="panel" aria-label="Step settings" data-node-id={id}>
       <header className="panel-head">
         <div>
           <div className="panel-kicker">{type ? type.label : "Unknown step type"}</div>
-          <h2>{node.data.label || type?.label || node.id}</h2>
+          <h2>{data.label || type?.label || id}</h2>
         </div>
         <button className="btn btn-ghost btn-icon" onClick={onClose} aria-label="Close panel"><Icon name="close" /></button>
       </header>
@@ -59,21 +60,21 @@ export function NodePanel({ node, type, errors, fieldErrors, references, step, r
             ))}
             <div className="field">
               <label htmlFor="step-label">Step name</label>
-              <input id="step-label" value={node.data.label} placeholder={type?.label}
-                onChange={(e) => onChange(node.id, { label: e.target.value }, "label")} />
-              <p className="help">Other steps read this step's output as <code>steps.{node.id}.output</code>.</p>
+              <input id="step-label" value={data.label} placeholder={type?.label}
+                onChange={(e) => onChange(id, { label: e.target.value }, "label")} />
+              <p className="help">Other steps read this step's output as <code>steps.{id}.output</code>.</p>
             </div>
             {type ? (
-              <SchemaForm schema={type.config_schema} value={node.data.config} errors={fieldErrors}
+              <SchemaForm schema={type.config_schema} value={data.config} errors={fieldErrors}
                 references={type.is_trigger ? null : references}
-                onChange={(config) => onChange(node.id, { config }, "config")} />
+                onChange={(config) => onChange(id, { config }, "config")} />
             ) : (
               <>
                 <div className="callout callout-warn">
-                  This step's type <code>{node.data.type}</code> is not available any more. Its settings are kept as they
+                  This step's type <code>{data.type}</code> is not available any more. Its settings are kept as they
                   were; delete the step or replace it with another one.
                 </div>
-                <JsonView label="Settings" value={node.data.config} />
+                <JsonView label="Settings" value={data.config} />
               </>
             )}
           </fieldset>
@@ -82,3 +83,6 @@ export function NodePanel({ node, type, errors, fieldErrors, references, step, r
     </aside>
   );
 }
+
+/** Re-renders only when what it shows changes, not when its step is dragged. */
+export const NodePanel = memo(NodePanelView);

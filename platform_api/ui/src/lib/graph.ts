@@ -1,5 +1,5 @@
 // Converts between the API graph and React Flow's nodes and edges, and checks connections.
-import type { Edge, Node } from "@xyflow/react";
+import type { Edge, Node, XYPosition } from "@xyflow/react";
 import type { Graph, GraphEdge, GraphNode, NodeTypeInfo } from "../api/types";
 
 export type StepData = { label: string; type: string; config: Record<string, unknown> };
@@ -7,6 +7,8 @@ export type StepNode = Node<StepData, "step">;
 export type TypeMap = Map<string, NodeTypeInfo>;
 
 export const DEFAULT_HANDLE = "default";
+export const NODE_WIDTH = 240; // as drawn by .step-node; the real size once measured
+export const NODE_HEIGHT = 72;
 const ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function toFlowNode(node: GraphNode): StepNode {
@@ -66,6 +68,17 @@ export function newNodeId(base: string, taken: Set<string>): string {
 
 export function newEdgeId(taken: Set<string>): string {
   for (let i = taken.size + 1; ; i++) if (!taken.has(`e${i}`)) return `e${i}`;
+}
+
+/** The node drawn at `point` (flow coordinates), topmost first. */
+export function nodeAt(point: XYPosition, nodes: StepNode[]): string | null {
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const { position: p, measured } = nodes[i];
+    const width = measured?.width ?? NODE_WIDTH;
+    const height = measured?.height ?? NODE_HEIGHT;
+    if (point.x >= p.x && point.x <= p.x + width && point.y >= p.y && point.y <= p.y + height) return nodes[i].id;
+  }
+  return null;
 }
 
 /** Ids of every node that runs before `nodeId`, nearest first. */

@@ -1,10 +1,7 @@
 // Auto-layout with dagre: left to right, in the order the steps run.
 import { Graph, layout } from "@dagrejs/dagre";
 import type { Edge } from "@xyflow/react";
-import type { StepNode } from "./graph";
-
-export const NODE_WIDTH = 240;
-export const NODE_HEIGHT = 72;
+import { NODE_HEIGHT, NODE_WIDTH, type StepNode } from "./graph";
 
 export function autoLayout(nodes: StepNode[], edges: Edge[]): StepNode[] {
   const g = new Graph();
