@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 UI_DIR := platform_api/ui
 PYTEST_ARGS ?=
 
-.PHONY: .venv install ui run test bench clean reset help
+.PHONY: .venv install ui run test test-all bench clean reset help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -41,8 +41,16 @@ ui:
 run: install ui
 	$(VENV)/bin/flowyard up
 
+# Suites of issues still in progress (browser builder, Flowyard worker, template catalog): they run
+# with `make test-all`, and join `make test` when their issues close.
+PARKED := --ignore=tests/browser --ignore=tests/deployments --ignore=tests/catalog
+
 test: install ui
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest $(PARKED) $(PYTEST_ARGS)
+
+test-all: install ui
+	$(VENV)/bin/python -m pytest --ignore=tests/browser $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest tests/browser $(PYTEST_ARGS)
 
 bench: install
 	$(VENV)/bin/python -m bench

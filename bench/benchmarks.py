@@ -127,12 +127,12 @@ def capacity(stack, target, raw_process: dict) -> list[tuple]:
                                                                 "url": target.url + "/hold/{{ execution.id }}"}),
                                   node("done", "util.log", {"message": "released"})))
     target.released.clear()
-    in_flight = len(platform.burst(hold, [{"n": i} for i in range(IN_FLIGHT)]))
-    platform.wait_for(hold, ("running",), in_flight, timeout=300)
-    time.sleep(2)
+    accepted = len(platform.burst(hold, [{"n": i} for i in range(IN_FLIGHT)]))
+    # all of them, or as many as the worker's flow-run limit lets in (the rest wait, queued or pending)
+    in_flight = platform.wait_steady(hold, ("running",), accepted, timeout=300)
     rss_flight, prefect_flight, held = rss_mb(worker), rss_mb(prefect), target.held
     target.release()
-    platform.wait_for(hold, ("completed", "failed"), in_flight, timeout=300)
+    platform.wait_for(hold, ("completed", "failed"), accepted, timeout=300)
     per_process = raw_process["peak_rss_mb"] / max(1, raw_process["peak_processes"])
     return [
         ("capacity", f"{WAITING} executions waiting in logic.delay: flow runs holding a slot",

@@ -114,6 +114,20 @@ class Platform:
                 raise TimeoutError(f"only {self.count(workflow_id, statuses)} of {n} executions reached {statuses}")
             time.sleep(0.25)
 
+    def wait_steady(self, workflow_id: str, statuses: tuple[str, ...], n: int, timeout: float, still: float = 10) -> int:
+        """Wait until n executions reach `statuses`, or their count stops growing for `still` seconds."""
+        deadline, best, since = time.monotonic() + timeout, -1, time.monotonic()
+        while time.monotonic() < deadline:
+            count = self.count(workflow_id, statuses)
+            if count >= n:
+                return count
+            if count > best:
+                best, since = count, time.monotonic()
+            elif time.monotonic() - since > still:
+                return count
+            time.sleep(0.5)
+        return self.count(workflow_id, statuses)
+
     def ended(self, run_ids: list[str]) -> dict[str, tuple[str, float, str | None]]:
         """run id -> (status, ended_at as epoch seconds, flow run id of its batch)."""
         out = {}

@@ -30,8 +30,10 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator:
+    """Chromium for one test. Not shared: the sync Playwright API keeps an asyncio loop marked as running
+    while it is open, which would break the async tests that run after it."""
     if not Path(CHROMIUM).exists():
         _missing(f"{CHROMIUM} is missing (apt-get install chromium)")
     if not UI_INDEX.exists():

@@ -1,7 +1,7 @@
 // The React Flow canvas: dropping steps from the palette, drawing connections (refused with the
 // reason when they cannot work), moving, deleting, zoom and minimap. Every change is undoable.
 import {
-  Background, Controls, MiniMap, Panel, ReactFlow, useConnection,
+  Background, Controls, MiniMap, Panel, ReactFlow, useConnection, useReactFlow,
   type Connection, type ConnectionState, type Edge, type FinalConnectionState, type XYPosition,
 } from "@xyflow/react";
 import { useCallback, useState, type DragEvent } from "react";
@@ -23,12 +23,13 @@ const STATUS_COLOURS: Record<string, string> = {
 const PRO_OPTIONS = { hideAttribution: true };
 const MULTI_SELECT_KEYS = ["Meta", "Control", "Shift"];
 
-/** Why the connection being drawn cannot be made (null: it can, or it points at nothing yet). */
-type Reason = (from: FinalConnectionState | ConnectionState) => string | null;
+/** Why the connection being drawn to `at` (flow coordinates) cannot be made; null: it can, or it points at nothing. */
+type Reason = (connection: FinalConnectionState | ConnectionState, at: XYPosition | null) => string | null;
 
 /** Shows, while a connection is drawn, why it cannot be made. */
 function ConnectionHint({ reason }: { reason: Reason }) {
-  const text = reason(useConnection());
+  const connection = useConnection(); // its `to` is in flow coordinates
+  const text = reason(connection, connection.to);
   return text ? <Panel position="top-center"><div className="connection-hint" role="alert">{text}</div></Panel> : null;
 }
 
@@ -38,13 +39,14 @@ export function Canvas({ state, readOnly, onAdd }: Props) {
   const { types, decorations } = useEditorEnv();
   const toast = useToast();
   const { record, setEdges, live } = state; // live.current: the nodes and edges of the latest render
+  const { screenToFlowPosition } = useReactFlow();
   const [fitOnOpen] = useState(state.nodes.length > 0); // an empty canvas keeps its scale as the first step is dropped
 
-  const reason = useCallback<Reason>((c) => {
-    if (!("fromNode" in c) || !c.fromNode || !c.fromHandle || !c.to) return null;
+  const reason = useCallback<Reason>((c, at) => {
+    if (!c.fromNode || !c.fromHandle || !at) return null;
     const { nodes, edges } = live.current;
     const from = c.fromNode.id;
-    const to = c.toNode?.id ?? nodeAt(c.to, nodes); // a node without an input handle (a trigger) still counts
+    const to = c.toNode?.id ?? nodeAt(at, nodes); // a node without an input handle (a trigger) still counts
     if (!to || (to === from && !c.toHandle)) return null;
     const connection = c.fromHandle.type === "target"
       ? { source: to, target: from, sourceHandle: DEFAULT_HANDLE }
@@ -66,10 +68,11 @@ export function Canvas({ state, readOnly, onAdd }: Props) {
     });
   }, [record, setEdges]);
 
-  const onConnectEnd = useCallback((_: MouseEvent | TouchEvent, s: FinalConnectionState) => {
-    const text = s.isValid ? null : reason(s);
+  const onConnectEnd = useCallback((event: MouseEvent | TouchEvent, s: FinalConnectionState) => {
+    const point = "changedTouches" in event ? event.changedTouches[0] : event;
+    const text = s.isValid ? null : reason(s, screenToFlowPosition({ x: point.clientX, y: point.clientY }));
     if (text) toast(`Can't connect: ${text}`, "error");
-  }, [reason, toast]);
+  }, [reason, toast, screenToFlowPosition]);
 
   const onDrop = useCallback((event: DragEvent) => {
     const type = event.dataTransfer.getData(DRAG_MIME);
