@@ -122,7 +122,7 @@ class Stack:
         self.platform_db_url = self.env.get("FLOWYARD_DATABASE_URL") or f"sqlite:///{self.home / 'platform.db'}"
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 180) -> "Stack":
+    def start(self, timeout: float = 420) -> "Stack":
         log = open(self.home / "up.log", "ab")
         self.process = subprocess.Popen([sys.executable, "-m", "flowyard.cli", "up"], env=self.env, cwd=ROOT,
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

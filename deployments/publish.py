@@ -34,11 +34,18 @@ class DeploymentTarget:
         return [f"t-{self.tenant_slug}", f"tenant:{self.tenant_id}", "flowyard"]
 
 
+_pools_seen: set[tuple[str, str]] = set()  # (API URL, pool): a publish need not ask Prefect again
+
+
 def ensure_work_pool(client: SyncPrefectClient, work_pool: str) -> None:
+    key = (str(client.api_url), work_pool)
+    if key in _pools_seen:
+        return
     try:
         client.create_work_pool(WorkPoolCreate(name=work_pool, type="flowyard"))  # the Flowyard worker's type
     except ObjectAlreadyExists:
         pass
+    _pools_seen.add(key)
 
 
 def schedule_creates(workflow_id: str, schedules: list, *, active: bool) -> list[DeploymentScheduleCreate]:

@@ -25,12 +25,13 @@ from flow_factory.redact import redact
 
 MAX_EXPRESSION_CHARS = 4096
 MAX_DATA_DEPTH = 64
+CONTEXT_ROOTS = ("trigger", "steps", "execution", "loop", "record", "before")  # record/before: data-change filters
 _LIST_MACRO = re.compile(r"\.(map|filter|all|exists|exists_one)\s*\(")
 MISSING = "(missing)"
 MAX_MATCH_INPUT_CHARS = 100_000
 REGEX_TIMEOUT_SECONDS = 0.2
 FIELD_PATH = re.compile(r"^(trigger|steps|execution|loop|now)(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*$")
-_REFERENCE = re.compile(r"\b(trigger|steps|execution|loop)((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\[\"[^\"]*\"\])+)")
+_REFERENCE = re.compile(r"\b(trigger|steps|execution|loop|record|before)((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\[\"[^\"]*\"\])+)")
 _STEP_REFERENCE = re.compile(r"\bsteps\.([A-Za-z_][A-Za-z0-9_]*)")
 
 Operator = Literal[
@@ -206,7 +207,7 @@ def _depth(value: Any, limit: int = MAX_DATA_DEPTH) -> int:
 def _activation(context: dict[str, Any], now: datetime) -> dict[str, Any]:
     if _depth(context) > MAX_DATA_DEPTH:
         raise ValueError(f"the data is nested more than {MAX_DATA_DEPTH} levels deep")
-    values = {name: celpy.json_to_cel(context.get(name)) for name in ("trigger", "steps", "execution", "loop")
+    values = {name: celpy.json_to_cel(context.get(name)) for name in CONTEXT_ROOTS
               if context.get(name) is not None}
     values["now"] = celtypes.TimestampType(now)
     return values

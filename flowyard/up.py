@@ -13,7 +13,7 @@ from rich.console import Console
 from flowyard.processes import ChildFailed, ChildProcess, Supervisor, describe_exit, port_is_free
 from flowyard.settings import Settings
 
-HEALTH_TIMEOUT_SECONDS = 120.0
+HEALTH_TIMEOUT_SECONDS = 300.0  # a loaded 2-core machine can take minutes to start Prefect
 STOP_GRACE_SECONDS = 10.0
 EXIT_CONFIG_ERROR = 2
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
