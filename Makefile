@@ -41,9 +41,10 @@ ui:
 run: install ui
 	$(VENV)/bin/flowyard up
 
-# Suites of issues still in progress (browser builder, Flowyard worker, template catalog): they run
+# Suites of issues still in progress (browser builder, Flowyard worker, template catalog, triggers): they run
 # with `make test-all`, and join `make test` when their issues close.
-PARKED := --ignore=tests/browser --ignore=tests/deployments --ignore=tests/catalog
+PARKED := --ignore=tests/browser --ignore=tests/deployments --ignore=tests/catalog \
+          --ignore=tests/integration/test_triggers.py
 
 test: install ui
 	$(VENV)/bin/python -m pytest $(PARKED) $(PYTEST_ARGS)
