@@ -102,6 +102,7 @@ def get_caller(request: Request, db: DB) -> Caller:
         caller = _caller_from_api_key(db, token)
     if caller is None:
         raise _unauthorized("The token is not valid.")
+    db.commit()  # end the lookup's transaction: on SQLite it holds the write lock (a live stream would keep it)
     return caller
 
 
