@@ -39,12 +39,13 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
   const env = useMemo(() => ({ types, decorations }), [types, decorations]);
   const state = useGraphState(initial.graph);
   const [name, setName] = useState(initial.name);
-  // What is derived from the whole graph (validation, dirty check, references) follows the canvas at a
-  // lower priority, so that dragging and connecting stay smooth on a large workflow.
+  // Validation starts from the edit itself; what else is derived from the whole graph (dirty check,
+  // references) follows the canvas at a lower priority, so that dragging stays smooth on a large workflow.
+  const liveGraph = useMemo(() => toGraph(state.nodes, state.edges), [state.nodes, state.edges]);
+  const validation = useValidation(liveGraph, useMemo(() => logicalKey(liveGraph), [liveGraph]));
   const nodes = useDeferredValue(state.nodes);
   const edges = useDeferredValue(state.edges);
   const graph = useMemo(() => toGraph(nodes, edges), [nodes, edges]);
-  const validation = useValidation(graph, useMemo(() => logicalKey(graph), [graph]));
   const sync = useWorkflowSync(initial, graph, name, state.reset);
   const [runId, setRunId] = useState<string | null>(null);
   const { run } = useRun(runId);

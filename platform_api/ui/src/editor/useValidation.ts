@@ -21,7 +21,7 @@ export function useValidation(graph: Graph, key: string): ValidationState {
     const inBurst = now - lastEdit.current < VALIDATION_DELAY_MS;
     lastEdit.current = now;
     setState((s) => ({ ...s, status: "checking" }));
-    const timer = window.setTimeout(async () => {
+    const check = async () => {
       const sent = latest.current;
       try {
         const result = await api.validate(sent, controller.signal);
@@ -29,7 +29,9 @@ export function useValidation(graph: Graph, key: string): ValidationState {
       } catch {
         if (!controller.signal.aborted) setState((s) => ({ ...s, status: "unreachable" }));
       }
-    }, inBurst ? VALIDATION_DELAY_MS : 0);
+    };
+    const timer = inBurst ? window.setTimeout(check, VALIDATION_DELAY_MS) : undefined;
+    if (!inBurst) check();
     return () => {
       window.clearTimeout(timer);
       controller.abort();
