@@ -132,8 +132,15 @@ class BatchStore:
     def finish(self, outcomes: dict[str, dict[str, Any]]) -> None:
         """Each execution's end of this batch: completed, failed, or waiting until `resume_at`."""
         now = utcnow()
+        completed = [i for i, values in outcomes.items() if values["status"] == "completed"]
         with self._sessions.begin() as db:
+            if completed:  # the common case, in one statement
+                db.execute(update(Execution)
+                           .where(Execution.id.in_(completed), Execution.status.not_in(FINAL_RUN_STATUSES))
+                           .values(status="completed", error=None, ended_at=now))
             for execution_id, values in outcomes.items():
+                if values["status"] == "completed":
+                    continue
                 ended = {"ended_at": now} if values["status"] in FINAL_RUN_STATUSES else {}
                 db.execute(
                     update(Execution)

@@ -147,16 +147,23 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 # --- nodes -----------------------------------------------------------------------------
 
 
-def _node_errors(graph: Graph) -> list[GraphError]:
+def _duplicate_ids(items: list[Any], kind: str) -> list[GraphError]:
+    """`kind` is "node" or "edge"; paths are nodes[i].id / edges[i].id."""
     errors, first_index = [], {}
-    for index, node in enumerate(graph.nodes):
-        if node.id in first_index:
+    for index, item in enumerate(items):
+        if item.id in first_index:
             errors.append(_error(
-                f"nodes[{index}].id",
-                f"duplicate node id '{node.id}' (also used by nodes[{first_index[node.id]}])",
-                "give every node a unique id",
+                f"{kind}s[{index}].id",
+                f"duplicate {kind} id '{item.id}' (also used by {kind}s[{first_index[item.id]}])",
+                f"give every {kind} a unique id",
             ))
-        first_index.setdefault(node.id, index)
+        first_index.setdefault(item.id, index)
+    return errors
+
+
+def _node_errors(graph: Graph) -> list[GraphError]:
+    errors = _duplicate_ids(graph.nodes, "node")
+    for index, node in enumerate(graph.nodes):
         node_type = get_node_type(node.type)
         if node_type is None:
             errors.append(_unknown_type_error(index, node.type))
@@ -239,15 +246,8 @@ def _described(properties: dict[str, Any], name: Any) -> str:
 
 def _edge_errors(graph: Graph) -> list[GraphError]:
     nodes = _nodes_by_id(graph)
-    errors, first_index = [], {}
+    errors = _duplicate_ids(graph.edges, "edge")
     for index, edge in enumerate(graph.edges):
-        if edge.id in first_index:
-            errors.append(_error(
-                f"edges[{index}].id",
-                f"duplicate edge id '{edge.id}' (also used by edges[{first_index[edge.id]}])",
-                "give every edge a unique id",
-            ))
-        first_index.setdefault(edge.id, index)
         for end in ("source", "target"):
             node_id = getattr(edge, end)
             if node_id not in nodes:
