@@ -28,6 +28,13 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def wake_dispatcher(request: Request) -> None:
+    """New work was queued: let the dispatcher look now rather than at its next poll."""
+    dispatcher = getattr(request.app.state, "dispatcher", None)
+    if dispatcher:
+        dispatcher.wake()
+
+
 def get_db(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
     with get_session_factory(settings.platform_database_url)() as session:
         yield session

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from platform_api.approvals import schemas, service
-from platform_api.deps import DB, CurrentCaller
+from platform_api.deps import DB, CurrentCaller, wake_dispatcher
 
 router = APIRouter(tags=["approvals"])
 
@@ -20,11 +20,6 @@ LINK_PAGE = """<!doctype html><meta name="viewport" content="width=device-width"
 </form></body>"""
 
 
-def _wake(request: Request) -> None:
-    dispatcher = getattr(request.app.state, "dispatcher", None)
-    if dispatcher:
-        dispatcher.wake()
-
 
 @router.get("/api/v1/approvals", response_model=list[schemas.ApprovalRead])
 def list_approvals(db: DB, caller: CurrentCaller, status: str | None = None) -> list[schemas.ApprovalRead]:
@@ -35,7 +30,7 @@ def list_approvals(db: DB, caller: CurrentCaller, status: str | None = None) -> 
 def decide(run_id: str, node_id: str, data: schemas.ApprovalDecide, request: Request, db: DB,
            caller: CurrentCaller) -> schemas.ApprovalRead:
     answer = service.decide_as_user(db, caller=caller, run_id=run_id, node_id=node_id, data=data)
-    _wake(request)
+    wake_dispatcher(request)
     return answer
 
 
@@ -52,5 +47,5 @@ def approval_page(token: str, db: DB) -> HTMLResponse:
 def decide_by_link(token: str, request: Request, db: DB, decision: Literal["approve", "reject"] = Form(...),
                    comment: str | None = Form(None)) -> schemas.ApprovalRead:
     answer = service.decide_by_link(db, token=token, data=schemas.ApprovalDecide(decision=decision, comment=comment))
-    _wake(request)
+    wake_dispatcher(request)
     return answer

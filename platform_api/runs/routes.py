@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
 from flowyard.settings import Settings
-from platform_api.deps import DB, CurrentCaller, get_settings
+from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.runs import schemas, service
 from store.db import get_session_factory
 from store.models import FINAL_RUN_STATUSES
@@ -23,9 +23,7 @@ def create_run(
     settings: Settings = Depends(get_settings),
 ) -> schemas.RunAccepted:
     execution = service.create_run(db, caller=caller, workflow_id=workflow_id, data=data, settings=settings)
-    dispatcher = getattr(request.app.state, "dispatcher", None)
-    if dispatcher:
-        dispatcher.wake()
+    wake_dispatcher(request)
     return schemas.RunAccepted(run_id=execution.id, status=service.api_status(execution.status))
 
 

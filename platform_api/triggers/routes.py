@@ -9,7 +9,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from flowyard.settings import Settings
-from platform_api.deps import DB, CurrentCaller, get_settings
+from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.problems import Problem
 from platform_api.triggers import ingress, service
 from platform_api.workflows.service import get_owned_workflow, get_version, redeploy
@@ -51,11 +51,6 @@ class WebhookRotated(WebhookRead):
     secret: str = Field(description="Shown only now.")
 
 
-def _wake(request: Request) -> None:
-    dispatcher = getattr(request.app.state, "dispatcher", None)
-    if dispatcher:
-        dispatcher.wake()
-
 
 @router.post("/hooks/{endpoint_id}", status_code=202, response_model=WebhookDelivered)
 async def deliver(endpoint_id: str, request: Request, settings: Settings = Depends(get_settings)) -> WebhookDelivered:
@@ -69,14 +64,14 @@ async def deliver(endpoint_id: str, request: Request, settings: Settings = Depen
                                            query=dict(request.query_params), url=url)
 
     execution, created = await run_in_threadpool(accept)
-    _wake(request)
+    wake_dispatcher(request)
     return WebhookDelivered(run_id=execution.id, duplicate=not created)
 
 
 @router.post("/api/v1/events", status_code=202)
 def send_event(data: EventCreate, request: Request, db: DB, caller: CurrentCaller) -> dict[str, Any]:
     runs = ingress.receive_event(db, caller=caller, name=data.name, payload=data.payload, event_id=data.id)
-    _wake(request)
+    wake_dispatcher(request)
     return {"event": data.name, "runs": runs}
 
 
