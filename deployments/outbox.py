@@ -58,12 +58,20 @@ def topic_for(config: dict[str, Any]) -> str:
     return f"crm.{config['record_type']}.{operation}"
 
 
+def _next_row(db: Session) -> Outbox | None:
+    """The oldest undispatched row that no other dispatcher holds, locked until this row's commit."""
+    return db.scalars(select(Outbox).where(Outbox.dispatched_at.is_(None)).order_by(Outbox.created_at)
+                      .limit(1).with_for_update(skip_locked=True)).first()
+
+
 def fan_out(db: Session, limit: int = 200) -> int:
-    """Handle undispatched outbox rows, oldest first. Returns how many executions were queued."""
-    rows = db.scalars(select(Outbox).where(Outbox.dispatched_at.is_(None)).order_by(Outbox.created_at)
-                      .limit(limit).with_for_update(skip_locked=True)).all()
+    """Handle undispatched outbox rows, oldest first, one row per transaction (a commit releases every
+    lock, so rows are locked one at a time). Returns how many executions were queued."""
     queued = 0
-    for row in rows:
+    for _ in range(limit):
+        row = _next_row(db)
+        if row is None:
+            break
         change = change_input(row)
         subscriptions = db.scalars(select(TriggerSubscription).where(
             TriggerSubscription.tenant_id == row.tenant_id, TriggerSubscription.topic == row.topic)).all()
@@ -78,7 +86,7 @@ def fan_out(db: Session, limit: int = 200) -> int:
                 queued += created
         row.dispatched_at = utcnow()
         db.commit()
-    db.commit()  # also when there was nothing to do: release the rows (and SQLite's lock)
+    db.commit()  # also when there was nothing to do: release SQLite's lock
     return queued
 
 
