@@ -23,6 +23,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 from pydantic import ValidationError
 
+from blocks.alerts import notify_step_failed
 from flow_factory.batch_store import BatchStore, QueuedExecution, StepRecord
 from flow_factory.expressions import render_value
 from flow_factory.graph import Graph
@@ -237,9 +238,20 @@ async def _run_node_with_retries(plan: ExecutionPlan, node_id: str, runs: list[E
             record = records[(run.id, run.item_index)]
             if (run.id, run.item_index) not in retry and record.status != "waiting":
                 run.settle(plan, record)
+                await _alert_if_final_failure(run, record)
         if retry:
             await asyncio.sleep(_retry_delay(settings, attempt, list(retry.values())))
         pending, attempt = [run for run in pending if (run.id, run.item_index) in retry], attempt + 1
+
+
+async def _alert_if_final_failure(run: ExecutionRun, record: StepRecord) -> None:
+    """Tell the tenant's admins when a live step failed for good: its last retry failed, or the failure
+    ends the run. A failure the workflow handles on its error path at the first attempt is not news."""
+    if run.queued.mode != "live" or record.status != "failed":
+        return
+    if (record.error or {}).get("retryable") or run.error is not None:
+        await notify_step_failed(tenant_id=run.queued.tenant_id, execution_id=run.id, node_id=record.node_id,
+                                 error=record.error)
 
 
 async def _run_loop(plan: ExecutionPlan, loop_id: str, runs: list[ExecutionRun]) -> None:

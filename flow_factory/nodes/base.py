@@ -162,4 +162,5 @@ class NodeType:
             "sample_output": self.sample_output,
             "docs_url": self.docs_url,
             "is_trigger": self.is_trigger,
+            **self.extra,
         }

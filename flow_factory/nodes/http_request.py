@@ -13,6 +13,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from flow_factory.nodes.base import NodeType, StepContext, StepError, fixed_output
+from flow_factory.nodes.http_auth import CONNECTION_DESCRIPTION, connection_headers
 
 MAX_BODY_BYTES = 1024 * 1024
 EXCERPT_CHARS = 300
@@ -30,6 +31,8 @@ class HttpRequestConfig(BaseModel):
         pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://\S",
         description="Full http:// or https:// URL; may hold templates like https://api.example.com/orders/{{ trigger.id }}.",
     )
+    connection: str | None = Field(default=None, description=CONNECTION_DESCRIPTION,
+                                   json_schema_extra={"x-connection-type": "http"})
     headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
     query: dict[str, str] = Field(default_factory=dict, description="Query string parameters.")
     json_body: Any = Field(default=None, description="Body sent as JSON; leave empty to send no body.")
@@ -44,6 +47,9 @@ class HttpRequestConfig(BaseModel):
 
 async def run(config: HttpRequestConfig, ctx: StepContext) -> dict[str, Any]:
     request = f"{config.method} {config.url}"
+    headers = _headers(config, ctx)
+    if config.connection:  # the connection's credentials win over same-named headers typed in the step
+        headers.update(await connection_headers(ctx, config.connection))
     try:
         async with httpx.AsyncClient(
             timeout=config.timeout_seconds, verify=_ssl_context(), follow_redirects=True
@@ -51,7 +57,7 @@ async def run(config: HttpRequestConfig, ctx: StepContext) -> dict[str, Any]:
             async with client.stream(
                 config.method,
                 config.url,
-                headers=_headers(config, ctx),
+                headers=headers,
                 params=config.query or None,
                 json=config.json_body,
             ) as response:

@@ -251,6 +251,14 @@ def test_misbehaving_services_end_as_documented(hub, fake_services):
     assert "You are not allowed to create a Tweet with duplicate content." in dup["error"]["message"]
     assert steps["handled"]["status"] == "completed"
 
+    # Only the step whose last retry failed is news for the admins; failures handled at once are not.
+    alerts = [n for n in hub.alice.get("/api/v1/notifications").json()
+              if n["kind"] == "step_failed" and n["data"]["execution_id"] == run["id"]]
+    assert [(a["title"], a["data"]["node_id"]) for a in alerts] == [("'Rough day' failed at step 'sms_down'", "sms_down")]
+    assert "Twilio could not send the text message just now" in alerts[0]["body"]
+    [mail] = fake_services.sendgrid.delivered_to(hub.alice.signup_body["user"]["email"])
+    assert mail["subject"] == "Flowyard: 'Rough day' failed at step 'sms_down'"
+
 
 def test_connections_api(hub, fake_services):
     alice, c = hub.alice, hub.connections

@@ -149,6 +149,33 @@ async def test_http_request_credentials_come_from_the_tenants_http_connection(ac
         await connection_headers(step_ctx(globex, "call"), block.connection_id)
 
 
+async def test_http_request_step_sends_its_connections_credentials(acme, globex):
+    from blocks.http_auth import HttpAuthConnection
+    from tests.support import RecordingServer
+
+    server = RecordingServer().start()
+    try:
+        block = acme.connection(HttpAuthConnection, "Orders", secrets={"token": "orders-token"}, auth="bearer")
+        config = {"url": f"{server.url}/orders", "connection": block.connection_id,
+                  "headers": {"Authorization": "Bearer typed-by-hand", "X-Shop": "1"}}
+        output = await run_node("http.request", config, step_ctx(acme, "call"))
+        assert output["status_code"] == 200
+        [request] = server.requests
+        assert request.headers["Authorization"] == "Bearer orders-token" and request.headers["X-Shop"] == "1"
+        with pytest.raises(StepError, match="does not exist in your workspace"):
+            await run_node("http.request", config, step_ctx(globex, "call"))
+        assert len(server.requests) == 1  # a foreign connection sends nothing
+    finally:
+        server.stop()
+
+
+def test_node_catalog_serves_each_actions_output_schema():
+    described = {d["type"]: d for d in describe_all()}
+    assert described["sms.twilio"]["output_schema"]["properties"]["sid"]
+    assert described["sms.twilio"]["connection_type"] == "twilio"
+    assert described["http.request"]["config_schema"]["properties"]["connection"]["x-connection-type"] == "http"
+
+
 async def test_each_loop_item_is_its_own_step(acme):
     execution_id = str(uuid.uuid4())
     outputs = []
