@@ -220,4 +220,5 @@ class Approval(Base):
 
 
 from store import catalog_models  # noqa: E402,F401  (registers the template catalog tables on Base.metadata)
+from store import integration_models  # noqa: E402,F401  (registers the connection and CRM tables)
 from store import trigger_models  # noqa: E402,F401  (registers the trigger tables on Base.metadata)

@@ -3,6 +3,7 @@
 from alembic import context
 
 from store.db import get_engine
+from store.migrate import is_modelled
 from store.models import Base
 
 config = context.config
@@ -11,7 +12,8 @@ config = context.config
 def run_migrations_online() -> None:
     engine = get_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
+                          include_name=is_modelled)
         with context.begin_transaction():
             context.run_migrations()
 
