@@ -12,6 +12,7 @@ export type JsonSchema = {
   items?: JsonSchema;
   anyOf?: JsonSchema[];
   pattern?: string;
+  format?: string;
   minimum?: number;
   maximum?: number;
 };

@@ -1,7 +1,7 @@
 // The workflow editor: palette, canvas, settings panel, toolbar, test runs and the unsaved-work banner.
 import { useReactFlow, type XYPosition } from "@xyflow/react";
 import { useCallback, useDeferredValue, useEffect, useMemo, useState } from "react";
-import type { Graph, GraphError, NodeTypeInfo, Workflow } from "../api/types";
+import type { Graph, GraphError, JsonSchema, NodeTypeInfo, Workflow } from "../api/types";
 import { useToast } from "../components/Toasts";
 import { logicalKey, newNodeId, NODE_HEIGHT, NODE_WIDTH, toFlowNode, toGraph, type StepData } from "../lib/graph";
 import { autoLayout } from "../lib/layout";
@@ -15,7 +15,7 @@ import { NodePanel } from "./NodePanel";
 import { Palette } from "./Palette";
 import { buildReferences } from "./references";
 import { RunBar } from "./RunBar";
-import { TestRunDialog } from "./TestRunDialog";
+import { RunDialog } from "./RunDialog";
 import { Toolbar } from "./Toolbar";
 import { useGraphState } from "./useGraphState";
 import { useShortcuts } from "./useShortcuts";
@@ -146,8 +146,9 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
         </div>
       </div>
       {testing && (
-        <TestRunDialog sample={trigger?.data.config.sample ?? (trigger && types.get(trigger.data.type)?.sample_output) ?? {}}
-          busy={!!sync.busy} onRun={runTest} onClose={() => setTesting(false)} />
+        <RunDialog mode="test" schema={trigger?.data.config.input_schema as JsonSchema | undefined}
+          sample={trigger?.data.config.sample ?? (trigger && types.get(trigger.data.type)?.sample_output) ?? {}}
+          onRun={runTest} onClose={() => setTesting(false)} />
       )}
       {sync.conflict && <ConflictDialog onReload={sync.reload} onKeepBoth={sync.keepBoth} onClose={sync.closeConflict} />}
     </EditorContext.Provider>

@@ -1,5 +1,6 @@
 // Renders a node type's config form from its JSON Schema: strings (with the expression helper),
 // numbers, booleans, enums, objects of strings, lists of strings, and any other JSON as text.
+import type { ReactNode } from "react";
 import type { GraphError, JsonSchema } from "../api/types";
 import { humanize } from "../lib/format";
 import { JsonField, KeyValueField, ListField, TemplateInput } from "./fields";
@@ -8,9 +9,11 @@ import type { ReferenceGroup } from "./references";
 type Kind = "enum" | "boolean" | "number" | "string" | "keyvalue" | "list" | "json";
 
 /** `X | null` is shown as X. */
-function unwrapNullable(schema: JsonSchema): JsonSchema {
+export function unwrapNullable(schema: JsonSchema): JsonSchema {
   const options = schema.anyOf?.filter((s) => s.type !== "null");
-  return options?.length === 1 ? { ...options[0], description: schema.description, default: schema.default } : schema;
+  return options?.length === 1
+    ? { ...options[0], title: schema.title ?? options[0].title, description: schema.description, default: schema.default }
+    : schema;
 }
 
 function kindOf(name: string, schema: JsonSchema, value: unknown, templated: boolean): Kind {
@@ -79,6 +82,43 @@ function FieldInput({ name, schema, value, onChange, references }: FieldProps) {
   }
 }
 
+/** A copy of `value` with `name` set to `next`, or removed when `next` is undefined. */
+export function withField(value: Record<string, unknown>, name: string, next: unknown): Record<string, unknown> {
+  const copy = { ...value };
+  if (next === undefined) delete copy[name];
+  else copy[name] = next;
+  return copy;
+}
+
+type FieldMessage = { message: string; hint?: string | null };
+
+/** One labelled field: its label (with a required mark), help text, the input, and its errors.
+ * The help and the errors carry ids (`<id>-help`, `<id>-errors`) that the input can name in aria-describedby. */
+export function Field({ name, id, label, required, description, errors, children }: {
+  name: string; id: string; label?: string; required: boolean; description?: string; errors: FieldMessage[]; children: ReactNode;
+}) {
+  return (
+    <div className={`field${errors.length ? " field-invalid" : ""}`} data-field={name}>
+      <label htmlFor={id}>
+        {label || humanize(name)}
+        {required && <span className="required" title="Required"> *</span>}
+      </label>
+      {description && <p className="help" id={`${id}-help`}>{description}</p>}
+      {children}
+      {errors.length > 0 && (
+        <div id={`${id}-errors`}>
+          {errors.map((error, index) => (
+            <p key={index} className="field-error" role="alert">
+              {error.message}
+              {error.hint && <span className="hint"> — {error.hint}</span>}
+            </p>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
 type FormProps = {
   schema: JsonSchema;
   value: Record<string, unknown>;
@@ -89,32 +129,16 @@ type FormProps = {
 
 export function SchemaForm({ schema, value, onChange, errors, references }: FormProps) {
   const required = new Set(schema.required ?? []);
-  const set = (name: string, next: unknown) => {
-    const copy = { ...value };
-    if (next === undefined) delete copy[name];
-    else copy[name] = next;
-    onChange(copy);
-  };
+  const set = (name: string, next: unknown) => onChange(withField(value, name, next));
   return (
     <div className="schema-form">
       {Object.entries(schema.properties ?? {}).map(([name, raw]) => {
         const field = unwrapNullable(raw);
-        const fieldErrors = errors.get(name) ?? [];
         return (
-          <div key={name} className={`field${fieldErrors.length ? " field-invalid" : ""}`} data-field={name}>
-            <label htmlFor={`field-${name}`}>
-              {humanize(name)}
-              {required.has(name) && <span className="required" title="Required"> *</span>}
-            </label>
-            {field.description && <p className="help">{field.description}</p>}
+          <Field key={name} name={name} id={`field-${name}`} required={required.has(name)} description={field.description}
+            errors={errors.get(name) ?? []}>
             <FieldInput name={name} schema={field} value={value[name]} onChange={(v) => set(name, v)} references={references} />
-            {fieldErrors.map((error, index) => (
-              <p key={index} className="field-error" role="alert">
-                {error.message}
-                {error.hint && <span className="hint"> — {error.hint}</span>}
-              </p>
-            ))}
-          </div>
+          </Field>
         );
       })}
     </div>

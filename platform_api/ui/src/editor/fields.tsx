@@ -74,7 +74,9 @@ export function KeyValueField({ value, onChange, references }: KeyValueProps) {
 }
 
 /** Any JSON value, edited as text; the value changes only when the text parses. */
-export function JsonField({ value, onChange, id }: { value: unknown; onChange: (v: unknown) => void; id?: string }) {
+export function JsonField({ value, onChange, id, invalid }: {
+  value: unknown; onChange: (v: unknown) => void; id?: string; invalid?: boolean;
+}) {
   const format = (v: unknown) => (v === undefined ? "" : JSON.stringify(v, null, 2));
   const [text, setText] = useState(format(value));
   const [problem, setProblem] = useState<string | null>(null);
@@ -101,7 +103,7 @@ export function JsonField({ value, onChange, id }: { value: unknown; onChange: (
   return (
     <>
       <textarea id={id} className="code" rows={Math.min(10, Math.max(3, text.split("\n").length))} value={text}
-        spellCheck={false} onChange={(e) => edit(e.target.value)} aria-invalid={!!problem || undefined} />
+        spellCheck={false} onChange={(e) => edit(e.target.value)} aria-invalid={!!problem || invalid || undefined} />
       {problem && <p className="field-error">{problem}</p>}
     </>
   );
@@ -110,14 +112,14 @@ export function JsonField({ value, onChange, id }: { value: unknown; onChange: (
 const parseList = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean);
 
 /** A list of strings typed as "a, b, c"; the text is kept as typed so that commas and spaces can be entered. */
-export function ListField({ id, value, onChange, references }: {
-  id?: string; value: unknown; onChange: (v: string[] | undefined) => void; references: ReferenceGroup[] | null;
+export function ListField({ id, value, onChange, references, invalid }: {
+  id?: string; value: unknown; onChange: (v: string[] | undefined) => void; references: ReferenceGroup[] | null; invalid?: boolean;
 }) {
   const joined = Array.isArray(value) ? value.map(String).join(", ") : "";
   const [text, setText] = useState(joined);
   useEffect(() => setText((current) => (parseList(current).join(", ") === joined ? current : joined)), [joined]);
   return (
-    <TemplateInput id={id} value={text} references={references} placeholder="one, or several separated by commas"
+    <TemplateInput id={id} value={text} references={references} invalid={invalid} placeholder="one, or several separated by commas"
       onChange={(t) => {
         setText(t);
         const items = parseList(t);

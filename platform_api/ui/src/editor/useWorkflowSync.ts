@@ -87,12 +87,14 @@ export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, r
     }
   }, [save, id, fail, toast]);
 
+  /** The test run's id, or null when it could not start (said in a toast); throws a 422 on the input. */
   const startTest = useCallback(async (input: Record<string, unknown>): Promise<string | null> => {
     if (!(await save())) return null;
     setBusy("starting");
     try {
       return (await api.startRun(id, input, "test")).run_id;
     } catch (error) {
+      if (error instanceof ApiError && error.type.endsWith("/invalid-input")) throw error; // the run dialog shows it by its fields
       fail("start the test run", error);
       return null;
     } finally {

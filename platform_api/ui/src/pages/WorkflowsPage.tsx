@@ -1,11 +1,15 @@
-// The workflows list, with the way to create one.
+// The workflows list, with the way to create one and to run a published one now.
 import { useEffect, useState, type FormEvent } from "react";
 import { api, ApiError } from "../api/client";
-import type { WorkflowSummary } from "../api/types";
+import type { GraphNode, JsonSchema, WorkflowSummary } from "../api/types";
 import { Icon } from "../components/Icon";
 import { StatusPill } from "../components/StatusPill";
+import { useToast } from "../components/Toasts";
+import { RunDialog } from "../editor/RunDialog";
 import { timeAgo } from "../lib/format";
 import { navigate } from "../lib/route";
+
+type Starting = { workflow: WorkflowSummary; trigger: GraphNode | undefined };
 
 function NewWorkflowForm({ onCancel }: { onCancel: () => void }) {
   const [name, setName] = useState("");
@@ -36,9 +40,25 @@ export function WorkflowsPage() {
   const [workflows, setWorkflows] = useState<WorkflowSummary[] | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
+  const [starting, setStarting] = useState<Starting | null>(null);
+  const toast = useToast();
   useEffect(() => {
     api.workflows().then(setWorkflows).catch((e: Error) => setProblem(e.message));
   }, []);
+
+  /** Opens the run form for the published version's trigger. */
+  const runNow = async (workflow: WorkflowSummary) => {
+    try {
+      const { graph } = await api.version(workflow.id, workflow.published_version!);
+      setStarting({ workflow, trigger: graph.nodes.find((n) => n.type.startsWith("trigger.")) });
+    } catch (error) {
+      toast(`Could not open ${workflow.name}: ${(error as Error).message}`, "error");
+    }
+  };
+  const startLive = async (input: Record<string, unknown>) => {
+    const { run_id } = await api.startRun(starting!.workflow.id, input, "live");
+    navigate(`/runs/${run_id}`);
+  };
   return (
     <main className="page">
       <div className="page-head">
@@ -66,10 +86,20 @@ export function WorkflowsPage() {
                 </div>
                 <StatusPill status={w.status} />
               </a>
+              {w.published_version !== null && (
+                <button className="btn btn-secondary btn-xs" onClick={() => runNow(w)} aria-label={`Run ${w.name} now`}
+                  title={`Run version ${w.published_version} now`}>
+                  <Icon name="play" size={14} />Run now
+                </button>
+              )}
               <a className="btn btn-ghost btn-xs" href={`#/runs?workflow=${w.id}`} aria-label={`Runs of ${w.name}`}>Runs</a>
             </li>
           ))}
         </ul>
+      )}
+      {starting && (
+        <RunDialog mode="live" workflowName={starting.workflow.name} schema={starting.trigger?.config.input_schema as JsonSchema | undefined}
+          sample={starting.trigger?.config.sample} onRun={startLive} onClose={() => setStarting(null)} />
       )}
     </main>
   );
