@@ -138,24 +138,25 @@ export function RunInputForm({ id, schema, initial, serverErrors, onSubmit }: Pr
   const [text, setText] = useState(() => JSON.stringify(initial, null, 2));
   const [jsonProblem, setJsonProblem] = useState<string | null>(null);
   const [clientErrors, setClientErrors] = useState<InputError[]>([]);
-  const [edited, setEdited] = useState<Set<string>>(new Set()); // fields changed since the server's answer
-  useEffect(() => setEdited(new Set()), [serverErrors]);
+  const [shownServerErrors, setShownServerErrors] = useState(serverErrors); // until their field is edited
+  useEffect(() => setShownServerErrors(serverErrors), [serverErrors]);
 
-  const errors = [...clientErrors, ...serverErrors.filter((e) => !edited.has(fieldOf(e) ?? ""))];
+  const errors = [...clientErrors, ...shownServerErrors];
   const known = new Set(fields.map(([name]) => name));
   const errorsOf = (name: string) =>
-    errors.filter((e) => fieldOf(e) === name).map((e) => ({ ...e, message: REQUIRED.test(e.message) ? "This field is required." : e.message }));
+    errors.filter((e) => fieldOf(e) === name).map((e) => ({ message: REQUIRED.test(e.message) ? "This field is required." : e.message }));
   const general = asJson ? errors : errors.filter((e) => !known.has(fieldOf(e) ?? ""));
 
   const change = (name: string, next: unknown) => {
     setValue((current) => withField(current, name, next));
-    setEdited((current) => new Set(current).add(name));
-    setClientErrors((current) => current.filter((e) => fieldOf(e) !== name));
+    const others = (errors: InputError[]) => errors.filter((e) => fieldOf(e) !== name);
+    setClientErrors(others);
+    setShownServerErrors(others);
   };
   const editJson = (next: string) => {
     setText(next);
     setClientErrors([]);
-    setEdited(new Set(known));
+    setShownServerErrors([]);
     try {
       const parsed = JSON.parse(next || "{}");
       if (!isObject(parsed)) return setJsonProblem("The payload must be a JSON object: { … }");
@@ -185,7 +186,7 @@ export function RunInputForm({ id, schema, initial, serverErrors, onSubmit }: Pr
         <div className="row">
           <span className="muted small">{asJson ? "Edit the input as JSON." : "Fill in the trigger’s fields."}</span>
           <span className="toolbar-spacer" />
-          <button type="button" className="btn btn-ghost btn-xs" aria-pressed={asJson} onClick={toggle}
+          <button type="button" className={`btn btn-xs ${asJson ? "btn-secondary" : "btn-ghost"}`} aria-pressed={asJson} onClick={toggle}
             disabled={asJson && !!jsonProblem} title={asJson && jsonProblem ? "Fix the JSON to go back to the form" : undefined}>
             JSON
           </button>
