@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator, SchemaError
+from jsonschema import Draft202012Validator, FormatChecker, SchemaError, ValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from flow_factory.nodes.base import ConfigIssue, NodeType, StepContext
@@ -28,12 +28,30 @@ async def run(config: ManualTriggerConfig, ctx: StepContext) -> dict[str, Any]:
     return {}
 
 
+def payload_violations(schema: dict[str, Any] | None, payload: Any, root: str) -> list[dict[str, str]]:
+    """Each way `payload` breaks `schema` (formats such as email and date included), with the path of
+    the field at fault below `root`: a missing required field is named by its own path."""
+    if not schema:
+        return []
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    return [{"path": _path(root, [*error.absolute_path, *_missing_field(error)]), "message": error.message}
+            for error in validator.iter_errors(payload)]
+
+
+def _missing_field(error: ValidationError) -> list[str]:
+    if error.validator != "required":
+        return []
+    return [name for name in error.validator_value if error.message == f"{name!r} is a required property"][:1]
+
+
+def _path(root: str, parts: list[Any]) -> str:
+    return root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+
+
 def input_errors(input_schema: dict[str, Any] | None, payload: Any) -> list[str]:
     """Why `payload` does not match `input_schema` (empty when it does, or when no schema)."""
-    if not input_schema:
-        return []
-    errors = Draft202012Validator(input_schema).iter_errors(payload)
-    return [_describe(error.absolute_path, error.message) for error in errors]
+    violations = payload_violations(input_schema, payload, "")
+    return [f"{v['path'].lstrip('.')}: {v['message']}" if v["path"] else v["message"] for v in violations]
 
 
 def check_schema_config(config: dict[str, Any], field: str) -> list[ConfigIssue]:
@@ -62,11 +80,6 @@ def check_config(config: dict[str, Any]) -> list[ConfigIssue]:
         ("sample", f"sample does not match input_schema: {message}", "make the sample match the schema")
         for message in input_errors(schema, config.get("sample", {}))
     ]
-
-
-def _describe(path: Any, message: str) -> str:
-    where = ".".join(map(str, path))
-    return f"{where}: {message}" if where else message
 
 
 NODE_TYPE = NodeType(

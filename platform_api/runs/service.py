@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deployments.prefect_api import prefect_client
 from deployments.publish import TEST_RUNS_SUFFIX, DeploymentTarget
+from flow_factory.nodes.trigger_manual import payload_violations
 from flowyard.settings import Settings
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
@@ -42,11 +42,8 @@ def _check_input(graph: dict[str, Any], payload: dict[str, Any]) -> None:
     schema = (trigger.get("config") or {}).get("input_schema")
     if not schema:
         return
-    errors = [
-        {"path": "input" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path),
-         "message": e.message, "hint": "Send input that matches the trigger's input schema."}
-        for e in Draft202012Validator(schema).iter_errors(payload)
-    ]
+    errors = [{**violation, "hint": "Send input that matches the trigger's input schema."}
+              for violation in payload_violations(schema, payload, "input")]
     if errors:
         raise Problem(422, "invalid-input", "Input does not match the trigger", f"{errors[0]['path']}: {errors[0]['message']}",
                       hint=errors[0]["hint"], errors=errors)
@@ -65,8 +62,9 @@ def create_run(db: Session, *, caller: Caller, workflow_id: str, data: schemas.R
         errors = graph_errors(get_version(db, workflow, version).graph)
         if errors:
             raise invalid_graph(errors)
-        deployment_id = _test_deployment_id(db, settings, caller.tenant_id)
     _check_input(get_version(db, workflow, version).graph, data.input)
+    if data.mode == "test":  # after the checks: a refused run creates nothing in Prefect
+        deployment_id = _test_deployment_id(db, settings, caller.tenant_id)
     execution, _ = enqueue_execution(db, workflow=workflow, version=version, mode=data.mode,
                                      deployment_id=deployment_id, input=data.input, trigger="manual",
                                      triggered_by=caller.user_id)

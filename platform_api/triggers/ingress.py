@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 from threading import Lock
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flow_factory.nodes.trigger_manual import payload_violations
 from flow_factory.nodes.trigger_webhook import WebhookTriggerConfig
 from flowyard.settings import Settings
 from platform_api.deps import Caller
@@ -56,13 +56,12 @@ def _unknown_endpoint() -> Problem:
 
 
 def _schema_problem(schema: dict[str, Any], payload: Any, root: str) -> Problem | None:
-    violation = next(iter(Draft202012Validator(schema).iter_errors(payload)), None)
+    violation = next(iter(payload_violations(schema, payload, root)), None)
     if violation is None:
         return None
-    path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in violation.absolute_path)
-    return Problem(422, "payload-invalid", "Payload does not match", f"{path}: {violation.message}",
+    return Problem(422, "payload-invalid", "Payload does not match", f"{violation['path']}: {violation['message']}",
                    hint="Send a payload that matches the trigger's schema.",
-                   errors=[{"path": path, "message": violation.message, "hint": "see the trigger's schema"}])
+                   errors=[{**violation, "hint": "see the trigger's schema"}])
 
 
 def _verify(config: WebhookTriggerConfig, secret: str, body: bytes, headers: dict[str, str], url: str) -> None:

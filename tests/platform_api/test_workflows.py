@@ -157,3 +157,23 @@ def test_workspace_time_zone_is_validated(tenant):
                     "/validation-error")
     assert body["errors"][0]["path"] == "time_zone"
     assert tenant.request("PATCH", "/api/v1/tenant", json={"time_zone": "Europe/Berlin"}).json()["time_zone"] == "Europe/Berlin"
+
+
+def test_run_input_is_checked_against_the_trigger_schema_field_by_field(tenant, minimal_graph):
+    graph = copy.deepcopy(minimal_graph)
+    graph["nodes"][0]["config"] = {"input_schema": {
+        "type": "object", "required": ["email", "seats"],
+        "properties": {"email": {"type": "string", "format": "email"}, "seats": {"type": "integer", "minimum": 1}}},
+        "sample": {"email": "ada@example.com", "seats": 1}}
+    created = tenant.post("/api/v1/workflows", json={"name": "Signup form", "graph": graph})
+    assert created.status_code == 201, created.text
+    workflow_id = created.json()["id"]
+
+    def refused(payload: dict) -> dict[str, str]:
+        response = tenant.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": payload, "mode": "test"})
+        return {e["path"]: e["message"] for e in _problem(response, 422, "invalid-input")["errors"]}
+
+    assert refused({"seats": 0}) == {"input.email": "'email' is a required property",
+                                     "input.seats": "0 is less than the minimum of 1"}
+    assert list(refused({"email": "not an address", "seats": 2})) == ["input.email"]
+    assert tenant.get("/api/v1/runs", params={"workflow_id": workflow_id}).json() == []
