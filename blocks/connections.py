@@ -114,12 +114,9 @@ async def throttle(tenant_slug: str, integration: str) -> None:
     per_second = rate_limit_per_second(integration)
     if per_second <= 0 or TaskRunContext.get() is None:
         return
-    from prefect.client.orchestration import get_client
-
     name, slots = rate_limit_name(tenant_slug, integration), max(1, math.ceil(per_second))
     if (name, per_second) not in _ensured_limits:
-        async with get_client() as client:
-            await client.upsert_global_concurrency_limit_by_name(name, slots, slot_decay_per_second=per_second)
+        await _ensure_limit(name, slots, per_second)
         _ensured_limits.add((name, per_second))
     key = (name, id(asyncio.get_running_loop()))
     waiters = _waiting.setdefault(key, [])
@@ -129,6 +126,23 @@ async def throttle(tenant_slug: str, integration: str) -> None:
         asyncio.create_task(_acquire_for(key, name, slots))
     await ready
 
+
+
+async def _ensure_limit(name: str, slots: int, per_second: float) -> None:
+    """Create or update the limit. Prefect's upsert reads then writes, so two batches starting together
+    can both try to create it; the loser's second try finds the winner's limit."""
+    from prefect.client.orchestration import get_client
+
+    for attempt in (1, 2):
+        try:
+            async with get_client() as client:
+                await client.upsert_global_concurrency_limit_by_name(name, slots, slot_decay_per_second=per_second)
+            return
+        except Exception as exc:
+            if attempt == 2:
+                raise IntegrationError(f"Could not set up the rate limit {name}: {type(exc).__name__}.",
+                                       hint="The workflow engine is busy or unreachable; the step will be retried.",
+                                       retryable=True) from exc
 
 
 async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:
