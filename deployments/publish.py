@@ -30,11 +30,25 @@ class DeploymentTarget:
         return f"t-{self.tenant_slug}-{self.name_suffix}"
 
     @property
+    def work_queue(self) -> str:
+        """The tenant's own queue in the work pool: its concurrency limit bounds the tenant's batches."""
+        return f"t-{self.tenant_slug}"
+
+    @property
     def tags(self) -> list[str]:
         return [f"t-{self.tenant_slug}", f"tenant:{self.tenant_id}", "flowyard"]
 
 
+@dataclass(frozen=True)
+class BatchLimits:
+    """Prefect's bounds on flow runs (batches) running at once."""
+
+    per_workflow: int  # the deployment's concurrency limit
+    per_tenant: int  # the tenant's work queue's concurrency limit
+
+
 _pools_seen: set[tuple[str, str]] = set()  # (API URL, pool): a publish need not ask Prefect again
+_queues_seen: set[tuple[str, str, str, int]] = set()  # (API URL, pool, queue, limit)
 
 
 def ensure_work_pool(client: SyncPrefectClient, work_pool: str) -> None:
@@ -48,6 +62,19 @@ def ensure_work_pool(client: SyncPrefectClient, work_pool: str) -> None:
     _pools_seen.add(key)
 
 
+def ensure_work_queue(client: SyncPrefectClient, work_pool: str, queue: str, limit: int) -> None:
+    key = (str(client.api_url), work_pool, queue, limit)
+    if key in _queues_seen:
+        return
+    try:
+        client.create_work_queue(name=queue, work_pool_name=work_pool, concurrency_limit=limit)
+    except ObjectAlreadyExists:
+        existing = client.read_work_queue_by_name(queue, work_pool_name=work_pool)
+        if existing.concurrency_limit != limit:
+            client.update_work_queue(existing.id, concurrency_limit=limit)
+    _queues_seen.add(key)
+
+
 def schedule_creates(workflow_id: str, schedules: list, *, active: bool) -> list[DeploymentScheduleCreate]:
     """Prefect schedules whose flow runs enqueue one execution of `workflow_id` each (a tick)."""
     return [
@@ -59,7 +86,7 @@ def schedule_creates(workflow_id: str, schedules: list, *, active: bool) -> list
 
 def upsert_deployment(
     client: SyncPrefectClient, *, target: DeploymentTarget, work_pool: str, known_id: str | None,
-    schedules: list[DeploymentScheduleCreate] | None = None,
+    limits: BatchLimits, schedules: list[DeploymentScheduleCreate] | None = None,
 ) -> UUID:
     """Create or update the deployment; refuse one of the same name that carries another tenant's tag."""
     try:
@@ -69,12 +96,15 @@ def upsert_deployment(
     if existing and str(existing.id) != known_id and f"tenant:{target.tenant_id}" not in (existing.tags or []):
         raise DeploymentNameTaken(target.name)
     ensure_work_pool(client, work_pool)
+    ensure_work_queue(client, work_pool, target.work_queue, limits.per_tenant)
     flow_id = client.create_flow_from_name(FLOW_NAME)
     return client.create_deployment(
         flow_id,
         target.name,
         entrypoint=ENTRYPOINT,
         work_pool_name=work_pool,
+        work_queue_name=target.work_queue,
+        concurrency_limit=limits.per_workflow,
         tags=target.tags,
         description=target.description,
         parameter_openapi_schema={

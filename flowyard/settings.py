@@ -68,6 +68,14 @@ class DispatcherSettings(BaseModel):
         4, ge=1, description="Batches of one deployment that may wait for a worker to start them; beyond that, "
         "new executions stay queued and join a larger batch (backpressure instead of a pile of flow runs)."
     )
+    batches_per_workflow: int = Field(
+        10, ge=1, description="Prefect concurrency limit of each workflow's deployment: its batches (flow runs) "
+        "running at once. Executions are limited by the dispatcher; this bounds the flow runs behind them."
+    )
+    batches_per_tenant: int = Field(
+        20, ge=1, description="Concurrency limit of each tenant's Prefect work queue (`t-<tenant>`): the tenant's "
+        "batches running at once, over all its workflows, so one tenant's burst cannot take every worker slot."
+    )
     reconcile_seconds: float = Field(
         10, gt=0, description="How often the dispatcher marks runs of dead Flowyard workers crashed and ends the "
         "executions of batches whose flow run ended crashed, failed or cancelled."

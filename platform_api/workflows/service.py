@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from deployments.prefect_api import prefect_client
-from deployments.publish import DeploymentNameTaken, DeploymentTarget, upsert_deployment
+from deployments.publish import BatchLimits, DeploymentNameTaken, DeploymentTarget, upsert_deployment
 from flow_factory.graph import MAX_NODES, Graph
 from flow_factory.validation import graph_warnings, validate_graph
 from flowyard.settings import Settings
@@ -228,8 +228,9 @@ def _prefect_unavailable(exc: Exception) -> Problem:
 def deploy(settings: Settings, *, target: DeploymentTarget, known_id: str | None, schedules: list | None = None) -> str:
     try:
         with prefect_client(settings) as client:
+            limits = BatchLimits(settings.dispatcher.batches_per_workflow, settings.dispatcher.batches_per_tenant)
             return str(upsert_deployment(client, target=target, work_pool=settings.worker.work_pool,
-                                         known_id=known_id, schedules=schedules))
+                                         known_id=known_id, limits=limits, schedules=schedules))
     except DeploymentNameTaken:
         raise Problem(409, "deployment-name-taken", "Name clash", "Another workflow already uses this deployment name.",
                       hint="Rename the workflow and publish again.") from None

@@ -18,7 +18,7 @@ import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from sqlalchemy import update
 
-from deployments.publish import DeploymentTarget, upsert_deployment
+from deployments.publish import BatchLimits, DeploymentTarget, upsert_deployment
 from store.db import get_session_factory
 from store.models import Batch, Execution
 
@@ -114,7 +114,9 @@ class Workflow:
         self.tenant_id = tenant["id"]
         target = DeploymentTarget(tenant["id"], tenant["slug"], f"test-{uuid.uuid4().hex[:8]}", "worker tests")
         with prefect_client(stack) as client:
-            self.deployment_id = str(upsert_deployment(client, target=target, work_pool=pool, known_id=None))
+            # Limits far above these tests' loads: here the worker's own limit is under test.
+            limits = BatchLimits(per_workflow=1000, per_tenant=1000)
+            self.deployment_id = str(upsert_deployment(client, target=target, work_pool=pool, known_id=None, limits=limits))
         self.sessions = get_session_factory(platform_db_url(stack))
 
     def run_batch(self, inputs: list[dict]) -> tuple[str, str, list[str]]:

@@ -51,8 +51,18 @@ def test_four_node_workflow_runs_end_to_end_and_stays_private(stack, target_serv
 
     listed = alice.get("/api/v1/runs", params={"workflow_id": workflow["id"]}).json()
     assert listed[0]["id"] == run_id
+    _assert_batches_are_bounded_by_prefect(stack, published.json()["deployment_name"], slug)
 
     _assert_invisible_to_other_tenant(mallory, workflow["id"], run_id)
+
+
+def _assert_batches_are_bounded_by_prefect(stack, deployment_name: str, tenant_slug: str) -> None:
+    """The tenant's own work queue and the workflow's deployment carry Prefect concurrency limits."""
+    deployment = httpx.get(f"{stack.prefect_url}/deployments/name/graph-interpreter/{deployment_name}").json()
+    assert deployment["work_queue_name"] == f"t-{tenant_slug}"
+    assert deployment["global_concurrency_limit"]["limit"] == 10  # FLOWYARD_DISPATCHER__BATCHES_PER_WORKFLOW
+    queue = httpx.get(f"{stack.prefect_url}/work_pools/flowyard/queues/t-{tenant_slug}").json()
+    assert queue["concurrency_limit"] == 20  # FLOWYARD_DISPATCHER__BATCHES_PER_TENANT
 
 
 def _logs_of(api: Api, run_id: str, wait_seconds: float = 30) -> list[dict]:
