@@ -35,12 +35,9 @@ function toLocalInput(value: unknown): string {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
-/** The property an error is about: `input.email`, `input.tags[0]`, or `input` with "'email' is a required property". */
+/** The property an error is about: `input.email`, `input.tags[0]` (a missing field is named by its path too). */
 export function fieldOf(error: InputError): string | null {
-  const named = /^input\.([^.[]+)/.exec(error.path);
-  if (named) return named[1];
-  const required = REQUIRED.exec(error.message);
-  return error.path === "input" && required ? required[1] : null;
+  return /^input\.([^.[]+)/.exec(error.path)?.[1] ?? null;
 }
 
 function properties(schema: JsonSchema | null | undefined): [string, JsonSchema][] {
