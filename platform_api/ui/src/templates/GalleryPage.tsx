@@ -54,12 +54,13 @@ export function GalleryPage() {
       </div>
       <div className="gallery-body">
         <nav className="gallery-categories" aria-label="Categories">
-          <button className={`gallery-category${filters.category === "" ? " active" : ""}`} onClick={() => set({ category: "" })}>
+          <button className={`gallery-category${filters.category === "" ? " active" : ""}`} aria-pressed={filters.category === ""}
+                  onClick={() => set({ category: "" })}>
             All templates
           </button>
           {facets?.categories.map((c) => (
             <button key={c.slug} className={`gallery-category${filters.category === c.slug ? " active" : ""}`}
-                    onClick={() => set({ category: c.slug })}>
+                    aria-pressed={filters.category === c.slug} onClick={() => set({ category: c.slug })}>
               {c.label} <span className="muted small">{c.count}</span>
             </button>
           ))}
@@ -71,8 +72,8 @@ export function GalleryPage() {
             ))}
           </div>
         </nav>
-        <section className="gallery-results" aria-live="polite">
-          {problem && <div className="callout callout-error">{problem}</div>}
+        <section className="gallery-results" aria-live="polite" aria-label="Results">
+          {problem && <div className="callout callout-error" role="alert">{problem}</div>}
           {page && <p className="muted small">{page.total} template{page.total === 1 ? "" : "s"}</p>}
           {page?.total === 0 && <div className="empty card"><h2>No template matches</h2><p className="muted">Try fewer words or another category.</p></div>}
           <ul className="gallery-grid">

@@ -56,7 +56,7 @@ function Result({ result }: { result: Instantiated }) {
       {result.setup_complete
         ? <p>Every step has a connection. Try it with a test run, then publish it.</p>
         : <p>Connect these accounts before it can run:</p>}
-      <ul>
+      <ul aria-label="Accounts to connect">
         {result.integrations.filter((i) => !i.connected).map((i) => (
           <li key={i.type}><strong>{i.label}</strong> — <span className="muted">{i.how_to_connect}</span></li>
         ))}
@@ -100,7 +100,7 @@ export function TemplatePage({ slug }: { slug: string }) {
     }
   };
 
-  if (!template) return <main className="page">{problem ? <div className="callout callout-error">{problem}</div> : <p className="muted">Loading…</p>}</main>;
+  if (!template) return <main className="page">{problem ? <div className="callout callout-error" role="alert">{problem}</div> : <p className="muted">Loading…</p>}</main>;
   const steps = template.graph.nodes;
   return (
     <main className="page template-page">
@@ -113,7 +113,7 @@ export function TemplatePage({ slug }: { slug: string }) {
       <div className="template-columns">
         <section>
           <h2>What it needs</h2>
-          <ul className="template-needs">
+          <ul className="template-needs" aria-label="Integrations it needs">
             {template.required_integrations.map((i) => (
               <li key={i.type} className={i.connected ? "chip-ok" : "chip-error"}>
                 {i.label}: {i.built_in ? "built in" : i.connected ? "connected" : "not connected yet"}
@@ -122,7 +122,7 @@ export function TemplatePage({ slug }: { slug: string }) {
           </ul>
           {template.trigger && <p className="muted small">Starts: {template.trigger.description}</p>}
           <h2>The steps</h2>
-          <ol className="template-steps">
+          <ol className="template-steps" aria-label="Steps">
             {steps.map((node) => (
               <li key={node.id}><strong>{node.label || node.id}</strong> <span className="muted small">{node.type}</span></li>
             ))}
@@ -144,7 +144,7 @@ export function TemplatePage({ slug }: { slug: string }) {
                 <ParameterField key={param} name={param} spec={spec} value={values[param]} error={errors[param]}
                                 onChange={(v) => setValues((current) => ({ ...current, [param]: v }))} />
               ))}
-              {problem && <div className="callout callout-error">{problem}</div>}
+              {problem && <div className="callout callout-error" role="alert">{problem}</div>}
               <button className="btn btn-primary" disabled={busy}>{busy ? "Creating…" : "Use this template"}</button>
               <p className="muted small">This creates a draft workflow of yours; the template itself never changes.</p>
             </form>
