@@ -48,6 +48,14 @@ class WorkflowSummary(BaseModel):
     updated_at: datetime
 
 
+class LineageRead(BaseModel):
+    """The template a workflow was made from (POST /api/v1/workflows/{id}/upgrade follows its new versions)."""
+
+    slug: str
+    version: int
+    parameters: dict[str, Any]
+
+
 class WorkflowRead(WorkflowSummary):
     graph: dict[str, Any]
     valid: bool
@@ -57,6 +65,7 @@ class WorkflowRead(WorkflowSummary):
     conflict_policy: Literal["queue", "skip", "parallel"]
     max_parallel: int | None
     schedules_paused: bool
+    template: LineageRead | None = Field(None, description="The template it was made from, if any.")
     webhook_secret: str | None = Field(
         None, description="Only in the answer to the first publish of a webhook workflow: the endpoint's secret. "
                           "It is never shown again; rotate it to get a new one.")

@@ -21,6 +21,7 @@ from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
 from platform_api.triggers import service as triggers
 from platform_api.workflows import schemas
+from store.catalog_models import WorkflowLineage
 from store.models import Tenant, User, Workflow, WorkflowVersion, utcnow
 
 
@@ -115,8 +116,17 @@ def _read(db: Session, workflow: Workflow, caller: Caller, webhook_secret: str |
         conflict_policy=workflow.conflict_policy,
         max_parallel=workflow.max_parallel,
         schedules_paused=workflow.schedules_paused,
+        template=_lineage(db, workflow.id),
         webhook_secret=webhook_secret,
     )
+
+
+def _lineage(db: Session, workflow_id: str) -> schemas.LineageRead | None:
+    lineage = db.get(WorkflowLineage, workflow_id)
+    if lineage is None:
+        return None
+    return schemas.LineageRead(slug=lineage.template_slug, version=lineage.template_version,
+                               parameters=lineage.parameters)
 
 
 def create_workflow(db: Session, *, caller: Caller, data: schemas.WorkflowCreate) -> schemas.WorkflowRead:

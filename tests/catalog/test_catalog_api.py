@@ -92,6 +92,8 @@ def test_instantiate_creates_a_draft_with_lineage_and_says_what_to_connect(tenan
     missing = {i["type"]: i for i in body["integrations"] if not i["connected"]}
     assert set(missing) == {"sendgrid", "twilio"} and "POST /api/v1/connections" in missing["twilio"]["how_to_connect"]
     assert tenant.get(f"/api/v1/workflows/{workflow['id']}/setup").json()["setup_complete"] is False
+    lineage = tenant.get(f"/api/v1/workflows/{workflow['id']}").json()["template"]
+    assert (lineage["slug"], lineage["version"], lineage["parameters"]["wait_days"]) == (SLUG, 1, 3)
     unchanged = tenant.get(f"/api/v1/templates/{SLUG}").json()
     assert next(n for n in unchanged["graph"]["nodes"] if n["id"] == "wait")["config"]["days"] == 2
 
@@ -196,6 +198,7 @@ def test_private_templates_versions_notifications_and_upgrade(tenant, anonymous)
     nodes = {n["id"]: n for n in latest["graph"]["nodes"]}
     assert nodes["shape"]["config"]["fields"]["subject"] == "Hello and welcome" and nodes["say"]["label"] == "Say it"
     assert "audit" in nodes and latest["status"] == "draft"
+    assert latest["template"]["version"] == 2  # the lineage follows the upgrade
     assert tenant.get("/api/v1/templates/updates").json()["updates"] == []
     problem(tenant.post(f"/api/v1/workflows/{derived['id']}/upgrade"), 409, "up-to-date")
 
