@@ -3,6 +3,7 @@ import { lazy, Suspense, useEffect, useState } from "react";
 import { loadSession, saveSession, setUnauthorizedHandler } from "./api/client";
 import type { Session } from "./api/types";
 import { ToastProvider } from "./components/Toasts";
+import { ConnectionsPage } from "./connections/ConnectionsPage";
 import { navigate, useRoute } from "./lib/route";
 import { AuthPage } from "./pages/AuthPage";
 import { RunPage } from "./pages/RunPage";
@@ -21,6 +22,7 @@ function Header({ session, section, onSignOut }: { session: Session; section: st
       <a href="#/" className={section === "workflows" ? "active" : ""}>Workflows</a>
       <a href="#/runs" className={section === "runs" ? "active" : ""}>Runs</a>
       <a href="#/templates" className={section === "templates" ? "active" : ""}>Templates</a>
+      <a href="#/connections" className={section === "connections" ? "active" : ""}>Connections</a>
       <span className="toolbar-spacer" />
       <span className="muted small hide-narrow">{session.tenant.name ?? session.tenant.slug} · {session.email}</span>
       <button className="btn btn-ghost btn-xs" onClick={onSignOut}>Sign out</button>
@@ -43,7 +45,7 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
     setSession(null);
     navigate("/login");
   };
-  const section = first === "runs" || first === "templates" ? first : "workflows";
+  const section = first === "runs" || first === "templates" || first === "connections" ? first : "workflows";
   return (
     <div className={`app${first === "workflows" && id ? " app-editor" : ""}`}>
       <Header session={session} section={section} onSignOut={signOut} />
@@ -51,6 +53,7 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
         : first === "runs" && id ? <RunPage id={id} />
         : first === "runs" ? <RunsPage workflowId={query.get("workflow")} />
         : first === "templates" ? (id ? <TemplatePage slug={id} /> : <GalleryPage />)
+        : first === "connections" ? <ConnectionsPage add={query.get("add")} workflowId={query.get("workflow")} />
         : <WorkflowsPage />}
     </div>
   );

@@ -15,6 +15,10 @@ export type JsonSchema = {
   format?: string;
   minimum?: number;
   maximum?: number;
+  readOnly?: boolean;
+  writeOnly?: boolean;
+  /** On a step's `connection` field: the connection type (sendgrid, twilio, ...) it must name. */
+  "x-connection-type"?: string;
 };
 
 export type NodeTypeInfo = {

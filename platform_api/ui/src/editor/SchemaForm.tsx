@@ -1,22 +1,29 @@
-// Renders a node type's config form from its JSON Schema: strings (with the expression helper),
-// numbers, booleans, enums, objects of strings, lists of strings, and any other JSON as text.
+// Renders a config form from its JSON Schema: strings (with the expression helper), numbers, booleans,
+// enums, objects of strings, lists of strings, secrets (password inputs), a step's connection (a select of
+// the tenant's connections of its type) and any other JSON as text.
 import type { ReactNode } from "react";
-import type { GraphError, JsonSchema } from "../api/types";
+import type { JsonSchema } from "../api/types";
 import { humanize } from "../lib/format";
+import { ConnectionSelect } from "./ConnectionSelect";
 import { JsonField, KeyValueField, ListField, TemplateInput } from "./fields";
 import type { ReferenceGroup } from "./references";
 
-type Kind = "enum" | "boolean" | "number" | "string" | "keyvalue" | "list" | "json";
+type Kind = "connection" | "secret" | "enum" | "boolean" | "number" | "string" | "keyvalue" | "list" | "json";
 
 /** `X | null` is shown as X. */
 export function unwrapNullable(schema: JsonSchema): JsonSchema {
   const options = schema.anyOf?.filter((s) => s.type !== "null");
   return options?.length === 1
-    ? { ...options[0], title: schema.title ?? options[0].title, description: schema.description, default: schema.default }
+    ? {
+      ...options[0], title: schema.title ?? options[0].title, description: schema.description, default: schema.default,
+      ...(schema["x-connection-type"] ? { "x-connection-type": schema["x-connection-type"] } : {}),
+    }
     : schema;
 }
 
 function kindOf(name: string, schema: JsonSchema, value: unknown, templated: boolean): Kind {
+  if (schema["x-connection-type"]) return "connection";
+  if (schema.writeOnly || schema.format === "password") return "secret";
   if (schema.enum) return "enum";
   if (name.endsWith("schema")) return "json"; // a JSON Schema (input_schema, output_schema) is edited as JSON
   switch (schema.type) {
@@ -41,11 +48,20 @@ type FieldProps = {
   value: unknown;
   onChange: (value: unknown) => void;
   references: ReferenceGroup[] | null;
+  placeholder?: string;
 };
 
-function FieldInput({ name, schema, value, onChange, references }: FieldProps) {
+function FieldInput({ name, schema, value, onChange, references, placeholder }: FieldProps) {
   const id = `field-${name}`;
   switch (kindOf(name, schema, value, references !== null)) {
+    case "connection":
+      return <ConnectionSelect id={id} type={schema["x-connection-type"]!} value={value} onChange={onChange} />;
+    case "secret":
+      // Never pre-filled from the server (it sends only a mask); the browser must not offer saved passwords.
+      return (
+        <input id={id} type="password" autoComplete="new-password" spellCheck={false} value={typeof value === "string" ? value : ""}
+          placeholder={placeholder} onChange={(e) => onChange(e.target.value === "" ? undefined : e.target.value)} />
+      );
     case "enum":
       return (
         <select id={id} value={value === undefined ? "" : String(value)}
@@ -64,13 +80,13 @@ function FieldInput({ name, schema, value, onChange, references }: FieldProps) {
     case "number":
       return (
         <input id={id} type="number" value={value === undefined ? "" : String(value)}
-          placeholder={schema.default !== undefined ? String(schema.default) : undefined}
+          placeholder={placeholder ?? (schema.default != null ? String(schema.default) : undefined)}
           onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))} />
       );
     case "string":
       return (
         <TemplateInput id={id} value={typeof value === "string" ? value : ""} references={references}
-          multiline={name === "message"} placeholder={schema.default !== undefined ? String(schema.default) : undefined}
+          multiline={name === "message"} placeholder={placeholder ?? (schema.default != null ? String(schema.default) : undefined)}
           onChange={(text) => onChange(text === "" ? undefined : text)} />
       );
     case "keyvalue":
@@ -123,11 +139,13 @@ type FormProps = {
   schema: JsonSchema;
   value: Record<string, unknown>;
   onChange: (value: Record<string, unknown>) => void;
-  errors: Map<string, GraphError[]>;
+  errors: Map<string, FieldMessage[]>;
   references: ReferenceGroup[] | null;
+  /** Per-field placeholder text, e.g. "leave empty to keep it" on a saved secret. */
+  placeholders?: Record<string, string>;
 };
 
-export function SchemaForm({ schema, value, onChange, errors, references }: FormProps) {
+export function SchemaForm({ schema, value, onChange, errors, references, placeholders }: FormProps) {
   const required = new Set(schema.required ?? []);
   const set = (name: string, next: unknown) => onChange(withField(value, name, next));
   return (
@@ -137,7 +155,8 @@ export function SchemaForm({ schema, value, onChange, errors, references }: Form
         return (
           <Field key={name} name={name} id={`field-${name}`} required={required.has(name)} description={field.description}
             errors={errors.get(name) ?? []}>
-            <FieldInput name={name} schema={field} value={value[name]} onChange={(v) => set(name, v)} references={references} />
+            <FieldInput name={name} schema={field} value={value[name]} onChange={(v) => set(name, v)} references={references}
+              placeholder={placeholders?.[name]} />
           </Field>
         );
       })}

@@ -49,6 +49,11 @@ function ParameterField({ name, spec, value, error, onChange }: {
   );
 }
 
+/** The Connections page with the type's form open; back from there, the new connection can go into this workflow. */
+function connectLink(type: string, workflowId: string, add: boolean): string {
+  return `#/connections?${add ? `add=${encodeURIComponent(type)}&` : ""}workflow=${encodeURIComponent(workflowId)}`;
+}
+
 function Result({ result }: { result: Instantiated }) {
   return (
     <div className="card template-result">
@@ -58,7 +63,12 @@ function Result({ result }: { result: Instantiated }) {
         : <p>Connect these accounts before it can run:</p>}
       <ul aria-label="Accounts to connect">
         {result.integrations.filter((i) => !i.connected).map((i) => (
-          <li key={i.type}><strong>{i.label}</strong> — <span className="muted">{i.how_to_connect}</span></li>
+          <li key={i.type}>
+            <strong>{i.label}</strong> — <a href={connectLink(i.type, result.workflow.id, !i.connections.length)}>
+              {i.connections.length ? `Connect your ${i.label} account` : `Add a ${i.label} connection`}
+            </a>
+            {i.connections.length > 0 && <span className="muted small"> (press Connect on “{i.connections[0].name}”)</span>}
+          </li>
         ))}
       </ul>
       <button className="btn btn-primary" onClick={() => navigate(`/workflows/${result.workflow.id}`)}>Open the workflow</button>
