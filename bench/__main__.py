@@ -1,5 +1,6 @@
 """`python -m bench` runs every benchmark on SQLite and PostgreSQL and prints the table;
 `python -m bench throughput` (or latency, capacity, api) runs one. `--backend sqlite` limits the backends.
+`python -m bench triggers` (or browser_canvas, integration_step) runs a standalone benchmark with its own table.
 
 PostgreSQL is the server at FLOWYARD_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
 it is skipped, with a note, when it does not answer."""
@@ -16,7 +17,8 @@ from bench.servers import TargetServer
 from bench.stack import Stack, postgres_available
 
 NAMES = ("throughput", "latency", "capacity", "api")
-STANDALONE = ("browser_canvas", "integration_step")  # their own tables: `python -m bench browser_canvas`
+STANDALONE = ("browser_canvas", "integration_step", "triggers")  # their own tables: `python -m bench triggers`
+WITH_BACKEND = ("triggers",)  # standalone ones that take --backend
 HEADER = ("backend", "benchmark", "metric", "Flowyard", "raw: process worker", "raw: in-process / Prefect API", "note")
 
 
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(names) == 1 and names[0] in STANDALONE:
         import importlib
 
-        sys.argv = [f"bench.{names[0]}"]
+        sys.argv = [f"bench.{names[0]}", *(["--backend", args.backend] if names[0] in WITH_BACKEND else [])]
         return importlib.import_module(f"bench.{names[0]}").main() or 0
     unknown = set(names) - set(NAMES)
     if unknown:
