@@ -35,6 +35,14 @@ def wake_dispatcher(request: Request) -> None:
         dispatcher.wake()
 
 
+def wake_dispatcher_after_writes(request: Request) -> Iterator[None]:
+    """A router dependency: after a write that may have queued work (a CRM change's outbox row), wake the
+    dispatcher. PostgreSQL's NOTIFY would wake it anyway; on SQLite this saves waiting for the next poll."""
+    yield
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        wake_dispatcher(request)
+
+
 def get_db(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
     with get_session_factory(settings.platform_database_url)() as session:
         yield session

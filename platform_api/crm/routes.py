@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from platform_api.crm import schemas, service
-from platform_api.deps import DB, CurrentCaller
+from platform_api.deps import DB, CurrentCaller, wake_dispatcher_after_writes
 
-router = APIRouter(prefix="/api/v1/crm", tags=["crm"])
+router = APIRouter(prefix="/api/v1/crm", tags=["crm"], dependencies=[Depends(wake_dispatcher_after_writes)])
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0)]
 
