@@ -6,7 +6,7 @@ import { ApiError } from "../api/client";
 import type { JsonSchema } from "../api/types";
 import { Icon } from "../components/Icon";
 import { Modal } from "../components/Modal";
-import { Field, SchemaForm } from "../editor/SchemaForm";
+import { Field, SchemaForm, unwrapNullable } from "../editor/SchemaForm";
 import { connections, editableFields, typeLabel, type Connection, type ConnectionType } from "./api";
 
 type Props = {
@@ -88,7 +88,8 @@ export function ConnectionForm({ types, connection, initialType, onSaved, onClos
       const unplaced: { message: string; hint?: string }[] = [];
       for (const e of error.errors) {
         const field = e.path.replace(/^(config|secrets)\./, "");
-        const message = { message: e.message, hint: e.hint };
+        const described = unwrapNullable((schema?.properties ?? {})[field] ?? {}).description;
+        const message = { message: e.message, hint: e.hint === described ? undefined : e.hint }; // the help text already says it
         if (field === "name" || field === "type" || field === "use_for_alerts" || (schema?.properties ?? {})[field]) push(byField, field, message);
         else unplaced.push(message);
       }

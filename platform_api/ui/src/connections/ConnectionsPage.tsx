@@ -1,7 +1,7 @@
 // Connections: the workspace's accounts at SendGrid, Twilio, X, ... that steps send through. Add, edit,
 // test, connect (OAuth networks) and delete them. `#/connections?add=<type>` opens the form for a type;
 // `&workflow=<id>` (from a template's setup) offers to use a new connection in that workflow.
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError } from "../api/client";
 import type { WorkflowSummary } from "../api/types";
 import { Icon } from "../components/Icon";
@@ -19,6 +19,7 @@ type Message = { message: string; hint?: string | null };
 type FormState = { connection?: Connection; type?: string };
 type Blocked = Message & { workflows: WorkflowSummary[] };
 
+const OAUTH_WATCH_MS = 15 * 60_000; // as long as the API's sign-in link lasts
 const PILL: Record<ConnectionStatus, string> = { ok: "completed", failed: "failed", needs_auth: "waiting", untested: "untested" };
 
 function errorMessage(error: unknown): Message {
@@ -51,12 +52,12 @@ function ConnectionItem({ connection, type, result, busy, onTest, onEdit, onDele
         </div>
         <dl className="connection-facts small">
           {settings.map(([key, value]) => (
-            <div key={key}><dt>{humanize(key)}</dt><dd>{String(value)}</dd></div>
+            <div key={key}><dt>{humanize(key)}:</dt><dd>{String(value)}</dd></div>
           ))}
           {Object.entries(c.secrets).map(([key, mask]) => (
-            <div key={key}><dt>{humanize(key)}</dt><dd className="secret" data-secret={key}>{mask}</dd></div>
+            <div key={key}><dt>{humanize(key)}:</dt><dd className="secret" data-secret={key}>{mask}</dd></div>
           ))}
-          <div><dt>Last test</dt><dd>{c.last_tested_at ? timeAgo(c.last_tested_at) : "never"}</dd></div>
+          <div><dt>Last test:</dt><dd>{c.last_tested_at ? timeAgo(c.last_tested_at) : "never"}</dd></div>
         </dl>
         {shownError && (
           <div className="callout callout-error connection-result">
@@ -182,8 +183,13 @@ export function ConnectionsPage({ add, workflowId }: { add: string | null; workf
   useEffect(() => {
     connections.types().then(setTypes).catch((e: Error) => setProblem(e.message));
     load();
+    const visible = () => document.visibilityState === "visible" && load();
     window.addEventListener("focus", load); // back from a network's consent page, or from another tab
-    return () => window.removeEventListener("focus", load);
+    document.addEventListener("visibilitychange", visible);
+    return () => {
+      window.removeEventListener("focus", load);
+      document.removeEventListener("visibilitychange", visible);
+    };
   }, [load]);
   useEffect(() => {
     if (add) setForm({ type: add });
@@ -220,6 +226,29 @@ export function ConnectionsPage({ add, workflowId }: { add: string | null; workf
     }
   };
 
+  // While someone signs in on a network's consent page (another tab), the connection is watched so that the
+  // list shows the outcome as soon as Flowyard's callback has it, whether or not this tab gets the focus back.
+  const watchers = useRef(new Map<string, number>());
+  useEffect(() => {
+    const running = watchers.current;
+    return () => running.forEach((timer) => clearInterval(timer));
+  }, []);
+  const watch = (before: Connection) => {
+    clearInterval(watchers.current.get(before.id));
+    const until = Date.now() + OAUTH_WATCH_MS;
+    const timer = window.setInterval(async () => {
+      const fresh = await connections.read(before.id).catch(() => null);
+      const changed = fresh && (fresh.updated_at !== before.updated_at || fresh.status !== before.status);
+      if (fresh) replace(fresh);
+      if (changed || Date.now() > until) {
+        clearInterval(timer);
+        watchers.current.delete(before.id);
+        if (changed && fresh.status === "ok") toast(`“${fresh.name}” is connected`, "success");
+      }
+    }, 2000);
+    watchers.current.set(before.id, timer);
+  };
+
   const connect = async (connection: Connection) => {
     // Opened now, while the click still counts as the user's: a window opened after the request is blocked.
     const tab = window.open("", "_blank");
@@ -229,10 +258,11 @@ export function ConnectionsPage({ add, workflowId }: { add: string | null; workf
       if (tab) {
         tab.opener = null;
         tab.location.href = authorize_url;
-        toast("Finish signing in in the new tab", "info", "This list updates when you come back.");
+        toast("Finish signing in in the new tab", "info", "This page updates once the account is connected.");
       } else {
         window.location.assign(authorize_url);
       }
+      watch(connection);
     } catch (error) {
       tab?.close();
       setResults((r) => ({ ...r, [connection.id]: { ok: false, ...errorMessage(error) } }));

@@ -153,7 +153,8 @@ export function SchemaForm({ schema, value, onChange, errors, references, placeh
       {Object.entries(schema.properties ?? {}).map(([name, raw]) => {
         const field = unwrapNullable(raw);
         return (
-          <Field key={name} name={name} id={`field-${name}`} required={required.has(name)} description={field.description}
+          <Field key={name} name={name} id={`field-${name}`} required={required.has(name)}
+            description={field["x-connection-type"] ? "The account this step uses: one of your connections." : field.description}
             errors={errors.get(name) ?? []}>
             <FieldInput name={name} schema={field} value={value[name]} onChange={(v) => set(name, v)} references={references}
               placeholder={placeholders?.[name]} />
