@@ -31,6 +31,7 @@ from deployments import outbox
 from deployments.admission import admit
 from deployments.prefect_api import prefect_client
 from deployments.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
+from deployments.wakeup import notify_flow_runs_created
 from flow_factory.batch_store import BatchStore
 from flowyard.settings import Settings
 from store.db import get_session_factory
@@ -115,6 +116,7 @@ def submit_batches(db: Session, settings: Settings, client: SyncPrefectClient | 
                 name=f"batch-{batch.id[:8]}",
             )
             batch.flow_run_id, batch.submitted_at = str(flow_run.id), utcnow()
+            notify_flow_runs_created(db)  # workers poll Prefect now rather than at their next poll
             db.commit()
     return len(batches)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from store.db import get_session_factory
 from store.executions import enqueue_execution
@@ -106,17 +106,16 @@ class BatchStore:
             )
             return "queued"
 
-    def mark_running(self, execution_ids: list[str]) -> None:
+    def mark_running(self, execution_ids: list[str], steps: list[StepRecord] | None = None) -> None:
+        """The executions are running (from now on, if they start here); `steps` are written with them."""
         with self._sessions.begin() as db:
+            if steps:
+                db.execute(insert(StepResult), [r.row() for r in steps])
             db.execute(
                 update(Execution)
                 .where(Execution.id.in_(execution_ids), Execution.status.not_in(FINAL_RUN_STATUSES))
-                .values(status="running", resume_at=None, waiting_node_id=None)
-            )
-            db.execute(
-                update(Execution)
-                .where(Execution.id.in_(execution_ids), Execution.started_at.is_(None))
-                .values(started_at=utcnow())
+                .values(status="running", resume_at=None, waiting_node_id=None,
+                        started_at=func.coalesce(Execution.started_at, utcnow()))
             )
 
     def insert_steps(self, records: list[StepRecord]) -> None:
