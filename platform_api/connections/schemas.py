@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ConnectionCreate(BaseModel):
@@ -17,9 +17,17 @@ class ConnectionCreate(BaseModel):
 
 class ConnectionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
     config: dict[str, Any] | None = Field(None, description="Settings to change; others keep their values.")
-    secrets: dict[str, str | None] | None = Field(None, description="Secrets to replace; null removes an optional one.")
+    secrets: dict[str, str | None] | None = Field(
+        None, description="Secrets to replace; an empty string keeps the saved one (as a form left blank), "
+        "null removes an optional one.")
     use_for_alerts: bool | None = Field(None, description="SendGrid only: use this connection for failure alerts.")
+
+    @field_validator("secrets")
+    @classmethod
+    def _blank_keeps(cls, secrets: dict[str, str | None] | None) -> dict[str, str | None] | None:
+        return None if secrets is None else {name: value for name, value in secrets.items() if value != ""}
 
 
 class ConnectionRead(BaseModel):

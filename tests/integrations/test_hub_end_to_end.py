@@ -282,6 +282,9 @@ def test_connections_api(hub, fake_services):
     patched = alice.request("PATCH", f"/api/v1/connections/{stale['id']}", json={"secrets": {"api_key": new_key}})
     assert patched.status_code == 200 and patched.json()["status"] == "untested"
     assert alice.post(f"/api/v1/connections/{stale['id']}/test").json()["ok"]
+    renamed_sender = {"config": {"from_email": "new@alice-bakery.com"}, "secrets": {"api_key": ""}}  # a blank form field
+    assert alice.request("PATCH", f"/api/v1/connections/{stale['id']}", json=renamed_sender).status_code == 200
+    assert alice.post(f"/api/v1/connections/{stale['id']}/test").json()["ok"]  # the saved key is kept
     assert alice.delete(f"/api/v1/connections/{stale['id']}").status_code == 204
     in_use = alice.delete(f"/api/v1/connections/{c['sendgrid']}")
     assert in_use.status_code == 409 and "Welcome" in in_use.json()["detail"]
