@@ -174,7 +174,7 @@ async def _run_step(plan: ExecutionPlan, node_id: str, run: ExecutionRun, record
     except Exception as exc:  # a bug in a node must fail its step, not the batch
         ctx.logger.exception("unexpected error")
         record.status, record.ended_at = "failed", utcnow()
-        record.error = {"message": f"Unexpected error: {exc or type(exc).__name__}", "hint": "Report this to support.", "retryable": False}
+        record.error = {"message": f"Unexpected error: {str(exc) or type(exc).__name__}", "hint": "Report this to support.", "retryable": False}
         record.handle = ERROR_HANDLE if plan.next_edges(node_id, ERROR_HANDLE) else None
         return StepOutcome(record)
     record.output, record.error, record.handle, record.decision = redact(result.output), None, result.handle, result.decision
