@@ -4,12 +4,12 @@ Prefect's process worker starts a Python subprocess per flow run (seconds of CPU
 This worker is a `BaseWorker` of its own type ("flowyard") that runs each flow run in-process with
 `prefect.flow_engine.run_flow_async`, up to `limit` at once:
 
-- Polling: every `poll_seconds` (0.5 s by default) it reads scheduled flow runs of its pool and
+- Polling: every `poll_seconds` (2 s by default) it reads scheduled flow runs of its pool and
   proposes `Pending` for each before running it, so two workers never run the same flow run. The
   dispatcher wakes it as soon as it has created flow runs (`deployments.wakeup`), so a new batch
-  starts within tens of milliseconds; the poll is the fallback.
-- Start-up: the worker labels a flow run with its name while the engine starts it (not before), and
-  runs no suspension observer (see `_no_suspension_observer`).
+  starts within tens of milliseconds, and it polls again as soon as a slot frees up after a poll that
+  found more flow runs than free slots; the regular poll is the fallback.
+- Start-up: no suspension observer per flow run (see `_no_suspension_observer`).
 - Cancellation: every `CANCEL_POLL_SECONDS` it asks Prefect which of its flow runs are
   `Cancelling` (cancelled from the UI or API). A running one has its asyncio task cancelled and
   the engine takes it through Cancelling -> Cancelled with the flow's `on_cancellation` hooks;
@@ -130,6 +130,17 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
         super().__init__(*args, **kwargs)
         self._flow = flow
         self._active: dict[uuid.UUID, tuple[asyncio.Task, RunControl]] = {}
+        self._woken = asyncio.Event()  # set: poll Prefect now (see `poll_when_woken`)
+        self._left_behind = False  # the last poll found more flow runs than free slots
+
+    def wake(self) -> None:
+        """Poll Prefect now rather than at the next poll (call it in the worker's event loop)."""
+        self._woken.set()
+
+    async def _submit_scheduled_flow_runs(self, flow_run_response: list) -> list[FlowRun]:
+        submitted = await super()._submit_scheduled_flow_runs(flow_run_response)
+        self._left_behind = len(submitted) < len(flow_run_response)
+        return submitted
 
     def in_flight_ids(self) -> set[uuid.UUID]:
         """Flow runs this worker has claimed or is running."""
@@ -151,9 +162,17 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
         finally:
             self._release_limit_slot(flow_run.id)
             self._submitting_flow_run_ids.discard(flow_run.id)
+            if self._left_behind:  # a slot is free and a flow run waits for one: take it now
+                self._left_behind = False
+                self.wake()
 
     async def _execute(self, flow_run: FlowRun) -> FlowyardWorkerResult:
-        labelling = asyncio.create_task(self._label(flow_run))  # alongside the engine's start, not before it
+        # Before the engine starts, not alongside it: on a SQLite Prefect server the label, written while the
+        # engine updates the same flow run, was lost (and with it the crash detection of a dead worker).
+        try:
+            await self._give_worker_labels_to_flow_run(flow_run.id)  # how a dead worker's runs are found
+        except Exception:
+            self._logger.warning("could not label flow run %s with this worker", flow_run.id, exc_info=True)
         control = RunControl()
         task = asyncio.create_task(self._run_flow(flow_run, control), name=f"flow-run-{flow_run.id}")
         self._active[flow_run.id] = (task, control)
@@ -161,14 +180,6 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
             return await task
         finally:
             self._active.pop(flow_run.id, None)
-            await labelling
-
-    async def _label(self, flow_run: FlowRun) -> None:
-        """This worker's name on the flow run: how the runs of a dead worker are found."""
-        try:
-            await self._give_worker_labels_to_flow_run(flow_run.id)
-        except Exception:
-            self._logger.warning("could not label flow run %s with this worker", flow_run.id, exc_info=True)
 
     async def _run_flow(self, flow_run: FlowRun, control: RunControl) -> FlowyardWorkerResult:
         _run_control.set(control)
@@ -227,12 +238,13 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
             await asyncio.wait(left, timeout=30)
 
 
-async def poll_when_woken(worker: FlowyardWorker, woken: asyncio.Event) -> None:
-    """Poll Prefect each time `woken` is set (the dispatcher created flow runs); wake-ups that arrive while
-    a poll runs make one more poll. Errors are logged: the regular poll loop decides when to give up."""
+async def poll_when_woken(worker: FlowyardWorker) -> None:
+    """Poll Prefect each time the worker is woken (the dispatcher created flow runs, or a slot freed up while
+    flow runs waited for one); wake-ups that arrive while a poll runs make one more poll. Errors are logged:
+    the regular poll loop decides when to give up."""
     while True:
-        await woken.wait()
-        woken.clear()
+        await worker._woken.wait()
+        worker._woken.clear()
         try:
             await worker.get_and_submit_flow_runs()
         except Exception:
@@ -260,17 +272,16 @@ async def serve(worker: FlowyardWorker, stop: threading.Event, *, poll_seconds: 
             loops.start_soon(loop, worker.get_and_submit_flow_runs, poll_seconds, polling)
             loops.start_soon(loop, worker._sync_and_initialize, worker.heartbeat_interval_seconds)
             loops.start_soon(loop, worker.check_cancellations, CANCEL_POLL_SECONDS)
+            async def polls_on_wake_up() -> None:
+                with on_wake_up:
+                    await poll_when_woken(worker)
+
+            loops.start_soon(polls_on_wake_up)
             listening = threading.Event()  # set: the listener thread ends
             if database_url:
-                woken, event_loop = asyncio.Event(), asyncio.get_running_loop()
-
-                async def polls_on_wake_up() -> None:
-                    with on_wake_up:
-                        await poll_when_woken(worker, woken)
-
-                loops.start_soon(polls_on_wake_up)
+                event_loop = asyncio.get_running_loop()
                 threading.Thread(target=wakeup.listen, name="flowyard-wakeup", daemon=True,
-                                 args=(database_url, lambda: event_loop.call_soon_threadsafe(woken.set), listening)
+                                 args=(database_url, lambda: event_loop.call_soon_threadsafe(worker.wake), listening)
                                  ).start()
             log.warning("Flowyard worker %r polling pool %r (limit %s)", worker.name, worker._work_pool_name,
                         worker._limit)
@@ -314,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    worker = FlowyardWorker(args.pool, name=worker_name(), limit=args.limit, prefetch_seconds=1,
+    prefetch = config.poll_seconds + 1  # a scheduled run is taken ahead; the engine waits for its time
+    worker = FlowyardWorker(args.pool, name=worker_name(), limit=args.limit, prefetch_seconds=prefetch,
                             heartbeat_interval_seconds=config.heartbeat_seconds,
                             base_job_template=FlowyardWorker.get_default_base_job_template())
     errors: list[BaseException | str] = []
@@ -330,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             errors.append(exc)
             stop.set()
 
-    prefect_settings = {PREFECT_API_URL: api_url, PREFECT_WORKER_PREFETCH_SECONDS: 1,
+    prefect_settings = {PREFECT_API_URL: api_url, PREFECT_WORKER_PREFETCH_SECONDS: prefetch,
                         PREFECT_LOGGING_TO_API_BATCH_INTERVAL: LOG_BATCH_SECONDS,
                         # a flow-run heartbeat is a thread per run; this worker's own heartbeat covers its runs
                         "flows.heartbeat_frequency": None}

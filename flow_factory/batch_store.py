@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,6 +63,69 @@ class BatchWork:
     executions: list[QueuedExecution]
 
 
+StepWrite = tuple[str, list[dict[str, Any]]]  # ("insert" or "update", step rows)
+
+
+def _write_steps(db, writes: list[StepWrite]) -> None:
+    for kind, rows in writes:
+        if rows:
+            db.execute(insert(StepResult) if kind == "insert" else update(StepResult), rows)
+
+
+class StepWriter:
+    """Writes a batch's step rows behind its steps: the flow queues each write and goes on, one background
+    transaction at a time writes whatever has queued up, in order, and the batch's end takes what is left
+    into its own transaction (`pending`). Steps thus never wait for the database between them; a write
+    that fails is raised by `pending`.
+
+    Rows are copied when queued: the records go on changing while they wait."""
+
+    def __init__(self, store: "BatchStore") -> None:
+        self._store = store
+        self._queued: list[StepWrite] = []
+        self._writing: asyncio.Task | None = None
+        self._error: Exception | None = None
+
+    def insert(self, records: list[StepRecord]) -> None:
+        self._queue("insert", records)
+
+    def update(self, records: list[StepRecord]) -> None:
+        self._queue("update", records)
+
+    def _queue(self, kind: str, records: list[StepRecord]) -> None:
+        if not records or self._error is not None:
+            return
+        self._queued.append((kind, [r.row() for r in records]))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.ensure_future(self._write_queued())
+
+    async def _write_queued(self) -> None:
+        while self._queued and self._error is None:
+            writes, self._queued = self._queued, []
+            try:
+                await asyncio.to_thread(self._store.write_steps, writes)
+            except Exception as exc:  # raised by `pending`, at the batch's end
+                self._error = exc
+
+    async def pending(self) -> list[StepWrite]:
+        """Wait for the write under way; return the writes still queued (now the caller's to write)."""
+        writing = self._writing
+        if writing is not None and not writing.done():
+            writes, self._queued = self._queued, []  # the running write takes nothing more
+            await writing
+            self._queued = writes + self._queued
+        if self._error is not None:
+            raise self._error
+        writes, self._queued = self._queued, []
+        return writes
+
+    async def flush(self) -> None:
+        """Write everything queued now."""
+        writes = await self.pending()
+        if writes:
+            await asyncio.to_thread(self._store.write_steps, writes)
+
+
 def _record(row: StepResult) -> StepRecord:
     return StepRecord(**{name: getattr(row, name) for name in StepRecord.__dataclass_fields__})
 
@@ -70,28 +134,39 @@ class BatchStore:
     def __init__(self, database_url: str) -> None:
         self._sessions = get_session_factory(database_url)
 
+    def start(self, batch_id: str) -> BatchWork:
+        """`load`, and mark what it loaded running, in one transaction."""
+        with self._sessions.begin() as db:
+            work = self._load(db, batch_id)
+            self._mark_running(db, [e.id for e in work.executions])
+            return work
+
     def load(self, batch_id: str) -> BatchWork:
         """The batch's executions that have not ended, their earlier steps, and their version's graph."""
         with self._sessions() as db:
-            rows = db.execute(
-                select(Execution, Tenant.time_zone)
-                .join(Tenant, Tenant.id == Execution.tenant_id)
-                .where(Execution.batch_id == batch_id, Execution.status.not_in(FINAL_RUN_STATUSES))
-                .order_by(Execution.created_at)
-            ).all()
-            if not rows:
-                return BatchWork(batch_id, {}, [])
-            first = rows[0][0]
-            graph = db.scalar(select(WorkflowVersion.graph).where(
-                WorkflowVersion.workflow_id == first.workflow_id, WorkflowVersion.version == first.version))
-            earlier: dict[str, list[StepRecord]] = {}
-            for step in db.scalars(select(StepResult).where(StepResult.execution_id.in_([e.id for e, _ in rows]))):
-                earlier.setdefault(step.execution_id, []).append(_record(step))
-            executions = [
-                QueuedExecution(e.id, e.tenant_id, e.mode, e.input or {}, zone or "UTC", earlier.get(e.id, []))
-                for e, zone in rows
-            ]
-            return BatchWork(batch_id, graph, executions)
+            return self._load(db, batch_id)
+
+    @staticmethod
+    def _load(db, batch_id: str) -> BatchWork:
+        rows = db.execute(
+            select(Execution, Tenant.time_zone)
+            .join(Tenant, Tenant.id == Execution.tenant_id)
+            .where(Execution.batch_id == batch_id, Execution.status.not_in(FINAL_RUN_STATUSES))
+            .order_by(Execution.created_at)
+        ).all()
+        if not rows:
+            return BatchWork(batch_id, {}, [])
+        first = rows[0][0]
+        graph = db.scalar(select(WorkflowVersion.graph).where(
+            WorkflowVersion.workflow_id == first.workflow_id, WorkflowVersion.version == first.version))
+        earlier: dict[str, list[StepRecord]] = {}
+        for step in db.scalars(select(StepResult).where(StepResult.execution_id.in_([e.id for e, _ in rows]))):
+            earlier.setdefault(step.execution_id, []).append(_record(step))
+        executions = [
+            QueuedExecution(e.id, e.tenant_id, e.mode, e.input or {}, zone or "UTC", earlier.get(e.id, []))
+            for e, zone in rows
+        ]
+        return BatchWork(batch_id, graph, executions)
 
     def enqueue_tick(self, workflow_id: str, flow_run_id: str, scheduled_at: datetime) -> str:
         """A schedule fired: queue one execution of the published version (once per flow run)."""
@@ -106,11 +181,14 @@ class BatchStore:
             )
             return "queued"
 
-    def mark_running(self, execution_ids: list[str], steps: list[StepRecord] | None = None) -> None:
-        """The executions are running (from now on, if they start here); `steps` are written with them."""
+    def mark_running(self, execution_ids: list[str]) -> None:
         with self._sessions.begin() as db:
-            if steps:
-                db.execute(insert(StepResult), [r.row() for r in steps])
+            self._mark_running(db, execution_ids)
+
+    @staticmethod
+    def _mark_running(db, execution_ids: list[str]) -> None:
+        """Running from now on (since they first started, for executions resuming after a wait)."""
+        if execution_ids:
             db.execute(
                 update(Execution)
                 .where(Execution.id.in_(execution_ids), Execution.status.not_in(FINAL_RUN_STATUSES))
@@ -119,20 +197,24 @@ class BatchStore:
             )
 
     def insert_steps(self, records: list[StepRecord]) -> None:
-        if records:
-            with self._sessions.begin() as db:
-                db.execute(insert(StepResult), [r.row() for r in records])
+        self.write_steps([("insert", [r.row() for r in records])])
 
     def update_steps(self, records: list[StepRecord]) -> None:
-        if records:
-            with self._sessions.begin() as db:
-                db.execute(update(StepResult), [r.row() for r in records])
+        self.write_steps([("update", [r.row() for r in records])])
 
-    def finish(self, outcomes: dict[str, dict[str, Any]]) -> None:
-        """Each execution's end of this batch: completed, failed, or waiting until `resume_at`."""
+    def write_steps(self, writes: list[StepWrite]) -> None:
+        """Step rows inserted or updated, in order, in one transaction."""
+        if any(rows for _, rows in writes):
+            with self._sessions.begin() as db:
+                _write_steps(db, writes)
+
+    def finish(self, outcomes: dict[str, dict[str, Any]], steps: list[StepWrite] | None = None) -> None:
+        """Each execution's end of this batch: completed, failed, or waiting until `resume_at`; `steps`
+        (step rows not written yet) are written in the same transaction."""
         now = utcnow()
         completed = [i for i, values in outcomes.items() if values["status"] == "completed"]
         with self._sessions.begin() as db:
+            _write_steps(db, steps or [])
             if completed:  # the common case, in one statement
                 db.execute(update(Execution)
                            .where(Execution.id.in_(completed), Execution.status.not_in(FINAL_RUN_STATUSES))

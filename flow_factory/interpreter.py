@@ -1,9 +1,11 @@
 """The `graph-interpreter` Prefect flow: runs one batch of executions of one workflow version.
 
 Each node is one Prefect task run per batch, over the executions that reached it, except the trigger:
-it only passes each execution's input on, so it is settled in the flow itself and its step results are
-written with the executions' `running` status, in one transaction (a task run costs the Prefect server
-70-100 ms of CPU and the execution a few more round trips for nothing). Nodes whose
+it only passes each execution's input on, so it is settled in the flow itself (a task run costs the
+Prefect server 70-100 ms of CPU and the execution a few more round trips for nothing). The batch's
+executions are loaded and marked running in one transaction, and step rows are written behind the
+steps (`StepWriter`): a node does not wait for the database before the next one starts, and the rows
+still queued at the end are written with the executions' outcomes, in one transaction. Nodes whose
 predecessors have all finished run concurrently, so parallel branches run at the same time.
 A retry of the failed subset is a new task run of the same node. Results are written per
 execution, in bulk. An execution that reaches a delay or an approval leaves the batch
@@ -13,6 +15,8 @@ execution, in bulk. An execution that reaches a delay or an approval leaves the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import random
 import uuid
@@ -29,7 +33,7 @@ from prefect.utilities.annotations import quote
 from pydantic import ValidationError
 
 from blocks.alerts import notify_step_failed
-from flow_factory.batch_store import BatchStore, QueuedExecution, StepRecord
+from flow_factory.batch_store import BatchStore, QueuedExecution, StepRecord, StepWriter
 from flow_factory.expressions import render_value
 from flow_factory.graph import Graph
 from flow_factory.nodes import get_node_type
@@ -197,13 +201,14 @@ async def run_node(node_id: str, attempt: int, work: list[tuple[ExecutionRun, St
         async with semaphores.get(run.id, semaphores["*"]):
             return await _run_step(plan, node_id, run, record, logger, extra)
 
-    outcomes = await asyncio.gather(*(one(*item) for item in work))
-    await asyncio.to_thread(_store().update_steps, [o.record for o in outcomes])
-    return list(outcomes)
+    return list(await asyncio.gather(*(one(*item) for item in work)))
 
 
 def _store() -> BatchStore:
     return BatchStore(get_settings().platform_database_url)
+
+
+_step_writer: contextvars.ContextVar[StepWriter | None] = contextvars.ContextVar("flowyard_step_writer", default=None)
 
 
 def _retry_delay(settings: ExecutionSettings, attempt: int, outcomes: list[StepOutcome]) -> float:
@@ -230,13 +235,15 @@ async def _run_node_with_retries(plan: ExecutionPlan, node_id: str, runs: list[E
                                  extras: dict[tuple, dict] | None = None, limits: dict[str, int] | None = None) -> None:
     settings = get_settings().execution
     records, new = _records_for(node_id, runs)
-    await asyncio.to_thread(_store().insert_steps, new)
+    writer = _step_writer.get() or StepWriter(_store())  # the batch's, or (outside a batch) one of its own
+    writer.insert(new)
     limits = {"*": settings.step_concurrency, **(limits or {})}
     pending, attempt = runs, 1
     while pending:
         work = [(run, records[(run.id, run.item_index)], (extras or {}).get((run.id, run.item_index), {}))
                 for run in pending]
         outcomes = await run_node(node_id, attempt, quote(work), quote(plan), limits)
+        writer.update([o.record for o in outcomes])
         retry = {(o.record.execution_id, o.record.item_index): o for o in outcomes
                  if o.record.status == "failed" and o.retryable and attempt < settings.max_attempts}
         for run in pending:
@@ -247,6 +254,8 @@ async def _run_node_with_retries(plan: ExecutionPlan, node_id: str, runs: list[E
         if retry:
             await asyncio.sleep(_retry_delay(settings, attempt, list(retry.values())))
         pending, attempt = [run for run in pending if (run.id, run.item_index) in retry], attempt + 1
+    if _step_writer.get() is not writer:
+        await writer.flush()
 
 
 async def _alert_if_final_failure(run: ExecutionRun, record: StepRecord) -> None:
@@ -362,21 +371,26 @@ async def graph_interpreter(batch_id: str = "", workflow_id: str = "") -> dict[s
         scheduled_at = flow_run.scheduled_start_time or datetime.now(timezone.utc)
         outcome = await asyncio.to_thread(store.enqueue_tick, workflow_id, flow_run.id, scheduled_at)
         return {outcome: 1}
-    work = await asyncio.to_thread(store.load, batch_id)
+    work = await asyncio.to_thread(store.start, batch_id)  # loaded and marked running
     if not work.executions:
         return {}
+    writer = StepWriter(store)
+    token = _step_writer.set(writer)
     try:
         plan = compile_plan(Graph.model_validate(work.graph))
         runs = [restore(queued, plan) for queued in work.executions]
-        triggered = await _pass_trigger(plan, runs)
-        await asyncio.to_thread(store.mark_running, [run.id for run in runs], triggered)
+        writer.insert(await _pass_trigger(plan, runs))
         await _schedule(plan, plan.top_level(), runs)
+        outcomes = {run.id: _outcome(run) for run in runs}
+        await asyncio.to_thread(store.finish, outcomes, await writer.pending())
     except Exception as exc:
+        with contextlib.suppress(Exception):  # what the finished steps wrote, before failing what did not finish
+            await writer.flush()
         error = {"message": f"Internal error while running the workflow: {exc}", "hint": None, "retryable": False}
         await asyncio.to_thread(store.fail_unfinished, batch_id, "failed", error)
         raise
-    outcomes = {run.id: _outcome(run) for run in runs}
-    await asyncio.to_thread(store.finish, outcomes)
+    finally:
+        _step_writer.reset(token)
     counts: dict[str, int] = {}
     for outcome in outcomes.values():
         counts[outcome["status"]] = counts.get(outcome["status"], 0) + 1
