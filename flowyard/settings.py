@@ -44,7 +44,12 @@ class WorkerSettings(BaseModel):
         description="Worker `flowyard up` starts: `flowyard` runs many flow runs in one process; `process` is "
         "Prefect's process worker (one subprocess per flow run). Both run the same deployments.",
     )
-    poll_seconds: float = Field(0.5, gt=0, description="How often the worker asks Prefect for scheduled flow runs.")
+    poll_seconds: float = Field(
+        2.0, gt=0, description="How often the worker asks Prefect for scheduled flow runs. The dispatcher wakes the "
+        "Flowyard worker as soon as it has created flow runs, and scheduled ones are fetched this long ahead, so "
+        "this bounds only the pick-up of flow runs created elsewhere (e.g. from the Prefect UI); each poll costs "
+        "the Prefect server tens of ms of CPU (it marks every deployment of the pool ready)."
+    )
     limit: int | None = Field(
         None, ge=1, description="Most flow runs (batches) one worker runs at once; by default 10 when the Prefect "
         "database is SQLite (one writer: more concurrent runs only queue for its lock), else 50."

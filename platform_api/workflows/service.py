@@ -248,12 +248,16 @@ def deploy(settings: Settings, *, target: DeploymentTarget, known_id: str | None
         raise _prefect_unavailable(exc) from exc
 
 
-def _deploy_version(db: Session, *, workflow: Workflow, version: int, settings: Settings) -> dict:
-    """Make `version` live: the deployment with its schedules, then subscriptions and the webhook endpoint."""
+def _deploy_version(db: Session, *, workflow: Workflow, version: int, settings: Settings, release: bool = False) -> dict:
+    """Make `version` live: the deployment with its schedules, then subscriptions and the webhook endpoint.
+    `release`: nothing was written yet, so end the transaction while Prefect is called (on SQLite it holds the
+    database's write lock, and every other request of the platform would wait for Prefect)."""
     tenant = db.get(Tenant, workflow.tenant_id)
     graph = get_version(db, workflow, version).graph
     target = DeploymentTarget(tenant.id, tenant.slug, workflow.slug, f"{tenant.name}: {workflow.name}")
     schedules = triggers.deployment_schedules(workflow, graph, tenant.time_zone)
+    if release:
+        db.commit()
     workflow.deployment_id = deploy(settings, target=target, known_id=workflow.deployment_id, schedules=schedules)
     triggers.sync_subscriptions(db, workflow, graph)
     return graph
@@ -274,7 +278,7 @@ def publish_workflow(db: Session, *, caller: Caller, workflow_id: str, settings:
     if errors:
         raise invalid_graph(errors)
     before = get_version(db, workflow, workflow.published_version).graph if workflow.published_version else None
-    graph = _deploy_version(db, workflow=workflow, version=workflow.latest_version, settings=settings)
+    graph = _deploy_version(db, workflow=workflow, version=workflow.latest_version, settings=settings, release=True)
     secret = triggers.sync_endpoint(db, settings, workflow, graph)
     triggers.notify_trigger_change(db, caller=caller, workflow=workflow, before=before, after=graph)
     workflow.published_version = workflow.latest_version
