@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 import uuid
@@ -15,16 +16,23 @@ from bench import raw
 from bench.flowyard_runs import Platform, benchmark_graph, chain, node, waiting_graph
 from bench.stack import rss_mb
 
-# Sized so that `python -m bench` (both backends) ends within 15 minutes on 2 cores: a SQLite Prefect
-# server does a fraction of PostgreSQL's work per second, so its loads are smaller.
+# Sized so that `python -m bench` (both backends) ends well within 15 minutes on 2 cores: a SQLite Prefect
+# server does a fraction of PostgreSQL's work per second, so its loads are smaller. The latency rate is
+# one the machine sustains: each execution that runs alone is one flow run and four task runs, about
+# 0.5 s of Prefect server CPU (see bench/README.md), so 1/s already keeps Prefect's one core mostly busy.
 SIZES = {
-    "sqlite": dict(burst=500, raw_process=3, raw_in_process=8, latency_rate=1.0, latency_runs=15, api_rounds=4),
-    "postgres": dict(burst=1000, raw_process=4, raw_in_process=12, latency_rate=2.0, latency_runs=30, api_rounds=6),
+    "sqlite": dict(burst=300, raw_process=3, raw_in_process=8, latency_rate=0.25, latency_runs=20, api_rounds=4,
+                   waiting=2000, in_flight=1000),
+    "postgres": dict(burst=1000, raw_process=3, raw_in_process=12, latency_rate=0.5, latency_runs=30, api_rounds=6,
+                     waiting=5000, in_flight=1000),
 }
 RAW_IN_PROCESS_CONCURRENCY = 10
-WAITING = 5000
-IN_FLIGHT = 1000
 API_CLIENTS = 8
+
+
+def load_average() -> str:
+    """The 1-minute load average now: the machine may be shared, and every figure depends on it."""
+    return f"load average {os.getloadavg()[0]:.1f}"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -38,6 +46,18 @@ def pct(values: list[float], p: float) -> float:
 
 def lat(values: list[float], unit: float = 1.0) -> str:
     return " / ".join(f"{pct(values, p) * unit:.0f}" if unit != 1 else f"{pct(values, p):.2f}" for p in (50, 95, 99))
+
+
+HOP_LABELS = {"created->claimed": "claim", "claimed->flow run created": "flow run", "flow run created->Pending (pick-up)":
+              "pick-up", "Pending->Running (engine start)": "start", "Running->execution running": "load",
+              "steps (first start->last end)": "steps", "last step->execution ended": "finish"}
+
+
+def hop_summary(rows: list[dict[str, float]]) -> str:
+    """p50 (p95) of each hop from the trigger's acceptance to `ended_at`, in ms."""
+    parts = [f"{label} {pct([r[key] for r in rows], 50) * 1000:.0f} ({pct([r[key] for r in rows], 95) * 1000:.0f})"
+             for key, label in HOP_LABELS.items()]
+    return "hops p50 (p95) ms: " + ", ".join(parts)
 
 
 def throughput(stack, target) -> list[tuple]:
@@ -62,7 +82,8 @@ def throughput(stack, target) -> list[tuple]:
     prefect_before = stack.cpu()["prefect"]
     in_process = raw.in_process(stack, target.url, in_process_runs, RAW_IN_PROCESS_CONCURRENCY)
     raw_prefect_cpu = (stack.cpu()["prefect"] - prefect_before) * 1000 / in_process_runs
-    notes = [f"{flowyard / process['per_second']:.0f}x process, {flowyard / in_process['per_second']:.1f}x in-process",
+    notes = [load_average(),
+             f"{flowyard / process['per_second']:.0f}x process, {flowyard / in_process['per_second']:.1f}x in-process",
              f"{batches} flow runs", f"triggers accepted at {len(sent) / (accepted - began):.0f}/s",
              f"CPU ms per execution: API {cpu['api']:.1f}, worker {cpu['worker']:.1f}, Prefect {cpu['prefect']:.1f} "
              f"(raw in-process: Prefect {raw_prefect_cpu:.0f})"]
@@ -81,11 +102,14 @@ def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:
     platform = Platform(stack)
     workflow = platform.publish(benchmark_graph(target.url))
     payloads = [{"key": f"l{i}", "x": 5, "tag": "lat"} for i in range(runs)]
+    cpu_before = stack.cpu()
     sent = platform.paced(workflow, payloads, rate)
     platform.wait_for(workflow, ("completed", "failed"), len(sent), timeout=300)
+    cpu = {name: (used - cpu_before[name]) * 1000 / len(sent) for name, used in stack.cpu().items()}
     ended = platform.ended([run_id for run_id, _ in sent])
     latencies = [ended[run_id][1] - t for run_id, t in sent]
 
+    hops = [platform.hops(run_id, t) for run_id, t in sent if ended[run_id][0] == "completed"]
     starts = raw.call_start_times(stack, list({e[2] for e in ended.values()}))
     overhead = [target.arrivals[f"/lat/{run_id}"] - starts[ended[run_id][2]]
                 for run_id, _ in sent if f"/lat/{run_id}" in target.arrivals and ended[run_id][2] in starts]
@@ -99,20 +123,23 @@ def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:
                     if f"/raw/{key}" in target.arrivals and str(f) in raw_starts]
     return [
         ("latency", f"trigger->completed p50/p95/p99 s at {rate:g}/s offered (raw: 1 at a time)",
-         lat(latencies), "-", lat(raw_latency), f"{runs} executions"),
+         lat(latencies), "-", lat(raw_latency), f"{load_average()}; {runs} executions; {hop_summary(hops)}; CPU ms per execution: API {cpu['api']:.0f}, "
+         f"worker {cpu['worker']:.0f}, Prefect {cpu['prefect']:.0f}"),
         ("overhead", "per step: task start -> HTTP call, p50/p95/p99 ms",
          lat(overhead, 1000), "-", lat(raw_overhead, 1000), f"{len(overhead)} calls"),
     ]
 
 
 def capacity(stack, target, raw_process: dict) -> list[tuple]:
-    """5,000 executions waiting in a delay hold no worker slot; worker and Prefect RSS with 1,000 in flight."""
+    """Executions waiting in a delay (5,000 on PostgreSQL) hold no worker slot; worker and Prefect RSS with 1,000
+    in flight."""
+    waiting_n, in_flight_n = SIZES[stack.backend]["waiting"], SIZES[stack.backend]["in_flight"]
     platform = Platform(stack)
     worker, prefect = stack.worker_pid(), stack.prefect_pid()
     rss_idle = rss_mb(worker)
     waiting = platform.publish(waiting_graph())
     began = time.time()
-    parked_runs = len(platform.burst(waiting, [{"n": i} for i in range(WAITING)]))
+    parked_runs = len(platform.burst(waiting, [{"n": i} for i in range(waiting_n)]))
     platform.wait_for(waiting, ("waiting",), parked_runs, timeout=600)
     parked = time.time() - began
     with raw.client(stack) as c:
@@ -127,7 +154,7 @@ def capacity(stack, target, raw_process: dict) -> list[tuple]:
                                                                 "url": target.url + "/hold/{{ execution.id }}"}),
                                   node("done", "util.log", {"message": "released"})))
     target.released.clear()
-    accepted = len(platform.burst(hold, [{"n": i} for i in range(IN_FLIGHT)]))
+    accepted = len(platform.burst(hold, [{"n": i} for i in range(in_flight_n)]))
     # all of them, or as many as the worker's flow-run limit lets in (the rest wait, queued or pending)
     in_flight = platform.wait_steady(hold, ("running",), accepted, timeout=300)
     rss_flight, prefect_flight, held = rss_mb(worker), rss_mb(prefect), target.held
@@ -135,12 +162,12 @@ def capacity(stack, target, raw_process: dict) -> list[tuple]:
     platform.wait_for(hold, ("completed", "failed"), accepted, timeout=300)
     per_process = raw_process["peak_rss_mb"] / max(1, raw_process["peak_processes"])
     return [
-        ("capacity", f"{WAITING} executions waiting in logic.delay: flow runs holding a slot",
-         f"{running}", "-", "-", f"{parked_runs} parked in {parked:.0f} s"
+        ("capacity", f"{waiting_n} executions waiting in logic.delay: flow runs holding a slot",
+         f"{running}", "-", "-", f"{load_average()}; {parked_runs} parked in {parked:.0f} s"
          + (f" ({platform.rejected} triggers rejected)" if platform.rejected else "") + f"; worker RSS {rss_waiting:.0f} MB "
          f"(idle {rss_idle:.0f}), Prefect RSS {prefect_waiting:.0f} MB"),
         ("capacity", f"worker RSS MB with {in_flight} executions in flight",
-         f"{rss_flight:.0f}", f"~{per_process * IN_FLIGHT / 1024:.0f} GB (extrapolated)", "-",
+         f"{rss_flight:.0f}", f"~{per_process * in_flight_n / 1024:.0f} GB (extrapolated)", "-",
          f"{held} HTTP calls held at once; Prefect RSS {prefect_flight:.0f} MB; raw process worker "
          f"~{per_process:.0f} MB per in-flight run"),
     ]
@@ -218,6 +245,7 @@ def api_latency(stack, target) -> list[tuple]:
         return "; ".join(parts)
 
     raw_for = {"publish": "create deployment", "list": "list deployments", "read": "read deployment"}
+    load = load_average()
     return [("api", f"{name} p95/p99 ms, {API_CLIENTS} concurrent clients", figure(name), "-",
-             figure(raw_for[name]) if name in raw_for else "-", note(name))
+             figure(raw_for[name]) if name in raw_for else "-", note(name) or load)
             for name in ("validate", "create", "publish", "list", "read")]

@@ -6,15 +6,25 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timezone
+from datetime import datetime, timezone
 
 import httpx
 from sqlalchemy import func, select
 
 from store.db import get_session_factory
-from store.models import Batch, Execution
+from store.models import Batch, Execution, StepResult
 
 FINAL = ("completed", "failed", "cancelled")
+
+HOPS = ("sent->created", "created->claimed", "claimed->flow run created", "flow run created->Pending (pick-up)",
+        "Pending->Running (engine start)", "Running->execution running", "steps (first start->last end)",
+        "last step->execution ended", "ended->flow run Completed", "sent->ended (total)")
+
+
+def _epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp()
 
 
 def node(id: str, type: str, config: dict, x: int = 0) -> dict:
@@ -139,4 +149,44 @@ class Platform:
                 for id, status, ended_at, flow_run_id in rows:
                     ended = ended_at.replace(tzinfo=ended_at.tzinfo or timezone.utc).timestamp() if ended_at else None
                     out[id] = (status, ended, flow_run_id)
+        return out
+
+    def hops(self, run_id: str, sent: float) -> dict[str, float]:
+        """Seconds spent in each hop (HOPS) of one finished execution, from platform-database timestamps and
+        Prefect's flow-run state history; plus each step's duration ('step <node>') and its task run's."""
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        from bench import raw
+
+        with self.sessions() as db:
+            execution = db.get(Execution, run_id)
+            batch = db.get(Batch, execution.batch_id)
+            steps = db.scalars(select(StepResult).where(StepResult.execution_id == run_id)).all()
+        flow_run_id = uuid.UUID(batch.flow_run_id)
+        with raw.client(self.stack) as c:
+            flow_run = c.read_flow_run(flow_run_id)
+            states = {s.type.value: s.timestamp.timestamp() for s in reversed(c.read_flow_run_states(flow_run_id))}
+            tasks = c.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        created, claimed, ended = _epoch(execution.created_at), _epoch(batch.created_at), _epoch(execution.ended_at)
+        starts = [_epoch(s.started_at) for s in steps if s.started_at]
+        ends = [_epoch(s.ended_at) for s in steps if s.ended_at]
+        nan = float("nan")
+        out = {
+            "sent->created": created - sent,
+            "created->claimed": claimed - created,
+            "claimed->flow run created": flow_run.created.timestamp() - claimed,
+            "flow run created->Pending (pick-up)": states.get("PENDING", nan) - flow_run.created.timestamp(),
+            "Pending->Running (engine start)": states.get("RUNNING", nan) - states.get("PENDING", nan),
+            "Running->execution running": _epoch(execution.started_at) - states.get("RUNNING", nan),
+            "steps (first start->last end)": max(ends) - min(starts) if starts and ends else nan,
+            "last step->execution ended": ended - max(ends) if ends else nan,
+            "ended->flow run Completed": states.get("COMPLETED", nan) - ended,
+            "sent->ended (total)": ended - sent,
+        }
+        for step in sorted(steps, key=lambda s: s.started_at):
+            if step.started_at and step.ended_at:
+                out[f"step {step.node_id}"] = _epoch(step.ended_at) - _epoch(step.started_at)
+        for task in tasks:
+            if task.start_time and task.end_time:
+                out[f"task {task.name}"] = task.end_time.timestamp() - task.start_time.timestamp()
         return out
