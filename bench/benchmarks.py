@@ -17,16 +17,18 @@ from bench.flowyard_runs import Platform, benchmark_graph, chain, node, waiting_
 from bench.stack import rss_mb
 
 # Sized so that `python -m bench` (both backends) ends well within 15 minutes on 2 cores: a SQLite Prefect
-# server does a fraction of PostgreSQL's work per second, so its loads are smaller. The latency rate is
-# one the machine sustains: each execution that runs alone is one flow run and four task runs, about
-# 0.5 s of Prefect server CPU (see bench/README.md), so 1/s already keeps Prefect's one core mostly busy.
+# server does a fraction of PostgreSQL's work per second, so its loads are smaller. The latency rate is one
+# the machine sustains: an execution that runs alone is one flow run and four task runs, about 0.5 s of
+# Prefect server CPU (bench/README.md), so at 1/s Prefect's one core is mostly busy and the row would
+# measure queueing.
 SIZES = {
-    "sqlite": dict(burst=300, raw_process=3, raw_in_process=8, latency_rate=0.25, latency_runs=20, api_rounds=4,
+    "sqlite": dict(burst=300, raw_process=3, raw_in_process=8, latency_rate=0.5, latency_runs=30, api_rounds=4,
                    waiting=2000, in_flight=1000),
     "postgres": dict(burst=1000, raw_process=3, raw_in_process=12, latency_rate=0.5, latency_runs=30, api_rounds=6,
                      waiting=5000, in_flight=1000),
 }
 RAW_IN_PROCESS_CONCURRENCY = 10
+IDLE_SECONDS = 5
 API_CLIENTS = 8
 
 
@@ -102,10 +104,15 @@ def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:
     platform = Platform(stack)
     workflow = platform.publish(benchmark_graph(target.url))
     payloads = [{"key": f"l{i}", "x": 5, "tag": "lat"} for i in range(runs)]
-    cpu_before = stack.cpu()
+    idle_before, idle_began = stack.cpu(), time.time()
+    time.sleep(IDLE_SECONDS)  # what the processes use with nothing to do (polls, heartbeats, Prefect's services)
+    cpu_before, began = stack.cpu(), time.time()
+    idle_rate = {name: (cpu_before[name] - idle_before[name]) / (began - idle_began) for name in cpu_before}
     sent = platform.paced(workflow, payloads, rate)
     platform.wait_for(workflow, ("completed", "failed"), len(sent), timeout=300)
-    cpu = {name: (used - cpu_before[name]) * 1000 / len(sent) for name, used in stack.cpu().items()}
+    seconds = time.time() - began
+    cpu = {name: (used - cpu_before[name] - idle_rate[name] * seconds) * 1000 / len(sent)
+           for name, used in stack.cpu().items()}
     ended = platform.ended([run_id for run_id, _ in sent])
     latencies = [ended[run_id][1] - t for run_id, t in sent]
 
@@ -123,8 +130,9 @@ def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:
                     if f"/raw/{key}" in target.arrivals and str(f) in raw_starts]
     return [
         ("latency", f"trigger->completed p50/p95/p99 s at {rate:g}/s offered (raw: 1 at a time)",
-         lat(latencies), "-", lat(raw_latency), f"{load_average()}; {runs} executions; {hop_summary(hops)}; CPU ms per execution: API {cpu['api']:.0f}, "
-         f"worker {cpu['worker']:.0f}, Prefect {cpu['prefect']:.0f}"),
+         lat(latencies), "-", lat(raw_latency), f"{load_average()}; {runs} executions; {hop_summary(hops)}; CPU ms per execution beyond idle: API {cpu['api']:.0f}, "
+         f"worker {cpu['worker']:.0f}, Prefect {cpu['prefect']:.0f} (idle: Prefect "
+         f"{idle_rate['prefect'] * 1000:.0f} ms/s)"),
         ("overhead", "per step: task start -> HTTP call, p50/p95/p99 ms",
          lat(overhead, 1000), "-", lat(raw_overhead, 1000), f"{len(overhead)} calls"),
     ]
