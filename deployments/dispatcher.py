@@ -27,7 +27,7 @@ from prefect.client.orchestration import SyncPrefectClient
 from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
-from deployments import outbox
+from deployments import outbox, prefect_retry
 from deployments.admission import admit
 from deployments.prefect_api import prefect_client
 from deployments.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
@@ -108,8 +108,10 @@ def submit_batches(db: Session, settings: Settings, client: SyncPrefectClient | 
     if not batches:
         return 0
     with nullcontext(client) if client else prefect_client(settings) as client:
+        prefect_retry.install(client)
         for batch in batches:
-            flow_run = client.create_flow_run_from_deployment(
+            flow_run = prefect_retry.call(  # quick retries of a 503 (SQLite Prefect); the key makes it safe
+                client.create_flow_run_from_deployment,
                 batch.deployment_id,
                 parameters={"batch_id": batch.id},
                 idempotency_key=f"batch-{batch.id}",

@@ -60,7 +60,7 @@ from prefect.states import Cancelled
 from prefect.utilities.services import critical_service_loop
 from prefect.workers.base import BaseJobConfiguration, BaseVariables, BaseWorker, BaseWorkerResult
 
-from deployments import wakeup
+from deployments import prefect_retry, wakeup
 from flow_factory.interpreter import graph_interpreter
 from flowyard.settings import get_settings
 
@@ -169,8 +169,8 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
     async def _execute(self, flow_run: FlowRun) -> FlowyardWorkerResult:
         # Before the engine starts, not alongside it: on a SQLite Prefect server the label, written while the
         # engine updates the same flow run, was lost (and with it the crash detection of a dead worker).
-        try:
-            await self._give_worker_labels_to_flow_run(flow_run.id)  # how a dead worker's runs are found
+        try:  # how a dead worker's runs are found; quick retries: a SQLite Prefect often answers it 503
+            await prefect_retry.acall(self._give_worker_labels_to_flow_run, flow_run.id)
         except Exception:
             self._logger.warning("could not label flow run %s with this worker", flow_run.id, exc_info=True)
         control = RunControl()
@@ -268,6 +268,7 @@ async def serve(worker: FlowyardWorker, stop: threading.Event, *, poll_seconds: 
     # client in context and would otherwise build several per flow run (each builds an SSL context).
     with SyncClientContext():
         async with AsyncClientContext(), worker, anyio.create_task_group() as loops:
+            prefect_retry.install(worker.client)
             polling, on_wake_up = anyio.CancelScope(), anyio.CancelScope()
             loops.start_soon(loop, worker.get_and_submit_flow_runs, poll_seconds, polling)
             loops.start_soon(loop, worker._sync_and_initialize, worker.heartbeat_interval_seconds)

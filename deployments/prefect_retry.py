@@ -1,0 +1,74 @@
+"""Retry an idempotent Prefect API write quickly when Prefect answers 503.
+
+A SQLite Prefect server answers 503 ("database is locked") when a write that reads first loses the race
+for SQLite's write lock to another writer (its own services, a log batch, another client). The worker's
+label on a flow run and the dispatcher's flow run from a deployment both read first, and on the embedded
+default about half the labels met one. Prefect's client then waits 2 s, then 4 s (exponential back-off,
+as the 503 carries no Retry-After): most of an execution's latency.
+
+Inside `call`/`acall`, a 503 (429, 502) on a client that went through `install` is given a Retry-After of
+50, 100, 200, 400, then 800 ms, so Prefect's client retries it that soon; if all five retries fail, the
+call is made once more with Prefect's own back-off. Only for writes that may safely happen twice (a
+label; a flow run created with an idempotency key).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any, Callable
+
+import httpx
+
+DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8)
+RETRYABLE = (429, 502, 503)
+_quick: contextvars.ContextVar[bool] = contextvars.ContextVar("flowyard_quick_retries", default=False)
+
+
+def _retry_soon(response: httpx.Response) -> None:
+    if not _quick.get() or response.status_code not in RETRYABLE or "Retry-After" in response.headers:
+        return
+    seen = response.request.extensions.get("flowyard_retries", 0)  # the same request is sent again
+    response.request.extensions["flowyard_retries"] = seen + 1
+    if seen < len(DELAYS):
+        response.headers["Retry-After"] = str(DELAYS[seen])
+
+
+async def _aretry_soon(response: httpx.Response) -> None:
+    _retry_soon(response)
+
+
+def install(client: Any) -> None:
+    """Let `call`/`acall` shorten the retries of this PrefectClient or SyncPrefectClient."""
+    http = client._client  # Prefect's httpx client: its retry loop honours Retry-After
+    hook = _aretry_soon if isinstance(http, httpx.AsyncClient) else _retry_soon
+    if hook not in http.event_hooks["response"]:
+        http.event_hooks["response"].append(hook)
+
+
+def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    token = _quick.set(True)
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        if not _failed_quickly(exc):
+            raise
+    finally:
+        _quick.reset(token)
+    return fn(*args, **kwargs)  # with Prefect's own back-off
+
+
+async def acall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    token = _quick.set(True)
+    try:
+        return await fn(*args, **kwargs)
+    except Exception as exc:
+        if not _failed_quickly(exc):
+            raise
+    finally:
+        _quick.reset(token)
+    return await fn(*args, **kwargs)  # with Prefect's own back-off
+
+
+def _failed_quickly(exc: Exception) -> bool:
+    response = getattr(exc, "response", None)
+    return isinstance(response, httpx.Response) and response.status_code in RETRYABLE
