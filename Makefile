@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 UI_DIR := platform_api/ui
 PYTEST_ARGS ?=
 
-.PHONY: .venv install ui run test test-all bench clean reset help
+.PHONY: .venv install ui run test bench clean reset help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -41,15 +41,8 @@ ui:
 run: install ui
 	$(VENV)/bin/flowyard up
 
-# The Flowyard worker's suite runs with `make test-all` until its issue closes.
-PARKED := --ignore=tests/deployments
-
 # The browser tests run in their own pytest process: Playwright's sync API keeps an event loop running.
 test: install ui
-	$(VENV)/bin/python -m pytest --ignore=tests/browser $(PARKED) $(PYTEST_ARGS)
-	$(VENV)/bin/python -m pytest tests/browser $(PYTEST_ARGS)
-
-test-all: install ui
 	$(VENV)/bin/python -m pytest --ignore=tests/browser $(PYTEST_ARGS)
 	$(VENV)/bin/python -m pytest tests/browser $(PYTEST_ARGS)
 

@@ -18,6 +18,7 @@ import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from sqlalchemy import update
 
+from deployments import prefect_retry
 from deployments.publish import BatchLimits, DeploymentTarget, upsert_deployment
 from store.db import get_session_factory
 from store.models import Batch, Execution
@@ -134,8 +135,9 @@ class Workflow:
             db.flush()
             batch_id, execution_ids = batch.id, [e.id for e in executions]
         with prefect_client(self.stack) as client:
-            flow_run = client.create_flow_run_from_deployment(
-                self.deployment_id, parameters={"batch_id": batch_id}, idempotency_key=f"batch-{batch_id}")
+            prefect_retry.install(client)  # as the dispatcher does: a SQLite Prefect often answers 503
+            flow_run = prefect_retry.call(client.create_flow_run_from_deployment, self.deployment_id,
+                                          parameters={"batch_id": batch_id}, idempotency_key=f"batch-{batch_id}")
         with self.sessions.begin() as db:
             db.execute(update(Batch).where(Batch.id == batch_id).values(flow_run_id=str(flow_run.id)))
         return batch_id, str(flow_run.id), execution_ids

@@ -4,6 +4,8 @@ retryable failure (503 once, then 200) and one permanent failure (400) ends ever
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from tests.deployments.support import GateServer, Workflow, flow_run_state, wait_until
@@ -75,7 +77,8 @@ def test_a_batch_of_100_ends_every_execution_as_100_single_runs_do(stack, server
     together = [outcome(api, e) for e in batched]
 
     server.reset()  # the flaky lead fails once again
-    singles = [workflow.run_batch([payload]) for payload in inputs]
+    with ThreadPoolExecutor(8) as pool:  # created side by side, as a burst of separate triggers would be
+        singles = list(pool.map(lambda payload: workflow.run_batch([payload]), inputs))
     for _, flow_run_id, _ in singles:
         wait_until(lambda: flow_run_state(stack, flow_run_id) == "COMPLETED", timeout=900, what="100 single runs")
     alone = [outcome(api, executions[0]) for _, _, executions in singles]
