@@ -11,10 +11,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from prefect.client.schemas.actions import DeploymentUpdate
 
 from bench import raw
 from bench.flowyard_runs import Platform, benchmark_graph, chain, node, waiting_graph
 from bench.stack import rss_mb
+from flow_factory.interpreter import FLOW_NAME
 
 # Sized so that `python -m bench` (both backends) ends well within 15 minutes on 2 cores: a SQLite Prefect
 # server does a fraction of PostgreSQL's work per second, so its loads are smaller. The latency rate is one
@@ -161,6 +163,7 @@ def capacity(stack, target, raw_process: dict) -> list[tuple]:
                                   node("call", "http.request", {"method": "POST", "timeout_seconds": 300,
                                                                 "url": target.url + "/hold/{{ execution.id }}"}),
                                   node("done", "util.log", {"message": "released"})))
+    lift_batch_limits(stack, platform, hold, in_flight_n)
     target.released.clear()
     accepted = len(platform.burst(hold, [{"n": i} for i in range(in_flight_n)]))
     # all of them, or as many as the worker's flow-run limit lets in (the rest wait, queued or pending)
@@ -179,6 +182,17 @@ def capacity(stack, target, raw_process: dict) -> list[tuple]:
          f"{held} HTTP calls held at once; Prefect RSS {prefect_flight:.0f} MB; raw process worker "
          f"~{per_process:.0f} MB per in-flight run"),
     ]
+
+
+def lift_batch_limits(stack, platform: Platform, workflow_id: str, limit: int) -> None:
+    """Let Prefect start up to `limit` batches of the workflow at once (by default its deployment takes 10 and its
+    tenant's work queue 20): a burst makes batches of a few dozen, and here the worker is to hold them all."""
+    name = platform.http.get(f"/api/v1/workflows/{workflow_id}").json()["deployment_name"]
+    with raw.client(stack) as c:
+        deployment = c.read_deployment_by_name(f"{FLOW_NAME}/{name}")
+        c.update_deployment(deployment.id, DeploymentUpdate(concurrency_limit=limit))
+        queue = c.read_work_queue_by_name(deployment.work_queue_name, work_pool_name=deployment.work_pool_name)
+        c.update_work_queue(queue.id, concurrency_limit=limit)
 
 
 def api_latency(stack, target) -> list[tuple]:

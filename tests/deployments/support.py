@@ -156,15 +156,16 @@ class WorkerProcess:
     """`python -m deployments.worker` on its own pool, with the stack's settings."""
 
     def __init__(self, stack, pool: str, limit: int, **settings: str) -> None:
+        self._start(stack, pool, [sys.executable, "-m", "deployments.worker", "--pool", pool, "--limit", str(limit)],
+                    {"FLOWYARD_WORKER__HEARTBEAT_SECONDS": "2",
+                     **{f"FLOWYARD_WORKER__{k.upper()}": v for k, v in settings.items()}})
+
+    def _start(self, stack, pool: str, argv: list[str], env: dict[str, str]) -> None:
         self.stack, self.pool = stack, pool
-        env = {**stack.env, "PREFECT_API_URL": stack.prefect_url, "FLOWYARD_WORKER__HEARTBEAT_SECONDS": "2",
-               **{f"FLOWYARD_WORKER__{k.upper()}": v for k, v in settings.items()}}
         self.log_path = Path(stack.home) / f"worker-{pool}.log"
         self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "deployments.worker", "--pool", pool, "--limit", str(limit)],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        self.process = subprocess.Popen(argv, env={**stack.env, "PREFECT_API_URL": stack.prefect_url, **env},
+                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(self._registered, timeout=120, what=f"worker on {pool} to register\n{self.log_tail()}")
 
     def _registered(self) -> bool:
@@ -184,3 +185,12 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self.log.close()
+
+
+class PrefectProcessWorker(WorkerProcess):
+    """Prefect's own process worker (`prefect worker start --type process`) on its own pool."""
+
+    def __init__(self, stack, pool: str, limit: int = 2) -> None:
+        self._start(stack, pool, [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool,
+                                  "--type", "process", "--limit", str(limit), "--install-policy", "never"],
+                    {"PREFECT_WORKER_QUERY_SECONDS": "1"})

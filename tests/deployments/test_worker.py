@@ -8,9 +8,13 @@ import signal
 import uuid
 
 import pytest
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.states import Cancelling
+from prefect.workers.process import ProcessWorker
 
-from tests.deployments.support import GateServer, WorkerProcess, Workflow, flow_run_state, prefect_client, wait_until
+from tests.deployments.support import (
+    GateServer, PrefectProcessWorker, WorkerProcess, Workflow, flow_run_state, prefect_client, wait_until,
+)
 from tests.support import Api
 
 
@@ -109,3 +113,23 @@ def test_runs_of_a_killed_worker_are_crashed_and_their_executions_failed(stack, 
 
         error = db.get(Execution, executions[0]).error
     assert "Crashed" in error["message"] and "stopped heartbeating" in error["message"], error
+
+
+def test_prefects_process_worker_runs_the_same_deployments(stack, gate):
+    """A Flowyard deployment needs nothing of the Flowyard worker: Prefect's own process worker (and with it
+    any worker that runs `prefect flow-run execute`, as the Kubernetes worker's jobs do) runs its batches."""
+    pool = f"process-{uuid.uuid4().hex[:8]}"
+    with prefect_client(stack) as client:
+        client.create_work_pool(WorkPoolCreate(name=pool, type="process",
+                                               base_job_template=ProcessWorker.get_default_base_job_template()))
+    workflow = Workflow(stack, Api(stack.api_url).signup(), held_graph(gate.url), pool)
+    gate.released.set()
+    worker = PrefectProcessWorker(stack, pool)
+    try:
+        _, flow_run_id, executions = workflow.run_batch([{"n": "by-process"}, {"n": "also"}])
+        wait_until(lambda: flow_run_state(stack, flow_run_id) == "COMPLETED", timeout=180,
+                   what=f"the process worker to run the batch\n{worker.log_tail()}")
+        assert [workflow.status(e) for e in executions] == ["completed", "completed"]
+        assert sorted(gate.seen) == ["/hold/also", "/hold/by-process"]
+    finally:
+        worker.stop()
