@@ -18,6 +18,7 @@ from sqlalchemy import select
 from blocks.base import ActionContext, IntegrationBlock, IntegrationError
 from blocks.crypto import TenantCipher, tenant_cipher
 from blocks.runtime import platform_sessions, rate_limit_per_second, settings
+from flowyard import prefect_retry
 from flowyard.settings import Settings
 from store.integration_models import Connection
 from store.models import Tenant
@@ -147,13 +148,11 @@ async def _ensure_limit(name: str, slots: int, per_second: float) -> None:
 
 async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:
     """Acquire slots for everyone waiting on this limit, at most `slots` per call to Prefect."""
-    from prefect.concurrency.asyncio import rate_limit
-
     waiters = _waiting[key]
     while waiters:
         group = waiters[:slots]
         try:
-            await rate_limit(name, occupy=len(group), strict=True)
+            await _take_slots(name, len(group))
         except Exception as exc:  # e.g. Prefect unreachable: the steps fail (retryably) with it
             for future in group:
                 future.set_exception(IntegrationError(
@@ -164,6 +163,28 @@ async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:
                 future.set_result(None)
         del waiters[:len(group)]
     _waiting.pop(key, None)
+
+
+async def _take_slots(name: str, count: int) -> None:
+    """What `prefect.concurrency.asyncio.rate_limit(name, occupy=count, strict=True)` does, on this event loop's
+    client rather than on a client of Prefect's own thread: in the Flowyard worker that client retries a SQLite
+    Prefect's 503 within milliseconds instead of Prefect's 2 s back-off (see `flowyard.prefect_retry`)."""
+    import httpx
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        while True:
+            try:
+                response = await prefect_retry.acall(client.increment_concurrency_slots, names=[name], slots=count,
+                                                     mode="rate_limit")
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != 423:  # 423: no slot free yet, come back after Retry-After
+                    raise
+                await asyncio.sleep(float(exc.response.headers.get("Retry-After", 1)))
+                continue
+            if not response.json():
+                raise LookupError(f"the rate limit {name} does not exist")
+            return
 
 
 # --- the API side (sync): save, read and delete block documents --------------------------------

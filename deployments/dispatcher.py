@@ -27,12 +27,13 @@ from prefect.client.orchestration import SyncPrefectClient
 from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
-from deployments import outbox, prefect_retry
+from deployments import outbox
 from deployments.admission import admit
 from deployments.prefect_api import prefect_client
 from deployments.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
 from deployments.wakeup import notify_flow_runs_created
 from flow_factory.batch_store import BatchStore
+from flowyard import prefect_retry
 from flowyard.settings import Settings
 from store.db import get_session_factory
 from store.models import Batch, Execution, utcnow

@@ -18,7 +18,7 @@ import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from sqlalchemy import update
 
-from deployments import prefect_retry
+from flowyard import prefect_retry
 from deployments.publish import BatchLimits, DeploymentTarget, upsert_deployment
 from store.db import get_session_factory
 from store.models import Batch, Execution

@@ -1,6 +1,6 @@
 """Kubernetes, checked offline: the Flowyard worker's manifests are valid Kubernetes objects whose settings Flowyard
 reads, and Prefect's Kubernetes worker builds a valid Job for a Flowyard batch from the pool template in
-`deploy/kubernetes` (its own code, against the real Prefect server of `flowyard up`). The Job runs
+`k8s/worker` (its own code, against the real Prefect server of `flowyard up`). The Job runs
 `prefect flow-run execute`, the command Prefect's process worker runs in `test_worker.py`."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.deployments.support import Workflow, prefect_client
 from tests.deployments.test_worker import held_graph
 from tests.support import Api
 
-MANIFESTS = Path(__file__).parents[2] / "deploy" / "kubernetes"
+MANIFESTS = Path(__file__).parents[2] / "k8s" / "worker"
 KUBERNETES = "1.33"
 
 

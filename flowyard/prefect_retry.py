@@ -7,9 +7,10 @@ default about half the labels met one. Prefect's client then waits 2 s, then 4 s
 as the 503 carries no Retry-After): most of an execution's latency.
 
 Inside `call`/`acall`, a 503 (429, 502) on a client that went through `install` is given a Retry-After of
-50, 100, 200, 400, then 800 ms, so Prefect's client retries it that soon; if all five retries fail, the
+50, 100, 200, 400, then 800 ms, so Prefect's client retries it that soon; if all its retries fail, the
 call is made once more with Prefect's own back-off. Only for writes that may safely happen twice (a
-label; a flow run created with an idempotency key).
+label; a flow run created with an idempotency key; a rate-limit slot, where a second one only slows the
+tenant a little).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextvars
 from typing import Any, Callable
 
 import httpx
+from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
 
 DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8)
 RETRYABLE = (429, 502, 503)
@@ -29,8 +31,10 @@ def _retry_soon(response: httpx.Response) -> None:
         return
     seen = response.request.extensions.get("flowyard_retries", 0)  # the same request is sent again
     response.request.extensions["flowyard_retries"] = seen + 1
-    if seen < len(DELAYS):
-        response.headers["Retry-After"] = str(DELAYS[seen])
+    # Prefect's client sleeps even after its last attempt fails (2**6 s = about a minute with the default five
+    # retries) before it gives up; `call` tries once more anyway, so that last wait is skipped.
+    last = seen >= PREFECT_CLIENT_MAX_RETRIES.value()
+    response.headers["Retry-After"] = "0" if last else str(DELAYS[min(seen, len(DELAYS) - 1)])
 
 
 async def _aretry_soon(response: httpx.Response) -> None:
