@@ -167,12 +167,13 @@ async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:
 
 async def _take_slots(name: str, count: int) -> None:
     """What `prefect.concurrency.asyncio.rate_limit(name, occupy=count, strict=True)` does, on this event loop's
-    client rather than on a client of Prefect's own thread: in the Flowyard worker that client retries a SQLite
-    Prefect's 503 within milliseconds instead of Prefect's 2 s back-off (see `flowyard.prefect_retry`)."""
+    client rather than on a client of Prefect's own thread, so that a SQLite Prefect's 503 is retried within
+    milliseconds instead of after Prefect's 2 s back-off (see `flowyard.prefect_retry`)."""
     import httpx
     from prefect.client.orchestration import get_client
 
     async with get_client() as client:
+        prefect_retry.install(client)
         while True:
             try:
                 response = await prefect_retry.acall(client.increment_concurrency_slots, names=[name], slots=count,

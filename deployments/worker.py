@@ -268,9 +268,8 @@ async def serve(worker: FlowyardWorker, stop: threading.Event, *, poll_seconds: 
     # One Prefect client for the whole process: the engine, its observers and result storage look up the
     # client in context and would otherwise build several per flow run (each builds an SSL context).
     with SyncClientContext():
-        async with AsyncClientContext() as shared, worker, anyio.create_task_group() as loops:
-            for client in (worker.client, shared.client):  # the worker's own calls; the steps' (rate limits)
-                prefect_retry.install(client)
+        async with AsyncClientContext(), worker, anyio.create_task_group() as loops:
+            prefect_retry.install(worker.client)
             polling, on_wake_up = anyio.CancelScope(), anyio.CancelScope()
             loops.start_soon(loop, worker.get_and_submit_flow_runs, poll_seconds, polling)
             loops.start_soon(loop, worker._sync_and_initialize, worker.heartbeat_interval_seconds)
