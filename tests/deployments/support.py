@@ -18,8 +18,8 @@ import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from sqlalchemy import update
 
-from flowyard import prefect_retry
 from deployments.publish import BatchLimits, DeploymentTarget, upsert_deployment
+from flowyard import prefect_retry
 from store.db import get_session_factory
 from store.models import Batch, Execution
 
