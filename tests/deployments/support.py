@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient
+from prefect.exceptions import PrefectHTTPStatusError
 from sqlalchemy import update
 
 from deployments.publish import BatchLimits, DeploymentTarget, upsert_deployment
@@ -134,13 +135,28 @@ class Workflow:
             db.add_all(executions)
             db.flush()
             batch_id, execution_ids = batch.id, [e.id for e in executions]
+        try:
+            flow_run_id = self._create_flow_run(batch_id)
+        except PrefectHTTPStatusError as exc:  # a swamped SQLite Prefect kept answering 503
+            if exc.response.status_code != 503:
+                raise
+            flow_run_id = wait_until(lambda: self._flow_run_of(batch_id), timeout=300,
+                                     what="the dispatcher to create the batch's flow run")
+        return batch_id, flow_run_id, execution_ids
+
+    def _create_flow_run(self, batch_id: str) -> str:
+        """What the dispatcher does; if it fails, the dispatcher submits the batch again on a later pass."""
         with prefect_client(self.stack) as client:
-            prefect_retry.install(client)  # as the dispatcher does: a SQLite Prefect often answers 503
+            prefect_retry.install(client)
             flow_run = prefect_retry.call(client.create_flow_run_from_deployment, self.deployment_id,
                                           parameters={"batch_id": batch_id}, idempotency_key=f"batch-{batch_id}")
         with self.sessions.begin() as db:
             db.execute(update(Batch).where(Batch.id == batch_id).values(flow_run_id=str(flow_run.id)))
-        return batch_id, str(flow_run.id), execution_ids
+        return str(flow_run.id)
+
+    def _flow_run_of(self, batch_id: str) -> str | None:
+        with self.sessions() as db:
+            return db.get(Batch, batch_id).flow_run_id
 
     def status(self, execution_id: str) -> str:
         with self.sessions() as db:

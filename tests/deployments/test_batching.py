@@ -77,7 +77,7 @@ def test_a_batch_of_100_ends_every_execution_as_100_single_runs_do(stack, server
     together = [outcome(api, e) for e in batched]
 
     server.reset()  # the flaky lead fails once again
-    with ThreadPoolExecutor(8) as pool:  # created side by side, as a burst of separate triggers would be
+    with ThreadPoolExecutor(4) as pool:  # created side by side, as a burst of separate triggers would be
         singles = list(pool.map(lambda payload: workflow.run_batch([payload]), inputs))
     for _, flow_run_id, _ in singles:
         wait_until(lambda: flow_run_state(stack, flow_run_id) == "COMPLETED", timeout=900, what="100 single runs")
