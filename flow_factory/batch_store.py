@@ -135,19 +135,15 @@ class BatchStore:
         self._sessions = get_session_factory(database_url)
 
     def start(self, batch_id: str) -> BatchWork:
-        """`load`, and mark what it loaded running, in one transaction."""
+        """The batch's work (`_load`), marked running, in one transaction."""
         with self._sessions.begin() as db:
             work = self._load(db, batch_id)
             self._mark_running(db, [e.id for e in work.executions])
             return work
 
-    def load(self, batch_id: str) -> BatchWork:
-        """The batch's executions that have not ended, their earlier steps, and their version's graph."""
-        with self._sessions() as db:
-            return self._load(db, batch_id)
-
     @staticmethod
     def _load(db, batch_id: str) -> BatchWork:
+        """The batch's executions that have not ended, their earlier steps, and their version's graph."""
         rows = db.execute(
             select(Execution, Tenant.time_zone)
             .join(Tenant, Tenant.id == Execution.tenant_id)
@@ -181,10 +177,6 @@ class BatchStore:
             )
             return "queued"
 
-    def mark_running(self, execution_ids: list[str]) -> None:
-        with self._sessions.begin() as db:
-            self._mark_running(db, execution_ids)
-
     @staticmethod
     def _mark_running(db, execution_ids: list[str]) -> None:
         """Running from now on (since they first started, for executions resuming after a wait)."""
@@ -195,12 +187,6 @@ class BatchStore:
                 .values(status="running", resume_at=None, waiting_node_id=None,
                         started_at=func.coalesce(Execution.started_at, utcnow()))
             )
-
-    def insert_steps(self, records: list[StepRecord]) -> None:
-        self.write_steps([("insert", [r.row() for r in records])])
-
-    def update_steps(self, records: list[StepRecord]) -> None:
-        self.write_steps([("update", [r.row() for r in records])])
 
     def write_steps(self, writes: list[StepWrite]) -> None:
         """Step rows inserted or updated, in order, in one transaction."""
