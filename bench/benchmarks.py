@@ -10,7 +10,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 from prefect.client.schemas.actions import DeploymentUpdate
 
 from bench import raw

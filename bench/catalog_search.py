@@ -106,7 +106,7 @@ def measure_queries(url: str, requests: int) -> dict[str, list[float]]:
 def run(backend: str, url: str, count: int, requests: int) -> list[tuple]:
     from fastapi.testclient import TestClient
 
-    from flowyard.settings import Settings
+    from core.settings import Settings
     from platform_api.app import create_app
     from store.migrate import upgrade
 

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 import httpx
 from sqlalchemy import func, select
 
+from store import Batch, Execution, StepResult
 from store.db import get_session_factory
-from store.models import Batch, Execution, StepResult
 
 FINAL = ("completed", "failed", "cancelled")
 

@@ -114,21 +114,19 @@ def _prefect_server(home: Path, database_url: str) -> Iterator[None]:
 async def _measure(fake, steps: int) -> dict[str, list[float]]:
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
+    from prefect.settings import PREFECT_API_URL
     from pydantic import SecretStr
 
     from blocks.connections import block_name, save_block
     from blocks.crypto import tenant_cipher
     from blocks.sendgrid import SendGridConnection
+    from core.settings import get_settings
     from flow_factory.interpreter import _validated_config
     from flow_factory.nodes import NODE_TYPES
     from flow_factory.nodes.base import StepContext
-    from flowyard.settings import get_settings
+    from store import Connection, Tenant
     from store.db import get_session_factory
-    from store.integration_models import Connection
     from store.migrate import upgrade
-    from store.models import Tenant
-
-    from prefect.settings import PREFECT_API_URL
 
     os.environ["FLOWYARD_PREFECT__API_URL"] = PREFECT_API_URL.value()  # the temporary server
     get_settings.cache_clear()

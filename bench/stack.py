@@ -139,7 +139,7 @@ class Stack:
         raise RuntimeError("flowyard up did not become ready")
 
     def worker_pid(self) -> int | None:
-        return child_pid(self.process.pid, "deployments.worker") or child_pid(self.process.pid, "prefect worker")
+        return child_pid(self.process.pid, "engine.worker") or child_pid(self.process.pid, "prefect worker")
 
     def prefect_pid(self) -> int | None:
         return child_pid(self.process.pid, "prefect server start")

@@ -216,7 +216,7 @@ def crm_to_run(stack, size: dict) -> dict:
     from sqlalchemy import select
 
     from bench.flowyard_runs import Platform, chain, node
-    from store.models import Batch, Execution
+    from store import Batch, Execution
 
     n, rate = size["changes"], size["change_rate"]
     platform = Platform(stack)

@@ -1,4 +1,4 @@
-"""What every integration shares: the error type, the action declaration and the Block base class.
+"""What every integration shares: the action declaration and the Block base class (failures: core.errors).
 
 A block's SecretStr fields never hold plaintext once saved: they hold AES-256-GCM ciphertext sealed
 with the tenant's data key (blocks.crypto), bound to the block's name and the field. `reveal()`
@@ -19,24 +19,6 @@ from blocks.crypto import TenantCipher
 # The SDKs log request headers at DEBUG (python_http_client includes the API key): never let them.
 for _name in ("python_http_client", "twilio.http_client"):
     logging.getLogger(_name).setLevel(logging.WARNING)
-
-
-class IntegrationError(Exception):
-    """A service call failed. `retryable`: safe to try again; `maybe_sent`: the service may have acted."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        hint: str | None = None,
-        retryable: bool = False,
-        retry_after: float | None = None,
-        maybe_sent: bool = False,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message, self.hint, self.retryable = message, hint, retryable
-        self.retry_after, self.maybe_sent, self.details = retry_after, maybe_sent, details or {}
 
 
 @dataclass(frozen=True)
@@ -145,7 +127,7 @@ class IntegrationBlock(Block):
         return self._cipher
 
     async def test_connection(self) -> str:
-        """Checks the credentials against the service: returns what was found, or raises IntegrationError."""
+        """Checks the credentials against the service: returns what was found, or raises StepFailure."""
         raise NotImplementedError
 
 

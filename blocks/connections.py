@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import time
 from dataclasses import dataclass
 from typing import TypeVar
@@ -15,13 +14,14 @@ from uuid import UUID
 
 from sqlalchemy import select
 
-from blocks.base import ActionContext, IntegrationBlock, IntegrationError
+from blocks.base import ActionContext, IntegrationBlock
 from blocks.crypto import TenantCipher, tenant_cipher
 from blocks.runtime import platform_sessions, rate_limit_per_second, settings
-from flowyard import prefect_retry
-from flowyard.settings import Settings
-from store.integration_models import Connection
-from store.models import Tenant
+from core import prefect_client as prefect_retries
+from core.errors import Permanent, Retryable, StepFailure
+from core.naming import owned_by, slugify, tenant_object_name
+from core.settings import Settings
+from store import Connection, Tenant
 
 B = TypeVar("B", bound=IntegrationBlock)
 CACHE_SECONDS = 30.0
@@ -32,12 +32,11 @@ _waiting: dict[tuple[str, int], list[asyncio.Future]] = {}  # (rate limit, event
 
 def block_name(tenant_slug: str, type_slug: str, name: str) -> str:
     """`t-<tenant>-<type>-<name>`: a Prefect block document name (lowercase letters, digits, dashes)."""
-    name_slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60].strip("-") or "default"
-    return f"t-{tenant_slug}-{type_slug}-{name_slug}"
+    return tenant_object_name(tenant_slug, type_slug, slugify(name))
 
 
 def rate_limit_name(tenant_slug: str, integration: str) -> str:
-    return f"t-{tenant_slug}-{integration}-rate"
+    return tenant_object_name(tenant_slug, integration, "rate")
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,8 @@ class Found:
     cipher: TenantCipher
 
 
-def connection_missing(connection_id: str | None) -> IntegrationError:
-    return IntegrationError(
+def connection_missing(connection_id: str | None) -> StepFailure:
+    return Permanent(
         f"This step's connection ({connection_id or 'none'}) does not exist in your workspace.",
         hint="Open the step and choose one of your connections (Settings → Connections lists them).",
     )
@@ -69,14 +68,14 @@ async def load_for_step(ctx: ActionContext, connection_id: str, block_type: type
     found = await asyncio.to_thread(_lookup, ctx.tenant_id, connection_id)
     if found is None or found.connection.type != block_type.slug:
         if found is not None:
-            raise IntegrationError(
+            raise Permanent(
                 f"Connection '{found.connection.name}' is a {found.connection.type} connection; "
                 f"this step needs a {block_type.slug} connection.",
                 hint="Open the step and choose a connection of the right kind.",
             )
         raise connection_missing(connection_id)
     row = found.connection
-    if not row.block_name.startswith(f"t-{found.tenant_slug}-"):  # never trust a name we did not derive
+    if not owned_by(row.block_name, found.tenant_slug):  # never trust a name we did not derive
         raise connection_missing(connection_id)
     block = await _cached_block(block_type, row)
     block.attach(found.cipher, row.block_name, row.id)
@@ -91,7 +90,7 @@ async def _cached_block(block_type: type[B], row: Connection) -> B:
     try:
         block = await block_type.aload(row.block_name)
     except ValueError as exc:  # Prefect: no block document of that name
-        raise IntegrationError(
+        raise Permanent(
             f"The credentials of connection '{row.name}' are missing from the workflow engine.",
             hint="Open Settings → Connections and save the connection's credentials again.",
         ) from exc
@@ -141,9 +140,8 @@ async def _ensure_limit(name: str, slots: int, per_second: float) -> None:
             return
         except Exception as exc:
             if attempt == 2:
-                raise IntegrationError(f"Could not set up the rate limit {name}: {type(exc).__name__}.",
-                                       hint="The workflow engine is busy or unreachable; the step will be retried.",
-                                       retryable=True) from exc
+                raise Retryable(f"Could not set up the rate limit {name}: {type(exc).__name__}.",
+                                       hint="The workflow engine is busy or unreachable; the step will be retried.") from exc
 
 
 async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:
@@ -155,9 +153,9 @@ async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:
             await _take_slots(name, len(group))
         except Exception as exc:  # e.g. Prefect unreachable: the steps fail (retryably) with it
             for future in group:
-                future.set_exception(IntegrationError(
+                future.set_exception(Retryable(
                     f"Could not take a slot of the rate limit {name}: {type(exc).__name__}.",
-                    hint="The workflow engine is busy or unreachable; the step will be retried.", retryable=True))
+                    hint="The workflow engine is busy or unreachable; the step will be retried."))
         else:
             for future in group:
                 future.set_result(None)
@@ -168,15 +166,15 @@ async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:
 async def _take_slots(name: str, count: int) -> None:
     """What `prefect.concurrency.asyncio.rate_limit(name, occupy=count, strict=True)` does, on this event loop's
     client rather than on a client of Prefect's own thread, so that a SQLite Prefect's 503 is retried within
-    milliseconds instead of after Prefect's 2 s back-off (see `flowyard.prefect_retry`)."""
+    milliseconds instead of after Prefect's 2 s back-off (see `core.prefect_client`)."""
     import httpx
     from prefect.client.orchestration import get_client
 
     async with get_client() as client:
-        prefect_retry.install(client)
+        prefect_retries.install(client)
         while True:
             try:
-                response = await prefect_retry.acall(client.increment_concurrency_slots, names=[name], slots=count,
+                response = await prefect_retries.acall(client.increment_concurrency_slots, names=[name], slots=count,
                                                      mode="rate_limit")
             except httpx.HTTPStatusError as exc:
                 if exc.response.status_code != 423:  # 423: no slot free yet, come back after Retry-After
@@ -221,7 +219,7 @@ def delete_block(settings_: Settings, block_type: type[IntegrationBlock], name: 
 
 async def persist_block(block: IntegrationBlock) -> None:
     """Save a block changed at run time (a refreshed OAuth token) and mark its connection updated."""
-    from store.models import utcnow
+    from store import utcnow
 
     await block.asave(block._sealed_as, overwrite=True)
     forget_cached(block._sealed_as)

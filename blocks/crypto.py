@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.integration_models import TenantKey
+from store import TenantKey
 
 PREFIX = "fy1."
 NONCE_BYTES = 12

@@ -15,12 +15,10 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from blocks.base import ActionContext, IntegrationError
+from blocks.base import ActionContext
 from blocks.runtime import platform_sessions
-from store.integration_models import SideEffect
-from store.models import utcnow
-
-SENDING, DONE, UNCERTAIN = "sending", "done", "uncertain"
+from core.errors import Permanent, StepFailure
+from store import SideEffect, SideEffectStatus, utcnow
 
 
 async def once(ctx: ActionContext, action: str, send: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
@@ -29,24 +27,24 @@ async def once(ctx: ActionContext, action: str, send: Callable[[], Awaitable[dic
         return _replay(ctx, prior)
     try:
         result = await send()
-    except IntegrationError as exc:
-        await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, UNCERTAIN if exc.maybe_sent else None, None)
+    except StepFailure as exc:
+        await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, SideEffectStatus.UNCERTAIN if exc.maybe_sent else None, None)
         raise
     except BaseException:
-        await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, UNCERTAIN, None)
+        await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, SideEffectStatus.UNCERTAIN, None)
         raise
     try:
-        await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, DONE, result)
+        await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, SideEffectStatus.DONE, result)
     except Exception:  # it was sent: report that; the row stays `sending`, so a replay will not resend
         ctx.logger.warning("sent, but could not record it in the idempotency ledger (key %s)", ctx.idempotency_key)
     return result
 
 
 def _replay(ctx: ActionContext, prior: SideEffect) -> dict[str, Any]:
-    if prior.status == DONE:
+    if prior.status == SideEffectStatus.DONE:
         ctx.logger.info("already done by an earlier attempt (key %s): not sending again", ctx.idempotency_key)
         return prior.result or {}
-    raise IntegrationError(
+    raise Permanent(
         "An earlier attempt of this step may already have reached the service (it did not answer in time), "
         "so Flowyard did not send it again.",
         hint="Check in the service whether it arrived; if it did not, run the workflow again.",
@@ -58,7 +56,7 @@ def _claim(tenant_id: str, key: str, action: str) -> SideEffect | None:
     sessions = platform_sessions()
     try:
         with sessions.begin() as db:
-            db.add(SideEffect(tenant_id=tenant_id, key=key, action=action, status=SENDING))
+            db.add(SideEffect(tenant_id=tenant_id, key=key, action=action, status=SideEffectStatus.SENDING))
         return None
     except IntegrityError:
         with sessions() as db:

@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 
 import httpx
 
-from blocks.base import IntegrationError
 from blocks.runtime import integration_settings
 from blocks.webcall import status_error, unreachable
+from core.errors import Permanent, StepFailure
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,8 @@ def refresh(spec: OAuthSpec, *, client_id: str, client_secret: str | None, refre
     return tokens
 
 
-def expired_error(service: str) -> IntegrationError:
-    return IntegrationError(
+def expired_error(service: str) -> StepFailure:
+    return Permanent(
         f"The {service} connection's access has expired and cannot be renewed.",
         hint=f"Reconnect the {service} account in Settings → Connections (Connect button).",
     )

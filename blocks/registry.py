@@ -4,7 +4,7 @@ is adding its module and one entry in BLOCK_TYPES (or, for block-less actions, i
 from __future__ import annotations
 
 from blocks.base import Action, IntegrationBlock
-from blocks.crm.actions import ACTIONS as CRM_ACTIONS
+from blocks.crm_actions import ACTIONS as CRM_ACTIONS
 from blocks.http_auth import HttpAuthConnection
 from blocks.mastodon import MastodonConnection
 from blocks.sendgrid import SendGridConnection

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from flowyard.settings import DEFAULT_RATE_LIMITS, IntegrationSettings, Settings, get_settings
+from core.settings import DEFAULT_RATE_LIMITS, IntegrationSettings, Settings, get_settings
 from store.db import get_session_factory
 
 

@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-from blocks import checks
-from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock, IntegrationError
+from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock
 from blocks.runtime import integration_settings
+from core import checks
+from core.errors import MaybeSent, Permanent, Retryable, StepFailure
 
 MAX_MESSAGE_BYTES = 30 * 1024 * 1024  # SendGrid's limit for the whole message, attachments included
 MAX_RECIPIENTS = 1000
@@ -55,7 +56,7 @@ class SendGridConnection(IntegrationBlock):
         response = await _call(call, "check the API key")
         scopes = json.loads(response.body or b"{}").get("scopes", [])
         if "mail.send" not in scopes:
-            raise IntegrationError(
+            raise Permanent(
                 "SendGrid accepted the API key, but it lacks the Mail Send permission.",
                 hint="In SendGrid (Settings → API Keys) give the key 'Mail Send' access, or create a new key.",
             )
@@ -150,13 +151,13 @@ def _check_size(data: SendEmailInput, body: dict[str, Any]) -> None:
         try:
             base64.b64decode(attachment.content, validate=True)
         except ValueError:
-            raise IntegrationError(
+            raise Permanent(
                 f"Attachment '{attachment.filename}' is not base64-encoded.",
                 hint="Encode the file's bytes as base64 before passing it to the email step.",
             ) from None
     size = len(json.dumps(body))
     if size > MAX_MESSAGE_BYTES:
-        raise IntegrationError(
+        raise Permanent(
             f"The email is {size / 1_048_576:.1f} MB with its attachments; SendGrid accepts at most 30 MB.",
             hint="Attach fewer or smaller files, or send a download link instead.",
             details={"size_bytes": size},
@@ -183,24 +184,23 @@ async def send_email(block: SendGridConnection, data: SendEmailInput, ctx: Actio
 
 async def _call(call, doing: str):
     """Run one SDK call in a thread and turn its failures into IntegrationErrors."""
-    from python_http_client.exceptions import HTTPError
     from urllib.error import URLError
+
+    from python_http_client.exceptions import HTTPError
 
     try:
         return await asyncio.to_thread(call)
     except HTTPError as exc:
         raise _status_error(exc, doing) from None
     except URLError as exc:  # the request never left: connection refused, DNS, connect timeout
-        raise IntegrationError(
+        raise Retryable(
             f"Could not reach SendGrid to {doing} ({checks.excerpt(exc.reason)}).",
             hint="SendGrid may be down or the network blocked; the step will be retried.",
-            retryable=True,
         ) from None
     except TimeoutError:
-        raise IntegrationError(
+        raise MaybeSent(
             f"SendGrid did not answer in time after receiving the request to {doing}.",
             hint="The email may have been sent, so it was not sent again. Check SendGrid's Activity feed.",
-            maybe_sent=True,
         ) from None
 
 
@@ -213,7 +213,7 @@ _HINTS = {
 }
 
 
-def _status_error(exc, doing: str) -> IntegrationError:
+def _status_error(exc, doing: str) -> StepFailure:
     status = exc.status_code
     try:
         errors = json.loads(exc.body or b"{}").get("errors") or []
@@ -224,16 +224,15 @@ def _status_error(exc, doing: str) -> IntegrationError:
     ) or checks.excerpt((exc.body or b"").decode(errors="replace"))
     details = {"status_code": status, "errors": errors}
     if status == 401:
-        return IntegrationError(f"SendGrid rejected the API key ({status}): {said}", hint=_HINTS[401], details=details)
+        return Permanent(f"SendGrid rejected the API key ({status}): {said}", hint=_HINTS[401], details=details)
     if status == 429 or status >= 500:
-        return IntegrationError(
+        return Retryable(
             f"SendGrid could not {doing} just now ({status}): {said}",
             hint="SendGrid is busy or failing; the step will be retried.",
-            retryable=True,
             retry_after=checks.retry_after_seconds(dict(exc.headers or {})),
             details=details,
         )
-    return IntegrationError(
+    return Permanent(
         f"SendGrid refused to {doing} ({status}): {said}",
         hint=_HINTS.get(status, "Check the step's settings against SendGrid's message."),
         details=details,

@@ -16,9 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from blocks import checks
-from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock, IntegrationError
+from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock
 from blocks.runtime import integration_settings
+from core import checks
+from core.errors import Permanent, Retryable
 
 DOCS = "https://docs.flowyard.dev/integrations/sql"
 MAX_ROWS = 1000
@@ -42,10 +43,10 @@ class SqlConnection(IntegrationBlock):
         try:
             url = make_url(raw)
         except ArgumentError:
-            raise IntegrationError("The connection's database URL is not a valid SQLAlchemy URL.",
+            raise Permanent("The connection's database URL is not a valid SQLAlchemy URL.",
                                    hint="Use the form dialect+driver://user:password@host:port/database.") from None
         if url.get_backend_name() == "sqlite" and not integration_settings().sql_allow_sqlite:
-            raise IntegrationError("SQLite files on the workflow server cannot be used.",
+            raise Permanent("SQLite files on the workflow server cannot be used.",
                                    hint="Connect to a database server (PostgreSQL, MySQL, SQL Server).")
         return SqlAlchemyConnector(connection_info=raw)
 
@@ -99,13 +100,12 @@ async def query(block: SqlConnection, data: QueryInput, ctx: ActionContext) -> d
     except DBAPIError as exc:
         said = checks.excerpt(str(exc.orig).splitlines()[0] if exc.orig else exc)
         if exc.connection_invalidated or isinstance(exc.orig, ConnectionError) or "connect" in said.lower():
-            raise IntegrationError(f"Could not reach the database: {said}",
-                                   hint="Check the host, port and credentials; the step will be retried.",
-                                   retryable=True) from None
-        raise IntegrationError(f"The database refused the query: {said}",
+            raise Retryable(f"Could not reach the database: {said}",
+                                   hint="Check the host, port and credentials; the step will be retried.") from None
+        raise Permanent(f"The database refused the query: {said}",
                                hint="Check the SQL, and that every :name in it has a value in parameters.") from None
     except SQLAlchemyError as exc:
-        raise IntegrationError(f"The query failed: {checks.excerpt(exc)}",
+        raise Permanent(f"The query failed: {checks.excerpt(exc)}",
                                hint="Check that every :name in the query has a value in parameters.") from None
 
 

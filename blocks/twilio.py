@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-from blocks import checks
-from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock, IntegrationError
+from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock
 from blocks.runtime import integration_settings
+from core import checks
+from core.errors import MaybeSent, Permanent, Retryable, StepFailure
 
 TEST_FROM_NUMBER = "+15005550006"  # Twilio's magic number that passes with test credentials
 DOCS = "https://docs.flowyard.dev/integrations/twilio"
@@ -74,7 +75,7 @@ class TwilioConnection(IntegrationBlock):
                 return self.last
 
         if test and not (self.test_account_sid and self.test_auth_token):
-            raise IntegrationError(
+            raise Permanent(
                 "Test runs send SMS with Twilio test credentials, and this connection has none.",
                 hint="Add the Test Account SID and Test Auth Token (Twilio Console → Account → API keys) "
                 "to the connection, or run the workflow live.",
@@ -176,13 +177,12 @@ async def _call(client, call, doing: str):
     except ConnectionError as exc:
         if not _never_left(exc):  # the connection broke after the request went out
             raise _timed_out(doing) from None
-        raise IntegrationError(
+        raise Retryable(
             f"Could not reach Twilio to {doing} ({type(exc).__name__}).",
             hint="Twilio may be down or the network blocked; the step will be retried.",
-            retryable=True,
         ) from None
     except TwilioException as exc:
-        raise IntegrationError(f"Twilio could not {doing}: {exc}", hint="Check the connection's settings.") from None
+        raise Permanent(f"Twilio could not {doing}: {exc}", hint="Check the connection's settings.") from None
 
 
 def _never_left(exc: Exception) -> bool:
@@ -195,15 +195,14 @@ def _never_left(exc: Exception) -> bool:
     )
 
 
-def _timed_out(doing: str) -> IntegrationError:
-    return IntegrationError(
+def _timed_out(doing: str) -> StepFailure:
+    return MaybeSent(
         f"Twilio did not answer after receiving the request to {doing}.",
         hint="The message may have been sent, so it was not sent again. Check Monitor → Messaging logs in Twilio.",
-        maybe_sent=True,
     )
 
 
-def _status_error(exc, last, doing: str) -> IntegrationError:
+def _status_error(exc, last, doing: str) -> StepFailure:
     status = exc.status
     try:
         payload = json.loads(last.text) if last is not None else {}
@@ -214,18 +213,17 @@ def _status_error(exc, last, doing: str) -> IntegrationError:
     details = {"status_code": status, "code": code, "more_info": payload.get("more_info")}
     where = f"{status}, error {code}" if code and code != status else f"{status}"
     if status == 401:
-        return IntegrationError(f"Twilio rejected the Account SID or Auth Token ({where}): {said}",
+        return Permanent(f"Twilio rejected the Account SID or Auth Token ({where}): {said}",
                                 hint=_CODE_HINTS[20003], details=details)
     if status == 429 or status >= 500:
-        return IntegrationError(
+        return Retryable(
             f"Twilio could not {doing} just now ({where}): {said}",
             hint="Twilio is busy or failing; the step will be retried.",
-            retryable=True,
             retry_after=checks.retry_after_seconds(dict(last.headers or {})) if last is not None else None,
             details=details,
         )
     hint = _CODE_HINTS.get(code, f"See {payload['more_info']}" if payload.get("more_info") else "Check the step's settings.")
-    return IntegrationError(f"Twilio refused to {doing} ({where}): {said}", hint=hint, details=details)
+    return Permanent(f"Twilio refused to {doing} ({where}): {said}", hint=hint, details=details)
 
 
 SEND_SMS = Action(

@@ -6,9 +6,9 @@ from typing import Any, Mapping
 
 import httpx
 
-from blocks import checks
-from blocks.base import IntegrationError
 from blocks.runtime import integration_settings
+from core import checks
+from core.errors import MaybeSent, Permanent, Retryable, StepFailure
 
 
 async def request(service: str, doing: str, method: str, url: str, *, idempotent: bool, **kwargs: Any) -> httpx.Response:
@@ -20,23 +20,20 @@ async def request(service: str, doing: str, method: str, url: str, *, idempotent
         raise unreachable(service, doing, exc) from None
     except (httpx.TimeoutException, httpx.TransportError):
         if idempotent:
-            raise IntegrationError(
+            raise Retryable(
                 f"{service} did not answer in time to {doing}.",
                 hint=f"{service} recognises a repeat of this request, so the step will be retried safely.",
-                retryable=True,
             ) from None
-        raise IntegrationError(
+        raise MaybeSent(
             f"{service} did not answer after receiving the request to {doing}.",
             hint=f"It may have gone through, so Flowyard did not repeat it. Check {service} before running again.",
-            maybe_sent=True,
         ) from None
 
 
-def unreachable(service: str, doing: str, exc: Exception) -> IntegrationError:
-    return IntegrationError(
+def unreachable(service: str, doing: str, exc: Exception) -> StepFailure:
+    return Retryable(
         f"Could not reach {service} to {doing} ({type(exc).__name__}).",
         hint=f"{service} may be down or the network blocked; the step will be retried.",
-        retryable=True,
     )
 
 
@@ -49,21 +46,20 @@ def status_error(
     headers: Mapping[str, str] | None = None,
     hints: Mapping[int, str] | None = None,
     details: dict[str, Any] | None = None,
-) -> IntegrationError:
+) -> StepFailure:
     """4xx: fail at once with the service's words; 429 and 5xx: retry, after the time the service asks."""
     hints = hints or {}
     details = {"status_code": status, **(details or {})}
     said = checks.excerpt(said) if said else "no details given"
     if status == 429 or status >= 500:
-        return IntegrationError(
+        return Retryable(
             f"{service} could not {doing} just now ({status}): {said}",
             hint=hints.get(status, f"{service} is busy or failing; the step will be retried."),
-            retryable=True,
             retry_after=checks.retry_after_seconds(headers),
             details=details,
         )
     if status == 401:
-        return IntegrationError(f"{service} rejected the credentials ({status}): {said}",
+        return Permanent(f"{service} rejected the credentials ({status}): {said}",
                                 hint=hints.get(401, "Reconnect the account in Settings → Connections."), details=details)
-    return IntegrationError(f"{service} refused to {doing} ({status}): {said}",
+    return Permanent(f"{service} refused to {doing} ({status}): {said}",
                             hint=hints.get(status, "Check the step's settings against the message above."), details=details)

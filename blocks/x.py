@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, SecretStr
 
 from blocks import oauth
-from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock, IntegrationError
+from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock
 from blocks.runtime import integration_settings
 from blocks.webcall import request, status_error
+from core.errors import Permanent
 
 DOCS = "https://docs.flowyard.dev/integrations/x"
 MAX_CHARS = 280
@@ -63,7 +64,7 @@ class XConnection(IntegrationBlock):
         from blocks.connections import persist_block
 
         if self.access_token is None:
-            raise IntegrationError("The X connection is not connected to an account yet.",
+            raise Permanent("The X connection is not connected to an account yet.",
                                    hint="Press Connect on the connection in Settings → Connections.")
         expiring = self.expires_at is not None and self.expires_at - REFRESH_MARGIN <= datetime.now(timezone.utc)
         if not (expiring or force_refresh):

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if failed else 0
 
     from catalog.index import sync
-    from flowyard.settings import get_settings
+    from core.settings import get_settings
     from store.db import get_session_factory
 
     url = args.database_url or get_settings().platform_database_url

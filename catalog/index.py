@@ -20,10 +20,17 @@ from sqlalchemy.orm import Session
 
 from catalog import definition as defs
 from catalog.loader import TEMPLATES_DIR, load_all
-from store.catalog_models import FTS_TABLE, CatalogTemplate, CatalogTemplateTag, CatalogTemplateVersion, WorkflowLineage
+from store import (
+    FTS_TABLE,
+    CatalogTemplate,
+    CatalogTemplateTag,
+    CatalogTemplateVersion,
+    Notification,
+    Workflow,
+    WorkflowLineage,
+    utcnow,
+)
 from store.db import get_session_factory
-from store.integration_models import Notification
-from store.models import Workflow, utcnow
 
 log = logging.getLogger("flowyard.catalog")
 MAX_QUERY_TERMS = 8

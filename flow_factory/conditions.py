@@ -20,7 +20,7 @@ import regex
 from celpy import celtypes
 from pydantic import BaseModel, ConfigDict, Field
 
-from flow_factory.nodes.base import StepError
+from core.errors import Permanent
 from flow_factory.redact import redact
 
 MAX_EXPRESSION_CHARS = 4096
@@ -53,7 +53,7 @@ WORDS = {
 WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 
 
-class ConditionError(StepError):
+class ConditionError(Permanent):
     """A condition that cannot be evaluated: a missing field, a type mismatch, a bad pattern."""
 
 

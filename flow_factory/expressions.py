@@ -27,7 +27,7 @@ from jinja2.filters import FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import missing
 
-from flow_factory.nodes.base import StepError
+from core.errors import Permanent
 
 MAX_TEMPLATE_CHARS = 64 * 1024
 MAX_OUTPUT_CHARS = 1024 * 1024
@@ -57,12 +57,12 @@ _UNSUPPORTED_TAGS = {
 }
 
 
-class ExpressionError(StepError):
+class ExpressionError(Permanent):
     """A template could not be rendered: bad syntax, a missing reference, a sandbox
     violation or a size bound. Never retryable: the same input fails the same way."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint, retryable=False)
+        super().__init__(message, hint=hint)
 
 
 # --- bounds ---------------------------------------------------------------------------

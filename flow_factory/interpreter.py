@@ -32,16 +32,17 @@ from prefect.settings import get_current_settings
 from prefect.utilities.annotations import quote
 from pydantic import ValidationError
 
-from blocks.alerts import notify_step_failed
-from flow_factory.batch_store import BatchStore, QueuedExecution, StepRecord, StepWriter
+from core.errors import Permanent, StepFailure
+from core.settings import ExecutionSettings, get_settings
 from flow_factory.expressions import render_value
 from flow_factory.graph import Graph
 from flow_factory.nodes import get_node_type
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, Wait
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, Wait
 from flow_factory.plan import ExecutionPlan, compile_plan
 from flow_factory.redact import redact
-from flowyard.settings import ExecutionSettings, get_settings
-from store.models import utcnow
+from notifications.alerts import notify_step_failed
+from store import utcnow
+from store.batches import BatchStore, QueuedExecution, StepRecord, StepWriter
 
 FLOW_NAME = "graph-interpreter"
 ENTRYPOINT = "flow_factory.interpreter.graph_interpreter"
@@ -144,7 +145,7 @@ def _validated_config(node_type: NodeType, rendered: Any) -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "config"
-        raise StepError(
+        raise Permanent(
             f"After filling in expressions, config.{where} is invalid: {first['msg']}",
             hint="Check the expression feeding this field and the values it received.",
         ) from None
@@ -169,7 +170,7 @@ async def _run_step(plan: ExecutionPlan, node_id: str, run: ExecutionRun, record
     record.attempts += 1
     try:
         result = await _invoke(node, node_type, run, record, ctx)
-    except StepError as exc:
+    except StepFailure as exc:
         record.status, record.error, record.ended_at = "failed", exc.as_dict(), utcnow()
         record.decision = exc.details.get("decision")
         record.handle = ERROR_HANDLE if plan.next_edges(node_id, ERROR_HANDLE) else None
@@ -277,7 +278,7 @@ async def _run_loop(plan: ExecutionPlan, loop_id: str, runs: list[ExecutionRun])
     for run in runs:
         try:
             config = _validated_config(get_node_type(node.type), render_value(node.config, run.context()))
-        except StepError as exc:  # the loop step fails with this; its items never run
+        except StepFailure as exc:  # the loop step fails with this; its items never run
             extras[(run.id, None)] = {"loop_error": exc.as_dict()}
             continue
         item_runs[run.id] = [run.item_run(plan, loop_id, i, item) for i, item in enumerate(config.items)]

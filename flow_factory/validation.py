@@ -7,8 +7,8 @@ GraphError with a path into the graph (`nodes[2].config.url`), a message and a h
 from __future__ import annotations
 
 import difflib
-import re
 import logging
+import re
 import typing
 from collections import deque
 from functools import lru_cache

@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from pydantic import ValidationError
 
-from flowyard.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 
 def package_version(name: str) -> str:
@@ -43,7 +43,7 @@ def cmd_worker(settings_loader) -> int:
 
 
 def cmd_settings(_settings_loader) -> int:
-    from flowyard.settings import settings_table
+    from core.settings import settings_table
 
     print("| variable | default | what it does |\n| --- | --- | --- |")
     print("\n".join(settings_table()))
@@ -52,6 +52,7 @@ def cmd_settings(_settings_loader) -> int:
 
 def current_revision(database_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
+
     from store.db import get_engine
 
     with get_engine(database_url).connect() as connection:
@@ -60,6 +61,7 @@ def current_revision(database_url: str) -> str | None:
 
 def cmd_db_upgrade(settings_loader) -> int:
     from sqlalchemy.engine import make_url
+
     from store.migrate import upgrade
 
     settings: Settings = settings_loader()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from core.settings import Settings
 from flowyard.processes import ChildFailed, ChildProcess, Supervisor, describe_exit, port_is_free
-from flowyard.settings import Settings
 
 HEALTH_TIMEOUT_SECONDS = 300.0  # a loaded 2-core machine can take minutes to start Prefect
 STOP_GRACE_SECONDS = 10.0
@@ -84,7 +84,7 @@ def worker(settings: Settings, env: dict[str, str], logs: Path) -> ChildProcess:
     """The Flowyard worker (many flow runs in one process), or Prefect's process worker if configured."""
     config = settings.worker
     if config.type == "flowyard":
-        argv = [sys.executable, "-m", "deployments.worker", "--pool", config.work_pool,
+        argv = [sys.executable, "-m", "engine.worker", "--pool", config.work_pool,
                 "--limit", str(settings.worker_limit)]
         return ChildProcess("worker", argv, env, logs / "worker.log")
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", config.work_pool,

@@ -9,10 +9,9 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from deployments.dispatcher import Dispatcher
-from flowyard.settings import Settings, get_settings
+from core.settings import Settings, get_settings
+from engine.dispatcher import Dispatcher
 from platform_api import graphs, notifications, tenant
-from platform_api.triggers.routes import router as triggers_router
 from platform_api.approvals.routes import router as approvals_router
 from platform_api.auth.routes import router as auth_router
 from platform_api.connections.routes import router as connections_router
@@ -21,6 +20,7 @@ from platform_api.limits import BodySizeLimit
 from platform_api.problems import install_problem_handlers
 from platform_api.runs.routes import router as runs_router
 from platform_api.templates.routes import router as templates_router
+from platform_api.triggers.routes import router as triggers_router
 from platform_api.workflows.routes import router as workflows_router
 
 UI_DIST = Path(__file__).parent / "ui" / "dist"

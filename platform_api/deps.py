@@ -10,10 +10,10 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flowyard.settings import Settings
+from core.settings import Settings
 from platform_api.problems import Problem, forbidden
+from store import ROLES, ApiKey, LoginSession, Membership, Tenant, utcnow
 from store.db import get_session_factory
-from store.models import ROLES, ApiKey, LoginSession, Membership, Tenant, utcnow
 
 SESSION_TOKEN_PREFIX = "fy_s_"
 API_KEY_PREFIX = "fy_k_"

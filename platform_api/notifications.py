@@ -11,8 +11,7 @@ from sqlalchemy import or_, select
 
 from platform_api.deps import DB, CurrentCaller
 from platform_api.problems import not_found
-from store.integration_models import Notification
-from store.models import utcnow
+from store import Notification, utcnow
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from platform_api.deps import DB, CurrentCaller
-from store.models import Tenant
+from store import Tenant
 
 router = APIRouter(prefix="/api/v1/tenant", tags=["workspace"])
 

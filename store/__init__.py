@@ -1,3 +1,43 @@
-"""The platform database: one declarative base, the tables, sessions and migrations."""
+"""The platform database: one declarative base, the tables by domain, sessions and migrations.
 
-from store import integration_models  # noqa: E402,F401  (registers the integrations tables on Base.metadata)
+Importing `store` registers every table on `Base.metadata`; callers import tables from here
+(`from store import Execution`) and the engine's bulk SQL from `store.batches`.
+"""
+
+from store.base import Base, IdMixin, JsonType, TenantOwnedMixin, TimestampMixin, UtcDateTime, new_id, utcnow
+from store.catalog import FTS_TABLE, CatalogTemplate, CatalogTemplateTag, CatalogTemplateVersion, WorkflowLineage
+from store.crm import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag
+from store.executions import Approval, Batch, Execution, StepResult, enqueue_execution
+from store.ledger import SideEffect
+from store.notifications import Notification
+from store.secrets import Connection, OAuthState, TenantKey
+from store.statuses import (
+    DEAL_STAGES,
+    FINAL_EXECUTION_STATUSES,
+    FINISHED_STEP_STATUSES,
+    ROLES,
+    ApprovalStatus,
+    ConflictPolicy,
+    ConnectionStatus,
+    DealStage,
+    ExecutionMode,
+    ExecutionStatus,
+    Role,
+    SideEffectStatus,
+    StepStatus,
+)
+from store.tenancy import ApiKey, LoginSession, Membership, Tenant, User
+from store.triggers import Outbox, TriggerSubscription, WebhookEndpoint
+from store.workflows import Workflow, WorkflowVersion
+
+__all__ = [
+    "Base", "IdMixin", "JsonType", "TenantOwnedMixin", "TimestampMixin", "UtcDateTime", "new_id", "utcnow",
+    "FTS_TABLE", "CatalogTemplate", "CatalogTemplateTag", "CatalogTemplateVersion", "WorkflowLineage",
+    "CrmActivity", "CrmCompany", "CrmContact", "CrmDeal", "CrmTag",
+    "Approval", "Batch", "Execution", "StepResult", "enqueue_execution",
+    "SideEffect", "Notification", "Connection", "OAuthState", "TenantKey",
+    "FINAL_EXECUTION_STATUSES", "FINISHED_STEP_STATUSES", "ROLES", "ApprovalStatus", "ConflictPolicy",
+    "ConnectionStatus", "DEAL_STAGES", "DealStage", "ExecutionMode", "ExecutionStatus", "Role", "SideEffectStatus", "StepStatus",
+    "ApiKey", "LoginSession", "Membership", "Tenant", "User",
+    "Outbox", "TriggerSubscription", "WebhookEndpoint", "Workflow", "WorkflowVersion",
+]

@@ -1,14 +1,93 @@
-"""Accepting an execution: the one place every trigger writes a `queued` execution, exactly once per dedupe key."""
+"""Executions (the API's runs), the batches Prefect runs them in, their step results and approvals; and
+accepting an execution: the one place every trigger writes a `queued` execution, exactly once per dedupe key."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from store.models import Execution, Workflow
+from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin
+from store.statuses import ApprovalStatus, ExecutionStatus
+from store.workflows import Workflow
+
+
+class Batch(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """What Prefect runs: one flow run over executions of one workflow version."""
+
+    __tablename__ = "batches"
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    deployment_id: Mapped[str] = mapped_column(String(36))
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    submitted_at: Mapped[datetime | None]
+
+
+class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """One triggering of one workflow version: the `run_id` of the API."""
+
+    __tablename__ = "executions"
+    __table_args__ = (
+        Index("ix_executions_status_created", "status", "created_at"),
+        Index("ix_executions_tenant_workflow_created", "tenant_id", "workflow_id", "created_at"),
+        UniqueConstraint("workflow_id", "dedupe_key", name="uq_executions_workflow_dedupe"),
+    )
+    tenant_index = False  # found through a composite index or its parent row
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(8))
+    deployment_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16), default=ExecutionStatus.QUEUED)
+    input: Mapped[dict[str, Any]]
+    error: Mapped[dict[str, Any] | None]
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"), index=True)
+    triggered_by: Mapped[str | None] = mapped_column(String(36))
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    resume_at: Mapped[datetime | None] = mapped_column(index=True)
+    waiting_node_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class StepResult(IdMixin, TenantOwnedMixin, Base):
+    """One node's result for one execution, written by the interpreter."""
+
+    __tablename__ = "step_results"
+    __table_args__ = (UniqueConstraint("execution_id", "node_id", "item_index", name="uq_step_results_execution_node_item"),)
+    tenant_index = False  # found through a composite index or its parent row
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), index=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    item_index: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    input: Mapped[dict[str, Any] | None]
+    output: Mapped[dict[str, Any] | None]
+    error: Mapped[dict[str, Any] | None]
+    handle: Mapped[str | None] = mapped_column(String(64))
+    decision: Mapped[dict[str, Any] | None]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class Approval(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """A `logic.approval` step waiting for a person. The one-time link carries a token stored hashed."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("execution_id", "node_id"),)
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=ApprovalStatus.PENDING)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    approvers: Mapped[dict[str, Any]]
+    expires_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    decided_at: Mapped[datetime | None]
+    comment: Mapped[str | None] = mapped_column(Text)
 
 
 def enqueue_execution(
@@ -24,7 +103,7 @@ def enqueue_execution(
             return earlier, False
     execution = Execution(
         tenant_id=workflow.tenant_id, workflow_id=workflow.id, version=version, mode=mode,
-        deployment_id=deployment_id, status="queued", input=input, trigger=trigger,
+        deployment_id=deployment_id, status=ExecutionStatus.QUEUED, input=input, trigger=trigger,
         triggered_by=triggered_by, dedupe_key=dedupe_key,
     )
     try:

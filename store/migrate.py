@@ -7,8 +7,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from store.catalog import FTS_TABLE
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-FTS_TABLE = "catalog_templates_fts"  # SQLite's FTS5 index and its shadow tables, made by raw SQL in 0004
 
 
 def is_modelled(name: str | None, type_: str, _parent_names: dict) -> bool:

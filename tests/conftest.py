@@ -82,7 +82,7 @@ def api_app(platform_db_url: str, tmp_path_factory):
     """The platform API in-process, dispatcher off: for tests that need no workflow engine."""
     from fastapi.testclient import TestClient
 
-    from flowyard.settings import Settings
+    from core.settings import Settings
     from platform_api.app import create_app
 
     settings = Settings(

@@ -6,9 +6,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from store import Base
 from store.db import get_engine
 from store.migrate import is_modelled
-from store.models import Base
 
 
 def test_migrated_schema_matches_the_models(platform_db_url):

@@ -1,4 +1,4 @@
-"""flowyard.prefect_retry against a local server that answers 503 as a SQLite Prefect server does when its
+"""core.prefect_client against a local server that answers 503 as a SQLite Prefect server does when its
 database is locked, through Prefect's own client and its retry loop (its sleeps are recorded, not slept)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from prefect.client import base
 from prefect.client.orchestration import SyncPrefectClient
 
-from flowyard import prefect_retry
+from core import prefect_client as prefect_retries
 
 
 @pytest.fixture
@@ -49,8 +49,8 @@ def test_every_attempt_prefect_makes_is_retried_within_a_second_then_the_call_on
     url, state = busy_api
     state["busy"] = 6  # all six attempts of Prefect's client (one and five retries)
     with SyncPrefectClient(url) as client:
-        prefect_retry.install(client)
-        assert prefect_retry.call(client.hello).json() == "Hello, world!"
+        prefect_retries.install(client)
+        assert prefect_retries.call(client.hello).json() == "Hello, world!"
     assert state["seen"] == 7
     assert len(sleeps) == 6 and max(sleeps) < 1, sleeps
     assert sleeps[-1] == 0  # not the minute Prefect's client waits after its last attempt before giving up
@@ -60,6 +60,6 @@ def test_outside_call_prefects_own_back_off_applies(busy_api, sleeps):
     url, state = busy_api
     state["busy"] = 1
     with SyncPrefectClient(url) as client:
-        prefect_retry.install(client)
+        prefect_retries.install(client)
         assert client.hello().status_code == 200
     assert len(sleeps) == 1 and sleeps[0] > 1  # 2 s, with jitter

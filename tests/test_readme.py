@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from flowyard.settings import settings_table
+from core.settings import settings_table
 
 README = Path(__file__).parent.parent / "README.md"
 

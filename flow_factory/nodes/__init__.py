@@ -39,7 +39,14 @@ _MODULES = (
     logic_approval,
 )
 
-from flow_factory.nodes import crm_actions, email_sendgrid, sms_twilio, social_mastodon, social_x, sql_query  # noqa: E402
+from flow_factory.nodes import (  # noqa: E402
+    crm_actions,
+    email_sendgrid,
+    sms_twilio,
+    social_mastodon,
+    social_x,
+    sql_query,
+)
 
 _MODULES += (email_sendgrid, sms_twilio, social_x, social_mastodon, sql_query)  # integrations (blocks/)
 

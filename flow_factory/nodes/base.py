@@ -9,33 +9,7 @@ from typing import Any, Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
 
-
-class StepError(Exception):
-    """A step failed. `retryable` failures (timeouts, 429, 5xx) may be retried."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        hint: str | None = None,
-        retryable: bool = False,
-        retry_after: float | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.details = details or {}
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "message": self.message,
-            "hint": self.hint,
-            "retryable": self.retryable,
-            **({"details": self.details} if self.details else {}),
-        }
+from core.errors import Permanent
 
 
 @dataclass(frozen=True)
@@ -135,7 +109,7 @@ class NodeType:
         return self.config_model.model_json_schema()
 
     def parse_config(self, rendered_config: dict[str, Any]) -> BaseModel:
-        """The config_model for a rendered config; a StepError says which field is wrong."""
+        """The config_model for a rendered config; a StepFailure says which field is wrong."""
         try:
             return self.config_model.model_validate(rendered_config)
         except ValidationError as exc:
@@ -143,7 +117,7 @@ class NodeType:
                 f"config.{'.'.join(map(str, error['loc']))}: {error['msg']}"
                 for error in exc.errors(include_url=False)
             ]
-            raise StepError(
+            raise Permanent(
                 "; ".join(problems),
                 hint="a template rendered a value this field does not accept; check the data it reads",
                 details={"errors": problems},

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from flow_factory.nodes.base import ConfigIssue, NodeType, StepContext, StepError
+from core.errors import Permanent
+from flow_factory.nodes.base import ConfigIssue, NodeType, StepContext
 
 
 class TransformConfig(BaseModel):
@@ -34,7 +34,7 @@ async def run(config: TransformConfig, ctx: StepContext) -> dict[str, Any]:
     output = dict(config.fields)
     for name in config.required:
         if _is_empty(output.get(name)):
-            raise StepError(
+            raise Permanent(
                 f"required field '{name}' is empty",
                 hint=f"check that the data '{name}' is built from exists in the trigger "
                 "payload or the earlier step's output",
@@ -51,7 +51,7 @@ def _check_schema(output: dict[str, Any], schema: dict[str, Any]) -> None:
         return
     missing = re.match(r"'([^']+)' is a required property", violation.message)
     field = missing.group(1) if missing else ".".join(map(str, violation.absolute_path)) or "(the output)"
-    raise StepError(
+    raise Permanent(
         f"field '{field}' " + ("is missing" if missing else f"does not match the output schema: {violation.message}"),
         hint="check the trigger payload or the earlier step that should provide it",
         details={"field": field},

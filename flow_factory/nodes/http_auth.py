@@ -3,9 +3,9 @@ OAuth 2 client credentials): the tenant is checked and the secrets opened inside
 
 from __future__ import annotations
 
-from blocks.base import ActionContext, IntegrationError
+from blocks.base import ActionContext
 from blocks.http_auth import auth_headers
-from flow_factory.nodes.base import StepContext, StepError
+from flow_factory.nodes.base import StepContext
 
 CONNECTION_DESCRIPTION = (
     "Id of an http connection (GET /api/v1/connections?type=http) whose credentials are sent: "
@@ -15,8 +15,4 @@ CONNECTION_DESCRIPTION = (
 
 async def connection_headers(ctx: StepContext, connection_id: str) -> dict[str, str]:
     actx = ActionContext(ctx.tenant_id, ctx.execution_id, ctx.node_id, ctx.mode, ctx.logger)
-    try:
-        return await auth_headers(actx, connection_id)
-    except IntegrationError as exc:
-        raise StepError(exc.message, hint=exc.hint, retryable=exc.retryable, retry_after=exc.retry_after,
-                        details=exc.details) from None
+    return await auth_headers(actx, connection_id)

@@ -12,7 +12,8 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from flow_factory.nodes.base import NodeType, StepContext, StepError, fixed_output
+from core.errors import Permanent, Retryable, StepFailure
+from flow_factory.nodes.base import NodeType, StepContext, fixed_output
 from flow_factory.nodes.http_auth import CONNECTION_DESCRIPTION, connection_headers
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -63,18 +64,16 @@ async def run(config: HttpRequestConfig, ctx: StepContext) -> dict[str, Any]:
             ) as response:
                 body, truncated = await _read_capped(response)
     except httpx.TimeoutException as exc:
-        raise StepError(
+        raise Retryable(
             f"{request} timed out after {config.timeout_seconds:g} s ({type(exc).__name__})",
             hint="the server did not answer in time; it will be retried, or raise timeout_seconds",
-            retryable=True,
         ) from exc
     except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects) as exc:
-        raise StepError(f"{request} failed: {exc}", hint="check the URL") from exc
+        raise Permanent(f"{request} failed: {exc}", hint="check the URL") from exc
     except httpx.TransportError as exc:
-        raise StepError(
+        raise Retryable(
             f"{request} failed: could not connect ({type(exc).__name__}: {exc})",
             hint="check the URL's host name and port, and that the server is up; it will be retried",
-            retryable=True,
         ) from exc
     if truncated:
         ctx.logger.warning("%s: response body cut at %d bytes", request, MAX_BODY_BYTES)
@@ -123,20 +122,19 @@ def _decode(response: httpx.Response, body: bytes, truncated: bool) -> Any:
     return body.decode(response.charset_encoding or "utf-8", errors="replace")
 
 
-def _status_error(request: str, response: httpx.Response, body: Any) -> StepError:
+def _status_error(request: str, response: httpx.Response, body: Any) -> StepFailure:
     status = response.status_code
     excerpt = _excerpt(body)
     message = f"{request} answered {status} {response.reason_phrase}" + (f": {excerpt}" if excerpt else "")
     details = {"status_code": status, "body_excerpt": excerpt}
     if status == 429 or status >= 500:
-        return StepError(
+        return Retryable(
             message,
             hint="the server is busy or failing; the step will be retried",
-            retryable=True,
             retry_after=_retry_after_seconds(response.headers.get("retry-after")),
             details=details,
         )
-    return StepError(message, hint=_STATUS_HINTS.get(status, _DEFAULT_4XX_HINT), details=details)
+    return Permanent(message, hint=_STATUS_HINTS.get(status, _DEFAULT_4XX_HINT), details=details)
 
 
 _DEFAULT_4XX_HINT = "the server rejected the request; check the URL, headers, query and body"

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import Field, create_model
 
-from blocks.base import Action, ActionContext, IntegrationError
+from blocks.base import Action, ActionContext
 from blocks.execute import run_action
-from flow_factory.nodes.base import ConfigIssue, NodeType, StepContext, StepError
+from flow_factory.nodes.base import ConfigIssue, NodeType, StepContext
 
 CONNECTION_HINT = "Id of the connection (GET /api/v1/connections) whose credentials this step uses."
 
@@ -33,11 +33,7 @@ def node_type_for(action: Action, *, check_config=None) -> NodeType:
         connection_id = getattr(config, "connection", None)
         data = action.input_model.model_validate(config.model_dump(exclude={"connection"}, exclude_unset=True))
         actx = ActionContext(ctx.tenant_id, ctx.execution_id, _step_key(ctx), ctx.mode, ctx.logger)
-        try:
-            return await run_action(action, actx, connection_id, data)
-        except IntegrationError as exc:
-            raise StepError(exc.message, hint=exc.hint, retryable=exc.retryable, retry_after=exc.retry_after,
-                            details=exc.details) from None
+        return await run_action(action, actx, connection_id, data)
 
     def check(config: dict[str, Any]) -> list[ConfigIssue]:
         from flow_factory.expressions import has_template  # expressions imports the node registry

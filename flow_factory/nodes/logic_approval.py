@@ -10,10 +10,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from core.settings import get_settings
 from flow_factory.nodes.base import NodeResult, NodeType, StepContext, Wait, fixed_output
-from flowyard.settings import get_settings
+from store import Approval
 from store.db import get_session_factory
-from store.models import Approval
 
 HANDLES = ("approved", "rejected", "timeout")
 

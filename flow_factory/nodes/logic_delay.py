@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, Wait, fixed_output
+from core.errors import Permanent
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, Wait, fixed_output
 
 MAX_DELAY = timedelta(days=366)
 
@@ -45,7 +46,7 @@ def resume_time(config: DelayConfig, now: datetime, time_zone: str) -> datetime:
         try:
             target = datetime.fromisoformat(config.until)
         except ValueError:
-            raise StepError(f"'{config.until}' is not a date-time", hint="use ISO 8601, e.g. 2026-12-24T09:00") from None
+            raise Permanent(f"'{config.until}' is not a date-time", hint="use ISO 8601, e.g. 2026-12-24T09:00") from None
         target = target if target.tzinfo else target.replace(tzinfo=zone)
     else:
         hour, minute = map(int, config.time_of_day.split(":"))
@@ -54,7 +55,7 @@ def resume_time(config: DelayConfig, now: datetime, time_zone: str) -> datetime:
         if target <= local_now:
             target = datetime.combine(local_now.date() + timedelta(days=1), time(hour, minute), zone)
     if target - now > MAX_DELAY:
-        raise StepError("the delay is longer than a year", hint="use a schedule trigger for things that far ahead")
+        raise Permanent("the delay is longer than a year", hint="use a schedule trigger for things that far ahead")
     return target.astimezone(timezone.utc)
 
 

@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.errors import Permanent
 from flow_factory.conditions import Condition, compile_condition, evaluate, explain
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, fixed_output
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, fixed_output
 
 UNDECIDABLE_HINT = "check that the fields the condition reads exist and have the expected type"
 
@@ -52,7 +53,7 @@ def decide(config: ConditionConfig, ctx: StepContext, *, branch_if_true: str, br
         branch = branch_if_true if decision.result else branch_if_false
     record = decision.as_dict(branch=branch, explanation=explain(decision, rules=config.condition, branch=branch))
     if branch == "error":
-        raise StepError(f"The condition could not be checked: {decision.error}", hint=UNDECIDABLE_HINT,
+        raise Permanent(f"The condition could not be checked: {decision.error}", hint=UNDECIDABLE_HINT,
                         details={"decision": record})
     return decision.result, branch, record
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, fixed_output
+from core.errors import Permanent
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, fixed_output
 
 EACH, DONE = "each", "done"
 
@@ -26,7 +27,7 @@ class LoopConfig(BaseModel):
 
 async def run(config: LoopConfig, ctx: StepContext) -> NodeResult:
     if "loop_error" in ctx.context:
-        raise StepError(ctx.context["loop_error"]["message"], hint=ctx.context["loop_error"].get("hint"))
+        raise Permanent(ctx.context["loop_error"]["message"], hint=ctx.context["loop_error"].get("hint"))
     results: list[dict[str, Any]] = ctx.context.get("loop_results", [])
     failed = sum(1 for item in results if item["status"] == "failed")
     return NodeResult(

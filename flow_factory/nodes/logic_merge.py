@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, fixed_output
+from core.errors import Permanent
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, fixed_output
 
 
 class MergeConfig(BaseModel):
@@ -29,7 +30,7 @@ def _combined(outputs: list[dict[str, Any]]) -> dict[str, Any]:
 async def run(config: MergeConfig, ctx: StepContext) -> NodeResult:
     arrived: list[tuple[str, Any]] = ctx.context.get("arrived", [])  # (node id, output) in order of finishing
     if config.mode == "count" and len(arrived) < config.count:
-        raise StepError(
+        raise Permanent(
             f"only {len(arrived)} of the {config.count} required branches arrived",
             hint="lower `count`, or check why the other branches were not taken",
         )

@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.errors import Permanent
 from flow_factory.conditions import evaluate, explain
-from flow_factory.nodes.base import NodeResult, NodeType, StepContext, StepError, fixed_output
+from flow_factory.nodes.base import NodeResult, NodeType, StepContext, fixed_output
 from flow_factory.nodes.logic_if import UNDECIDABLE_HINT, ConditionConfig
 
 RESERVED = {"default", "error"}
@@ -40,7 +41,7 @@ async def run(config: SwitchConfig, ctx: StepContext) -> NodeResult:
         checked.append({"case": case.name, "expression": decision.expression, "values": decision.values,
                         "result": decision.result, "error": decision.error})
         if decision.error and config.on_error == "error":
-            raise StepError(f"Case '{case.name}' could not be checked: {decision.error}", hint=UNDECIDABLE_HINT,
+            raise Permanent(f"Case '{case.name}' could not be checked: {decision.error}", hint=UNDECIDABLE_HINT,
                             details={"decision": {"cases": checked}})
         if decision.result:
             return _result(case.name, checked, explain(decision, rules=case.condition, branch=case.name))

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import html
-
 from typing import Literal
 
 from fastapi import APIRouter, Form, Request

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from platform_api.approvals import schemas
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
-from store.models import Approval, Execution, User, utcnow
+from store import Approval, Execution, User, utcnow
 
 
 def _read(approval: Approval) -> schemas.ApprovalRead:

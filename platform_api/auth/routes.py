@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from flowyard.settings import Settings
+from core.settings import Settings
 from platform_api.auth import schemas, service
 from platform_api.deps import DB, CurrentCaller, get_settings
 from platform_api.problems import Problem

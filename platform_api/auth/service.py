@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from platform_api.auth import schemas
 from platform_api.deps import API_KEY_PREFIX, SESSION_TOKEN_PREFIX, Caller, hash_secret
 from platform_api.problems import Problem, not_found
-from store.models import ROLES, ApiKey, LoginSession, Membership, Tenant, User, utcnow
+from store import ROLES, ApiKey, LoginSession, Membership, Tenant, User, utcnow
 
 password_hasher = PasswordHasher()
 # Verifying against this keeps a login for an unknown email as slow as a wrong password.

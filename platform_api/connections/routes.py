@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import HTMLResponse
 
 from blocks import registry
-from flowyard.settings import Settings
+from core.settings import Settings
 from platform_api.connections import schemas, service
 from platform_api.deps import DB, CurrentCaller, get_settings
 from platform_api.problems import Problem

@@ -14,15 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blocks import oauth, registry
-from blocks.base import IntegrationBlock, IntegrationError
+from blocks.base import IntegrationBlock
 from blocks.connections import block_name, delete_block, prefect_settings, read_block, save_block
 from blocks.crypto import TenantCipher, tenant_cipher
-from flowyard.settings import Settings
+from core.errors import StepFailure
+from core.settings import Settings
 from platform_api.connections import schemas
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
-from store.integration_models import Connection, OAuthState
-from store.models import Workflow, WorkflowVersion, utcnow
+from store import Connection, OAuthState, Workflow, WorkflowVersion, utcnow
 
 MASK = "••••••"
 OAUTH_STATE_TTL = timedelta(minutes=15)
@@ -215,7 +215,7 @@ def test_connection(db: Session, *, caller: Caller, connection_id: str, settings
             message = asyncio.run(block.test_connection())
         result = schemas.ConnectionTestRead(ok=True, message=message)
         row.status, row.last_error = "ok", None
-    except IntegrationError as exc:
+    except StepFailure as exc:
         result = schemas.ConnectionTestRead(ok=False, message=exc.message, hint=exc.hint)
         row.status, row.last_error = "failed", {"message": exc.message, "hint": exc.hint}
     row.last_tested_at = utcnow()
@@ -271,7 +271,7 @@ def finish_oauth(db: Session, *, state: str, code: str | None, error: str | None
     try:
         tokens = oauth.exchange_code(block.oauth_spec, client_id=row.config["client_id"], client_secret=block.reveal("client_secret"),
                                      code=code, verifier=verifier, redirect_uri=redirect_uri(settings))
-    except IntegrationError as exc:
+    except StepFailure as exc:
         row.status, row.last_error = "failed", {"message": exc.message, "hint": exc.hint}
         db.commit()
         raise Problem(502, "oauth-exchange-failed", "Could not finish connecting", exc.message, hint=exc.hint) from None

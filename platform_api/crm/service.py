@@ -1,4 +1,4 @@
-"""The CRM API. Reads query the tables; every change goes through blocks.crm.records.write, the one
+"""The CRM API. Reads query the tables; every change goes through crm.records.write, the one
 write path, which also writes the change's outbox row in the same transaction."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from blocks.crm import records
-from blocks.crm.records import CrmError
+from crm import records
+from crm.records import CrmError
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
-from store.integration_models import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag
+from store import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag
 
 MAX_PAGE = 200
 

@@ -7,11 +7,11 @@ from typing import AsyncIterator
 from fastapi import APIRouter, Depends, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
-from flowyard.settings import Settings
+from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.runs import schemas, service
+from store import FINAL_EXECUTION_STATUSES
 from store.db import get_session_factory
-from store.models import FINAL_RUN_STATUSES
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 EVENT_POLL_SECONDS = 0.25
@@ -24,7 +24,7 @@ def create_run(
 ) -> schemas.RunAccepted:
     execution = service.create_run(db, caller=caller, workflow_id=workflow_id, data=data, settings=settings)
     wake_dispatcher(request)
-    return schemas.RunAccepted(run_id=execution.id, status=service.api_status(execution.status))
+    return schemas.RunAccepted(run_id=execution.id, status=schemas.run_status(execution.status))
 
 
 @router.get("/runs", response_model=list[schemas.RunSummary])
@@ -64,7 +64,7 @@ async def run_events(
             if status != seen_status:
                 seen_status = status
                 yield {"event": "status", "data": json.dumps({"run_id": run_id, "status": status})}
-            if status in FINAL_RUN_STATUSES:
+            if status in FINAL_EXECUTION_STATUSES:
                 return
             await asyncio.sleep(EVENT_POLL_SECONDS)
 

@@ -5,7 +5,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from store import ExecutionStatus
+
 RunStatus = Literal["scheduled", "pending", "running", "waiting", "completed", "failed", "cancelled"]
+
+# The API's word for each stored execution status: queued (accepted) and batched (in a batch not yet
+# started) are both `pending` to API users.
+RUN_STATUS: dict[ExecutionStatus, RunStatus] = {
+    ExecutionStatus.QUEUED: "pending",
+    ExecutionStatus.BATCHED: "pending",
+    ExecutionStatus.RUNNING: "running",
+    ExecutionStatus.WAITING: "waiting",
+    ExecutionStatus.COMPLETED: "completed",
+    ExecutionStatus.FAILED: "failed",
+    ExecutionStatus.CANCELLED: "cancelled",
+}
+
+
+def run_status(status: str) -> RunStatus:
+    return RUN_STATUS[ExecutionStatus(status)]
 
 
 class RunCreate(BaseModel):

@@ -9,24 +9,19 @@ from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deployments.prefect_api import prefect_client
-from deployments.publish import TEST_RUNS_SUFFIX, DeploymentTarget
+from core.prefect_client import prefect_client
+from core.settings import Settings
+from engine.publish import TEST_RUNS_SUFFIX, DeploymentTarget
 from flow_factory.nodes.trigger_manual import payload_violations
-from flowyard.settings import Settings
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
 from platform_api.runs import schemas
-from platform_api.workflows.service import get_owned_workflow, get_version, deploy, graph_errors, invalid_graph
-from store.executions import enqueue_execution
-from store.models import Batch, Execution, StepResult, Tenant
+from platform_api.runs.schemas import run_status
+from platform_api.workflows.service import deploy, get_owned_workflow, get_version, graph_errors, invalid_graph
+from store import Batch, Execution, ExecutionStatus, StepResult, Tenant, enqueue_execution
 
 LOG_PREFIX = re.compile(r"^\[run (?P<run>[0-9a-f-]{36})\] \[(?P<node>[^\]]+)\] ")
 _test_deployments: dict[str, str] = {}
-
-
-def api_status(status: str) -> str:
-    """`queued` is internal: to API users an accepted, not yet started run is `pending`."""
-    return "pending" if status == "queued" else status
 
 
 def _test_deployment_id(db: Session, settings: Settings, tenant_id: str) -> str:
@@ -82,10 +77,10 @@ def _owned_execution(db: Session, caller: Caller, run_id: str) -> Execution:
 def _summary(execution: Execution) -> dict[str, Any]:
     return {
         "id": execution.id, "workflow_id": execution.workflow_id, "version": execution.version,
-        "mode": execution.mode, "status": api_status(execution.status), "created_at": execution.created_at,
+        "mode": execution.mode, "status": run_status(execution.status), "created_at": execution.created_at,
         "started_at": execution.started_at, "ended_at": execution.ended_at, "error": execution.error,
         "waiting_for": {"node_id": execution.waiting_node_id, "until": execution.resume_at}
-        if execution.status == "waiting" else None,
+        if execution.status == ExecutionStatus.WAITING else None,
     }
 
 
@@ -143,4 +138,4 @@ def read_run(db: Session, *, caller: Caller, run_id: str, settings: Settings) ->
 def snapshot(db: Session, *, caller: Caller, run_id: str) -> tuple[str, list[schemas.StepRead]]:
     """The run's status and steps, for the live event stream."""
     execution = _owned_execution(db, caller, run_id)
-    return api_status(execution.status), read_steps(db, execution.id)
+    return run_status(execution.status), read_steps(db, execution.id)

@@ -26,9 +26,7 @@ from platform_api.workflows.service import (
     read_workflow,
     update_workflow,
 )
-from store.catalog_models import WorkflowLineage
-from store.integration_models import Connection
-from store.models import Workflow
+from store import Connection, Workflow, WorkflowLineage
 
 
 def template_outdated(errors: list[dict[str, str]]) -> Problem:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from catalog.index import ensure_synced
-from flowyard.settings import Settings
+from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings
 from platform_api.templates import instantiate, schemas, service, upgrade
 

@@ -20,8 +20,7 @@ from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
 from platform_api.templates import schemas
 from platform_api.workflows.service import get_owned_workflow, get_version
-from store.catalog_models import CatalogTemplate, CatalogTemplateVersion
-from store.integration_models import Connection
+from store import CatalogTemplate, CatalogTemplateVersion, Connection
 
 SCOPES = ("all", "public", "private")
 

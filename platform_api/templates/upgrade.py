@@ -17,9 +17,7 @@ from platform_api.templates.instantiate import bind_connections, connections_in,
 from platform_api.templates.service import get_template_version
 from platform_api.workflows import schemas as workflow_schemas
 from platform_api.workflows.service import get_owned_workflow, get_version, graph_errors, update_workflow
-from store.catalog_models import CatalogTemplate, CatalogTemplateVersion, WorkflowLineage
-from store.integration_models import Notification
-from store.models import Workflow, utcnow
+from store import CatalogTemplate, CatalogTemplateVersion, Notification, Workflow, WorkflowLineage, utcnow
 
 
 def _not_derived(name: str) -> Problem:

@@ -12,17 +12,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.settings import Settings
 from flow_factory.nodes.trigger_manual import payload_violations
 from flow_factory.nodes.trigger_webhook import WebhookTriggerConfig
-from flowyard.settings import Settings
 from platform_api.deps import Caller
 from platform_api.problems import Problem
 from platform_api.triggers import signatures
 from platform_api.triggers.service import trigger_of, unseal_secret
 from platform_api.workflows.service import get_version
-from store.executions import enqueue_execution
-from store.models import Execution, Workflow
-from store.trigger_models import TriggerSubscription, WebhookEndpoint
+from store import Execution, TriggerSubscription, WebhookEndpoint, Workflow, enqueue_execution
 
 KEPT_HEADERS = ("content-type", "user-agent", "x-delivery-id", "x-github-event", "stripe-signature")
 

@@ -8,14 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from flowyard.settings import Settings
+from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.problems import Problem
 from platform_api.triggers import ingress, service
 from platform_api.workflows.service import get_owned_workflow, get_version, redeploy
+from store import Tenant, WebhookEndpoint
 from store.db import get_session_factory
-from store.models import Tenant
-from store.trigger_models import WebhookEndpoint
 
 router = APIRouter(tags=["triggers"])
 

@@ -12,15 +12,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from blocks.crypto import tenant_cipher
-from deployments.outbox import topic_for
-from deployments.publish import schedule_creates
+from core.settings import Settings
+from engine.outbox import topic_for
+from engine.publish import schedule_creates
 from flow_factory.nodes.trigger_schedule import ScheduleTriggerConfig, prefect_schedule
-from flowyard.settings import Settings
 from platform_api.deps import Caller
 from platform_api.problems import Problem
-from store.integration_models import Notification
-from store.models import Membership, Tenant, User, Workflow
-from store.trigger_models import TriggerSubscription, WebhookEndpoint
+from store import Membership, Notification, Tenant, TriggerSubscription, User, WebhookEndpoint, Workflow
 
 SECRET_CONTEXT = "webhook-endpoint"
 

@@ -10,19 +10,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from deployments.prefect_api import prefect_client
-from deployments.publish import BatchLimits, DeploymentNameTaken, DeploymentTarget, upsert_deployment
+from core.naming import tenant_object_name
+from core.prefect_client import prefect_client
+from core.settings import Settings
+from engine.publish import BatchLimits, DeploymentNameTaken, DeploymentTarget, upsert_deployment
 from flow_factory.graph import MAX_NODES, Graph
 from flow_factory.validation import graph_warnings, validate_graph
-from flowyard.settings import Settings
 from platform_api.auth.service import slugify
 from platform_api.connections.service import check_connections
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
 from platform_api.triggers import service as triggers
 from platform_api.workflows import schemas
-from store.catalog_models import WorkflowLineage
-from store.models import Tenant, User, Workflow, WorkflowVersion, utcnow
+from store import Tenant, User, Workflow, WorkflowLineage, WorkflowVersion, utcnow
 
 
 def graph_errors(graph: Any, *, prefix: str = "graph") -> list[dict[str, str]]:
@@ -112,7 +112,7 @@ def _read(db: Session, workflow: Workflow, caller: Caller, webhook_secret: str |
         valid=latest.valid,
         errors=[] if latest.valid else graph_errors(latest.graph),
         warnings=[{**w.model_dump(), "path": f"graph.{w.path}"} for w in graph_warnings(latest.graph)],
-        deployment_name=f"t-{caller.tenant_slug}-{workflow.slug}" if workflow.deployment_id else None,
+        deployment_name=tenant_object_name(caller.tenant_slug, workflow.slug) if workflow.deployment_id else None,
         conflict_policy=workflow.conflict_policy,
         max_parallel=workflow.max_parallel,
         schedules_paused=workflow.schedules_paused,

@@ -2,9 +2,10 @@
 
 from alembic import context
 
+import store  # noqa: F401  (registers every table on Base.metadata)
+from store.base import Base
 from store.db import get_engine
 from store.migrate import is_modelled
-from store.models import Base
 
 config = context.config
 

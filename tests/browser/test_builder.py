@@ -10,8 +10,19 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import (
-    PASSWORD, connect, create_workflow, drag, drag_from_palette, edge_count, expect_no_problems, new_tenant, node,
-    open_editor, show_whole_canvas, sign_in, three_step_graph,
+    PASSWORD,
+    connect,
+    create_workflow,
+    drag,
+    drag_from_palette,
+    edge_count,
+    expect_no_problems,
+    new_tenant,
+    node,
+    open_editor,
+    show_whole_canvas,
+    sign_in,
+    three_step_graph,
 )
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)

@@ -7,7 +7,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import (
-    center, create_workflow, drag, eventually, new_tenant, node, node_position, open_editor, sign_in, three_step_graph,
+    center,
+    create_workflow,
+    drag,
+    eventually,
+    new_tenant,
+    node,
+    node_position,
+    open_editor,
+    sign_in,
+    three_step_graph,
 )
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)

@@ -7,7 +7,7 @@ import pytest
 
 from catalog.index import publish
 from catalog.loader import load_all
-from store.catalog_models import CatalogTemplate
+from store import CatalogTemplate
 from store.db import get_session_factory
 from tests.support import edge, graph, node
 

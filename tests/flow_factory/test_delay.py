@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from flow_factory.nodes.base import StepError
+from core.errors import StepFailure
 from flow_factory.nodes.logic_delay import DelayConfig, resume_time
 
 NOW = datetime(2026, 3, 28, 22, 0, tzinfo=timezone.utc)  # Saturday 23:00 in Berlin, the night DST starts
@@ -30,7 +30,7 @@ def test_time_of_day_is_the_next_local_occurrence_across_a_dst_change():
 
 
 def test_bad_dates_and_delays_over_a_year_fail_clearly():
-    with pytest.raises(StepError, match="not a date-time"):
+    with pytest.raises(StepFailure, match="not a date-time"):
         resume_time(DelayConfig(mode="until", until="next tuesday"), NOW, "UTC")
-    with pytest.raises(StepError, match="longer than a year"):
+    with pytest.raises(StepFailure, match="longer than a year"):
         resume_time(DelayConfig(mode="duration", days=400), NOW, "UTC")

@@ -1,5 +1,6 @@
 import pytest
 
+from core.errors import StepFailure
 from flow_factory.expressions import (
     MAX_OUTPUT_CHARS,
     MAX_TEMPLATE_CHARS,
@@ -9,7 +10,6 @@ from flow_factory.expressions import (
     render_value,
     template_syntax_errors,
 )
-from flow_factory.nodes.base import StepError
 
 CONTEXT = make_context(
     trigger={"email": "jane@example.com", "count": 3, "items": [1, 2, 3], "tags": {"vip": True}},
@@ -58,7 +58,7 @@ def test_execution_and_data_keys_that_shadow_dict_methods():
 
 def test_missing_reference_names_it_and_lists_what_exists():
     error = render_error("Hello {{ trigger.first_name }}")
-    assert isinstance(error, StepError) and not error.retryable
+    assert isinstance(error, StepFailure) and not error.retryable
     assert "unknown reference in `Hello {{ trigger.first_name }}`" in error.message
     assert "'first_name' is not there (available keys: email, count, items, tags)" in error.message
     assert "steps.<node_id>.output" in error.hint

@@ -10,8 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from core.errors import StepFailure
 from flow_factory.expressions import make_context, render_value
-from flow_factory.nodes.base import StepContext, StepError
+from flow_factory.nodes.base import StepContext
 from flow_factory.nodes.http_request import MAX_BODY_BYTES, NODE_TYPE, HttpRequestConfig
 
 CTX = StepContext(execution_id="exec-1", tenant_id="t1", node_id="call_api", mode="test",
@@ -76,8 +77,8 @@ async def call(raw_config, trigger=None):
     return await NODE_TYPE.run(config, CTX)
 
 
-async def call_error(raw_config) -> StepError:
-    with pytest.raises(StepError) as caught:
+async def call_error(raw_config) -> StepFailure:
+    with pytest.raises(StepFailure) as caught:
         await call(raw_config)
     return caught.value
 

@@ -2,9 +2,10 @@ import logging
 
 import pytest
 
+from core.errors import StepFailure
 from flow_factory.expressions import make_context, render_value
 from flow_factory.nodes import NODE_TYPES, describe_all, get_node_type
-from flow_factory.nodes.base import StepContext, StepError
+from flow_factory.nodes.base import StepContext
 from flow_factory.nodes.trigger_manual import input_errors
 
 CTX = StepContext(execution_id="exec-1", tenant_id="t1", node_id="node_1", mode="test",
@@ -62,7 +63,7 @@ async def test_transform_renders_fields():
 
 @pytest.mark.asyncio
 async def test_transform_required_field_that_is_empty_fails():
-    with pytest.raises(StepError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_node("data.transform",
                        {"fields": {"email": "{{ trigger.email | default('') }}"}, "required": ["email"]})
     assert caught.value.message == "required field 'email' is empty"
@@ -84,7 +85,7 @@ async def test_log_logs_at_its_level(caplog):
 def test_parse_config_turns_rendered_mistakes_into_step_errors():
     node_type = get_node_type("http.request")
     assert node_type.parse_config({"url": "https://example.com"}).method == "GET"
-    with pytest.raises(StepError) as caught:
+    with pytest.raises(StepFailure) as caught:
         node_type.parse_config({"url": "mailto:jane@example.com", "timeout_seconds": "soon"})
     error = caught.value
     assert not error.retryable
@@ -96,17 +97,17 @@ def test_parse_config_turns_rendered_mistakes_into_step_errors():
 async def test_transform_output_schema_names_the_missing_field():
     import logging
 
-    from flow_factory.nodes.base import StepContext, StepError
+    from flow_factory.nodes.base import StepContext
     from flow_factory.nodes.data_transform import TransformConfig, run
 
     ctx = StepContext("e", "t", "map", "test", logging.getLogger("test"))
     config = TransformConfig(fields={"email": "a@example.com"},
                              output_schema={"type": "object", "required": ["email", "phone"]})
-    with pytest.raises(StepError) as failure:
+    with pytest.raises(StepFailure) as failure:
         await run(config, ctx)
     assert failure.value.message == "field 'phone' is missing"
     config = TransformConfig(fields={"age": "ten"}, output_schema={"properties": {"age": {"type": "integer"}}})
-    with pytest.raises(StepError, match="field 'age' does not match"):
+    with pytest.raises(StepFailure, match="field 'age' does not match"):
         await run(config, ctx)
 
 
@@ -128,9 +129,9 @@ async def test_merge_modes(mode, count, expected):
 async def test_merge_count_not_reached_fails_the_step():
     import logging
 
-    from flow_factory.nodes.base import StepContext, StepError
+    from flow_factory.nodes.base import StepContext
     from flow_factory.nodes.logic_merge import MergeConfig, run
 
     ctx = StepContext("e", "t", "join", "test", logging.getLogger("test"), context={"arrived": [("left", {})]})
-    with pytest.raises(StepError, match="only 1 of the 3"):
+    with pytest.raises(StepFailure, match="only 1 of the 3"):
         await run(MergeConfig(mode="count", count=3), ctx)

@@ -8,11 +8,9 @@ import uuid
 
 from sqlalchemy import func, select, update
 
-from deployments.outbox import fan_out
+from engine.outbox import fan_out
+from store import Execution, Outbox, Tenant, TriggerSubscription, Workflow, WorkflowVersion
 from store.db import get_session_factory
-from store.integration_models import Outbox
-from store.models import Execution, Tenant, Workflow, WorkflowVersion
-from store.trigger_models import TriggerSubscription
 
 CONFIG = {"record_type": "deal", "event": "field_changed", "field": "stage", "to": "won"}
 

@@ -180,7 +180,7 @@ def test_schedules_are_prefect_schedules_with_a_dst_aware_preview_and_pause(stac
     assert [f["utc"] for f in autumn["fires"]] == [  # 02:30 happens twice on the 25th: it fires once
         "2026-10-25T00:30:00+00:00", "2026-10-26T01:30:00+00:00", "2026-10-27T01:30:00+00:00"]
 
-    deployment = httpx.post(stack.prefect_url + "/deployments/filter",
+    deployment = httpx.post(stack.prefect_url + "/engine/filter",
                             json={"deployments": {"name": {"any_": [published["deployment_name"]]}}}).json()[0]
     (schedule,) = deployment["schedules"]
     assert schedule["schedule"]["cron"] == "30 2 * * *" and schedule["schedule"]["timezone"] == "Europe/Berlin"
@@ -192,7 +192,7 @@ def test_schedules_are_prefect_schedules_with_a_dst_aware_preview_and_pause(stac
     assert run["status"] == "completed"
 
     assert api.post(f"/api/v1/workflows/{published['id']}/schedule/pause").json() == {"paused": True}
-    deployment = httpx.get(f"{stack.prefect_url}/deployments/{deployment['id']}").json()
+    deployment = httpx.get(f"{stack.prefect_url}/engine/{deployment['id']}").json()
     assert [s["active"] for s in deployment["schedules"]] == [False]
     bad = graph([node("tick", "trigger.schedule", {"schedules": [{"cron": "61 * * * *", "timezone": "Mars/Base"}]}),
                  node("log", "util.log", {"message": "x"})], [edge("tick", "log")])
@@ -208,8 +208,8 @@ def _platform_db(stack) -> str:
 def test_a_deal_moved_to_won_starts_exactly_one_run_also_after_a_redelivery(stack):
     from sqlalchemy import update
 
+    from store import Outbox
     from store.db import get_session_factory
-    from store.integration_models import Outbox
 
     api = Api(stack.api_url).signup()
     flow = graph([node("won", "trigger.data_change", {"record_type": "deal", "event": "field_changed",

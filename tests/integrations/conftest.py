@@ -15,10 +15,9 @@ from pydantic import SecretStr
 from blocks import connections
 from blocks.base import ActionContext, IntegrationBlock
 from blocks.crypto import TenantCipher, tenant_cipher
-from flowyard.settings import PLACEHOLDER_MASTER_KEY, get_settings
+from core.settings import PLACEHOLDER_MASTER_KEY, get_settings
+from store import Connection, Tenant
 from store.db import get_session_factory
-from store.integration_models import Connection
-from store.models import Tenant
 
 
 @dataclass

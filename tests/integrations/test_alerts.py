@@ -6,10 +6,9 @@ import uuid
 
 from sqlalchemy import select
 
-from blocks.alerts import notify_step_failed
 from blocks.sendgrid import SendGridConnection
-from store.integration_models import Connection, Notification
-from store.models import Execution, Membership, User, Workflow
+from notifications.alerts import notify_step_failed
+from store import Connection, Execution, Membership, Notification, User, Workflow
 
 
 def _people_and_run(handle) -> tuple[str, list[str]]:

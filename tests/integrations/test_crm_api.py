@@ -7,8 +7,8 @@ import uuid
 
 from sqlalchemy import select
 
+from store import Outbox
 from store.db import get_session_factory
-from store.integration_models import Outbox
 
 
 def outbox(db_url: str, record_id: str) -> list[Outbox]:

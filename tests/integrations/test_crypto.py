@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from blocks.crypto import DecryptionError, is_sealed, tenant_cipher
-from flowyard.settings import PLACEHOLDER_MASTER_KEY
-from store.integration_models import TenantKey
+from core.settings import PLACEHOLDER_MASTER_KEY
+from store import TenantKey
 
 
 def test_seal_and_open_bound_to_tenant_and_place(acme, globex):

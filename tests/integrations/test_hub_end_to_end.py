@@ -324,7 +324,7 @@ def _api_texts(stack, hub: Hub) -> list[str]:
 def _prefect_texts(stack) -> list[str]:
     prefect = httpx.Client(base_url=stack.prefect_url, timeout=30)
     texts = []
-    for path in ("/logs/filter", "/task_runs/filter", "/flow_runs/filter", "/deployments/filter", "/variables/filter",
+    for path in ("/logs/filter", "/task_runs/filter", "/flow_runs/filter", "/engine/filter", "/variables/filter",
                  "/artifacts/filter", "/events/filter"):
         answer = prefect.post(path, json={"limit": 200} if path != "/events/filter" else {})
         texts.append(answer.text)

@@ -9,12 +9,13 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from core.errors import StepFailure
 from flow_factory.expressions import make_context, render_value
 from flow_factory.interpreter import _validated_config
 from flow_factory.nodes import NODE_TYPES, describe_all
-from flow_factory.nodes.base import StepContext, StepError
+from flow_factory.nodes.base import StepContext
 from flow_factory.validation import validate_graph
-from store.integration_models import Outbox
+from store import Outbox
 
 INTEGRATION_TYPES = {
     "email.sendgrid", "sms.twilio", "social.x.post", "social.mastodon.post", "sql.query", "crm.find_contact",
@@ -64,11 +65,11 @@ def test_design_time_checks():
 
 
 async def test_required_field_rendered_empty_is_named(acme):
-    with pytest.raises(StepError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_node("sms.twilio", {"connection": "c1", "to": "{{ trigger.phone }}", "body": "hi"}, step_ctx(acme),
                        trigger={"phone": ""})
     assert "required field 'to' is empty" in caught.value.message
-    with pytest.raises(StepError) as bad:
+    with pytest.raises(StepFailure) as bad:
         await run_node("email.sendgrid", {"connection": "c1", "to": "{{ trigger.email }}", "subject": "s", "text": "t"},
                        step_ctx(acme), trigger={"email": "jane(at)example.com"})
     assert "is not a valid email address" in bad.value.message and not bad.value.retryable
@@ -80,7 +81,7 @@ async def test_crm_steps_write_once_per_execution_and_node(acme):
     config = {"email": "{{ trigger.email }}", "first_name": "{{ trigger.name }}", "phone": "{{ trigger.phone }}",
               "tags": ["lead"]}
     trigger = {"email": address, "name": "Lea", "phone": 4915123456789}  # a number: coerced to text, then checked
-    with pytest.raises(StepError, match="not a phone number in international format"):
+    with pytest.raises(StepFailure, match="not a phone number in international format"):
         await run_node("crm.upsert_contact", config, ctx, trigger=trigger)
     trigger["phone"] = "+49 151 23456789"
     first = await run_node("crm.upsert_contact", config, ctx, trigger=trigger)
@@ -115,13 +116,13 @@ async def test_crm_steps_write_once_per_execution_and_node(acme):
 
 
 async def test_crm_steps_explain_what_is_missing(acme, globex):
-    with pytest.raises(StepError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_node("crm.add_tag", {"contact": "ghost@example.com", "tag": "x"}, step_ctx(acme))
     assert caught.value.message == "CRM: no contact 'ghost@example.com' in your CRM."
     mine = await run_node("crm.create_contact", {"email": f"a-{uuid.uuid4().hex[:6]}@example.com"}, step_ctx(acme))
-    with pytest.raises(StepError):  # another tenant's contact does not exist for this tenant
+    with pytest.raises(StepFailure):  # another tenant's contact does not exist for this tenant
         await run_node("crm.update_contact", {"contact": mine["contact"]["id"], "first_name": "X"}, step_ctx(globex))
-    with pytest.raises(StepError, match="config.stage is invalid: Input should be 'lead', 'qualified'"):
+    with pytest.raises(StepFailure, match="config.stage is invalid: Input should be 'lead', 'qualified'"):
         await run_node("crm.create_deal", {"title": "t", "stage": "won-ish"}, step_ctx(acme))
 
 
@@ -131,11 +132,11 @@ async def test_integration_step_with_another_tenants_connection(acme, globex, fa
     block = acme.connection(SendGridConnection, "Mine", secrets={"api_key": fake_services.sendgrid.add_key()},
                             from_email="shop@acme-shop.com")
     config = {"connection": block.connection_id, "to": "x@example.com", "subject": "s", "text": "t"}
-    with pytest.raises(StepError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_node("email.sendgrid", config, step_ctx(globex, "mail"))
     assert "does not exist in your workspace" in caught.value.message and "choose one of your connections" in caught.value.hint
     wrong_type = {"connection": block.connection_id, "to": "+14155550123", "body": "hi"}
-    with pytest.raises(StepError, match="is a sendgrid connection; this step needs a twilio connection"):
+    with pytest.raises(StepFailure, match="is a sendgrid connection; this step needs a twilio connection"):
         await run_node("sms.twilio", wrong_type, step_ctx(acme, "sms"))
 
 
@@ -145,7 +146,7 @@ async def test_http_request_credentials_come_from_the_tenants_http_connection(ac
 
     block = acme.connection(HttpAuthConnection, "Orders API", secrets={"token": "tkn"}, auth="bearer")
     assert await connection_headers(step_ctx(acme, "call"), block.connection_id) == {"Authorization": "Bearer tkn"}
-    with pytest.raises(StepError, match="does not exist in your workspace"):
+    with pytest.raises(StepFailure, match="does not exist in your workspace"):
         await connection_headers(step_ctx(globex, "call"), block.connection_id)
 
 
@@ -162,7 +163,7 @@ async def test_http_request_step_sends_its_connections_credentials(acme, globex)
         assert output["status_code"] == 200
         [request] = server.requests
         assert request.headers["Authorization"] == "Bearer orders-token" and request.headers["X-Shop"] == "1"
-        with pytest.raises(StepError, match="does not exist in your workspace"):
+        with pytest.raises(StepFailure, match="does not exist in your workspace"):
             await run_node("http.request", config, step_ctx(globex, "call"))
         assert len(server.requests) == 1  # a foreign connection sends nothing
     finally:

@@ -7,12 +7,12 @@ import uuid
 
 import pytest
 
-from blocks.base import IntegrationError
 from blocks.execute import run_action
 from blocks.sendgrid import SEND_EMAIL, SendEmailInput, SendGridConnection
+from core.errors import StepFailure
 from tests.fakes.base import Delay, Response
-from tests.integrations.conftest import SLOWER_THAN_TIMEOUT
 from tests.fakes.sendgrid import errors, rate_limited
+from tests.integrations.conftest import SLOWER_THAN_TIMEOUT
 
 
 @pytest.fixture
@@ -80,13 +80,13 @@ async def test_a_retry_of_the_same_step_does_not_send_twice(acme, sendgrid, fake
 
 async def test_wrong_key_fails_at_once_with_what_to_do(acme, fake_services):
     block = acme.connection(SendGridConnection, "Stale", secrets={"api_key": "SG.revoked.key"}, from_email="a@acme-shop.com")
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_EMAIL, acme.ctx(), block.connection_id, email(to="x@example.com"))
     error = caught.value
     assert not error.retryable
     assert error.message.startswith("SendGrid rejected the API key (401): The provided authorization grant is invalid")
     assert "Mail Send permission" in error.hint
-    with pytest.raises(IntegrationError) as tested:
+    with pytest.raises(StepFailure) as tested:
         await block.test_connection()
     assert "rejected the API key (401)" in tested.value.message
 
@@ -94,10 +94,10 @@ async def test_wrong_key_fails_at_once_with_what_to_do(acme, fake_services):
 async def test_key_without_mail_send(acme, fake_services):
     key = fake_services.sendgrid.add_key(scopes=("stats.read",))
     block = acme.connection(SendGridConnection, "Stats", secrets={"api_key": key}, from_email="a@acme-shop.com")
-    with pytest.raises(IntegrationError) as tested:
+    with pytest.raises(StepFailure) as tested:
         await block.test_connection()
     assert "lacks the Mail Send permission" in tested.value.message
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_EMAIL, acme.ctx(), block.connection_id, email(to="x@example.com"))
     assert "(403): access forbidden" in caught.value.message and "Mail Send" in caught.value.hint
 
@@ -120,7 +120,7 @@ def test_bad_addresses_and_missing_content_are_named_before_any_call():
 async def test_oversized_attachment_fails_before_sending(acme, sendgrid, fake_services):
     big = base64.b64encode(b"\0" * (23 * 1024 * 1024)).decode()  # 23 MB -> ~31 MB as base64
     before = len(fake_services.sendgrid.requests)
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_EMAIL, acme.ctx(), sendgrid.connection_id,
                          email(to="big@example.com", attachments=[{"filename": "a.bin", "content": big}]))
     assert "SendGrid accepts at most 30 MB" in caught.value.message and not caught.value.retryable
@@ -132,7 +132,7 @@ async def test_429_is_retryable_after_retry_after(acme, sendgrid, fake_services)
     busy = unique("busy")
     fake_services.sendgrid.script(lambda r: to_address(r, busy), rate_limited(retry_after=2))
     ctx = acme.ctx()
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_EMAIL, ctx, sendgrid.connection_id, email(to=busy))
     assert caught.value.retryable and caught.value.retry_after == 2
     assert "(429): too many requests" in caught.value.message
@@ -143,7 +143,7 @@ async def test_429_is_retryable_after_retry_after(acme, sendgrid, fake_services)
 async def test_429_without_retry_after_uses_the_reset_header(acme, sendgrid, fake_services):
     reset = unique("reset")
     fake_services.sendgrid.script(lambda r: to_address(r, reset), rate_limited())
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_EMAIL, acme.ctx(), sendgrid.connection_id, email(to=reset))
     assert caught.value.retryable and 0 <= caught.value.retry_after <= 2
 
@@ -153,7 +153,7 @@ async def test_server_errors_are_retryable(acme, sendgrid, fake_services):
     fake_services.sendgrid.script(lambda r: to_address(r, down),
                                   errors(500, "internal error"), Response(503, {}, b"Service Unavailable"))
     for expected in ("(500): internal error", "(503): Service Unavailable"):
-        with pytest.raises(IntegrationError) as caught:
+        with pytest.raises(StepFailure) as caught:
             await run_action(SEND_EMAIL, acme.ctx(), sendgrid.connection_id, email(to=down))
         assert caught.value.retryable and expected in caught.value.message
     assert fake_services.sendgrid.delivered_to(down) == []
@@ -163,27 +163,27 @@ async def test_a_timed_out_answer_is_not_retried_so_nothing_is_sent_twice(acme, 
     slow = unique("slow")
     fake_services.sendgrid.script(lambda r: to_address(r, slow), Delay(SLOWER_THAN_TIMEOUT))
     ctx = acme.ctx()
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_EMAIL, ctx, sendgrid.connection_id, email(to=slow))
     assert not caught.value.retryable and "did not answer in time" in caught.value.message
-    with pytest.raises(IntegrationError) as again:  # a replay of the step refuses to send again
+    with pytest.raises(StepFailure) as again:  # a replay of the step refuses to send again
         await run_action(SEND_EMAIL, ctx, sendgrid.connection_id, email(to=slow))
     assert "may already have reached the service" in again.value.message
     assert len(fake_services.sendgrid.received(lambda r: to_address(r, slow))) == 1
 
 
 async def test_unreachable_service_is_retryable(acme, sendgrid, monkeypatch):
-    from flowyard.settings import get_settings
+    from core.settings import get_settings
     from tests.support import free_port
 
     monkeypatch.setenv("FLOWYARD_INTEGRATIONS__SENDGRID_BASE_URL", f"http://127.0.0.1:{free_port()}")
     get_settings.cache_clear()
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_EMAIL, acme.ctx(), sendgrid.connection_id, email(to="nowhere@example.com"))
     assert caught.value.retryable and caught.value.message.startswith("Could not reach SendGrid")
 
 
 async def test_another_tenants_connection_is_refused_at_run_time(acme, globex, sendgrid):
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_EMAIL, globex.ctx(), sendgrid.connection_id, email(to="x@example.com"))
     assert "does not exist in your workspace" in caught.value.message

@@ -10,14 +10,14 @@ import httpx
 import pytest
 
 from blocks import oauth
-from blocks.base import IntegrationError
 from blocks.execute import run_action
 from blocks.mastodon import POST_STATUS, MastodonConnection, StatusInput
 from blocks.x import POST, SPEC, PostInput, XConnection
+from core.errors import StepFailure
 from tests.fakes.base import Delay
-from tests.integrations.conftest import SLOWER_THAN_TIMEOUT
 from tests.fakes.mastodon import rate_limited as mastodon_limited
 from tests.fakes.x import rate_limited as x_limited
+from tests.integrations.conftest import SLOWER_THAN_TIMEOUT
 
 REDIRECT = "https://flowyard.example.com/api/v1/connections/oauth/callback"
 
@@ -49,7 +49,7 @@ def test_pkce_exchange_checks_the_verifier(integration_env, fake_services):
     verifier, challenge = oauth.pkce_pair()
     url = oauth.authorize_url(SPEC, client_id=app.client_id, redirect_uri=REDIRECT, state="s", challenge=challenge)
     code = parse_qs(urlsplit(httpx.get(url).headers["location"]).query)["code"][0]
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         oauth.exchange_code(SPEC, client_id=app.client_id, client_secret=None, code=code, verifier="wrong" * 10,
                             redirect_uri=REDIRECT)
     assert "X refused to get an access token (400)" in caught.value.message
@@ -77,7 +77,7 @@ async def test_x_test_mode_publishes_nothing(acme, x_account, fake_services):
 async def test_x_duplicate_fails_at_once_with_xs_words(acme, x_account):
     block, _ = x_account
     await run_action(POST, acme.ctx(), block.connection_id, PostInput(text="Same words"))
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(POST, acme.ctx(), block.connection_id, PostInput(text="Same words"))
     assert caught.value.message == ("X refused to publish the post (403): "
                                     "You are not allowed to create a Tweet with duplicate content.")
@@ -87,7 +87,7 @@ async def test_x_duplicate_fails_at_once_with_xs_words(acme, x_account):
 async def test_x_rate_limit_is_retryable_until_the_reset(acme, x_account, fake_services):
     block, user = x_account
     fake_services.x.script(lambda r: r.path == "/2/tweets" and "busy hour" in r.text(), x_limited())
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(POST, acme.ctx(), block.connection_id, PostInput(text="busy hour"))
     assert caught.value.retryable and 0 <= caught.value.retry_after <= 2
     assert "(429): Too Many Requests" in caught.value.message
@@ -99,7 +99,7 @@ async def test_x_expired_token_without_refresh_says_reconnect(acme, fake_service
     block = acme.connection(XConnection, "Old", secrets={"client_secret": app.client_secret}, client_id=app.client_id)
     block.store_tokens(tokens)
     fake_services.x.access.clear()  # X forgot the token (expired, revoked)
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(POST, acme.ctx(), block.connection_id, PostInput(text="hello"))
     assert caught.value.message == "X rejected the credentials (401): Unauthorized"
     assert "Reconnect the X account" in caught.value.hint
@@ -134,7 +134,7 @@ async def test_mastodon_lost_answer_is_retried_and_the_key_prevents_a_second_sta
     text = f"slow day {uuid.uuid4().hex[:6]}"
     fake_services.mastodon.script(lambda r: text in r.text(), Delay(SLOWER_THAN_TIMEOUT))
     ctx = acme.ctx()
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(POST_STATUS, ctx, block.connection_id, StatusInput(status=text))
     assert caught.value.retryable  # Mastodon honours Idempotency-Key: safe to retry
     output = await run_action(POST_STATUS, ctx, block.connection_id, StatusInput(status=text))
@@ -147,15 +147,15 @@ async def test_mastodon_lost_answer_is_retried_and_the_key_prevents_a_second_sta
 async def test_mastodon_errors(acme, mastodon, fake_services):
     block, _ = mastodon
     fake_services.mastodon.script(lambda r: "too often" in r.text(), mastodon_limited())
-    with pytest.raises(IntegrationError) as limited:
+    with pytest.raises(StepFailure) as limited:
         await run_action(POST_STATUS, acme.ctx(), block.connection_id, StatusInput(status="too often"))
     assert limited.value.retryable and limited.value.retry_after > 200  # the ISO-8601 reset, five minutes away
-    with pytest.raises(IntegrationError) as blank:
+    with pytest.raises(StepFailure) as blank:
         await run_action(POST_STATUS, acme.ctx(), block.connection_id, StatusInput.model_construct(status=" "))
     assert blank.value.message == "Mastodon refused to publish the status (422): Validation failed: Text can't be blank"
     wrong = acme.connection(MastodonConnection, "Wrong", secrets={"access_token": "nope"},
                             instance_url=fake_services.mastodon.url)
-    with pytest.raises(IntegrationError) as unauthorised:
+    with pytest.raises(StepFailure) as unauthorised:
         await wrong.test_connection()
     assert unauthorised.value.message == "Mastodon rejected the credentials (401): The access token is invalid"
     assert "write:statuses" in unauthorised.value.hint

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from blocks.base import IntegrationError
 from blocks.execute import run_action
 from blocks.http_auth import HttpAuthConnection, auth_headers
 from blocks.sql import QUERY, QueryInput, SqlConnection
-from flowyard.settings import get_settings
+from core.errors import StepFailure
+from core.settings import get_settings
 from tests.support import RecordingServer
 
 
@@ -35,7 +35,7 @@ async def test_parameterised_queries(acme, database):
     rows = await sql("SELECT email, spent FROM customers ORDER BY id")
     assert rows["columns"] == ["email", "spent"]
     assert [r["email"] for r in rows["rows"]] == ["a@example.com", hostile]  # a value, never SQL
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await sql("SELECT * FROM missing_table")
     assert caught.value.message.startswith("The database refused the query: no such table") and not caught.value.retryable
     assert await database.test_connection() == "The database accepted the connection."
@@ -43,7 +43,7 @@ async def test_parameterised_queries(acme, database):
 
 async def test_sqlite_files_are_refused_unless_allowed(acme):
     block = acme.connection(SqlConnection, "Local", secrets={"url": "sqlite:////etc/passwd"})
-    with pytest.raises(IntegrationError, match="SQLite files on the workflow server cannot be used"):
+    with pytest.raises(StepFailure, match="SQLite files on the workflow server cannot be used"):
         await run_action(QUERY, acme.ctx(), block.connection_id, QueryInput(query="SELECT 1"))
 
 

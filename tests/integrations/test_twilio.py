@@ -6,12 +6,12 @@ import random
 
 import pytest
 
-from blocks.base import IntegrationError
 from blocks.execute import run_action
 from blocks.twilio import SEND_SMS, TEST_FROM_NUMBER, SendSmsInput, TwilioConnection
+from core.errors import StepFailure
 from tests.fakes.base import Delay, json_response
-from tests.integrations.conftest import SLOWER_THAN_TIMEOUT
 from tests.fakes.twilio import too_many
+from tests.integrations.conftest import SLOWER_THAN_TIMEOUT
 
 
 def number() -> str:
@@ -62,13 +62,13 @@ async def test_test_mode_uses_test_credentials_and_the_magic_sender(acme, twilio
 
 
 async def test_test_mode_magic_numbers_give_twilios_errors(acme, twilio):
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_SMS, acme.ctx(mode="test"), twilio.connection_id, sms(to="+15005550001"))
     error = caught.value
     assert error.message == ("Twilio refused to send the text message (400, error 21211): "
                              "The 'To' number +15005550001 is not a valid phone number.")
     assert "international format" in error.hint and not error.retryable
-    with pytest.raises(IntegrationError) as blocked:
+    with pytest.raises(StepFailure) as blocked:
         await run_action(SEND_SMS, acme.ctx(mode="test"), twilio.connection_id, sms(to="+15005550004"))
     assert "error 21610" in blocked.value.message and "STOP" in blocked.value.hint
 
@@ -77,7 +77,7 @@ async def test_test_mode_without_test_credentials_says_what_to_add(acme, fake_se
     live = fake_services.twilio.add_account()
     block = acme.connection(TwilioConnection, "NoTest", secrets={"auth_token": live.token}, account_sid=live.sid,
                             from_number="+14155550100")
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_SMS, acme.ctx(mode="test"), block.connection_id, sms(to=number()))
     assert "has none" in caught.value.message and "Test Auth Token" in caught.value.hint
 
@@ -86,11 +86,11 @@ async def test_wrong_token(acme, fake_services):
     live = fake_services.twilio.add_account()
     block = acme.connection(TwilioConnection, "Wrong", secrets={"auth_token": "0" * 32}, account_sid=live.sid,
                             from_number="+14155550100")
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_SMS, acme.ctx(), block.connection_id, sms(to=number()))
     assert caught.value.message == "Twilio rejected the Account SID or Auth Token (401, error 20003): Authenticate"
     assert "Twilio Console" in caught.value.hint and not caught.value.retryable
-    with pytest.raises(IntegrationError):
+    with pytest.raises(StepFailure):
         await block.test_connection()
 
 
@@ -99,7 +99,7 @@ async def test_connection_test(twilio):
 
 
 async def test_sender_not_owned(acme, twilio):
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_SMS, acme.ctx(), twilio.connection_id, sms(to=number(), from_number="+14155559999"))
     assert "error 21606" in caught.value.message and "SMS-capable" in caught.value.hint
 
@@ -121,7 +121,7 @@ async def test_429_and_5xx_are_retryable(acme, twilio, fake_services):
                                 json_response(500, {"code": 20500, "message": "Internal Server Error",
                                                     "more_info": "https://www.twilio.com/docs/errors/20500", "status": 500}))
     for expected in ("(429, error 20429): Too Many Requests", "(500, error 20500): Internal Server Error"):
-        with pytest.raises(IntegrationError) as caught:
+        with pytest.raises(StepFailure) as caught:
             await run_action(SEND_SMS, acme.ctx(), twilio.connection_id, sms(to=to))
         assert caught.value.retryable and expected in caught.value.message
     await run_action(SEND_SMS, acme.ctx(), twilio.connection_id, sms(to=to))
@@ -132,10 +132,10 @@ async def test_timeout_is_not_retried_and_sends_once(acme, twilio, fake_services
     to = number()
     fake_services.twilio.script(lambda r: to in r.text().replace("%2B", "+"), Delay(SLOWER_THAN_TIMEOUT))
     ctx = acme.ctx()
-    with pytest.raises(IntegrationError) as caught:
+    with pytest.raises(StepFailure) as caught:
         await run_action(SEND_SMS, ctx, twilio.connection_id, sms(to=to))
     assert not caught.value.retryable and "did not answer" in caught.value.message
-    with pytest.raises(IntegrationError) as again:  # a replay of the step does not send again
+    with pytest.raises(StepFailure) as again:  # a replay of the step does not send again
         await run_action(SEND_SMS, ctx, twilio.connection_id, sms(to=to))
     assert "may already have reached the service" in again.value.message
     assert len(fake_services.twilio.received(lambda r: to in r.text().replace("%2B", "+"))) == 1

@@ -3,8 +3,7 @@ lineage of workflows made from a template.
 
 Full-text search: on PostgreSQL the `search_vector` column (to_tsvector('english', search_text), set by
 catalog.index) with a GIN index; on SQLite the FTS5 table `catalog_templates_fts`, which the ORM does not
-model (created by migration 0004, kept in step by catalog.index).
-"""
+model (created by migration 0004, kept in step by catalog.index)."""
 
 from __future__ import annotations
 
@@ -15,13 +14,12 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.models import Base, JsonType, new_id, utcnow
+from store.base import Base, IdMixin, JsonType, TenantOwnedMixin, TimestampMixin, utcnow
 
 FTS_TABLE = "catalog_templates_fts"  # SQLite FTS5 (template_id UNINDEXED, document)
-UNMANAGED_TABLE_PREFIX = FTS_TABLE  # the FTS5 table and its shadow tables: not ORM tables
 
 
-class CatalogTemplate(Base):
+class CatalogTemplate(IdMixin, TimestampMixin, Base):
     """One template in the index. Public templates (from catalog/templates) have no tenant;
     a tenant's private template (saved from one of its workflows) is visible only to that tenant."""
 
@@ -31,7 +29,6 @@ class CatalogTemplate(Base):
         Index("ix_catalog_templates_tenant_title", "tenant_id", "title"),
         Index("ix_catalog_templates_search", "search_vector", postgresql_using="gin"),
     )
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(200))
@@ -42,7 +39,6 @@ class CatalogTemplate(Base):
     latest_version: Mapped[int] = mapped_column(Integer)
     search_text: Mapped[str] = mapped_column(Text)  # title, description, tags and integrations: what search reads
     search_vector: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))  # PostgreSQL only
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -53,30 +49,26 @@ class CatalogTemplateTag(Base):
     tag: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
-class CatalogTemplateVersion(Base):
+class CatalogTemplateVersion(IdMixin, TimestampMixin, Base):
     """A published version of a template: never changed once written (upgrades merge from it)."""
 
     __tablename__ = "catalog_template_versions"
     __table_args__ = (UniqueConstraint("template_id", "version"),)
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     template_id: Mapped[str] = mapped_column(ForeignKey("catalog_templates.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
     definition: Mapped[dict[str, Any]]  # the whole template file: parameters, graph, trigger, changelog ...
     changelog: Mapped[str] = mapped_column(Text, default="")  # what changed in this version
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class WorkflowLineage(Base):
+class WorkflowLineage(TenantOwnedMixin, TimestampMixin, Base):
     """Which template (and version, with which parameters) a workflow was made from."""
 
     __tablename__ = "workflow_lineage"
     workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     template_id: Mapped[str] = mapped_column(ForeignKey("catalog_templates.id", ondelete="CASCADE"), index=True)
     template_slug: Mapped[str] = mapped_column(String(80))
     template_version: Mapped[int] = mapped_column(Integer)
     parameters: Mapped[dict[str, Any]]
     trigger_overrides: Mapped[dict[str, Any] | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     upgraded_at: Mapped[datetime | None]

@@ -10,17 +10,8 @@ from typing import Any, Literal
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from blocks import checks
-from store.integration_models import (
-    DEAL_STAGES,
-    CrmActivity,
-    CrmCompany,
-    CrmContact,
-    CrmDeal,
-    CrmTag,
-    Outbox,
-)
-from store.models import Base, utcnow
+from core import checks
+from store import DEAL_STAGES, Base, CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag, Outbox, utcnow
 
 RECORD_TYPES: dict[str, type[Base]] = {
     "contact": CrmContact, "company": CrmCompany, "deal": CrmDeal, "activity": CrmActivity,

@@ -1,4 +1,7 @@
-"""Retry an idempotent Prefect API write quickly when Prefect answers 503.
+"""Prefect clients: one bound to the configured API (never an ephemeral server), and quick retries of
+idempotent writes.
+
+Retry an idempotent Prefect API write quickly when Prefect answers 503.
 
 A SQLite Prefect server answers 503 ("database is locked") when a write that reads first loses the race
 for SQLite's write lock to another writer (its own services, a log batch, another client). The worker's
@@ -16,10 +19,14 @@ tenant a little).
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import httpx
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
+
+from core.settings import Settings
 
 DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8)
 RETRYABLE = (429, 502, 503)
@@ -76,3 +83,10 @@ async def acall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def _failed_quickly(exc: Exception) -> bool:
     response = getattr(exc, "response", None)
     return isinstance(response, httpx.Response) and response.status_code in RETRYABLE
+
+
+@contextmanager
+def prefect_client(settings: Settings) -> Iterator[SyncPrefectClient]:
+    """A Prefect client bound to the configured API URL (never an ephemeral server)."""
+    with SyncPrefectClient(settings.prefect_api_url, httpx_settings={"timeout": 30}) as client:
+        yield client

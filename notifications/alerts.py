@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from blocks.base import ActionContext, IntegrationError
+from blocks.base import ActionContext
 from blocks.runtime import platform_sessions
-from store.integration_models import Connection, Notification, SideEffect
-from store.models import Execution, Membership, User, Workflow
+from core.errors import StepFailure
+from store import Connection, Execution, Membership, Notification, SideEffect, User, Workflow
 
 log = logging.getLogger("flowyard.alerts")
 ALERT_ROLES = ("owner", "admin")
@@ -61,5 +61,5 @@ async def _email(tenant_id: str, execution_id: str, node_id: str, alert: dict[st
                           text=f"{alert['body']}\n\nRun: {execution_id}")
     try:
         await run_action(SEND_EMAIL, ctx, alert["connection_id"], data)
-    except IntegrationError as exc:
+    except StepFailure as exc:
         log.warning("alert email for execution %s step %s not sent: %s", execution_id, node_id, exc.message)

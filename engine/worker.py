@@ -6,7 +6,7 @@ This worker is a `BaseWorker` of its own type ("flowyard") that runs each flow r
 
 - Polling: every `poll_seconds` (2 s by default) it reads scheduled flow runs of its pool and
   proposes `Pending` for each before running it, so two workers never run the same flow run. The
-  dispatcher wakes it as soon as it has created flow runs (`deployments.wakeup`), so a new batch
+  dispatcher wakes it as soon as it has created flow runs (`engine.wakeup`), so a new batch
   starts within tens of milliseconds, and it polls again as soon as a slot frees up after a poll that
   found more flow runs than free slots; the regular poll is the fallback.
 - Start-up: no suspension observer per flow run (see `_no_suspension_observer`).
@@ -17,13 +17,13 @@ This worker is a `BaseWorker` of its own type ("flowyard") that runs each flow r
 - Drain: on SIGTERM or SIGINT it stops taking flow runs, keeps heartbeating and lets the running
   ones finish; after `drain_seconds` it stops what is left, which the engine reports `Crashed`.
 - Crash detection: it heartbeats every `heartbeat_seconds` and labels each flow run with its name;
-  when it dies, `deployments.reconcile.crash_runs_of_dead_workers` (run by the dispatcher) marks its
+  when it dies, `engine.reconcile.crash_runs_of_dead_workers` (run by the dispatcher) marks its
   flow runs `Crashed` and the dispatcher's reconciliation ends their executions.
 
 The asyncio loop runs in a thread of its own: Prefect's flow engine installs a SIGTERM handler for
 each run when it runs in the main thread, which would interrupt the worker rather than a run.
 
-Run it with `python -m deployments.worker` (settings from `FLOWYARD_WORKER__...`).
+Run it with `python -m engine.worker` (settings from `FLOWYARD_WORKER__...`).
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ from typing import Any
 
 import anyio
 from prefect import flow_engine
-from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState, FlowRunFilterStateType
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.exceptions import Abort, TerminationSignal
 from prefect.flow_engine import run_flow_async
 from prefect.settings import (
@@ -60,10 +60,10 @@ from prefect.states import Cancelled
 from prefect.utilities.services import critical_service_loop
 from prefect.workers.base import BaseJobConfiguration, BaseVariables, BaseWorker, BaseWorkerResult
 
-from deployments import wakeup
+from core import prefect_client as prefect_retries
+from core.settings import get_settings
+from engine import wakeup
 from flow_factory.interpreter import graph_interpreter
-from flowyard import prefect_retry
-from flowyard.settings import get_settings
 
 WORKER_TYPE = "flowyard"
 CANCEL_POLL_SECONDS = 1.0
@@ -171,7 +171,7 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
         # Before the engine starts, not alongside it: on a SQLite Prefect server the label, written while the
         # engine updates the same flow run, was lost (and with it the crash detection of a dead worker).
         try:  # how a dead worker's runs are found; quick retries: a SQLite Prefect often answers it 503
-            await prefect_retry.acall(self._give_worker_labels_to_flow_run, flow_run.id)
+            await prefect_retries.acall(self._give_worker_labels_to_flow_run, flow_run.id)
         except Exception:
             self._logger.warning("could not label flow run %s with this worker", flow_run.id, exc_info=True)
         control = RunControl()
@@ -269,7 +269,7 @@ async def serve(worker: FlowyardWorker, stop: threading.Event, *, poll_seconds: 
     # client in context and would otherwise build several per flow run (each builds an SSL context).
     with SyncClientContext():
         async with AsyncClientContext(), worker, anyio.create_task_group() as loops:
-            prefect_retry.install(worker.client)
+            prefect_retries.install(worker.client)
             polling, on_wake_up = anyio.CancelScope(), anyio.CancelScope()
             loops.start_soon(loop, worker.get_and_submit_flow_runs, poll_seconds, polling)
             loops.start_soon(loop, worker._sync_and_initialize, worker.heartbeat_interval_seconds)
@@ -316,7 +316,7 @@ def worker_name() -> str:
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     config = settings.worker
-    parser = argparse.ArgumentParser(prog="python -m deployments.worker", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m engine.worker", description=__doc__.splitlines()[0])
     parser.add_argument("--pool", default=config.work_pool, help="work pool to take flow runs from")
     parser.add_argument("--limit", type=int, default=settings.worker_limit, help="most flow runs at once")
     args = parser.parse_args(argv)

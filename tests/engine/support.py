@@ -19,10 +19,10 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.exceptions import PrefectHTTPStatusError
 from sqlalchemy import update
 
-from deployments.publish import BatchLimits, DeploymentTarget, upsert_deployment
-from flowyard import prefect_retry
+from core import prefect_client as prefect_retries
+from engine.publish import BatchLimits, DeploymentTarget, upsert_deployment
+from store import Batch, Execution
 from store.db import get_session_factory
-from store.models import Batch, Execution
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 120, what: str = "condition", interval: float = 0.3):
@@ -147,8 +147,8 @@ class Workflow:
     def _create_flow_run(self, batch_id: str) -> str:
         """What the dispatcher does; if it fails, the dispatcher submits the batch again on a later pass."""
         with prefect_client(self.stack) as client:
-            prefect_retry.install(client)
-            flow_run = prefect_retry.call(client.create_flow_run_from_deployment, self.deployment_id,
+            prefect_retries.install(client)
+            flow_run = prefect_retries.call(client.create_flow_run_from_deployment, self.deployment_id,
                                           parameters={"batch_id": batch_id}, idempotency_key=f"batch-{batch_id}")
         with self.sessions.begin() as db:
             db.execute(update(Batch).where(Batch.id == batch_id).values(flow_run_id=str(flow_run.id)))
@@ -169,10 +169,10 @@ def flow_run_state(stack, flow_run_id: str) -> str:
 
 
 class WorkerProcess:
-    """`python -m deployments.worker` on its own pool, with the stack's settings."""
+    """`python -m engine.worker` on its own pool, with the stack's settings."""
 
     def __init__(self, stack, pool: str, limit: int, **settings: str) -> None:
-        self._start(stack, pool, [sys.executable, "-m", "deployments.worker", "--pool", pool, "--limit", str(limit)],
+        self._start(stack, pool, [sys.executable, "-m", "engine.worker", "--pool", pool, "--limit", str(limit)],
                     {"FLOWYARD_WORKER__HEARTBEAT_SECONDS": "2",
                      **{f"FLOWYARD_WORKER__{k.upper()}": v for k, v in settings.items()}})
 

@@ -9,6 +9,7 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate, WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
+from core.naming import tenant_object_name, tenant_prefix, tenant_tags
 from flow_factory.interpreter import ENTRYPOINT, FLOW_NAME
 
 TEST_RUNS_SUFFIX = "test-runs"
@@ -27,16 +28,16 @@ class DeploymentTarget:
 
     @property
     def name(self) -> str:
-        return f"t-{self.tenant_slug}-{self.name_suffix}"
+        return tenant_object_name(self.tenant_slug, self.name_suffix)
 
     @property
     def work_queue(self) -> str:
         """The tenant's own queue in the work pool: its concurrency limit bounds the tenant's batches."""
-        return f"t-{self.tenant_slug}"
+        return tenant_prefix(self.tenant_slug)
 
     @property
     def tags(self) -> list[str]:
-        return [f"t-{self.tenant_slug}", f"tenant:{self.tenant_id}", "flowyard"]
+        return tenant_tags(self.tenant_slug, self.tenant_id)
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,21 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from store.db import get_session_factory
-from store.executions import enqueue_execution
-from store.models import (
-    FINAL_RUN_STATUSES,
+from store import (
+    FINAL_EXECUTION_STATUSES,
     Approval,
+    ApprovalStatus,
     Execution,
+    ExecutionStatus,
     StepResult,
+    StepStatus,
     Tenant,
     Workflow,
     WorkflowVersion,
+    enqueue_execution,
     utcnow,
 )
+from store.db import get_session_factory
 
 
 @dataclass
@@ -147,7 +150,7 @@ class BatchStore:
         rows = db.execute(
             select(Execution, Tenant.time_zone)
             .join(Tenant, Tenant.id == Execution.tenant_id)
-            .where(Execution.batch_id == batch_id, Execution.status.not_in(FINAL_RUN_STATUSES))
+            .where(Execution.batch_id == batch_id, Execution.status.not_in(FINAL_EXECUTION_STATUSES))
             .order_by(Execution.created_at)
         ).all()
         if not rows:
@@ -175,7 +178,7 @@ class BatchStore:
                 deployment_id=workflow.deployment_id, input={"scheduled_at": scheduled_at.isoformat()},
                 trigger="schedule", dedupe_key=f"schedule:{flow_run_id}",
             )
-            return "queued"
+            return ExecutionStatus.QUEUED
 
     @staticmethod
     def _mark_running(db, execution_ids: list[str]) -> None:
@@ -183,8 +186,8 @@ class BatchStore:
         if execution_ids:
             db.execute(
                 update(Execution)
-                .where(Execution.id.in_(execution_ids), Execution.status.not_in(FINAL_RUN_STATUSES))
-                .values(status="running", resume_at=None, waiting_node_id=None,
+                .where(Execution.id.in_(execution_ids), Execution.status.not_in(FINAL_EXECUTION_STATUSES))
+                .values(status=ExecutionStatus.RUNNING, resume_at=None, waiting_node_id=None,
                         started_at=func.coalesce(Execution.started_at, utcnow()))
             )
 
@@ -198,44 +201,44 @@ class BatchStore:
         """Each execution's end of this batch: completed, failed, or waiting until `resume_at`; `steps`
         (step rows not written yet) are written in the same transaction."""
         now = utcnow()
-        completed = [i for i, values in outcomes.items() if values["status"] == "completed"]
+        completed = [i for i, values in outcomes.items() if values["status"] == ExecutionStatus.COMPLETED]
         with self._sessions.begin() as db:
             _write_steps(db, steps or [])
             if completed:  # the common case, in one statement
                 db.execute(update(Execution)
-                           .where(Execution.id.in_(completed), Execution.status.not_in(FINAL_RUN_STATUSES))
-                           .values(status="completed", error=None, ended_at=now))
+                           .where(Execution.id.in_(completed), Execution.status.not_in(FINAL_EXECUTION_STATUSES))
+                           .values(status=ExecutionStatus.COMPLETED, error=None, ended_at=now))
             for execution_id, values in outcomes.items():
-                if values["status"] == "completed":
+                if values["status"] == ExecutionStatus.COMPLETED:
                     continue
-                ended = {"ended_at": now} if values["status"] in FINAL_RUN_STATUSES else {}
+                ended = {"ended_at": now} if values["status"] in FINAL_EXECUTION_STATUSES else {}
                 db.execute(
                     update(Execution)
-                    .where(Execution.id == execution_id, Execution.status.not_in(FINAL_RUN_STATUSES))
+                    .where(Execution.id == execution_id, Execution.status.not_in(FINAL_EXECUTION_STATUSES))
                     .values(**values, **ended)
                 )
-            self._wake_answered_approvals(db, [i for i, v in outcomes.items() if v["status"] == "waiting"])
+            self._wake_answered_approvals(db, [i for i, v in outcomes.items() if v["status"] == ExecutionStatus.WAITING])
 
     @staticmethod
     def _wake_answered_approvals(db, waiting_ids: list[str]) -> None:
         """An approval answered while its batch was still running must not wait for its timeout."""
         if waiting_ids:
             answered = select(Approval.execution_id).where(
-                Approval.execution_id.in_(waiting_ids), Approval.status != "pending")
+                Approval.execution_id.in_(waiting_ids), Approval.status != ApprovalStatus.PENDING)
             db.execute(update(Execution).where(Execution.id.in_(answered)).values(resume_at=utcnow()))
 
     def fail_unfinished(self, batch_id: str, status: str, error: dict[str, Any]) -> None:
         """After a crash or a cancellation: nothing of the batch stays `running` forever."""
         now = utcnow()
         with self._sessions.begin() as db:
-            running = select(Execution.id).where(Execution.batch_id == batch_id, Execution.status == "running")
+            running = select(Execution.id).where(Execution.batch_id == batch_id, Execution.status == ExecutionStatus.RUNNING)
             db.execute(
                 update(StepResult)
-                .where(StepResult.execution_id.in_(running), StepResult.status == "running")
+                .where(StepResult.execution_id.in_(running), StepResult.status == StepStatus.RUNNING)
                 .values(status=status, error=error, ended_at=now)
             )
             db.execute(
                 update(Execution)
-                .where(Execution.batch_id == batch_id, Execution.status.in_(("running", "pending", "queued")))
+                .where(Execution.batch_id == batch_id, Execution.status.in_((ExecutionStatus.RUNNING, ExecutionStatus.BATCHED, ExecutionStatus.QUEUED)))
                 .values(status=status, error=error, ended_at=now)
             )

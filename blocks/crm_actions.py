@@ -11,11 +11,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from blocks.base import Action, ActionContext, ActionInput, IntegrationError
-from blocks.crm import records
-from blocks.crm.records import CrmError
+from blocks.base import Action, ActionContext, ActionInput
 from blocks.runtime import platform_sessions
-from store.integration_models import DEAL_STAGES, SideEffect
+from core.errors import Permanent
+from crm import records
+from crm.records import CrmError
+from store import DEAL_STAGES, SideEffect
 
 ContactRef = Field(description="The contact: its id, or its email address.")
 Stage = Literal["lead", "qualified", "proposal", "negotiation", "won", "lost"]
@@ -32,7 +33,7 @@ def _run(ctx: ActionContext, action: str, change: Callable[[Session], dict[str, 
         try:
             result = change(db)
         except CrmError as exc:
-            raise IntegrationError(f"CRM: {exc.message}", hint=exc.hint,
+            raise Permanent(f"CRM: {exc.message}", hint=exc.hint,
                                    details={"field": exc.field} if exc.field else None) from None
         if writes:
             db.add(SideEffect(tenant_id=ctx.tenant_id, key=ctx.idempotency_key, action=action, status="done", result=result))
@@ -52,7 +53,7 @@ def _step(node_type: str, *, writes: bool):
 def _contact(db: Session, ctx: ActionContext, ref: str):
     contact = records.find_contact(db, ctx.tenant_id, ref=ref.strip())
     if contact is None:
-        raise IntegrationError(f"CRM: no contact '{ref}' in your CRM.",
+        raise Permanent(f"CRM: no contact '{ref}' in your CRM.",
                                hint="Check the id or email, or create the contact first (e.g. an Upsert contact step).")
     return contact
 
@@ -133,7 +134,7 @@ class FindContactOutput(BaseModel):
 @_step("crm.find_contact", writes=False)
 def find_contact(db: Session, data: FindContactInput, ctx: ActionContext) -> dict[str, Any]:
     if not (data.email or data.phone or data.id):
-        raise IntegrationError("CRM: give an email, a phone number or an id to find a contact.",
+        raise Permanent("CRM: give an email, a phone number or an id to find a contact.",
                                hint="Map one of them from the trigger or an earlier step.")
     contact = (records.get(db, ctx.tenant_id, "contact", data.id) if data.id
                else records.find_contact(db, ctx.tenant_id, email=data.email, phone=data.phone))
@@ -239,7 +240,7 @@ class DealWritten(BaseModel):
 def move_deal_stage(db: Session, data: MoveDealInput, ctx: ActionContext) -> dict[str, Any]:
     deal = records.get(db, ctx.tenant_id, "deal", data.deal_id)
     if deal is None:
-        raise IntegrationError(f"CRM: no deal with id {data.deal_id} in your CRM.", hint="Check the deal id mapped into this step.")
+        raise Permanent(f"CRM: no deal with id {data.deal_id} in your CRM.", hint="Check the deal id mapped into this step.")
     previous = deal.stage
     records.write(db, tenant_id=ctx.tenant_id, record_type="deal", op="update", record=deal, values={"stage": data.stage})
     return {"deal": _deal_out(db, deal), "previous_stage": previous}

@@ -35,8 +35,8 @@ from prefect.states import Cancelled, Crashed
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flow_factory.batch_store import BatchStore
-from store.models import Batch, Execution
+from store import Batch, Execution, ExecutionStatus
+from store.batches import BatchStore
 
 log = logging.getLogger("flowyard.reconcile")
 WORKER_TYPE = "flowyard"
@@ -105,7 +105,7 @@ def end_executions_of_ended_batches(db: Session, client: SyncPrefectClient, stor
     batches = dict(db.execute(
         select(Batch.id, Batch.flow_run_id).distinct()
         .join(Execution, Execution.batch_id == Batch.id)
-        .where(Execution.status.in_(("pending", "running")), Batch.flow_run_id.is_not(None))
+        .where(Execution.status.in_((ExecutionStatus.BATCHED, ExecutionStatus.RUNNING)), Batch.flow_run_id.is_not(None))
     ).all())
     db.rollback()  # hold no transaction (nor SQLite's lock) while asking Prefect
     if not batches:
@@ -119,7 +119,7 @@ def end_executions_of_ended_batches(db: Session, client: SyncPrefectClient, stor
             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ENDED)),
         ))
         for run in ended:
-            status = "cancelled" if run.state_type == StateType.CANCELLED else "failed"
+            status = ExecutionStatus.CANCELLED if run.state_type == StateType.CANCELLED else ExecutionStatus.FAILED
             state = run.state.name if run.state else run.state_type.value
             detail = f": {run.state.message}" if run.state and run.state.message else ""
             store.fail_unfinished(by_flow_run[str(run.id)], status, {

@@ -16,10 +16,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from flow_factory.conditions import evaluate
-from store.executions import enqueue_execution
-from store.integration_models import Outbox
-from store.models import Workflow, utcnow
-from store.trigger_models import TriggerSubscription
+from store import Outbox, TriggerSubscription, Workflow, enqueue_execution, utcnow
 
 log = logging.getLogger("flowyard.outbox")
 CHANNEL = "flowyard_outbox"

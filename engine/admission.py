@@ -14,9 +14,9 @@ from collections import Counter
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from store.models import Execution, Tenant, Workflow, utcnow
+from store import Execution, ExecutionStatus, Tenant, Workflow, utcnow
 
-IN_FLIGHT = ("pending", "running")
+IN_FLIGHT = (ExecutionStatus.BATCHED, ExecutionStatus.RUNNING)
 SKIPPED = {"message": "Skipped: the previous run of this workflow was still going.",
            "hint": "Change the workflow's conflict policy to `queue` to run it afterwards instead.",
            "retryable": False}
@@ -54,6 +54,6 @@ def admit(db: Session, queued: list[Execution]) -> list[Execution]:
         per_tenant[execution.tenant_id] += 1
         admitted.append(execution)
     if skipped:
-        db.execute(update(Execution).where(Execution.id.in_(skipped), Execution.status == "queued")
-                   .values(status="cancelled", error=SKIPPED, ended_at=utcnow()))
+        db.execute(update(Execution).where(Execution.id.in_(skipped), Execution.status == ExecutionStatus.QUEUED)
+                   .values(status=ExecutionStatus.CANCELLED, error=SKIPPED, ended_at=utcnow()))
     return admitted

@@ -13,7 +13,13 @@ from prefect.states import Cancelling
 from prefect.workers.process import ProcessWorker
 
 from tests.deployments.support import (
-    GateServer, PrefectProcessWorker, WorkerProcess, Workflow, flow_run_state, prefect_client, wait_until,
+    GateServer,
+    PrefectProcessWorker,
+    WorkerProcess,
+    Workflow,
+    flow_run_state,
+    prefect_client,
+    wait_until,
 )
 from tests.support import Api
 
@@ -109,7 +115,7 @@ def test_runs_of_a_killed_worker_are_crashed_and_their_executions_failed(stack, 
     wait_until(lambda: flow_run_state(stack, flow_run_id) == "CRASHED", timeout=180, what="the flow run to crash")
     wait_until(lambda: workflow.status(executions[0]) == "failed", timeout=120, what="the execution to fail")
     with workflow.sessions() as db:
-        from store.models import Execution
+        from store import Execution
 
         error = db.get(Execution, executions[0]).error
     assert "Crashed" in error["message"] and "stopped heartbeating" in error["message"], error

@@ -10,7 +10,7 @@ waits `batch_wait_ms` so that more executions join the batch; after a pass that 
 workers cannot keep up with, `max_pending_batches` (batches of a deployment not started yet) holds
 new executions in the queue, so that batches grow with the load instead of flow runs piling up.
 
-Every `reconcile_seconds` the dispatcher also runs `deployments.reconcile`: flow runs of dead
+Every `reconcile_seconds` the dispatcher also runs `engine.reconcile`: flow runs of dead
 Flowyard workers become `Crashed`, and executions of batches whose flow run ended without
 finishing them end `failed` or `cancelled`.
 """
@@ -27,16 +27,16 @@ from prefect.client.orchestration import SyncPrefectClient
 from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
-from deployments import outbox
-from deployments.admission import admit
-from deployments.prefect_api import prefect_client
-from deployments.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
-from deployments.wakeup import notify_flow_runs_created
-from flow_factory.batch_store import BatchStore
-from flowyard import prefect_retry
-from flowyard.settings import Settings
+from core import prefect_client as prefect_retries
+from core.prefect_client import prefect_client
+from core.settings import Settings
+from engine import outbox
+from engine.admission import admit
+from engine.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
+from engine.wakeup import notify_flow_runs_created
+from store import Batch, Execution, ExecutionStatus, utcnow
+from store.batches import BatchStore
 from store.db import get_session_factory
-from store.models import Batch, Execution, utcnow
 
 log = logging.getLogger("flowyard.dispatcher")
 CONGESTED_POLL_SECONDS = 0.2
@@ -54,8 +54,8 @@ def release_due_waits(db: Session) -> int:
     """Executions whose delay is over, or whose approval was answered or timed out, queue again."""
     result = db.execute(
         update(Execution)
-        .where(Execution.status == "waiting", Execution.resume_at <= utcnow())
-        .values(status="queued", batch_id=None)
+        .where(Execution.status == ExecutionStatus.WAITING, Execution.resume_at <= utcnow())
+        .values(status=ExecutionStatus.QUEUED, batch_id=None)
     )
     db.commit()
     return result.rowcount
@@ -65,7 +65,7 @@ def congested_deployments(db: Session, max_pending_batches: int) -> list[str]:
     """Deployments with `max_pending_batches` batches that no worker has started yet."""
     return list(db.scalars(
         select(Execution.deployment_id)
-        .where(Execution.status == "pending")
+        .where(Execution.status == ExecutionStatus.BATCHED)
         .group_by(Execution.deployment_id)
         .having(func.count(distinct(Execution.batch_id)) >= max_pending_batches)
     ))
@@ -78,7 +78,7 @@ def claim_batches(db: Session, *, batch_size: int, limit: int, skip_deployments:
     """
     queued = db.scalars(
         select(Execution)
-        .where(Execution.status == "queued", Execution.batch_id.is_(None),
+        .where(Execution.status == ExecutionStatus.QUEUED, Execution.batch_id.is_(None),
                Execution.deployment_id.not_in(skip_deployments or []))
         .order_by(Execution.created_at)
         .limit(limit)
@@ -94,8 +94,8 @@ def claim_batches(db: Session, *, batch_size: int, limit: int, skip_deployments:
             db.flush()
             result = db.execute(
                 update(Execution)
-                .where(Execution.id.in_([e.id for e in chunk]), Execution.status == "queued", Execution.batch_id.is_(None))
-                .values(status="pending", batch_id=batch.id)
+                .where(Execution.id.in_([e.id for e in chunk]), Execution.status == ExecutionStatus.QUEUED, Execution.batch_id.is_(None))
+                .values(status=ExecutionStatus.BATCHED, batch_id=batch.id)
             )
             claimed += result.rowcount
     db.commit()
@@ -109,9 +109,9 @@ def submit_batches(db: Session, settings: Settings, client: SyncPrefectClient | 
     if not batches:
         return 0
     with nullcontext(client) if client else prefect_client(settings) as client:
-        prefect_retry.install(client)
+        prefect_retries.install(client)
         for batch in batches:
-            flow_run = prefect_retry.call(  # quick retries of a 503 (SQLite Prefect); the key makes it safe
+            flow_run = prefect_retries.call(  # quick retries of a 503 (SQLite Prefect); the key makes it safe
                 client.create_flow_run_from_deployment,
                 batch.deployment_id,
                 parameters={"batch_id": batch.id},

@@ -16,7 +16,7 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
 
-from flowyard.settings import Settings
+from core.settings import Settings
 from tests.deployments.support import Workflow, prefect_client
 from tests.deployments.test_worker import held_graph
 from tests.support import Api
@@ -34,7 +34,7 @@ def test_worker_manifests_are_valid_and_give_the_worker_time_to_drain(monkeypatc
         kubernetes_validate.validate(manifest, KUBERNETES, strict=True)
     pod = next(m for m in worker_manifests() if m["kind"] == "Deployment")["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["command"] == ["python", "-m", "deployments.worker"]
+    assert container["command"] == ["python", "-m", "engine.worker"]
 
     for variable in container["env"]:  # each is a setting Flowyard reads (a misspelt one would be ignored)
         monkeypatch.setenv(variable["name"], variable["value"])

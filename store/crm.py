@@ -1,0 +1,72 @@
+"""The internal CRM: companies, contacts, tags, deals and activities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
+from store.statuses import DealStage
+
+
+class CrmCompany(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    __tablename__ = "crm_companies"
+    __table_args__ = (Index("ix_crm_companies_tenant_name", "tenant_id", "name"),)
+    tenant_index = False  # found through a composite index or its parent row
+    name: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str | None] = mapped_column(String(253))
+    properties: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CrmContact(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    __tablename__ = "crm_contacts"
+    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+    email: Mapped[str | None] = mapped_column(String(320))  # lower-cased; unique per tenant
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    company_id: Mapped[str | None] = mapped_column(ForeignKey("crm_companies.id", ondelete="SET NULL"))
+    properties: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CrmTag(IdMixin, TenantOwnedMixin, Base):
+    __tablename__ = "crm_tags"
+    __table_args__ = (UniqueConstraint("contact_id", "name"), Index("ix_crm_tags_tenant_name", "tenant_id", "name"))
+    tenant_index = False  # found through a composite index or its parent row
+    contact_id: Mapped[str] = mapped_column(ForeignKey("crm_contacts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(60))
+
+
+class CrmDeal(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    __tablename__ = "crm_deals"
+    __table_args__ = (Index("ix_crm_deals_tenant_stage", "tenant_id", "stage"),)
+    tenant_index = False  # found through a composite index or its parent row
+    title: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(32), default=DealStage.LEAD)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("crm_contacts.id", ondelete="SET NULL"))
+    company_id: Mapped[str | None] = mapped_column(ForeignKey("crm_companies.id", ondelete="SET NULL"))
+    properties: Mapped[dict[str, Any]]
+    closed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CrmActivity(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """A note or an activity (call, email, meeting, sms, task) about a contact, company or deal."""
+
+    __tablename__ = "crm_activities"
+    __table_args__ = (Index("ix_crm_activities_contact", "tenant_id", "contact_id", "occurred_at"),)
+    tenant_index = False  # found through a composite index or its parent row
+    kind: Mapped[str] = mapped_column(String(16), default="note")
+    body: Mapped[str] = mapped_column(Text)
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("crm_contacts.id", ondelete="CASCADE"))
+    company_id: Mapped[str | None] = mapped_column(ForeignKey("crm_companies.id", ondelete="CASCADE"))
+    deal_id: Mapped[str | None] = mapped_column(ForeignKey("crm_deals.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,51 @@
+"""What protects and names credentials: wrapped tenant data keys, connections (their secrets live in Prefect blocks) and pending OAuth authorisations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
+from store.statuses import ConnectionStatus
+
+
+class TenantKey(TimestampMixin, Base):
+    """A tenant's AES-256 data key, wrapped (AES-256-GCM) by the master key; never stored in clear."""
+
+    __tablename__ = "tenant_keys"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    wrapped_key: Mapped[str] = mapped_column(Text)
+
+
+class Connection(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """A tenant's credentials for one service. The secrets live (encrypted) in the Prefect block
+    `block_name`; this row keeps what may be shown: non-secret settings and which secrets are set."""
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("tenant_id", "type", "name"),)
+    type: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(60))
+    block_name: Mapped[str] = mapped_column(String(200), unique=True)
+    config: Mapped[dict[str, Any]]
+    secrets_set: Mapped[dict[str, Any]]  # {"api_key": true}
+    status: Mapped[str] = mapped_column(String(16), default=ConnectionStatus.UNTESTED)
+    last_error: Mapped[dict[str, Any] | None]
+    use_for_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_expires_at: Mapped[datetime | None]
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_tested_at: Mapped[datetime | None]
+
+
+class OAuthState(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """A pending OAuth authorisation: `state` (hashed) maps the callback to the connection;
+    the PKCE verifier is sealed with the tenant's data key."""
+
+    __tablename__ = "oauth_states"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sealed_verifier: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime]

@@ -1,0 +1,39 @@
+"""Workflows and their immutable versions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
+from store.statuses import ConflictPolicy
+
+
+class Workflow(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    __tablename__ = "workflows"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"), UniqueConstraint("tenant_id", "slug"))
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(60))
+    description: Mapped[str] = mapped_column(Text, default="")
+    latest_version: Mapped[int] = mapped_column(Integer, default=1)
+    published_version: Mapped[int | None]
+    deployment_id: Mapped[str | None] = mapped_column(String(36))
+    conflict_policy: Mapped[str] = mapped_column(String(16), default=ConflictPolicy.PARALLEL)
+    max_parallel: Mapped[int | None] = mapped_column(Integer)
+    schedules_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkflowVersion(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """An immutable saved graph. Saving a workflow always adds a version."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("workflow_id", "version"),)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    graph: Mapped[dict[str, Any]]
+    valid: Mapped[bool] = mapped_column(Boolean)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
