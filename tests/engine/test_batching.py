@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.deployments.support import GateServer, Workflow, flow_run_state, wait_until
+from tests.engine.support import GateServer, Workflow, flow_run_state, wait_until
 from tests.support import Api
 
 SIZE = 100

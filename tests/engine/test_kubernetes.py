@@ -17,8 +17,8 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
 
 from core.settings import Settings
-from tests.deployments.support import Workflow, prefect_client
-from tests.deployments.test_worker import held_graph
+from tests.engine.support import Workflow, prefect_client
+from tests.engine.test_worker import held_graph
 from tests.support import Api
 
 MANIFESTS = Path(__file__).parents[2] / "k8s" / "worker"

@@ -12,7 +12,7 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.states import Cancelling
 from prefect.workers.process import ProcessWorker
 
-from tests.deployments.support import (
+from tests.engine.support import (
     GateServer,
     PrefectProcessWorker,
     WorkerProcess,
