@@ -1,6 +1,7 @@
 # Flowyard developer commands. GNU make; needs python3.11 (or a python3 that is 3.11) on PATH.
 #   make run     start the embedded platform (Prefect server, platform API, worker) under .flowyard/
-#   make test    run the test suite (pass extra pytest flags with PYTEST_ARGS="-k cli -x")
+#   make test    run the checks, then the whole test suite (pass extra pytest flags with PYTEST_ARGS="-k cli -x")
+#   make check   ruff (lint, format), mypy, the layering contract, the UI's lint, types, unit tests and API types
 #   make bench   run the benchmarks
 #   make clean   remove build artefacts;  make reset   delete all local data in .flowyard/
 
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed
 UI_DIR := platform_api/ui
 PYTEST_ARGS ?=
 
-.PHONY: .venv install ui run test bench clean reset help
+.PHONY: .venv install ui run check test bench clean reset help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -41,8 +42,15 @@ ui:
 run: install ui
 	$(VENV)/bin/flowyard up
 
+check: install ui
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(MAKE) --no-print-directory ui-check
+
 # The browser tests run in their own pytest process: Playwright's sync API keeps an event loop running.
-test: install ui
+test: check
 	$(VENV)/bin/python -m pytest --ignore=tests/browser $(PYTEST_ARGS)
 	$(VENV)/bin/python -m pytest tests/browser $(PYTEST_ARGS)
 
