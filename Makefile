@@ -1,6 +1,7 @@
 # Flowyard developer commands. GNU make; needs python3.11 (or a python3 that is 3.11) on PATH.
 #   make run     start the embedded platform (Prefect server, platform API, worker) under .flowyard/
 #   make test    run the checks, then the whole test suite (pass extra pytest flags with PYTEST_ARGS="-k cli -x")
+#   make test-fast  the tests that need no Prefect server, stack or browser (SQLite; PostgreSQL too if FLOWYARD_TEST_POSTGRES_URL is set)
 #   make check   ruff (lint, format), mypy, the layering contract, the UI's lint, types, unit tests and API types
 #   make bench   run the benchmarks
 #   make clean   remove build artefacts;  make reset   delete all local data in .flowyard/
@@ -39,6 +40,19 @@ ui:
 	  npm run build; \
 	fi
 
+# The UI's checks: ESLint, types, unit tests, and its API types (src/api/schema.d.ts) against the API's OpenAPI
+# document, which needs the Python side. After an API change: npm run gen:api -- <the document> (in $(UI_DIR)).
+.PHONY: ui-check
+ui-check: install
+	@set -e; openapi=$$(mktemp --suffix=.json); trap 'rm -f "$$openapi"' EXIT; \
+	$(VENV)/bin/python -m platform_api.openapi "$$openapi"; \
+	cd $(UI_DIR); \
+	if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then npm ci --no-audit --no-fund; touch node_modules; fi; \
+	npm run lint; \
+	npm run typecheck; \
+	npm test; \
+	npm run check:api -- "$$openapi"
+
 run: install ui
 	$(VENV)/bin/flowyard up
 
@@ -53,6 +67,11 @@ check: install ui
 test: check
 	$(VENV)/bin/python -m pytest --ignore=tests/browser $(PYTEST_ARGS)
 	$(VENV)/bin/python -m pytest tests/browser $(PYTEST_ARGS)
+
+# What needs no stack: deselects the markers tests/conftest.py applies (pyproject.toml lists them). Under 2 minutes.
+.PHONY: test-fast
+test-fast: install
+	$(VENV)/bin/python -m pytest -m "not stack and not browser and not slow" $(PYTEST_ARGS)
 
 bench: install
 	$(VENV)/bin/python -m bench

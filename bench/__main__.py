@@ -35,12 +35,16 @@ def run_backend(backend: str, names: list[str]) -> list[tuple]:
                     new, raw_results = benchmarks.throughput(stack, target)
                 elif name == "latency":
                     in_process = (raw_results or {}).get("raw_in_process") or raw.in_process(
-                        stack, target.url, benchmarks.SIZES[backend]["raw_in_process"],
-                        benchmarks.RAW_IN_PROCESS_CONCURRENCY)
+                        stack,
+                        target.url,
+                        benchmarks.SIZES[backend]["raw_in_process"],
+                        benchmarks.RAW_IN_PROCESS_CONCURRENCY,
+                    )
                     new = benchmarks.latency_and_overhead(stack, target, in_process)
                 elif name == "capacity":
                     process = (raw_results or {}).get("raw_process") or raw.through_process_pool(
-                        stack, target.url, benchmarks.SIZES[backend]["raw_process"])
+                        stack, target.url, benchmarks.SIZES[backend]["raw_process"]
+                    )
                     new = benchmarks.capacity(stack, target, process)
                 else:
                     new = benchmarks.api_latency(stack, target)
@@ -57,13 +61,18 @@ def run_backend(backend: str, names: list[str]) -> list[tuple]:
 
 def table(rows: list[tuple]) -> str:
     widths = [max(len(str(r[i])) for r in [HEADER, *rows]) for i in range(len(HEADER))]
-    line = lambda r: "| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths)) + " |"
+
+    def line(r: tuple) -> str:
+        return "| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=False)) + " |"
+
     return "\n".join([line(HEADER), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all of {', '.join(NAMES)})"
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     args = parser.parse_args(argv)
     names = args.names or list(NAMES)

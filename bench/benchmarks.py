@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from prefect.client.schemas.actions import DeploymentUpdate
 
@@ -23,10 +24,26 @@ from flow_factory.interpreter import FLOW_NAME
 # Prefect server CPU (bench/README.md), so at 1/s Prefect's one core is mostly busy and the row would
 # measure queueing.
 SIZES = {
-    "sqlite": dict(burst=300, raw_process=3, raw_in_process=8, latency_rate=0.5, latency_runs=30, api_rounds=4,
-                   waiting=2000, in_flight=1000),
-    "postgres": dict(burst=1000, raw_process=3, raw_in_process=12, latency_rate=0.5, latency_runs=30, api_rounds=6,
-                     waiting=5000, in_flight=1000),
+    "sqlite": dict(
+        burst=300,
+        raw_process=3,
+        raw_in_process=8,
+        latency_rate=0.5,
+        latency_runs=30,
+        api_rounds=4,
+        waiting=2000,
+        in_flight=1000,
+    ),
+    "postgres": dict(
+        burst=1000,
+        raw_process=3,
+        raw_in_process=12,
+        latency_rate=0.5,
+        latency_runs=30,
+        api_rounds=6,
+        waiting=5000,
+        in_flight=1000,
+    ),
 }
 RAW_IN_PROCESS_CONCURRENCY = 10
 IDLE_SECONDS = 5
@@ -51,15 +68,23 @@ def lat(values: list[float], unit: float = 1.0) -> str:
     return " / ".join(f"{pct(values, p) * unit:.0f}" if unit != 1 else f"{pct(values, p):.2f}" for p in (50, 95, 99))
 
 
-HOP_LABELS = {"created->claimed": "claim", "claimed->flow run created": "flow run", "flow run created->Pending (pick-up)":
-              "pick-up", "Pending->Running (engine start)": "start", "Running->execution running": "load",
-              "steps (first start->last end)": "steps", "last step->execution ended": "finish"}
+HOP_LABELS = {
+    "created->claimed": "claim",
+    "claimed->flow run created": "flow run",
+    "flow run created->Pending (pick-up)": "pick-up",
+    "Pending->Running (engine start)": "start",
+    "Running->execution running": "load",
+    "steps (first start->last end)": "steps",
+    "last step->execution ended": "finish",
+}
 
 
 def hop_summary(rows: list[dict[str, float]]) -> str:
     """p50 (p95) of each hop from the trigger's acceptance to `ended_at`, in ms."""
-    parts = [f"{label} {pct([r[key] for r in rows], 50) * 1000:.0f} ({pct([r[key] for r in rows], 95) * 1000:.0f})"
-             for key, label in HOP_LABELS.items()]
+    parts = [
+        f"{label} {pct([r[key] for r in rows], 50) * 1000:.0f} ({pct([r[key] for r in rows], 95) * 1000:.0f})"
+        for key, label in HOP_LABELS.items()
+    ]
     return "hops p50 (p95) ms: " + ", ".join(parts)
 
 
@@ -85,18 +110,30 @@ def throughput(stack, target) -> list[tuple]:
     prefect_before = stack.cpu()["prefect"]
     in_process = raw.in_process(stack, target.url, in_process_runs, RAW_IN_PROCESS_CONCURRENCY)
     raw_prefect_cpu = (stack.cpu()["prefect"] - prefect_before) * 1000 / in_process_runs
-    notes = [load_average(),
-             f"{flowyard / process['per_second']:.0f}x process, {flowyard / in_process['per_second']:.1f}x in-process",
-             f"{batches} flow runs", f"triggers accepted at {len(sent) / (accepted - began):.0f}/s",
-             f"CPU ms per execution: API {cpu['api']:.1f}, worker {cpu['worker']:.1f}, Prefect {cpu['prefect']:.1f} "
-             f"(raw in-process: Prefect {raw_prefect_cpu:.0f})"]
+    notes = [
+        load_average(),
+        f"{flowyard / process['per_second']:.0f}x process, {flowyard / in_process['per_second']:.1f}x in-process",
+        f"{batches} flow runs",
+        f"triggers accepted at {len(sent) / (accepted - began):.0f}/s",
+        f"CPU ms per execution: API {cpu['api']:.1f}, worker {cpu['worker']:.1f}, Prefect {cpu['prefect']:.1f} "
+        f"(raw in-process: Prefect {raw_prefect_cpu:.0f})",
+    ]
     if platform.rejected:
         notes.append(f"{platform.rejected} triggers rejected")
     if in_process["failed"] or process["completed"] < process["n"]:
-        notes.append(f"raw runs failed: {process['n'] - process['completed']} process, {in_process['failed']} in-process")
-    return [("throughput", f"executions/s, burst of {burst} (raw: {process_runs} / {in_process_runs} runs)",
-             f"{flowyard:.1f}", f"{process['per_second']:.2f}", f"{in_process['per_second']:.2f}", "; ".join(notes))
-            ], {"raw_process": process, "raw_in_process": in_process}
+        notes.append(
+            f"raw runs failed: {process['n'] - process['completed']} process, {in_process['failed']} in-process"
+        )
+    return [
+        (
+            "throughput",
+            f"executions/s, burst of {burst} (raw: {process_runs} / {in_process_runs} runs)",
+            f"{flowyard:.1f}",
+            f"{process['per_second']:.2f}",
+            f"{in_process['per_second']:.2f}",
+            "; ".join(notes),
+        )
+    ], {"raw_process": process, "raw_in_process": in_process}
 
 
 def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:
@@ -112,30 +149,49 @@ def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:
     sent = platform.paced(workflow, payloads, rate)
     platform.wait_for(workflow, ("completed", "failed"), len(sent), timeout=300)
     seconds = time.time() - began
-    cpu = {name: (used - cpu_before[name] - idle_rate[name] * seconds) * 1000 / len(sent)
-           for name, used in stack.cpu().items()}
+    cpu = {
+        name: (used - cpu_before[name] - idle_rate[name] * seconds) * 1000 / len(sent)
+        for name, used in stack.cpu().items()
+    }
     ended = platform.ended([run_id for run_id, _ in sent])
     latencies = [ended[run_id][1] - t for run_id, t in sent]
 
     hops = [platform.hops(run_id, t) for run_id, t in sent if ended[run_id][0] == "completed"]
     starts = raw.call_start_times(stack, list({e[2] for e in ended.values()}))
-    overhead = [target.arrivals[f"/lat/{run_id}"] - starts[ended[run_id][2]]
-                for run_id, _ in sent if f"/lat/{run_id}" in target.arrivals and ended[run_id][2] in starts]
+    overhead = [
+        target.arrivals[f"/lat/{run_id}"] - starts[ended[run_id][2]]
+        for run_id, _ in sent
+        if f"/lat/{run_id}" in target.arrivals and ended[run_id][2] in starts
+    ]
 
     # raw in-process: one run at a time (the load it sustains) for latency; overhead from the throughput runs
     single = raw.in_process(stack, target.url, 5, 1)
     raw_latency = [end - start for _, start, end in single["runs"]]
     raw_starts = raw.call_start_times(stack, [str(f) for f, _, _ in raw_in_process["runs"]])
-    raw_overhead = [target.arrivals[f"/raw/{key}"] - raw_starts[str(f)]
-                    for key, (f, _, _) in zip(raw_in_process["keys"], raw_in_process["runs"])
-                    if f"/raw/{key}" in target.arrivals and str(f) in raw_starts]
+    raw_overhead = [
+        target.arrivals[f"/raw/{key}"] - raw_starts[str(f)]
+        for key, (f, _, _) in zip(raw_in_process["keys"], raw_in_process["runs"], strict=True)
+        if f"/raw/{key}" in target.arrivals and str(f) in raw_starts
+    ]
     return [
-        ("latency", f"trigger->completed p50/p95/p99 s at {rate:g}/s offered (raw: 1 at a time)",
-         lat(latencies), "-", lat(raw_latency), f"{load_average()}; {runs} executions; {hop_summary(hops)}; CPU ms per execution beyond idle: API {cpu['api']:.0f}, "
-         f"worker {cpu['worker']:.0f}, Prefect {cpu['prefect']:.0f} (idle: Prefect "
-         f"{idle_rate['prefect'] * 1000:.0f} ms/s)"),
-        ("overhead", "per step: task start -> HTTP call, p50/p95/p99 ms",
-         lat(overhead, 1000), "-", lat(raw_overhead, 1000), f"{len(overhead)} calls"),
+        (
+            "latency",
+            f"trigger->completed p50/p95/p99 s at {rate:g}/s offered (raw: 1 at a time)",
+            lat(latencies),
+            "-",
+            lat(raw_latency),
+            f"{load_average()}; {runs} executions; {hop_summary(hops)}; CPU ms per execution beyond idle: API {cpu['api']:.0f}, "
+            f"worker {cpu['worker']:.0f}, Prefect {cpu['prefect']:.0f} (idle: Prefect "
+            f"{idle_rate['prefect'] * 1000:.0f} ms/s)",
+        ),
+        (
+            "overhead",
+            "per step: task start -> HTTP call, p50/p95/p99 ms",
+            lat(overhead, 1000),
+            "-",
+            lat(raw_overhead, 1000),
+            f"{len(overhead)} calls",
+        ),
     ]
 
 
@@ -154,14 +210,26 @@ def capacity(stack, target, raw_process: dict) -> list[tuple]:
     with raw.client(stack) as c:
         from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
 
-        running = len(c.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-            type=FlowRunFilterStateType(any_=["RUNNING", "PENDING"])))))
+        running = len(
+            c.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=["RUNNING", "PENDING"]))
+                )
+            )
+        )
     rss_waiting, prefect_waiting = rss_mb(worker), rss_mb(prefect)
 
-    hold = platform.publish(chain(node("start", "trigger.manual", {}),
-                                  node("call", "http.request", {"method": "POST", "timeout_seconds": 300,
-                                                                "url": target.url + "/hold/{{ execution.id }}"}),
-                                  node("done", "util.log", {"message": "released"})))
+    hold = platform.publish(
+        chain(
+            node("start", "trigger.manual", {}),
+            node(
+                "call",
+                "http.request",
+                {"method": "POST", "timeout_seconds": 300, "url": target.url + "/hold/{{ execution.id }}"},
+            ),
+            node("done", "util.log", {"message": "released"}),
+        )
+    )
     lift_batch_limits(stack, platform, hold, in_flight_n)
     target.released.clear()
     accepted = len(platform.burst(hold, [{"n": i} for i in range(in_flight_n)]))
@@ -172,14 +240,26 @@ def capacity(stack, target, raw_process: dict) -> list[tuple]:
     platform.wait_for(hold, ("completed", "failed"), accepted, timeout=300)
     per_process = raw_process["peak_rss_mb"] / max(1, raw_process["peak_processes"])
     return [
-        ("capacity", f"{waiting_n} executions waiting in logic.delay: flow runs holding a slot",
-         f"{running}", "-", "-", f"{load_average()}; {parked_runs} parked in {parked:.0f} s"
-         + (f" ({platform.rejected} triggers rejected)" if platform.rejected else "") + f"; worker RSS {rss_waiting:.0f} MB "
-         f"(idle {rss_idle:.0f}), Prefect RSS {prefect_waiting:.0f} MB"),
-        ("capacity", f"worker RSS MB with {in_flight} executions in flight",
-         f"{rss_flight:.0f}", f"~{per_process * in_flight_n / 1024:.0f} GB (extrapolated)", "-",
-         f"{held} HTTP calls held at once; Prefect RSS {prefect_flight:.0f} MB; raw process worker "
-         f"~{per_process:.0f} MB per in-flight run"),
+        (
+            "capacity",
+            f"{waiting_n} executions waiting in logic.delay: flow runs holding a slot",
+            f"{running}",
+            "-",
+            "-",
+            f"{load_average()}; {parked_runs} parked in {parked:.0f} s"
+            + (f" ({platform.rejected} triggers rejected)" if platform.rejected else "")
+            + f"; worker RSS {rss_waiting:.0f} MB "
+            f"(idle {rss_idle:.0f}), Prefect RSS {prefect_waiting:.0f} MB",
+        ),
+        (
+            "capacity",
+            f"worker RSS MB with {in_flight} executions in flight",
+            f"{rss_flight:.0f}",
+            f"~{per_process * in_flight_n / 1024:.0f} GB (extrapolated)",
+            "-",
+            f"{held} HTTP calls held at once; Prefect RSS {prefect_flight:.0f} MB; raw process worker "
+            f"~{per_process:.0f} MB per in-flight run",
+        ),
     ]
 
 
@@ -225,14 +305,16 @@ def api_latency(stack, target) -> list[tuple]:
         http = platform.http
         for _ in range(rounds):
             timed("validate", lambda: http.post("/api/v1/graphs/validate", json={"graph": graph}))
-            created = timed("create", lambda: http.post("/api/v1/workflows", json={
-                "name": f"api {uuid.uuid4().hex[:8]}", "graph": graph}))
+            created = timed(
+                "create",
+                lambda: http.post("/api/v1/workflows", json={"name": f"api {uuid.uuid4().hex[:8]}", "graph": graph}),
+            )
             if created is None:
                 continue
             workflow_id = created.json()["id"]
-            timed("publish", lambda: http.post(f"/api/v1/workflows/{workflow_id}/publish"))
+            timed("publish", partial(http.post, f"/api/v1/workflows/{workflow_id}/publish"))
             timed("list", lambda: http.get("/api/v1/workflows"))
-            timed("read", lambda: http.get(f"/api/v1/workflows/{workflow_id}"))
+            timed("read", partial(http.get, f"/api/v1/workflows/{workflow_id}"))
 
     with ThreadPoolExecutor(API_CLIENTS) as pool:
         list(pool.map(client_loop, range(API_CLIENTS)))
@@ -246,11 +328,12 @@ def api_latency(stack, target) -> list[tuple]:
     def prefect_loop(_: int) -> None:
         with raw.client(stack) as c:
             for _ in range(rounds):
-                created = timed("create deployment", lambda: c.create_deployment(
-                    flow_id, f"d-{uuid.uuid4().hex[:8]}", paused=True))
+                created = timed(
+                    "create deployment", lambda: c.create_deployment(flow_id, f"d-{uuid.uuid4().hex[:8]}", paused=True)
+                )
                 timed("list deployments", lambda: c.read_deployments(limit=50))
                 if created is not None:
-                    timed("read deployment", lambda: c.read_deployment(created))
+                    timed("read deployment", partial(c.read_deployment, created))
 
     with ThreadPoolExecutor(API_CLIENTS) as pool:
         list(pool.map(prefect_loop, range(API_CLIENTS)))
@@ -267,6 +350,14 @@ def api_latency(stack, target) -> list[tuple]:
 
     raw_for = {"publish": "create deployment", "list": "list deployments", "read": "read deployment"}
     load = load_average()
-    return [("api", f"{name} p95/p99 ms, {API_CLIENTS} concurrent clients", figure(name), "-",
-             figure(raw_for[name]) if name in raw_for else "-", note(name) or load)
-            for name in ("validate", "create", "publish", "list", "read")]
+    return [
+        (
+            "api",
+            f"{name} p95/p99 ms, {API_CLIENTS} concurrent clients",
+            figure(name),
+            "-",
+            figure(raw_for[name]) if name in raw_for else "-",
+            note(name) or load,
+        )
+        for name in ("validate", "create", "publish", "list", "read")
+    ]

@@ -25,15 +25,22 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TARGET_MS = 200
 EDIT_PAUSE_MS = 300  # edits a person makes one at a time; a burst (typing) is checked once it pauses
 STEPS = 100
@@ -74,12 +81,22 @@ def platform(api_url: str | None) -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="flowyard-bench-") as home:
         port = free_port()
-        env = {**os.environ, "FLOWYARD_HOME": home, "FLOWYARD_API__PORT": str(port),
-               "FLOWYARD_PREFECT__PORT": str(free_port()), "FLOWYARD_WORKER__START": "false"}
+        env = {
+            **os.environ,
+            "FLOWYARD_HOME": home,
+            "FLOWYARD_API__PORT": str(port),
+            "FLOWYARD_PREFECT__PORT": str(free_port()),
+            "FLOWYARD_WORKER__START": "false",
+        }
         env.pop("PREFECT_API_URL", None)
         with open(Path(home) / "up.log", "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "flowyard.cli", "up"], env=env, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "flowyard.cli", "up"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         url = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(url, process)
@@ -108,12 +125,22 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 180) -> N
 
 def prepare(api_url: str) -> tuple[dict, str]:
     """A new workspace holding the 100-step workflow; returns the session and the workflow id."""
-    signup = httpx.post(api_url + "/api/v1/signup", json={
-        "tenant_name": f"Bench {uuid.uuid4().hex[:6]}", "email": f"{uuid.uuid4().hex[:10]}@example.com",
-        "password": "correct horse battery"}, timeout=30).json()
+    signup = httpx.post(
+        api_url + "/api/v1/signup",
+        json={
+            "tenant_name": f"Bench {uuid.uuid4().hex[:6]}",
+            "email": f"{uuid.uuid4().hex[:10]}@example.com",
+            "password": "correct horse battery",
+        },
+        timeout=30,
+    ).json()
     headers = {"Authorization": f"Bearer {signup['token']}"}
-    workflow = httpx.post(api_url + "/api/v1/workflows", headers=headers, timeout=30,
-                          json={"name": "Hundred steps", "graph": hundred_step_graph()}).json()
+    workflow = httpx.post(
+        api_url + "/api/v1/workflows",
+        headers=headers,
+        timeout=30,
+        json={"name": "Hundred steps", "graph": hundred_step_graph()},
+    ).json()
     session = {"token": signup["token"], "tenant": signup["tenant"], "email": signup["user"]["email"]}
     return session, workflow["id"]
 
@@ -166,7 +193,9 @@ def measure_drags(page, samples: int) -> list[float]:
     for i in range(samples):
         before = page.evaluate(NODE_STYLE, "s55")
         dx = 20 if i % 2 == 0 else -20
-        times.append(timed(lambda: page.mouse.move(x + 5 + dx, y + 5), f"() => ({NODE_STYLE})('s55') !== {before!r}", page))
+        times.append(
+            timed(partial(page.mouse.move, x + 5 + dx, y + 5), f"() => ({NODE_STYLE})('s55') !== {before!r}", page)
+        )
         x += dx
     page.mouse.up()
     deselect(page)
@@ -185,7 +214,9 @@ def measure_connects(page, samples: int) -> list[float]:
         page.mouse.move(*centre(out))
         page.mouse.down()
         page.mouse.move(*centre(into), steps=4)
-        times.append(timed(page.mouse.up, f"() => document.querySelectorAll('.react-flow__edge').length > {count}", page))
+        times.append(
+            timed(page.mouse.up, f"() => document.querySelectorAll('.react-flow__edge').length > {count}", page)
+        )
     return times
 
 
@@ -203,7 +234,7 @@ def measure_validation(page, samples: int) -> list[float]:
         page.wait_for_timeout(EDIT_PAUSE_MS)
         times.append(timed(lambda: page.keyboard.press("Delete"), f"() => !!{badge}", page))
         page.wait_for_timeout(EDIT_PAUSE_MS)
-        times.append(timed(lambda: page.keyboard.insert_text(text), f"() => !{badge}", page))
+        times.append(timed(partial(page.keyboard.insert_text, text), f"() => !{badge}", page))
     return times
 
 
@@ -211,8 +242,10 @@ def summary(name: str, times: list[float]) -> str:
     ordered = sorted(times)
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     verdict = "ok" if p95 <= TARGET_MS else "over target"
-    return (f"{name:<9} n={len(times):<4} p50={statistics.median(times):7.1f} ms  p95={p95:7.1f} ms  "
-            f"max={ordered[-1]:7.1f} ms  ({verdict})")
+    return (
+        f"{name:<9} n={len(times):<4} p50={statistics.median(times):7.1f} ms  p95={p95:7.1f} ms  "
+        f"max={ordered[-1]:7.1f} ms  ({verdict})"
+    )
 
 
 def main() -> int:
@@ -239,8 +272,10 @@ def main() -> int:
         }
         browser.close()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"Builder canvas, {STEPS}-step workflow, Chromium headless, target p95 <= {TARGET_MS} ms "
-          f"(load average at the end: {load} on {os.cpu_count()} CPUs)")
+    print(
+        f"Builder canvas, {STEPS}-step workflow, Chromium headless, target p95 <= {TARGET_MS} ms "
+        f"(load average at the end: {load} on {os.cpu_count()} CPUs)"
+    )
     for name, times in results.items():
         print(summary(name, times))
     return 0

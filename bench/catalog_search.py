@@ -17,13 +17,43 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-WORDS = ("local", "weekly", "premium", "express", "seasonal", "loyal", "regional", "smart", "quick", "friendly",
-         "bakery", "salon", "clinic", "studio", "garage", "florist", "gym", "cafe", "agency", "shop")
-QUERIES = ("invoice", "abandoned cart", "review request", "birthday offer", "appointment reminder", "lead follow",
-           "bakery", "salon weekly", "ticket routing", "renewal")
+WORDS = (
+    "local",
+    "weekly",
+    "premium",
+    "express",
+    "seasonal",
+    "loyal",
+    "regional",
+    "smart",
+    "quick",
+    "friendly",
+    "bakery",
+    "salon",
+    "clinic",
+    "studio",
+    "garage",
+    "florist",
+    "gym",
+    "cafe",
+    "agency",
+    "shop",
+)
+QUERIES = (
+    "invoice",
+    "abandoned cart",
+    "review request",
+    "birthday offer",
+    "appointment reminder",
+    "lead follow",
+    "bakery",
+    "salon weekly",
+    "ticket routing",
+    "renewal",
+)
 TAGS = ("email", "sms", "leads", "reminders", "customers", "orders")
 
 
@@ -48,9 +78,13 @@ def load_templates(url: str, count: int) -> float:
                 definition = base
             else:
                 a, b = rng.sample(WORDS, 2)
-                definition = {**base, "slug": f"{base['slug'][:60]}-{n}", "title": f"{base['title']} ({a} {b} #{n})",
-                              "description": f"{base['description']} Made for a {a} {b}.",
-                              "tags": sorted({*base["tags"][:3], a, b})}
+                definition = {
+                    **base,
+                    "slug": f"{base['slug'][:60]}-{n}",
+                    "title": f"{base['title']} ({a} {b} #{n})",
+                    "description": f"{base['description']} Made for a {a} {b}.",
+                    "tags": sorted({*base["tags"][:3], a, b}),
+                }
             publish(db, definition)
             if n % 500 == 499:
                 db.commit()
@@ -83,6 +117,7 @@ def timed(call: Callable[[dict], None], params: Callable[[], dict], requests: in
 
 def measure_api(client, headers: dict[str, str], requests: int) -> dict[str, list[float]]:
     """GET /api/v1/templates through the whole app: auth, validation, the queries, the JSON."""
+
     def call(params: dict) -> None:
         response = client.get("/api/v1/templates", params={**params, "per_page": 24}, headers=headers)
         assert response.status_code == 200, response.text
@@ -96,6 +131,7 @@ def measure_queries(url: str, requests: int) -> dict[str, list[float]]:
     from store.db import get_session_factory
 
     with get_session_factory(url)() as db:
+
         def call(params: dict) -> None:
             tags = [params.pop("tag")] if "tag" in params else []
             browse(db, tenant_id="bench", tags=tags, per_page=24, **params)
@@ -112,11 +148,21 @@ def run(backend: str, url: str, count: int, requests: int) -> list[tuple]:
 
     upgrade(url)
     load_seconds = load_templates(url, count)
-    settings = Settings(home=Path(tempfile.mkdtemp()), database_url=url, dispatcher={"enabled": False},
-                        prefect={"api_url": "http://127.0.0.1:9/api"})
+    settings = Settings(
+        home=Path(tempfile.mkdtemp()),
+        database_url=url,
+        dispatcher={"enabled": False},
+        prefect={"api_url": "http://127.0.0.1:9/api"},
+    )
     with TestClient(create_app(settings)) as client:
-        signup = client.post("/api/v1/signup", json={"tenant_name": "Bench", "email": f"{uuid.uuid4().hex[:8]}@example.com",
-                                                     "password": "correct horse battery"})
+        signup = client.post(
+            "/api/v1/signup",
+            json={
+                "tenant_name": "Bench",
+                "email": f"{uuid.uuid4().hex[:8]}@example.com",
+                "password": "correct horse battery",
+            },
+        )
         headers = {"Authorization": f"Bearer {signup.json()['token']}"}
         total = client.get("/api/v1/templates", headers=headers).json()["total"]
         assert total >= count, f"{total} templates in the index, expected {count}"
@@ -125,9 +171,17 @@ def run(backend: str, url: str, count: int, requests: int) -> list[tuple]:
     rows = [(backend, f"load {count} templates", f"{load_seconds:.1f} s", "", "", "", "")]
     for name, samples in api.items():
         p95 = pct(samples, 95)
-        rows.append((backend, name, f"{statistics.median(samples):.1f} ms", f"{p95:.1f} ms",
-                     f"{statistics.median(queries[name]):.1f} ms", f"{pct(queries[name], 95):.1f} ms",
-                     "ok" if p95 < 50 else "over the 50 ms target"))
+        rows.append(
+            (
+                backend,
+                name,
+                f"{statistics.median(samples):.1f} ms",
+                f"{p95:.1f} ms",
+                f"{statistics.median(queries[name]):.1f} ms",
+                f"{pct(queries[name], 95):.1f} ms",
+                "ok" if p95 < 50 else "over the 50 ms target",
+            )
+        )
     return rows
 
 
@@ -177,9 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     header = ("backend", "case", "API p50", "API p95", "query p50", "query p95", "API p95 < 50 ms")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
-    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"on {os.cpu_count()} cores; other work on the machine inflates the latencies")
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)))
+    print(
+        f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} cores; other work on the machine inflates the latencies"
+    )
     return 0 if all(r[-1] in ("", "ok") for r in rows) else 1
 
 

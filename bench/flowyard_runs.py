@@ -6,7 +6,8 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from itertools import pairwise
 
 import httpx
 from sqlalchemy import func, select
@@ -16,15 +17,24 @@ from store.db import get_session_factory
 
 FINAL = ("completed", "failed", "cancelled")
 
-HOPS = ("sent->created", "created->claimed", "claimed->flow run created", "flow run created->Pending (pick-up)",
-        "Pending->Running (engine start)", "Running->execution running", "steps (first start->last end)",
-        "last step->execution ended", "ended->flow run Completed", "sent->ended (total)")
+HOPS = (
+    "sent->created",
+    "created->claimed",
+    "claimed->flow run created",
+    "flow run created->Pending (pick-up)",
+    "Pending->Running (engine start)",
+    "Running->execution running",
+    "steps (first start->last end)",
+    "last step->execution ended",
+    "ended->flow run Completed",
+    "sent->ended (total)",
+)
 
 
 def _epoch(value: datetime | None) -> float | None:
     if value is None:
         return None
-    return value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp()
+    return value.replace(tzinfo=value.tzinfo or UTC).timestamp()
 
 
 def node(id: str, type: str, config: dict, x: int = 0) -> dict:
@@ -32,9 +42,15 @@ def node(id: str, type: str, config: dict, x: int = 0) -> dict:
 
 
 def chain(*nodes: dict, handles: dict[str, str] | None = None) -> dict:
-    edges = [{"id": f"e{i}", "source": a["id"], "target": b["id"], **(
-        {"source_handle": handles[a["id"]]} if handles and a["id"] in handles else {})}
-             for i, (a, b) in enumerate(zip(nodes, nodes[1:]))]
+    edges = [
+        {
+            "id": f"e{i}",
+            "source": a["id"],
+            "target": b["id"],
+            **({"source_handle": handles[a["id"]]} if handles and a["id"] in handles else {}),
+        }
+        for i, (a, b) in enumerate(pairwise(nodes))
+    ]
     return {"nodes": list(nodes), "edges": edges}
 
 
@@ -43,18 +59,31 @@ def benchmark_graph(url: str) -> dict:
     return chain(
         node("start", "trigger.manual", {}),
         node("check", "logic.if", {"expression": "trigger.x > 3"}),
-        node("call", "http.request", {"method": "POST", "url": url + "/{{ trigger.tag }}/{{ execution.id }}",
-                                      "json_body": {"key": "{{ trigger.key }}"}}),
-        node("shape", "data.transform", {"fields": {"name": "{{ trigger.key }}",
-                                                    "status": "{{ steps.call.output.status_code }}"}}),
+        node(
+            "call",
+            "http.request",
+            {
+                "method": "POST",
+                "url": url + "/{{ trigger.tag }}/{{ execution.id }}",
+                "json_body": {"key": "{{ trigger.key }}"},
+            },
+        ),
+        node(
+            "shape",
+            "data.transform",
+            {"fields": {"name": "{{ trigger.key }}", "status": "{{ steps.call.output.status_code }}"}},
+        ),
         node("done", "util.log", {"message": "done {{ steps.shape.output.name }}"}),
         handles={"check": "true"},
     )
 
 
 def waiting_graph() -> dict:
-    return chain(node("start", "trigger.manual", {}), node("wait", "logic.delay", {"minutes": 30}),
-                 node("done", "util.log", {"message": "woke up"}))
+    return chain(
+        node("start", "trigger.manual", {}),
+        node("wait", "logic.delay", {"minutes": 30}),
+        node("done", "util.log", {"message": "woke up"}),
+    )
 
 
 class Platform:
@@ -62,10 +91,14 @@ class Platform:
 
     def __init__(self, stack) -> None:
         self.stack = stack
-        self.http = httpx.Client(base_url=stack.api_url, timeout=120,
-                                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
-        body = {"tenant_name": f"Bench {uuid.uuid4().hex[:6]}", "email": f"{uuid.uuid4().hex[:10]}@example.com",
-                "password": "correct horse battery"}
+        self.http = httpx.Client(
+            base_url=stack.api_url, timeout=120, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        )
+        body = {
+            "tenant_name": f"Bench {uuid.uuid4().hex[:6]}",
+            "email": f"{uuid.uuid4().hex[:10]}@example.com",
+            "password": "correct horse battery",
+        }
         response = self.http.post("/api/v1/signup", json=body)
         response.raise_for_status()
         self.http.headers["Authorization"] = f"Bearer {response.json()['token']}"
@@ -73,8 +106,9 @@ class Platform:
         self.rejected = 0
 
     def publish(self, graph: dict, name: str | None = None) -> str:
-        created = self.http.post("/api/v1/workflows", json={"name": name or f"wf {uuid.uuid4().hex[:6]}",
-                                                            "graph": graph})
+        created = self.http.post(
+            "/api/v1/workflows", json={"name": name or f"wf {uuid.uuid4().hex[:6]}", "graph": graph}
+        )
         created.raise_for_status()
         workflow_id = created.json()["id"]
         self.http.post(f"/api/v1/workflows/{workflow_id}/publish").raise_for_status()
@@ -114,8 +148,11 @@ class Platform:
 
     def count(self, workflow_id: str, statuses: tuple[str, ...]) -> int:
         with self.sessions() as db:
-            return db.scalar(select(func.count()).select_from(Execution).where(
-                Execution.workflow_id == workflow_id, Execution.status.in_(statuses)))
+            return db.scalar(
+                select(func.count())
+                .select_from(Execution)
+                .where(Execution.workflow_id == workflow_id, Execution.status.in_(statuses))
+            )
 
     def wait_for(self, workflow_id: str, statuses: tuple[str, ...], n: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -124,7 +161,9 @@ class Platform:
                 raise TimeoutError(f"only {self.count(workflow_id, statuses)} of {n} executions reached {statuses}")
             time.sleep(0.25)
 
-    def wait_steady(self, workflow_id: str, statuses: tuple[str, ...], n: int, timeout: float, still: float = 10) -> int:
+    def wait_steady(
+        self, workflow_id: str, statuses: tuple[str, ...], n: int, timeout: float, still: float = 10
+    ) -> int:
         """Wait until n executions reach `statuses`, or their count stops growing for `still` seconds."""
         deadline, best, since = time.monotonic() + timeout, -1, time.monotonic()
         while time.monotonic() < deadline:
@@ -143,11 +182,13 @@ class Platform:
         out = {}
         with self.sessions() as db:
             for i in range(0, len(run_ids), 500):
-                rows = db.execute(select(Execution.id, Execution.status, Execution.ended_at, Batch.flow_run_id)
-                                  .join(Batch, Batch.id == Execution.batch_id, isouter=True)
-                                  .where(Execution.id.in_(run_ids[i:i + 500]))).all()
+                rows = db.execute(
+                    select(Execution.id, Execution.status, Execution.ended_at, Batch.flow_run_id)
+                    .join(Batch, Batch.id == Execution.batch_id, isouter=True)
+                    .where(Execution.id.in_(run_ids[i : i + 500]))
+                ).all()
                 for id, status, ended_at, flow_run_id in rows:
-                    ended = ended_at.replace(tzinfo=ended_at.tzinfo or timezone.utc).timestamp() if ended_at else None
+                    ended = ended_at.replace(tzinfo=ended_at.tzinfo or UTC).timestamp() if ended_at else None
                     out[id] = (status, ended, flow_run_id)
         return out
 

@@ -29,9 +29,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
@@ -45,22 +45,29 @@ def _figures(label: str, values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40, help="task runs of each kind")
-    parser.add_argument("--prefect-database-url", help="run the Prefect server on this database (e.g. "
-                        "postgresql+asyncpg://postgres@127.0.0.1:5432/bench) instead of a temporary SQLite one")
+    parser.add_argument(
+        "--prefect-database-url",
+        help="run the Prefect server on this database (e.g. "
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/bench) instead of a temporary SQLite one",
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="flowyard-bench-"))
 
     from tests.fakes.sendgrid import FakeSendGrid
 
     fake = FakeSendGrid().start()
-    os.environ.update({
-        "FLOWYARD_HOME": str(home),
-        "FLOWYARD_DATABASE_URL": f"sqlite:///{home / 'platform.db'}",
-        "FLOWYARD_INTEGRATIONS__SENDGRID_BASE_URL": fake.url,
-        "FLOWYARD_INTEGRATIONS__RATE_LIMITS": '{"sendgrid": 1000}',  # a slot is taken, but never waited for
-        "PREFECT_HOME": str(home / "prefect"), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    })
+    os.environ.update(
+        {
+            "FLOWYARD_HOME": str(home),
+            "FLOWYARD_DATABASE_URL": f"sqlite:///{home / 'platform.db'}",
+            "FLOWYARD_INTEGRATIONS__SENDGRID_BASE_URL": fake.url,
+            "FLOWYARD_INTEGRATIONS__RATE_LIMITS": '{"sendgrid": 1000}',  # a slot is taken, but never waited for
+            "PREFECT_HOME": str(home / "prefect"),
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+        }
+    )
     print(f"starting a Prefect server (state in {home}) ...", flush=True)
     if args.prefect_database_url:
         with _prefect_server(home, args.prefect_database_url):
@@ -81,7 +88,9 @@ def main() -> None:
     unlimited = statistics.median(kinds["email.sendgrid step, no rate limit"])
     print(f"\noverhead of an integration step over a bare task (p50): {(node - bare) * 1000:.1f} ms")
     print(f"  of which the Prefect rate-limit slot (p50):             {(node - unlimited) * 1000:.1f} ms")
-    print(f"first step of a process (block loaded from Prefect):      {kinds['email.sendgrid step (first)'][0] * 1000:.1f} ms")
+    print(
+        f"first step of a process (block loaded from Prefect):      {kinds['email.sendgrid step (first)'][0] * 1000:.1f} ms"
+    )
 
 
 @contextmanager
@@ -91,8 +100,13 @@ def _prefect_server(home: Path, database_url: str) -> Iterator[None]:
     port = free_port()
     env = {**os.environ, "PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url}
     log = open(home / "prefect-server.log", "ab")
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-                               str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
     try:
         deadline = time.monotonic() + 120
@@ -121,9 +135,9 @@ async def _measure(fake, steps: int) -> dict[str, list[float]]:
     from blocks.crypto import tenant_cipher
     from blocks.sendgrid import SendGridConnection
     from core.settings import get_settings
-    from flow_factory.interpreter import _validated_config
     from flow_factory.nodes import NODE_TYPES
     from flow_factory.nodes.base import StepContext
+    from flow_factory.steps import validated_config
     from store import Connection, Tenant
     from store.db import get_session_factory
     from store.migrate import upgrade
@@ -140,10 +154,18 @@ async def _measure(fake, steps: int) -> dict[str, list[float]]:
         db.commit()
         cipher = tenant_cipher(db, tenant.id, master_key=settings.master_key.get_secret_value())
         name = block_name(tenant.slug, "sendgrid", "bench")
-        block = SendGridConnection(api_key=SecretStr(cipher.seal(key, context=f"{name}:api_key")), from_email="b@example.com")
+        block = SendGridConnection(
+            api_key=SecretStr(cipher.seal(key, context=f"{name}:api_key")), from_email="b@example.com"
+        )
         await asyncio.to_thread(save_block, settings, block, name)
-        connection = Connection(tenant_id=tenant.id, type="sendgrid", name="bench", block_name=name, config={},
-                                secrets_set={"api_key": True})
+        connection = Connection(
+            tenant_id=tenant.id,
+            type="sendgrid",
+            name="bench",
+            block_name=name,
+            config={},
+            secrets_set={"api_key": True},
+        )
         db.add(connection)
         db.commit()
         tenant_id, connection_id = tenant.id, connection.id
@@ -160,7 +182,7 @@ async def _measure(fake, steps: int) -> dict[str, list[float]]:
         started = time.perf_counter()
         to = f"step-{i}-{uuid.uuid4().hex[:6]}@example.com"
         ctx = StepContext(str(uuid.uuid4()), tenant_id, "mail", "live", logger)
-        config = _validated_config(node_type, {"connection": connection_id, "to": to, "subject": "Hi", "text": "Hello"})
+        config = validated_config(node_type, {"connection": connection_id, "to": to, "subject": "Hi", "text": "Hello"})
         await node_type.run(config, ctx)
         return arrival(to) - started
 
@@ -172,7 +194,9 @@ async def _measure(fake, steps: int) -> dict[str, list[float]]:
 
         async def one(to: str) -> None:
             ctx = StepContext(str(uuid.uuid4()), tenant_id, "mail", "live", logger)
-            config = _validated_config(node_type, {"connection": connection_id, "to": to, "subject": "Hi", "text": "Hello"})
+            config = validated_config(
+                node_type, {"connection": connection_id, "to": to, "subject": "Hi", "text": "Hello"}
+            )
             await node_type.run(config, ctx)
 
         await asyncio.gather(*(one(to) for to in tos))
@@ -184,10 +208,17 @@ async def _measure(fake, steps: int) -> dict[str, list[float]]:
     async def bare_task(i: int) -> float:
         started = time.perf_counter()
         to = f"bare-{i}-{uuid.uuid4().hex[:6]}@example.com"
-        body = {"personalizations": [{"to": [{"email": to}]}], "from": {"email": "b@example.com"},
-                "subject": "Hi", "content": [{"type": "text/plain", "value": "Hello"}]}
-        response = await client.post(f"{fake.url}/v3/mail/send", json=body,
-                                     headers={"Authorization": f"Bearer {key}", "Accept": "application/json"})
+        body = {
+            "personalizations": [{"to": [{"email": to}]}],
+            "from": {"email": "b@example.com"},
+            "subject": "Hi",
+            "content": [{"type": "text/plain", "value": "Hello"}],
+        }
+        response = await client.post(
+            f"{fake.url}/v3/mail/send",
+            json=body,
+            headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
+        )
         response.raise_for_status()
         return arrival(to) - started
 
@@ -201,9 +232,13 @@ async def _measure(fake, steps: int) -> dict[str, list[float]]:
         os.environ["FLOWYARD_INTEGRATIONS__RATE_LIMITS"] = '{"sendgrid": 0}'  # the same without the rate limit
         get_settings.cache_clear()
         unlimited = [await integration_step(steps + i) for i in range(steps)]
-        return {"bare Prefect task (httpx)": bare, "email.sendgrid step (warm)": warm,
-                f"email.sendgrid, {steps} executions in one task run": batch,
-                "email.sendgrid step, no rate limit": unlimited, "email.sendgrid step (first)": first}
+        return {
+            "bare Prefect task (httpx)": bare,
+            "email.sendgrid step (warm)": warm,
+            f"email.sendgrid, {steps} executions in one task run": batch,
+            "email.sendgrid step, no rate limit": unlimited,
+            "email.sendgrid step (first)": first,
+        }
 
     return await bench()
 

@@ -34,8 +34,18 @@ def summary(path: Path, top: int = 12) -> str:
         total += count
         own[frames[-1]] += count
         for frame in set(frames):
-            if any(key in frame for key in ("flow_factory", "deployments", "platform_api", "prefect/server/",
-                                            "sqlalchemy/orm", "prefect/task_engine", "prefect/flow_engine")):
+            if any(
+                key in frame
+                for key in (
+                    "flow_factory",
+                    "deployments",
+                    "platform_api",
+                    "prefect/server/",
+                    "sqlalchemy/orm",
+                    "prefect/task_engine",
+                    "prefect/flow_engine",
+                )
+            ):
                 inclusive[frame] += count
     lines = [f"{path.name}: {total} samples"]
     lines += [f"  own {n / total:6.1%}  {frame[:150]}" for frame, n in own.most_common(top)]
@@ -51,12 +61,31 @@ def main(backend: str = "postgres") -> int:
     try:
         platform = Platform(stack)
         workflow = platform.publish(benchmark_graph(target.url))
-        pids = {"worker": stack.worker_pid(), "prefect-server": stack.prefect_pid(),
-                "platform-api": child_pid(stack.process.pid, "uvicorn")}
-        spies = [subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "50",
-                                   "--nonblocking", "-o", str(OUT / f"{backend}-{name}.txt")],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for name, pid in pids.items()]
+        pids = {
+            "worker": stack.worker_pid(),
+            "prefect-server": stack.prefect_pid(),
+            "platform-api": child_pid(stack.process.pid, "uvicorn"),
+        }
+        spies = [
+            subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "50",
+                    "--nonblocking",
+                    "-o",
+                    str(OUT / f"{backend}-{name}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for name, pid in pids.items()
+        ]
         time.sleep(1)
         began = time.time()
         platform.burst(workflow, [{"key": f"p{i}", "x": 5, "tag": "prof"} for i in range(BURST)])

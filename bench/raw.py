@@ -39,11 +39,14 @@ def _call_start_times(stack, flow_run_ids: list[str]) -> dict[str, float]:
     starts: dict[str, float] = {}
     with client(stack) as c:
         for i in range(0, len(flow_run_ids), 100):
-            ids = [uuid.UUID(f) for f in flow_run_ids[i:i + 100]]
+            ids = [uuid.UUID(f) for f in flow_run_ids[i : i + 100]]
             for offset in range(0, 10_000, 200):
-                runs = c.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
-                                        task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="call")),
-                                        limit=200, offset=offset)
+                runs = c.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
+                    task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="call")),
+                    limit=200,
+                    offset=offset,
+                )
                 for run in runs:
                     if run.start_time:
                         key, start = str(run.flow_run_id), run.start_time.timestamp()
@@ -59,43 +62,84 @@ def through_process_pool(stack, target_url: str, n: int) -> dict:
     with client(stack) as c:
         from prefect.workers.process import ProcessWorker
 
-        c.create_work_pool(WorkPoolCreate(name=pool, type="process",
-                                          base_job_template=ProcessWorker.get_default_base_job_template()))
+        c.create_work_pool(
+            WorkPoolCreate(name=pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template())
+        )
         flow_id = c.create_flow_from_name("raw-five-steps")
-        deployment_id = c.create_deployment(flow_id, f"raw-{pool}", entrypoint=ENTRYPOINT, work_pool_name=pool,
-                                            paused=False)
-    env = {**stack.env, "PREFECT_API_URL": stack.prefect_url, "PYTHONPATH": str(ROOT),
-           "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
+        deployment_id = c.create_deployment(
+            flow_id, f"raw-{pool}", entrypoint=ENTRYPOINT, work_pool_name=pool, paused=False
+        )
+    env = {
+        **stack.env,
+        "PREFECT_API_URL": stack.prefect_url,
+        "PYTHONPATH": str(ROOT),
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+    }
     log = open(stack.home / f"{pool}.log", "ab")
-    worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type",
-                               "process", "--limit", str(n), "--install-policy", "never"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "worker",
+            "start",
+            "--pool",
+            pool,
+            "--type",
+            "process",
+            "--limit",
+            str(n),
+            "--install-policy",
+            "never",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     try:
         time.sleep(5)  # let the worker start and poll before the clock starts
         started = time.time()
         with client(stack) as c:
-            runs = [c.create_flow_run_from_deployment(deployment_id, parameters={
-                "url": target_url, "payload": {"key": f"p{i}-{uuid.uuid4().hex[:6]}", "x": 5}}) for i in range(n)]
+            runs = [
+                c.create_flow_run_from_deployment(
+                    deployment_id,
+                    parameters={"url": target_url, "payload": {"key": f"p{i}-{uuid.uuid4().hex[:6]}", "x": 5}},
+                )
+                for i in range(n)
+            ]
             ids = [r.id for r in runs]
             peak_rss, peak_children = 0.0, 0
             while True:
-                states = [r.state_type.value for r in c.read_flow_runs(
-                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))]
+                states = [
+                    r.state_type.value
+                    for r in c.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
+                ]
                 rss = rss_mb(worker.pid)
                 if rss > peak_rss:
                     peak_rss = rss
                     from bench.stack import descendants
+
                     peak_children = max(peak_children, len(descendants(worker.pid)))
-                if all(s in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for s in states) or \
-                        time.time() - started > 600:
+                if (
+                    all(s in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for s in states)
+                    or time.time() - started > 600
+                ):
                     break
                 time.sleep(0.5)
             done = c.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
         ends = [r.end_time.timestamp() for r in done if r.end_time]
         completed = sum(r.state_type.value == "COMPLETED" for r in done)
-        return {"n": n, "completed": completed, "seconds": max(ends) - started,
-                "per_second": completed / (max(ends) - started), "peak_rss_mb": peak_rss,
-                "peak_processes": peak_children}
+        return {
+            "n": n,
+            "completed": completed,
+            "seconds": max(ends) - started,
+            "per_second": completed / (max(ends) - started),
+            "peak_rss_mb": peak_rss,
+            "peak_processes": peak_children,
+        }
     finally:
         worker.terminate()
         try:
@@ -114,7 +158,8 @@ async def _in_process(target_url: str, payloads: list[dict], concurrency: int) -
             started = time.time()
             try:
                 state = await raw_five_steps.with_options(flow_run_name=payload["key"])(
-                    target_url, payload, return_state=True)
+                    target_url, payload, return_state=True
+                )
             except Exception:  # e.g. HTTP 503 from a SQLite Prefect server under load: counted as failed
                 return None, started, time.time()
             return (state.state_details.flow_run_id if state.is_completed() else None), started, time.time()
@@ -135,9 +180,15 @@ def in_process(stack, target_url: str, n: int, concurrency: int) -> dict:
 
         EventsWorker.drain_all(timeout=60, at_exit=False)
     seconds = max(end for _, _, end in runs) - began
-    completed = [(key, run) for key, run in zip([p["key"] for p in payloads], runs) if run[0] is not None]
-    return {"n": n, "failed": n - len(completed), "seconds": seconds, "per_second": len(completed) / seconds,
-            "runs": [run for _, run in completed], "keys": [key for key, _ in completed]}
+    completed = [(key, run) for key, run in zip([p["key"] for p in payloads], runs, strict=True) if run[0] is not None]
+    return {
+        "n": n,
+        "failed": n - len(completed),
+        "seconds": seconds,
+        "per_second": len(completed) / seconds,
+        "runs": [run for _, run in completed],
+        "keys": [key for key, _ in completed],
+    }
 
 
 def iso(ts: float) -> str:

@@ -110,22 +110,36 @@ class Stack:
         self.api_port, self.prefect_port = free_port(), free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.prefect_url = f"http://127.0.0.1:{self.prefect_port}/api"
-        self.env = {**os.environ, "FLOWYARD_HOME": str(self.home), "FLOWYARD_API__PORT": str(self.api_port),
-                    "FLOWYARD_PREFECT__PORT": str(self.prefect_port), "PREFECT_API_URL": self.prefect_url,
-                    "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **settings}
+        self.env = {
+            **os.environ,
+            "FLOWYARD_HOME": str(self.home),
+            "FLOWYARD_API__PORT": str(self.api_port),
+            "FLOWYARD_PREFECT__PORT": str(self.prefect_port),
+            "PREFECT_API_URL": self.prefect_url,
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            **settings,
+        }
         self.databases = None
         if backend == "postgres":
             self.databases = PostgresDatabases()
             self.env["FLOWYARD_DATABASE_URL"] = self.databases.create("platform")
             self.env["FLOWYARD_PREFECT__DATABASE_URL"] = self.databases.create("prefect").replace(
-                "postgresql://", "postgresql+asyncpg://")
+                "postgresql://", "postgresql+asyncpg://"
+            )
         self.platform_db_url = self.env.get("FLOWYARD_DATABASE_URL") or f"sqlite:///{self.home / 'platform.db'}"
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 420) -> "Stack":
+    def start(self, timeout: float = 420) -> Stack:
         log = open(self.home / "up.log", "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "flowyard.cli", "up"], env=self.env, cwd=ROOT,
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flowyard.cli", "up"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -149,8 +163,11 @@ class Stack:
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by the worker, the Prefect server and the platform API."""
-        return {"worker": cpu_seconds(self.worker_pid()), "prefect": cpu_seconds(self.prefect_pid()),
-                "api": cpu_seconds(self.api_pid())}
+        return {
+            "worker": cpu_seconds(self.worker_pid()),
+            "prefect": cpu_seconds(self.prefect_pid()),
+            "api": cpu_seconds(self.api_pid()),
+        }
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

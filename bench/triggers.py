@@ -34,9 +34,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prefect import flow
 
@@ -62,11 +63,17 @@ def raw_deal_won(key: str) -> str:
 def _epoch(value: datetime | None) -> float | None:
     if value is None:
         return None
-    return value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp()
+    return value.replace(tzinfo=value.tzinfo or UTC).timestamp()
 
 
-def paced(n: int, rate: float, clients: int, open_client: Callable[[], Any],
-          send: Callable[[Any, int], bool], grace: float = GRACE_SECONDS) -> dict:
+def paced(
+    n: int,
+    rate: float,
+    clients: int,
+    open_client: Callable[[], Any],
+    send: Callable[[Any, int], bool],
+    grace: float = GRACE_SECONDS,
+) -> dict:
     """Request k (0..n-1) is due at start + k/rate and sent by client k % clients, which waits for each answer
     before its next request; nothing is sent later than `grace` s after the schedule's end (a side that cannot
     keep up does not stretch the run). Returns per-request latencies (s), how many succeeded, how many were
@@ -103,8 +110,14 @@ def paced(n: int, rate: float, clients: int, open_client: Callable[[], Any],
     first = min(r[0] for r in results)
     last = max(r[0] + r[1] for r in results)
     ok = [r for r in results if r[2]]
-    return {"latencies": [r[1] for r in ok], "ok": len(ok), "failed": len(results) - len(ok),
-            "unsent": n - len(results), "per_second": len(ok) / (last - first), "lag": lag[0]}
+    return {
+        "latencies": [r[1] for r in ok],
+        "ok": len(ok),
+        "failed": len(results) - len(ok),
+        "unsent": n - len(results),
+        "per_second": len(ok) / (last - first),
+        "lag": lag[0],
+    }
 
 
 # --- webhooks ---------------------------------------------------------------------------------------
@@ -120,8 +133,10 @@ def webhook_ingest(stack, size: dict) -> list[tuple]:
 
     n, rate = size["deliveries"], size["rate"]
     platform = Platform(stack)
-    graph = chain(node("hook", "trigger.webhook", {"auth": "hmac", "rate_limit_per_minute": 60_000}),
-                  node("log", "util.log", {"message": "lead {{ trigger.body.email }}"}))
+    graph = chain(
+        node("hook", "trigger.webhook", {"auth": "hmac", "rate_limit_per_minute": 60_000}),
+        node("log", "util.log", {"message": "lead {{ trigger.body.email }}"}),
+    )
     created = platform.http.post("/api/v1/workflows", json={"name": "bench webhook", "graph": graph})
     created.raise_for_status()
     workflow_id = created.json()["id"]
@@ -133,8 +148,11 @@ def webhook_ingest(stack, size: dict) -> list[tuple]:
 
     def deliver(client: httpx.Client, k: int) -> bool:
         body = json.dumps({"email": f"lead{k}@example.com", "n": k}).encode()
-        headers = {"content-type": "application/json", "X-Flowyard-Signature": sign(secret, body),
-                   "X-Delivery-Id": f"{run}-{k}"}
+        headers = {
+            "content-type": "application/json",
+            "X-Flowyard-Signature": sign(secret, body),
+            "X-Delivery-Id": f"{run}-{k}",
+        }
         return client.post(url, content=body, headers=headers).status_code == 202
 
     with httpx.Client(timeout=60) as client:  # warm-up: not counted
@@ -152,16 +170,21 @@ def webhook_ingest(stack, size: dict) -> list[tuple]:
     # ("database is locked") and slows everything measured after it.
     pool = f"raw-hooks-{run}"
     with raw.client(stack) as c:
-        c.create_work_pool(WorkPoolCreate(name=pool, type="process",
-                                          base_job_template=ProcessWorker.get_default_base_job_template()))
+        c.create_work_pool(
+            WorkPoolCreate(name=pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template())
+        )
         flow_id = c.create_flow_from_name("raw-webhook")
-        deployment_id = c.create_deployment(flow_id, f"raw-{pool}", entrypoint="bench.triggers.raw_deal_won",
-                                            work_pool_name=pool, paused=False)
+        deployment_id = c.create_deployment(
+            flow_id, f"raw-{pool}", entrypoint="bench.triggers.raw_deal_won", work_pool_name=pool, paused=False
+        )
 
     def create_run(c, k: int) -> bool:
-        c.create_flow_run_from_deployment(deployment_id, parameters={"key": f"{run}-{k}"},
-                                          idempotency_key=f"hook-{run}-{k}", state=Scheduled(
-                                              scheduled_time=datetime.now(timezone.utc) + timedelta(hours=1)))
+        c.create_flow_run_from_deployment(
+            deployment_id,
+            parameters={"key": f"{run}-{k}"},
+            idempotency_key=f"hook-{run}-{k}",
+            state=Scheduled(scheduled_time=datetime.now(UTC) + timedelta(hours=1)),
+        )
         return True
 
     with raw.client(stack) as c:
@@ -173,19 +196,32 @@ def webhook_ingest(stack, size: dict) -> list[tuple]:
 
     def failures(result: dict) -> str:
         return (f", {result['failed']} failed" if result["failed"] else "") + (
-            f", {result['unsent']} not sent (more than {GRACE_SECONDS:g} s behind schedule)" if result["unsent"] else "")
+            f", {result['unsent']} not sent (more than {GRACE_SECONDS:g} s behind schedule)" if result["unsent"] else ""
+        )
 
     def behind(result: dict) -> str:
         return f", clients up to {result['lag']:.1f} s behind schedule" if result["lag"] > 0.5 else ""
 
     offered = f"{n} deliveries at {rate:g}/s offered, {CLIENTS} clients"
     return [
-        ("webhook", f"request->202 p50/p95/p99 ms, {offered}", lat(flowyard["latencies"], 1000), "-",
-         lat(prefect["latencies"], 1000), "HMAC-signed, one X-Delivery-Id each; raw = Prefect API "
-         "create_flow_run_from_deployment (process work pool), same clients, same schedule"),
-        ("webhook", "accepted deliveries/s (raw: flow runs created/s)", f"{flowyard['per_second']:.1f}", "-",
-         f"{prefect['per_second']:.1f}", f"Flowyard {flowyard['ok']} accepted{failures(flowyard)}{behind(flowyard)}; "
-         f"raw {prefect['ok']} created{failures(prefect)}{behind(prefect)}"),
+        (
+            "webhook",
+            f"request->202 p50/p95/p99 ms, {offered}",
+            lat(flowyard["latencies"], 1000),
+            "-",
+            lat(prefect["latencies"], 1000),
+            "HMAC-signed, one X-Delivery-Id each; raw = Prefect API "
+            "create_flow_run_from_deployment (process work pool), same clients, same schedule",
+        ),
+        (
+            "webhook",
+            "accepted deliveries/s (raw: flow runs created/s)",
+            f"{flowyard['per_second']:.1f}",
+            "-",
+            f"{prefect['per_second']:.1f}",
+            f"Flowyard {flowyard['ok']} accepted{failures(flowyard)}{behind(flowyard)}; "
+            f"raw {prefect['ok']} created{failures(prefect)}{behind(prefect)}",
+        ),
     ]
 
 
@@ -220,14 +256,21 @@ def crm_to_run(stack, size: dict) -> dict:
 
     n, rate = size["changes"], size["change_rate"]
     platform = Platform(stack)
-    workflow_id = platform.publish(chain(
-        node("won", "trigger.data_change", {"record_type": "deal", "event": "field_changed", "field": "stage",
-                                            "to": "won"}),
-        node("log", "util.log", {"message": "{{ trigger.record.title }} won"})))
+    workflow_id = platform.publish(
+        chain(
+            node(
+                "won",
+                "trigger.data_change",
+                {"record_type": "deal", "event": "field_changed", "field": "stage", "to": "won"},
+            ),
+            node("log", "util.log", {"message": "{{ trigger.record.title }} won"}),
+        )
+    )
     deals = []
     for i in range(n + 1):
-        response = platform.http.post("/api/v1/crm/deals", json={"title": f"Deal {i}", "amount": 1000,
-                                                                  "stage": "negotiation"})
+        response = platform.http.post(
+            "/api/v1/crm/deals", json={"title": f"Deal {i}", "amount": 1000, "stage": "negotiation"}
+        )
         response.raise_for_status()
         deals.append(response.json()["id"])
 
@@ -240,13 +283,29 @@ def crm_to_run(stack, size: dict) -> dict:
     answered = {deals[k + 1]: at for k, at in _paced_calls(n, rate, lambda k: win(k + 1)).items()}
     platform.wait_for(workflow_id, ("completed", "failed"), len(answered) + 1, timeout=300)
     with platform.sessions() as db:
-        rows = db.execute(select(Execution.input, Execution.status, Execution.created_at, Batch.created_at,
-                                 Batch.submitted_at, Execution.started_at, Execution.ended_at, Batch.flow_run_id)
-                          .join(Batch, Batch.id == Execution.batch_id, isouter=True)
-                          .where(Execution.workflow_id == workflow_id)).all()
+        rows = db.execute(
+            select(
+                Execution.input,
+                Execution.status,
+                Execution.created_at,
+                Batch.created_at,
+                Batch.submitted_at,
+                Execution.started_at,
+                Execution.ended_at,
+                Batch.flow_run_id,
+            )
+            .join(Batch, Batch.id == Execution.batch_id, isouter=True)
+            .where(Execution.workflow_id == workflow_id)
+        ).all()
     running = _running_at(stack, [row[-1] for row in rows if row[-1]])
-    delays: dict[str, list[float]] = {"queued": [], "claimed": [], "flow run": [], "running": [], "started": [],
-                                      "ended": []}
+    delays: dict[str, list[float]] = {
+        "queued": [],
+        "claimed": [],
+        "flow run": [],
+        "running": [],
+        "started": [],
+        "ended": [],
+    }
     statuses, flow_runs, runs_per_deal = {}, set(), {}
     for input, status, created_at, claimed_at, submitted_at, started_at, ended_at, flow_run_id in rows:
         deal = input["record_id"]
@@ -255,13 +314,25 @@ def crm_to_run(stack, size: dict) -> dict:
             continue
         statuses[status] = statuses.get(status, 0) + 1
         flow_runs.add(flow_run_id)
-        for name, at in (("queued", _epoch(created_at)), ("claimed", _epoch(claimed_at)),
-                         ("flow run", _epoch(submitted_at)), ("running", running.get(flow_run_id)),
-                         ("started", _epoch(started_at)), ("ended", _epoch(ended_at))):
+        for name, at in (
+            ("queued", _epoch(created_at)),
+            ("claimed", _epoch(claimed_at)),
+            ("flow run", _epoch(submitted_at)),
+            ("running", running.get(flow_run_id)),
+            ("started", _epoch(started_at)),
+            ("ended", _epoch(ended_at)),
+        ):
             if at is not None:
                 delays[name].append(at - answered[deal])
-    return {"n": n, "rate": rate, "answered": len(answered), "delays": delays, "statuses": statuses,
-            "flow_runs": len(flow_runs), "duplicates": sum(c > 1 for c in runs_per_deal.values())}
+    return {
+        "n": n,
+        "rate": rate,
+        "answered": len(answered),
+        "delays": delays,
+        "statuses": statuses,
+        "flow_runs": len(flow_runs),
+        "duplicates": sum(c > 1 for c in runs_per_deal.values()),
+    }
 
 
 def _running_at(stack, flow_run_ids: list[str]) -> dict[str, float]:
@@ -293,44 +364,76 @@ def event_to_run(stack, size: dict) -> dict:
     run = uuid.uuid4().hex[:6]
     pool = f"raw-events-{run}"
     with raw.client(stack) as c:
-        c.create_work_pool(WorkPoolCreate(name=pool, type="process",
-                                          base_job_template=ProcessWorker.get_default_base_job_template()))
+        c.create_work_pool(
+            WorkPoolCreate(name=pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template())
+        )
         flow_id = c.create_flow_from_name("raw-deal-won")
-        deployment_id = c.create_deployment(flow_id, f"raw-{pool}", entrypoint="bench.triggers.raw_deal_won",
-                                            work_pool_name=pool, paused=False)
-        trigger = DeploymentEventTrigger(name=f"raw deal won {run}", expect={EVENT},
-                                         match={"prefect.resource.id": f"bench.deal.{run}.*"},
-                                         for_each={"prefect.resource.id"},
-                                         parameters={"key": "{{ event.payload.key }}"})
+        deployment_id = c.create_deployment(
+            flow_id, f"raw-{pool}", entrypoint="bench.triggers.raw_deal_won", work_pool_name=pool, paused=False
+        )
+        trigger = DeploymentEventTrigger(
+            name=f"raw deal won {run}",
+            expect={EVENT},
+            match={"prefect.resource.id": f"bench.deal.{run}.*"},
+            for_each={"prefect.resource.id"},
+            parameters={"key": "{{ event.payload.key }}"},
+        )
         trigger.set_deployment_id(deployment_id)  # what `prefect deploy` does with a deployment's triggers
         automation_id = c.create_automation(trigger.as_automation())
 
-    env = {**stack.env, "PREFECT_API_URL": stack.prefect_url, "PYTHONPATH": str(ROOT),
-           "PREFECT_WORKER_QUERY_SECONDS": WORKER_POLL_SECONDS, "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
+    env = {
+        **stack.env,
+        "PREFECT_API_URL": stack.prefect_url,
+        "PYTHONPATH": str(ROOT),
+        "PREFECT_WORKER_QUERY_SECONDS": WORKER_POLL_SECONDS,
+        "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+    }
     log = open(stack.home / f"{pool}.log", "ab")
-    worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type",
-                               "process", "--install-policy", "never"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "worker",
+            "start",
+            "--pool",
+            pool,
+            "--type",
+            "process",
+            "--install-policy",
+            "never",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     os.environ["PREFECT_API_URL"] = stack.prefect_url
     EventsWorker.set_client_override(PrefectEventsClient, api_url=stack.prefect_url)
     emitted: dict[str, float] = {}
     try:
         with temporary_settings({PREFECT_API_URL: stack.prefect_url}):
+
             def emit(key: str) -> float:
                 emit_event(EVENT, resource={"prefect.resource.id": f"bench.deal.{run}.{key}"}, payload={"key": key})
                 return time.time()
 
             def flow_runs() -> list:
                 with raw.client(stack) as c:
-                    return c.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(
-                        any_=[deployment_id])), limit=200)
+                    return c.read_flow_runs(
+                        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])), limit=200
+                    )
 
             def wait_final(count: int, timeout: float) -> list:
                 deadline = time.monotonic() + timeout
                 while True:
                     runs = flow_runs()
-                    final = [r for r in runs if r.state_type and r.state_type.value in
-                             ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")]
+                    final = [
+                        r
+                        for r in runs
+                        if r.state_type and r.state_type.value in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+                    ]
                     if len(final) >= count or time.monotonic() > deadline:
                         return runs
                     time.sleep(0.5)
@@ -366,8 +469,13 @@ def event_to_run(stack, size: dict) -> dict:
         for name, at in (("flow run", r.created), ("started", r.start_time), ("ended", r.end_time)):
             if at is not None:
                 delays[name].append(at.timestamp() - emitted[key])
-    return {"n": n, "every": every, "delays": delays, "states": states,
-            "runs": sum(1 for r in runs if (r.parameters or {}).get("key") in emitted)}
+    return {
+        "n": n,
+        "every": every,
+        "delays": delays,
+        "states": states,
+        "runs": sum(1 for r in runs if (r.parameters or {}).get("key") in emitted),
+    }
 
 
 def data_change(stack, size: dict) -> list[tuple]:
@@ -376,26 +484,52 @@ def data_change(stack, size: dict) -> list[tuple]:
     flowyard = crm_to_run(stack, size)
     prefect = event_to_run(stack, size)
     fy, pr = flowyard["delays"], prefect["delays"]
-    offered = (f"{flowyard['answered']} deals to won at {flowyard['rate']:g}/s "
-               f"(raw: {prefect['n']} events, one per {prefect['every']:g} s)")
+    offered = (
+        f"{flowyard['answered']} deals to won at {flowyard['rate']:g}/s "
+        f"(raw: {prefect['n']} events, one per {prefect['every']:g} s)"
+    )
     statuses = ", ".join(f"{v} {k}" for k, v in sorted(flowyard["statuses"].items()))
     states = ", ".join(f"{v} {k.lower()}" for k, v in sorted(prefect["states"].items()))
     lost = prefect["n"] - prefect["runs"]
     return [
-        ("data change", f"CRM change->run started p50/p95/p99 s, {offered}", lat(fy["started"]),
-         lat(pr["started"]), "-",
-         f"from the PATCH's response (raw: emit_event returning) to the execution's started_at (raw: flow run "
-         f"Running, process worker polling every {WORKER_POLL_SECONDS} s); Flowyard p50 s: " + ", ".join(
-             f"{label} {pct(fy[name], 50):.2f}" for name, label in (
-                 ("queued", "execution queued"), ("claimed", "batched"), ("flow run", "flow run created"),
-                 ("running", "flow run Running"), ("started", "execution started"))) +
-         f"; {flowyard['flow_runs']} flow runs"),
-        ("data change", "CRM change->Prefect flow run created p50/p95/p99 s", lat(fy["flow run"]),
-         lat(pr["flow run"]), "-", "Flowyard: outbox -> dispatcher -> batch's flow run; raw: event -> "
-         "automation -> run-deployment action" + (f"; {lost} events started no flow run" if lost else "")),
-        ("data change", "CRM change->run completed p50/p95/p99 s", lat(fy["ended"]), lat(pr["ended"]), "-",
-         f"{statuses}; raw: {states}" + (f"; {flowyard['duplicates']} deals ran twice" if flowyard["duplicates"]
-                                         else "")),
+        (
+            "data change",
+            f"CRM change->run started p50/p95/p99 s, {offered}",
+            lat(fy["started"]),
+            lat(pr["started"]),
+            "-",
+            f"from the PATCH's response (raw: emit_event returning) to the execution's started_at (raw: flow run "
+            f"Running, process worker polling every {WORKER_POLL_SECONDS} s); Flowyard p50 s: "
+            + ", ".join(
+                f"{label} {pct(fy[name], 50):.2f}"
+                for name, label in (
+                    ("queued", "execution queued"),
+                    ("claimed", "batched"),
+                    ("flow run", "flow run created"),
+                    ("running", "flow run Running"),
+                    ("started", "execution started"),
+                )
+            )
+            + f"; {flowyard['flow_runs']} flow runs",
+        ),
+        (
+            "data change",
+            "CRM change->Prefect flow run created p50/p95/p99 s",
+            lat(fy["flow run"]),
+            lat(pr["flow run"]),
+            "-",
+            "Flowyard: outbox -> dispatcher -> batch's flow run; raw: event -> "
+            "automation -> run-deployment action" + (f"; {lost} events started no flow run" if lost else ""),
+        ),
+        (
+            "data change",
+            "CRM change->run completed p50/p95/p99 s",
+            lat(fy["ended"]),
+            lat(pr["ended"]),
+            "-",
+            f"{statuses}; raw: {states}"
+            + (f"; {flowyard['duplicates']} deals ran twice" if flowyard["duplicates"] else ""),
+        ),
     ]
 
 
@@ -422,8 +556,11 @@ def run_backend(backend: str, size: dict, parts: list[str]) -> list[tuple]:
                 traceback.print_exc()
                 new = [(name, "FAILED", "-", "-", "-", f"{type(exc).__name__}: {exc}"[:160])]
             rows.extend((backend, *row) for row in new)
-            print(f"[{backend}] {name} done in {time.time() - began:.0f} s, load average "
-                  f"{os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+            print(
+                f"[{backend}] {name} done in {time.time() - began:.0f} s, load average {os.getloadavg()[0]:.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
     finally:
         stack.stop()
     return rows
@@ -454,9 +591,11 @@ def main(argv: list[str] | None = None) -> int:
         rows.extend(run_backend(backend, size, parts))
     print(table(rows))
     end = os.getloadavg()
-    print(f"\n{len(rows)} figures in {time.time() - began:.0f} s; load average (1/5/15 min) "
-          f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at the start, {end[0]:.1f}/{end[1]:.1f}/{end[2]:.1f} at the end",
-          flush=True)
+    print(
+        f"\n{len(rows)} figures in {time.time() - began:.0f} s; load average (1/5/15 min) "
+        f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at the start, {end[0]:.1f}/{end[1]:.1f}/{end[2]:.1f} at the end",
+        flush=True,
+    )
     return 0
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import select
@@ -21,9 +22,10 @@ from core import prefect_client as prefect_retries
 from core.errors import Permanent, Retryable, StepFailure
 from core.naming import owned_by, slugify, tenant_object_name
 from core.settings import Settings
-from store import Connection, Tenant
+from store import Connection, ConnectionStatus, Tenant
 
 B = TypeVar("B", bound=IntegrationBlock)
+R = TypeVar("R")
 CACHE_SECONDS = 30.0
 _blocks: dict[tuple[str, str], tuple[float, IntegrationBlock]] = {}
 _ensured_limits: set[tuple[str, float]] = set()
@@ -59,6 +61,8 @@ def _lookup(tenant_id: str, connection_id: str) -> Found | None:
         if row is None:
             return None
         slug = db.scalar(select(Tenant.slug).where(Tenant.id == tenant_id))
+        if slug is None:
+            return None
         cipher = tenant_cipher(db, tenant_id, master_key=settings().master_key.get_secret_value())
         return Found(row, slug, cipher)
 
@@ -127,7 +131,6 @@ async def throttle(tenant_slug: str, integration: str) -> None:
     await ready
 
 
-
 async def _ensure_limit(name: str, slots: int, per_second: float) -> None:
     """Create or update the limit. Prefect's upsert reads then writes, so two batches starting together
     can both try to create it; the loser's second try finds the winner's limit."""
@@ -140,8 +143,10 @@ async def _ensure_limit(name: str, slots: int, per_second: float) -> None:
             return
         except Exception as exc:
             if attempt == 2:
-                raise Retryable(f"Could not set up the rate limit {name}: {type(exc).__name__}.",
-                                       hint="The workflow engine is busy or unreachable; the step will be retried.") from exc
+                raise Retryable(
+                    f"Could not set up the rate limit {name}: {type(exc).__name__}.",
+                    hint="The workflow engine is busy or unreachable; the step will be retried.",
+                ) from exc
 
 
 async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:
@@ -153,13 +158,16 @@ async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:
             await _take_slots(name, len(group))
         except Exception as exc:  # e.g. Prefect unreachable: the steps fail (retryably) with it
             for future in group:
-                future.set_exception(Retryable(
-                    f"Could not take a slot of the rate limit {name}: {type(exc).__name__}.",
-                    hint="The workflow engine is busy or unreachable; the step will be retried."))
+                future.set_exception(
+                    Retryable(
+                        f"Could not take a slot of the rate limit {name}: {type(exc).__name__}.",
+                        hint="The workflow engine is busy or unreachable; the step will be retried.",
+                    )
+                )
         else:
             for future in group:
                 future.set_result(None)
-        del waiters[:len(group)]
+        del waiters[: len(group)]
     _waiting.pop(key, None)
 
 
@@ -174,8 +182,9 @@ async def _take_slots(name: str, count: int) -> None:
         prefect_retries.install(client)
         while True:
             try:
-                response = await prefect_retries.acall(client.increment_concurrency_slots, names=[name], slots=count,
-                                                     mode="rate_limit")
+                response = await prefect_retries.acall(
+                    client.increment_concurrency_slots, names=[name], slots=count, mode="rate_limit"
+                )
             except httpx.HTTPStatusError as exc:
                 if exc.response.status_code != 423:  # 423: no slot free yet, come back after Retry-After
                     raise
@@ -198,23 +207,32 @@ def prefect_settings(settings_: Settings):
 
 def save_block(settings_: Settings, block: IntegrationBlock, name: str) -> UUID:
     with prefect_settings(settings_):
-        block_id = block.save(name, overwrite=True)
+        block_id = _ran(block.save(name, overwrite=True))
     forget_cached(name)
     return block_id
 
 
 def read_block(settings_: Settings, block_type: type[B], name: str) -> B:
     with prefect_settings(settings_):
-        return block_type.load(name)
+        return _ran(block_type.load(name))
 
 
 def delete_block(settings_: Settings, block_type: type[IntegrationBlock], name: str) -> None:
     with prefect_settings(settings_):
         try:
-            block_type.delete(name)
+            _ran(block_type.delete(name))
         except ValueError:
             pass  # already gone
     forget_cached(name)
+
+
+def _ran(result: R | Coroutine[Any, Any, R]) -> R:
+    """Prefect runs these methods synchronously in a thread without an event loop, as the API's are;
+    from a coroutine it would have returned one (use the `a...` variants there)."""
+    if isinstance(result, Coroutine):
+        result.close()
+        raise RuntimeError("a synchronous Prefect block call was made from an event loop")
+    return result
 
 
 async def persist_block(block: IntegrationBlock) -> None:
@@ -229,6 +247,6 @@ async def persist_block(block: IntegrationBlock) -> None:
         with platform_sessions().begin() as db:
             row = db.get(Connection, block.connection_id)
             if row is not None:
-                row.token_expires_at, row.updated_at, row.status = expires_at, utcnow(), "ok"
+                row.token_expires_at, row.updated_at, row.status = expires_at, utcnow(), ConnectionStatus.OK
 
     await asyncio.to_thread(mark)

@@ -5,7 +5,8 @@ execution and node returns that result and changes nothing."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -16,27 +17,40 @@ from blocks.runtime import platform_sessions
 from core.errors import Permanent
 from crm import records
 from crm.records import CrmError
-from store import DEAL_STAGES, SideEffect
+from store import DEAL_STAGES, SideEffect, SideEffectStatus
 
 ContactRef = Field(description="The contact: its id, or its email address.")
+# Spelled out for the config's JSON Schema (an enum of words, as the UI expects); the same as DealStage.
 Stage = Literal["lead", "qualified", "proposal", "negotiation", "won", "lost"]
 assert set(Stage.__args__) == set(DEAL_STAGES)  # type: ignore[attr-defined]
 
 
-def _run(ctx: ActionContext, action: str, change: Callable[[Session], dict[str, Any]], *, writes: bool) -> dict[str, Any]:
+def _run(
+    ctx: ActionContext, action: str, change: Callable[[Session], dict[str, Any]], *, writes: bool
+) -> dict[str, Any]:
     with platform_sessions().begin() as db:
         if writes:
-            prior = db.scalar(select(SideEffect).where(SideEffect.tenant_id == ctx.tenant_id,
-                                                       SideEffect.key == ctx.idempotency_key))
-            if prior is not None and prior.status == "done":
+            prior = db.scalar(
+                select(SideEffect).where(SideEffect.tenant_id == ctx.tenant_id, SideEffect.key == ctx.idempotency_key)
+            )
+            if prior is not None and prior.status == SideEffectStatus.DONE:
                 return prior.result or {}
         try:
             result = change(db)
         except CrmError as exc:
-            raise Permanent(f"CRM: {exc.message}", hint=exc.hint,
-                                   details={"field": exc.field} if exc.field else None) from None
+            raise Permanent(
+                f"CRM: {exc.message}", hint=exc.hint, details={"field": exc.field} if exc.field else None
+            ) from None
         if writes:
-            db.add(SideEffect(tenant_id=ctx.tenant_id, key=ctx.idempotency_key, action=action, status="done", result=result))
+            db.add(
+                SideEffect(
+                    tenant_id=ctx.tenant_id,
+                    key=ctx.idempotency_key,
+                    action=action,
+                    status=SideEffectStatus.DONE,
+                    result=result,
+                )
+            )
         return result
 
 
@@ -53,8 +67,10 @@ def _step(node_type: str, *, writes: bool):
 def _contact(db: Session, ctx: ActionContext, ref: str):
     contact = records.find_contact(db, ctx.tenant_id, ref=ref.strip())
     if contact is None:
-        raise Permanent(f"CRM: no contact '{ref}' in your CRM.",
-                               hint="Check the id or email, or create the contact first (e.g. an Upsert contact step).")
+        raise Permanent(
+            f"CRM: no contact '{ref}' in your CRM.",
+            hint="Check the id or email, or create the contact first (e.g. an Upsert contact step).",
+        )
     return contact
 
 
@@ -90,10 +106,24 @@ class ContactWritten(BaseModel):
     created: bool = Field(description="True when the step created the contact.")
 
 
-SAMPLE_CONTACT = {"id": "2f1c0c1e-8f5e-4a43-9d0a-5b8b1f0e7a11", "email": "jane@example.com", "first_name": "Jane",
-                  "last_name": "Doe", "phone": "+14155550123", "company_id": None, "properties": {}, "tags": ["vip"]}
-SAMPLE_DEAL = {"id": "8d6b2c7e-1a9f-4c3e-b1d2-7e4f5a6b8c9d", "title": "Website redesign", "stage": "proposal",
-               "amount": 4800.0, "currency": "USD", "contact_id": SAMPLE_CONTACT["id"]}
+SAMPLE_CONTACT: dict[str, Any] = {
+    "id": "2f1c0c1e-8f5e-4a43-9d0a-5b8b1f0e7a11",
+    "email": "jane@example.com",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "phone": "+14155550123",
+    "company_id": None,
+    "properties": {},
+    "tags": ["vip"],
+}
+SAMPLE_DEAL = {
+    "id": "8d6b2c7e-1a9f-4c3e-b1d2-7e4f5a6b8c9d",
+    "title": "Website redesign",
+    "stage": "proposal",
+    "amount": 4800.0,
+    "currency": "USD",
+    "contact_id": SAMPLE_CONTACT["id"],
+}
 
 
 def _contact_out(db: Session, contact) -> dict[str, Any]:
@@ -134,10 +164,15 @@ class FindContactOutput(BaseModel):
 @_step("crm.find_contact", writes=False)
 def find_contact(db: Session, data: FindContactInput, ctx: ActionContext) -> dict[str, Any]:
     if not (data.email or data.phone or data.id):
-        raise Permanent("CRM: give an email, a phone number or an id to find a contact.",
-                               hint="Map one of them from the trigger or an earlier step.")
-    contact = (records.get(db, ctx.tenant_id, "contact", data.id) if data.id
-               else records.find_contact(db, ctx.tenant_id, email=data.email, phone=data.phone))
+        raise Permanent(
+            "CRM: give an email, a phone number or an id to find a contact.",
+            hint="Map one of them from the trigger or an earlier step.",
+        )
+    contact = (
+        records.get(db, ctx.tenant_id, "contact", data.id)
+        if data.id
+        else records.find_contact(db, ctx.tenant_id, email=data.email, phone=data.phone)
+    )
     return {"found": contact is not None, "contact": _contact_out(db, contact) if contact else None}
 
 
@@ -176,7 +211,7 @@ class UpsertContactInput(ContactFields):
 def upsert_contact(db: Session, data: UpsertContactInput, ctx: ActionContext) -> dict[str, Any]:
     values = data.values() | {"email": data.email}
     contact = records.find_contact(db, ctx.tenant_id, email=records.contact_email(data.email))
-    op = "update" if contact else "create"
+    op: records.Op = "update" if contact else "create"
     contact = records.write(db, tenant_id=ctx.tenant_id, record_type="contact", op=op, record=contact, values=values)
     return {"contact": _contact_out(db, contact), "created": op == "create"}
 
@@ -191,8 +226,9 @@ def _retag(db: Session, data: TagInput, ctx: ActionContext, add: bool) -> dict[s
     tags = set(records.snapshot(db, "contact", contact)["tags"])
     tag = data.tag.strip().lower()
     tags = tags | {tag} if add else tags - {tag}
-    records.write(db, tenant_id=ctx.tenant_id, record_type="contact", op="update", record=contact,
-                  values={"tags": sorted(tags)})
+    records.write(
+        db, tenant_id=ctx.tenant_id, record_type="contact", op="update", record=contact, values={"tags": sorted(tags)}
+    )
     return {"contact": _contact_out(db, contact), "created": False}
 
 
@@ -240,15 +276,21 @@ class DealWritten(BaseModel):
 def move_deal_stage(db: Session, data: MoveDealInput, ctx: ActionContext) -> dict[str, Any]:
     deal = records.get(db, ctx.tenant_id, "deal", data.deal_id)
     if deal is None:
-        raise Permanent(f"CRM: no deal with id {data.deal_id} in your CRM.", hint="Check the deal id mapped into this step.")
+        raise Permanent(
+            f"CRM: no deal with id {data.deal_id} in your CRM.", hint="Check the deal id mapped into this step."
+        )
     previous = deal.stage
-    records.write(db, tenant_id=ctx.tenant_id, record_type="deal", op="update", record=deal, values={"stage": data.stage})
+    records.write(
+        db, tenant_id=ctx.tenant_id, record_type="deal", op="update", record=deal, values={"stage": data.stage}
+    )
     return {"deal": _deal_out(db, deal), "previous_stage": previous}
 
 
 class LogActivityInput(ActionInput):
     contact: str = ContactRef
-    kind: Literal["note", "call", "email", "meeting", "sms", "task"] = Field(default="note", description="What happened.")
+    kind: Literal["note", "call", "email", "meeting", "sms", "task"] = Field(
+        default="note", description="What happened."
+    )
     body: str = Field(max_length=20_000, description="What to record.")
     deal_id: str | None = Field(default=None, description="A deal it belongs to.")
 
@@ -263,36 +305,104 @@ class ActivityOut(BaseModel):
 
 @_step("crm.log_activity", writes=True)
 def log_activity(db: Session, data: LogActivityInput, ctx: ActionContext) -> dict[str, Any]:
-    values = {"kind": data.kind, "body": data.body, "contact_id": _contact(db, ctx, data.contact).id,
-              "deal_id": data.deal_id}
+    values = {
+        "kind": data.kind,
+        "body": data.body,
+        "contact_id": _contact(db, ctx, data.contact).id,
+        "deal_id": data.deal_id,
+    }
     activity = records.write(db, tenant_id=ctx.tenant_id, record_type="activity", op="create", values=values)
     return ActivityOut.model_validate(records.snapshot(db, "activity", activity)).model_dump()
 
 
 def _action(node_type: str, label: str, description: str, input_model, output_model, sample, run) -> Action:
-    return Action(node_type=node_type, label=label, description=description, integration="crm",
-                  input_model=input_model, output_model=output_model, sample_output=sample, run=run,
-                  needs_connection=False, side_effect=False)
+    return Action(
+        node_type=node_type,
+        label=label,
+        description=description,
+        integration="crm",
+        input_model=input_model,
+        output_model=output_model,
+        sample_output=sample,
+        run=run,
+        needs_connection=False,
+        side_effect=False,
+    )
 
 
 WRITTEN = {"contact": SAMPLE_CONTACT, "created": False}
 ACTIONS = (
-    _action("crm.find_contact", "Find contact", "Looks a contact up by email, phone or id; outputs found: false "
-            "when none matches.", FindContactInput, FindContactOutput, {"found": True, "contact": SAMPLE_CONTACT}, find_contact),
-    _action("crm.create_contact", "Create contact", "Adds a contact to your CRM.", CreateContactInput, ContactWritten,
-            {"contact": SAMPLE_CONTACT, "created": True}, create_contact),
-    _action("crm.update_contact", "Update contact", "Changes fields of a contact found by id or email.",
-            UpdateContactInput, ContactWritten, WRITTEN, update_contact),
-    _action("crm.upsert_contact", "Create or update contact", "Updates the contact with this email, or creates it.",
-            UpsertContactInput, ContactWritten, WRITTEN, upsert_contact),
+    _action(
+        "crm.find_contact",
+        "Find contact",
+        "Looks a contact up by email, phone or id; outputs found: false when none matches.",
+        FindContactInput,
+        FindContactOutput,
+        {"found": True, "contact": SAMPLE_CONTACT},
+        find_contact,
+    ),
+    _action(
+        "crm.create_contact",
+        "Create contact",
+        "Adds a contact to your CRM.",
+        CreateContactInput,
+        ContactWritten,
+        {"contact": SAMPLE_CONTACT, "created": True},
+        create_contact,
+    ),
+    _action(
+        "crm.update_contact",
+        "Update contact",
+        "Changes fields of a contact found by id or email.",
+        UpdateContactInput,
+        ContactWritten,
+        WRITTEN,
+        update_contact,
+    ),
+    _action(
+        "crm.upsert_contact",
+        "Create or update contact",
+        "Updates the contact with this email, or creates it.",
+        UpsertContactInput,
+        ContactWritten,
+        WRITTEN,
+        upsert_contact,
+    ),
     _action("crm.add_tag", "Add tag", "Tags a contact.", TagInput, ContactWritten, WRITTEN, add_tag),
-    _action("crm.remove_tag", "Remove tag", "Removes a tag from a contact.", TagInput, ContactWritten, WRITTEN, remove_tag),
-    _action("crm.create_deal", "Create deal", "Opens a deal, optionally for a contact.", CreateDealInput, DealWritten,
-            {"deal": SAMPLE_DEAL, "previous_stage": None}, create_deal),
-    _action("crm.move_deal_stage", "Move deal stage", "Moves a deal to another stage (won and lost close it).",
-            MoveDealInput, DealWritten, {"deal": {**SAMPLE_DEAL, "stage": "won"}, "previous_stage": "proposal"}, move_deal_stage),
-    _action("crm.log_activity", "Log activity", "Records a note, call, email, meeting, SMS or task on a contact.",
-            LogActivityInput, ActivityOut, {"id": "0b4e9a1c-2d3f-4e5a-8b6c-7d8e9f0a1b2c", "kind": "note",
-                                            "body": "Called about the proposal", "contact_id": SAMPLE_CONTACT["id"],
-                                            "deal_id": None}, log_activity),
+    _action(
+        "crm.remove_tag", "Remove tag", "Removes a tag from a contact.", TagInput, ContactWritten, WRITTEN, remove_tag
+    ),
+    _action(
+        "crm.create_deal",
+        "Create deal",
+        "Opens a deal, optionally for a contact.",
+        CreateDealInput,
+        DealWritten,
+        {"deal": SAMPLE_DEAL, "previous_stage": None},
+        create_deal,
+    ),
+    _action(
+        "crm.move_deal_stage",
+        "Move deal stage",
+        "Moves a deal to another stage (won and lost close it).",
+        MoveDealInput,
+        DealWritten,
+        {"deal": {**SAMPLE_DEAL, "stage": "won"}, "previous_stage": "proposal"},
+        move_deal_stage,
+    ),
+    _action(
+        "crm.log_activity",
+        "Log activity",
+        "Records a note, call, email, meeting, SMS or task on a contact.",
+        LogActivityInput,
+        ActivityOut,
+        {
+            "id": "0b4e9a1c-2d3f-4e5a-8b6c-7d8e9f0a1b2c",
+            "kind": "note",
+            "body": "Called about the proposal",
+            "contact_id": SAMPLE_CONTACT["id"],
+            "deal_id": None,
+        },
+        log_activity,
+    ),
 )

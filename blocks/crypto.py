@@ -46,7 +46,7 @@ def seal(key: bytes, plaintext: str, *, aad: str) -> str:
 def unseal(key: bytes, token: str, *, aad: str) -> str:
     if not is_sealed(token):
         raise DecryptionError("the value is not sealed")
-    raw = _unb64(token[len(PREFIX):])
+    raw = _unb64(token[len(PREFIX) :])
     try:
         return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad.encode()).decode()
     except (InvalidTag, ValueError) as exc:
@@ -97,11 +97,15 @@ def tenant_cipher(db: Session, tenant_id: str, *, master_key: str) -> TenantCiph
     wrapped = db.get(TenantKey, tenant_id)
     if wrapped is None:
         key = os.urandom(32)
-        row = TenantKey(tenant_id=tenant_id, wrapped_key=seal(master_kek(master_key), _b64(key), aad=_wrap_aad(tenant_id)))
+        row = TenantKey(
+            tenant_id=tenant_id, wrapped_key=seal(master_kek(master_key), _b64(key), aad=_wrap_aad(tenant_id))
+        )
         try:
             with db.begin_nested():
                 db.add(row)
         except IntegrityError:  # created concurrently: use that one
             pass
         wrapped = db.get(TenantKey, tenant_id, populate_existing=True)
+        if wrapped is None:
+            raise RuntimeError(f"tenant {tenant_id}'s data key was neither created nor found")
     return TenantCipher(tenant_id, _unwrap(master_key, tenant_id, wrapped.wrapped_key))

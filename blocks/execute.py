@@ -10,10 +10,18 @@ from blocks.connections import load_for_step, throttle
 from blocks.registry import block_type
 
 
-async def run_action(action: Action, ctx: ActionContext, connection_id: str | None, data: ActionInput) -> dict[str, Any]:
+async def run_action(
+    action: Action, ctx: ActionContext, connection_id: str | None, data: ActionInput
+) -> dict[str, Any]:
+    """`connection_id` is required when the action needs a connection, and loaded whenever it is given."""
     block = None
-    if action.needs_connection:
-        block, tenant_slug = await load_for_step(ctx, connection_id or "", block_type(action.integration))
+    if action.needs_connection or connection_id:
+        kind = block_type(action.integration)
+        if kind is None:
+            raise LookupError(
+                f"action {action.node_type} names an integration with no block type: {action.integration}"
+            )
+        block, tenant_slug = await load_for_step(ctx, connection_id or "", kind)
         await throttle(tenant_slug, action.integration)
     if not action.side_effect:
         return await action.run(block, data, ctx)

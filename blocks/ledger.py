@@ -10,7 +10,8 @@ later attempt sends again: the step fails with a message that says so.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +29,9 @@ async def once(ctx: ActionContext, action: str, send: Callable[[], Awaitable[dic
     try:
         result = await send()
     except StepFailure as exc:
-        await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, SideEffectStatus.UNCERTAIN if exc.maybe_sent else None, None)
+        await asyncio.to_thread(
+            _settle, ctx.tenant_id, ctx.idempotency_key, SideEffectStatus.UNCERTAIN if exc.maybe_sent else None, None
+        )
         raise
     except BaseException:
         await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, SideEffectStatus.UNCERTAIN, None)

@@ -12,9 +12,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock
-from blocks.webcall import request, status_error
+from blocks.webcall import Reply, request, status_error
 
-DOCS = "https://docs.flowyard.dev/integrations/mastodon"
 _HINTS = {
     401: "Create a new access token with the write:statuses scope (Preferences → Development) and update the connection.",
     422: "Mastodon could not accept the status; check its text and options.",
@@ -24,13 +23,12 @@ _HINTS = {
 class MastodonConnection(IntegrationBlock):
     """A Mastodon account on one instance."""
 
-    _block_type_name = "Flowyard Mastodon"
-    _block_type_slug = "flowyard-mastodon"
-    _documentation_url = DOCS
-    _description = "Mastodon access token of one Flowyard tenant (sealed with the tenant's key)."
     slug: ClassVar[str] = "mastodon"
+    label: ClassVar[str] = "Mastodon"
 
-    instance_url: str = Field(pattern=r"^https?://[^/\s]+/?$", description="The instance, e.g. https://mastodon.social.")
+    instance_url: str = Field(
+        pattern=r"^https?://[^/\s]+/?$", description="The instance, e.g. https://mastodon.social."
+    )
     access_token: SecretStr = Field(description="Access token with the write:statuses and read:accounts scopes.")
 
     @field_validator("instance_url")
@@ -38,12 +36,21 @@ class MastodonConnection(IntegrationBlock):
     def _base(cls, value: str) -> str:
         return value.rstrip("/")
 
-    async def _call(self, method: str, path: str, doing: str, *, idempotency_key: str | None = None, **kwargs: Any):
+    async def _call(
+        self, method: str, path: str, doing: str, *, idempotency_key: str | None = None, **kwargs: Any
+    ) -> Reply:
         headers = {"Authorization": f"Bearer {self.reveal('access_token')}"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        response = await request("Mastodon", doing, method, self.instance_url + path,
-                                 idempotent=idempotency_key is not None, headers=headers, **kwargs)
+        response = await request(
+            "Mastodon",
+            doing,
+            method,
+            self.instance_url + path,
+            idempotent=idempotency_key is not None,
+            headers=headers,
+            **kwargs,
+        )
         if response.status_code >= 400:
             try:
                 said = response.json().get("error", response.text)
@@ -75,10 +82,17 @@ async def post_status(block: MastodonConnection, data: StatusInput, ctx: ActionC
     body = data.model_dump(exclude_none=True)
     if ctx.test_mode:
         await block.test_connection()
-        return {"id": None, "url": None, "published": False,
-                "debug": {"request": {"method": "POST", "path": "/api/v1/statuses", "json": body}, "response": None}}
-    status = (await block._call("POST", "/api/v1/statuses", "publish the status", json=body,
-                                idempotency_key=ctx.idempotency_key)).json()
+        return {
+            "id": None,
+            "url": None,
+            "published": False,
+            "debug": {"request": {"method": "POST", "path": "/api/v1/statuses", "json": body}, "response": None},
+        }
+    status = (
+        await block._call(
+            "POST", "/api/v1/statuses", "publish the status", json=body, idempotency_key=ctx.idempotency_key
+        )
+    ).json()
     return {"id": status.get("id"), "url": status.get("url"), "published": True}
 
 

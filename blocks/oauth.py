@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -45,8 +46,13 @@ def pkce_pair() -> tuple[str, str]:
 
 
 def authorize_url(spec: OAuthSpec, *, client_id: str, redirect_uri: str, state: str, challenge: str) -> str:
-    query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-             "scope": spec.scopes, "state": state}
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": spec.scopes,
+        "state": state,
+    }
     if spec.pkce:
         query |= {"code_challenge": challenge, "code_challenge_method": "S256"}
     return f"{spec.authorize_url()}?{urlencode(query)}"
@@ -60,20 +66,31 @@ def _token_request(spec: OAuthSpec, client_id: str, client_secret: str | None, f
         response = httpx.post(spec.token_url(), data=form, auth=auth, timeout=integration_settings().timeout_seconds)
     except httpx.TransportError as exc:
         raise unreachable(spec.service, "get an access token", exc) from None
-    body: dict[str, Any] = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    body: dict[str, Any] = (
+        response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    )
     if response.status_code != 200:
         said = body.get("error_description") or body.get("error") or response.text
-        error = status_error(spec.service, "get an access token", response.status_code, said, headers=response.headers,
-                             hints={400: f"Reconnect the {spec.service} account in Settings → Connections.",
-                                    401: f"Check the client id and secret of the {spec.service} app."})
+        error = status_error(
+            spec.service,
+            "get an access token",
+            response.status_code,
+            said,
+            headers=response.headers,
+            hints={
+                400: f"Reconnect the {spec.service} account in Settings → Connections.",
+                401: f"Check the client id and secret of the {spec.service} app.",
+            },
+        )
         raise error
     expires_in = body.get("expires_in")
-    expires_at = datetime.now(timezone.utc) + timedelta(seconds=int(expires_in)) if expires_in else None
+    expires_at = datetime.now(UTC) + timedelta(seconds=int(expires_in)) if expires_in else None
     return Tokens(body["access_token"], body.get("refresh_token"), expires_at, body.get("scope"))
 
 
-def exchange_code(spec: OAuthSpec, *, client_id: str, client_secret: str | None, code: str, verifier: str,
-                  redirect_uri: str) -> Tokens:
+def exchange_code(
+    spec: OAuthSpec, *, client_id: str, client_secret: str | None, code: str, verifier: str, redirect_uri: str
+) -> Tokens:
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
     if spec.pkce:
         form["code_verifier"] = verifier
@@ -81,7 +98,9 @@ def exchange_code(spec: OAuthSpec, *, client_id: str, client_secret: str | None,
 
 
 def refresh(spec: OAuthSpec, *, client_id: str, client_secret: str | None, refresh_token: str) -> Tokens:
-    tokens = _token_request(spec, client_id, client_secret, {"grant_type": "refresh_token", "refresh_token": refresh_token})
+    tokens = _token_request(
+        spec, client_id, client_secret, {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    )
     if tokens.refresh_token is None:  # no rotation: keep the one we have
         tokens = Tokens(tokens.access_token, refresh_token, tokens.expires_at, tokens.scope)
     return tokens

@@ -16,22 +16,19 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 
 from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock
 from blocks.runtime import integration_settings
+from blocks.webcall import status_error
 from core import checks
 from core.errors import MaybeSent, Permanent, Retryable, StepFailure
 
 MAX_MESSAGE_BYTES = 30 * 1024 * 1024  # SendGrid's limit for the whole message, attachments included
 MAX_RECIPIENTS = 1000
-DOCS = "https://docs.flowyard.dev/integrations/sendgrid"
 
 
 class SendGridConnection(IntegrationBlock):
     """A SendGrid account: an API key with Mail Send permission and the default sender."""
 
-    _block_type_name = "Flowyard SendGrid"
-    _block_type_slug = "flowyard-sendgrid"
-    _documentation_url = DOCS
-    _description = "SendGrid credentials of one Flowyard tenant (the API key is sealed with the tenant's key)."
     slug: ClassVar[str] = "sendgrid"
+    label: ClassVar[str] = "SendGrid"
 
     api_key: SecretStr = Field(description="SendGrid API key (SG.…) with the Mail Send permission.")
     from_email: str = Field(description="Default sender address; it must be a verified sender in SendGrid.")
@@ -77,9 +74,13 @@ class SendEmailInput(ActionInput):
     subject: str | None = Field(default=None, max_length=998, description="Subject line (not needed with a template).")
     text: str | None = Field(default=None, description="Plain-text body.")
     html: str | None = Field(default=None, description="HTML body.")
-    template_id: str | None = Field(default=None, description="SendGrid dynamic template id (d-…) instead of subject and body.")
+    template_id: str | None = Field(
+        default=None, description="SendGrid dynamic template id (d-…) instead of subject and body."
+    )
     template_data: dict[str, Any] = Field(default_factory=dict, description="Data for the dynamic template.")
-    categories: list[str] = Field(default_factory=list, max_length=10, description="Categories for SendGrid statistics.")
+    categories: list[str] = Field(
+        default_factory=list, max_length=10, description="Categories for SendGrid statistics."
+    )
     reply_to: str | None = Field(default=None, description="Address replies go to.")
     from_email: str | None = Field(default=None, description="Sender address; defaults to the connection's.")
     from_name: str | None = Field(default=None, description="Sender name; defaults to the connection's.")
@@ -96,7 +97,7 @@ class SendEmailInput(ActionInput):
         return checks.email_address(value) if value else None
 
     @model_validator(mode="after")
-    def _complete(self) -> "SendEmailInput":
+    def _complete(self) -> SendEmailInput:
         if not self.template_id and not (self.subject and (self.text or self.html)):
             raise ValueError("give a subject and a text or html body, or a SendGrid template_id")
         everyone = [a.lower() for a in (*self.to, *self.cc, *self.bcc)]
@@ -122,8 +123,9 @@ def mail_body(block: SendGridConnection, data: SendEmailInput, ctx: ActionContex
     if data.template_id:
         personalization["dynamic_template_data"] = data.template_data
     sender = {"email": data.from_email or block.from_email}
-    if data.from_name or block.from_name:
-        sender["name"] = data.from_name or block.from_name
+    name = data.from_name or block.from_name
+    if name:
+        sender["name"] = name
     body: dict[str, Any] = {
         "personalizations": [personalization],
         "from": sender,
@@ -168,7 +170,9 @@ async def send_email(block: SendGridConnection, data: SendEmailInput, ctx: Actio
     body = mail_body(block, data, ctx)
     _check_size(data, body)
     timeout = integration_settings().timeout_seconds
-    response = await _call(lambda: block.client().client.mail.send.post(request_body=body, timeout=timeout), "send the email")
+    response = await _call(
+        lambda: block.client().client.mail.send.post(request_body=body, timeout=timeout), "send the email"
+    )
     headers = {k.lower(): v for k, v in dict(response.headers or {}).items()}
     output = SendEmailOutput(
         message_id=headers.get("x-message-id"),
@@ -177,13 +181,15 @@ async def send_email(block: SendGridConnection, data: SendEmailInput, ctx: Actio
         recipients=len(data.to) + len(data.cc) + len(data.bcc),
     ).model_dump()
     if ctx.test_mode:
-        output["debug"] = {"request": {"method": "POST", "path": "/v3/mail/send", "json": body},
-                           "response": {"status_code": response.status_code, "headers": headers}}
+        output["debug"] = {
+            "request": {"method": "POST", "path": "/v3/mail/send", "json": body},
+            "response": {"status_code": response.status_code, "headers": headers},
+        }
     return output
 
 
 async def _call(call, doing: str):
-    """Run one SDK call in a thread and turn its failures into IntegrationErrors."""
+    """Run one SDK call in a thread and turn its failures into StepFailures."""
     from urllib.error import URLError
 
     from python_http_client.exceptions import HTTPError
@@ -214,28 +220,22 @@ _HINTS = {
 
 
 def _status_error(exc, doing: str) -> StepFailure:
-    status = exc.status_code
     try:
         errors = json.loads(exc.body or b"{}").get("errors") or []
     except (ValueError, AttributeError):
         errors = []
     said = "; ".join(
         f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message")) for e in errors
-    ) or checks.excerpt((exc.body or b"").decode(errors="replace"))
-    details = {"status_code": status, "errors": errors}
-    if status == 401:
-        return Permanent(f"SendGrid rejected the API key ({status}): {said}", hint=_HINTS[401], details=details)
-    if status == 429 or status >= 500:
-        return Retryable(
-            f"SendGrid could not {doing} just now ({status}): {said}",
-            hint="SendGrid is busy or failing; the step will be retried.",
-            retry_after=checks.retry_after_seconds(dict(exc.headers or {})),
-            details=details,
-        )
-    return Permanent(
-        f"SendGrid refused to {doing} ({status}): {said}",
-        hint=_HINTS.get(status, "Check the step's settings against SendGrid's message."),
-        details=details,
+    ) or (exc.body or b"").decode(errors="replace")
+    return status_error(
+        "SendGrid",
+        doing,
+        exc.status_code,
+        said,
+        credentials="the API key",
+        headers=dict(exc.headers or {}),
+        hints=_HINTS,
+        details={"errors": errors},
     )
 
 
@@ -247,8 +247,12 @@ SEND_EMAIL = Action(
     integration="sendgrid",
     input_model=SendEmailInput,
     output_model=SendEmailOutput,
-    sample_output={"message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0", "status_code": 202,
-                   "sandbox": False, "recipients": 1},
+    sample_output={
+        "message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+        "status_code": 202,
+        "sandbox": False,
+        "recipients": 1,
+    },
     run=send_email,
 )
 SendGridConnection.actions = (SEND_EMAIL,)

@@ -16,23 +16,19 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock
+from blocks.base import Action, ActionContext, ActionInput, FixedField, IntegrationBlock
 from blocks.runtime import integration_settings
 from core import checks
 from core.errors import Permanent, Retryable
 
-DOCS = "https://docs.flowyard.dev/integrations/sql"
 MAX_ROWS = 1000
 
 
 class SqlConnection(IntegrationBlock):
     """A database, reached with a SQLAlchemy URL whose password is sealed."""
 
-    _block_type_name = "Flowyard SQL database"
-    _block_type_slug = "flowyard-sql"
-    _documentation_url = DOCS
-    _description = "SQL database URL of one Flowyard tenant (sealed with the tenant's key)."
     slug: ClassVar[str] = "sql"
+    label: ClassVar[str] = "SQL database"
 
     url: SecretStr = Field(description="SQLAlchemy URL, e.g. postgresql+psycopg://user:password@host:5432/db.")
 
@@ -43,11 +39,15 @@ class SqlConnection(IntegrationBlock):
         try:
             url = make_url(raw)
         except ArgumentError:
-            raise Permanent("The connection's database URL is not a valid SQLAlchemy URL.",
-                                   hint="Use the form dialect+driver://user:password@host:port/database.") from None
+            raise Permanent(
+                "The connection's database URL is not a valid SQLAlchemy URL.",
+                hint="Use the form dialect+driver://user:password@host:port/database.",
+            ) from None
         if url.get_backend_name() == "sqlite" and not integration_settings().sql_allow_sqlite:
-            raise Permanent("SQLite files on the workflow server cannot be used.",
-                                   hint="Connect to a database server (PostgreSQL, MySQL, SQL Server).")
+            raise Permanent(
+                "SQLite files on the workflow server cannot be used.",
+                hint="Connect to a database server (PostgreSQL, MySQL, SQL Server).",
+            )
         return SqlAlchemyConnector(connection_info=raw)
 
     async def test_connection(self) -> str:
@@ -56,10 +56,14 @@ class SqlConnection(IntegrationBlock):
 
 
 class QueryInput(ActionInput):
-    query: str = Field(min_length=1, max_length=20_000,
-                       description="One SQL statement; write values as :name and give them in parameters.")
-    parameters: dict[str, Any] = Field(default_factory=dict,
-                                       description="Values of the :name placeholders; may hold templates.")
+    query: str = Field(
+        min_length=1,
+        max_length=20_000,
+        description="One SQL statement; write values as :name and give them in parameters.",
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Values of the :name placeholders; may hold templates."
+    )
     max_rows: int = Field(default=100, ge=1, le=MAX_ROWS, description="Most rows returned.")
 
 
@@ -87,7 +91,7 @@ def _run(connector, query: str, parameters: dict[str, Any], max_rows: int) -> di
             if not result.returns_rows:
                 return {"columns": [], "rows": [], "row_count": max(result.rowcount, 0)}
             columns = list(result.keys())
-            rows = [{c: _plain(v) for c, v in zip(columns, row)} for row in result.fetchmany(max_rows)]
+            rows = [{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in result.fetchmany(max_rows)]
             return {"columns": columns, "rows": rows, "row_count": len(rows)}
     finally:
         engine.dispose()
@@ -100,13 +104,19 @@ async def query(block: SqlConnection, data: QueryInput, ctx: ActionContext) -> d
     except DBAPIError as exc:
         said = checks.excerpt(str(exc.orig).splitlines()[0] if exc.orig else exc)
         if exc.connection_invalidated or isinstance(exc.orig, ConnectionError) or "connect" in said.lower():
-            raise Retryable(f"Could not reach the database: {said}",
-                                   hint="Check the host, port and credentials; the step will be retried.") from None
-        raise Permanent(f"The database refused the query: {said}",
-                               hint="Check the SQL, and that every :name in it has a value in parameters.") from None
+            raise Retryable(
+                f"Could not reach the database: {said}",
+                hint="Check the host, port and credentials; the step will be retried.",
+            ) from None
+        raise Permanent(
+            f"The database refused the query: {said}",
+            hint="Check the SQL, and that every :name in it has a value in parameters.",
+        ) from None
     except SQLAlchemyError as exc:
-        raise Permanent(f"The query failed: {checks.excerpt(exc)}",
-                               hint="Check that every :name in the query has a value in parameters.") from None
+        raise Permanent(
+            f"The query failed: {checks.excerpt(exc)}",
+            hint="Check that every :name in the query has a value in parameters.",
+        ) from None
 
 
 QUERY = Action(
@@ -118,5 +128,12 @@ QUERY = Action(
     output_model=QueryOutput,
     sample_output={"columns": ["id", "email"], "rows": [{"id": 7, "email": "jane@example.com"}], "row_count": 1},
     run=query,
+    fixed_fields=(
+        FixedField(
+            "query",
+            "the SQL statement cannot contain templates",
+            'write :name where a value goes and map the value in parameters, e.g. {"email": "{{ trigger.email }}"}',
+        ),
+    ),
 )
 SqlConnection.actions = (QUERY,)

@@ -16,11 +16,11 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 
 from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock
 from blocks.runtime import integration_settings
+from blocks.webcall import retryable_status, status_error
 from core import checks
 from core.errors import MaybeSent, Permanent, Retryable, StepFailure
 
 TEST_FROM_NUMBER = "+15005550006"  # Twilio's magic number that passes with test credentials
-DOCS = "https://docs.flowyard.dev/integrations/twilio"
 _CODE_HINTS = {
     20003: "Copy the Account SID and Auth Token from the Twilio Console into the connection.",
     21211: "Use the recipient's number in international format, e.g. +14155550123.",
@@ -37,17 +37,16 @@ _CODE_HINTS = {
 class TwilioConnection(IntegrationBlock):
     """A Twilio account: Account SID and Auth Token, a default sender, and optional test credentials."""
 
-    _block_type_name = "Flowyard Twilio"
-    _block_type_slug = "flowyard-twilio"
-    _documentation_url = DOCS
-    _description = "Twilio credentials of one Flowyard tenant (tokens sealed with the tenant's key)."
     slug: ClassVar[str] = "twilio"
+    label: ClassVar[str] = "Twilio"
 
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$", description="Account SID (AC…), from the Twilio Console.")
     auth_token: SecretStr = Field(description="Auth Token of the account.")
     from_number: str | None = Field(default=None, description="Default sender: a Twilio number, e.g. +14155550123.")
     messaging_service_sid: str | None = Field(
-        default=None, pattern=r"^MG[0-9a-fA-F]{32}$", description="Messaging Service (MG…) to send from instead of a number."
+        default=None,
+        pattern=r"^MG[0-9a-fA-F]{32}$",
+        description="Messaging Service (MG…) to send from instead of a number.",
     )
     test_account_sid: str | None = Field(
         default=None, pattern=r"^AC[0-9a-fA-F]{32}$", description="Test Account SID, used by test runs."
@@ -60,7 +59,7 @@ class TwilioConnection(IntegrationBlock):
         return checks.phone_number(value) if value else None
 
     @model_validator(mode="after")
-    def _has_sender(self) -> "TwilioConnection":
+    def _has_sender(self) -> TwilioConnection:
         if not (self.from_number or self.messaging_service_sid):
             raise ValueError("set from_number or messaging_service_sid: Twilio needs a sender")
         return self
@@ -94,11 +93,17 @@ class TwilioConnection(IntegrationBlock):
 
 
 class SendSmsInput(ActionInput):
-    to: str = Field(description="Recipient in international format (+14155550123), or a channel address (whatsapp:+1…).")
+    to: str = Field(
+        description="Recipient in international format (+14155550123), or a channel address (whatsapp:+1…)."
+    )
     body: str | None = Field(default=None, max_length=1600, description="Message text (1600 characters at most).")
-    media_urls: list[str] | str = Field(default_factory=list, max_length=10, description="Up to 10 public https:// URLs of images (MMS).")
+    media_urls: list[str] | str = Field(
+        default_factory=list, max_length=10, description="Up to 10 public https:// URLs of images (MMS)."
+    )
     from_number: str | None = Field(default=None, description="Sender number; defaults to the connection's.")
-    messaging_service_sid: str | None = Field(default=None, description="Messaging Service to send from; defaults to the connection's.")
+    messaging_service_sid: str | None = Field(
+        default=None, description="Messaging Service to send from; defaults to the connection's."
+    )
     status_callback: str | None = Field(default=None, description="URL Twilio calls with delivery status updates.")
 
     @field_validator("to")
@@ -121,7 +126,7 @@ class SendSmsInput(ActionInput):
         return [str(u) for u in urls]
 
     @model_validator(mode="after")
-    def _content(self) -> "SendSmsInput":
+    def _content(self) -> SendSmsInput:
         if not (self.body or self.media_urls):
             raise ValueError("give the message a body or at least one media URL")
         return self
@@ -154,12 +159,22 @@ async def send_sms(block: TwilioConnection, data: SendSmsInput, ctx: ActionConte
     if data.status_callback and not test:
         params["status_callback"] = data.status_callback
     message = await _call(client, lambda: client.messages.create(**params), "send the text message")
-    output = {"sid": message.sid, "status": message.status, "to": message.to, "from": message.from_,
-              "num_segments": message.num_segments, "test": test}
+    output = {
+        "sid": message.sid,
+        "status": message.status,
+        "to": message.to,
+        "from": message.from_,
+        "num_segments": message.num_segments,
+        "test": test,
+    }
     if test:
-        output["debug"] = {"request": {"method": "POST", "path": "Messages.json", "form": params},
-                           "response": {"status_code": client.http_client.last.status_code,
-                                        "body": json.loads(client.http_client.last.text or "{}")}}
+        output["debug"] = {
+            "request": {"method": "POST", "path": "Messages.json", "form": params},
+            "response": {
+                "status_code": client.http_client.last.status_code,
+                "body": json.loads(client.http_client.last.text or "{}"),
+            },
+        }
     return output
 
 
@@ -209,21 +224,25 @@ def _status_error(exc, last, doing: str) -> StepFailure:
     except ValueError:
         payload = {}
     code = payload.get("code") or exc.code
-    said = payload.get("message") or str(exc.msg)
-    details = {"status_code": status, "code": code, "more_info": payload.get("more_info")}
-    where = f"{status}, error {code}" if code and code != status else f"{status}"
+    more_info = payload.get("more_info")
+    return status_error(
+        "Twilio",
+        doing,
+        status,
+        payload.get("message") or str(exc.msg),
+        credentials="the Account SID or Auth Token",
+        code=code,
+        headers=dict(last.headers or {}) if last is not None else None,
+        hints=None if retryable_status(status) else {status: _hint(status, code, more_info)},
+        details={"code": code, "more_info": more_info},
+    )
+
+
+def _hint(status: int, code: int | None, more_info: str | None) -> str:
+    """What to do about a refusal: Twilio's error code says more than the status."""
     if status == 401:
-        return Permanent(f"Twilio rejected the Account SID or Auth Token ({where}): {said}",
-                                hint=_CODE_HINTS[20003], details=details)
-    if status == 429 or status >= 500:
-        return Retryable(
-            f"Twilio could not {doing} just now ({where}): {said}",
-            hint="Twilio is busy or failing; the step will be retried.",
-            retry_after=checks.retry_after_seconds(dict(last.headers or {})) if last is not None else None,
-            details=details,
-        )
-    hint = _CODE_HINTS.get(code, f"See {payload['more_info']}" if payload.get("more_info") else "Check the step's settings.")
-    return Permanent(f"Twilio refused to {doing} ({where}): {said}", hint=hint, details=details)
+        return _CODE_HINTS[20003]
+    return _CODE_HINTS.get(code or 0, f"See {more_info}" if more_info else "Check the step's settings.")
 
 
 SEND_SMS = Action(
@@ -234,8 +253,14 @@ SEND_SMS = Action(
     integration="twilio",
     input_model=SendSmsInput,
     output_model=SendSmsOutput,
-    sample_output={"sid": "SM" + "0" * 32, "status": "queued", "to": "+14155550123", "from": "+14155550100",
-                   "num_segments": "1", "test": False},
+    sample_output={
+        "sid": "SM" + "0" * 32,
+        "status": "queued",
+        "to": "+14155550123",
+        "from": "+14155550100",
+        "num_segments": "1",
+        "test": False,
+    },
     run=send_sms,
 )
 TwilioConnection.actions = (SEND_SMS,)

@@ -9,7 +9,7 @@ Test runs publish nothing.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, SecretStr
@@ -17,10 +17,9 @@ from pydantic import BaseModel, Field, SecretStr
 from blocks import oauth
 from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock
 from blocks.runtime import integration_settings
-from blocks.webcall import request, status_error
+from blocks.webcall import Reply, request, status_error
 from core.errors import Permanent
 
-DOCS = "https://docs.flowyard.dev/integrations/x"
 MAX_CHARS = 280
 REFRESH_MARGIN = timedelta(seconds=60)
 _refresh_locks: dict[str, asyncio.Lock] = {}
@@ -40,14 +39,13 @@ _HINTS = {
 class XConnection(IntegrationBlock):
     """An X account that granted the Flowyard app 'tweet.write' through OAuth 2 (PKCE)."""
 
-    _block_type_name = "Flowyard X"
-    _block_type_slug = "flowyard-x"
-    _documentation_url = DOCS
-    _description = "X (Twitter) OAuth 2 tokens of one Flowyard tenant (sealed with the tenant's key)."
     slug: ClassVar[str] = "x"
+    label: ClassVar[str] = "X"
     oauth_spec: ClassVar[oauth.OAuthSpec] = SPEC
 
-    client_id: str = Field(min_length=1, description="OAuth 2.0 Client ID of your X app (developer portal → Keys and tokens).")
+    client_id: str = Field(
+        min_length=1, description="OAuth 2.0 Client ID of your X app (developer portal → Keys and tokens)."
+    )
     client_secret: SecretStr | None = Field(default=None, description="Client Secret, for confidential X apps.")
     access_token: SecretStr | None = Field(default=None, description="User access token; set by Connect.")
     refresh_token: SecretStr | None = Field(default=None, description="Refresh token (offline.access); set by Connect.")
@@ -63,35 +61,56 @@ class XConnection(IntegrationBlock):
         """A valid access token, refreshed (and the block saved) when it is about to expire."""
         from blocks.connections import persist_block
 
-        if self.access_token is None:
-            raise Permanent("The X connection is not connected to an account yet.",
-                                   hint="Press Connect on the connection in Settings → Connections.")
-        expiring = self.expires_at is not None and self.expires_at - REFRESH_MARGIN <= datetime.now(timezone.utc)
+        current = self._access_token()
+        expiring = self.expires_at is not None and self.expires_at - REFRESH_MARGIN <= datetime.now(UTC)
         if not (expiring or force_refresh):
-            return self.reveal("access_token")
+            return current
         async with _refresh_locks.setdefault(self._sealed_as, asyncio.Lock()):
-            if self.expires_at and self.expires_at - REFRESH_MARGIN > datetime.now(timezone.utc) and not force_refresh:
-                return self.reveal("access_token")  # refreshed meanwhile by another execution
+            if self.expires_at and self.expires_at - REFRESH_MARGIN > datetime.now(UTC) and not force_refresh:
+                return self._access_token()  # refreshed meanwhile by another execution
             refresh_token = self.reveal("refresh_token")
             if not refresh_token:
                 raise oauth.expired_error("X")
-            tokens = await asyncio.to_thread(oauth.refresh, SPEC, client_id=self.client_id,
-                                             client_secret=self.reveal("client_secret"), refresh_token=refresh_token)
+            tokens = await asyncio.to_thread(
+                oauth.refresh,
+                SPEC,
+                client_id=self.client_id,
+                client_secret=self.reveal("client_secret"),
+                refresh_token=refresh_token,
+            )
             self.store_tokens(tokens)
             await persist_block(self)
             return tokens.access_token
 
-    async def _call(self, method: str, path: str, doing: str, **kwargs: Any):
+    def _access_token(self) -> str:
+        token = self.reveal("access_token")
+        if not token:
+            raise Permanent(
+                "The X connection is not connected to an account yet.",
+                hint="Press Connect on the connection in Settings → Connections.",
+            )
+        return token
+
+    async def _call(self, method: str, path: str, doing: str, **kwargs: Any) -> Reply:
         url = integration_settings().x_api_base_url.rstrip("/") + path
-        response = None
-        for force_refresh in (False, True):
+
+        async def send(force_refresh: bool) -> Reply:
             headers = {"Authorization": f"Bearer {await self.token(force_refresh=force_refresh)}"}
-            response = await request("X", doing, method, url, idempotent=False, headers=headers, **kwargs)
-            if response.status_code != 401 or self.refresh_token is None:
-                break  # a 401 means X did not act: refresh once and try again
+            return await request("X", doing, method, url, idempotent=False, headers=headers, **kwargs)
+
+        response = await send(force_refresh=False)
+        if response.status_code == 401 and self.refresh_token is not None:
+            response = await send(force_refresh=True)  # a 401 means X did not act: refresh once and try again
         if response.status_code >= 400:
-            raise status_error("X", doing, response.status_code, _said(response), headers=response.headers,
-                               hints=_HINTS, details={"body": _json(response)})
+            raise status_error(
+                "X",
+                doing,
+                response.status_code,
+                _said(response),
+                headers=response.headers,
+                hints=_HINTS,
+                details={"body": _json(response)},
+            )
         return response
 
     async def test_connection(self) -> str:
@@ -100,7 +119,7 @@ class XConnection(IntegrationBlock):
         return f"X accepted the connection; posts will be made as @{self.username}."
 
 
-def _json(response) -> dict[str, Any]:
+def _json(response: Reply) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -108,7 +127,7 @@ def _json(response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _said(response) -> str:
+def _said(response: Reply) -> str:
     body = _json(response)
     if body.get("detail") or body.get("title"):
         return str(body.get("detail") or body.get("title"))
@@ -133,13 +152,22 @@ async def post(block: XConnection, data: PostInput, ctx: ActionContext) -> dict[
     if data.reply_to_id:
         body["reply"] = {"in_reply_to_tweet_id": data.reply_to_id}
     if ctx.test_mode:
-        return {"id": None, "text": data.text, "url": None, "published": False,
-                "debug": {"request": {"method": "POST", "path": "/2/tweets", "json": body}, "response": None}}
+        return {
+            "id": None,
+            "text": data.text,
+            "url": None,
+            "published": False,
+            "debug": {"request": {"method": "POST", "path": "/2/tweets", "json": body}, "response": None},
+        }
     response = await block._call("POST", "/2/tweets", "publish the post", json=body)
     created = _json(response).get("data") or {}
     post_id = created.get("id")
-    return {"id": post_id, "text": created.get("text", data.text),
-            "url": f"https://x.com/i/web/status/{post_id}" if post_id else None, "published": True}
+    return {
+        "id": post_id,
+        "text": created.get("text", data.text),
+        "url": f"https://x.com/i/web/status/{post_id}" if post_id else None,
+        "published": True,
+    }
 
 
 POST = Action(
@@ -149,8 +177,12 @@ POST = Action(
     integration="x",
     input_model=PostInput,
     output_model=PostOutput,
-    sample_output={"id": "1445880548472328192", "text": "Our spring sale starts today!",
-                   "url": "https://x.com/i/web/status/1445880548472328192", "published": True},
+    sample_output={
+        "id": "1445880548472328192",
+        "text": "Our spring sale starts today!",
+        "url": "https://x.com/i/web/status/1445880548472328192",
+        "published": True,
+    },
     run=post,
 )
 XConnection.actions = (POST,)

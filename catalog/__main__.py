@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     publish = commands.add_parser("publish", help="publish new template versions to the platform database")
     for command in (check, publish):
         command.add_argument("--directory", type=Path, default=TEMPLATES_DIR, help="templates: <category>/<slug>.yaml")
-    publish.add_argument("--database-url", help="default: the platform database of the settings (FLOWYARD_DATABASE_URL)")
+    publish.add_argument(
+        "--database-url", help="default: the platform database of the settings (FLOWYARD_DATABASE_URL)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "check":
@@ -39,9 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     url = args.database_url or get_settings().platform_database_url
     with get_session_factory(url)() as db:
         report = sync(db, args.directory)
-    print(f"published {len(report.published)} ({', '.join(report.published) or 'none'}), "
-          f"{report.unchanged} unchanged, {len(report.refused)} refused; "
-          f"notified {len(report.notified_tenants)} tenants")
+    print(
+        f"published {len(report.published)} ({', '.join(report.published) or 'none'}), "
+        f"{report.unchanged} unchanged, {len(report.refused)} refused; "
+        f"notified {len(report.notified_tenants)} tenants"
+    )
     for slug, problems in report.refused.items():
         print(f"refused {slug}: " + "; ".join(problems))
     return 1 if report.refused else 0

@@ -108,8 +108,12 @@ def normalise(graph: dict[str, Any]) -> dict[str, Any]:
         match = _SHORT_EDGE.match(edge) if isinstance(edge, str) else None
         if match:
             source, handle, target = match.groups()
-            edge = {"id": f"{source}-{handle or 'out'}-{target}", "source": source, "source_handle": handle,
-                    "target": target}
+            edge = {
+                "id": f"{source}-{handle or 'out'}-{target}",
+                "source": source,
+                "source_handle": handle,
+                "target": target,
+            }
         edges.append(edge)
     graph["edges"] = edges
     nodes = graph.get("nodes", [])
@@ -159,22 +163,27 @@ def required_integrations(graph: dict[str, Any]) -> list[str]:
 def connection_slots(graph: dict[str, Any]) -> list[tuple[int, str]]:
     """(node index, connection type) of every step that needs a connection."""
     return [
-        (index, kind) for index, node in enumerate(graph.get("nodes", []))
+        (index, kind)
+        for index, node in enumerate(graph.get("nodes", []))
         if (kind := connection_type_of(node.get("type", "")))
     ]
 
 
 def unknown_node_types(graph: dict[str, Any]) -> list[dict[str, str]]:
     return [
-        {"path": f"graph.nodes[{index}].type", "message": f"node type '{node.get('type')}' no longer exists",
-         "hint": "this template needs an update; GET /api/v1/node-types lists the node types that exist"}
+        {
+            "path": f"graph.nodes[{index}].type",
+            "message": f"node type '{node.get('type')}' no longer exists",
+            "hint": "this template needs an update; GET /api/v1/node-types lists the node types that exist",
+        }
         for index, node in enumerate(graph.get("nodes", []))
         if node.get("type") not in NODE_TYPES
     ]
 
 
-def render(definition: dict[str, Any], parameters: dict[str, Any],
-           trigger_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def render(
+    definition: dict[str, Any], parameters: dict[str, Any], trigger_overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The graph with the parameters filled in (resolve them first) and the trigger overridden."""
     graph = params.substitute(definition["graph"], parameters)
     if trigger_overrides:
@@ -202,8 +211,10 @@ def _intended_trigger_problems(trigger: IntendedTrigger | None) -> list[str]:
     if not spec.is_trigger:
         return [f"trigger.type: {trigger.type} is not a trigger"]
     node = {"id": "start", "type": trigger.type, "config": trigger.config}
-    graph = {"nodes": [node, {"id": "next", "type": "util.log", "config": {"message": "x"}}],
-             "edges": [{"id": "e", "source": "start", "target": "next"}]}
+    graph = {
+        "nodes": [node, {"id": "next", "type": "util.log", "config": {"message": "x"}}],
+        "edges": [{"id": "e", "source": "start", "target": "next"}],
+    }
     return [f"trigger.config: {e.path}: {e.message}" for e in validate_graph(graph)]
 
 

@@ -50,12 +50,14 @@ class Published:
 
 def search_document(d: dict[str, Any]) -> str:
     category = defs.CATEGORIES.get(d["category"], d["category"])
-    return "\n".join([d["title"], d["description"], " ".join(d.get("tags", [])),
-                      " ".join(d.get("integrations", [])), category])
+    return "\n".join(
+        [d["title"], d["description"], " ".join(d.get("tags", [])), " ".join(d.get("integrations", [])), category]
+    )
 
 
-def publish(db: Session, definition: dict[str, Any], *, tenant_id: str | None = None,
-            created_by: str | None = None) -> Published:
+def publish(
+    db: Session, definition: dict[str, Any], *, tenant_id: str | None = None, created_by: str | None = None
+) -> Published:
     """Publish `definition` (a TemplateDefinition as JSON) as its `version`. A version already
     published is left alone; a lower one is ignored; a higher one notifies derived workflows' tenants.
     The caller commits."""
@@ -69,7 +71,7 @@ def publish(db: Session, definition: dict[str, Any], *, tenant_id: str | None = 
             raise PublishError(f"'{definition['slug']}' version {version} changed without a new version number")
         return Published(template, template.latest_version, created=False)
     created = template is None
-    if created:
+    if template is None:
         template = CatalogTemplate(slug=definition["slug"], tenant_id=tenant_id)
         db.add(template)
     template.title, template.description = definition["title"], definition["description"]
@@ -80,8 +82,15 @@ def publish(db: Session, definition: dict[str, Any], *, tenant_id: str | None = 
         template.search_vector = func.to_tsvector(literal_column("'english'"), template.search_text)
     template.updated_at = utcnow()
     db.flush()
-    db.add(CatalogTemplateVersion(template_id=template.id, version=version, definition=definition,
-                                  changelog=_changes_in(definition, version), created_by=created_by))
+    db.add(
+        CatalogTemplateVersion(
+            template_id=template.id,
+            version=version,
+            definition=definition,
+            changelog=_changes_in(definition, version),
+            created_by=created_by,
+        )
+    )
     db.execute(delete(CatalogTemplateTag).where(CatalogTemplateTag.template_id == template.id))
     if template.tags:
         db.execute(insert(CatalogTemplateTag), [{"template_id": template.id, "tag": t} for t in set(template.tags)])
@@ -95,8 +104,11 @@ def _changes_in(definition: dict[str, Any], version: int) -> str:
 
 
 def _version_row(db: Session, template_id: str, version: int) -> CatalogTemplateVersion | None:
-    return db.scalar(select(CatalogTemplateVersion).where(CatalogTemplateVersion.template_id == template_id,
-                                                          CatalogTemplateVersion.version == version))
+    return db.scalar(
+        select(CatalogTemplateVersion).where(
+            CatalogTemplateVersion.template_id == template_id, CatalogTemplateVersion.version == version
+        )
+    )
 
 
 def reindex(db: Session, template: CatalogTemplate, *, new: bool = False) -> None:
@@ -104,8 +116,10 @@ def reindex(db: Session, template: CatalogTemplate, *, new: bool = False) -> Non
         return
     if not new:  # template_id is not indexed in FTS5: a scan, so only for a new version of a template
         db.execute(text(f"DELETE FROM {FTS_TABLE} WHERE template_id = :id"), {"id": template.id})
-    db.execute(text(f"INSERT INTO {FTS_TABLE} (template_id, document) VALUES (:id, :doc)"),
-               {"id": template.id, "doc": template.search_text})
+    db.execute(
+        text(f"INSERT INTO {FTS_TABLE} (template_id, document) VALUES (:id, :doc)"),
+        {"id": template.id, "doc": template.search_text},
+    )
 
 
 def remove(db: Session, template: CatalogTemplate) -> None:
@@ -129,14 +143,18 @@ def notify_derived(db: Session, template: CatalogTemplate, version: int) -> list
     changes = _version_row(db, template.id, version)
     for tenant_id, workflows in by_tenant.items():
         names = ", ".join(f"'{w['name']}'" for w in workflows)
-        db.add(Notification(
-            tenant_id=tenant_id, user_id=None, kind="template_updated",
-            title=f"Template '{template.title}' has a new version ({version})",
-            body=f"{changes.changelog if changes else ''}\nWorkflows made from it: {names}. Upgrade each with "
-                 f"POST /api/v1/workflows/{{id}}/upgrade: the result is a new draft version to review; "
-                 f"the live version keeps running.",
-            data={"template_slug": template.slug, "version": version, "workflows": workflows},
-        ))
+        db.add(
+            Notification(
+                tenant_id=tenant_id,
+                user_id=None,
+                kind="template_updated",
+                title=f"Template '{template.title}' has a new version ({version})",
+                body=f"{changes.changelog if changes else ''}\nWorkflows made from it: {names}. Upgrade each with "
+                f"POST /api/v1/workflows/{{id}}/upgrade: the result is a new draft version to review; "
+                f"the live version keeps running.",
+                data={"template_slug": template.slug, "version": version, "workflows": workflows},
+            )
+        )
     return sorted(by_tenant)
 
 
@@ -222,16 +240,26 @@ def visible(tenant_id: str | None, scope: str = "all"):
     return or_(CatalogTemplate.tenant_id.is_(None), CatalogTemplate.tenant_id == tenant_id)
 
 
-def browse(db: Session, *, tenant_id: str | None, q: str | None = None, category: str | None = None,
-           tags: list[str] | None = None, integration: str | None = None, scope: str = "all",
-           page: int = 1, per_page: int = 20) -> tuple[list[CatalogTemplate], int]:
+def browse(
+    db: Session,
+    *,
+    tenant_id: str | None,
+    q: str | None = None,
+    category: str | None = None,
+    tags: list[str] | None = None,
+    integration: str | None = None,
+    scope: str = "all",
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[CatalogTemplate], int]:
     """One page of the templates the tenant may see, best matches first when searching, and the total."""
     query = select(CatalogTemplate).where(visible(tenant_id, scope))
     if category:
         query = query.where(CatalogTemplate.category == category)
     for tag in tags or []:
-        query = query.where(CatalogTemplate.id.in_(select(CatalogTemplateTag.template_id)
-                                                   .where(CatalogTemplateTag.tag == tag.lower())))
+        query = query.where(
+            CatalogTemplate.id.in_(select(CatalogTemplateTag.template_id).where(CatalogTemplateTag.tag == tag.lower()))
+        )
     if integration:
         query = query.where(_uses(db, integration.lower()))
     terms = query_terms(q or "")
@@ -255,8 +283,12 @@ def _uses(db: Session, integration: str):
 def _matching(db: Session, query, terms: list[str]):
     if db.get_bind().dialect.name == "sqlite":
         expression = " ".join(f'"{term}"*' for term in terms)
-        hits = (text(f"SELECT template_id, bm25({FTS_TABLE}) AS rank FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q")
-                .bindparams(q=expression).columns(template_id=String, rank=Float).subquery("hits"))
+        hits = (
+            text(f"SELECT template_id, bm25({FTS_TABLE}) AS rank FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q")
+            .bindparams(q=expression)
+            .columns(template_id=String, rank=Float)
+            .subquery("hits")
+        )
         return query.join(hits, hits.c.template_id == CatalogTemplate.id), hits.c.rank  # bm25: lower is better
     vector = CatalogTemplate.search_vector
     tsquery = func.to_tsquery(literal_column("'english'"), " & ".join(f"{term}:*" for term in terms))
@@ -265,10 +297,17 @@ def _matching(db: Session, query, terms: list[str]):
 
 def facets(db: Session, *, tenant_id: str | None) -> tuple[dict[str, int], list[tuple[str, int]]]:
     """Template counts per category, and the most used tags."""
-    categories = dict(db.execute(select(CatalogTemplate.category, func.count())
-                                 .where(visible(tenant_id)).group_by(CatalogTemplate.category)).all())
-    tags = db.execute(select(CatalogTemplateTag.tag, func.count().label("n"))
-                      .join(CatalogTemplate, CatalogTemplate.id == CatalogTemplateTag.template_id)
-                      .where(visible(tenant_id)).group_by(CatalogTemplateTag.tag)
-                      .order_by(literal_column("n").desc(), CatalogTemplateTag.tag).limit(40)).all()
+    categories = dict(
+        db.execute(
+            select(CatalogTemplate.category, func.count()).where(visible(tenant_id)).group_by(CatalogTemplate.category)
+        ).all()
+    )
+    tags = db.execute(
+        select(CatalogTemplateTag.tag, func.count().label("n"))
+        .join(CatalogTemplate, CatalogTemplate.id == CatalogTemplateTag.template_id)
+        .where(visible(tenant_id))
+        .group_by(CatalogTemplateTag.tag)
+        .order_by(literal_column("n").desc(), CatalogTemplateTag.tag)
+        .limit(40)
+    ).all()
     return categories, [(tag, count) for tag, count in tags]

@@ -127,8 +127,9 @@ def _dotted(path: tuple) -> str:
     return ".".join(map(str, path))
 
 
-def merge(base: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any],
-          resolutions: dict[str, Side] | None = None) -> MergeResult:
+def merge(
+    base: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any], resolutions: dict[str, Side] | None = None
+) -> MergeResult:
     resolutions = resolutions or {}
     lca, first, second = keyed(base), keyed(ours), keyed(theirs)
     merger = _KeyedMerger(lca, first, second, {})
@@ -144,8 +145,12 @@ def merge(base: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any],
                 picks.append("f")
                 continue
             side = resolutions.get(where, "workflow")
-            conflicts.setdefault(where, Conflict(where, _shown(_lookup(lca, path)), _shown(_lookup(first, path)),
-                                                 _shown(_lookup(second, path)), side))
+            conflicts.setdefault(
+                where,
+                Conflict(
+                    where, _shown(_lookup(lca, path)), _shown(_lookup(first, path)), _shown(_lookup(second, path)), side
+                ),
+            )
             picks.append(_PICK[side])
         merger.continue_run(picks)
     merged = dictdiffer.patch(merger.unified_patches, lca, in_place=False)
@@ -169,8 +174,11 @@ def _keep_edges_of_kept_nodes(merged: dict[str, Any], first: dict[str, Any], kep
 
 def _drop_dangling_edges(merged: dict[str, Any]) -> None:
     """An edge whose node is gone (deleted on one side, still used on the other) goes too."""
-    for eid in [eid for eid, atom in merged["edges"].items()
-                if {json.loads(atom).get("source"), json.loads(atom).get("target")} - set(merged["nodes"])]:
+    for eid in [
+        eid
+        for eid, atom in merged["edges"].items()
+        if {json.loads(atom).get("source"), json.loads(atom).get("target")} - set(merged["nodes"])
+    ]:
         del merged["edges"][eid]
 
 
@@ -185,6 +193,12 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> list[Chang
         else:
             for key, value in detail:
                 value = _plain(value)
-                changes.append(Change(_dotted((*path, key)), "added" if op == "add" else "removed",
-                                      value if op == "remove" else None, value if op == "add" else None))
+                changes.append(
+                    Change(
+                        _dotted((*path, key)),
+                        "added" if op == "add" else "removed",
+                        value if op == "remove" else None,
+                        value if op == "add" else None,
+                    )
+                )
     return changes

@@ -81,9 +81,13 @@ def resolve(schema: dict[str, Any], given: dict[str, Any] | None, *, prefix: str
     given = given or {}
     properties = schema.get("properties", {})
     errors = [
-        {"path": f"{prefix}.{name}", "message": f"unknown parameter '{name}'",
-         "hint": f"this template's parameters are: {', '.join(properties) or 'none'}"}
-        for name in given if name not in properties
+        {
+            "path": f"{prefix}.{name}",
+            "message": f"unknown parameter '{name}'",
+            "hint": f"this template's parameters are: {', '.join(properties) or 'none'}",
+        }
+        for name in given
+        if name not in properties
     ]
     values = {**defaults(schema), **{k: v for k, v in given.items() if k in properties}}
     for error in Draft202012Validator(schema).iter_errors(values):
@@ -91,8 +95,13 @@ def resolve(schema: dict[str, Any], given: dict[str, Any] | None, *, prefix: str
         missing = re.match(r"'([^']+)' is a required property", error.message)
         name = missing.group(1) if missing else (error.absolute_path[0] if error.absolute_path else "")
         help_text = properties.get(name, {}).get("description") or properties.get(name, {}).get("title")
-        errors.append({"path": f"{prefix}.{name}" if missing else path, "message": error.message,
-                       "hint": f"{name}: {help_text}" if help_text else "see the template's parameter schema"})
+        errors.append(
+            {
+                "path": f"{prefix}.{name}" if missing else path,
+                "message": error.message,
+                "hint": f"{name}: {help_text}" if help_text else "see the template's parameter schema",
+            }
+        )
     if errors:
         raise ParameterError(errors)
     return values

@@ -19,8 +19,9 @@ tenant a little).
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient

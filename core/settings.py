@@ -45,21 +45,27 @@ class WorkerSettings(BaseModel):
         "Prefect's process worker (one subprocess per flow run). Both run the same deployments.",
     )
     poll_seconds: float = Field(
-        2.0, gt=0, description="How often the worker asks Prefect for scheduled flow runs. The dispatcher wakes the "
+        2.0,
+        gt=0,
+        description="How often the worker asks Prefect for scheduled flow runs. The dispatcher wakes the "
         "Flowyard worker as soon as it has created flow runs, and scheduled ones are fetched this long ahead, so "
         "this bounds only the pick-up of flow runs created elsewhere (e.g. from the Prefect UI); each poll costs "
-        "the Prefect server tens of ms of CPU (it marks every deployment of the pool ready)."
+        "the Prefect server tens of ms of CPU (it marks every deployment of the pool ready).",
     )
     limit: int | None = Field(
-        None, ge=1, description="Most flow runs (batches) one worker runs at once; by default 10 when the Prefect "
-        "database is SQLite (one writer: more concurrent runs only queue for its lock), else 50."
+        None,
+        ge=1,
+        description="Most flow runs (batches) one worker runs at once; by default 10 when the Prefect "
+        "database is SQLite (one writer: more concurrent runs only queue for its lock), else 50.",
     )
     heartbeat_seconds: int = Field(
         10, ge=1, description="How often the worker tells Prefect it is alive; see dispatcher.missed_heartbeats."
     )
     drain_seconds: float = Field(
-        300, ge=0, description="On SIGTERM, how long the Flowyard worker lets running flow runs finish before it "
-        "stops them (they end Crashed, their executions failed)."
+        300,
+        ge=0,
+        description="On SIGTERM, how long the Flowyard worker lets running flow runs finish before it "
+        "stops them (they end Crashed, their executions failed).",
     )
     start: bool = Field(True, description="Whether `flowyard up` starts a worker.")
 
@@ -70,20 +76,28 @@ class DispatcherSettings(BaseModel):
     batch_wait_ms: int = Field(50, ge=0, description="How long a batch may wait to fill under a burst.")
     poll_seconds: float = Field(1.0, gt=0, description="How often the dispatcher looks for queued executions.")
     max_pending_batches: int = Field(
-        4, ge=1, description="Batches of one deployment that may wait for a worker to start them; beyond that, "
-        "new executions stay queued and join a larger batch (backpressure instead of a pile of flow runs)."
+        4,
+        ge=1,
+        description="Batches of one deployment that may wait for a worker to start them; beyond that, "
+        "new executions stay queued and join a larger batch (backpressure instead of a pile of flow runs).",
     )
     batches_per_workflow: int = Field(
-        10, ge=1, description="Prefect concurrency limit of each workflow's deployment: its batches (flow runs) "
-        "running at once. Executions are limited by the dispatcher; this bounds the flow runs behind them."
+        10,
+        ge=1,
+        description="Prefect concurrency limit of each workflow's deployment: its batches (flow runs) "
+        "running at once. Executions are limited by the dispatcher; this bounds the flow runs behind them.",
     )
     batches_per_tenant: int = Field(
-        20, ge=1, description="Concurrency limit of each tenant's Prefect work queue (`t-<tenant>`): the tenant's "
-        "batches running at once, over all its workflows, so one tenant's burst cannot take every worker slot."
+        20,
+        ge=1,
+        description="Concurrency limit of each tenant's Prefect work queue (`t-<tenant>`): the tenant's "
+        "batches running at once, over all its workflows, so one tenant's burst cannot take every worker slot.",
     )
     reconcile_seconds: float = Field(
-        10, gt=0, description="How often the dispatcher marks runs of dead Flowyard workers crashed and ends the "
-        "executions of batches whose flow run ended crashed, failed or cancelled."
+        10,
+        gt=0,
+        description="How often the dispatcher marks runs of dead Flowyard workers crashed and ends the "
+        "executions of batches whose flow run ended crashed, failed or cancelled.",
     )
     missed_heartbeats: int = Field(
         6, ge=2, description="Heartbeats a Flowyard worker may miss before its running flow runs are marked crashed."
@@ -151,7 +165,7 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _refuse_placeholders_in_production(self) -> "Settings":
+    def _refuse_placeholders_in_production(self) -> Settings:
         if self.environment == "production" and self.master_key.get_secret_value() == PLACEHOLDER_MASTER_KEY:
             raise ValueError("FLOWYARD_MASTER_KEY must be set to a real secret in production")
         return self

@@ -4,17 +4,22 @@ record before and after) that data-change triggers are dispatched from. The call
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core import checks
-from store import DEAL_STAGES, Base, CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag, Outbox, utcnow
+from store import DEAL_STAGES, CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag, DealStage, Outbox, utcnow
 
-RECORD_TYPES: dict[str, type[Base]] = {
-    "contact": CrmContact, "company": CrmCompany, "deal": CrmDeal, "activity": CrmActivity,
+CrmRecord = CrmContact | CrmCompany | CrmDeal | CrmActivity
+RECORD_TYPES: dict[str, type[CrmRecord]] = {
+    "contact": CrmContact,
+    "company": CrmCompany,
+    "deal": CrmDeal,
+    "activity": CrmActivity,
 }
 FIELDS = {
     "contact": ("email", "first_name", "last_name", "phone", "company_id", "properties", "tags"),
@@ -23,7 +28,7 @@ FIELDS = {
     "activity": ("kind", "body", "contact_id", "company_id", "deal_id", "occurred_at"),
 }
 ACTIVITY_KINDS = ("note", "call", "email", "meeting", "sms", "task")
-CLOSED_STAGES = ("won", "lost")
+CLOSED_STAGES = (DealStage.WON, DealStage.LOST)
 Op = Literal["create", "update", "delete"]
 _TOPIC = {"create": "created", "update": "updated", "delete": "deleted"}
 
@@ -36,8 +41,9 @@ class CrmError(Exception):
         self.status, self.message, self.field, self.hint = status, message, field, hint
 
 
-def write(db: Session, *, tenant_id: str, record_type: str, op: Op, record: Any = None,
-          values: dict[str, Any] | None = None) -> Any:
+def write(
+    db: Session, *, tenant_id: str, record_type: str, op: Op, record: Any = None, values: dict[str, Any] | None = None
+) -> Any:
     """The one way a CRM record changes (see the module docstring). Returns the record."""
     values = _clean(db, tenant_id, record_type, values or {}, record)
     before = snapshot(db, record_type, record) if record is not None else None
@@ -49,8 +55,11 @@ def write(db: Session, *, tenant_id: str, record_type: str, op: Op, record: Any 
         record = model(tenant_id=tenant_id, **fields)
         db.add(record)
     elif op == "update":
-        changed = {k: v for k, v in values.items()
-                   if (before.get("tags") != v if k == "tags" else getattr(record, k) != v)}
+        changed = {
+            k: v
+            for k, v in values.items()
+            if ((before or {}).get("tags") != v if k == "tags" else getattr(record, k) != v)
+        }
         for name, value in changed.items():
             if name != "tags":
                 setattr(record, name, value)
@@ -63,8 +72,16 @@ def write(db: Session, *, tenant_id: str, record_type: str, op: Op, record: Any 
         _set_tags(db, tenant_id, record, values["tags"])
     after = None if op == "delete" else snapshot(db, record_type, record)
     if _changed(before, after):
-        db.add(Outbox(tenant_id=tenant_id, topic=f"crm.{record_type}.{_TOPIC[op]}", record_type=record_type,
-                      record_id=record.id, before=before, after=after))
+        db.add(
+            Outbox(
+                tenant_id=tenant_id,
+                topic=f"crm.{record_type}.{_TOPIC[op]}",
+                record_type=record_type,
+                record_id=record.id,
+                before=before,
+                after=after,
+            )
+        )
         db.flush()
     return record
 
@@ -106,8 +123,12 @@ def _set_tags(db: Session, tenant_id: str, contact: CrmContact, tags: list[str])
 def _clean(db: Session, tenant_id: str, record_type: str, values: dict[str, Any], record: Any) -> dict[str, Any]:
     unknown = set(values) - set(FIELDS[record_type])
     if unknown:
-        raise CrmError(422, f"unknown field '{sorted(unknown)[0]}'", field=sorted(unknown)[0],
-                       hint=f"{record_type} fields are: {', '.join(FIELDS[record_type])}")
+        raise CrmError(
+            422,
+            f"unknown field '{sorted(unknown)[0]}'",
+            field=sorted(unknown)[0],
+            hint=f"{record_type} fields are: {', '.join(FIELDS[record_type])}",
+        )
     values = dict(values)
     for name, check in _CHECKS.items():
         if name in values and values[name] not in (None, ""):
@@ -125,11 +146,16 @@ def _clean(db: Session, tenant_id: str, record_type: str, values: dict[str, Any]
         if values.get(name):
             _require(db, tenant_id, name.removesuffix("_id"), values[name], field=name)
     if record_type == "contact" and values.get("email"):
-        clash = db.scalar(select(CrmContact.id).where(CrmContact.tenant_id == tenant_id,
-                                                      CrmContact.email == values["email"]))
+        clash = db.scalar(
+            select(CrmContact.id).where(CrmContact.tenant_id == tenant_id, CrmContact.email == values["email"])
+        )
         if clash and (record is None or clash != record.id):
-            raise CrmError(409, f"a contact with email {values['email']} already exists", field="email",
-                           hint="Update that contact, or use upsert to create-or-update by email.")
+            raise CrmError(
+                409,
+                f"a contact with email {values['email']} already exists",
+                field="email",
+                hint="Update that contact, or use upsert to create-or-update by email.",
+            )
     if record_type == "deal" and "stage" in values:
         values["closed_at"] = utcnow() if values["stage"] in CLOSED_STAGES else None
     for name in ("name", "title", "body"):
@@ -169,12 +195,14 @@ def _tags(value: Any) -> list[str]:
     return cleaned
 
 
-_CHECKS = {
+_CHECKS: dict[str, Callable[[Any], Any]] = {
     "email": lambda v: checks.email_address(str(v)).lower(),
     "phone": checks.phone_number,
     "stage": _stage,
     "amount": _amount,
-    "currency": lambda v: str(v).upper() if len(str(v)) == 3 and str(v).isalpha() else _raise(f"'{v}' is not a currency code"),
+    "currency": lambda v: str(v).upper()
+    if len(str(v)) == 3 and str(v).isalpha()
+    else _raise(f"'{v}' is not a currency code"),
     "kind": _kind,
     "tags": _tags,
     "domain": lambda v: str(v).strip().lower(),
@@ -192,19 +220,23 @@ _HINTS = {
 def contact_email(value: str) -> str:
     """A contact's email as stored (checked, lower-case); CrmError names the field otherwise."""
     try:
-        return _CHECKS["email"](value)
+        return str(_CHECKS["email"](value))
     except ValueError as exc:
         raise CrmError(422, str(exc), field="email", hint=_HINTS["email"]) from None
 
 
-def _raise(message: str):
+def _raise(message: str) -> NoReturn:
     raise ValueError(message)
 
 
 def _require(db: Session, tenant_id: str, record_type: str, record_id: str, *, field: str) -> None:
     if get(db, tenant_id, record_type, record_id) is None:
-        raise CrmError(422, f"no {record_type} with id {record_id} in your CRM", field=field,
-                       hint=f"List your {record_type} records to find the right id.")
+        raise CrmError(
+            422,
+            f"no {record_type} with id {record_id} in your CRM",
+            field=field,
+            hint=f"List your {record_type} records to find the right id.",
+        )
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -215,8 +247,9 @@ def get(db: Session, tenant_id: str, record_type: str, record_id: str) -> Any:
     return db.scalar(select(model).where(model.id == record_id, model.tenant_id == tenant_id))
 
 
-def find_contact(db: Session, tenant_id: str, *, email: str | None = None, phone: str | None = None,
-                 ref: str | None = None) -> CrmContact | None:
+def find_contact(
+    db: Session, tenant_id: str, *, email: str | None = None, phone: str | None = None, ref: str | None = None
+) -> CrmContact | None:
     """By email, by phone, or by `ref`: an id or an email address."""
     if ref:
         return find_contact(db, tenant_id, email=ref) if "@" in ref else get(db, tenant_id, "contact", ref)

@@ -12,40 +12,49 @@ from __future__ import annotations
 from collections import Counter
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from store import Execution, ExecutionStatus, Tenant, Workflow, utcnow
+from store import ConflictPolicy, Execution, ExecutionStatus, Tenant, Workflow, utcnow
 
 IN_FLIGHT = (ExecutionStatus.BATCHED, ExecutionStatus.RUNNING)
-SKIPPED = {"message": "Skipped: the previous run of this workflow was still going.",
-           "hint": "Change the workflow's conflict policy to `queue` to run it afterwards instead.",
-           "retryable": False}
+SKIPPED = {
+    "message": "Skipped: the previous run of this workflow was still going.",
+    "hint": "Change the workflow's conflict policy to `queue` to run it afterwards instead.",
+    "retryable": False,
+}
 
 
-def _in_flight(db: Session, column, ids: set[str]) -> Counter:
-    rows = db.execute(select(column, func.count()).where(column.in_(ids), Execution.status.in_(IN_FLIGHT))
-                      .group_by(column))
-    return Counter(dict(rows.all()))
+def _in_flight(db: Session, column: InstrumentedAttribute[str], ids: set[str]) -> Counter[str]:
+    """Executions in flight per value of `column` (a workflow or a tenant id)."""
+    rows = db.execute(
+        select(column, func.count()).where(column.in_(ids), Execution.status.in_(IN_FLIGHT)).group_by(column)
+    )
+    return Counter({key: count for key, count in rows})
 
 
 def workflow_limit(workflow: Workflow) -> int | None:
-    return 1 if workflow.conflict_policy in ("queue", "skip") else workflow.max_parallel
+    """Executions of the workflow that may be in flight at once (None: no limit)."""
+    if workflow.conflict_policy in (ConflictPolicy.QUEUE, ConflictPolicy.SKIP):
+        return 1
+    return workflow.max_parallel
 
 
 def admit(db: Session, queued: list[Execution]) -> list[Execution]:
     """The executions (oldest first) that may start now; cancels those the `skip` policy drops."""
     workflows = {w.id: w for w in db.scalars(select(Workflow).where(Workflow.id.in_({e.workflow_id for e in queued})))}
-    tenant_limits = dict(db.execute(select(Tenant.id, Tenant.max_running)
-                                    .where(Tenant.id.in_({e.tenant_id for e in queued}))).all())
+    tenant_limits = dict(
+        db.execute(select(Tenant.id, Tenant.max_running).where(Tenant.id.in_({e.tenant_id for e in queued}))).all()
+    )
     per_workflow = _in_flight(db, Execution.workflow_id, set(workflows))
     per_tenant = _in_flight(db, Execution.tenant_id, set(tenant_limits))
-    admitted, skipped = [], []
+    admitted: list[Execution] = []
+    skipped: list[str] = []
     for execution in queued:
         workflow, tenant_limit = workflows[execution.workflow_id], tenant_limits.get(execution.tenant_id)
         resuming = execution.started_at is not None
         limit = workflow_limit(workflow)
         if not resuming and limit is not None and per_workflow[workflow.id] >= limit:
-            if workflow.conflict_policy == "skip":
+            if workflow.conflict_policy == ConflictPolicy.SKIP:
                 skipped.append(execution.id)
             continue
         if not resuming and tenant_limit is not None and per_tenant[execution.tenant_id] >= tenant_limit:
@@ -54,6 +63,9 @@ def admit(db: Session, queued: list[Execution]) -> list[Execution]:
         per_tenant[execution.tenant_id] += 1
         admitted.append(execution)
     if skipped:
-        db.execute(update(Execution).where(Execution.id.in_(skipped), Execution.status == ExecutionStatus.QUEUED)
-                   .values(status=ExecutionStatus.CANCELLED, error=SKIPPED, ended_at=utcnow()))
+        db.execute(
+            update(Execution)
+            .where(Execution.id.in_(skipped), Execution.status == ExecutionStatus.QUEUED)
+            .values(status=ExecutionStatus.CANCELLED, error=SKIPPED, ended_at=utcnow())
+        )
     return admitted

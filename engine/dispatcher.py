@@ -22,9 +22,10 @@ import threading
 import time
 from contextlib import nullcontext
 from itertools import groupby
+from typing import Any, TypeVar, cast
 
 from prefect.client.orchestration import SyncPrefectClient
-from sqlalchemy import distinct, func, select, update
+from sqlalchemy import CursorResult, Result, distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from core import prefect_client as prefect_retries
@@ -32,6 +33,7 @@ from core.prefect_client import prefect_client
 from core.settings import Settings
 from engine import outbox
 from engine.admission import admit
+from engine.listen import listen_in_background
 from engine.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
 from engine.wakeup import notify_flow_runs_created
 from store import Batch, Execution, ExecutionStatus, utcnow
@@ -40,14 +42,20 @@ from store.db import get_session_factory
 
 log = logging.getLogger("flowyard.dispatcher")
 CONGESTED_POLL_SECONDS = 0.2
+T = TypeVar("T")
 
 
 def _group_key(execution: Execution) -> tuple[str, str, int, str]:
     return (execution.tenant_id, execution.workflow_id, execution.version, execution.deployment_id)
 
 
-def _chunks(items: list, size: int) -> list[list]:
+def _chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (its result is a cursor result)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def release_due_waits(db: Session) -> int:
@@ -58,17 +66,19 @@ def release_due_waits(db: Session) -> int:
         .values(status=ExecutionStatus.QUEUED, batch_id=None)
     )
     db.commit()
-    return result.rowcount
+    return _rowcount(result)
 
 
 def congested_deployments(db: Session, max_pending_batches: int) -> list[str]:
     """Deployments with `max_pending_batches` batches that no worker has started yet."""
-    return list(db.scalars(
-        select(Execution.deployment_id)
-        .where(Execution.status == ExecutionStatus.BATCHED)
-        .group_by(Execution.deployment_id)
-        .having(func.count(distinct(Execution.batch_id)) >= max_pending_batches)
-    ))
+    return list(
+        db.scalars(
+            select(Execution.deployment_id)
+            .where(Execution.status == ExecutionStatus.BATCHED)
+            .group_by(Execution.deployment_id)
+            .having(func.count(distinct(Execution.batch_id)) >= max_pending_batches)
+        )
+    )
 
 
 def claim_batches(db: Session, *, batch_size: int, limit: int, skip_deployments: list[str] | None = None) -> int:
@@ -78,8 +88,11 @@ def claim_batches(db: Session, *, batch_size: int, limit: int, skip_deployments:
     """
     queued = db.scalars(
         select(Execution)
-        .where(Execution.status == ExecutionStatus.QUEUED, Execution.batch_id.is_(None),
-               Execution.deployment_id.not_in(skip_deployments or []))
+        .where(
+            Execution.status == ExecutionStatus.QUEUED,
+            Execution.batch_id.is_(None),
+            Execution.deployment_id.not_in(skip_deployments or []),
+        )
         .order_by(Execution.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -94,10 +107,14 @@ def claim_batches(db: Session, *, batch_size: int, limit: int, skip_deployments:
             db.flush()
             result = db.execute(
                 update(Execution)
-                .where(Execution.id.in_([e.id for e in chunk]), Execution.status == ExecutionStatus.QUEUED, Execution.batch_id.is_(None))
+                .where(
+                    Execution.id.in_([e.id for e in chunk]),
+                    Execution.status == ExecutionStatus.QUEUED,
+                    Execution.batch_id.is_(None),
+                )
                 .values(status=ExecutionStatus.BATCHED, batch_id=batch.id)
             )
-            claimed += result.rowcount
+            claimed += _rowcount(result)
     db.commit()
     return claimed
 
@@ -146,8 +163,12 @@ class Dispatcher:
 
     def start(self) -> None:
         self._thread.start()
-        threading.Thread(target=outbox.listen, args=(self._settings.platform_database_url, self.wake, self._stop),
-                         name="flowyard-outbox-listener", daemon=True).start()
+        listen_in_background(
+            self._settings.platform_database_url,
+            {outbox.CHANNEL: self.wake},
+            self._stop,
+            name="flowyard-outbox-listener",
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -164,14 +185,15 @@ class Dispatcher:
             release_due_waits(db)
             outbox.fan_out(db)
             congested = congested_deployments(db, config.max_pending_batches)
-            claimed = claim_batches(db, batch_size=config.batch_size, limit=config.batch_size * 10,
-                                    skip_deployments=congested)
+            claimed = claim_batches(
+                db, batch_size=config.batch_size, limit=config.batch_size * 10, skip_deployments=congested
+            )
             submit_batches(db, self._settings, self._client)
         self._busy, self._congested = claimed > 0, bool(congested)
         return claimed
 
     def _reconcile_if_due(self) -> None:
-        if time.monotonic() < self._next_reconcile:
+        if self._client is None or time.monotonic() < self._next_reconcile:
             return
         self._next_reconcile = time.monotonic() + self._settings.dispatcher.reconcile_seconds
         try:

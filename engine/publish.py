@@ -8,6 +8,7 @@ from uuid import UUID
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate, WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from pydantic import BaseModel
 
 from core.naming import tenant_object_name, tenant_prefix, tenant_tags
 from flow_factory.interpreter import ENTRYPOINT, FLOW_NAME
@@ -76,18 +77,27 @@ def ensure_work_queue(client: SyncPrefectClient, work_pool: str, queue: str, lim
     _queues_seen.add(key)
 
 
-def schedule_creates(workflow_id: str, schedules: list, *, active: bool) -> list[DeploymentScheduleCreate]:
+def schedule_creates(workflow_id: str, schedules: list[BaseModel], *, active: bool) -> list[DeploymentScheduleCreate]:
     """Prefect schedules whose flow runs enqueue one execution of `workflow_id` each (a tick)."""
     return [
-        DeploymentScheduleCreate(schedule=schedule.model_dump(), active=active,
-                                 parameters={"workflow_id": workflow_id}, slug=f"flowyard-{index}")
+        DeploymentScheduleCreate(
+            schedule=schedule.model_dump(),
+            active=active,
+            parameters={"workflow_id": workflow_id},
+            slug=f"flowyard-{index}",
+        )
         for index, schedule in enumerate(schedules)
     ]
 
 
 def upsert_deployment(
-    client: SyncPrefectClient, *, target: DeploymentTarget, work_pool: str, known_id: str | None,
-    limits: BatchLimits, schedules: list[DeploymentScheduleCreate] | None = None,
+    client: SyncPrefectClient,
+    *,
+    target: DeploymentTarget,
+    work_pool: str,
+    known_id: str | None,
+    limits: BatchLimits,
+    schedules: list[DeploymentScheduleCreate] | None = None,
 ) -> UUID:
     """Create or update the deployment; refuse one of the same name that carries another tenant's tag."""
     try:

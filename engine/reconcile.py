@@ -8,7 +8,7 @@
    labelling it). Only pools of type "flowyard" are checked: a process worker's flow run lives in a
    subprocess that may outlive the worker.
 2. `end_executions_of_ended_batches`: when a batch's flow run ended `Crashed`, `Failed` or
-   `Cancelled` (or in any final state) while some of its executions are still `pending` or
+   `Cancelled` (or in any final state) while some of its executions are still `batched` or
    `running` in the platform database, those executions end `failed` (`cancelled` for a cancelled
    flow run) with an error naming the flow run's state. They are not requeued: a crash can repeat
    (a step that kills the worker would kill the next one too), and a side effect may already have
@@ -18,7 +18,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
@@ -29,7 +30,7 @@ from prefect.client.schemas.filters import (
     WorkPoolFilter,
     WorkPoolFilterType,
 )
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Crashed
 from sqlalchemy import select
@@ -47,8 +48,9 @@ ACTIVE = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 ENDED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
 
 
-def _read_all(client: SyncPrefectClient, **filters) -> list[FlowRun]:
-    runs, offset = [], 0
+def _read_all(client: SyncPrefectClient, **filters: Any) -> list[FlowRun]:
+    runs: list[FlowRun] = []
+    offset = 0
     while True:
         page = client.read_flow_runs(limit=PAGE, offset=offset, **filters)
         runs.extend(page)
@@ -62,7 +64,8 @@ def _live_workers(client: SyncPrefectClient, pool: str, missed_heartbeats: int, 
     for worker in client.read_workers_for_work_pool(pool):
         interval = worker.heartbeat_interval_seconds or 30
         if worker.last_heartbeat_time and now - worker.last_heartbeat_time < timedelta(
-                seconds=interval * missed_heartbeats):
+            seconds=interval * missed_heartbeats
+        ):
             live.add(worker.name)
     return live
 
@@ -74,7 +77,7 @@ def crash_runs_of_dead_workers(client: SyncPrefectClient, *, missed_heartbeats: 
         flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE))),
         work_pool_filter=WorkPoolFilter(type=WorkPoolFilterType(any_=[WORKER_TYPE])),
     )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     live: dict[str, set[str]] = {}
     crashed = 0
     for run in runs:
@@ -83,14 +86,16 @@ def crash_runs_of_dead_workers(client: SyncPrefectClient, *, missed_heartbeats: 
             age = now - (run.state.timestamp if run.state else now)
             dead = run.state_type == StateType.PENDING and age > timedelta(seconds=ORPHAN_PENDING_SECONDS)
         else:
-            pool = run.work_pool_name
+            pool = run.work_pool_name or ""
             if pool not in live:
                 live[pool] = _live_workers(client, pool, missed_heartbeats, now)
             dead = worker not in live[pool]
         if not dead:
             continue
         message = f"Worker {worker or '(unknown)'} stopped heartbeating while it ran this flow run."
-        state = Cancelled(message=message) if run.state_type == StateType.CANCELLING else Crashed(message=message)
+        state: State[Any] = (
+            Cancelled(message=message) if run.state_type == StateType.CANCELLING else Crashed(message=message)
+        )
         try:
             client.set_flow_run_state(run.id, state, force=True)
         except ObjectNotFound:
@@ -102,11 +107,16 @@ def crash_runs_of_dead_workers(client: SyncPrefectClient, *, missed_heartbeats: 
 
 def end_executions_of_ended_batches(db: Session, client: SyncPrefectClient, store: BatchStore) -> int:
     """End the pending/running executions of batches whose flow run has ended. Returns batches fixed."""
-    batches = dict(db.execute(
-        select(Batch.id, Batch.flow_run_id).distinct()
-        .join(Execution, Execution.batch_id == Batch.id)
-        .where(Execution.status.in_((ExecutionStatus.BATCHED, ExecutionStatus.RUNNING)), Batch.flow_run_id.is_not(None))
-    ).all())
+    batches = dict(
+        db.execute(
+            select(Batch.id, Batch.flow_run_id)
+            .distinct()
+            .join(Execution, Execution.batch_id == Batch.id)
+            .where(
+                Execution.status.in_((ExecutionStatus.BATCHED, ExecutionStatus.RUNNING)), Batch.flow_run_id.is_not(None)
+            )
+        ).all()
+    )
     db.rollback()  # hold no transaction (nor SQLite's lock) while asking Prefect
     if not batches:
         return 0
@@ -114,20 +124,32 @@ def end_executions_of_ended_batches(db: Session, client: SyncPrefectClient, stor
     ids = list(by_flow_run)
     fixed = 0
     for start in range(0, len(ids), PAGE):
-        ended = client.read_flow_runs(limit=PAGE, flow_run_filter=FlowRunFilter(
-            id=FlowRunFilterId(any_=ids[start:start + PAGE]),
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ENDED)),
-        ))
+        ended = client.read_flow_runs(
+            limit=PAGE,
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=ids[start : start + PAGE]),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ENDED)),
+            ),
+        )
         for run in ended:
             status = ExecutionStatus.CANCELLED if run.state_type == StateType.CANCELLED else ExecutionStatus.FAILED
-            state = run.state.name if run.state else run.state_type.value
+            state = run.state.name if run.state else (run.state_type.value if run.state_type else "ended")
             detail = f": {run.state.message}" if run.state and run.state.message else ""
-            store.fail_unfinished(by_flow_run[str(run.id)], status, {
-                "message": f"The batch running this execution ended {state}{detail}",
-                "hint": "Run it again; if it keeps happening, contact your operator.",
-                "retryable": False,
-            })
-            log.warning("batch %s: flow run %s ended %s; its unfinished executions are now %s",
-                        by_flow_run[str(run.id)], run.id, state, status)
+            store.fail_unfinished(
+                by_flow_run[str(run.id)],
+                status,
+                {
+                    "message": f"The batch running this execution ended {state}{detail}",
+                    "hint": "Run it again; if it keeps happening, contact your operator.",
+                    "retryable": False,
+                },
+            )
+            log.warning(
+                "batch %s: flow run %s ended %s; its unfinished executions are now %s",
+                by_flow_run[str(run.id)],
+                run.id,
+                state,
+                status,
+            )
             fixed += 1
     return fixed

@@ -4,7 +4,7 @@ the runs at their next poll of Prefect (half a second on average, and a Prefect 
 The signal goes through the platform database, which the dispatcher and every worker already share:
 
 - PostgreSQL: the dispatcher's `NOTIFY flowyard_flow_runs` commits with the batch's flow-run id;
-  each worker LISTENs on a connection of its own.
+  each worker LISTENs on a connection of its own (`engine.listen`).
 - SQLite (one machine): a worker checks `PRAGMA data_version` every `SQLITE_CHECK_SECONDS` (it changes
   when another connection commits; reading it costs microseconds and takes no lock) and, when it
   changed, whether a batch got its flow-run id since the last look.
@@ -19,11 +19,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from contextlib import closing
-from typing import Callable
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from engine.listen import is_postgres
+from engine.listen import listen as listen_postgres
 
 log = logging.getLogger("flowyard.wakeup")
 CHANNEL = "flowyard_flow_runs"
@@ -38,26 +41,10 @@ def notify_flow_runs_created(db: Session) -> None:
 
 def listen(database_url: str, wake: Callable[[], None], stop: threading.Event) -> None:
     """Call `wake()` whenever the dispatcher created flow runs, until `stop` is set (blocks: run it in a thread)."""
-    if database_url.startswith(("postgresql", "postgres")):
-        _listen_postgres(database_url, wake, stop)
+    if is_postgres(database_url):
+        listen_postgres(database_url, {CHANNEL: wake}, stop)
     elif database_url.startswith("sqlite"):
         _watch_sqlite(database_url, wake, stop)
-
-
-def _listen_postgres(database_url: str, wake: Callable[[], None], stop: threading.Event) -> None:
-    import psycopg
-
-    plain = "postgresql://" + database_url.split("://", 1)[1]
-    while not stop.is_set():
-        try:
-            with psycopg.connect(plain, autocommit=True) as conn:
-                conn.execute(f"LISTEN {CHANNEL}")
-                while not stop.is_set():
-                    for _ in conn.notifies(timeout=1.0, stop_after=1):
-                        wake()
-        except Exception:  # the database restarted: listen again; the worker's poll covers the gap
-            log.warning("flow-run wake-up listener lost its connection", exc_info=True)
-            stop.wait(2)
 
 
 class _SubmittedBatches:
@@ -70,8 +57,9 @@ class _SubmittedBatches:
         self._submitted: set[int] = set()
 
     def changed(self) -> bool:
-        rows = self._conn.execute("SELECT rowid, flow_run_id IS NOT NULL FROM batches WHERE rowid >= ? ORDER BY rowid",
-                                  (self._low,)).fetchall()
+        rows = self._conn.execute(
+            "SELECT rowid, flow_run_id IS NOT NULL FROM batches WHERE rowid >= ? ORDER BY rowid", (self._low,)
+        ).fetchall()
         submitted = {rowid for rowid, has_run in rows if has_run}
         new = bool(submitted - self._submitted)
         waiting = [rowid for rowid, has_run in rows if not has_run]

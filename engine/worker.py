@@ -40,11 +40,12 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from prefect import flow_engine
+from prefect import Flow, flow_engine
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState, FlowRunFilterStateType
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.context import AsyncClientContext, SyncClientContext
@@ -64,6 +65,11 @@ from core import prefect_client as prefect_retries
 from core.settings import get_settings
 from engine import wakeup
 from flow_factory.interpreter import graph_interpreter
+
+if TYPE_CHECKING:
+    from prefect._flow_run_suspension import FlowRunSuspensionRequest
+    from prefect._internal.control_listener import Intent
+    from prefect.client.schemas.responses import WorkerFlowRunResponse
 
 WORKER_TYPE = "flowyard"
 CANCEL_POLL_SECONDS = 1.0
@@ -87,7 +93,7 @@ _run_control: contextvars.ContextVar[RunControl | None] = contextvars.ContextVar
 _prefect_intent = flow_engine._termination_intent
 
 
-def _termination_intent():
+def _termination_intent() -> Intent | None:
     control = _run_control.get()
     return "cancel" if control is not None and control.cancelling else _prefect_intent()
 
@@ -106,7 +112,9 @@ flow_engine._termination_intent = _termination_intent
 
 
 @contextlib.contextmanager
-def _no_suspension_observer(flow_run_id, suspension_request):
+def _no_suspension_observer(
+    flow_run_id: uuid.UUID, suspension_request: FlowRunSuspensionRequest, polling_interval: float = 10
+) -> Iterator[None]:
     yield
 
 
@@ -127,10 +135,10 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
     _description = "Runs many Flowyard graph-interpreter flow runs concurrently in one long-lived process."
     _display_name = "Flowyard"
 
-    def __init__(self, *args: Any, flow=graph_interpreter, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, flow: Flow[..., Any] = graph_interpreter, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._flow = flow
-        self._active: dict[uuid.UUID, tuple[asyncio.Task, RunControl]] = {}
+        self._active: dict[uuid.UUID, tuple[asyncio.Task[FlowyardWorkerResult], RunControl]] = {}
         self._woken = asyncio.Event()  # set: poll Prefect now (see `poll_when_woken`)
         self._left_behind = False  # the last poll found more flow runs than free slots
 
@@ -138,7 +146,7 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
         """Poll Prefect now rather than at the next poll (call it in the worker's event loop)."""
         self._woken.set()
 
-    async def _submit_scheduled_flow_runs(self, flow_run_response: list) -> list[FlowRun]:
+    async def _submit_scheduled_flow_runs(self, flow_run_response: list[WorkerFlowRunResponse]) -> list[FlowRun]:
         submitted = await super()._submit_scheduled_flow_runs(flow_run_response)
         self._left_behind = len(submitted) < len(flow_run_response)
         return submitted
@@ -147,7 +155,12 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
         """Flow runs this worker has claimed or is running."""
         return set(self._active) | self._submitting_flow_run_ids
 
-    async def run(self, flow_run: FlowRun, configuration: BaseJobConfiguration, task_status=None) -> FlowyardWorkerResult:
+    async def run(
+        self,
+        flow_run: FlowRun,
+        configuration: BaseJobConfiguration,
+        task_status: anyio.abc.TaskStatus[int] | None = None,
+    ) -> FlowyardWorkerResult:
         """Run one flow run here and now (BaseWorker's entry point; the polling path uses `_submit_run`)."""
         if task_status is not None:
             task_status.started(os.getpid())
@@ -205,18 +218,21 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
         ids = list(self.in_flight_ids())
         if not ids:
             return
-        cancelling = await self.client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            id=FlowRunFilterId(any_=ids),
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CANCELLING])),
-        ))
+        cancelling = await self.client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=ids),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CANCELLING])),
+            )
+        )
         for flow_run in cancelling:
             await self.cancel(flow_run)
 
     async def cancel(self, flow_run: FlowRun) -> None:
         entry = self._active.get(flow_run.id)
         if entry is None:  # claimed but not started: nothing runs yet
-            await self.client.set_flow_run_state(flow_run.id, Cancelled(message="Cancelled before it started."),
-                                                 force=True)
+            await self.client.set_flow_run_state(
+                flow_run.id, Cancelled(message="Cancelled before it started."), force=True
+            )
             return
         task, control = entry
         if not control.cancelling:
@@ -252,16 +268,25 @@ async def poll_when_woken(worker: FlowyardWorker) -> None:
             log.warning("poll on wake-up failed", exc_info=True)
 
 
-async def serve(worker: FlowyardWorker, stop: threading.Event, *, poll_seconds: float, drain_seconds: float,
-                database_url: str | None = None) -> bool:
+async def serve(
+    worker: FlowyardWorker,
+    stop: threading.Event,
+    *,
+    poll_seconds: float,
+    drain_seconds: float,
+    database_url: str | None = None,
+) -> bool:
     """Poll, heartbeat and watch cancellations until `stop` is set; then drain. False if a loop gave up.
     With `database_url` (the platform database), the dispatcher's wake-ups make it poll at once."""
     gave_up: list[str] = []
 
-    async def loop(workload, interval: float, scope: anyio.CancelScope | None = None) -> None:
+    async def loop(
+        workload: Callable[[], Coroutine[Any, Any, Any]], interval: float, scope: anyio.CancelScope | None = None
+    ) -> None:
         with scope or anyio.CancelScope():
-            await critical_service_loop(workload=workload, interval=interval, jitter_range=0.3, backoff=4,
-                                        printer=log.warning)
+            await critical_service_loop(
+                workload=workload, interval=interval, jitter_range=0.3, backoff=4, printer=log.warning
+            )
             gave_up.append(workload.__name__)  # repeated errors: exit, so that a supervisor restarts us
             stop.set()
 
@@ -274,6 +299,7 @@ async def serve(worker: FlowyardWorker, stop: threading.Event, *, poll_seconds: 
             loops.start_soon(loop, worker.get_and_submit_flow_runs, poll_seconds, polling)
             loops.start_soon(loop, worker._sync_and_initialize, worker.heartbeat_interval_seconds)
             loops.start_soon(loop, worker.check_cancellations, CANCEL_POLL_SECONDS)
+
             async def polls_on_wake_up() -> None:
                 with on_wake_up:
                     await poll_when_woken(worker)
@@ -282,11 +308,15 @@ async def serve(worker: FlowyardWorker, stop: threading.Event, *, poll_seconds: 
             listening = threading.Event()  # set: the listener thread ends
             if database_url:
                 event_loop = asyncio.get_running_loop()
-                threading.Thread(target=wakeup.listen, name="flowyard-wakeup", daemon=True,
-                                 args=(database_url, lambda: event_loop.call_soon_threadsafe(worker.wake), listening)
-                                 ).start()
-            log.warning("Flowyard worker %r polling pool %r (limit %s)", worker.name, worker._work_pool_name,
-                        worker._limit)
+                threading.Thread(
+                    target=wakeup.listen,
+                    name="flowyard-wakeup",
+                    daemon=True,
+                    args=(database_url, lambda: event_loop.call_soon_threadsafe(worker.wake), listening),
+                ).start()
+            log.warning(
+                "Flowyard worker %r polling pool %r (limit %s)", worker.name, worker._work_pool_name, worker._limit
+            )
             while not stop.is_set():
                 await asyncio.sleep(STOP_CHECK_SECONDS)
             polling.cancel()
@@ -328,26 +358,40 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     prefetch = config.poll_seconds + 1  # a scheduled run is taken ahead; the engine waits for its time
-    worker = FlowyardWorker(args.pool, name=worker_name(), limit=args.limit, prefetch_seconds=prefetch,
-                            heartbeat_interval_seconds=config.heartbeat_seconds,
-                            base_job_template=FlowyardWorker.get_default_base_job_template())
+    worker = FlowyardWorker(
+        args.pool,
+        name=worker_name(),
+        limit=args.limit,
+        prefetch_seconds=prefetch,
+        heartbeat_interval_seconds=config.heartbeat_seconds,
+        base_job_template=FlowyardWorker.get_default_base_job_template(),
+    )
     errors: list[BaseException | str] = []
     warm_up()
 
     def run() -> None:
         try:
-            if not asyncio.run(serve(worker, stop, poll_seconds=config.poll_seconds,
-                                     drain_seconds=config.drain_seconds,
-                                     database_url=settings.platform_database_url)):
+            if not asyncio.run(
+                serve(
+                    worker,
+                    stop,
+                    poll_seconds=config.poll_seconds,
+                    drain_seconds=config.drain_seconds,
+                    database_url=settings.platform_database_url,
+                )
+            ):
                 errors.append("a worker loop gave up after repeated errors")
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
             stop.set()
 
-    prefect_settings = {PREFECT_API_URL: api_url, PREFECT_WORKER_PREFETCH_SECONDS: prefetch,
-                        PREFECT_LOGGING_TO_API_BATCH_INTERVAL: LOG_BATCH_SECONDS,
-                        # a flow-run heartbeat is a thread per run; this worker's own heartbeat covers its runs
-                        "flows.heartbeat_frequency": None}
+    prefect_settings = {
+        PREFECT_API_URL: api_url,
+        PREFECT_WORKER_PREFETCH_SECONDS: prefetch,
+        PREFECT_LOGGING_TO_API_BATCH_INTERVAL: LOG_BATCH_SECONDS,
+        # a flow-run heartbeat is a thread per run; this worker's own heartbeat covers its runs
+        "flows.heartbeat_frequency": None,
+    }
     with temporary_settings(prefect_settings):
         thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="flowyard-worker")
         thread.start()

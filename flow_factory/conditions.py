@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal, Union
+from typing import Any, Literal, cast
 
 import celpy
 import regex
@@ -31,24 +31,56 @@ MISSING = "(missing)"
 MAX_MATCH_INPUT_CHARS = 100_000
 REGEX_TIMEOUT_SECONDS = 0.2
 FIELD_PATH = re.compile(r"^(trigger|steps|execution|loop|now)(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*$")
-_REFERENCE = re.compile(r"\b(trigger|steps|execution|loop|record|before)((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\[\"[^\"]*\"\])+)")
+_REFERENCE = re.compile(
+    r"\b(trigger|steps|execution|loop|record|before)((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\[\"[^\"]*\"\])+)"
+)
 _STEP_REFERENCE = re.compile(r"\bsteps\.([A-Za-z_][A-Za-z0-9_]*)")
 
 Operator = Literal[
-    "equals", "not_equals", "greater_than", "greater_or_equal", "less_than", "less_or_equal",
-    "contains", "not_contains", "starts_with", "ends_with", "in_list", "not_in_list",
-    "is_empty", "is_not_empty", "matches",
-    "before", "after", "older_than_days", "newer_than_days",
-    "weekday_in", "within_hours",
+    "equals",
+    "not_equals",
+    "greater_than",
+    "greater_or_equal",
+    "less_than",
+    "less_or_equal",
+    "contains",
+    "not_contains",
+    "starts_with",
+    "ends_with",
+    "in_list",
+    "not_in_list",
+    "is_empty",
+    "is_not_empty",
+    "matches",
+    "before",
+    "after",
+    "older_than_days",
+    "newer_than_days",
+    "weekday_in",
+    "within_hours",
 ]
 WORDS = {
-    "equals": "equals", "not_equals": "does not equal", "greater_than": "is greater than",
-    "greater_or_equal": "is at least", "less_than": "is less than", "less_or_equal": "is at most",
-    "contains": "contains", "not_contains": "does not contain", "starts_with": "starts with",
-    "ends_with": "ends with", "in_list": "is one of", "not_in_list": "is not one of", "is_empty": "is empty",
-    "is_not_empty": "is not empty", "matches": "matches the pattern", "before": "is before",
-    "after": "is after", "older_than_days": "is more days ago than", "newer_than_days": "is fewer days ago than",
-    "weekday_in": "falls on one of the weekdays", "within_hours": "is within the hours",
+    "equals": "equals",
+    "not_equals": "does not equal",
+    "greater_than": "is greater than",
+    "greater_or_equal": "is at least",
+    "less_than": "is less than",
+    "less_or_equal": "is at most",
+    "contains": "contains",
+    "not_contains": "does not contain",
+    "starts_with": "starts with",
+    "ends_with": "ends with",
+    "in_list": "is one of",
+    "not_in_list": "is not one of",
+    "is_empty": "is empty",
+    "is_not_empty": "is not empty",
+    "matches": "matches the pattern",
+    "before": "is before",
+    "after": "is after",
+    "older_than_days": "is more days ago than",
+    "newer_than_days": "is fewer days ago than",
+    "weekday_in": "falls on one of the weekdays",
+    "within_hours": "is within the hours",
 }
 WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 
@@ -64,21 +96,24 @@ class Rule(BaseModel):
         pattern=FIELD_PATH.pattern,
     )
     operator: Operator = Field(description="How to compare.")
-    value: Any = Field(None, description="What to compare with (a list for in_list / weekday_in, "
-                                         "[start, end] hours like ['09:00', '17:00'] for within_hours).")
+    value: Any = Field(
+        None,
+        description="What to compare with (a list for in_list / weekday_in, "
+        "[start, end] hours like ['09:00', '17:00'] for within_hours).",
+    )
 
 
 class AllOf(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    all: list["Condition"] = Field(min_length=1, description="Every condition must hold (AND).")
+    all: list[Condition] = Field(min_length=1, description="Every condition must hold (AND).")
 
 
 class AnyOf(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    any: list["Condition"] = Field(min_length=1, description="At least one condition must hold (OR).")
+    any: list[Condition] = Field(min_length=1, description="At least one condition must hold (OR).")
 
 
-Condition = Union[AllOf, AnyOf, Rule]
+Condition = AllOf | AnyOf | Rule
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 
@@ -119,7 +154,9 @@ _COMPILERS = {
     "less_than": lambda f, v, w, tz: f"{f} < {_literal(v)}",
     "less_or_equal": lambda f, v, w, tz: f"{f} <= {_literal(v)}",
     "contains": lambda f, v, w, tz: f"{f}.contains({_literal(v)})" if isinstance(v, str) else f"{_literal(v)} in {f}",
-    "not_contains": lambda f, v, w, tz: f"!{f}.contains({_literal(v)})" if isinstance(v, str) else f"!({_literal(v)} in {f})",
+    "not_contains": lambda f, v, w, tz: f"!{f}.contains({_literal(v)})"
+    if isinstance(v, str)
+    else f"!({_literal(v)} in {f})",
     "starts_with": lambda f, v, w, tz: f"{f}.startsWith({_literal(v)})",
     "ends_with": lambda f, v, w, tz: f"{f}.endsWith({_literal(v)})",
     "in_list": lambda f, v, w, tz: f"{f} in {_literal(v)}",
@@ -132,7 +169,10 @@ _COMPILERS = {
     "older_than_days": lambda f, v, w, tz: f"now - {w} > {_days(v)}",
     "newer_than_days": lambda f, v, w, tz: f"now - {w} < {_days(v)}",
     "weekday_in": lambda f, v, w, tz: f"{w}.getDayOfWeek({tz}) in {_literal(_weekdays(v))}",
-    "within_hours": lambda f, v, w, tz: f"({w}.getHours({tz}) >= {_hours(v)[0]} && {w}.getHours({tz}) < {_hours(v)[1]})",
+    "within_hours": lambda f,
+    v,
+    w,
+    tz: f"({w}.getHours({tz}) >= {_hours(v)[0]} && {w}.getHours({tz}) < {_hours(v)[1]})",
 }
 
 
@@ -207,22 +247,21 @@ def _depth(value: Any, limit: int = MAX_DATA_DEPTH) -> int:
 def _activation(context: dict[str, Any], now: datetime) -> dict[str, Any]:
     if _depth(context) > MAX_DATA_DEPTH:
         raise ValueError(f"the data is nested more than {MAX_DATA_DEPTH} levels deep")
-    values = {name: celpy.json_to_cel(context.get(name)) for name in CONTEXT_ROOTS
-              if context.get(name) is not None}
+    values = {name: celpy.json_to_cel(context.get(name)) for name in CONTEXT_ROOTS if context.get(name) is not None}
     values["now"] = celtypes.TimestampType(now)
     return values
 
 
 def _read_values(expression: str, context: dict[str, Any]) -> dict[str, Any]:
     """The values the expression reads, for the decision log (secrets masked)."""
-    values = {}
+    values: dict[str, Any] = {}
     for match in _REFERENCE.finditer(expression):
         root, rest = match.group(1), match.group(2)
-        if expression[match.end():match.end() + 1] == "(":  # trigger.email.endsWith(...): drop the method
+        if expression[match.end() : match.end() + 1] == "(":  # trigger.email.endsWith(...): drop the method
             rest = rest.rsplit(".", 1)[0]
         parts = re.findall(r"\.([A-Za-z_]\w*)|\[(\d+)\]|\[\"([^\"]*)\"\]", rest)
         values[root + rest] = _lookup(context.get(root), parts)
-    return redact(values)
+    return cast(dict[str, Any], redact(values))  # a dict stays a dict
 
 
 def _lookup(value: Any, parts: list[tuple[str, str, str]]) -> Any:
@@ -245,8 +284,14 @@ class Decision:
     error: str | None = None
 
     def as_dict(self, *, branch: str, explanation: str) -> dict[str, Any]:
-        return {"expression": self.expression, "values": self.values, "result": self.result,
-                "error": self.error, "branch": branch, "explanation": explanation}
+        return {
+            "expression": self.expression,
+            "values": self.values,
+            "result": self.result,
+            "error": self.error,
+            "branch": branch,
+            "explanation": explanation,
+        }
 
 
 def evaluate(expression: str, context: dict[str, Any], *, now: datetime | None = None) -> Decision:
@@ -256,7 +301,7 @@ def evaluate(expression: str, context: dict[str, Any], *, now: datetime | None =
     if problem:
         return Decision(expression, values, None, problem)
     try:
-        result = _program(expression).evaluate(_activation(context, now or datetime.now(timezone.utc)))
+        result = _program(expression).evaluate(_activation(context, now or datetime.now(UTC)))
     except ValueError as exc:  # our own bounds, raised before evaluation
         return Decision(expression, values, None, str(exc))
     except Exception as exc:  # CELEvalError and friends: the condition cannot be decided
@@ -288,7 +333,9 @@ def explain_rules(condition: Condition, values: dict[str, Any]) -> str:
         return "all of: " + "; ".join(explain_rules(c, values) for c in condition.all)
     if isinstance(condition, AnyOf):
         return "any of: " + "; ".join(explain_rules(c, values) for c in condition.any)
-    shown = "the current time" if condition.field == "now" else f"{condition.field} ({_shown(values.get(condition.field))})"
+    shown = (
+        "the current time" if condition.field == "now" else f"{condition.field} ({_shown(values.get(condition.field))})"
+    )
     target = "" if condition.operator in ("is_empty", "is_not_empty") else f" {_shown(condition.value)}"
     return f"{shown} {WORDS[condition.operator]}{target}"
 

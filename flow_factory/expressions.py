@@ -10,9 +10,10 @@ or tie up a worker. Statements that can hide unbounded work (macros, block `set`
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, cast
 
 from jinja2 import (
     StrictUndefined,
@@ -193,19 +194,19 @@ def _replace_filter(eval_ctx: Any, text: Any, old: str, new: str, count: int | N
 def _join_filter(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
     items = list(value)
     _check_size("the join filter", _estimate_join(d, items))
-    return FILTERS["join"](eval_ctx, items, d, attribute)
+    return cast(str, FILTERS["join"](eval_ctx, items, d, attribute))
 
 
 def _indent_filter(text: Any, width: int | str = 4, *args: Any, **kwargs: Any) -> str:
     _check_width("indent", [width])
     prefix_length = len(width) if isinstance(width, str) else width
     _check_size("the indent filter", len(str(text)) + prefix_length * (str(text).count("\n") + 1))
-    return FILTERS["indent"](text, width, *args, **kwargs)
+    return cast(str, FILTERS["indent"](text, width, *args, **kwargs))
 
 
 def _format_filter(value: Any, *args: Any, **kwargs: Any) -> str:
     _check_binop("%", value, args)
-    return FILTERS["format"](value, *args, **kwargs)
+    return cast(str, FILTERS["format"](value, *args, **kwargs))
 
 
 def bounded_concat(parts: Iterable[Any]) -> str:
@@ -434,9 +435,7 @@ def iter_template_strings(value: Any, path: str = "") -> Iterator[tuple[str, str
 def _parsed(source: str) -> nodes.Template | TemplateSyntaxError:
     """The syntax tree of a template, or why it has none (cached: graphs are re-validated often)."""
     if len(source) > MAX_TEMPLATE_CHARS:
-        return TemplateSyntaxError(
-            f"template is {len(source):,} characters; the limit is {MAX_TEMPLATE_CHARS:,}", 1
-        )
+        return TemplateSyntaxError(f"template is {len(source):,} characters; the limit is {MAX_TEMPLATE_CHARS:,}", 1)
     try:
         return _env.parse(source)
     except TemplateSyntaxError as exc:
@@ -464,6 +463,8 @@ def referenced_steps(value: Any) -> set[str]:
         if isinstance(tree, TemplateSyntaxError):
             continue
         for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            if not isinstance(node, (nodes.Getattr, nodes.Getitem)):  # never: narrows find_all's Expr
+                continue
             if not (isinstance(node.node, nodes.Name) and node.node.name == "steps"):
                 continue
             if isinstance(node, nodes.Getattr):

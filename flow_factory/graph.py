@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-GRAPH_FORMAT_VERSION = 1
+GRAPH_FORMAT_VERSION: Final = 1
 MAX_NODES = 500
 MAX_EDGES = 2000
 NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"

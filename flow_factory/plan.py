@@ -48,8 +48,7 @@ def compile_plan(graph: Graph) -> ExecutionPlan:
         raise ValueError(f"a plan needs exactly one trigger, found {len(triggers)}: validate the graph first")
     order = _topological_order(list(nodes), incoming, outgoing)
     loop_bodies = {
-        node_id: loop_body(node_id, outgoing, order)
-        for node_id, node in nodes.items() if node.type == LOOP_TYPE
+        node_id: loop_body(node_id, outgoing, order) for node_id, node in nodes.items() if node.type == LOOP_TYPE
     }
     return ExecutionPlan(
         trigger_id=triggers[0],

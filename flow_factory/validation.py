@@ -11,13 +11,15 @@ import logging
 import re
 import typing
 from collections import deque
-from functools import lru_cache
+from collections.abc import Iterable
+from functools import cache
 from graphlib import CycleError, TopologicalSorter
-from typing import Any, Iterable
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaViolation
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
 
 from flow_factory.conditions import referenced_steps as cel_referenced_steps
 from flow_factory.conditions import syntax_error as cel_syntax_error
@@ -37,8 +39,10 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_HINT = "see the graph format at GET /api/v1/schema/graph"
 NODE_TYPES_HINT = "GET /api/v1/node-types lists every node type"
-CEL_HINT = ("conditions are CEL, e.g. trigger.amount > 100 && steps.lookup.output.found == true; "
-            "the mark shows where the parser stopped")
+CEL_HINT = (
+    "conditions are CEL, e.g. trigger.amount > 100 && steps.lookup.output.found == true; "
+    "the mark shows where the parser stopped"
+)
 MAX_MESSAGE_CHARS = 300
 
 
@@ -103,15 +107,17 @@ def _size_errors(data: Any) -> list[GraphError]:
     for key, limit in (("nodes", MAX_NODES), ("edges", MAX_EDGES)):
         items = data.get(key)
         if isinstance(items, list) and len(items) > limit:
-            errors.append(_error(
-                key,
-                f"the graph has {len(items):,} {key}; the limit is {limit:,}",
-                "split the workflow into smaller ones",
-            ))
+            errors.append(
+                _error(
+                    key,
+                    f"the graph has {len(items):,} {key}; the limit is {limit:,}",
+                    "split the workflow into smaller ones",
+                )
+            )
     return errors
 
 
-def _structure_error(error: dict[str, Any]) -> GraphError:
+def _structure_error(error: ErrorDetails) -> GraphError:
     loc, kind = error["loc"], error["type"]
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])
@@ -120,8 +126,10 @@ def _structure_error(error: dict[str, Any]) -> GraphError:
     elif kind == "missing":
         hint = f"add the field '{loc[-1]}'"
     elif kind == "string_pattern_mismatch" and loc[-1] == "id":
-        hint = ("use letters, digits and underscores, not starting with a digit: "
-                "templates read a node's output as steps.<id>")
+        hint = (
+            "use letters, digits and underscores, not starting with a digit: "
+            "templates read a node's output as steps.<id>"
+        )
     elif kind == "literal_error" and loc == ("version",):
         hint = "set version to 1, the current graph format"
     else:
@@ -135,7 +143,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     for part in loc:
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(part) if isinstance(model, type) else None
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
         if field is None:
             return None
         model = field.annotation
@@ -149,14 +157,17 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 
 def _duplicate_ids(items: list[Any], kind: str) -> list[GraphError]:
     """`kind` is "node" or "edge"; paths are nodes[i].id / edges[i].id."""
-    errors, first_index = [], {}
+    errors: list[GraphError] = []
+    first_index: dict[str, int] = {}
     for index, item in enumerate(items):
         if item.id in first_index:
-            errors.append(_error(
-                f"{kind}s[{index}].id",
-                f"duplicate {kind} id '{item.id}' (also used by {kind}s[{first_index[item.id]}])",
-                f"give every {kind} a unique id",
-            ))
+            errors.append(
+                _error(
+                    f"{kind}s[{index}].id",
+                    f"duplicate {kind} id '{item.id}' (also used by {kind}s[{first_index[item.id]}])",
+                    f"give every {kind} a unique id",
+                )
+            )
         first_index.setdefault(item.id, index)
     return errors
 
@@ -168,8 +179,10 @@ def _node_errors(graph: Graph) -> list[GraphError]:
         if node_type is None:
             errors.append(_unknown_type_error(index, node.type))
         else:
-            errors += [_error(f"nodes[{index}].config.{path}", message, hint)
-                       for path, message, hint in _config_issues(node, node_type)]
+            errors += [
+                _error(f"nodes[{index}].config.{path}", message, hint)
+                for path, message, hint in _config_issues(node, node_type)
+            ]
     return errors
 
 
@@ -184,11 +197,15 @@ def _config_issues(node: Node, node_type: NodeType) -> list[ConfigIssue]:
     if not issues and node_type.check_config:
         issues += node_type.check_config(node.config)
     if not node_type.is_trigger:  # a trigger's config is settings, never rendered
-        issues += [(path, f"template syntax error, {message}", SYNTAX_HINT)
-                   for path, message in template_syntax_errors(node.config)]
-    issues += [(path, f"condition {message}", CEL_HINT)
-               for path, expression in _cel_expressions(node_type, node.config)
-               if (message := cel_syntax_error(expression))]
+        issues += [
+            (path, f"template syntax error, {message}", SYNTAX_HINT)
+            for path, message in template_syntax_errors(node.config)
+        ]
+    issues += [
+        (path, f"condition {message}", CEL_HINT)
+        for path, expression in _cel_expressions(node_type, node.config)
+        if (message := cel_syntax_error(expression))
+    ]
     return issues
 
 
@@ -201,7 +218,7 @@ def _cel_expressions(node_type: NodeType, config: dict[str, Any]) -> list[tuple[
         return []
 
 
-@lru_cache(maxsize=None)
+@cache
 def _config_validator(type_name: str) -> Draft202012Validator:
     return Draft202012Validator(NODE_TYPES[type_name].config_schema())
 
@@ -222,12 +239,18 @@ def _describe_violation(violation: SchemaViolation, schema: dict[str, Any]) -> l
     properties = schema.get("properties", {})
     at_root = not violation.absolute_path
     if at_root and violation.validator == "required":
-        return [(name, f"'{name}' is required", _described(properties, name))
-                for name in violation.validator_value if name not in violation.instance]
+        return [
+            (name, f"'{name}' is required", _described(properties, name))
+            for name in violation.validator_value
+            if name not in violation.instance
+        ]
     if at_root and violation.validator == "additionalProperties":
         allowed = ", ".join(properties)
-        return [(name, f"unknown field '{name}'", f"remove the field; allowed fields are: {allowed}")
-                for name in violation.instance if name not in properties]
+        return [
+            (name, f"unknown field '{name}'", f"remove the field; allowed fields are: {allowed}")
+            for name in violation.instance
+            if name not in properties
+        ]
     path = join_path(violation.absolute_path)
     message = violation.message
     if violation.validator == "pattern":  # the regex itself means nothing to a builder
@@ -251,21 +274,25 @@ def _edge_errors(graph: Graph) -> list[GraphError]:
         for end in ("source", "target"):
             node_id = getattr(edge, end)
             if node_id not in nodes:
-                errors.append(_error(
-                    f"edges[{index}].{end}",
-                    f"edge '{edge.id}' {'starts at' if end == 'source' else 'ends at'} node "
-                    f"'{node_id}', which does not exist",
-                    f"connect it to an existing node ({_listed(nodes)}) or delete the edge",
-                ))
+                errors.append(
+                    _error(
+                        f"edges[{index}].{end}",
+                        f"edge '{edge.id}' {'starts at' if end == 'source' else 'ends at'} node "
+                        f"'{node_id}', which does not exist",
+                        f"connect it to an existing node ({_listed(nodes)}) or delete the edge",
+                    )
+                )
         if edge.source in nodes:
             errors += _handle_errors(index, edge.source_handle, nodes[edge.source])
         target = nodes.get(edge.target)
         if target is not None and _is_trigger(target):
-            errors.append(_error(
-                f"edges[{index}].target",
-                f"edge '{edge.id}' leads into the trigger '{target.id}'",
-                "a trigger starts the workflow; it cannot have inputs",
-            ))
+            errors.append(
+                _error(
+                    f"edges[{index}].target",
+                    f"edge '{edge.id}' leads into the trigger '{target.id}'",
+                    "a trigger starts the workflow; it cannot have inputs",
+                )
+            )
     return errors
 
 
@@ -284,11 +311,13 @@ def _handle_errors(index: int, handle: str | None, source: Node) -> list[GraphEr
     if (handle or "default") in handles:
         return []
     allowed = ", ".join("null (default)" if name == "default" else f'"{name}"' for name in handles)
-    return [_error(
-        f"edges[{index}].source_handle",
-        f"node '{source.id}' ({source.type}) has no output '{handle or 'default'}'",
-        f"use one of: {allowed}",
-    )]
+    return [
+        _error(
+            f"edges[{index}].source_handle",
+            f"node '{source.id}' ({source.type}) has no output '{handle or 'default'}'",
+            f"use one of: {allowed}",
+        )
+    ]
 
 
 # --- the graph as a whole ------------------------------------------------------------------
@@ -302,9 +331,13 @@ def _flow_errors(graph: Graph) -> list[GraphError]:
     if triggers:
         reached = _reachable(triggers, _adjacency(edges))
         errors += [
-            _error(f"nodes[{index}]", f"node '{node_id}' is not connected to the trigger",
-                   "connect it with an edge from a step that runs before it, or delete it")
-            for node_id, index in index_of.items() if node_id not in reached
+            _error(
+                f"nodes[{index}]",
+                f"node '{node_id}' is not connected to the trigger",
+                "connect it with an edge from a step that runs before it, or delete it",
+            )
+            for node_id, index in index_of.items()
+            if node_id not in reached
         ]
     return errors + _loop_errors(graph, index_of) + _reference_errors(graph, edges, index_of)
 
@@ -321,28 +354,49 @@ def _loop_errors(graph: Graph, index_of: dict[str, int]) -> list[GraphError]:
     nodes, errors = _nodes_by_id(graph), []
     for loop in (node for node in graph.nodes if node.type == LOOP_TYPE):
         body = set(loop_body(loop.id, outgoing, list(index_of)))
-        for member in sorted(body, key=index_of.get):
+        for member in sorted(body, key=index_of.__getitem__):
             path = f"nodes[{index_of[member]}]"
             if nodes[member].type in WAITING_TYPES or _is_trigger(nodes[member]):
-                errors.append(_error(path, f"'{member}' ({nodes[member].type}) cannot run inside the loop "
-                                           f"'{loop.id}'", "move it after the loop's `done` output"))
-            strangers = [e.source for e in graph.edges if e.target == member and e.source not in body
-                         and not (e.source == loop.id and e.source_handle == "each")]
+                errors.append(
+                    _error(
+                        path,
+                        f"'{member}' ({nodes[member].type}) cannot run inside the loop '{loop.id}'",
+                        "move it after the loop's `done` output",
+                    )
+                )
+            strangers = [
+                e.source
+                for e in graph.edges
+                if e.target == member
+                and e.source not in body
+                and not (e.source == loop.id and e.source_handle == "each")
+            ]
             if strangers:
-                errors.append(_error(path, f"'{member}' is inside the loop '{loop.id}' but is also reached from "
-                                           f"{', '.join(strangers)}", "steps inside a loop may only be reached "
-                                                                      "from the loop's `each` output"))
+                errors.append(
+                    _error(
+                        path,
+                        f"'{member}' is inside the loop '{loop.id}' but is also reached from {', '.join(strangers)}",
+                        "steps inside a loop may only be reached from the loop's `each` output",
+                    )
+                )
     return errors
 
 
 def _trigger_count_errors(triggers: list[str], index_of: dict[str, int]) -> list[GraphError]:
     if not triggers:
-        return [_error("nodes", "the workflow has no trigger",
-                       "add a trigger node, e.g. trigger.manual: it starts the workflow")]
+        return [
+            _error(
+                "nodes",
+                "the workflow has no trigger",
+                "add a trigger node, e.g. trigger.manual: it starts the workflow",
+            )
+        ]
     return [
-        _error(f"nodes[{index_of[extra]}]",
-               f"'{extra}' is a second trigger; a workflow starts from exactly one (the first is '{triggers[0]}')",
-               "delete one of the triggers, or make a separate workflow for each")
+        _error(
+            f"nodes[{index_of[extra]}]",
+            f"'{extra}' is a second trigger; a workflow starts from exactly one (the first is '{triggers[0]}')",
+            "delete one of the triggers, or make a separate workflow for each",
+        )
         for extra in triggers[1:]
     ]
 
@@ -355,11 +409,13 @@ def _cycle_errors(graph: Graph, edges: list[tuple[str, str]], index_of: dict[str
         sorter.prepare()
     except CycleError as exc:
         cycle = exc.args[1]  # [a, b, c, a]: each node leads to the next
-        return [_error(
-            f"nodes[{index_of[cycle[0]]}]",
-            f"the workflow loops: {' → '.join(cycle)}",
-            "remove one of the edges in the loop; to repeat steps for each item of a list, use logic.loop",
-        )]
+        return [
+            _error(
+                f"nodes[{index_of[cycle[0]]}]",
+                f"the workflow loops: {' → '.join(cycle)}",
+                "remove one of the edges in the loop; to repeat steps for each item of a list, use logic.loop",
+            )
+        ]
     return []
 
 
@@ -370,8 +426,10 @@ def _reference_errors(graph: Graph, edges: list[tuple[str, str]], index_of: dict
         if node_type is None or node_type.is_trigger:
             continue
         sources = [(path, source, referenced_steps(source)) for path, source in iter_template_strings(node.config)]
-        sources += [(path, expression, cel_referenced_steps(expression))
-                    for path, expression in _cel_expressions(node_type, node.config)]
+        sources += [
+            (path, expression, cel_referenced_steps(expression))
+            for path, expression in _cel_expressions(node_type, node.config)
+        ]
         if not any(refs for _, _, refs in sources):
             continue
         upstream = _reachable([node.id], backwards) - {node.id}
@@ -379,9 +437,11 @@ def _reference_errors(graph: Graph, edges: list[tuple[str, str]], index_of: dict
             for ref in sorted(refs):
                 problem = _reference_problem(node.id, ref, upstream, index_of)
                 if problem:
-                    hint = (f"steps that run before '{node.id}': "
-                            f"{', '.join(sorted(upstream, key=index_of.get)) or 'none'}; "
-                            "the trigger's data is trigger.<field>")
+                    hint = (
+                        f"steps that run before '{node.id}': "
+                        f"{', '.join(sorted(upstream, key=index_of.__getitem__)) or 'none'}; "
+                        "the trigger's data is trigger.<field>"
+                    )
                     errors.append(_error(f"nodes[{index}].config.{path}", problem, hint))
     return errors
 
@@ -454,14 +514,19 @@ def graph_warnings(data: Any) -> list[GraphError]:
             for ref, field_name in _OUTPUT_REFERENCE.findall(source):
                 message = _unknown_field(nodes.get(ref), field_name)
                 if message:
-                    warnings.append(_error(f"nodes[{index}].config.{path}", f"steps.{ref}.output.{field_name}: "
-                                                                            f"{message[0]}", message[1]))
+                    warnings.append(
+                        _error(
+                            f"nodes[{index}].config.{path}",
+                            f"steps.{ref}.output.{field_name}: {message[0]}",
+                            message[1],
+                        )
+                    )
     return warnings
 
 
 def _unknown_field(source: Node | None, field_name: str) -> tuple[str, str] | None:
     source_type = get_node_type(source.type) if source else None
-    if source_type is None:
+    if source is None or source_type is None:
         return None
     try:
         known = source_type.known_output_fields(source.config)
@@ -471,5 +536,7 @@ def _unknown_field(source: Node | None, field_name: str) -> tuple[str, str] | No
         return None
     close = difflib.get_close_matches(field_name, known, n=1)
     suggestion = f"did you mean '{close[0]}'? " if close else ""
-    return (f"'{source.id}' has no output field '{field_name}'",
-            f"{suggestion}its output fields are: {', '.join(sorted(known))}")
+    return (
+        f"'{source.id}' has no output field '{field_name}'",
+        f"{suggestion}its output fields are: {', '.join(sorted(known))}",
+    )

@@ -85,9 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_up
     )
     commands.add_parser("worker", help="run a worker in the foreground").set_defaults(handler=cmd_worker)
-    commands.add_parser("settings", help="print every setting as a Markdown table").set_defaults(
-        handler=cmd_settings
-    )
+    commands.add_parser("settings", help="print every setting as a Markdown table").set_defaults(handler=cmd_settings)
     commands.add_parser("version", help="print the version").set_defaults(handler=cmd_version)
     db = commands.add_parser("db", help="platform database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="run the platform database migrations").set_defaults(handler=cmd_db_upgrade)
@@ -99,7 +97,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = args.handler(get_settings)
     except ValidationError as exc:
-        errors = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        errors = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
         print(f"flowyard: invalid settings: {errors}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:

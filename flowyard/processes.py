@@ -15,7 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -27,7 +28,7 @@ _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") el
 class ChildFailed(Exception):
     """A child exited, or did not become healthy in time."""
 
-    def __init__(self, child: "ChildProcess", message: str) -> None:
+    def __init__(self, child: ChildProcess, message: str) -> None:
         super().__init__(message)
         self.child = child
 
@@ -83,7 +84,7 @@ class ChildProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self._log_offset = log.tell()
-            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
             log.write(f"\n=== {stamp} flowyard starts: {shlex.join(self.argv)}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
@@ -131,16 +132,19 @@ class ChildProcess:
         if self.process is None or self.process.returncode is not None:
             return
         if self.returncode() is None:
-            self._send(os.kill, signal.SIGTERM)
+            self._send(os.kill, self.process.pid, signal.SIGTERM)
             deadline = time.monotonic() + grace
             while self.returncode() is None and time.monotonic() < deadline:
                 time.sleep(0.1)
-        self._send(os.killpg, signal.SIGKILL)  # whatever is left: the child if it hung, its own children
+        self._send(
+            os.killpg, self.process.pid, signal.SIGKILL
+        )  # whatever is left: the child if it hung, its own children
         self.process.wait()
 
-    def _send(self, kill, sig: signal.Signals) -> None:
+    @staticmethod
+    def _send(kill: Callable[[int, int], None], pid: int, sig: signal.Signals) -> None:
         try:
-            kill(self.process.pid, sig)
+            kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
 

@@ -34,7 +34,9 @@ def port_conflict(settings: Settings) -> str | None:
     ports = [("FLOWYARD_API__PORT", settings.api.host, settings.api.port)]
     if settings.prefect.start_server:
         if settings.prefect.port == settings.api.port:
-            return f"FLOWYARD_API__PORT and FLOWYARD_PREFECT__PORT are both {settings.api.port}: give them different ports"
+            return (
+                f"FLOWYARD_API__PORT and FLOWYARD_PREFECT__PORT are both {settings.api.port}: give them different ports"
+            )
         ports.append(("FLOWYARD_PREFECT__PORT", "127.0.0.1", settings.prefect.port))
     for variable, host, port in ports:
         if not port_is_free(host, port):
@@ -84,8 +86,15 @@ def worker(settings: Settings, env: dict[str, str], logs: Path) -> ChildProcess:
     """The Flowyard worker (many flow runs in one process), or Prefect's process worker if configured."""
     config = settings.worker
     if config.type == "flowyard":
-        argv = [sys.executable, "-m", "engine.worker", "--pool", config.work_pool,
-                "--limit", str(settings.worker_limit)]
+        argv = [
+            sys.executable,
+            "-m",
+            "engine.worker",
+            "--pool",
+            config.work_pool,
+            "--limit",
+            str(settings.worker_limit),
+        ]
         return ChildProcess("worker", argv, env, logs / "worker.log")
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", config.work_pool,
             "--type", "process", "--limit", str(settings.worker_limit), "--install-policy", "never"]  # fmt: skip
@@ -115,8 +124,10 @@ def ensure_work_pool(api_url: str, name: str, pool_type: str) -> None:
         except ObjectAlreadyExists:
             existing = client.read_work_pool(name)
             if existing.type != pool_type:
-                console.print(f"[yellow]work pool {name!r} has type {existing.type!r}, the worker is "
-                              f"{pool_type!r}: it runs it all the same[/]")
+                console.print(
+                    f"[yellow]work pool {name!r} has type {existing.type!r}, the worker is "
+                    f"{pool_type!r}: it runs it all the same[/]"
+                )
 
 
 def lock_home(home: Path):
@@ -213,7 +224,9 @@ def supervise(settings: Settings, env: dict[str, str], logs: Path) -> int:
         start_all(settings, supervisor, env, logs)
         print_banner(settings, logs)
         dead = supervisor.watch()
-        report_failure(dead, f"{dead.name} {describe_exit(dead.returncode())} unexpectedly; stopping the others")
+        code = dead.returncode()
+        assert code is not None, "watch returns a child that exited"
+        report_failure(dead, f"{dead.name} {describe_exit(code)} unexpectedly; stopping the others")
         return 1
     except ChildFailed as exc:
         report_failure(exc.child, str(exc))

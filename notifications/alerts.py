@@ -13,11 +13,23 @@ from sqlalchemy.exc import IntegrityError
 
 from blocks.base import ActionContext
 from blocks.runtime import platform_sessions
+from blocks.sendgrid import SEND_EMAIL, SendEmailInput, SendGridConnection
 from core.errors import StepFailure
-from store import Connection, Execution, Membership, Notification, SideEffect, User, Workflow
+from store import (
+    Connection,
+    Execution,
+    ExecutionMode,
+    Membership,
+    Notification,
+    Role,
+    SideEffect,
+    SideEffectStatus,
+    User,
+    Workflow,
+)
 
 log = logging.getLogger("flowyard.alerts")
-ALERT_ROLES = ("owner", "admin")
+ALERT_ROLES = (Role.OWNER, Role.ADMIN)
 
 
 async def notify_step_failed(*, tenant_id: str, execution_id: str, node_id: str, error: dict[str, Any] | None) -> None:
@@ -33,32 +45,63 @@ async def notify_step_failed(*, tenant_id: str, execution_id: str, node_id: str,
 def _record(tenant_id: str, execution_id: str, node_id: str, error: dict[str, Any]) -> dict[str, Any] | None:
     try:
         with platform_sessions().begin() as db:
-            db.add(SideEffect(tenant_id=tenant_id, key=f"alert-{execution_id}-{node_id}", action="alert", status="done"))
+            db.add(
+                SideEffect(
+                    tenant_id=tenant_id,
+                    key=f"alert-{execution_id}-{node_id}",
+                    action="alert",
+                    status=SideEffectStatus.DONE,
+                )
+            )
             db.flush()
-            workflow = db.scalar(select(Workflow.name).join(Execution, Execution.workflow_id == Workflow.id)
-                                 .where(Execution.id == execution_id, Execution.tenant_id == tenant_id)) or "a workflow"
-            admins = db.execute(select(User.id, User.email).join(Membership, Membership.user_id == User.id)
-                                .where(Membership.tenant_id == tenant_id, Membership.role.in_(ALERT_ROLES))).all()
+            workflow = (
+                db.scalar(
+                    select(Workflow.name)
+                    .join(Execution, Execution.workflow_id == Workflow.id)
+                    .where(Execution.id == execution_id, Execution.tenant_id == tenant_id)
+                )
+                or "a workflow"
+            )
+            admins = db.execute(
+                select(User.id, User.email)
+                .join(Membership, Membership.user_id == User.id)
+                .where(Membership.tenant_id == tenant_id, Membership.role.in_(ALERT_ROLES))
+            ).all()
             title = f"'{workflow}' failed at step '{node_id}'"
-            body = f"{error.get('message') or 'The step failed.'}" + (f"\nWhat to do: {error['hint']}" if error.get("hint") else "")
+            body = f"{error.get('message') or 'The step failed.'}" + (
+                f"\nWhat to do: {error['hint']}" if error.get("hint") else ""
+            )
             data = {"execution_id": execution_id, "node_id": node_id, "error": error}
-            db.add_all(Notification(tenant_id=tenant_id, user_id=user_id, kind="step_failed", title=title, body=body,
-                                    data=data) for user_id, _ in admins)
-            connection_id = db.scalar(select(Connection.id).where(Connection.tenant_id == tenant_id,
-                                                                  Connection.type == "sendgrid",
-                                                                  Connection.use_for_alerts.is_(True)))
-            return {"title": title, "body": body, "emails": [email for _, email in admins], "connection_id": connection_id}
+            db.add_all(
+                Notification(
+                    tenant_id=tenant_id, user_id=user_id, kind="step_failed", title=title, body=body, data=data
+                )
+                for user_id, _ in admins
+            )
+            connection_id = db.scalar(
+                select(Connection.id).where(
+                    Connection.tenant_id == tenant_id,
+                    Connection.type == SendGridConnection.slug,
+                    Connection.use_for_alerts.is_(True),
+                )
+            )
+            return {
+                "title": title,
+                "body": body,
+                "emails": [email for _, email in admins],
+                "connection_id": connection_id,
+            }
     except IntegrityError:
         return None  # already alerted about this execution and step
 
 
 async def _email(tenant_id: str, execution_id: str, node_id: str, alert: dict[str, Any]) -> None:
     from blocks.execute import run_action
-    from blocks.sendgrid import SEND_EMAIL, SendEmailInput
 
-    ctx = ActionContext(tenant_id, f"alert-{execution_id}", f"{node_id}-email", "live", log)
-    data = SendEmailInput(to=alert["emails"], subject=f"Flowyard: {alert['title']}",
-                          text=f"{alert['body']}\n\nRun: {execution_id}")
+    ctx = ActionContext(tenant_id, f"alert-{execution_id}", f"{node_id}-email", ExecutionMode.LIVE, log)
+    data = SendEmailInput(
+        to=alert["emails"], subject=f"Flowyard: {alert['title']}", text=f"{alert['body']}\n\nRun: {execution_id}"
+    )
     try:
         await run_action(SEND_EMAIL, ctx, alert["connection_id"], data)
     except StepFailure as exc:

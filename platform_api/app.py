@@ -51,9 +51,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     install_problem_handlers(app)
-    for router in (auth_router, graphs.router, workflows_router, runs_router, approvals_router,
-                   connections_router, crm_router, tenant.router, templates_router, triggers_router,
-                   notifications.router):
+    for router in (
+        auth_router,
+        graphs.router,
+        workflows_router,
+        runs_router,
+        approvals_router,
+        connections_router,
+        crm_router,
+        tenant.router,
+        templates_router,
+        triggers_router,
+        notifications.router,
+    ):
         app.include_router(router)
 
     @app.get("/api/v1/health", tags=["health"])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Iterator
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from platform_api.problems import Problem, forbidden
-from store import ROLES, ApiKey, LoginSession, Membership, Tenant, utcnow
+from store import ApiKey, LoginSession, Membership, Role, Tenant, utcnow
 from store.db import get_session_factory
 
 SESSION_TOKEN_PREFIX = "fy_s_"
@@ -59,9 +60,9 @@ class Caller:
     user_id: str | None
     api_key_id: str | None = None
 
-    def require(self, needed: str, action: str) -> None:
+    def require(self, needed: Role, action: str) -> None:
         """Roles are ordered owner > admin > editor > operator > viewer."""
-        if ROLES.index(self.role) > ROLES.index(needed):
+        if not Role(self.role).at_least(needed):
             raise forbidden(action, self.role, needed)
 
 
@@ -79,7 +80,9 @@ def _unauthorized(detail: str) -> Problem:
 def _caller_from_session(db: Session, token: str) -> Caller | None:
     row = db.execute(
         select(LoginSession, Membership, Tenant)
-        .join(Membership, (Membership.user_id == LoginSession.user_id) & (Membership.tenant_id == LoginSession.tenant_id))
+        .join(
+            Membership, (Membership.user_id == LoginSession.user_id) & (Membership.tenant_id == LoginSession.tenant_id)
+        )
         .join(Tenant, Tenant.id == LoginSession.tenant_id)
         .where(LoginSession.secret_hash == hash_secret(token))
     ).first()
@@ -93,7 +96,9 @@ def _caller_from_session(db: Session, token: str) -> Caller | None:
 
 def _caller_from_api_key(db: Session, token: str) -> Caller | None:
     row = db.execute(
-        select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id).where(ApiKey.secret_hash == hash_secret(token))
+        select(ApiKey, Tenant)
+        .join(Tenant, Tenant.id == ApiKey.tenant_id)
+        .where(ApiKey.secret_hash == hash_secret(token))
     ).first()
     if row is None:
         return None

@@ -26,8 +26,10 @@ class ValidationRead(BaseModel):
     valid: bool
     errors: list[GraphErrorRead]
     warnings: list[GraphErrorRead] = Field(
-        default_factory=list, description="Legal but suspicious, e.g. a reference to an output field that "
-                                          "the upstream step does not produce (with a suggestion).")
+        default_factory=list,
+        description="Legal but suspicious, e.g. a reference to an output field that "
+        "the upstream step does not produce (with a suggestion).",
+    )
 
 
 @router.get("/node-types")

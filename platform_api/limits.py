@@ -46,15 +46,17 @@ class BodySizeLimit:
         return replay
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
-        body = json.dumps({
-            "type": PROBLEM_BASE + "payload-too-large",
-            "title": "Request too large",
-            "status": 413,
-            "detail": f"The request body is larger than {self.max_bytes} bytes.",
-            "instance": scope.get("path", ""),
-            "hint": "Send a smaller body; pass large data by reference (a URL) instead.",
-            "errors": [{"path": "body", "message": "too large", "hint": f"at most {self.max_bytes} bytes"}],
-        }).encode()
+        body = json.dumps(
+            {
+                "type": PROBLEM_BASE + "payload-too-large",
+                "title": "Request too large",
+                "status": 413,
+                "detail": f"The request body is larger than {self.max_bytes} bytes.",
+                "instance": scope.get("path", ""),
+                "hint": "Send a smaller body; pass large data by reference (a URL) instead.",
+                "errors": [{"path": "body", "message": "too large", "hint": f"at most {self.max_bytes} bytes"}],
+            }
+        ).encode()
         headers = [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -29,7 +29,8 @@ class NotificationRead(BaseModel):
 def _mine(caller: CurrentCaller):
     return select(Notification).where(
         Notification.tenant_id == caller.tenant_id,
-        or_(Notification.user_id == caller.user_id, Notification.user_id.is_(None)))
+        or_(Notification.user_id == caller.user_id, Notification.user_id.is_(None)),
+    )
 
 
 @router.get("", response_model=list[NotificationRead])

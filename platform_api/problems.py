@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,7 +24,7 @@ class Problem(Exception):
         *,
         hint: str | None = None,
         errors: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail = status, slug, title, detail
@@ -122,9 +123,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(
-            exc.status_code, "http-error")
-        hint = {400: "Send a JSON document that parses, nested at most a few hundred levels deep.",
-                404: "Check the URL against the API docs at /docs.",
-                405: "Check the HTTP method against the API docs at /docs."}.get(exc.status_code)
+            exc.status_code, "http-error"
+        )
+        hint = {
+            400: "Send a JSON document that parses, nested at most a few hundred levels deep.",
+            404: "Check the URL against the API docs at /docs.",
+            405: "Check the HTTP method against the API docs at /docs.",
+        }.get(exc.status_code)
         problem = Problem(exc.status_code, slug, str(exc.detail), str(exc.detail), hint=hint, headers=exc.headers)
         return problem_response(problem, request)

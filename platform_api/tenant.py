@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from platform_api.deps import DB, CurrentCaller
-from store import Tenant
+from store import Role, Tenant
 
 router = APIRouter(prefix="/api/v1/tenant", tags=["workspace"])
 
@@ -41,13 +41,13 @@ def _read(tenant: Tenant) -> TenantSettingsRead:
 
 @router.get("", response_model=TenantSettingsRead)
 def read_tenant(db: DB, caller: CurrentCaller) -> TenantSettingsRead:
-    return _read(db.get(Tenant, caller.tenant_id))
+    return _read(db.get_one(Tenant, caller.tenant_id))
 
 
 @router.patch("", response_model=TenantSettingsRead)
 def update_tenant(data: TenantSettingsUpdate, db: DB, caller: CurrentCaller) -> TenantSettingsRead:
-    caller.require("admin", "change workspace settings")
-    tenant = db.get(Tenant, caller.tenant_id)
+    caller.require(Role.ADMIN, "change workspace settings")
+    tenant = db.get_one(Tenant, caller.tenant_id)
     tenant.name = data.name or tenant.name
     tenant.time_zone = data.time_zone or tenant.time_zone
     db.commit()

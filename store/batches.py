@@ -8,12 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
 
 from store import (
     FINAL_EXECUTION_STATUSES,
     Approval,
     ApprovalStatus,
     Execution,
+    ExecutionMode,
     ExecutionStatus,
     StepResult,
     StepStatus,
@@ -67,9 +69,10 @@ class BatchWork:
 
 
 StepWrite = tuple[str, list[dict[str, Any]]]  # ("insert" or "update", step rows)
+TICK_SKIPPED = "skipped"
 
 
-def _write_steps(db, writes: list[StepWrite]) -> None:
+def _write_steps(db: Session, writes: list[StepWrite]) -> None:
     for kind, rows in writes:
         if rows:
             db.execute(insert(StepResult) if kind == "insert" else update(StepResult), rows)
@@ -83,10 +86,10 @@ class StepWriter:
 
     Rows are copied when queued: the records go on changing while they wait."""
 
-    def __init__(self, store: "BatchStore") -> None:
+    def __init__(self, store: BatchStore) -> None:
         self._store = store
         self._queued: list[StepWrite] = []
-        self._writing: asyncio.Task | None = None
+        self._writing: asyncio.Task[None] | None = None
         self._error: Exception | None = None
 
     def insert(self, records: list[StepRecord]) -> None:
@@ -145,7 +148,7 @@ class BatchStore:
             return work
 
     @staticmethod
-    def _load(db, batch_id: str) -> BatchWork:
+    def _load(db: Session, batch_id: str) -> BatchWork:
         """The batch's executions that have not ended, their earlier steps, and their version's graph."""
         rows = db.execute(
             select(Execution, Tenant.time_zone)
@@ -156,8 +159,11 @@ class BatchStore:
         if not rows:
             return BatchWork(batch_id, {}, [])
         first = rows[0][0]
-        graph = db.scalar(select(WorkflowVersion.graph).where(
-            WorkflowVersion.workflow_id == first.workflow_id, WorkflowVersion.version == first.version))
+        graph = db.scalar(
+            select(WorkflowVersion.graph).where(
+                WorkflowVersion.workflow_id == first.workflow_id, WorkflowVersion.version == first.version
+            )
+        )
         earlier: dict[str, list[StepRecord]] = {}
         for step in db.scalars(select(StepResult).where(StepResult.execution_id.in_([e.id for e, _ in rows]))):
             earlier.setdefault(step.execution_id, []).append(_record(step))
@@ -165,30 +171,45 @@ class BatchStore:
             QueuedExecution(e.id, e.tenant_id, e.mode, e.input or {}, zone or "UTC", earlier.get(e.id, []))
             for e, zone in rows
         ]
-        return BatchWork(batch_id, graph, executions)
+        return BatchWork(batch_id, graph or {}, executions)  # no graph: the interpreter fails the batch
 
     def enqueue_tick(self, workflow_id: str, flow_run_id: str, scheduled_at: datetime) -> str:
-        """A schedule fired: queue one execution of the published version (once per flow run)."""
+        """A schedule fired: queue one execution of the published version (once per flow run). Returns
+        `queued`, or `skipped` when the workflow is gone, unpublished or its schedules paused."""
         with self._sessions.begin() as db:
             workflow = db.get(Workflow, workflow_id)
-            if workflow is None or not workflow.published_version or workflow.schedules_paused:
-                return "skipped"
+            if (
+                workflow is None
+                or not workflow.published_version
+                or not workflow.deployment_id
+                or workflow.schedules_paused
+            ):
+                return TICK_SKIPPED
             enqueue_execution(
-                db, workflow=workflow, version=workflow.published_version, mode="live",
-                deployment_id=workflow.deployment_id, input={"scheduled_at": scheduled_at.isoformat()},
-                trigger="schedule", dedupe_key=f"schedule:{flow_run_id}",
+                db,
+                workflow=workflow,
+                version=workflow.published_version,
+                mode=ExecutionMode.LIVE,
+                deployment_id=workflow.deployment_id,
+                input={"scheduled_at": scheduled_at.isoformat()},
+                trigger="schedule",
+                dedupe_key=f"schedule:{flow_run_id}",
             )
             return ExecutionStatus.QUEUED
 
     @staticmethod
-    def _mark_running(db, execution_ids: list[str]) -> None:
+    def _mark_running(db: Session, execution_ids: list[str]) -> None:
         """Running from now on (since they first started, for executions resuming after a wait)."""
         if execution_ids:
             db.execute(
                 update(Execution)
                 .where(Execution.id.in_(execution_ids), Execution.status.not_in(FINAL_EXECUTION_STATUSES))
-                .values(status=ExecutionStatus.RUNNING, resume_at=None, waiting_node_id=None,
-                        started_at=func.coalesce(Execution.started_at, utcnow()))
+                .values(
+                    status=ExecutionStatus.RUNNING,
+                    resume_at=None,
+                    waiting_node_id=None,
+                    started_at=func.coalesce(Execution.started_at, utcnow()),
+                )
             )
 
     def write_steps(self, writes: list[StepWrite]) -> None:
@@ -205,9 +226,11 @@ class BatchStore:
         with self._sessions.begin() as db:
             _write_steps(db, steps or [])
             if completed:  # the common case, in one statement
-                db.execute(update(Execution)
-                           .where(Execution.id.in_(completed), Execution.status.not_in(FINAL_EXECUTION_STATUSES))
-                           .values(status=ExecutionStatus.COMPLETED, error=None, ended_at=now))
+                db.execute(
+                    update(Execution)
+                    .where(Execution.id.in_(completed), Execution.status.not_in(FINAL_EXECUTION_STATUSES))
+                    .values(status=ExecutionStatus.COMPLETED, error=None, ended_at=now)
+                )
             for execution_id, values in outcomes.items():
                 if values["status"] == ExecutionStatus.COMPLETED:
                     continue
@@ -217,21 +240,26 @@ class BatchStore:
                     .where(Execution.id == execution_id, Execution.status.not_in(FINAL_EXECUTION_STATUSES))
                     .values(**values, **ended)
                 )
-            self._wake_answered_approvals(db, [i for i, v in outcomes.items() if v["status"] == ExecutionStatus.WAITING])
+            self._wake_answered_approvals(
+                db, [i for i, v in outcomes.items() if v["status"] == ExecutionStatus.WAITING]
+            )
 
     @staticmethod
-    def _wake_answered_approvals(db, waiting_ids: list[str]) -> None:
+    def _wake_answered_approvals(db: Session, waiting_ids: list[str]) -> None:
         """An approval answered while its batch was still running must not wait for its timeout."""
         if waiting_ids:
             answered = select(Approval.execution_id).where(
-                Approval.execution_id.in_(waiting_ids), Approval.status != ApprovalStatus.PENDING)
+                Approval.execution_id.in_(waiting_ids), Approval.status != ApprovalStatus.PENDING
+            )
             db.execute(update(Execution).where(Execution.id.in_(answered)).values(resume_at=utcnow()))
 
-    def fail_unfinished(self, batch_id: str, status: str, error: dict[str, Any]) -> None:
+    def fail_unfinished(self, batch_id: str, status: ExecutionStatus, error: dict[str, Any]) -> None:
         """After a crash or a cancellation: nothing of the batch stays `running` forever."""
         now = utcnow()
         with self._sessions.begin() as db:
-            running = select(Execution.id).where(Execution.batch_id == batch_id, Execution.status == ExecutionStatus.RUNNING)
+            running = select(Execution.id).where(
+                Execution.batch_id == batch_id, Execution.status == ExecutionStatus.RUNNING
+            )
             db.execute(
                 update(StepResult)
                 .where(StepResult.execution_id.in_(running), StepResult.status == StepStatus.RUNNING)
@@ -239,6 +267,9 @@ class BatchStore:
             )
             db.execute(
                 update(Execution)
-                .where(Execution.batch_id == batch_id, Execution.status.in_((ExecutionStatus.RUNNING, ExecutionStatus.BATCHED, ExecutionStatus.QUEUED)))
+                .where(
+                    Execution.batch_id == batch_id,
+                    Execution.status.in_((ExecutionStatus.RUNNING, ExecutionStatus.BATCHED, ExecutionStatus.QUEUED)),
+                )
                 .values(status=status, error=error, ended_at=now)
             )

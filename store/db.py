@@ -3,13 +3,14 @@ dispatcher and the worker share its file."""
 
 from __future__ import annotations
 
+import sqlite3
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def _tune_sqlite(dbapi_connection, _record) -> None:
+def _tune_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -19,7 +20,7 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection) -> None:
+def _begin_immediate(connection: Connection) -> None:
     """Take SQLite's write lock when a transaction starts. A transaction that reads and then writes
     would otherwise fail at once with "database is locked" when another process wrote in between,
     whatever the busy timeout; waiting for the lock up front makes writers queue instead."""
@@ -30,7 +31,7 @@ def normalise_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever driver the URL names."""
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url.replace("sqlite+aiosqlite://", "sqlite://")
 
 

@@ -57,7 +57,9 @@ class StepResult(IdMixin, TenantOwnedMixin, Base):
     """One node's result for one execution, written by the interpreter."""
 
     __tablename__ = "step_results"
-    __table_args__ = (UniqueConstraint("execution_id", "node_id", "item_index", name="uq_step_results_execution_node_item"),)
+    __table_args__ = (
+        UniqueConstraint("execution_id", "node_id", "item_index", name="uq_step_results_execution_node_item"),
+    )
     tenant_index = False  # found through a composite index or its parent row
     execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), index=True)
     node_id: Mapped[str] = mapped_column(String(64))
@@ -91,25 +93,42 @@ class Approval(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
 
 
 def enqueue_execution(
-    db: Session, *, workflow: Workflow, version: int, mode: str, deployment_id: str, input: dict[str, Any],
-    trigger: str, triggered_by: str | None = None, dedupe_key: str | None = None,
+    db: Session,
+    *,
+    workflow: Workflow,
+    version: int,
+    mode: str,
+    deployment_id: str,
+    input: dict[str, Any],
+    trigger: str,
+    triggered_by: str | None = None,
+    dedupe_key: str | None = None,
 ) -> tuple[Execution, bool]:
     """Add a queued execution (not committed). Returns it and whether it is new: a dedupe key seen before
     for this workflow returns the earlier execution instead."""
     if dedupe_key:
-        earlier = db.scalar(select(Execution).where(Execution.workflow_id == workflow.id,
-                                                    Execution.dedupe_key == dedupe_key))
+        earlier = db.scalar(
+            select(Execution).where(Execution.workflow_id == workflow.id, Execution.dedupe_key == dedupe_key)
+        )
         if earlier:
             return earlier, False
     execution = Execution(
-        tenant_id=workflow.tenant_id, workflow_id=workflow.id, version=version, mode=mode,
-        deployment_id=deployment_id, status=ExecutionStatus.QUEUED, input=input, trigger=trigger,
-        triggered_by=triggered_by, dedupe_key=dedupe_key,
+        tenant_id=workflow.tenant_id,
+        workflow_id=workflow.id,
+        version=version,
+        mode=mode,
+        deployment_id=deployment_id,
+        status=ExecutionStatus.QUEUED,
+        input=input,
+        trigger=trigger,
+        triggered_by=triggered_by,
+        dedupe_key=dedupe_key,
     )
     try:
         with db.begin_nested():
             db.add(execution)
     except IntegrityError:  # the same key, accepted concurrently
-        return db.scalar(select(Execution).where(Execution.workflow_id == workflow.id,
-                                                 Execution.dedupe_key == dedupe_key)), False
+        return db.scalars(
+            select(Execution).where(Execution.workflow_id == workflow.id, Execution.dedupe_key == dedupe_key)
+        ).one(), False
     return execution, True

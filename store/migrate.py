@@ -12,7 +12,7 @@ from store.catalog import FTS_TABLE
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def is_modelled(name: str | None, type_: str, _parent_names: dict) -> bool:
+def is_modelled(name: str | None, type_: str, _parent_names: dict[str, str | None]) -> bool:
     """Alembic's include_name: leave out what the models do not describe on purpose."""
     return not (type_ == "table" and name and name.startswith(FTS_TABLE))
 

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -20,6 +20,24 @@ from tests.support import Api, RecordingServer, free_port
 
 POSTGRES_ENV = "FLOWYARD_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgres"]
+STACK_FIXTURES = {"stack", "restartable_stack"}  # each starts the whole platform (`flowyard up`)
+BROWSER_DIR = Path(__file__).parent / "browser"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Markers from what a test uses, so a new test gets them without remembering (see pyproject.toml):
+    `stack` for the fixtures that start the platform, directly or through another fixture; `browser` under
+    tests/browser; `postgres` for the PostgreSQL leg of a backend-parametrised fixture or test (its param id)
+    and for a test that asks for the `postgres` fixture itself."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & STACK_FIXTURES:
+            item.add_marker(pytest.mark.stack)
+        if item.path.is_relative_to(BROWSER_DIR):
+            item.add_marker(pytest.mark.browser)
+        callspec = getattr(item, "callspec", None)
+        if "postgres" in fixtures or (callspec is not None and "postgres" in callspec.id.split("-")):
+            item.add_marker(pytest.mark.postgres)
 
 
 def _postgres_admin_url() -> str:
@@ -101,11 +119,15 @@ class InProcessApi(Api):
         self.http = client
         self.token = token
 
-    def signup(self, tenant_name: str | None = None) -> "InProcessApi":
-        response = self.http.post("/api/v1/signup", json={
-            "tenant_name": tenant_name or f"Tenant {uuid.uuid4().hex[:8]}",
-            "email": f"{uuid.uuid4().hex[:10]}@example.com", "password": "correct horse battery",
-        })
+    def signup(self, tenant_name: str | None = None) -> InProcessApi:
+        response = self.http.post(
+            "/api/v1/signup",
+            json={
+                "tenant_name": tenant_name or f"Tenant {uuid.uuid4().hex[:8]}",
+                "email": f"{uuid.uuid4().hex[:10]}@example.com",
+                "password": "correct horse battery",
+            },
+        )
         assert response.status_code == 201, response.text
         api = InProcessApi(self.http, response.json()["token"])
         api.signup_body = response.json()
@@ -135,7 +157,10 @@ class Stack:
         self.prefect_url = f"http://127.0.0.1:{env['FLOWYARD_PREFECT__PORT']}/api"
         log = open(home / "flowyard-up.log", "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flowyard.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "flowyard.cli", "up"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -167,8 +192,13 @@ class Stack:
     def start_worker(self) -> None:
         """`flowyard worker`, as an operator (or a Kubernetes pod) would start it."""
         log = open(self.home / "own-worker.log", "ab")
-        self.worker = subprocess.Popen([sys.executable, "-m", "flowyard.cli", "worker"], env=self.env,
-                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "flowyard.cli", "worker"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def stop_worker(self) -> None:
         if self.worker and self.worker.poll() is None:
@@ -241,8 +271,13 @@ def minimal_graph() -> dict:
     return {
         "nodes": [
             {"id": "start", "type": "trigger.manual", "label": "Start", "config": {}, "position": {"x": 0, "y": 0}},
-            {"id": "say", "type": "util.log", "label": "Say", "config": {"message": "hi {{ trigger.name }}"},
-             "position": {"x": 200, "y": 0}},
+            {
+                "id": "say",
+                "type": "util.log",
+                "label": "Say",
+                "config": {"message": "hi {{ trigger.name }}"},
+                "position": {"x": 200, "y": 0},
+            },
         ],
         "edges": [{"id": "e1", "source": "start", "target": "say"}],
     }

@@ -44,7 +44,7 @@ class RecordingServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "RecordingServer":
+    def start(self) -> RecordingServer:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -105,11 +105,16 @@ class Api:
     def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("DELETE", path, **kwargs)
 
-    def signup(self, tenant_name: str | None = None) -> "Api":
+    def signup(self, tenant_name: str | None = None) -> Api:
         name = tenant_name or f"Tenant {uuid.uuid4().hex[:8]}"
-        response = self.http.post("/api/v1/signup", json={
-            "tenant_name": name, "email": f"{uuid.uuid4().hex[:10]}@example.com", "password": "correct horse battery",
-        })
+        response = self.http.post(
+            "/api/v1/signup",
+            json={
+                "tenant_name": name,
+                "email": f"{uuid.uuid4().hex[:10]}@example.com",
+                "password": "correct horse battery",
+            },
+        )
         assert response.status_code == 201, response.text
         api = Api(self.base_url, response.json()["token"])
         api.signup_body = response.json()
@@ -130,17 +135,34 @@ def four_node_graph(target_url: str) -> dict[str, Any]:
     return {
         "nodes": [
             {"id": "start", "type": "trigger.manual", "label": "Start", "config": {}, "position": {"x": 0, "y": 0}},
-            {"id": "shape", "type": "data.transform", "label": "Shape the lead",
-             "config": {"fields": {"name": "{{ trigger.name }}", "greeting": "Hello {{ trigger.name }}!"}},
-             "position": {"x": 250, "y": 0}},
-            {"id": "notify", "type": "http.request", "label": "Tell the CRM",
-             "config": {"method": "POST", "url": target_url + "/leads",
-                        "json_body": {"lead": "{{ steps.shape.output.name }}",
-                                      "message": "{{ steps.shape.output.greeting }}"}},
-             "position": {"x": 500, "y": 0}},
-            {"id": "done", "type": "util.log", "label": "Log it",
-             "config": {"message": "CRM answered {{ steps.notify.output.status_code }}"},
-             "position": {"x": 750, "y": 0}},
+            {
+                "id": "shape",
+                "type": "data.transform",
+                "label": "Shape the lead",
+                "config": {"fields": {"name": "{{ trigger.name }}", "greeting": "Hello {{ trigger.name }}!"}},
+                "position": {"x": 250, "y": 0},
+            },
+            {
+                "id": "notify",
+                "type": "http.request",
+                "label": "Tell the CRM",
+                "config": {
+                    "method": "POST",
+                    "url": target_url + "/leads",
+                    "json_body": {
+                        "lead": "{{ steps.shape.output.name }}",
+                        "message": "{{ steps.shape.output.greeting }}",
+                    },
+                },
+                "position": {"x": 500, "y": 0},
+            },
+            {
+                "id": "done",
+                "type": "util.log",
+                "label": "Log it",
+                "config": {"message": "CRM answered {{ steps.notify.output.status_code }}"},
+                "position": {"x": 750, "y": 0},
+            },
         ],
         "edges": [
             {"id": "e1", "source": "start", "target": "shape"},
@@ -162,7 +184,9 @@ def graph(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str,
     return {"nodes": nodes, "edges": edges}
 
 
-def publish_and_run(api: Api, name: str, workflow_graph: dict[str, Any], inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def publish_and_run(
+    api: Api, name: str, workflow_graph: dict[str, Any], inputs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Create and publish a workflow, start one run per input, and wait for all of them."""
     created = api.post("/api/v1/workflows", json={"name": name, "graph": workflow_graph})
     assert created.status_code == 201, created.text

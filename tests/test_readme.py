@@ -25,8 +25,13 @@ def test_readme_lists_every_setting():
 
 def test_curl_quickstart_works_as_written(stack):
     script = re.search(r"```bash\n(.*?)```", _section("Quickstart with curl"), re.S).group(1)
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=180,
-                            env={**os.environ, "API": stack.api_url})
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "API": stack.api_url},
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "published"

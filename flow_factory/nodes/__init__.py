@@ -1,12 +1,14 @@
-"""The node type registry. Adding a node type = one module + one line in _MODULES."""
+"""The node type registry: the built-in node types, one module each, and one node type per action of
+the blocks' action registry (blocks.registry.ACTIONS), which is the only place integrations declare them.
+Adding a built-in node type = one module + one line below; adding an action = blocks/ only."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from blocks.registry import ACTIONS
 from flow_factory.nodes import (
     data_transform,
-    http_request,
     logic_approval,
     logic_delay,
     logic_if,
@@ -21,37 +23,29 @@ from flow_factory.nodes import (
     util_log,
 )
 from flow_factory.nodes.base import NodeType
+from flow_factory.nodes.integration import node_type_for
 
-_MODULES = (
-    trigger_manual,
-    trigger_webhook,
-    trigger_schedule,
-    trigger_data_change,
-    trigger_event,
-    data_transform,
-    http_request,
-    util_log,
-    logic_if,
-    logic_switch,
-    logic_merge,
-    logic_loop,
-    logic_delay,
-    logic_approval,
+_ACTION_TYPES = {name: node_type_for(action) for name, action in ACTIONS.items()}
+
+# In the order the builder's palette lists them (it groups by category, in order of first appearance).
+_ORDER: tuple[NodeType, ...] = (
+    trigger_manual.NODE_TYPE,
+    trigger_webhook.NODE_TYPE,
+    trigger_schedule.NODE_TYPE,
+    trigger_data_change.NODE_TYPE,
+    trigger_event.NODE_TYPE,
+    data_transform.NODE_TYPE,
+    _ACTION_TYPES.pop("http.request"),  # the general HTTP step, among the built-in ones
+    util_log.NODE_TYPE,
+    logic_if.NODE_TYPE,
+    logic_switch.NODE_TYPE,
+    logic_merge.NODE_TYPE,
+    logic_loop.NODE_TYPE,
+    logic_delay.NODE_TYPE,
+    logic_approval.NODE_TYPE,
+    *_ACTION_TYPES.values(),  # the integrations', in the registry's order
 )
-
-from flow_factory.nodes import (  # noqa: E402
-    crm_actions,
-    email_sendgrid,
-    sms_twilio,
-    social_mastodon,
-    social_x,
-    sql_query,
-)
-
-_MODULES += (email_sendgrid, sms_twilio, social_x, social_mastodon, sql_query)  # integrations (blocks/)
-
-NODE_TYPES: dict[str, NodeType] = {module.NODE_TYPE.type: module.NODE_TYPE for module in _MODULES}
-NODE_TYPES.update({node_type.type: node_type for node_type in crm_actions.NODE_TYPES})
+NODE_TYPES: dict[str, NodeType] = {node_type.type: node_type for node_type in _ORDER}
 
 
 def get_node_type(type_name: str) -> NodeType | None:

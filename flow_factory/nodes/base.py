@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -19,8 +20,8 @@ class StepContext:
     execution_id: str
     tenant_id: str
     node_id: str
-    mode: str  # "live" or "test"
-    logger: logging.Logger | logging.LoggerAdapter
+    mode: str  # an ExecutionMode
+    logger: logging.Logger | logging.LoggerAdapter[Any]
     time_zone: str = "UTC"  # the tenant's IANA time zone
     context: dict[str, Any] = field(default_factory=dict)  # trigger, steps, execution (read-only)
 
@@ -59,21 +60,29 @@ ConfigIssue = tuple[str, str, str]
 CheckConfigFn = Callable[[dict[str, Any]], list[ConfigIssue]]
 
 
+ConfigModel = type[BaseModel]  # named here: inside NodeType, `type` is a field
+
+
 def fixed_output(*names: str) -> OutputFieldsFn:
     """For node types whose output always has the same top-level fields."""
     return lambda _config: set(names)
 
 
-@dataclass(frozen=True)
+async def _settled_by_the_interpreter(config: Any, ctx: StepContext) -> dict[str, Any]:
+    raise RuntimeError("a trigger is not run: the interpreter passes the execution's input on as its output")
+
+
+@dataclass(frozen=True, kw_only=True)
 class NodeType:
-    """One node type, declared once and served to the UI at GET /api/v1/node-types."""
+    """One node type, declared once and served to the UI at GET /api/v1/node-types. A trigger declares
+    no `run`: the interpreter settles it by passing the execution's input on."""
 
     type: str
     label: str
     category: str  # Triggers, Actions, Logic, Integrations, Delays, Data, Utilities
     description: str
-    config_model: type[BaseModel]
-    run: RunFn
+    config_model: ConfigModel
+    run: RunFn = _settled_by_the_interpreter
     sample_output: dict[str, Any]
     docs_url: str
     is_trigger: bool = False
@@ -85,6 +94,10 @@ class NodeType:
     config_handles: HandlesFn | None = None
     cel_expressions: ExpressionsFn | None = None
     output_fields: OutputFieldsFn | None = None
+
+    def __post_init__(self) -> None:
+        if not self.is_trigger and self.run is _settled_by_the_interpreter:
+            raise TypeError(f"node type {self.type} is not a trigger and declares no run")
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -114,8 +127,7 @@ class NodeType:
             return self.config_model.model_validate(rendered_config)
         except ValidationError as exc:
             problems = [
-                f"config.{'.'.join(map(str, error['loc']))}: {error['msg']}"
-                for error in exc.errors(include_url=False)
+                f"config.{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors(include_url=False)
             ]
             raise Permanent(
                 "; ".join(problems),

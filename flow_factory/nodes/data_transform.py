@@ -25,8 +25,9 @@ class TransformConfig(BaseModel):
         description="Output fields that must not be empty; the step fails if one is.",
     )
     output_schema: dict[str, Any] | None = Field(
-        None, description="A JSON Schema the output must match (types, formats, required fields); "
-                          "the step fails naming the first field that does not.",
+        None,
+        description="A JSON Schema the output must match (types, formats, required fields); "
+        "the step fails naming the first field that does not.",
     )
 
 

@@ -4,30 +4,39 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from core.errors import Permanent
 from core.settings import get_settings
 from flow_factory.nodes.base import NodeResult, NodeType, StepContext, Wait, fixed_output
-from store import Approval
+from store import Approval, ApprovalStatus
 from store.db import get_session_factory
 
 HANDLES = ("approved", "rejected", "timeout")
+_HANDLE_OF: dict[str, str] = {ApprovalStatus.APPROVED: "approved", ApprovalStatus.REJECTED: "rejected"}  # else: timeout
 
 
 class ApprovalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    message: str = Field(min_length=1, max_length=2000, description="What the approver is asked, e.g. "
-                                                                      "'Send a 20% discount to {{ trigger.name }}?'")
-    approvers: list[str] = Field(default_factory=list, max_length=20,
-                                 description="Emails allowed to answer through the API besides admins and operators.")
+    message: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="What the approver is asked, e.g. 'Send a 20% discount to {{ trigger.name }}?'",
+    )
+    approvers: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Emails allowed to answer through the API besides admins and operators.",
+    )
     timeout_hours: float = Field(72, gt=0, le=24 * 90, description="Hours to wait before taking the `timeout` path.")
 
 
-def _sessions():
+def _sessions() -> sessionmaker[Session]:
     return get_session_factory(get_settings().platform_database_url)
 
 
@@ -37,13 +46,19 @@ def _approval_url(token: str) -> str:
 
 async def run(config: ApprovalConfig, ctx: StepContext) -> NodeResult:
     token = secrets.token_urlsafe(32)
-    expires_at = datetime.now(timezone.utc) + timedelta(hours=config.timeout_hours)
+    expires_at = datetime.now(UTC) + timedelta(hours=config.timeout_hours)
     with _sessions().begin() as db:
-        db.add(Approval(
-            tenant_id=ctx.tenant_id, execution_id=ctx.execution_id, node_id=ctx.node_id, message=config.message,
-            approvers={"emails": [e.lower() for e in config.approvers]}, expires_at=expires_at,
-            token_hash=hashlib.sha256(token.encode()).hexdigest(),
-        ))
+        db.add(
+            Approval(
+                tenant_id=ctx.tenant_id,
+                execution_id=ctx.execution_id,
+                node_id=ctx.node_id,
+                message=config.message,
+                approvers={"emails": [e.lower() for e in config.approvers]},
+                expires_at=expires_at,
+                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+            )
+        )
     ctx.logger.info("waiting for approval until %s", expires_at.isoformat())
     output = {"message": config.message, "approval_url": _approval_url(token), "expires_at": expires_at.isoformat()}
     return NodeResult(output=output, wait=Wait(expires_at, "approval"))
@@ -51,19 +66,31 @@ async def run(config: ApprovalConfig, ctx: StepContext) -> NodeResult:
 
 async def resume(previous: dict[str, Any] | None, ctx: StepContext) -> NodeResult:
     with _sessions().begin() as db:
-        approval = db.scalar(select(Approval).where(
-            Approval.execution_id == ctx.execution_id, Approval.node_id == ctx.node_id))
-        if approval.status == "pending":
-            approval.status = "timed_out"
-        handle = {"approved": "approved", "rejected": "rejected"}.get(approval.status, "timeout")
-        output = {"message": approval.message, "decision": handle, "decided_by": approval.decided_by,
-                  "comment": approval.comment,
-                  "decided_at": approval.decided_at.isoformat() if approval.decided_at else None}
+        approval = db.scalar(
+            select(Approval).where(Approval.execution_id == ctx.execution_id, Approval.node_id == ctx.node_id)
+        )
+        if approval is None:
+            raise Permanent(
+                "The approval this step waited for no longer exists.",
+                hint="Run the workflow again to ask for a new approval.",
+            )
+        if approval.status == ApprovalStatus.PENDING:
+            approval.status = ApprovalStatus.TIMED_OUT
+        handle = _HANDLE_OF.get(approval.status, "timeout")
+        output = {
+            "message": approval.message,
+            "decision": handle,
+            "decided_by": approval.decided_by,
+            "comment": approval.comment,
+            "decided_at": approval.decided_at.isoformat() if approval.decided_at else None,
+        }
     return NodeResult(output=output, handle=handle)
 
 
 NODE_TYPE = NodeType(
-    output_fields=fixed_output("message", "decision", "decided_by", "comment", "decided_at", "approval_url", "expires_at"),
+    output_fields=fixed_output(
+        "message", "decision", "decided_by", "comment", "decided_at", "approval_url", "expires_at"
+    ),
     type="logic.approval",
     label="Approval",
     category="Logic",
@@ -72,7 +99,12 @@ NODE_TYPE = NodeType(
     run=run,
     resume=resume,
     outputs=HANDLES,
-    sample_output={"decision": "approved", "decided_by": "owner@example.com", "comment": "Go ahead",
-                   "decided_at": "2026-12-01T09:00:00+00:00", "message": "Send the discount?"},
+    sample_output={
+        "decision": "approved",
+        "decided_by": "owner@example.com",
+        "comment": "Go ahead",
+        "decided_at": "2026-12-01T09:00:00+00:00",
+        "message": "Send the discount?",
+    },
     docs_url="https://docs.flowyard.dev/nodes/logic.approval",
 )

@@ -25,24 +25,29 @@ class ConditionConfig(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _exactly_one(self):
+    def _exactly_one(self) -> ConditionConfig:
         if (self.condition is None) == (self.expression is None):
             raise ValueError("give either `condition` (rules) or `expression` (CEL), not both or neither")
         return self
 
     def cel(self, time_zone: str) -> str:
-        return self.expression if self.expression is not None else compile_condition(self.condition, time_zone)
+        if self.expression is not None:
+            return self.expression
+        assert self.condition is not None  # _exactly_one
+        return compile_condition(self.condition, time_zone)
 
 
 class IfConfig(ConditionConfig):
     on_error: Literal["false", "error"] = Field(
-        "false", description="When the condition cannot be checked (missing field, wrong type): "
-                             "take the `false` path, or fail the step (its error path if it has one)."
+        "false",
+        description="When the condition cannot be checked (missing field, wrong type): "
+        "take the `false` path, or fail the step (its error path if it has one).",
     )
 
 
-def decide(config: ConditionConfig, ctx: StepContext, *, branch_if_true: str, branch_if_false: str,
-           on_error: str) -> tuple[bool | None, str, dict[str, Any]]:
+def decide(
+    config: ConditionConfig, ctx: StepContext, *, branch_if_true: str, branch_if_false: str, on_error: str
+) -> tuple[bool | None, str, dict[str, Any]]:
     """Evaluate and record the decision; raise when an undecidable condition must fail the step."""
     decision = evaluate(config.cel(ctx.time_zone), ctx.context)
     if decision.error and on_error == "error":
@@ -53,14 +58,16 @@ def decide(config: ConditionConfig, ctx: StepContext, *, branch_if_true: str, br
         branch = branch_if_true if decision.result else branch_if_false
     record = decision.as_dict(branch=branch, explanation=explain(decision, rules=config.condition, branch=branch))
     if branch == "error":
-        raise Permanent(f"The condition could not be checked: {decision.error}", hint=UNDECIDABLE_HINT,
-                        details={"decision": record})
+        raise Permanent(
+            f"The condition could not be checked: {decision.error}", hint=UNDECIDABLE_HINT, details={"decision": record}
+        )
     return decision.result, branch, record
 
 
 async def run(config: IfConfig, ctx: StepContext) -> NodeResult:
-    result, branch, record = decide(config, ctx, branch_if_true="true", branch_if_false="false",
-                                    on_error=config.on_error)
+    result, branch, record = decide(
+        config, ctx, branch_if_true="true", branch_if_false="false", on_error=config.on_error
+    )
     return NodeResult(output={"result": result}, handle=branch, decision=record)
 
 

@@ -13,8 +13,9 @@ from flow_factory.nodes.base import NodeResult, NodeType, StepContext, fixed_out
 class MergeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mode: Literal["all", "first", "count"] = Field(
-        "all", description="`all`: combine every branch that arrived; `first`: keep the branch that finished "
-                           "first; `count`: go on only if at least `count` branches arrived."
+        "all",
+        description="`all`: combine every branch that arrived; `first`: keep the branch that finished "
+        "first; `count`: go on only if at least `count` branches arrived.",
     )
     count: int = Field(2, ge=1, le=100, description="With mode `count`: how many branches must arrive.")
 
@@ -35,8 +36,13 @@ async def run(config: MergeConfig, ctx: StepContext) -> NodeResult:
             hint="lower `count`, or check why the other branches were not taken",
         )
     kept = arrived[:1] if config.mode == "first" else arrived
-    return NodeResult(output={"branches": dict(kept), "merged": _combined([output for _, output in kept]),
-                              "arrived": [node_id for node_id, _ in arrived]})
+    return NodeResult(
+        output={
+            "branches": dict(kept),
+            "merged": _combined([output for _, output in kept]),
+            "arrived": [node_id for node_id, _ in arrived],
+        }
+    )
 
 
 NODE_TYPE = NodeType(
@@ -47,7 +53,10 @@ NODE_TYPE = NodeType(
     description="Waits for the parallel branches leading into it and combines their outputs.",
     config_model=MergeConfig,
     run=run,
-    sample_output={"branches": {"email": {"sent": True}, "sms": {"sid": "SM1"}},
-                   "merged": {"sent": True, "sid": "SM1"}, "arrived": ["email", "sms"]},
+    sample_output={
+        "branches": {"email": {"sent": True}, "sms": {"sid": "SM1"}},
+        "merged": {"sent": True, "sid": "SM1"},
+        "arrived": ["email", "sms"],
+    },
     docs_url="https://docs.flowyard.dev/nodes/logic.merge",
 )

@@ -38,19 +38,32 @@ async def run(config: SwitchConfig, ctx: StepContext) -> NodeResult:
     checked = []
     for case in config.cases:
         decision = evaluate(case.cel(ctx.time_zone), ctx.context)
-        checked.append({"case": case.name, "expression": decision.expression, "values": decision.values,
-                        "result": decision.result, "error": decision.error})
+        checked.append(
+            {
+                "case": case.name,
+                "expression": decision.expression,
+                "values": decision.values,
+                "result": decision.result,
+                "error": decision.error,
+            }
+        )
         if decision.error and config.on_error == "error":
-            raise Permanent(f"Case '{case.name}' could not be checked: {decision.error}", hint=UNDECIDABLE_HINT,
-                            details={"decision": {"cases": checked}})
+            raise Permanent(
+                f"Case '{case.name}' could not be checked: {decision.error}",
+                hint=UNDECIDABLE_HINT,
+                details={"decision": {"cases": checked}},
+            )
         if decision.result:
             return _result(case.name, checked, explain(decision, rules=case.condition, branch=case.name))
     return _result("default", checked, "No case matched, so the run took the 'default' path.")
 
 
 def _result(branch: str, checked: list[dict[str, Any]], explanation: str) -> NodeResult:
-    return NodeResult(output={"case": branch}, handle=branch,
-                      decision={"cases": checked, "branch": branch, "explanation": explanation})
+    return NodeResult(
+        output={"case": branch},
+        handle=branch,
+        decision={"cases": checked, "branch": branch, "explanation": explanation},
+    )
 
 
 def case_handles(config: dict[str, Any]) -> tuple[str, ...]:

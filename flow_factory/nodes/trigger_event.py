@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flow_factory.nodes.base import NodeType, StepContext, fixed_output
+from flow_factory.nodes.base import NodeType, fixed_output
 from flow_factory.nodes.trigger_manual import check_schema_config
 
 
@@ -17,17 +17,12 @@ class EventTriggerConfig(BaseModel):
     sample: dict[str, Any] = Field(default_factory=dict, description="Example payload for test runs.")
 
 
-async def run(config: EventTriggerConfig, ctx: StepContext) -> dict[str, Any]:
-    return {}  # never called: a trigger's output is the execution's input
-
-
 NODE_TYPE = NodeType(
     type="trigger.event",
     label="Event",
     category="Triggers",
     description="Starts the workflow when your system sends the named event to POST /api/v1/events.",
     config_model=EventTriggerConfig,
-    run=run,
     sample_output={"event": "order.paid", "id": "ord_42", "payload": {"order_id": 42, "total": 99.5}},
     docs_url="https://docs.flowyard.dev/nodes/trigger.event",
     is_trigger=True,

@@ -7,7 +7,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, SchemaError, ValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
-from flow_factory.nodes.base import ConfigIssue, NodeType, StepContext
+from flow_factory.nodes.base import ConfigIssue, NodeType
 
 
 class ManualTriggerConfig(BaseModel):
@@ -23,19 +23,16 @@ class ManualTriggerConfig(BaseModel):
     )
 
 
-async def run(config: ManualTriggerConfig, ctx: StepContext) -> dict[str, Any]:
-    # Never called for a real run: the interpreter uses the execution's input as output.
-    return {}
-
-
 def payload_violations(schema: dict[str, Any] | None, payload: Any, root: str) -> list[dict[str, str]]:
     """Each way `payload` breaks `schema` (formats such as email and date included), with the path of
     the field at fault below `root`: a missing required field is named by its own path."""
     if not schema:
         return []
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
-    return [{"path": _path(root, [*error.absolute_path, *_missing_field(error)]), "message": error.message}
-            for error in validator.iter_errors(payload)]
+    return [
+        {"path": _path(root, [*error.absolute_path, *_missing_field(error)]), "message": error.message}
+        for error in validator.iter_errors(payload)
+    ]
 
 
 def _missing_field(error: ValidationError) -> list[str]:
@@ -63,11 +60,13 @@ def check_schema_config(config: dict[str, Any], field: str) -> list[ConfigIssue]
         Draft202012Validator.check_schema(schema)
     except SchemaError as error:
         where = ".".join(map(str, error.absolute_path))
-        return [(
-            field + (f".{where}" if where else ""),
-            f"not a valid JSON Schema: {error.message}",
-            f"fix the schema (draft 2020-12), or remove {field} to accept anything",
-        )]
+        return [
+            (
+                field + (f".{where}" if where else ""),
+                f"not a valid JSON Schema: {error.message}",
+                f"fix the schema (draft 2020-12), or remove {field} to accept anything",
+            )
+        ]
     return []
 
 
@@ -88,7 +87,6 @@ NODE_TYPE = NodeType(
     category="Triggers",
     description="Starts the workflow when you press Run or call the runs API; its output is the run input.",
     config_model=ManualTriggerConfig,
-    run=run,
     sample_output={"email": "jane@example.com", "first_name": "Jane"},
     docs_url="https://docs.flowyard.dev/nodes/trigger.manual",
     is_trigger=True,

@@ -6,32 +6,34 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flow_factory.nodes.base import NodeType, StepContext, fixed_output
+from flow_factory.nodes.base import NodeType, fixed_output
 from flow_factory.nodes.trigger_manual import check_schema_config
 
 
 class WebhookTriggerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     auth: Literal["hmac", "twilio", "stripe", "bearer"] = Field(
-        "hmac", description="How deliveries prove they are yours: Flowyard's HMAC signature "
-                            "(X-Flowyard-Signature: t=<unix>,v1=<hex>), Twilio's or Stripe's signature, "
-                            "or a bearer token. The secret is shown once when you publish."
+        "hmac",
+        description="How deliveries prove they are yours: Flowyard's HMAC signature "
+        "(X-Flowyard-Signature: t=<unix>,v1=<hex>), Twilio's or Stripe's signature, "
+        "or a bearer token. The secret is shown once when you publish.",
     )
-    payload_schema: dict[str, Any] | None = Field(None, description="JSON Schema the body must match; "
-                                                                    "other deliveries get 422.")
-    delivery_id_header: str = Field("X-Delivery-Id", max_length=100,
-                                    description="Header carrying a unique delivery id: the same id twice starts "
-                                                "one run.")
-    delivery_id_field: str | None = Field(None, max_length=100, description="Or: a top-level body field "
-                                                                           "carrying the delivery id.")
+    payload_schema: dict[str, Any] | None = Field(
+        None, description="JSON Schema the body must match; other deliveries get 422."
+    )
+    delivery_id_header: str = Field(
+        "X-Delivery-Id",
+        max_length=100,
+        description="Header carrying a unique delivery id: the same id twice starts one run.",
+    )
+    delivery_id_field: str | None = Field(
+        None, max_length=100, description="Or: a top-level body field carrying the delivery id."
+    )
     max_body_kb: int = Field(256, ge=1, le=1024, description="Largest body accepted, in KiB.")
-    rate_limit_per_minute: int = Field(600, ge=1, le=60_000, description="Deliveries accepted per minute; "
-                                                                         "more get 429.")
+    rate_limit_per_minute: int = Field(
+        600, ge=1, le=60_000, description="Deliveries accepted per minute; more get 429."
+    )
     sample: dict[str, Any] = Field(default_factory=dict, description="Example body for test runs.")
-
-
-async def run(config: WebhookTriggerConfig, ctx: StepContext) -> dict[str, Any]:
-    return {}  # never called: a trigger's output is the execution's input
 
 
 NODE_TYPE = NodeType(
@@ -40,9 +42,13 @@ NODE_TYPE = NodeType(
     category="Triggers",
     description="Starts the workflow when another system POSTs to its signed URL; the body is trigger.body.",
     config_model=WebhookTriggerConfig,
-    run=run,
-    sample_output={"body": {"email": "jane@example.com"}, "headers": {"content-type": "application/json"},
-                   "query": {}, "delivery_id": "evt_123", "received_at": "2026-11-27T09:00:00+00:00"},
+    sample_output={
+        "body": {"email": "jane@example.com"},
+        "headers": {"content-type": "application/json"},
+        "query": {},
+        "delivery_id": "evt_123",
+        "received_at": "2026-11-27T09:00:00+00:00",
+    },
     docs_url="https://docs.flowyard.dev/nodes/trigger.webhook",
     is_trigger=True,
     check_config=lambda config: check_schema_config(config, "payload_schema"),

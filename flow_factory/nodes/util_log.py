@@ -17,9 +17,7 @@ class LogConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: str = Field(description="What to log; may be a template like {{ steps.fetch.output }}.")
-    level: Literal["debug", "info", "warning", "error"] = Field(
-        default="info", description="Log level of the message."
-    )
+    level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level of the message.")
 
     @field_validator("message", mode="before")
     @classmethod

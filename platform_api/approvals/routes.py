@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from platform_api.approvals import schemas, service
 from platform_api.deps import DB, CurrentCaller, wake_dispatcher
+from store import ApprovalStatus
 
 router = APIRouter(tags=["approvals"])
 
@@ -19,15 +20,15 @@ LINK_PAGE = """<!doctype html><meta name="viewport" content="width=device-width"
 </form></body>"""
 
 
-
 @router.get("/api/v1/approvals", response_model=list[schemas.ApprovalRead])
 def list_approvals(db: DB, caller: CurrentCaller, status: str | None = None) -> list[schemas.ApprovalRead]:
     return service.list_approvals(db, caller=caller, status=status)
 
 
 @router.post("/api/v1/runs/{run_id}/approvals/{node_id}", response_model=schemas.ApprovalRead)
-def decide(run_id: str, node_id: str, data: schemas.ApprovalDecide, request: Request, db: DB,
-           caller: CurrentCaller) -> schemas.ApprovalRead:
+def decide(
+    run_id: str, node_id: str, data: schemas.ApprovalDecide, request: Request, db: DB, caller: CurrentCaller
+) -> schemas.ApprovalRead:
     answer = service.decide_as_user(db, caller=caller, run_id=run_id, node_id=node_id, data=data)
     wake_dispatcher(request)
     return answer
@@ -36,15 +37,23 @@ def decide(run_id: str, node_id: str, data: schemas.ApprovalDecide, request: Req
 @router.get("/approvals/{token}", response_class=HTMLResponse, include_in_schema=False)
 def approval_page(token: str, db: DB) -> HTMLResponse:
     approval = service.approval_by_token(db, token)
-    if approval.status != "pending":
+    if approval.status != ApprovalStatus.PENDING:
         return HTMLResponse(f"<p>This approval was already answered: {approval.status}.</p>", status_code=410)
-    return HTMLResponse(LINK_PAGE.format(message=html.escape(approval.message),
-                                         expires=approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")))
+    return HTMLResponse(
+        LINK_PAGE.format(
+            message=html.escape(approval.message), expires=approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        )
+    )
 
 
 @router.post("/approvals/{token}", response_model=schemas.ApprovalRead)
-def decide_by_link(token: str, request: Request, db: DB, decision: Literal["approve", "reject"] = Form(...),
-                   comment: str | None = Form(None)) -> schemas.ApprovalRead:
+def decide_by_link(
+    token: str,
+    request: Request,
+    db: DB,
+    decision: Literal["approve", "reject"] = Form(...),
+    comment: str | None = Form(None),
+) -> schemas.ApprovalRead:
     answer = service.decide_by_link(db, token=token, data=schemas.ApprovalDecide(decision=decision, comment=comment))
     wake_dispatcher(request)
     return answer

@@ -13,8 +13,13 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 @router.post("/signup", status_code=201, response_model=schemas.SignupRead)
 def signup(data: schemas.SignupCreate, db: DB, settings: Settings = Depends(get_settings)) -> schemas.SignupRead:
     if not settings.api.signup_enabled:
-        raise Problem(403, "signup-disabled", "Sign-up is off", "This installation does not accept new sign-ups.",
-                      hint="Ask the operator for an invitation.")
+        raise Problem(
+            403,
+            "signup-disabled",
+            "Sign-up is off",
+            "This installation does not accept new sign-ups.",
+            hint="Ask the operator for an invitation.",
+        )
     return service.signup(db, data=data, ttl_hours=settings.api.session_ttl_hours)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from platform_api.auth import schemas
 from platform_api.deps import API_KEY_PREFIX, SESSION_TOKEN_PREFIX, Caller, hash_secret
 from platform_api.problems import Problem, not_found
-from store import ROLES, ApiKey, LoginSession, Membership, Tenant, User, utcnow
+from store import ROLES, ApiKey, LoginSession, Membership, Role, Tenant, User, utcnow
 
 password_hasher = PasswordHasher()
 # Verifying against this keeps a login for an unknown email as slow as a wrong password.
@@ -62,7 +62,7 @@ def signup(db: Session, *, data: schemas.SignupCreate, ttl_hours: int) -> schema
     user = User(email=email, password_hash=password_hasher.hash(data.password))
     db.add_all([tenant, user])
     db.flush()
-    db.add(Membership(tenant_id=tenant.id, user_id=user.id, role="owner"))
+    db.add(Membership(tenant_id=tenant.id, user_id=user.id, role=Role.OWNER))
     token = _issue_login_token(db, tenant_id=tenant.id, user_id=user.id, ttl_hours=ttl_hours)
     db.commit()
     return schemas.SignupRead(
@@ -90,7 +90,9 @@ def login(db: Session, *, data: schemas.LoginCreate, ttl_hours: int) -> schemas.
         raise _bad_credentials() from None
     if user is None:
         raise _bad_credentials()
-    query = select(Membership, Tenant).join(Tenant, Tenant.id == Membership.tenant_id).where(Membership.user_id == user.id)
+    query = (
+        select(Membership, Tenant).join(Tenant, Tenant.id == Membership.tenant_id).where(Membership.user_id == user.id)
+    )
     if data.tenant_slug:
         query = query.where(Tenant.slug == data.tenant_slug)
     row = db.execute(query.order_by(Membership.created_at)).first()
@@ -105,7 +107,7 @@ def login(db: Session, *, data: schemas.LoginCreate, ttl_hours: int) -> schemas.
 
 
 def create_api_key(db: Session, *, caller: Caller, data: schemas.ApiKeyCreate) -> schemas.ApiKeyCreated:
-    caller.require("admin", "create API keys")
+    caller.require(Role.ADMIN, "create API keys")
     if ROLES.index(data.role) < ROLES.index(caller.role):
         raise Problem(
             403,
@@ -138,13 +140,13 @@ def _key_fields(row: ApiKey) -> dict:
 
 
 def list_api_keys(db: Session, *, caller: Caller) -> list[schemas.ApiKeyRead]:
-    caller.require("admin", "list API keys")
+    caller.require(Role.ADMIN, "list API keys")
     rows = db.scalars(select(ApiKey).where(ApiKey.tenant_id == caller.tenant_id).order_by(ApiKey.created_at))
     return [schemas.ApiKeyRead(**_key_fields(row)) for row in rows]
 
 
 def revoke_api_key(db: Session, *, caller: Caller, key_id: str) -> None:
-    caller.require("admin", "revoke API keys")
+    caller.require(Role.ADMIN, "revoke API keys")
     row = db.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == caller.tenant_id))
     if row is None:
         raise not_found("API key")

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from fastapi import APIRouter, Depends, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from blocks import registry
 from core.settings import Settings
 from platform_api.connections import schemas, service
 from platform_api.deps import DB, CurrentCaller, get_settings
-from platform_api.problems import Problem
+from platform_api.problems import PROBLEM_MEDIA_TYPE, Problem
 
 router = APIRouter(tags=["connections"])
 SettingsDep = Depends(get_settings)
@@ -21,17 +22,23 @@ PAGE = """<!doctype html><meta name="viewport" content="width=device-width"><tit
 def connection_types(caller: CurrentCaller) -> list[schemas.ConnectionTypeRead]:
     return [
         schemas.ConnectionTypeRead(
-            type=slug, label=block.get_block_type_name(), docs_url=block._documentation_url,
-            config_fields=block.config_fields(), secret_fields=block.secret_fields(), oauth=block.oauth_spec is not None,
-            schema=block.model_json_schema(), actions=[a.node_type for a in block.actions],
+            type=slug,
+            label=block.get_block_type_name(),
+            docs_url=block._documentation_url,
+            config_fields=block.config_fields(),
+            secret_fields=block.secret_fields(),
+            oauth=block.oauth_spec is not None,
+            schema=block.model_json_schema(),
+            actions=[a.node_type for a in block.actions],
         )
         for slug, block in registry.BLOCK_TYPES.items()
     ]
 
 
 @router.post("/api/v1/connections", status_code=201, response_model=schemas.ConnectionRead)
-def create_connection(data: schemas.ConnectionCreate, db: DB, caller: CurrentCaller,
-                      settings: Settings = SettingsDep) -> schemas.ConnectionRead:
+def create_connection(
+    data: schemas.ConnectionCreate, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep
+) -> schemas.ConnectionRead:
     return service.create_connection(db, caller=caller, data=data, settings=settings)
 
 
@@ -41,8 +48,9 @@ def list_connections(db: DB, caller: CurrentCaller, type: str | None = None) -> 
 
 
 @router.get("/api/v1/connections/oauth/callback", response_class=HTMLResponse, include_in_schema=False)
-def oauth_callback(db: DB, state: str = "", code: str | None = None, error: str | None = None,
-                   settings: Settings = SettingsDep) -> HTMLResponse:
+def oauth_callback(
+    db: DB, state: str = "", code: str | None = None, error: str | None = None, settings: Settings = SettingsDep
+) -> HTMLResponse:
     try:
         message = service.finish_oauth(db, state=state, code=code, error=error, settings=settings)
     except Problem as problem:
@@ -57,24 +65,38 @@ def read_connection(connection_id: str, db: DB, caller: CurrentCaller) -> schema
 
 
 @router.patch("/api/v1/connections/{connection_id}", response_model=schemas.ConnectionRead)
-def update_connection(connection_id: str, data: schemas.ConnectionUpdate, db: DB, caller: CurrentCaller,
-                      settings: Settings = SettingsDep) -> schemas.ConnectionRead:
+def update_connection(
+    connection_id: str, data: schemas.ConnectionUpdate, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep
+) -> schemas.ConnectionRead:
     return service.update_connection(db, caller=caller, connection_id=connection_id, data=data, settings=settings)
 
 
-@router.delete("/api/v1/connections/{connection_id}", status_code=204)
+class _ProblemJSON(JSONResponse):
+    """Only names the media type of the route's documented problems; the routes answer with their own responses."""
+
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+IN_USE: dict[int | str, dict[str, Any]] = {
+    409: {"model": schemas.ConnectionInUseProblem, "description": "Workflows use it: one error per workflow."}
+}
+
+
+@router.delete("/api/v1/connections/{connection_id}", status_code=204, response_class=_ProblemJSON, responses=IN_USE)
 def delete_connection(connection_id: str, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep) -> Response:
     service.delete_connection(db, caller=caller, connection_id=connection_id, settings=settings)
     return Response(status_code=204)
 
 
 @router.post("/api/v1/connections/{connection_id}/test", response_model=schemas.ConnectionTestRead)
-def test_connection(connection_id: str, db: DB, caller: CurrentCaller,
-                    settings: Settings = SettingsDep) -> schemas.ConnectionTestRead:
+def test_connection(
+    connection_id: str, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep
+) -> schemas.ConnectionTestRead:
     return service.test_connection(db, caller=caller, connection_id=connection_id, settings=settings)
 
 
 @router.post("/api/v1/connections/{connection_id}/oauth/start", response_model=schemas.OAuthStartRead)
-def start_oauth(connection_id: str, db: DB, caller: CurrentCaller,
-                settings: Settings = SettingsDep) -> schemas.OAuthStartRead:
+def start_oauth(
+    connection_id: str, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep
+) -> schemas.OAuthStartRead:
     return service.start_oauth(db, caller=caller, connection_id=connection_id, settings=settings)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
@@ -22,24 +23,38 @@ from core.settings import Settings
 from platform_api.connections import schemas
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
-from store import Connection, OAuthState, Workflow, WorkflowVersion, utcnow
+from store import Connection, ConnectionStatus, OAuthState, Role, Workflow, WorkflowVersion, utcnow
 
 MASK = "••••••"
 OAUTH_STATE_TTL = timedelta(minutes=15)
 
 
 def _problem_unavailable(exc: Exception) -> Problem:
-    return Problem(503, "engine-unavailable", "Workflow engine unavailable",
-                   f"Could not store the credentials in the workflow engine: {type(exc).__name__}.",
-                   hint="Try again in a minute; if it persists, contact your operator.", headers={"Retry-After": "30"})
+    return Problem(
+        503,
+        "engine-unavailable",
+        "Workflow engine unavailable",
+        f"Could not store the credentials in the workflow engine: {type(exc).__name__}.",
+        hint="Try again in a minute; if it persists, contact your operator.",
+        headers={"Retry-After": "30"},
+    )
 
 
 def _read(row: Connection) -> schemas.ConnectionRead:
     return schemas.ConnectionRead(
-        id=row.id, type=row.type, name=row.name, block_name=row.block_name, config=row.config,
-        secrets={name: MASK for name, is_set in row.secrets_set.items() if is_set}, status=row.status,
-        last_error=row.last_error, use_for_alerts=row.use_for_alerts, token_expires_at=row.token_expires_at,
-        created_at=row.created_at, updated_at=row.updated_at, last_tested_at=row.last_tested_at,
+        id=row.id,
+        type=row.type,
+        name=row.name,
+        block_name=row.block_name,
+        config=row.config,
+        secrets={name: MASK for name, is_set in row.secrets_set.items() if is_set},
+        status=ConnectionStatus(row.status),
+        last_error=schemas.ConnectionErrorRead(**row.last_error) if row.last_error else None,
+        use_for_alerts=row.use_for_alerts,
+        token_expires_at=row.token_expires_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_tested_at=row.last_tested_at,
     )
 
 
@@ -50,23 +65,48 @@ def _cipher(db: Session, tenant_id: str, settings: Settings) -> TenantCipher:
 def _block_type(type_: str) -> type[IntegrationBlock]:
     block_type = registry.block_type(type_)
     if block_type is None:
-        raise Problem(422, "unknown-connection-type", "Unknown connection type", f"There is no connection type '{type_}'.",
-                      hint=f"Use one of: {', '.join(registry.BLOCK_TYPES)}.",
-                      errors=[{"path": "type", "message": "unknown type", "hint": ", ".join(registry.BLOCK_TYPES)}])
+        raise Problem(
+            422,
+            "unknown-connection-type",
+            "Unknown connection type",
+            f"There is no connection type '{type_}'.",
+            hint=f"Use one of: {', '.join(registry.BLOCK_TYPES)}.",
+            errors=[{"path": "type", "message": "unknown type", "hint": ", ".join(registry.BLOCK_TYPES)}],
+        )
     return block_type
 
 
-def _invalid(errors: list[dict[str, str]]) -> Problem:
+def _invalid(errors: list[dict[str, Any]]) -> Problem:
     first = errors[0]
-    return Problem(422, "invalid-connection", "Invalid connection settings", f"{first['path']}: {first['message']}",
-                   hint=first["hint"], errors=errors)
+    return Problem(
+        422,
+        "invalid-connection",
+        "Invalid connection settings",
+        f"{first['path']}: {first['message']}",
+        hint=first["hint"],
+        errors=errors,
+    )
 
 
 def _unknown_keys(block_type: type[IntegrationBlock], config: dict[str, Any], secret_values: dict[str, Any]) -> None:
-    errors = [{"path": f"config.{k}", "message": "unknown setting", "hint": f"settings: {', '.join(block_type.config_fields())}"}
-              for k in config if k not in block_type.config_fields()]
-    errors += [{"path": f"secrets.{k}", "message": "unknown secret", "hint": f"secrets: {', '.join(block_type.secret_fields())}"}
-               for k in secret_values if k not in block_type.secret_fields()]
+    errors = [
+        {
+            "path": f"config.{k}",
+            "message": "unknown setting",
+            "hint": f"settings: {', '.join(block_type.config_fields())}",
+        }
+        for k in config
+        if k not in block_type.config_fields()
+    ]
+    errors += [
+        {
+            "path": f"secrets.{k}",
+            "message": "unknown secret",
+            "hint": f"secrets: {', '.join(block_type.secret_fields())}",
+        }
+        for k in secret_values
+        if k not in block_type.secret_fields()
+    ]
     if errors:
         raise _invalid(errors)
 
@@ -77,17 +117,23 @@ def _build(block_type: type[IntegrationBlock], fields: dict[str, Any]) -> Integr
         return block_type(**fields)
     except ValidationError as exc:
         secret = set(block_type.secret_fields())
-        errors = []
+        errors: list[dict[str, Any]] = []
         for error in exc.errors(include_input=False, include_url=False):
             name = str(error["loc"][0]) if error["loc"] else ""
             group = "secrets" if name in secret else "config"
-            errors.append({"path": f"{group}.{name}" if name else group, "message": error["msg"].removeprefix("Value error, "),
-                           "hint": block_type.model_fields[name].description if name in block_type.model_fields else
-                           f"see GET /api/v1/connection-types for the {block_type.slug} fields"})
+            errors.append(
+                {
+                    "path": f"{group}.{name}" if name else group,
+                    "message": error["msg"].removeprefix("Value error, "),
+                    "hint": block_type.model_fields[name].description
+                    if name in block_type.model_fields
+                    else f"see GET /api/v1/connection-types for the {block_type.slug} fields",
+                }
+            )
         raise _invalid(errors) from None
 
 
-def _sealed(cipher: TenantCipher, name: str, values: dict[str, str | None]) -> dict[str, SecretStr | None]:
+def _sealed(cipher: TenantCipher, name: str, values: Mapping[str, str | None]) -> dict[str, SecretStr | None]:
     return {k: None if v in (None, "") else SecretStr(cipher.seal(v, context=f"{name}:{k}")) for k, v in values.items()}
 
 
@@ -102,6 +148,18 @@ def _status(block: IntegrationBlock) -> str:
     return "needs_auth" if block.oauth_spec and getattr(block, "access_token", None) is None else "untested"
 
 
+def _cipher_of(block: IntegrationBlock) -> TenantCipher:
+    assert block._cipher is not None, "a block read by _load is attached to its tenant's cipher"
+    return block._cipher
+
+
+@runtime_checkable
+class _TakesTokens(Protocol):
+    """A block of a network that connects through OAuth: it keeps the tokens of the consent."""
+
+    def store_tokens(self, tokens: oauth.Tokens) -> None: ...
+
+
 def get_owned(db: Session, caller: Caller, connection_id: str) -> Connection:
     row = db.scalar(select(Connection).where(Connection.id == connection_id, Connection.tenant_id == caller.tenant_id))
     if row is None:
@@ -109,28 +167,50 @@ def get_owned(db: Session, caller: Caller, connection_id: str) -> Connection:
     return row
 
 
-def create_connection(db: Session, *, caller: Caller, data: schemas.ConnectionCreate, settings: Settings) -> schemas.ConnectionRead:
-    caller.require("admin", "manage connections")
+def create_connection(
+    db: Session, *, caller: Caller, data: schemas.ConnectionCreate, settings: Settings
+) -> schemas.ConnectionRead:
+    caller.require(Role.ADMIN, "manage connections")
     block_type = _block_type(data.type)
     _unknown_keys(block_type, data.config, data.secrets)
     if data.use_for_alerts and data.type != "sendgrid":
-        raise _invalid([{"path": "use_for_alerts", "message": "only SendGrid connections send alerts", "hint": "remove it"}])
+        raise _invalid(
+            [{"path": "use_for_alerts", "message": "only SendGrid connections send alerts", "hint": "remove it"}]
+        )
     cipher = _cipher(db, caller.tenant_id, settings)  # before any write: it may create the tenant's key
     name = block_name(caller.tenant_slug, data.type, data.name)
-    taken = db.scalar(select(Connection.id).where((Connection.block_name == name) | (
-        (Connection.tenant_id == caller.tenant_id) & (Connection.type == data.type) & (Connection.name == data.name))))
+    taken = db.scalar(
+        select(Connection.id).where(
+            (Connection.block_name == name)
+            | (
+                (Connection.tenant_id == caller.tenant_id)
+                & (Connection.type == data.type)
+                & (Connection.name == data.name)
+            )
+        )
+    )
     if taken:
-        raise Problem(409, "name-taken", "Name already used", f"You already have a {data.type} connection named like '{data.name}'.",
-                      hint="Choose another name, or update the existing connection.",
-                      errors=[{"path": "name", "message": "already used", "hint": "choose another name"}])
+        raise Problem(
+            409,
+            "name-taken",
+            "Name already used",
+            f"You already have a {data.type} connection named like '{data.name}'.",
+            hint="Choose another name, or update the existing connection.",
+            errors=[{"path": "name", "message": "already used", "hint": "choose another name"}],
+        )
     _build(block_type, {**data.config, **{k: SecretStr(v) for k, v in data.secrets.items()}})  # check the plaintext
     block = _build(block_type, {**data.config, **_sealed(cipher, name, data.secrets)})
     _save(settings, block, name)
     row = Connection(
-        tenant_id=caller.tenant_id, type=data.type, name=data.name, block_name=name,
+        tenant_id=caller.tenant_id,
+        type=data.type,
+        name=data.name,
+        block_name=name,
         config=block.model_dump(mode="json", include=set(block_type.config_fields())),
         secrets_set={k: getattr(block, k) is not None for k in block_type.secret_fields()},
-        status=_status(block), use_for_alerts=data.use_for_alerts, created_by=caller.user_id,
+        status=_status(block),
+        use_for_alerts=data.use_for_alerts,
+        created_by=caller.user_id,
     )
     db.add(row)
     db.commit()
@@ -158,9 +238,10 @@ def _load(db: Session, settings: Settings, row: Connection) -> IntegrationBlock:
     return block.attach(cipher, row.block_name, row.id)
 
 
-def update_connection(db: Session, *, caller: Caller, connection_id: str, data: schemas.ConnectionUpdate,
-                      settings: Settings) -> schemas.ConnectionRead:
-    caller.require("admin", "manage connections")
+def update_connection(
+    db: Session, *, caller: Caller, connection_id: str, data: schemas.ConnectionUpdate, settings: Settings
+) -> schemas.ConnectionRead:
+    caller.require(Role.ADMIN, "manage connections")
     row = get_owned(db, caller, connection_id)
     block_type = _block_type(row.type)
     _unknown_keys(block_type, data.config or {}, data.secrets or {})
@@ -169,7 +250,7 @@ def update_connection(db: Session, *, caller: Caller, connection_id: str, data: 
     fields |= data.config or {}
     if data.secrets:
         _build(block_type, {**fields, **{k: SecretStr(v) if v else None for k, v in data.secrets.items()}})
-        fields |= _sealed(current._cipher, row.block_name, data.secrets)
+        fields |= _sealed(_cipher_of(current), row.block_name, data.secrets)
     block = _build(block_type, fields)
     _save(settings, block, row.block_name)
     row.config = block.model_dump(mode="json", include=set(block_type.config_fields()))
@@ -181,23 +262,56 @@ def update_connection(db: Session, *, caller: Caller, connection_id: str, data: 
     return _read(row)
 
 
-def _users_of(db: Session, tenant_id: str, connection_id: str) -> list[str]:
+def _step_using(graph: dict[str, Any] | None, connection_id: str) -> tuple[int, str] | None:
+    """The index and label of the first step of `graph` whose connection is `connection_id`."""
+    nodes = (graph or {}).get("nodes")
+    for index, node in enumerate(nodes if isinstance(nodes, list) else []):
+        if isinstance(node, dict) and (node.get("config") or {}).get("connection") == connection_id:
+            return index, str(node.get("label") or node.get("id"))
+    return None
+
+
+def _users_of(db: Session, tenant_id: str, connection_id: str) -> list[dict[str, str]]:
+    """One error per workflow whose latest or published version has a step on the connection, by workflow name."""
     rows = db.execute(
-        select(Workflow.name, WorkflowVersion.graph)
+        select(Workflow.id, Workflow.name, WorkflowVersion.graph)
         .join(WorkflowVersion, WorkflowVersion.workflow_id == Workflow.id)
-        .where(Workflow.tenant_id == tenant_id, WorkflowVersion.version.in_([Workflow.published_version, Workflow.latest_version]))
+        .where(
+            Workflow.tenant_id == tenant_id,
+            WorkflowVersion.version.in_([Workflow.published_version, Workflow.latest_version]),
+        )
+        .order_by(Workflow.name, WorkflowVersion.version.desc())
     ).all()
-    return sorted({name for name, graph in rows if any(
-        (node.get("config") or {}).get("connection") == connection_id for node in (graph or {}).get("nodes", []))})
+    users: dict[str, dict[str, str]] = {}
+    for workflow_id, name, graph in rows:
+        step = _step_using(graph, connection_id)
+        if step is None or workflow_id in users:
+            continue
+        index, label = step
+        users[workflow_id] = {
+            "path": f"graph.nodes[{index}].config.connection",
+            "message": f"step '{label}' of '{name}' uses it",
+            "hint": "Open the workflow and choose another connection in that step, or remove the step.",
+            "workflow_id": workflow_id,
+            "workflow_name": name,
+        }
+    return list(users.values())
 
 
 def delete_connection(db: Session, *, caller: Caller, connection_id: str, settings: Settings) -> None:
-    caller.require("admin", "manage connections")
+    caller.require(Role.ADMIN, "manage connections")
     row = get_owned(db, caller, connection_id)
     users = _users_of(db, caller.tenant_id, row.id)
     if users:
-        raise Problem(409, "connection-in-use", "Connection in use", f"Workflows use this connection: {', '.join(users)}.",
-                      hint="Switch those workflows' steps to another connection first.")
+        names = ", ".join(user["workflow_name"] for user in users)
+        raise Problem(
+            409,
+            "connection-in-use",
+            "Connection in use",
+            f"Workflows use this connection: {names}.",
+            hint="Switch those workflows' steps to another connection first.",
+            errors=users,
+        )
     try:
         delete_block(settings, _block_type(row.type), row.block_name)
     except Exception as exc:
@@ -206,8 +320,10 @@ def delete_connection(db: Session, *, caller: Caller, connection_id: str, settin
     db.commit()
 
 
-def test_connection(db: Session, *, caller: Caller, connection_id: str, settings: Settings) -> schemas.ConnectionTestRead:
-    caller.require("editor", "test connections")
+def test_connection(
+    db: Session, *, caller: Caller, connection_id: str, settings: Settings
+) -> schemas.ConnectionTestRead:
+    caller.require(Role.EDITOR, "test connections")
     row = get_owned(db, caller, connection_id)
     block = _load(db, settings, row)
     try:
@@ -227,7 +343,10 @@ def test_connection(db: Session, *, caller: Caller, connection_id: str, settings
 
 
 def redirect_uri(settings: Settings) -> str:
-    return settings.integrations.oauth_redirect_url or f"{settings.api_public_url.rstrip('/')}/api/v1/connections/oauth/callback"
+    return (
+        settings.integrations.oauth_redirect_url
+        or f"{settings.api_public_url.rstrip('/')}/api/v1/connections/oauth/callback"
+    )
 
 
 def _state_hash(state: str) -> str:
@@ -235,22 +354,36 @@ def _state_hash(state: str) -> str:
 
 
 def start_oauth(db: Session, *, caller: Caller, connection_id: str, settings: Settings) -> schemas.OAuthStartRead:
-    caller.require("admin", "manage connections")
+    caller.require(Role.ADMIN, "manage connections")
     row = get_owned(db, caller, connection_id)
     block_type = _block_type(row.type)
     if block_type.oauth_spec is None:
-        raise Problem(409, "no-oauth", "Nothing to connect", f"{row.type} connections use the credentials you entered.",
-                      hint="Update the connection's secrets instead.")
+        raise Problem(
+            409,
+            "no-oauth",
+            "Nothing to connect",
+            f"{row.type} connections use the credentials you entered.",
+            hint="Update the connection's secrets instead.",
+        )
     cipher = _cipher(db, caller.tenant_id, settings)
     verifier, challenge = oauth.pkce_pair()
     state = secrets.token_urlsafe(32)
-    pending = OAuthState(tenant_id=caller.tenant_id, connection_id=row.id, state_hash=_state_hash(state),
-                         sealed_verifier=cipher.seal(verifier, context=f"oauth:{_state_hash(state)}"),
-                         expires_at=utcnow() + OAUTH_STATE_TTL)
+    pending = OAuthState(
+        tenant_id=caller.tenant_id,
+        connection_id=row.id,
+        state_hash=_state_hash(state),
+        sealed_verifier=cipher.seal(verifier, context=f"oauth:{_state_hash(state)}"),
+        expires_at=utcnow() + OAUTH_STATE_TTL,
+    )
     db.add(pending)
     db.commit()
-    url = oauth.authorize_url(block_type.oauth_spec, client_id=row.config["client_id"], redirect_uri=redirect_uri(settings),
-                              state=state, challenge=challenge)
+    url = oauth.authorize_url(
+        block_type.oauth_spec,
+        client_id=row.config["client_id"],
+        redirect_uri=redirect_uri(settings),
+        state=state,
+        challenge=challenge,
+    )
     return schemas.OAuthStartRead(authorize_url=url, expires_at=pending.expires_at)
 
 
@@ -258,19 +391,45 @@ def finish_oauth(db: Session, *, state: str, code: str | None, error: str | None
     """The network redirected back: trade the code for tokens and keep them. Returns a message for the page."""
     pending = db.scalar(select(OAuthState).where(OAuthState.state_hash == _state_hash(state or "")))
     if pending is None or pending.expires_at <= utcnow():
-        raise Problem(400, "oauth-state-invalid", "Link expired", "This sign-in link is unknown or has expired.",
-                      hint="Go back to Flowyard and press Connect again.")
+        raise Problem(
+            400,
+            "oauth-state-invalid",
+            "Link expired",
+            "This sign-in link is unknown or has expired.",
+            hint="Go back to Flowyard and press Connect again.",
+        )
     db.delete(pending)
     db.commit()  # one use only
     if error or not code:
-        raise Problem(400, "oauth-denied", "Access not granted", f"The network did not grant access ({error or 'no code'}).",
-                      hint="Press Connect again and allow Flowyard to post for you.")
+        raise Problem(
+            400,
+            "oauth-denied",
+            "Access not granted",
+            f"The network did not grant access ({error or 'no code'}).",
+            hint="Press Connect again and allow Flowyard to post for you.",
+        )
     row = db.get(Connection, pending.connection_id)
+    if row is None:
+        raise not_found("connection")  # deleted while its account was being connected
     block = _load(db, settings, row)
-    verifier = block._cipher.unseal(pending.sealed_verifier, context=f"oauth:{pending.state_hash}")
+    if not isinstance(block, _TakesTokens):
+        raise Problem(
+            409,
+            "no-oauth",
+            "Nothing to connect",
+            f"{row.type} connections use the credentials you entered.",
+            hint="Update the connection's secrets instead.",
+        )
+    verifier = _cipher_of(block).unseal(pending.sealed_verifier, context=f"oauth:{pending.state_hash}")
     try:
-        tokens = oauth.exchange_code(block.oauth_spec, client_id=row.config["client_id"], client_secret=block.reveal("client_secret"),
-                                     code=code, verifier=verifier, redirect_uri=redirect_uri(settings))
+        tokens = oauth.exchange_code(
+            block.oauth_spec,
+            client_id=row.config["client_id"],
+            client_secret=block.reveal("client_secret"),
+            code=code,
+            verifier=verifier,
+            redirect_uri=redirect_uri(settings),
+        )
     except StepFailure as exc:
         row.status, row.last_error = "failed", {"message": exc.message, "hint": exc.hint}
         db.commit()
@@ -298,12 +457,27 @@ def check_connections(db: Session, *, tenant_id: str, graph: dict[str, Any]) -> 
         path = f"graph.nodes[{index}].config.connection"
         row = db.scalar(select(Connection).where(Connection.id == connection_id, Connection.tenant_id == tenant_id))
         if row is None:
-            errors.append({"path": path, "message": f"connection '{connection_id}' does not exist in your workspace",
-                           "hint": f"choose one of your {wanted} connections (GET /api/v1/connections?type={wanted})"})
+            errors.append(
+                {
+                    "path": path,
+                    "message": f"connection '{connection_id}' does not exist in your workspace",
+                    "hint": f"choose one of your {wanted} connections (GET /api/v1/connections?type={wanted})",
+                }
+            )
         elif row.type != wanted:
-            errors.append({"path": path, "message": f"'{row.name}' is a {row.type} connection; this step needs {wanted}",
-                           "hint": f"choose one of your {wanted} connections"})
+            errors.append(
+                {
+                    "path": path,
+                    "message": f"'{row.name}' is a {row.type} connection; this step needs {wanted}",
+                    "hint": f"choose one of your {wanted} connections",
+                }
+            )
         elif row.status == "needs_auth":
-            errors.append({"path": path, "message": f"connection '{row.name}' is not connected to an account yet",
-                           "hint": "press Connect on it in Settings → Connections"})
+            errors.append(
+                {
+                    "path": path,
+                    "message": f"connection '{row.name}' is not connected to an account yet",
+                    "hint": "press Connect on it in Settings → Connections",
+                }
+            )
     return errors

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -13,7 +13,9 @@ Offset = Annotated[int, Query(ge=0)]
 
 
 def _list(db, caller, record_type, q, limit, offset, **filters):
-    return service.list_records(db, caller=caller, record_type=record_type, filters=filters, q=q, limit=limit, offset=offset)
+    return service.list_records(
+        db, caller=caller, record_type=record_type, filters=filters, q=q, limit=limit, offset=offset
+    )
 
 
 # --- contacts -----------------------------------------------------------------------------------
@@ -32,8 +34,16 @@ def upsert_contact(data: schemas.ContactUpsert, db: DB, caller: CurrentCaller, r
 
 
 @router.get("/contacts", response_model=list[schemas.ContactRead])
-def list_contacts(db: DB, caller: CurrentCaller, q: str | None = None, email: str | None = None, tag: str | None = None,
-                  company_id: str | None = None, limit: Limit = 50, offset: Offset = 0):
+def list_contacts(
+    db: DB,
+    caller: CurrentCaller,
+    q: str | None = None,
+    email: str | None = None,
+    tag: str | None = None,
+    company_id: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+):
     return _list(db, caller, "contact", q, limit, offset, email=email, tag=tag, company_id=company_id)
 
 
@@ -97,7 +107,7 @@ def delete_company(company_id: str, db: DB, caller: CurrentCaller) -> Response:
 
 @router.get("/deal-stages", response_model=list[str])
 def deal_stages(caller: CurrentCaller) -> list[str]:
-    return list(schemas.Stage.__args__)
+    return list(get_args(schemas.Stage))
 
 
 @router.post("/deals", status_code=201, response_model=schemas.DealRead)
@@ -106,8 +116,15 @@ def create_deal(data: schemas.DealCreate, db: DB, caller: CurrentCaller):
 
 
 @router.get("/deals", response_model=list[schemas.DealRead])
-def list_deals(db: DB, caller: CurrentCaller, q: str | None = None, stage: schemas.Stage | None = None,
-               contact_id: str | None = None, limit: Limit = 50, offset: Offset = 0):
+def list_deals(
+    db: DB,
+    caller: CurrentCaller,
+    q: str | None = None,
+    stage: schemas.Stage | None = None,
+    contact_id: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+):
     return _list(db, caller, "deal", q, limit, offset, stage=stage, contact_id=contact_id)
 
 
@@ -136,6 +153,12 @@ def create_activity(data: schemas.ActivityCreate, db: DB, caller: CurrentCaller)
 
 
 @router.get("/activities", response_model=list[schemas.ActivityRead])
-def list_activities(db: DB, caller: CurrentCaller, contact_id: str | None = None, deal_id: str | None = None,
-                    limit: Limit = 50, offset: Offset = 0):
+def list_activities(
+    db: DB,
+    caller: CurrentCaller,
+    contact_id: str | None = None,
+    deal_id: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+):
     return _list(db, caller, "activity", None, limit, offset, contact_id=contact_id, deal_id=deal_id)

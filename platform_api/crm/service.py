@@ -11,18 +11,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm import records
-from crm.records import CrmError
+from crm.records import CrmError, Op
+from platform_api.crm.schemas import ContactUpsert
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
-from store import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag
+from store import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag, Role
 
 MAX_PAGE = 200
 
 
 def _problem(exc: CrmError) -> Problem:
     slug = {404: "not-found", 409: "conflict"}.get(exc.status, "invalid-crm-record")
-    return Problem(exc.status, slug, "CRM change refused", exc.message, hint=exc.hint,
-                   errors=[{"path": exc.field, "message": exc.message, "hint": exc.hint or ""}] if exc.field else None)
+    return Problem(
+        exc.status,
+        slug,
+        "CRM change refused",
+        exc.message,
+        hint=exc.hint,
+        errors=[{"path": exc.field, "message": exc.message, "hint": exc.hint or ""}] if exc.field else None,
+    )
 
 
 def _owned(db: Session, caller: Caller, record_type: str, record_id: str) -> Any:
@@ -38,17 +45,24 @@ def _commit(db: Session, record_type: str, record: Any) -> dict[str, Any]:
         db.commit()
     except IntegrityError:
         db.rollback()
-        raise Problem(409, "conflict", "CRM change refused", "Another change to the same record happened at once.",
-                      hint="Reload and try again.") from None
+        raise Problem(
+            409,
+            "conflict",
+            "CRM change refused",
+            "Another change to the same record happened at once.",
+            hint="Reload and try again.",
+        ) from None
     return data
 
 
-def _write(db: Session, caller: Caller, record_type: str, op: str, *, record: Any = None,
-           values: dict[str, Any] | None = None) -> dict[str, Any]:
-    caller.require("editor", "change CRM records")
+def _write(
+    db: Session, caller: Caller, record_type: str, op: Op, *, record: Any = None, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    caller.require(Role.EDITOR, "change CRM records")
     try:
-        record = records.write(db, tenant_id=caller.tenant_id, record_type=record_type, op=op, record=record,
-                               values=values)
+        record = records.write(
+            db, tenant_id=caller.tenant_id, record_type=record_type, op=op, record=record, values=values
+        )
     except CrmError as exc:
         db.rollback()
         raise _problem(exc) from None
@@ -72,7 +86,7 @@ def read(db: Session, *, caller: Caller, record_type: str, record_id: str) -> di
     return records.snapshot(db, record_type, _owned(db, caller, record_type, record_id))
 
 
-def upsert_contact(db: Session, *, caller: Caller, data: BaseModel) -> tuple[dict[str, Any], bool]:
+def upsert_contact(db: Session, *, caller: Caller, data: ContactUpsert) -> tuple[dict[str, Any], bool]:
     try:
         contact = records.find_contact(db, caller.tenant_id, email=records.contact_email(data.email))
     except CrmError as exc:
@@ -87,29 +101,44 @@ def tag(db: Session, *, caller: Caller, contact_id: str, name: str, add: bool) -
     contact = _owned(db, caller, "contact", contact_id)
     tags = set(records.snapshot(db, "contact", contact)["tags"])
     name = name.strip().lower()
-    return _write(db, caller, "contact", "update", record=contact,
-                  values={"tags": sorted(tags | {name} if add else tags - {name})})
+    return _write(
+        db,
+        caller,
+        "contact",
+        "update",
+        record=contact,
+        values={"tags": sorted(tags | {name} if add else tags - {name})},
+    )
 
 
-def list_records(db: Session, *, caller: Caller, record_type: str, filters: dict[str, Any], q: str | None,
-                 limit: int, offset: int) -> list[dict[str, Any]]:
-    model = records.RECORD_TYPES[record_type]
+def list_records(
+    db: Session, *, caller: Caller, record_type: str, filters: dict[str, Any], q: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    model: Any = records.RECORD_TYPES[record_type]  # the filters and columns below differ by record type
     query = select(model).where(model.tenant_id == caller.tenant_id)
     for name, value in filters.items():
         if value is None:
             continue
         if name == "tag":
-            query = query.where(model.id.in_(select(CrmTag.contact_id).where(
-                CrmTag.tenant_id == caller.tenant_id, CrmTag.name == value.strip().lower())))
+            query = query.where(
+                model.id.in_(
+                    select(CrmTag.contact_id).where(
+                        CrmTag.tenant_id == caller.tenant_id, CrmTag.name == value.strip().lower()
+                    )
+                )
+            )
         elif name == "email":
             query = query.where(model.email == value.strip().lower())
         else:
             query = query.where(getattr(model, name) == value)
     if q:
         pattern = f"%{q.strip().lower()}%"
-        columns = {CrmContact: (CrmContact.email, CrmContact.first_name, CrmContact.last_name),
-                   CrmCompany: (CrmCompany.name, CrmCompany.domain), CrmDeal: (CrmDeal.title,),
-                   CrmActivity: (CrmActivity.body,)}[model]
+        columns = {
+            CrmContact: (CrmContact.email, CrmContact.first_name, CrmContact.last_name),
+            CrmCompany: (CrmCompany.name, CrmCompany.domain),
+            CrmDeal: (CrmDeal.title,),
+            CrmActivity: (CrmActivity.body,),
+        }[model]
         query = query.where(or_(*(func.lower(column).like(pattern) for column in columns)))
     order = model.occurred_at.desc() if model is CrmActivity else model.created_at.desc()
     rows = db.scalars(query.order_by(order, model.id).limit(min(limit, MAX_PAGE)).offset(offset))

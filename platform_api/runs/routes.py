@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Query, Request
 from sse_starlette.sse import EventSourceResponse
@@ -19,7 +19,11 @@ EVENT_POLL_SECONDS = 0.25
 
 @router.post("/workflows/{workflow_id}/runs", status_code=202, response_model=schemas.RunAccepted)
 def create_run(
-    workflow_id: str, data: schemas.RunCreate, request: Request, db: DB, caller: CurrentCaller,
+    workflow_id: str,
+    data: schemas.RunCreate,
+    request: Request,
+    db: DB,
+    caller: CurrentCaller,
     settings: Settings = Depends(get_settings),
 ) -> schemas.RunAccepted:
     execution = service.create_run(db, caller=caller, workflow_id=workflow_id, data=data, settings=settings)
@@ -53,7 +57,8 @@ async def run_events(
     await asyncio.to_thread(read)  # a missing or foreign run answers 404 before the stream starts
 
     async def events() -> AsyncIterator[dict]:
-        seen_status, seen_steps = None, {}
+        seen_status: str | None = None
+        seen_steps: dict[str, tuple[str, int]] = {}
         while True:
             status, steps = await asyncio.to_thread(read)
             for step in steps:

@@ -46,8 +46,10 @@ class StepRead(BaseModel):
     attempts: int
     handle: str | None = Field(None, description="The output the run left this step by (e.g. `true`, `error`).")
     decision: dict[str, Any] | None = Field(
-        None, description="For conditions: the expression, the values it read, the result, the branch taken, "
-                          "and an explanation in words.")
+        None,
+        description="For conditions: the expression, the values it read, the result, the branch taken, "
+        "and an explanation in words.",
+    )
     started_at: datetime | None
     ended_at: datetime | None
     input: Any
@@ -73,7 +75,8 @@ class RunSummary(BaseModel):
     ended_at: datetime | None
     error: dict[str, Any] | None
     waiting_for: dict[str, Any] | None = Field(
-        None, description="While `waiting`: the step waited on and when the wait ends at the latest.")
+        None, description="While `waiting`: the step waited on and when the wait ends at the latest."
+    )
 
 
 class RunRead(RunSummary):

@@ -18,7 +18,7 @@ from platform_api.problems import Problem, not_found
 from platform_api.runs import schemas
 from platform_api.runs.schemas import run_status
 from platform_api.workflows.service import deploy, get_owned_workflow, get_version, graph_errors, invalid_graph
-from store import Batch, Execution, ExecutionStatus, StepResult, Tenant, enqueue_execution
+from store import Batch, Execution, ExecutionMode, ExecutionStatus, Role, StepResult, Tenant, enqueue_execution
 
 LOG_PREFIX = re.compile(r"^\[run (?P<run>[0-9a-f-]{36})\] \[(?P<node>[^\]]+)\] ")
 _test_deployments: dict[str, str] = {}
@@ -26,31 +26,46 @@ _test_deployments: dict[str, str] = {}
 
 def _test_deployment_id(db: Session, settings: Settings, tenant_id: str) -> str:
     if tenant_id not in _test_deployments:
-        tenant = db.get(Tenant, tenant_id)
+        tenant = db.get_one(Tenant, tenant_id)
         target = DeploymentTarget(tenant.id, tenant.slug, TEST_RUNS_SUFFIX, f"{tenant.name}: test runs")
         _test_deployments[tenant_id] = deploy(settings, target=target, known_id=None)
     return _test_deployments[tenant_id]
 
 
 def _check_input(graph: dict[str, Any], payload: dict[str, Any]) -> None:
-    trigger = next((n for n in graph.get("nodes", []) if n.get("type", "").startswith("trigger.")), {})
+    trigger: dict[str, Any] = next((n for n in graph.get("nodes", []) if n.get("type", "").startswith("trigger.")), {})
     schema = (trigger.get("config") or {}).get("input_schema")
     if not schema:
         return
-    errors = [{**violation, "hint": "Send input that matches the trigger's input schema."}
-              for violation in payload_violations(schema, payload, "input")]
+    errors = [
+        {**violation, "hint": "Send input that matches the trigger's input schema."}
+        for violation in payload_violations(schema, payload, "input")
+    ]
     if errors:
-        raise Problem(422, "invalid-input", "Input does not match the trigger", f"{errors[0]['path']}: {errors[0]['message']}",
-                      hint=errors[0]["hint"], errors=errors)
+        raise Problem(
+            422,
+            "invalid-input",
+            "Input does not match the trigger",
+            f"{errors[0]['path']}: {errors[0]['message']}",
+            hint=errors[0]["hint"],
+            errors=errors,
+        )
 
 
-def create_run(db: Session, *, caller: Caller, workflow_id: str, data: schemas.RunCreate, settings: Settings) -> Execution:
-    caller.require("operator", "run workflows")
+def create_run(
+    db: Session, *, caller: Caller, workflow_id: str, data: schemas.RunCreate, settings: Settings
+) -> Execution:
+    caller.require(Role.OPERATOR, "run workflows")
     workflow = get_owned_workflow(db, caller, workflow_id)
-    if data.mode == "live":
-        if not workflow.published_version:
-            raise Problem(409, "not-published", "Workflow not published", "Only a published workflow can run live.",
-                          hint="Publish it first (POST /api/v1/workflows/{id}/publish), or run it with mode 'test'.")
+    if data.mode == ExecutionMode.LIVE:
+        if not workflow.published_version or not workflow.deployment_id:  # publishing sets both
+            raise Problem(
+                409,
+                "not-published",
+                "Workflow not published",
+                "Only a published workflow can run live.",
+                hint="Publish it first (POST /api/v1/workflows/{id}/publish), or run it with mode 'test'.",
+            )
         version, deployment_id = workflow.published_version, workflow.deployment_id
     else:
         version = workflow.latest_version
@@ -58,11 +73,18 @@ def create_run(db: Session, *, caller: Caller, workflow_id: str, data: schemas.R
         if errors:
             raise invalid_graph(errors)
     _check_input(get_version(db, workflow, version).graph, data.input)
-    if data.mode == "test":  # after the checks: a refused run creates nothing in Prefect
+    if data.mode == ExecutionMode.TEST:  # after the checks: a refused run creates nothing in Prefect
         deployment_id = _test_deployment_id(db, settings, caller.tenant_id)
-    execution, _ = enqueue_execution(db, workflow=workflow, version=version, mode=data.mode,
-                                     deployment_id=deployment_id, input=data.input, trigger="manual",
-                                     triggered_by=caller.user_id)
+    execution, _ = enqueue_execution(
+        db,
+        workflow=workflow,
+        version=version,
+        mode=data.mode,
+        deployment_id=deployment_id,
+        input=data.input,
+        trigger="manual",
+        triggered_by=caller.user_id,
+    )
     db.commit()
     return execution
 
@@ -76,11 +98,18 @@ def _owned_execution(db: Session, caller: Caller, run_id: str) -> Execution:
 
 def _summary(execution: Execution) -> dict[str, Any]:
     return {
-        "id": execution.id, "workflow_id": execution.workflow_id, "version": execution.version,
-        "mode": execution.mode, "status": run_status(execution.status), "created_at": execution.created_at,
-        "started_at": execution.started_at, "ended_at": execution.ended_at, "error": execution.error,
+        "id": execution.id,
+        "workflow_id": execution.workflow_id,
+        "version": execution.version,
+        "mode": execution.mode,
+        "status": run_status(execution.status),
+        "created_at": execution.created_at,
+        "started_at": execution.started_at,
+        "ended_at": execution.ended_at,
+        "error": execution.error,
         "waiting_for": {"node_id": execution.waiting_node_id, "until": execution.resume_at}
-        if execution.status == ExecutionStatus.WAITING else None,
+        if execution.status == ExecutionStatus.WAITING
+        else None,
     }
 
 
@@ -99,9 +128,19 @@ def read_steps(db: Session, execution_id: str) -> list[schemas.StepRead]:
         .order_by(StepResult.started_at, StepResult.item_index, StepResult.id)
     )
     return [
-        schemas.StepRead(node_id=s.node_id, item_index=s.item_index, status=s.status, attempts=s.attempts,
-                         handle=s.handle, decision=s.decision, started_at=s.started_at, ended_at=s.ended_at,
-                         input=s.input, output=s.output, error=s.error)
+        schemas.StepRead(
+            node_id=s.node_id,
+            item_index=s.item_index,
+            status=s.status,
+            attempts=s.attempts,
+            handle=s.handle,
+            decision=s.decision,
+            started_at=s.started_at,
+            ended_at=s.ended_at,
+            input=s.input,
+            output=s.output,
+            error=s.error,
+        )
         for s in rows
     ]
 
@@ -113,8 +152,14 @@ def _read_logs(settings: Settings, flow_run_id: str, execution_id: str) -> list[
     for log in logs:
         match = LOG_PREFIX.match(log.message)
         if match and match["run"] == execution_id:
-            lines.append(schemas.LogRead(timestamp=log.timestamp, level=_level_name(log.level),
-                                         node_id=match["node"], message=log.message[match.end():]))
+            lines.append(
+                schemas.LogRead(
+                    timestamp=log.timestamp,
+                    level=_level_name(log.level),
+                    node_id=match["node"],
+                    message=log.message[match.end() :],
+                )
+            )
     return lines
 
 
@@ -124,15 +169,18 @@ def _level_name(level: int) -> str:
 
 def read_run(db: Session, *, caller: Caller, run_id: str, settings: Settings) -> schemas.RunRead:
     execution = _owned_execution(db, caller, run_id)
-    flow_run_id = db.scalar(select(Batch.flow_run_id).where(Batch.id == execution.batch_id)) if execution.batch_id else None
+    flow_run_id = (
+        db.scalar(select(Batch.flow_run_id).where(Batch.id == execution.batch_id)) if execution.batch_id else None
+    )
     logs, available = [], True
     if flow_run_id:
         try:
             logs = _read_logs(settings, flow_run_id, execution.id)
         except Exception:
             available = False
-    return schemas.RunRead(**_summary(execution), steps=read_steps(db, execution.id), logs=logs,
-                           logs_available=available)
+    return schemas.RunRead(
+        **_summary(execution), steps=read_steps(db, execution.id), logs=logs, logs_available=available
+    )
 
 
 def snapshot(db: Session, *, caller: Caller, run_id: str) -> tuple[str, list[schemas.StepRead]]:

@@ -26,30 +26,51 @@ from platform_api.workflows.service import (
     read_workflow,
     update_workflow,
 )
-from store import Connection, Workflow, WorkflowLineage
+from store import Connection, Role, Workflow, WorkflowLineage
 
 
 def template_outdated(errors: list[dict[str, str]]) -> Problem:
-    return Problem(422, "template-outdated", "Template needs an update",
-                   f"{errors[0]['message']}: this template cannot be used until it is updated.",
-                   hint=errors[0]["hint"], errors=errors)
+    return Problem(
+        422,
+        "template-outdated",
+        "Template needs an update",
+        f"{errors[0]['message']}: this template cannot be used until it is updated.",
+        hint=errors[0]["hint"],
+        errors=errors,
+    )
 
 
 def invalid_parameters(exc: params.ParameterError) -> Problem:
     first = exc.errors[0]
     more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
-    return Problem(422, "invalid-parameters", "Invalid parameters", f"{first['path']}: {first['message']}{more}",
-                   hint=first["hint"], errors=exc.errors)
+    return Problem(
+        422,
+        "invalid-parameters",
+        "Invalid parameters",
+        f"{first['path']}: {first['message']}{more}",
+        hint=first["hint"],
+        errors=exc.errors,
+    )
 
 
 def _check_trigger_overrides(overrides: schemas.TriggerOverrides | None) -> None:
     if overrides and overrides.type:
         spec = get_node_type(overrides.type)
         if spec is None or not spec.is_trigger:
-            raise Problem(422, "invalid-trigger", "Not a trigger", f"'{overrides.type}' is not a trigger node type.",
-                          hint="GET /api/v1/node-types lists them (is_trigger: true).",
-                          errors=[{"path": "trigger_overrides.type", "message": "not a trigger node type",
-                                   "hint": "use a trigger node type, e.g. trigger.manual"}])
+            raise Problem(
+                422,
+                "invalid-trigger",
+                "Not a trigger",
+                f"'{overrides.type}' is not a trigger node type.",
+                hint="GET /api/v1/node-types lists them (is_trigger: true).",
+                errors=[
+                    {
+                        "path": "trigger_overrides.type",
+                        "message": "not a trigger node type",
+                        "hint": "use a trigger node type, e.g. trigger.manual",
+                    }
+                ],
+            )
 
 
 # --- connections in steps ---------------------------------------------------------------------------
@@ -58,29 +79,51 @@ def _check_trigger_overrides(overrides: schemas.TriggerOverrides | None) -> None
 def _chosen_connections(db: Session, caller: Caller, chosen: dict[str, str], needed: set[str]) -> dict[str, str]:
     errors = []
     for kind, connection_id in chosen.items():
-        row = db.scalar(select(Connection).where(Connection.id == connection_id, Connection.tenant_id == caller.tenant_id))
+        row = db.scalar(
+            select(Connection).where(Connection.id == connection_id, Connection.tenant_id == caller.tenant_id)
+        )
         if kind not in needed:
-            errors.append({"path": f"connections.{kind}", "message": f"no step of this workflow needs a {kind} connection",
-                           "hint": f"it needs: {', '.join(sorted(needed)) or 'none'}"})
+            errors.append(
+                {
+                    "path": f"connections.{kind}",
+                    "message": f"no step of this workflow needs a {kind} connection",
+                    "hint": f"it needs: {', '.join(sorted(needed)) or 'none'}",
+                }
+            )
         elif row is None or row.type != kind:
-            errors.append({"path": f"connections.{kind}", "message": f"'{connection_id}' is not one of your {kind} connections",
-                           "hint": f"GET /api/v1/connections?type={kind} lists them"})
+            errors.append(
+                {
+                    "path": f"connections.{kind}",
+                    "message": f"'{connection_id}' is not one of your {kind} connections",
+                    "hint": f"GET /api/v1/connections?type={kind} lists them",
+                }
+            )
     if errors:
-        raise Problem(422, "invalid-connections", "Invalid connections", f"{errors[0]['path']}: {errors[0]['message']}",
-                      hint=errors[0]["hint"], errors=errors)
+        raise Problem(
+            422,
+            "invalid-connections",
+            "Invalid connections",
+            f"{errors[0]['path']}: {errors[0]['message']}",
+            hint=errors[0]["hint"],
+            errors=errors,
+        )
     return chosen
 
 
-def bind_connections(db: Session, caller: Caller, graph: dict[str, Any], chosen: dict[str, str],
-                     preferred: dict[str, str] | None = None) -> tuple[dict[str, Any], list[schemas.StepNeedingConnection]]:
+def bind_connections(
+    db: Session, caller: Caller, graph: dict[str, Any], chosen: dict[str, str], preferred: dict[str, str] | None = None
+) -> tuple[dict[str, Any], list[schemas.StepNeedingConnection]]:
     """Put connections in the steps that need one: the chosen one of its type (every step of it), else for
     steps without one the preferred one, else the tenant's only connection of the type. Returns the graph
     and the steps left without a connection."""
     graph = copy.deepcopy(graph)
     slots = defs.connection_slots(graph)
     chosen = _chosen_connections(db, caller, chosen, {kind for _, kind in slots})
-    rows = db.execute(select(Connection.type, Connection.id).where(
-        Connection.tenant_id == caller.tenant_id, Connection.type.in_({kind for _, kind in slots}))).all()
+    rows = db.execute(
+        select(Connection.type, Connection.id).where(
+            Connection.tenant_id == caller.tenant_id, Connection.type.in_({kind for _, kind in slots})
+        )
+    ).all()
     by_type: dict[str, list[str]] = {}
     for kind, connection_id in rows:
         by_type.setdefault(kind, []).append(connection_id)
@@ -110,14 +153,17 @@ def connections_in(graph: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def _setup_state(db: Session, caller: Caller, graph: dict[str, Any],
-                 unbound: list[schemas.StepNeedingConnection]) -> dict[str, Any]:
+def _setup_state(
+    db: Session, caller: Caller, graph: dict[str, Any], unbound: list[schemas.StepNeedingConnection]
+) -> dict[str, Any]:
     statuses = integration_statuses(db, caller.tenant_id, defs.required_integrations(graph))
     next_steps = [f"Connect {s.label}: {s.how_to_connect}" for s in statuses if not s.connected]
     if unbound and not next_steps:
         kinds = sorted({step.connection_type for step in unbound})
-        next_steps.append(f"Choose which connection to use for {', '.join(kinds)}: POST /api/v1/workflows/{{id}}/setup "
-                          f"with {{\"connections\": {{\"{kinds[0]}\": \"<connection id>\"}}}}.")
+        next_steps.append(
+            f"Choose which connection to use for {', '.join(kinds)}: POST /api/v1/workflows/{{id}}/setup "
+            f'with {{"connections": {{"{kinds[0]}": "<connection id>"}}}}.'
+        )
     next_steps.append("Try it: POST /api/v1/workflows/{id}/runs with mode 'test' (nothing is really sent).")
     next_steps.append("Publish it: POST /api/v1/workflows/{id}/publish.")
     return {"integrations": statuses, "unbound_steps": unbound, "setup_complete": not unbound, "next_steps": next_steps}
@@ -134,7 +180,7 @@ def _unexpected_errors(graph: dict[str, Any], unbound: list[schemas.StepNeedingC
 
 
 def instantiate(db: Session, *, caller: Caller, slug: str, data: schemas.InstantiateCreate) -> schemas.InstantiateRead:
-    caller.require("editor", "create workflows")
+    caller.require(Role.EDITOR, "create workflows")
     template = get_visible(db, caller, slug)
     definition = get_template_version(db, template, template.latest_version).definition
     outdated = defs.unknown_node_types(definition["graph"])
@@ -150,47 +196,74 @@ def instantiate(db: Session, *, caller: Caller, slug: str, data: schemas.Instant
     errors = _unexpected_errors(graph, unbound)
     if errors:
         raise invalid_graph(errors)
-    workflow = create_workflow(db, caller=caller, data=workflow_schemas.WorkflowCreate(
-        name=data.name, description=data.description if data.description is not None else template.description,
-        graph=graph, allow_invalid=bool(unbound)))
+    workflow = create_workflow(
+        db,
+        caller=caller,
+        data=workflow_schemas.WorkflowCreate(
+            name=data.name,
+            description=data.description if data.description is not None else template.description,
+            graph=graph,
+            allow_invalid=bool(unbound),
+        ),
+    )
     try:
-        db.add(WorkflowLineage(workflow_id=workflow.id, tenant_id=caller.tenant_id, template_id=template.id,
-                               template_slug=template.slug, template_version=template.latest_version,
-                               parameters=values, trigger_overrides=overrides))
+        db.add(
+            WorkflowLineage(
+                workflow_id=workflow.id,
+                tenant_id=caller.tenant_id,
+                template_id=template.id,
+                template_slug=template.slug,
+                template_version=template.latest_version,
+                parameters=values,
+                trigger_overrides=overrides,
+            )
+        )
         db.commit()
     except Exception:
         db.rollback()
         db.delete(db.get(Workflow, workflow.id))  # nothing half-made stays behind
         db.commit()
         raise
-    return schemas.InstantiateRead(workflow=workflow, template={"slug": template.slug, "version": template.latest_version},
-                                   **_setup_state(db, caller, graph, unbound))
+    return schemas.InstantiateRead(
+        workflow=workflow,
+        template={"slug": template.slug, "version": template.latest_version},
+        **_setup_state(db, caller, graph, unbound),
+    )
 
 
 # --- guided setup -----------------------------------------------------------------------------------
 
 
 def _unbound(graph: dict[str, Any]) -> list[schemas.StepNeedingConnection]:
-    return [schemas.StepNeedingConnection(node_id=graph["nodes"][i]["id"], connection_type=kind)
-            for i, kind in defs.connection_slots(graph) if not graph["nodes"][i].get("config", {}).get("connection")]
+    return [
+        schemas.StepNeedingConnection(node_id=graph["nodes"][i]["id"], connection_type=kind)
+        for i, kind in defs.connection_slots(graph)
+        if not graph["nodes"][i].get("config", {}).get("connection")
+    ]
 
 
 def setup_state(db: Session, *, caller: Caller, workflow_id: str) -> schemas.SetupRead:
     workflow = get_owned_workflow(db, caller, workflow_id)
     graph = get_version(db, workflow, workflow.latest_version).graph
-    return schemas.SetupRead(workflow=read_workflow(db, caller=caller, workflow_id=workflow_id),
-                             **_setup_state(db, caller, graph, _unbound(graph)))
+    return schemas.SetupRead(
+        workflow=read_workflow(db, caller=caller, workflow_id=workflow_id),
+        **_setup_state(db, caller, graph, _unbound(graph)),
+    )
 
 
 def setup(db: Session, *, caller: Caller, workflow_id: str, data: schemas.SetupCreate) -> schemas.SetupRead:
     """Puts the tenant's connections in the steps that need one and saves that as a new draft version."""
-    caller.require("editor", "edit workflows")
+    caller.require(Role.EDITOR, "edit workflows")
     workflow = get_owned_workflow(db, caller, workflow_id)
     graph = get_version(db, workflow, workflow.latest_version).graph
     bound, unbound = bind_connections(db, caller, graph, data.connections)
     if bound != graph:
-        read = update_workflow(db, caller=caller, workflow_id=workflow_id,
-                               data=workflow_schemas.WorkflowUpdate(graph=bound, allow_invalid=True))
+        read = update_workflow(
+            db,
+            caller=caller,
+            workflow_id=workflow_id,
+            data=workflow_schemas.WorkflowUpdate(graph=bound, allow_invalid=True),
+        )
     else:
         read = read_workflow(db, caller=caller, workflow_id=workflow_id)
     return schemas.SetupRead(workflow=read, **_setup_state(db, caller, bound, unbound))

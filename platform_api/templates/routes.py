@@ -24,7 +24,8 @@ CatalogDB = Annotated[Session, Depends(catalog_db)]
 
 @router.get("/api/v1/templates", response_model=schemas.TemplatePage)
 def list_templates(
-    db: CatalogDB, caller: CurrentCaller,
+    db: CatalogDB,
+    caller: CurrentCaller,
     q: Annotated[str | None, Query(max_length=200, description="Full-text search: every word must match.")] = None,
     category: Annotated[str | None, Query(description="sales, marketing, customer-service or operations.")] = None,
     tag: Annotated[list[str], Query(description="Templates with every one of these tags.")] = [],  # noqa: B006
@@ -33,8 +34,17 @@ def list_templates(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> schemas.TemplatePage:
-    return service.list_templates(db, caller=caller, q=q, category=category, tags=tag, integration=integration,
-                                  scope=scope, page=page, per_page=per_page)
+    return service.list_templates(
+        db,
+        caller=caller,
+        q=q,
+        category=category,
+        tags=tag,
+        integration=integration,
+        scope=scope,
+        page=page,
+        per_page=per_page,
+    )
 
 
 @router.get("/api/v1/templates/categories", response_model=schemas.FacetsRead)
@@ -48,7 +58,9 @@ def updates(db: CatalogDB, caller: CurrentCaller) -> schemas.UpdatesRead:
 
 
 @router.post("/api/v1/templates", status_code=201, response_model=schemas.TemplateRead)
-def create_private_template(data: schemas.PrivateTemplateCreate, db: CatalogDB, caller: CurrentCaller) -> schemas.TemplateRead:
+def create_private_template(
+    data: schemas.PrivateTemplateCreate, db: CatalogDB, caller: CurrentCaller
+) -> schemas.TemplateRead:
     return service.create_private(db, caller=caller, data=data)
 
 
@@ -64,14 +76,16 @@ def delete_private_template(slug: str, db: CatalogDB, caller: CurrentCaller) -> 
 
 
 @router.post("/api/v1/templates/{slug}/versions", status_code=201, response_model=schemas.PublishedRead)
-def publish_version(slug: str, data: schemas.TemplateVersionCreate, db: CatalogDB,
-                    caller: CurrentCaller) -> schemas.PublishedRead:
+def publish_version(
+    slug: str, data: schemas.TemplateVersionCreate, db: CatalogDB, caller: CurrentCaller
+) -> schemas.PublishedRead:
     return service.publish_private_version(db, caller=caller, slug=slug, data=data)
 
 
 @router.post("/api/v1/templates/{slug}/instantiate", status_code=201, response_model=schemas.InstantiateRead)
-def instantiate_template(slug: str, data: schemas.InstantiateCreate, db: CatalogDB,
-                         caller: CurrentCaller) -> schemas.InstantiateRead:
+def instantiate_template(
+    slug: str, data: schemas.InstantiateCreate, db: CatalogDB, caller: CurrentCaller
+) -> schemas.InstantiateRead:
     return instantiate.instantiate(db, caller=caller, slug=slug, data=data)
 
 
@@ -81,11 +95,14 @@ def read_setup(workflow_id: str, db: DB, caller: CurrentCaller) -> schemas.Setup
 
 
 @router.post("/api/v1/workflows/{workflow_id}/setup", response_model=schemas.SetupRead)
-def setup(workflow_id: str, db: DB, caller: CurrentCaller, data: schemas.SetupCreate | None = None) -> schemas.SetupRead:
+def setup(
+    workflow_id: str, db: DB, caller: CurrentCaller, data: schemas.SetupCreate | None = None
+) -> schemas.SetupRead:
     return instantiate.setup(db, caller=caller, workflow_id=workflow_id, data=data or schemas.SetupCreate())
 
 
 @router.post("/api/v1/workflows/{workflow_id}/upgrade", response_model=schemas.UpgradeRead)
-def upgrade_workflow(workflow_id: str, db: CatalogDB, caller: CurrentCaller,
-                     data: schemas.UpgradeCreate | None = None) -> schemas.UpgradeRead:
+def upgrade_workflow(
+    workflow_id: str, db: CatalogDB, caller: CurrentCaller, data: schemas.UpgradeCreate | None = None
+) -> schemas.UpgradeRead:
     return upgrade.upgrade(db, caller=caller, workflow_id=workflow_id, data=data or schemas.UpgradeCreate())

@@ -92,7 +92,8 @@ class InstantiateCreate(_Request):
     trigger_overrides: TriggerOverrides | None = None
     connections: dict[str, str] = Field(
         default_factory=dict,
-        description="Connection to use per type, e.g. {\"sendgrid\": \"<id>\"}; otherwise your only one of the type.")
+        description='Connection to use per type, e.g. {"sendgrid": "<id>"}; otherwise your only one of the type.',
+    )
 
 
 class StepNeedingConnection(BaseModel):
@@ -114,8 +115,10 @@ class InstantiateRead(SetupState):
 
 class SetupCreate(_Request):
     connections: dict[str, str] = Field(
-        default_factory=dict, description="Connection per type to use in every step of that type; types not "
-                                          "given use your only connection of the type, when there is one.")
+        default_factory=dict,
+        description="Connection per type to use in every step of that type; types not "
+        "given use your only connection of the type, when there is one.",
+    )
 
 
 class SetupRead(SetupState):
@@ -129,7 +132,8 @@ class PrivateTemplateCreate(_Request):
     category: str = Field(description="sales, marketing, customer-service or operations.")
     tags: list[str] = Field(default_factory=list, max_length=12)
     parameters: dict[str, Any] | None = Field(
-        None, description="JSON Schema of parameters used as ${name} in the workflow's graph (optional).")
+        None, description="JSON Schema of parameters used as ${name} in the workflow's graph (optional)."
+    )
 
 
 class TemplateVersionCreate(_Request):
@@ -146,8 +150,9 @@ class PublishedRead(BaseModel):
 class UpgradeCreate(_Request):
     to_version: int | None = Field(None, description="Default: the template's latest version.")
     resolutions: dict[str, Literal["workflow", "template"]] = Field(
-        default_factory=dict, description="Per conflict path: keep the workflow's value (the default) or take the "
-                                          "template's.")
+        default_factory=dict,
+        description="Per conflict path: keep the workflow's value (the default) or take the template's.",
+    )
     dry_run: bool = Field(False, description="Show the merge without saving it.")
 
 

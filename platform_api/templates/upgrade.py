@@ -17,13 +17,17 @@ from platform_api.templates.instantiate import bind_connections, connections_in,
 from platform_api.templates.service import get_template_version
 from platform_api.workflows import schemas as workflow_schemas
 from platform_api.workflows.service import get_owned_workflow, get_version, graph_errors, update_workflow
-from store import CatalogTemplate, CatalogTemplateVersion, Notification, Workflow, WorkflowLineage, utcnow
+from store import CatalogTemplate, CatalogTemplateVersion, Notification, Role, Workflow, WorkflowLineage, utcnow
 
 
 def _not_derived(name: str) -> Problem:
-    return Problem(409, "not-from-template", "Not made from a template",
-                   f"'{name}' was not created from a template, so there is no template version to upgrade to.",
-                   hint="Only workflows created with POST /api/v1/templates/{slug}/instantiate can be upgraded.")
+    return Problem(
+        409,
+        "not-from-template",
+        "Not made from a template",
+        f"'{name}' was not created from a template, so there is no template version to upgrade to.",
+        hint="Only workflows created with POST /api/v1/templates/{slug}/instantiate can be upgraded.",
+    )
 
 
 def _carried_parameters(schema: dict[str, Any], previous: dict[str, Any], notes: list[str]) -> dict[str, Any]:
@@ -37,13 +41,15 @@ def _carried_parameters(schema: dict[str, Any], previous: dict[str, Any], notes:
             bad = {e["path"].split(".")[1] for e in exc.errors if e["path"].count(".") >= 1} & set(kept)
             if not bad:
                 raise
-            notes += [f"parameter '{k}' = {kept.pop(k)!r} is not valid in the new version; its default is used"
-                      for k in sorted(bad)]
+            notes += [
+                f"parameter '{k}' = {kept.pop(k)!r} is not valid in the new version; its default is used"
+                for k in sorted(bad)
+            ]
     return params.resolve(schema, {})
 
 
 def upgrade(db: Session, *, caller: Caller, workflow_id: str, data: schemas.UpgradeCreate) -> schemas.UpgradeRead:
-    caller.require("editor", "upgrade workflows")
+    caller.require(Role.EDITOR, "upgrade workflows")
     workflow = get_owned_workflow(db, caller, workflow_id)
     lineage = db.get(WorkflowLineage, workflow.id)
     template = db.get(CatalogTemplate, lineage.template_id) if lineage else None
@@ -51,10 +57,14 @@ def upgrade(db: Session, *, caller: Caller, workflow_id: str, data: schemas.Upgr
         raise _not_derived(workflow.name)
     target = data.to_version or template.latest_version
     if target <= lineage.template_version:
-        raise Problem(409, "up-to-date", "Already up to date",
-                      f"'{workflow.name}' was made from version {lineage.template_version} of '{template.slug}'; "
-                      f"there is nothing newer to upgrade to{'' if data.to_version is None else ' at that version'}.",
-                      hint="GET /api/v1/templates/updates lists the workflows that can be upgraded.")
+        raise Problem(
+            409,
+            "up-to-date",
+            "Already up to date",
+            f"'{workflow.name}' was made from version {lineage.template_version} of '{template.slug}'; "
+            f"there is nothing newer to upgrade to{'' if data.to_version is None else ' at that version'}.",
+            hint="GET /api/v1/templates/updates lists the workflows that can be upgraded.",
+        )
     old = get_template_version(db, template, lineage.template_version).definition
     new = get_template_version(db, template, target).definition
     outdated = defs.unknown_node_types(new["graph"])
@@ -69,27 +79,45 @@ def upgrade(db: Session, *, caller: Caller, workflow_id: str, data: schemas.Upgr
     result = merge.merge(base, ours, theirs, data.resolutions)
     unknown = sorted(set(data.resolutions) - {c.path for c in result.conflicts})
     if unknown:
-        raise Problem(422, "unknown-conflict", "No such conflict", f"resolutions.{unknown[0]}: not a conflict of this upgrade.",
-                      hint=f"the conflicts are: {', '.join(c.path for c in result.conflicts) or 'none'}",
-                      errors=[{"path": f"resolutions.{p}", "message": "not a conflict", "hint": "see conflicts"}
-                              for p in unknown])
+        raise Problem(
+            422,
+            "unknown-conflict",
+            "No such conflict",
+            f"resolutions.{unknown[0]}: not a conflict of this upgrade.",
+            hint=f"the conflicts are: {', '.join(c.path for c in result.conflicts) or 'none'}",
+            errors=[
+                {"path": f"resolutions.{p}", "message": "not a conflict", "hint": "see conflicts"} for p in unknown
+            ],
+        )
     graph, unbound = bind_connections(db, caller, result.graph, {}, preferred=connections_in(ours))
-    notes += [f"step '{s.node_id}' needs a {s.connection_type} connection: POST /api/v1/workflows/{{id}}/setup"
-              for s in unbound]
+    notes += [
+        f"step '{s.node_id}' needs a {s.connection_type} connection: POST /api/v1/workflows/{{id}}/setup"
+        for s in unbound
+    ]
     errors = graph_errors(graph)
     saved, from_version = None, lineage.template_version
     if not data.dry_run:
         if graph != ours:
-            saved = update_workflow(db, caller=caller, workflow_id=workflow.id, data=workflow_schemas.WorkflowUpdate(
-                graph=graph, allow_invalid=True)).version
+            saved = update_workflow(
+                db,
+                caller=caller,
+                workflow_id=workflow.id,
+                data=workflow_schemas.WorkflowUpdate(graph=graph, allow_invalid=True),
+            ).version
         lineage.template_version, lineage.parameters, lineage.upgraded_at = target, new_values, utcnow()
         db.commit()
     return schemas.UpgradeRead(
-        workflow_id=workflow.id, template=template.slug, from_version=from_version, to_version=target,
-        dry_run=data.dry_run, saved_version=saved,
+        workflow_id=workflow.id,
+        template=template.slug,
+        from_version=from_version,
+        to_version=target,
+        dry_run=data.dry_run,
+        saved_version=saved,
         changes=[schemas.ChangeRead(**vars(c)) for c in merge.changes_between(ours, graph)],
         conflicts=[schemas.ConflictRead(**vars(c)) for c in result.conflicts],
-        valid=not errors, errors=errors, notes=notes,
+        valid=not errors,
+        errors=errors,
+        notes=notes,
     )
 
 
@@ -99,23 +127,48 @@ def updates(db: Session, *, caller: Caller) -> schemas.UpdatesRead:
         select(WorkflowLineage, Workflow.name, CatalogTemplate)
         .join(Workflow, Workflow.id == WorkflowLineage.workflow_id)
         .join(CatalogTemplate, CatalogTemplate.id == WorkflowLineage.template_id)
-        .where(WorkflowLineage.tenant_id == caller.tenant_id,
-               WorkflowLineage.template_version < CatalogTemplate.latest_version)
+        .where(
+            WorkflowLineage.tenant_id == caller.tenant_id,
+            WorkflowLineage.template_version < CatalogTemplate.latest_version,
+        )
         .order_by(Workflow.name)
     ).all()
     items = []
     for lineage, name, template in rows:
-        latest = db.scalar(select(CatalogTemplateVersion.definition).where(
-            CatalogTemplateVersion.template_id == template.id, CatalogTemplateVersion.version == template.latest_version))
+        latest = db.scalars(
+            select(CatalogTemplateVersion.definition).where(
+                CatalogTemplateVersion.template_id == template.id,
+                CatalogTemplateVersion.version == template.latest_version,
+            )
+        ).one()
         changelog = [e for e in latest.get("changelog", []) if e["version"] > lineage.template_version]
-        items.append(schemas.UpdateRead(workflow_id=lineage.workflow_id, workflow_name=name, template=template.slug,
-                                        template_title=template.title, current_version=lineage.template_version,
-                                        latest_version=template.latest_version, changelog=changelog))
+        items.append(
+            schemas.UpdateRead(
+                workflow_id=lineage.workflow_id,
+                workflow_name=name,
+                template=template.slug,
+                template_title=template.title,
+                current_version=lineage.template_version,
+                latest_version=template.latest_version,
+                changelog=changelog,
+            )
+        )
     notifications = db.scalars(
-        select(Notification).where(Notification.tenant_id == caller.tenant_id, Notification.kind == "template_updated",
-                                   (Notification.user_id.is_(None)) | (Notification.user_id == caller.user_id))
-        .order_by(Notification.created_at.desc()).limit(50)
+        select(Notification)
+        .where(
+            Notification.tenant_id == caller.tenant_id,
+            Notification.kind == "template_updated",
+            (Notification.user_id.is_(None)) | (Notification.user_id == caller.user_id),
+        )
+        .order_by(Notification.created_at.desc())
+        .limit(50)
     ).all()
-    return schemas.UpdatesRead(updates=items, notifications=[
-        schemas.NotificationRead(id=n.id, title=n.title, body=n.body, data=n.data, created_at=n.created_at,
-                                 read_at=n.read_at) for n in notifications])
+    return schemas.UpdatesRead(
+        updates=items,
+        notifications=[
+            schemas.NotificationRead(
+                id=n.id, title=n.title, body=n.body, data=n.data, created_at=n.created_at, read_at=n.read_at
+            )
+            for n in notifications
+        ],
+    )

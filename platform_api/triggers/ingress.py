@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict, deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from threading import Lock
 from typing import Any
 
@@ -20,7 +20,7 @@ from platform_api.problems import Problem
 from platform_api.triggers import signatures
 from platform_api.triggers.service import trigger_of, unseal_secret
 from platform_api.workflows.service import get_version
-from store import Execution, TriggerSubscription, WebhookEndpoint, Workflow, enqueue_execution
+from store import Execution, ExecutionMode, Role, TriggerSubscription, WebhookEndpoint, Workflow, enqueue_execution
 
 KEPT_HEADERS = ("content-type", "user-agent", "x-delivery-id", "x-github-event", "stripe-signature")
 
@@ -49,33 +49,52 @@ rate_limiter = RateLimiter()
 
 
 def _unknown_endpoint() -> Problem:
-    return Problem(404, "unknown-webhook", "Unknown webhook", "No active webhook endpoint has this address.",
-                   hint="Copy the URL again from the workflow's trigger; the workflow must be published.")
+    return Problem(
+        404,
+        "unknown-webhook",
+        "Unknown webhook",
+        "No active webhook endpoint has this address.",
+        hint="Copy the URL again from the workflow's trigger; the workflow must be published.",
+    )
 
 
 def _schema_problem(schema: dict[str, Any], payload: Any, root: str) -> Problem | None:
     violation = next(iter(payload_violations(schema, payload, root)), None)
     if violation is None:
         return None
-    return Problem(422, "payload-invalid", "Payload does not match", f"{violation['path']}: {violation['message']}",
-                   hint="Send a payload that matches the trigger's schema.",
-                   errors=[{**violation, "hint": "see the trigger's schema"}])
+    return Problem(
+        422,
+        "payload-invalid",
+        "Payload does not match",
+        f"{violation['path']}: {violation['message']}",
+        hint="Send a payload that matches the trigger's schema.",
+        errors=[{**violation, "hint": "see the trigger's schema"}],
+    )
 
 
 def _verify(config: WebhookTriggerConfig, secret: str, body: bytes, headers: dict[str, str], url: str) -> None:
     try:
         if config.auth == "hmac":
-            signatures.verify_timestamped(secret, body, headers.get("x-flowyard-signature"), name="X-Flowyard-Signature")
+            signatures.verify_timestamped(
+                secret, body, headers.get("x-flowyard-signature"), name="X-Flowyard-Signature"
+            )
         elif config.auth == "stripe":
             signatures.verify_timestamped(secret, body, headers.get("stripe-signature"), name="Stripe-Signature")
         elif config.auth == "twilio":
-            signatures.verify_twilio(secret, url, body, headers.get("content-type", ""), headers.get("x-twilio-signature"))
+            signatures.verify_twilio(
+                secret, url, body, headers.get("content-type", ""), headers.get("x-twilio-signature")
+            )
         else:
             signatures.verify_bearer(secret, headers.get("authorization"))
     except signatures.BadSignature as exc:
-        raise Problem(401, "bad-signature", "Signature rejected", str(exc),
-                      hint="Sign the raw body with the endpoint's secret (rotate it if it leaked); "
-                           "see the trigger.webhook docs for the scheme.") from None
+        raise Problem(
+            401,
+            "bad-signature",
+            "Signature rejected",
+            str(exc),
+            hint="Sign the raw body with the endpoint's secret (rotate it if it leaked); "
+            "see the trigger.webhook docs for the scheme.",
+        ) from None
 
 
 def _parse(body: bytes, content_type: str) -> Any:
@@ -86,60 +105,111 @@ def _parse(body: bytes, content_type: str) -> Any:
     try:
         return json.loads(body) if body else {}
     except ValueError:
-        raise Problem(400, "payload-not-json", "Body is not JSON", "The body could not be parsed as JSON.",
-                      hint="Send Content-Type: application/json with a JSON body.") from None
+        raise Problem(
+            400,
+            "payload-not-json",
+            "Body is not JSON",
+            "The body could not be parsed as JSON.",
+            hint="Send Content-Type: application/json with a JSON body.",
+        ) from None
 
 
-def receive_webhook(db: Session, *, settings: Settings, endpoint_id: str, body: bytes, headers: dict[str, str],
-                    query: dict[str, str], url: str) -> tuple[Execution, bool]:
+def receive_webhook(
+    db: Session,
+    *,
+    settings: Settings,
+    endpoint_id: str,
+    body: bytes,
+    headers: dict[str, str],
+    query: dict[str, str],
+    url: str,
+) -> tuple[Execution, bool]:
     endpoint = db.get(WebhookEndpoint, endpoint_id)
     workflow = db.get(Workflow, endpoint.workflow_id) if endpoint and endpoint.enabled else None
-    if workflow is None or not workflow.published_version:
-        raise _unknown_endpoint()
+    if endpoint is None or workflow is None or not workflow.published_version or not workflow.deployment_id:
+        raise _unknown_endpoint()  # (publishing sets both the version and the deployment)
     graph = get_version(db, workflow, workflow.published_version).graph
     config = WebhookTriggerConfig.model_validate(trigger_of(graph)[1])
     if len(body) > config.max_body_kb * 1024:
-        raise Problem(413, "payload-too-large", "Payload too large", f"This endpoint accepts at most {config.max_body_kb} KiB.",
-                      hint="Send less, or raise max_body_kb on the trigger.")
+        raise Problem(
+            413,
+            "payload-too-large",
+            "Payload too large",
+            f"This endpoint accepts at most {config.max_body_kb} KiB.",
+            hint="Send less, or raise max_body_kb on the trigger.",
+        )
     wait = rate_limiter.allow(endpoint.id, config.rate_limit_per_minute)
     if wait is not None:
-        raise Problem(429, "rate-limited", "Too many deliveries", "This endpoint's rate limit was reached.",
-                      hint="Retry after the Retry-After seconds.", headers={"Retry-After": str(int(wait) + 1)})
+        raise Problem(
+            429,
+            "rate-limited",
+            "Too many deliveries",
+            "This endpoint's rate limit was reached.",
+            hint="Retry after the Retry-After seconds.",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     _verify(config, unseal_secret(db, settings, endpoint), body, headers, url)
     payload = _parse(body, headers.get("content-type", ""))
     problem = config.payload_schema and _schema_problem(config.payload_schema, payload, "body")
     if problem:
         raise problem
     delivery_id = headers.get(config.delivery_id_header.lower()) or (
-        str(payload.get(config.delivery_id_field)) if config.delivery_id_field and isinstance(payload, dict)
-        and payload.get(config.delivery_id_field) is not None else None)
-    received = {"body": payload, "headers": {k: v for k, v in headers.items() if k in KEPT_HEADERS},
-                "query": query, "delivery_id": delivery_id, "received_at": datetime.now(timezone.utc).isoformat()}
+        str(payload.get(config.delivery_id_field))
+        if config.delivery_id_field and isinstance(payload, dict) and payload.get(config.delivery_id_field) is not None
+        else None
+    )
+    received = {
+        "body": payload,
+        "headers": {k: v for k, v in headers.items() if k in KEPT_HEADERS},
+        "query": query,
+        "delivery_id": delivery_id,
+        "received_at": datetime.now(UTC).isoformat(),
+    }
     execution, created = enqueue_execution(
-        db, workflow=workflow, version=workflow.published_version, mode="live", deployment_id=workflow.deployment_id,
-        input=received, trigger="webhook", dedupe_key=f"webhook:{delivery_id}" if delivery_id else None)
+        db,
+        workflow=workflow,
+        version=workflow.published_version,
+        mode=ExecutionMode.LIVE,
+        deployment_id=workflow.deployment_id,
+        input=received,
+        trigger="webhook",
+        dedupe_key=f"webhook:{delivery_id}" if delivery_id else None,
+    )
     db.commit()
     return execution, created
 
 
-def receive_event(db: Session, *, caller: Caller, name: str, payload: dict[str, Any],
-                  event_id: str | None) -> list[dict[str, Any]]:
+def receive_event(
+    db: Session, *, caller: Caller, name: str, payload: dict[str, Any], event_id: str | None
+) -> list[dict[str, Any]]:
     """Start every published workflow of the tenant subscribed to `name`; once per event id."""
-    caller.require("operator", "send events")
-    subscriptions = db.scalars(select(TriggerSubscription).where(
-        TriggerSubscription.tenant_id == caller.tenant_id, TriggerSubscription.topic == f"event:{name}")).all()
-    started = []
+    caller.require(Role.OPERATOR, "send events")
+    subscriptions = db.scalars(
+        select(TriggerSubscription).where(
+            TriggerSubscription.tenant_id == caller.tenant_id, TriggerSubscription.topic == f"event:{name}"
+        )
+    ).all()
+    started: list[dict[str, Any]] = []
     for subscription in subscriptions:
-        workflow = db.get(Workflow, subscription.workflow_id)
+        workflow = db.get_one(Workflow, subscription.workflow_id)
+        if not workflow.published_version or not workflow.deployment_id:
+            continue  # never: a subscription is written when its workflow is published
         schema = subscription.config.get("payload_schema")
         problem = schema and _schema_problem(schema, payload, "payload")
         if problem:
             started.append({"workflow_id": workflow.id, "run_id": None, "error": problem.detail})
             continue
         execution, created = enqueue_execution(
-            db, workflow=workflow, version=workflow.published_version, mode="live",
-            deployment_id=workflow.deployment_id, input={"event": name, "id": event_id, "payload": payload},
-            trigger="event", triggered_by=caller.user_id, dedupe_key=f"event:{event_id}" if event_id else None)
+            db,
+            workflow=workflow,
+            version=workflow.published_version,
+            mode=ExecutionMode.LIVE,
+            deployment_id=workflow.deployment_id,
+            input={"event": name, "id": event_id, "payload": payload},
+            trigger="event",
+            triggered_by=caller.user_id,
+            dedupe_key=f"event:{event_id}" if event_id else None,
+        )
         started.append({"workflow_id": workflow.id, "run_id": execution.id, "duplicate": not created})
     db.commit()
     return started

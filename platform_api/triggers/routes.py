@@ -13,7 +13,7 @@ from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.problems import Problem
 from platform_api.triggers import ingress, service
 from platform_api.workflows.service import get_owned_workflow, get_version, redeploy
-from store import Tenant, WebhookEndpoint
+from store import Role, Tenant, WebhookEndpoint
 from store.db import get_session_factory
 
 router = APIRouter(tags=["triggers"])
@@ -28,8 +28,9 @@ class EventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$", description="The event name, e.g. order.paid.")
     payload: dict[str, Any] = Field(default_factory=dict)
-    id: str | None = Field(None, max_length=200, description="Your id for the event: the same id twice starts "
-                                                              "each workflow once.")
+    id: str | None = Field(
+        None, max_length=200, description="Your id for the event: the same id twice starts each workflow once."
+    )
 
 
 class WebhookRead(BaseModel):
@@ -41,26 +42,36 @@ class WebhookRead(BaseModel):
 
 class SecretRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    secret: str | None = Field(None, min_length=16, max_length=200,
-                               description="Your own secret (Stripe's whsec_…, Twilio's auth token); "
-                                           "omit to get a new random one.")
+    secret: str | None = Field(
+        None,
+        min_length=16,
+        max_length=200,
+        description="Your own secret (Stripe's whsec_…, Twilio's auth token); omit to get a new random one.",
+    )
 
 
 class WebhookRotated(WebhookRead):
     secret: str = Field(description="Shown only now.")
 
 
-
 @router.post("/hooks/{endpoint_id}", status_code=202, response_model=WebhookDelivered)
 async def deliver(endpoint_id: str, request: Request, settings: Settings = Depends(get_settings)) -> WebhookDelivered:
     body = await request.body()
-    url = settings.api_public_url.rstrip("/") + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    url = (
+        settings.api_public_url.rstrip("/") + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    )
 
     def accept():
         with get_session_factory(settings.platform_database_url)() as db:
-            return ingress.receive_webhook(db, settings=settings, endpoint_id=endpoint_id, body=body,
-                                           headers={k.lower(): v for k, v in request.headers.items()},
-                                           query=dict(request.query_params), url=url)
+            return ingress.receive_webhook(
+                db,
+                settings=settings,
+                endpoint_id=endpoint_id,
+                body=body,
+                headers={k.lower(): v for k, v in request.headers.items()},
+                query=dict(request.query_params),
+                url=url,
+            )
 
     execution, created = await run_in_threadpool(accept)
     wake_dispatcher(request)
@@ -75,8 +86,12 @@ def send_event(data: EventCreate, request: Request, db: DB, caller: CurrentCalle
 
 
 def _webhook_read(endpoint: WebhookEndpoint, settings: Settings) -> dict[str, Any]:
-    return {"url": f"{settings.api_public_url.rstrip('/')}/hooks/{endpoint.id}", "enabled": endpoint.enabled,
-            "created_at": endpoint.created_at, "rotated_at": endpoint.rotated_at}
+    return {
+        "url": f"{settings.api_public_url.rstrip('/')}/hooks/{endpoint.id}",
+        "enabled": endpoint.enabled,
+        "created_at": endpoint.created_at,
+        "rotated_at": endpoint.rotated_at,
+    }
 
 
 @router.get("/api/v1/workflows/{workflow_id}/webhook", response_model=WebhookRead)
@@ -84,36 +99,58 @@ def read_webhook(workflow_id: str, db: DB, caller: CurrentCaller, settings: Sett
     workflow = get_owned_workflow(db, caller, workflow_id)
     endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.workflow_id == workflow.id))
     if endpoint is None:
-        raise Problem(404, "no-webhook", "No webhook", "This workflow has no webhook endpoint.",
-                              hint="Give it a trigger.webhook and publish it.")
+        raise Problem(
+            404,
+            "no-webhook",
+            "No webhook",
+            "This workflow has no webhook endpoint.",
+            hint="Give it a trigger.webhook and publish it.",
+        )
     return _webhook_read(endpoint, settings)
 
 
 @router.post("/api/v1/workflows/{workflow_id}/webhook/rotate", response_model=WebhookRotated)
-def rotate_webhook_secret(workflow_id: str, data: SecretRotate, db: DB, caller: CurrentCaller,
-                          settings: Settings = Depends(get_settings)):
+def rotate_webhook_secret(
+    workflow_id: str, data: SecretRotate, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
+):
     workflow = get_owned_workflow(db, caller, workflow_id)
-    endpoint, secret = service.rotate_secret(db, caller=caller, workflow=workflow, settings=settings, secret=data.secret)
+    endpoint, secret = service.rotate_secret(
+        db, caller=caller, workflow=workflow, settings=settings, secret=data.secret
+    )
     return {**_webhook_read(endpoint, settings), "secret": secret}
 
 
 @router.get("/api/v1/workflows/{workflow_id}/schedule/preview")
-def preview_schedule(workflow_id: str, db: DB, caller: CurrentCaller, count: int = Query(10, ge=1, le=100),
-                     start: datetime | None = Query(None, description="Preview from this instant (default now).")):
+def preview_schedule(
+    workflow_id: str,
+    db: DB,
+    caller: CurrentCaller,
+    count: int = Query(10, ge=1, le=100),
+    start: datetime | None = Query(None, description="Preview from this instant (default now)."),
+):
     workflow = get_owned_workflow(db, caller, workflow_id)
     graph = get_version(db, workflow, workflow.published_version or workflow.latest_version).graph
-    tenant = db.get(Tenant, caller.tenant_id)
-    return {"time_zone": tenant.time_zone, "paused": workflow.schedules_paused,
-            "fires": service.preview(graph, tenant, count, start)}
+    tenant = db.get_one(Tenant, caller.tenant_id)
+    return {
+        "time_zone": tenant.time_zone,
+        "paused": workflow.schedules_paused,
+        "fires": service.preview(graph, tenant, count, start),
+    }
 
 
 @router.post("/api/v1/workflows/{workflow_id}/schedule/{action}")
-def pause_or_resume_schedule(workflow_id: str, action: str, db: DB, caller: CurrentCaller,
-                             settings: Settings = Depends(get_settings)):
+def pause_or_resume_schedule(
+    workflow_id: str, action: str, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
+):
     if action not in ("pause", "resume"):
-        raise Problem(404, "not-found", "Not found", f"No schedule action '{action}'.",
-                              hint="Use /schedule/pause or /schedule/resume.")
-    caller.require("operator", "pause or resume schedules")
+        raise Problem(
+            404,
+            "not-found",
+            "Not found",
+            f"No schedule action '{action}'.",
+            hint="Use /schedule/pause or /schedule/resume.",
+        )
+    caller.require(Role.OPERATOR, "pause or resume schedules")
     workflow = get_owned_workflow(db, caller, workflow_id)
     workflow.schedules_paused = action == "pause"
     redeploy(db, caller=caller, workflow=workflow, settings=settings)

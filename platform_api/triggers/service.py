@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -18,13 +18,15 @@ from engine.publish import schedule_creates
 from flow_factory.nodes.trigger_schedule import ScheduleTriggerConfig, prefect_schedule
 from platform_api.deps import Caller
 from platform_api.problems import Problem
-from store import Membership, Notification, Tenant, TriggerSubscription, User, WebhookEndpoint, Workflow
+from store import Membership, Notification, Role, Tenant, TriggerSubscription, User, WebhookEndpoint, Workflow
 
 SECRET_CONTEXT = "webhook-endpoint"
 
 
 def trigger_of(graph: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    node = next((n for n in graph.get("nodes", []) if str(n.get("type", "")).startswith("trigger.")), {})
+    node: dict[str, Any] = next(
+        (n for n in graph.get("nodes", []) if str(n.get("type", "")).startswith("trigger.")), {}
+    )
     return node.get("type", ""), node.get("config") or {}
 
 
@@ -33,8 +35,9 @@ def deployment_schedules(workflow: Workflow, graph: dict[str, Any], time_zone: s
     if kind != "trigger.schedule":
         return []
     specs = ScheduleTriggerConfig.model_validate(config).schedules
-    return schedule_creates(workflow.id, [prefect_schedule(spec, time_zone) for spec in specs],
-                            active=not workflow.schedules_paused)
+    return schedule_creates(
+        workflow.id, [prefect_schedule(spec, time_zone) for spec in specs], active=not workflow.schedules_paused
+    )
 
 
 def sync_subscriptions(db: Session, workflow: Workflow, graph: dict[str, Any]) -> None:
@@ -42,8 +45,11 @@ def sync_subscriptions(db: Session, workflow: Workflow, graph: dict[str, Any]) -
     kind, config = trigger_of(graph)
     topic = {"trigger.data_change": lambda: topic_for(config), "trigger.event": lambda: f"event:{config['event']}"}
     if kind in topic:
-        db.add(TriggerSubscription(tenant_id=workflow.tenant_id, workflow_id=workflow.id, topic=topic[kind](),
-                                   config=config))
+        db.add(
+            TriggerSubscription(
+                tenant_id=workflow.tenant_id, workflow_id=workflow.id, topic=topic[kind](), config=config
+            )
+        )
 
 
 def _seal(db: Session, settings: Settings, tenant_id: str, secret: str) -> str:
@@ -66,20 +72,31 @@ def sync_endpoint(db: Session, settings: Settings, workflow: Workflow, graph: di
     if not wanted:
         return None
     secret = "whsec_" + secrets.token_urlsafe(32)
-    db.add(WebhookEndpoint(tenant_id=workflow.tenant_id, workflow_id=workflow.id,
-                           sealed_secret=_seal(db, settings, workflow.tenant_id, secret)))
+    db.add(
+        WebhookEndpoint(
+            tenant_id=workflow.tenant_id,
+            workflow_id=workflow.id,
+            sealed_secret=_seal(db, settings, workflow.tenant_id, secret),
+        )
+    )
     return secret
 
 
-def rotate_secret(db: Session, *, caller: Caller, workflow: Workflow, settings: Settings,
-                  secret: str | None) -> tuple[WebhookEndpoint, str]:
-    caller.require("editor", "rotate webhook secrets")
+def rotate_secret(
+    db: Session, *, caller: Caller, workflow: Workflow, settings: Settings, secret: str | None
+) -> tuple[WebhookEndpoint, str]:
+    caller.require(Role.EDITOR, "rotate webhook secrets")
     endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.workflow_id == workflow.id))
     if endpoint is None:
-        raise Problem(404, "no-webhook", "No webhook", "This workflow has no webhook endpoint.",
-                      hint="Give it a trigger.webhook and publish it.")
+        raise Problem(
+            404,
+            "no-webhook",
+            "No webhook",
+            "This workflow has no webhook endpoint.",
+            hint="Give it a trigger.webhook and publish it.",
+        )
     secret = secret or "whsec_" + secrets.token_urlsafe(32)
-    endpoint.sealed_secret, endpoint.rotated_at = _seal(db, settings, workflow.tenant_id, secret), datetime.now(timezone.utc)
+    endpoint.sealed_secret, endpoint.rotated_at = _seal(db, settings, workflow.tenant_id, secret), datetime.now(UTC)
     db.commit()
     return endpoint, secret
 
@@ -89,29 +106,49 @@ def notify_trigger_change(db: Session, *, caller: Caller, workflow: Workflow, be
     if before is None or trigger_of(before) == trigger_of(after):
         return
     who = db.scalar(select(User.email).where(User.id == caller.user_id)) if caller.user_id else "an API key"
-    old, new = (f"{kind} {json.dumps(config, sort_keys=True)}" for kind, config in (trigger_of(before), trigger_of(after)))
-    recipients = db.scalars(select(Membership.user_id).where(
-        Membership.tenant_id == workflow.tenant_id, Membership.role.in_(("owner", "admin"))))
+    old, new = (
+        f"{kind} {json.dumps(config, sort_keys=True)}" for kind, config in (trigger_of(before), trigger_of(after))
+    )
+    recipients = db.scalars(
+        select(Membership.user_id).where(
+            Membership.tenant_id == workflow.tenant_id, Membership.role.in_((Role.OWNER, Role.ADMIN))
+        )
+    )
     for user_id in recipients:
-        db.add(Notification(
-            tenant_id=workflow.tenant_id, user_id=user_id, kind="trigger_changed",
-            title=f"Trigger of '{workflow.name}' changed",
-            body=f"{who} changed the trigger of '{workflow.name}' from {old} to {new}. It is live now.",
-            data={"workflow_id": workflow.id, "from": trigger_of(before)[1], "to": trigger_of(after)[1], "by": who},
-        ))
+        db.add(
+            Notification(
+                tenant_id=workflow.tenant_id,
+                user_id=user_id,
+                kind="trigger_changed",
+                title=f"Trigger of '{workflow.name}' changed",
+                body=f"{who} changed the trigger of '{workflow.name}' from {old} to {new}. It is live now.",
+                data={"workflow_id": workflow.id, "from": trigger_of(before)[1], "to": trigger_of(after)[1], "by": who},
+            )
+        )
 
 
 def preview(graph: dict[str, Any], tenant: Tenant, count: int, start: datetime | None) -> list[dict[str, Any]]:
     """The next `count` fire times over all schedules (from `start`, default now), local and UTC, soonest first."""
     kind, config = trigger_of(graph)
     if kind != "trigger.schedule":
-        raise Problem(409, "not-scheduled", "No schedule", "This workflow's trigger is not a schedule.",
-                      hint="Use a trigger.schedule node to run it on a schedule.")
-    start = start or datetime.now(timezone.utc)
+        raise Problem(
+            409,
+            "not-scheduled",
+            "No schedule",
+            "This workflow's trigger is not a schedule.",
+            hint="Use a trigger.schedule node to run it on a schedule.",
+        )
+    start = start or datetime.now(UTC)
     fires = []
     for spec in ScheduleTriggerConfig.model_validate(config).schedules:
         zone = spec.timezone or tenant.time_zone
         for when in asyncio.run(prefect_schedule(spec, tenant.time_zone).get_dates(n=count, start=start)):
-            fires.append({"local": when.isoformat(), "utc": when.astimezone(timezone.utc).isoformat(),
-                          "time_zone": zone, "schedule": spec.cron or f"every {spec.interval_minutes:g} minutes"})
+            fires.append(
+                {
+                    "local": when.isoformat(),
+                    "utc": when.astimezone(UTC).isoformat(),
+                    "time_zone": zone,
+                    "schedule": spec.cron or f"every {spec.interval_minutes:g} minutes",
+                }
+            )
     return sorted(fires, key=lambda fire: fire["utc"])[:count]

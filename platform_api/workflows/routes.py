@@ -25,7 +25,9 @@ def read_workflow(workflow_id: str, db: DB, caller: CurrentCaller) -> schemas.Wo
 
 
 @router.put("/{workflow_id}", response_model=schemas.WorkflowRead)
-def update_workflow(workflow_id: str, data: schemas.WorkflowUpdate, db: DB, caller: CurrentCaller) -> schemas.WorkflowRead:
+def update_workflow(
+    workflow_id: str, data: schemas.WorkflowUpdate, db: DB, caller: CurrentCaller
+) -> schemas.WorkflowRead:
     return service.update_workflow(db, caller=caller, workflow_id=workflow_id, data=data)
 
 

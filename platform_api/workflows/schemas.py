@@ -24,10 +24,13 @@ class WorkflowUpdate(BaseModel):
     )
     allow_invalid: bool = Field(False, description="Save a work-in-progress graph that does not validate yet.")
     conflict_policy: Literal["queue", "skip", "parallel"] | None = Field(
-        None, description="When a run is still going as the next starts: `queue` it, `skip` it, or run in "
-                          "`parallel` (up to max_parallel). Takes effect at once.")
-    max_parallel: int | None = Field(None, ge=1, le=10_000, description="With `parallel`: most runs at once; "
-                                                                        "null for no limit.")
+        None,
+        description="When a run is still going as the next starts: `queue` it, `skip` it, or run in "
+        "`parallel` (up to max_parallel). Takes effect at once.",
+    )
+    max_parallel: int | None = Field(
+        None, ge=1, le=10_000, description="With `parallel`: most runs at once; null for no limit."
+    )
 
 
 class GraphErrorRead(BaseModel):
@@ -67,8 +70,10 @@ class WorkflowRead(WorkflowSummary):
     schedules_paused: bool
     template: LineageRead | None = Field(None, description="The template it was made from, if any.")
     webhook_secret: str | None = Field(
-        None, description="Only in the answer to the first publish of a webhook workflow: the endpoint's secret. "
-                          "It is never shown again; rotate it to get a new one.")
+        None,
+        description="Only in the answer to the first publish of a webhook workflow: the endpoint's secret. "
+        "It is never shown again; rotate it to get a new one.",
+    )
 
 
 class VersionRead(BaseModel):

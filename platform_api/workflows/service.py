@@ -22,7 +22,7 @@ from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
 from platform_api.triggers import service as triggers
 from platform_api.workflows import schemas
-from store import Tenant, User, Workflow, WorkflowLineage, WorkflowVersion, utcnow
+from store import Role, Tenant, User, Workflow, WorkflowLineage, WorkflowVersion, utcnow
 
 
 def graph_errors(graph: Any, *, prefix: str = "graph") -> list[dict[str, str]]:
@@ -42,7 +42,13 @@ def check_graph_size(graph: Any, *, prefix: str = "graph") -> None:
             "Graph too large",
             f"The graph has {len(nodes)} nodes; at most {MAX_NODES} are allowed.",
             hint="Split the automation into several workflows.",
-            errors=[{"path": ".".join(p for p in (prefix, "nodes") if p), "message": f"more than {MAX_NODES} nodes", "hint": "split it"}],
+            errors=[
+                {
+                    "path": ".".join(p for p in (prefix, "nodes") if p),
+                    "message": f"more than {MAX_NODES} nodes",
+                    "hint": "split it",
+                }
+            ],
         )
 
 
@@ -50,8 +56,12 @@ def invalid_graph(errors: list[dict[str, str]]) -> Problem:
     first = errors[0]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return Problem(
-        422, "invalid-graph", "Invalid workflow graph", f"{first['path']}: {first['message']}{more}",
-        hint=first["hint"], errors=errors,
+        422,
+        "invalid-graph",
+        "Invalid workflow graph",
+        f"{first['path']}: {first['message']}{more}",
+        hint=first["hint"],
+        errors=errors,
     )
 
 
@@ -70,7 +80,10 @@ def _checked_graph(graph: dict[str, Any], *, allow_invalid: bool) -> list[dict[s
 
 def _name_taken(name: str) -> Problem:
     return Problem(
-        409, "name-taken", "Name already used", f"A workflow named '{name}' already exists in your workspace.",
+        409,
+        "name-taken",
+        "Name already used",
+        f"A workflow named '{name}' already exists in your workspace.",
         hint="Choose another name, or edit the existing workflow.",
         errors=[{"path": "name", "message": "already used", "hint": "choose another name"}],
     )
@@ -84,10 +97,17 @@ def get_owned_workflow(db: Session, caller: Caller, workflow_id: str, *, lock: b
     return workflow
 
 
-def get_version(db: Session, workflow: Workflow, version: int) -> WorkflowVersion:
+def find_version(db: Session, workflow: Workflow, version: int) -> WorkflowVersion | None:
     return db.scalar(
         select(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.version == version)
     )
+
+
+def get_version(db: Session, workflow: Workflow, version: int) -> WorkflowVersion:
+    """A version the workflow has (its latest or published one)."""
+    return db.scalars(
+        select(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.version == version)
+    ).one()
 
 
 def _summary_fields(workflow: Workflow) -> dict[str, Any]:
@@ -125,12 +145,13 @@ def _lineage(db: Session, workflow_id: str) -> schemas.LineageRead | None:
     lineage = db.get(WorkflowLineage, workflow_id)
     if lineage is None:
         return None
-    return schemas.LineageRead(slug=lineage.template_slug, version=lineage.template_version,
-                               parameters=lineage.parameters)
+    return schemas.LineageRead(
+        slug=lineage.template_slug, version=lineage.template_version, parameters=lineage.parameters
+    )
 
 
 def create_workflow(db: Session, *, caller: Caller, data: schemas.WorkflowCreate) -> schemas.WorkflowRead:
-    caller.require("editor", "create workflows")
+    caller.require(Role.EDITOR, "create workflows")
     errors = _checked_graph(data.graph, allow_invalid=data.allow_invalid)
     if db.scalar(select(Workflow.id).where(Workflow.tenant_id == caller.tenant_id, Workflow.name == data.name)):
         raise _name_taken(data.name)
@@ -154,23 +175,33 @@ def create_workflow(db: Session, *, caller: Caller, data: schemas.WorkflowCreate
 
 def _new_version(caller: Caller, workflow: Workflow, number: int, graph: dict, *, valid: bool) -> WorkflowVersion:
     return WorkflowVersion(
-        tenant_id=caller.tenant_id, workflow_id=workflow.id, version=number, graph=graph, valid=valid,
+        tenant_id=caller.tenant_id,
+        workflow_id=workflow.id,
+        version=number,
+        graph=graph,
+        valid=valid,
         created_by=caller.user_id,
     )
 
 
-def update_workflow(db: Session, *, caller: Caller, workflow_id: str, data: schemas.WorkflowUpdate) -> schemas.WorkflowRead:
-    caller.require("editor", "edit workflows")
+def update_workflow(
+    db: Session, *, caller: Caller, workflow_id: str, data: schemas.WorkflowUpdate
+) -> schemas.WorkflowRead:
+    caller.require(Role.EDITOR, "edit workflows")
     workflow = get_owned_workflow(db, caller, workflow_id, lock=True)
     if data.base_version is not None and data.base_version != workflow.latest_version:
         raise Problem(
-            409, "version-conflict", "Saved by someone else",
+            409,
+            "version-conflict",
+            "Saved by someone else",
             f"You edited version {data.base_version}, but version {workflow.latest_version} was saved since.",
             hint="Reload the workflow to see their changes, or save yours without base_version to keep both.",
             errors=[{"path": "base_version", "message": "not the latest version", "hint": "reload"}],
         )
-    if data.name and data.name != workflow.name and db.scalar(
-        select(Workflow.id).where(Workflow.tenant_id == caller.tenant_id, Workflow.name == data.name)
+    if (
+        data.name
+        and data.name != workflow.name
+        and db.scalar(select(Workflow.id).where(Workflow.tenant_id == caller.tenant_id, Workflow.name == data.name))
     ):
         raise _name_taken(data.name)
     if data.graph is not None:
@@ -188,8 +219,13 @@ def update_workflow(db: Session, *, caller: Caller, workflow_id: str, data: sche
         db.commit()
     except IntegrityError:
         db.rollback()
-        raise Problem(409, "version-conflict", "Saved by someone else", "Another save happened at the same time.",
-                      hint="Reload and save again.") from None
+        raise Problem(
+            409,
+            "version-conflict",
+            "Saved by someone else",
+            "Another save happened at the same time.",
+            hint="Reload and save again.",
+        ) from None
     return _read(db, workflow, caller)
 
 
@@ -220,39 +256,59 @@ def list_versions(db: Session, *, caller: Caller, workflow_id: str) -> list[sche
 
 def read_version(db: Session, *, caller: Caller, workflow_id: str, version: int) -> schemas.VersionRead:
     workflow = get_owned_workflow(db, caller, workflow_id)
-    row = get_version(db, workflow, version)
+    row = find_version(db, workflow, version)
     if row is None:
         raise not_found("workflow version")
     email = db.scalar(select(User.email).where(User.id == row.created_by)) if row.created_by else None
-    return schemas.VersionRead(version=row.version, valid=row.valid, created_at=row.created_at, created_by=email,
-                               graph=row.graph)
+    return schemas.VersionRead(
+        version=row.version, valid=row.valid, created_at=row.created_at, created_by=email, graph=row.graph
+    )
 
 
 def _prefect_unavailable(exc: Exception) -> Problem:
-    return Problem(503, "engine-unavailable", "Workflow engine unavailable",
-                   f"Could not reach the workflow engine: {type(exc).__name__}.",
-                   hint="Try again in a minute; if it persists, contact your operator.",
-                   headers={"Retry-After": "30"})
+    return Problem(
+        503,
+        "engine-unavailable",
+        "Workflow engine unavailable",
+        f"Could not reach the workflow engine: {type(exc).__name__}.",
+        hint="Try again in a minute; if it persists, contact your operator.",
+        headers={"Retry-After": "30"},
+    )
 
 
 def deploy(settings: Settings, *, target: DeploymentTarget, known_id: str | None, schedules: list | None = None) -> str:
     try:
         with prefect_client(settings) as client:
             limits = BatchLimits(settings.dispatcher.batches_per_workflow, settings.dispatcher.batches_per_tenant)
-            return str(upsert_deployment(client, target=target, work_pool=settings.worker.work_pool,
-                                         known_id=known_id, limits=limits, schedules=schedules))
+            return str(
+                upsert_deployment(
+                    client,
+                    target=target,
+                    work_pool=settings.worker.work_pool,
+                    known_id=known_id,
+                    limits=limits,
+                    schedules=schedules,
+                )
+            )
     except DeploymentNameTaken:
-        raise Problem(409, "deployment-name-taken", "Name clash", "Another workflow already uses this deployment name.",
-                      hint="Rename the workflow and publish again.") from None
+        raise Problem(
+            409,
+            "deployment-name-taken",
+            "Name clash",
+            "Another workflow already uses this deployment name.",
+            hint="Rename the workflow and publish again.",
+        ) from None
     except Exception as exc:
         raise _prefect_unavailable(exc) from exc
 
 
-def _deploy_version(db: Session, *, workflow: Workflow, version: int, settings: Settings, release: bool = False) -> dict:
+def _deploy_version(
+    db: Session, *, workflow: Workflow, version: int, settings: Settings, release: bool = False
+) -> dict:
     """Make `version` live: the deployment with its schedules, then subscriptions and the webhook endpoint.
     `release`: nothing was written yet, so end the transaction while Prefect is called (on SQLite it holds the
     database's write lock, and every other request of the platform would wait for Prefect)."""
-    tenant = db.get(Tenant, workflow.tenant_id)
+    tenant = db.get_one(Tenant, workflow.tenant_id)
     graph = get_version(db, workflow, version).graph
     target = DeploymentTarget(tenant.id, tenant.slug, workflow.slug, f"{tenant.name}: {workflow.name}")
     schedules = triggers.deployment_schedules(workflow, graph, tenant.time_zone)
@@ -271,7 +327,7 @@ def redeploy(db: Session, *, caller: Caller, workflow: Workflow, settings: Setti
 
 
 def publish_workflow(db: Session, *, caller: Caller, workflow_id: str, settings: Settings) -> schemas.WorkflowRead:
-    caller.require("editor", "publish workflows")
+    caller.require(Role.EDITOR, "publish workflows")
     workflow = get_owned_workflow(db, caller, workflow_id)
     latest = get_version(db, workflow, workflow.latest_version)
     errors = graph_errors(latest.graph) + check_connections(db, tenant_id=caller.tenant_id, graph=latest.graph)
@@ -285,4 +341,3 @@ def publish_workflow(db: Session, *, caller: Caller, workflow_id: str, settings:
     workflow.updated_at = utcnow()
     db.commit()
     return _read(db, workflow, caller, webhook_secret=secret)
-

@@ -13,8 +13,9 @@ config = context.config
 def run_migrations_online() -> None:
     engine = get_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
-                          include_name=is_modelled)
+        context.configure(
+            connection=connection, target_metadata=Base.metadata, render_as_batch=True, include_name=is_modelled
+        )
         with context.begin_transaction():
             context.run_migrations()
 

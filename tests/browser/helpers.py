@@ -13,8 +13,14 @@ from tests.support import Api
 
 PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -84,12 +90,27 @@ def three_step_graph(*, spread: bool = True) -> dict:
     step = 300 if spread else 20
     return {
         "nodes": [
-            {"id": "start", "type": "trigger.manual", "label": "New lead",
-             "config": {"sample": {"first_name": "Ada", "email": "ada@example.com"}}, "position": {"x": 0, "y": 0}},
-            {"id": "shape", "type": "data.transform", "label": "Shape the lead",
-             "config": {"fields": {"name": "{{ trigger.first_name }}"}}, "position": {"x": step, "y": 0}},
-            {"id": "say", "type": "util.log", "label": "Log it",
-             "config": {"message": "Hello {{ steps.shape.output.name }}"}, "position": {"x": 2 * step, "y": 0}},
+            {
+                "id": "start",
+                "type": "trigger.manual",
+                "label": "New lead",
+                "config": {"sample": {"first_name": "Ada", "email": "ada@example.com"}},
+                "position": {"x": 0, "y": 0},
+            },
+            {
+                "id": "shape",
+                "type": "data.transform",
+                "label": "Shape the lead",
+                "config": {"fields": {"name": "{{ trigger.first_name }}"}},
+                "position": {"x": step, "y": 0},
+            },
+            {
+                "id": "say",
+                "type": "util.log",
+                "label": "Log it",
+                "config": {"message": "Hello {{ steps.shape.output.name }}"},
+                "position": {"x": 2 * step, "y": 0},
+            },
         ],
         "edges": [
             {"id": "e1", "source": "start", "source_handle": None, "target": "shape"},

@@ -50,17 +50,49 @@ def lead_graph(crm_url: str) -> dict:
 
     return {
         "nodes": [
-            step("start", "trigger.manual", "New lead from the website",
-                 {"sample": {"first_name": "Jane", "email": "jane@acme.com", "company": "Acme", "delay": 0}}),
-            step("shape", "data.transform", "Shape the lead", {"fields": {
-                "full_name": "{{ trigger.first_name }}", "email": "{{ trigger.email }}", "company": "{{ trigger.company }}"}}),
-            step("business", "logic.if", "Business email?",
-                 {"condition": {"field": "trigger.email", "operator": "not_contains", "value": "@gmail.com"}}),
-            step("crm", "http.request", "Add to the CRM", {
-                "method": "POST", "url": crm_url + "/contacts?delay={{ trigger.delay }}",
-                "json_body": {"name": "{{ steps.shape.output.full_name }}", "email": "{{ steps.shape.output.email }}"}}),
-            step("welcome", "util.log", "Note the new contact",
-                 {"message": "Added {{ steps.shape.output.full_name }} as contact {{ steps.crm.output.body.id }}"}),
+            step(
+                "start",
+                "trigger.manual",
+                "New lead from the website",
+                {"sample": {"first_name": "Jane", "email": "jane@acme.com", "company": "Acme", "delay": 0}},
+            ),
+            step(
+                "shape",
+                "data.transform",
+                "Shape the lead",
+                {
+                    "fields": {
+                        "full_name": "{{ trigger.first_name }}",
+                        "email": "{{ trigger.email }}",
+                        "company": "{{ trigger.company }}",
+                    }
+                },
+            ),
+            step(
+                "business",
+                "logic.if",
+                "Business email?",
+                {"condition": {"field": "trigger.email", "operator": "not_contains", "value": "@gmail.com"}},
+            ),
+            step(
+                "crm",
+                "http.request",
+                "Add to the CRM",
+                {
+                    "method": "POST",
+                    "url": crm_url + "/contacts?delay={{ trigger.delay }}",
+                    "json_body": {
+                        "name": "{{ steps.shape.output.full_name }}",
+                        "email": "{{ steps.shape.output.email }}",
+                    },
+                },
+            ),
+            step(
+                "welcome",
+                "util.log",
+                "Note the new contact",
+                {"message": "Added {{ steps.shape.output.full_name }} as contact {{ steps.crm.output.body.id }}"},
+            ),
             step("personal", "util.log", "Note a personal address", {"message": "Skipped {{ trigger.email }}"}),
         ],
         "edges": [
@@ -91,7 +123,8 @@ def editor_and_test_run(page: Page, api_url: str, workflow_id: str) -> None:
     node(page, "start").click()
     page.get_by_role("button", name="Test run").click()
     page.get_by_label("Trigger payload (JSON)").fill(
-        '{"first_name": "Jane", "email": "jane@acme.com", "company": "Acme", "delay": 8}')
+        '{"first_name": "Jane", "email": "jane@acme.com", "company": "Acme", "delay": 8}'
+    )
     page.get_by_role("button", name="Run test").click()
     expect(node(page, "crm").locator(".step-node")).to_have_attribute("data-status", "running", timeout=120_000)
     node(page, "shape").click()

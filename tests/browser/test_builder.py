@@ -71,8 +71,12 @@ def test_build_validate_save_publish_and_test_run(page: Page, app_url: str):
     log_out = node(page, "log").locator('.react-flow__handle.source[data-handleid="default"]')
     box = log_out.bounding_box()
     trigger = node(page, "manual_trigger").bounding_box()
-    drag(page, (box["x"] + 6, box["y"] + 6), (trigger["x"] + trigger["width"] / 2, trigger["y"] + trigger["height"] / 2))
-    expect(page.get_by_role("alert").filter(has_text="A trigger starts the workflow, so it cannot have inputs")).to_be_visible()
+    drag(
+        page, (box["x"] + 6, box["y"] + 6), (trigger["x"] + trigger["width"] / 2, trigger["y"] + trigger["height"] / 2)
+    )
+    expect(
+        page.get_by_role("alert").filter(has_text="A trigger starts the workflow, so it cannot have inputs")
+    ).to_be_visible()
     assert edge_count(page) == 2
 
     # Configure the transform with the expression helper: its field error disappears.

@@ -95,8 +95,15 @@ def test_move_undo_redo_copy_paste_delete_zoom_and_layout(page: Page, app_url: s
 def test_unknown_node_type_is_a_placeholder(page: Page, app_url: str):
     api = new_tenant(app_url)
     graph = three_step_graph()
-    graph["nodes"].append({"id": "legacy", "type": "crm.legacy_sync", "label": "Old CRM sync",
-                           "config": {"list": "vip"}, "position": {"x": 600, "y": 200}})
+    graph["nodes"].append(
+        {
+            "id": "legacy",
+            "type": "crm.legacy_sync",
+            "label": "Old CRM sync",
+            "config": {"list": "vip"},
+            "position": {"x": 600, "y": 200},
+        }
+    )
     graph["edges"].append({"id": "e3", "source": "shape", "source_handle": "error", "target": "legacy"})
     workflow = create_workflow(api, "Old one", graph)
     sign_in(page, app_url, api)

@@ -27,10 +27,20 @@ def email_graph() -> dict:
     """trigger.manual -> email.sendgrid, the email step still without a connection."""
     return {
         "nodes": [
-            {"id": "start", "type": "trigger.manual", "label": "New signup",
-             "config": {"sample": {"email": "ada@example.com"}}, "position": {"x": 0, "y": 0}},
-            {"id": "welcome", "type": "email.sendgrid", "label": "Welcome email",
-             "config": {"to": "{{ trigger.email }}", "subject": "Welcome", "text": "Hello!"}, "position": {"x": 320, "y": 0}},
+            {
+                "id": "start",
+                "type": "trigger.manual",
+                "label": "New signup",
+                "config": {"sample": {"email": "ada@example.com"}},
+                "position": {"x": 0, "y": 0},
+            },
+            {
+                "id": "welcome",
+                "type": "email.sendgrid",
+                "label": "Welcome email",
+                "config": {"to": "{{ trigger.email }}", "subject": "Welcome", "text": "Hello!"},
+                "position": {"x": 320, "y": 0},
+            },
         ],
         "edges": [{"id": "e1", "source": "start", "source_handle": None, "target": "welcome"}],
     }
@@ -41,8 +51,13 @@ def test_add_test_use_and_delete_a_sendgrid_connection(page: Page, app_url: str,
     good_key = fake_services.sendgrid.add_key()
     workflow = create_workflow(api, WORKFLOW, email_graph())
     bodies: list[dict] = []
-    page.on("request", lambda r: "/api/v1/connections" in r.url and r.method in ("POST", "PATCH") and r.post_data
-            and bodies.append(json.loads(r.post_data)))
+    page.on(
+        "request",
+        lambda r: "/api/v1/connections" in r.url
+        and r.method in ("POST", "PATCH")
+        and r.post_data
+        and bodies.append(json.loads(r.post_data)),
+    )
     sign_in(page, app_url, api)
 
     # From the nav: an empty page that says what connections are for.
@@ -75,8 +90,13 @@ def test_add_test_use_and_delete_a_sendgrid_connection(page: Page, app_url: str,
     dialog.get_by_label("From name").fill("The Shop")
     dialog.get_by_role("button", name="Add connection").click()
     expect(dialog).to_be_hidden()
-    assert bodies[-1] == {"type": "sendgrid", "name": "Marketing", "config": {"from_email": SENDER, "from_name": "The Shop"},
-                          "secrets": {"api_key": "SG.not-a-key-sendgrid-knows"}, "use_for_alerts": False}
+    assert bodies[-1] == {
+        "type": "sendgrid",
+        "name": "Marketing",
+        "config": {"from_email": SENDER, "from_name": "The Shop"},
+        "secrets": {"api_key": "SG.not-a-key-sendgrid-knows"},
+        "use_for_alerts": False,
+    }
 
     # The list: name, readable type, status, settings, and the key only as a mask.
     item = page.get_by_role("list", name="Your connections").get_by_role("listitem", name="Marketing")
@@ -111,7 +131,8 @@ def test_add_test_use_and_delete_a_sendgrid_connection(page: Page, app_url: str,
     expect(item.locator(".pill")).to_have_text("Not tested")
     item.get_by_role("button", name="Test Marketing").click()
     expect(item.get_by_label("Test result")).to_have_text(
-        f"Test passed: SendGrid accepted the API key; it may send email as {SENDER}.")
+        f"Test passed: SendGrid accepted the API key; it may send email as {SENDER}."
+    )
     expect(item.locator(".pill")).to_have_text("Working")
 
     # Edit again, the key left empty: it is kept (not sent, so not erased) and Test still passes.
@@ -155,7 +176,8 @@ def test_add_test_use_and_delete_a_sendgrid_connection(page: Page, app_url: str,
     expect(alert).to_contain_text(f"Workflows use this connection: {WORKFLOW}.")
     expect(alert).to_contain_text("Switch those workflows' steps to another connection first.")
     expect(alert.get_by_role("list", name="Workflows using it").get_by_role("link", name=WORKFLOW)).to_have_attribute(
-        "href", f"#/workflows/{workflow['id']}")
+        "href", f"#/workflows/{workflow['id']}"
+    )
     dialog.get_by_role("button", name="Close").click()
     expect(item).to_be_visible()
     assert [c["id"] for c in api.get("/api/v1/connections").json()] == [connection["id"]]

@@ -86,8 +86,9 @@ def test_browse_search_preview_and_instantiate_a_template(page: Page, app_url: s
     expect(page.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
     expect(page.get_by_text("Starts: When your shop reports a cart abandoned for 30 minutes.")).to_be_visible()
     needs = page.get_by_role("list", name="Integrations it needs").get_by_role("listitem")
-    expect(needs).to_have_text(["CRM (built into Flowyard): built in", "SendGrid: not connected yet",
-                                "Twilio: not connected yet"])
+    expect(needs).to_have_text(
+        ["CRM (built into Flowyard): built in", "SendGrid: not connected yet", "Twilio: not connected yet"]
+    )
     steps = page.get_by_role("list", name="Steps").get_by_role("listitem")
     expect(steps).to_have_count(len(template["graph"]["nodes"]))
     for step in ("Cart abandoned", "Reminder email", "Discount email", "Last-chance text"):
@@ -138,12 +139,17 @@ def test_browse_search_preview_and_instantiate_a_template(page: Page, app_url: s
     assert workflow_id in [w["id"] for w in api.get("/api/v1/workflows").json()]
     assert created["template"] == {"slug": SLUG, "version": template["version"]}
     lineage = workflow["template"]
-    assert (lineage["slug"], lineage["version"], lineage["parameters"]["discount_code"]) == \
-        (SLUG, template["version"], "SAVE20")
+    assert (lineage["slug"], lineage["version"], lineage["parameters"]["discount_code"]) == (
+        SLUG,
+        template["version"],
+        "SAVE20",
+    )
     # The template itself is unchanged.
     after = api.get(f"/api/v1/templates/{SLUG}").json()
-    assert next(n for n in after["graph"]["nodes"] if n["id"] == "discount_email")["config"] == \
-        next(n for n in template["graph"]["nodes"] if n["id"] == "discount_email")["config"]
+    assert (
+        next(n for n in after["graph"]["nodes"] if n["id"] == "discount_email")["config"]
+        == next(n for n in template["graph"]["nodes"] if n["id"] == "discount_email")["config"]
+    )
     assert "COMEBACK10" in json.dumps(after["graph"])
 
 

@@ -18,7 +18,9 @@ def assert_fits_width(page: Page) -> None:
 def test_runs_and_run_progress_on_a_phone(phone: Page, app_url: str):
     api = new_tenant(app_url)
     workflow = create_workflow(api, "Welcome new leads from the website form", three_step_graph())
-    run_id = api.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": {"first_name": "Ada"}, "mode": "test"}).json()["run_id"]
+    run_id = api.post(
+        f"/api/v1/workflows/{workflow['id']}/runs", json={"input": {"first_name": "Ada"}, "mode": "test"}
+    ).json()["run_id"]
 
     phone.goto(app_url + "/#/login")
     phone.get_by_label("Work email").fill(api.signup_body["user"]["email"])
@@ -47,6 +49,7 @@ def test_runs_and_run_progress_on_a_phone(phone: Page, app_url: str):
     expect(phone.get_by_text("this is a read-only view")).to_be_visible()
     expect(phone.locator(".palette")).to_have_count(0)
     expect(phone.get_by_role("button", name="Publish")).to_have_count(0)
+
     def offset() -> tuple[float, float]:  # a drag may pan the canvas, but never moves one step
         start, shape = node(phone, "start").bounding_box(), node(phone, "shape").bounding_box()
         return round(shape["x"] - start["x"]), round(shape["y"] - start["y"])

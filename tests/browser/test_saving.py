@@ -63,8 +63,11 @@ def test_unsaved_graph_survives_a_failed_save(page: Page, app_url: str):
 
     def refuse_saves(route):
         if route.request.method == "PUT":
-            route.fulfill(status=503, content_type="application/problem+json",
-                          body='{"type": "about:blank", "title": "Unavailable", "detail": "The server is restarting."}')
+            route.fulfill(
+                status=503,
+                content_type="application/problem+json",
+                body='{"type": "about:blank", "title": "Unavailable", "detail": "The server is restarting."}',
+            )
         else:
             route.continue_()
 

@@ -22,16 +22,43 @@ def connect_everything(api: Api, fakes, sql_url: str | None) -> dict[str, str]:
     live, test = fakes.twilio.add_account(numbers=("+14155550100",)), fakes.twilio.add_account(test=True)
     app = fakes.x.add_app()
     ids = {
-        "sendgrid": connect(api, {"type": "sendgrid", "name": "Mail", "config": {"from_email": "hello@shop.example.com"},
-                                  "secrets": {"api_key": fakes.sendgrid.add_key()}}),
-        "twilio": connect(api, {"type": "twilio", "name": "Phone",
-                                "config": {"account_sid": live.sid, "from_number": "+14155550100", "test_account_sid": test.sid},
-                                "secrets": {"auth_token": live.token, "test_auth_token": test.token}}),
-        "mastodon": connect(api, {"type": "mastodon", "name": "Fediverse", "config": {"instance_url": fakes.mastodon.url},
-                                  "secrets": {"access_token": fakes.mastodon.add_token("shop")}}),
+        "sendgrid": connect(
+            api,
+            {
+                "type": "sendgrid",
+                "name": "Mail",
+                "config": {"from_email": "hello@shop.example.com"},
+                "secrets": {"api_key": fakes.sendgrid.add_key()},
+            },
+        ),
+        "twilio": connect(
+            api,
+            {
+                "type": "twilio",
+                "name": "Phone",
+                "config": {"account_sid": live.sid, "from_number": "+14155550100", "test_account_sid": test.sid},
+                "secrets": {"auth_token": live.token, "test_auth_token": test.token},
+            },
+        ),
+        "mastodon": connect(
+            api,
+            {
+                "type": "mastodon",
+                "name": "Fediverse",
+                "config": {"instance_url": fakes.mastodon.url},
+                "secrets": {"access_token": fakes.mastodon.add_token("shop")},
+            },
+        ),
         # test runs publish nothing on X, so the account need not be signed in (OAuth) for them
-        "x": connect(api, {"type": "x", "name": "Brand", "config": {"client_id": app.client_id},
-                           "secrets": {"client_secret": app.client_secret}}),
+        "x": connect(
+            api,
+            {
+                "type": "x",
+                "name": "Brand",
+                "config": {"client_id": app.client_id},
+                "secrets": {"client_secret": app.client_secret},
+            },
+        ),
     }
     if sql_url:
         ids["sql"] = connect(api, {"type": "sql", "name": "Shop database", "secrets": {"url": sql_url}})

@@ -58,7 +58,12 @@ def test_full_text_search(tenant):
     in_category = tenant.get("/api/v1/templates", params={"q": "review", "category": "marketing"}).json()
     assert in_category["items"] and {t["category"] for t in in_category["items"]} == {"marketing"}
     assert tenant.get("/api/v1/templates", params={"q": "xylophone"}).json() == {
-        "items": [], "total": 0, "page": 1, "per_page": 20, "pages": 0}
+        "items": [],
+        "total": 0,
+        "page": 1,
+        "per_page": 20,
+        "pages": 0,
+    }
     hostile = tenant.get("/api/v1/templates", params={"q": "\"' OR 1=1 -- NEAR( * ) :*&|!"})
     assert hostile.status_code == 200, hostile.text
 
@@ -70,25 +75,39 @@ def test_preview_shows_graph_parameters_and_integrations(tenant):
     wait = next(n for n in preview["graph"]["nodes"] if n["id"] == "wait")
     assert wait["config"]["days"] == 2  # the defaults filled in
     assert {i["type"]: i["connected"] for i in preview["required_integrations"]} == {
-        "crm": True, "sendgrid": False, "twilio": False}
+        "crm": True,
+        "sendgrid": False,
+        "twilio": False,
+    }
     assert preview["trigger"]["type"] == "trigger.data_change" and preview["changelog"][0]["version"] == 1
     problem(tenant.get("/api/v1/templates/no-such-template"), 404, "not-found")
 
 
 def test_instantiate_creates_a_draft_with_lineage_and_says_what_to_connect(tenant):
-    answer = tenant.post(f"/api/v1/templates/{SLUG}/instantiate", json={
-        "name": "Bakery leads", "parameters": {"wait_days": 3, "business_name": "Alice's Bakery"},
-        "trigger_overrides": {"config": {"sample": {"email": "x@example.com", "first_name": "X", "phone": "+14155550100"}}},
-    })
+    answer = tenant.post(
+        f"/api/v1/templates/{SLUG}/instantiate",
+        json={
+            "name": "Bakery leads",
+            "parameters": {"wait_days": 3, "business_name": "Alice's Bakery"},
+            "trigger_overrides": {
+                "config": {"sample": {"email": "x@example.com", "first_name": "X", "phone": "+14155550100"}}
+            },
+        },
+    )
     assert answer.status_code == 201, answer.text
     body = answer.json()
     workflow = body["workflow"]
-    assert workflow["status"] == "draft" and workflow["version"] == 1 and body["template"] == {"slug": SLUG, "version": 1}
+    assert (
+        workflow["status"] == "draft" and workflow["version"] == 1 and body["template"] == {"slug": SLUG, "version": 1}
+    )
     nodes = {n["id"]: n for n in workflow["graph"]["nodes"]}
     assert nodes["wait"]["config"]["days"] == 3 and nodes["welcome"]["config"]["text"].endswith("Alice's Bakery")
     assert nodes["start"]["config"]["sample"]["email"] == "x@example.com"
     assert body["setup_complete"] is False
-    assert {(s["node_id"], s["connection_type"]) for s in body["unbound_steps"]} == {("welcome", "sendgrid"), ("text", "twilio")}
+    assert {(s["node_id"], s["connection_type"]) for s in body["unbound_steps"]} == {
+        ("welcome", "sendgrid"),
+        ("text", "twilio"),
+    }
     missing = {i["type"]: i for i in body["integrations"] if not i["connected"]}
     assert set(missing) == {"sendgrid", "twilio"} and "POST /api/v1/connections" in missing["twilio"]["how_to_connect"]
     assert tenant.get(f"/api/v1/workflows/{workflow['id']}/setup").json()["setup_complete"] is False
@@ -101,14 +120,19 @@ def test_instantiate_creates_a_draft_with_lineage_and_says_what_to_connect(tenan
 def test_bad_input_creates_nothing(tenant, platform_db_url):
     before = len(tenant.get("/api/v1/workflows").json())
     url = f"/api/v1/templates/{SLUG}/instantiate"
-    body = problem(tenant.post(url, json={"name": "A", "parameters": {"colour": "red", "wait_days": 0}}),
-                   422, "invalid-parameters")
+    body = problem(
+        tenant.post(url, json={"name": "A", "parameters": {"colour": "red", "wait_days": 0}}), 422, "invalid-parameters"
+    )
     assert {e["path"] for e in body["errors"]} == {"parameters.colour", "parameters.wait_days"}
     body = problem(tenant.post(url, json={"name": "A", "parameters": {"wait_days": "soon"}}), 422, "invalid-parameters")
     assert body["errors"][0]["path"] == "parameters.wait_days"
-    body = problem(tenant.post(url, json={"name": "A", "trigger_overrides": {"type": "util.log"}}), 422, "invalid-trigger")
+    body = problem(
+        tenant.post(url, json={"name": "A", "trigger_overrides": {"type": "util.log"}}), 422, "invalid-trigger"
+    )
     assert body["errors"][0]["path"] == "trigger_overrides.type"
-    body = problem(tenant.post(url, json={"name": "A", "connections": {"sendgrid": "nope"}}), 422, "invalid-connections")
+    body = problem(
+        tenant.post(url, json={"name": "A", "connections": {"sendgrid": "nope"}}), 422, "invalid-connections"
+    )
     assert body["errors"][0]["path"] == "connections.sendgrid"
     problem(tenant.post(url, json={"name": "A", "extra": 1}), 422, "validation-error")
     problem(tenant.post("/api/v1/templates/no-such/instantiate", json={"name": "A"}), 404, "not-found")
@@ -118,20 +142,30 @@ def test_bad_input_creates_nothing(tenant, platform_db_url):
         broken["graph"]["nodes"][1]["type"] = "fax.send"
         publish(db, broken)
         db.commit()
-    body = problem(tenant.post(f"/api/v1/templates/{broken['slug']}/instantiate", json={"name": "A"}), 422,
-                   "template-outdated")
+    body = problem(
+        tenant.post(f"/api/v1/templates/{broken['slug']}/instantiate", json={"name": "A"}), 422, "template-outdated"
+    )
     assert body["errors"][0]["path"] == "graph.nodes[1].type" and "fax.send" in body["detail"]
 
-    plain = tenant.post("/api/v1/workflows", json={"name": "Hand-made", "graph": graph(
-        [node("start", "trigger.manual"), node("say", "util.log", {"message": "hi"})], [edge("start", "say")])}).json()
+    plain = tenant.post(
+        "/api/v1/workflows",
+        json={
+            "name": "Hand-made",
+            "graph": graph(
+                [node("start", "trigger.manual"), node("say", "util.log", {"message": "hi"})], [edge("start", "say")]
+            ),
+        },
+    ).json()
     problem(tenant.post(f"/api/v1/workflows/{plain['id']}/upgrade"), 409, "not-from-template")
     assert len(tenant.get("/api/v1/workflows").json()) == before + 1  # only the hand-made one
 
 
 def _workflow(tenant, name: str, subject: str, extra: bool = False) -> dict:
-    nodes = [node("start", "trigger.manual", {"sample": {"email": "a@example.com"}}),
-             node("shape", "data.transform", {"fields": {"subject": subject, "email": "{{ trigger.email }}"}}),
-             node("say", "util.log", {"message": "{{ steps.shape.output.subject }}"})]
+    nodes = [
+        node("start", "trigger.manual", {"sample": {"email": "a@example.com"}}),
+        node("shape", "data.transform", {"fields": {"subject": subject, "email": "{{ trigger.email }}"}}),
+        node("say", "util.log", {"message": "{{ steps.shape.output.subject }}"}),
+    ]
     edges = [edge("start", "shape"), edge("shape", "say")]
     if extra:
         nodes.append(node("audit", "util.log", {"message": "audited", "level": "warning"}))
@@ -143,9 +177,16 @@ def _workflow(tenant, name: str, subject: str, extra: bool = False) -> dict:
 
 def test_private_templates_versions_notifications_and_upgrade(tenant, anonymous):
     source = _workflow(tenant, "Source", "Hello")
-    saved = tenant.post("/api/v1/templates", json={
-        "workflow_id": source["id"], "title": "Our greeting flow", "description": "Greets every new customer.",
-        "category": "operations", "tags": ["greeting"]})
+    saved = tenant.post(
+        "/api/v1/templates",
+        json={
+            "workflow_id": source["id"],
+            "title": "Our greeting flow",
+            "description": "Greets every new customer.",
+            "category": "operations",
+            "tags": ["greeting"],
+        },
+    )
     assert saved.status_code == 201, saved.text
     slug = saved.json()["slug"]
     assert saved.json()["private"] and saved.json()["version"] == 1
@@ -158,8 +199,11 @@ def test_private_templates_versions_notifications_and_upgrade(tenant, anonymous)
     assert other.get("/api/v1/templates", params={"q": "greeting flow"}).json()["total"] == 0
     problem(other.get(f"/api/v1/templates/{slug}"), 404, "not-found")
     problem(other.post(f"/api/v1/templates/{slug}/instantiate", json={"name": "Theirs"}), 404, "not-found")
-    problem(tenant.post(f"/api/v1/templates/{SLUG}/versions", json={"workflow_id": source["id"], "changes": "x"}),
-            403, "catalog-template")
+    problem(
+        tenant.post(f"/api/v1/templates/{SLUG}/versions", json={"workflow_id": source["id"], "changes": "x"}),
+        403,
+        "catalog-template",
+    )
 
     derived = tenant.post(f"/api/v1/templates/{slug}/instantiate", json={"name": "Derived"}).json()["workflow"]
     custom = derived["graph"]
@@ -169,14 +213,17 @@ def test_private_templates_versions_notifications_and_upgrade(tenant, anonymous)
     problem(tenant.post(f"/api/v1/workflows/{derived['id']}/upgrade"), 409, "up-to-date")
 
     newer = _workflow(tenant, "Source v2", "Hello and welcome", extra=True)
-    published = tenant.post(f"/api/v1/templates/{slug}/versions",
-                            json={"workflow_id": newer["id"], "changes": "Warmer greeting; audit step."})
+    published = tenant.post(
+        f"/api/v1/templates/{slug}/versions",
+        json={"workflow_id": newer["id"], "changes": "Warmer greeting; audit step."},
+    )
     assert published.status_code == 201, published.text
     assert published.json()["notified_tenants"] == 1 and published.json()["template"]["version"] == 2
 
     updates = tenant.get("/api/v1/templates/updates").json()
     assert [(u["workflow_id"], u["current_version"], u["latest_version"]) for u in updates["updates"]] == [
-        (derived["id"], 1, 2)]
+        (derived["id"], 1, 2)
+    ]
     assert updates["updates"][0]["changelog"][0]["changes"] == "Warmer greeting; audit step."
     assert updates["notifications"][0]["data"]["workflows"][0]["id"] == derived["id"]
 
@@ -184,15 +231,25 @@ def test_private_templates_versions_notifications_and_upgrade(tenant, anonymous)
     assert preview["saved_version"] is None and preview["from_version"] == 1 and preview["to_version"] == 2
     [conflict] = preview["conflicts"]
     assert (conflict["path"], conflict["workflow"], conflict["template"], conflict["resolution"]) == (
-        "nodes.shape.config.fields", {"subject": "Hi there", "email": "{{ trigger.email }}"},
-        {"subject": "Hello and welcome", "email": "{{ trigger.email }}"}, "workflow")
-    assert {(c["path"], c["op"]) for c in preview["changes"]} == {("nodes.audit", "added"), ("edges.say-out-audit", "added")}
+        "nodes.shape.config.fields",
+        {"subject": "Hi there", "email": "{{ trigger.email }}"},
+        {"subject": "Hello and welcome", "email": "{{ trigger.email }}"},
+        "workflow",
+    )
+    assert {(c["path"], c["op"]) for c in preview["changes"]} == {
+        ("nodes.audit", "added"),
+        ("edges.say-out-audit", "added"),
+    }
     assert tenant.get(f"/api/v1/workflows/{derived['id']}").json()["version"] == 2  # nothing saved
 
-    problem(tenant.post(f"/api/v1/workflows/{derived['id']}/upgrade", json={"resolutions": {"nodes.nope": "template"}}),
-            422, "unknown-conflict")
-    done = tenant.post(f"/api/v1/workflows/{derived['id']}/upgrade",
-                       json={"resolutions": {"nodes.shape.config.fields": "template"}}).json()
+    problem(
+        tenant.post(f"/api/v1/workflows/{derived['id']}/upgrade", json={"resolutions": {"nodes.nope": "template"}}),
+        422,
+        "unknown-conflict",
+    )
+    done = tenant.post(
+        f"/api/v1/workflows/{derived['id']}/upgrade", json={"resolutions": {"nodes.shape.config.fields": "template"}}
+    ).json()
     assert done["saved_version"] == 3 and done["valid"] and done["from_version"] == 1
     latest = tenant.get(f"/api/v1/workflows/{derived['id']}").json()
     nodes = {n["id"]: n for n in latest["graph"]["nodes"]}
@@ -208,10 +265,27 @@ def test_private_templates_versions_notifications_and_upgrade(tenant, anonymous)
 
 
 def test_a_template_cannot_be_made_of_an_invalid_workflow(tenant):
-    broken = tenant.post("/api/v1/workflows", json={"name": "Unfinished", "allow_invalid": True, "graph": graph(
-        [node("start", "trigger.manual"), node("say", "util.log", {})], [edge("start", "say")])}).json()
-    problem(tenant.post("/api/v1/templates", json={"workflow_id": broken["id"], "title": "Nope", "category": "sales",
-                                                   "description": "Not a working workflow."}), 422, "invalid-graph")
+    broken = tenant.post(
+        "/api/v1/workflows",
+        json={
+            "name": "Unfinished",
+            "allow_invalid": True,
+            "graph": graph([node("start", "trigger.manual"), node("say", "util.log", {})], [edge("start", "say")]),
+        },
+    ).json()
+    problem(
+        tenant.post(
+            "/api/v1/templates",
+            json={
+                "workflow_id": broken["id"],
+                "title": "Nope",
+                "category": "sales",
+                "description": "Not a working workflow.",
+            },
+        ),
+        422,
+        "invalid-graph",
+    )
 
 
 def test_publishing_the_same_version_twice_changes_nothing(platform_db_url):

@@ -42,15 +42,27 @@ def _publish_version_2(stack, tmp_path: Path) -> str:
     definition["changelog"].append({"version": 2, "date": "2026-12-01", "changes": "Warmer thank-you; note the win."})
     nodes = {n["id"]: n for n in definition["graph"]["nodes"]}
     nodes["thanks"]["config"]["subject"] = "Welcome to the family, {{ trigger.first_name }}!"
-    nodes["thanks"]["config"]["text"] = "Hi {{ trigger.first_name }}, thank you! We cannot wait to get started.\n\n${business_name}"
-    definition["graph"]["nodes"].append({"id": "won_note", "type": "crm.log_activity", "label": "Note the win",
-                                         "config": {"contact": "{{ trigger.email }}", "body": "Won: {{ trigger.deal_title }}"}})
+    nodes["thanks"]["config"]["text"] = (
+        "Hi {{ trigger.first_name }}, thank you! We cannot wait to get started.\n\n${business_name}"
+    )
+    definition["graph"]["nodes"].append(
+        {
+            "id": "won_note",
+            "type": "crm.log_activity",
+            "label": "Note the win",
+            "config": {"contact": "{{ trigger.email }}", "body": "Won: {{ trigger.deal_title }}"},
+        }
+    )
     definition["graph"]["edges"].append("tag -> won_note")
     (tmp_path / "sales").mkdir()
     (tmp_path / "sales" / f"{SLUG}.yaml").write_text(yaml.safe_dump(definition, sort_keys=False))
     url = stack.env.get("FLOWYARD_DATABASE_URL") or f"sqlite:///{stack.home / 'platform.db'}"
-    done = subprocess.run([sys.executable, "-m", "catalog", "publish", "--directory", str(tmp_path), "--database-url", url],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "catalog", "publish", "--directory", str(tmp_path), "--database-url", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -61,9 +73,14 @@ def test_instantiate_connect_run_publish_upgrade(stack, fake_services, tmp_path)
     sample = {**SAMPLE, "email": email}
 
     # 1. customise before deploying: parameters and the trigger's sample; nothing connected yet
-    made = alice.post(f"/api/v1/templates/{SLUG}/instantiate", json={
-        "name": "Deal won", "parameters": {"business_name": "Alice's Bakery", "customer_tag": "client"},
-        "trigger_overrides": {"config": {"sample": sample}}})
+    made = alice.post(
+        f"/api/v1/templates/{SLUG}/instantiate",
+        json={
+            "name": "Deal won",
+            "parameters": {"business_name": "Alice's Bakery", "customer_tag": "client"},
+            "trigger_overrides": {"config": {"sample": sample}},
+        },
+    )
     assert made.status_code == 201, made.text
     made = made.json()
     workflow_id = made["workflow"]["id"]
@@ -72,8 +89,15 @@ def test_instantiate_connect_run_publish_upgrade(stack, fake_services, tmp_path)
     assert missing["type"] == "sendgrid" and "POST /api/v1/connections" in missing["how_to_connect"]
 
     # 2. connect the integration, and put it in the workflow's steps
-    connection = connect(alice, {"type": "sendgrid", "name": "Bakery mail", "config": {"from_email": "hi@alice.example.com"},
-                                 "secrets": {"api_key": fake_services.sendgrid.add_key()}})
+    connection = connect(
+        alice,
+        {
+            "type": "sendgrid",
+            "name": "Bakery mail",
+            "config": {"from_email": "hi@alice.example.com"},
+            "secrets": {"api_key": fake_services.sendgrid.add_key()},
+        },
+    )
     setup = alice.post(f"/api/v1/workflows/{workflow_id}/setup").json()
     assert setup["setup_complete"] and setup["workflow"]["valid"] and setup["workflow"]["version"] == 2
     thanks = next(n for n in setup["workflow"]["graph"]["nodes"] if n["id"] == "thanks")
@@ -103,7 +127,8 @@ def test_instantiate_connect_run_publish_upgrade(stack, fake_services, tmp_path)
     assert f"published 1 ({SLUG}@2)" in output and "notified 1 tenants" in output, output
     updates = alice.get("/api/v1/templates/updates").json()
     assert [(u["workflow_id"], u["current_version"], u["latest_version"]) for u in updates["updates"]] == [
-        (workflow_id, 1, 2)]
+        (workflow_id, 1, 2)
+    ]
     note = next(n for n in updates["notifications"] if n["data"]["template_slug"] == SLUG)
     assert "Deal won" in note["body"] and note["data"]["version"] == 2
 
@@ -116,8 +141,15 @@ def test_instantiate_connect_run_publish_upgrade(stack, fake_services, tmp_path)
     assert conflict["template"] == "Welcome to the family, {{ trigger.first_name }}!"
     assert conflict["base"] == "Welcome aboard, {{ trigger.first_name }}!"
     assert {(c["path"], c["op"]) for c in upgraded["changes"]} == {
-        ("nodes.thanks.config.text", "changed"), ("nodes.won_note", "added"), ("edges.tag-out-won_note", "added")}
-    assert upgraded["saved_version"] == 4 and upgraded["valid"] and (upgraded["from_version"], upgraded["to_version"]) == (1, 2)
+        ("nodes.thanks.config.text", "changed"),
+        ("nodes.won_note", "added"),
+        ("edges.tag-out-won_note", "added"),
+    }
+    assert (
+        upgraded["saved_version"] == 4
+        and upgraded["valid"]
+        and (upgraded["from_version"], upgraded["to_version"]) == (1, 2)
+    )
 
     workflow = alice.get(f"/api/v1/workflows/{workflow_id}").json()
     assert (workflow["version"], workflow["published_version"]) == (4, 2)  # a new draft; the live version is untouched

@@ -42,22 +42,36 @@ def test_template_renders_with_its_defaults(template):
 
 
 def test_placeholders_keep_their_type_when_they_are_the_whole_value():
-    graph = {"a": "${days}", "b": "wait ${days} days", "c": ["${emails}"], "d": "${emails} and $${literal}",
-             "e": "{{ trigger.x }}"}
+    graph = {
+        "a": "${days}",
+        "b": "wait ${days} days",
+        "c": ["${emails}"],
+        "d": "${emails} and $${literal}",
+        "e": "{{ trigger.x }}",
+    }
     values = {"days": 2, "emails": ["a@example.com", "b@example.com"]}
     assert params.substitute(graph, values) == {
-        "a": 2, "b": "wait 2 days", "c": [["a@example.com", "b@example.com"]],
-        "d": "a@example.com, b@example.com and ${literal}", "e": "{{ trigger.x }}"}
+        "a": 2,
+        "b": "wait 2 days",
+        "c": [["a@example.com", "b@example.com"]],
+        "d": "a@example.com, b@example.com and ${literal}",
+        "e": "{{ trigger.x }}",
+    }
 
 
 def test_parameters_are_checked_against_the_schema():
-    schema = {"type": "object", "additionalProperties": False,
-              "properties": {"days": {"type": "integer", "minimum": 1, "default": 2, "description": "Days to wait."}}}
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"days": {"type": "integer", "minimum": 1, "default": 2, "description": "Days to wait."}},
+    }
     assert params.resolve(schema, {}) == {"days": 2}
     with pytest.raises(params.ParameterError) as raised:
         params.resolve(schema, {"days": 0, "colour": "red"})
     assert {(e["path"], e["message"]) for e in raised.value.errors} == {
-        ("parameters.colour", "unknown parameter 'colour'"), ("parameters.days", "0 is less than the minimum of 1")}
+        ("parameters.colour", "unknown parameter 'colour'"),
+        ("parameters.days", "0 is less than the minimum of 1"),
+    }
     assert all(e["hint"] for e in raised.value.errors)
 
 
@@ -84,9 +98,14 @@ def _edge(source: str, target: str) -> dict:
     return {"id": f"{source}-{target}", "source": source, "source_handle": None, "target": target}
 
 
-BASE = {"nodes": [_node("start", "trigger.manual"), _node("mail", "email.sendgrid", to="a", subject="Hi", text="t"),
-                  _node("sms", "sms.twilio", to="b", body="old")],
-        "edges": [_edge("start", "mail"), _edge("mail", "sms")]}
+BASE = {
+    "nodes": [
+        _node("start", "trigger.manual"),
+        _node("mail", "email.sendgrid", to="a", subject="Hi", text="t"),
+        _node("sms", "sms.twilio", to="b", body="old"),
+    ],
+    "edges": [_edge("start", "mail"), _edge("mail", "sms")],
+}
 
 
 def test_merge_takes_both_sides_and_reports_one_conflict():
@@ -113,9 +132,17 @@ def test_merge_takes_both_sides_and_reports_one_conflict():
     assert {e["id"] for e in result.graph["edges"]} == {"start-mail", "mail-sms", "sms-log", "sms-tag"}
     [conflict] = result.conflicts
     assert (conflict.path, conflict.base, conflict.workflow, conflict.template, conflict.resolution) == (
-        "nodes.sms.config.body", "old", "mine", "new", "workflow")
+        "nodes.sms.config.body",
+        "old",
+        "mine",
+        "new",
+        "workflow",
+    )
     assert {(c.path, c.op) for c in result.changes} == {
-        ("nodes.mail.config.text", "changed"), ("nodes.tag", "added"), ("edges.sms-tag", "added")}
+        ("nodes.mail.config.text", "changed"),
+        ("nodes.tag", "added"),
+        ("edges.sms-tag", "added"),
+    }
 
     taken = merge.merge(BASE, ours, theirs, {"nodes.sms.config.body": "template"})
     assert {n["id"]: n for n in taken.graph["nodes"]}["sms"]["config"]["body"] == "new"

@@ -47,7 +47,9 @@ def test_every_template_runs_in_test_mode(stack, fake_services, shop_database):
             continue
         workflow = made.json()["workflow"]
         trigger = next(n for n in workflow["graph"]["nodes"] if n["type"].startswith("trigger."))
-        run = api.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": trigger["config"]["sample"], "mode": "test"})
+        run = api.post(
+            f"/api/v1/workflows/{workflow['id']}/runs", json={"input": trigger["config"]["sample"], "mode": "test"}
+        )
         if run.status_code != 202:
             problems[template.slug] = f"run: {run.status_code} {run.text[:800]}"
             continue
@@ -59,8 +61,10 @@ def test_every_template_runs_in_test_mode(stack, fake_services, shop_database):
         run = runs[run_id]
         failed = [s for s in run["steps"] if s["status"] == "failed"]
         if run["status"] != template.test.expect or failed:
-            problems[template.slug] = (f"ended {run['status']} (expected {template.test.expect}); "
-                                       f"error: {json.dumps(run['error'])}; failed steps: {json.dumps(failed)[:1500]}")
+            problems[template.slug] = (
+                f"ended {run['status']} (expected {template.test.expect}); "
+                f"error: {json.dumps(run['error'])}; failed steps: {json.dumps(failed)[:1500]}"
+            )
     assert not problems, "\n".join(f"{slug}: {problem}" for slug, problem in problems.items())
     if not shop_database:
         pytest.skip(f"the SQL templates need {POSTGRES_ENV} (their database); every other template passed")

@@ -10,9 +10,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient
@@ -21,7 +22,7 @@ from sqlalchemy import update
 
 from core import prefect_client as prefect_retries
 from engine.publish import BatchLimits, DeploymentTarget, upsert_deployment
-from store import Batch, Execution
+from store import Batch, Execution, ExecutionStatus
 from store.db import get_session_factory
 
 
@@ -118,20 +119,33 @@ class Workflow:
         with prefect_client(stack) as client:
             # Limits far above these tests' loads: here the worker's own limit is under test.
             limits = BatchLimits(per_workflow=1000, per_tenant=1000)
-            self.deployment_id = str(upsert_deployment(client, target=target, work_pool=pool, known_id=None, limits=limits))
+            self.deployment_id = str(
+                upsert_deployment(client, target=target, work_pool=pool, known_id=None, limits=limits)
+            )
         self.sessions = get_session_factory(platform_db_url(stack))
 
     def run_batch(self, inputs: list[dict]) -> tuple[str, str, list[str]]:
         """One batch of these executions and its flow run: (batch id, flow run id, execution ids)."""
         with self.sessions.begin() as db:
             # The platform's dispatcher may submit this batch too: the idempotency key makes it one flow run.
-            batch = Batch(tenant_id=self.tenant_id, workflow_id=self.id, version=self.version,
-                          deployment_id=self.deployment_id)
+            batch = Batch(
+                tenant_id=self.tenant_id, workflow_id=self.id, version=self.version, deployment_id=self.deployment_id
+            )
             db.add(batch)
             db.flush()
-            executions = [Execution(tenant_id=self.tenant_id, workflow_id=self.id, version=self.version, mode="live",
-                                    deployment_id=self.deployment_id, status="pending", input=payload,
-                                    batch_id=batch.id) for payload in inputs]
+            executions = [
+                Execution(
+                    tenant_id=self.tenant_id,
+                    workflow_id=self.id,
+                    version=self.version,
+                    mode="live",
+                    deployment_id=self.deployment_id,
+                    status=ExecutionStatus.BATCHED,
+                    input=payload,
+                    batch_id=batch.id,
+                )
+                for payload in inputs
+            ]
             db.add_all(executions)
             db.flush()
             batch_id, execution_ids = batch.id, [e.id for e in executions]
@@ -140,16 +154,21 @@ class Workflow:
         except PrefectHTTPStatusError as exc:  # a swamped SQLite Prefect kept answering 503
             if exc.response.status_code != 503:
                 raise
-            flow_run_id = wait_until(lambda: self._flow_run_of(batch_id), timeout=300,
-                                     what="the dispatcher to create the batch's flow run")
+            flow_run_id = wait_until(
+                lambda: self._flow_run_of(batch_id), timeout=300, what="the dispatcher to create the batch's flow run"
+            )
         return batch_id, flow_run_id, execution_ids
 
     def _create_flow_run(self, batch_id: str) -> str:
         """What the dispatcher does; if it fails, the dispatcher submits the batch again on a later pass."""
         with prefect_client(self.stack) as client:
             prefect_retries.install(client)
-            flow_run = prefect_retries.call(client.create_flow_run_from_deployment, self.deployment_id,
-                                          parameters={"batch_id": batch_id}, idempotency_key=f"batch-{batch_id}")
+            flow_run = prefect_retries.call(
+                client.create_flow_run_from_deployment,
+                self.deployment_id,
+                parameters={"batch_id": batch_id},
+                idempotency_key=f"batch-{batch_id}",
+            )
         with self.sessions.begin() as db:
             db.execute(update(Batch).where(Batch.id == batch_id).values(flow_run_id=str(flow_run.id)))
         return str(flow_run.id)
@@ -172,16 +191,27 @@ class WorkerProcess:
     """`python -m engine.worker` on its own pool, with the stack's settings."""
 
     def __init__(self, stack, pool: str, limit: int, **settings: str) -> None:
-        self._start(stack, pool, [sys.executable, "-m", "engine.worker", "--pool", pool, "--limit", str(limit)],
-                    {"FLOWYARD_WORKER__HEARTBEAT_SECONDS": "2",
-                     **{f"FLOWYARD_WORKER__{k.upper()}": v for k, v in settings.items()}})
+        self._start(
+            stack,
+            pool,
+            [sys.executable, "-m", "engine.worker", "--pool", pool, "--limit", str(limit)],
+            {
+                "FLOWYARD_WORKER__HEARTBEAT_SECONDS": "2",
+                **{f"FLOWYARD_WORKER__{k.upper()}": v for k, v in settings.items()},
+            },
+        )
 
     def _start(self, stack, pool: str, argv: list[str], env: dict[str, str]) -> None:
         self.stack, self.pool = stack, pool
         self.log_path = Path(stack.home) / f"worker-{pool}.log"
         self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(argv, env={**stack.env, "PREFECT_API_URL": stack.prefect_url, **env},
-                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv,
+            env={**stack.env, "PREFECT_API_URL": stack.prefect_url, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_until(self._registered, timeout=120, what=f"worker on {pool} to register\n{self.log_tail()}")
 
     def _registered(self) -> bool:
@@ -207,6 +237,23 @@ class PrefectProcessWorker(WorkerProcess):
     """Prefect's own process worker (`prefect worker start --type process`) on its own pool."""
 
     def __init__(self, stack, pool: str, limit: int = 2) -> None:
-        self._start(stack, pool, [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool,
-                                  "--type", "process", "--limit", str(limit), "--install-policy", "never"],
-                    {"PREFECT_WORKER_QUERY_SECONDS": "1"})
+        self._start(
+            stack,
+            pool,
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "worker",
+                "start",
+                "--pool",
+                pool,
+                "--type",
+                "process",
+                "--limit",
+                str(limit),
+                "--install-policy",
+                "never",
+            ],
+            {"PREFECT_WORKER_QUERY_SECONDS": "1"},
+        )

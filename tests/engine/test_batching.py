@@ -17,6 +17,7 @@ FLAKY, BAD = 4, 5  # both on the `true` branch (x > 3)
 
 def branching_graph(url: str) -> dict:
     """trigger -> if x > 3 -> (true: HTTP call -> shape big | false: shape small) -> merge -> log."""
+
     def node(id, type, config):
         return {"id": id, "type": type, "label": id, "config": config, "position": {"x": 0, "y": 0}}
 
@@ -24,8 +25,15 @@ def branching_graph(url: str) -> dict:
         "nodes": [
             node("start", "trigger.manual", {}),
             node("check", "logic.if", {"expression": "trigger.x > 3"}),
-            node("call", "http.request", {"method": "POST", "url": url + "/{{ trigger.kind }}/{{ trigger.key }}",
-                                          "json_body": {"x": "{{ trigger.x }}"}}),
+            node(
+                "call",
+                "http.request",
+                {
+                    "method": "POST",
+                    "url": url + "/{{ trigger.kind }}/{{ trigger.key }}",
+                    "json_body": {"x": "{{ trigger.x }}"},
+                },
+            ),
             node("big", "data.transform", {"fields": {"size": "big", "status": "{{ steps.call.output.status_code }}"}}),
             node("small", "data.transform", {"fields": {"size": "small", "x": "{{ trigger.x }}"}}),
             node("join", "logic.merge", {"mode": "first"}),
@@ -80,7 +88,9 @@ def test_a_batch_of_100_ends_every_execution_as_100_single_runs_do(stack, server
     with ThreadPoolExecutor(4) as pool:  # created side by side, as a burst of separate triggers would be
         singles = list(pool.map(lambda payload: workflow.run_batch([payload]), inputs))
     for _, flow_run_id, _ in singles:
-        wait_until(lambda: flow_run_state(stack, flow_run_id) == "COMPLETED", timeout=900, what="100 single runs")
+        wait_until(
+            lambda run=flow_run_id: flow_run_state(stack, run) == "COMPLETED", timeout=900, what="100 single runs"
+        )
     alone = [outcome(api, executions[0]) for _, _, executions in singles]
 
     assert together == alone

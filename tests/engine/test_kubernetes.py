@@ -73,5 +73,8 @@ async def job_configuration(api_url: str, pool: str, flow_run_id: str) -> Kubern
     """What Prefect's Kubernetes worker makes of the flow run before it creates the Job."""
     async with PrefectClient(api_url) as client:
         return await KubernetesWorkerJobConfiguration.resolve_for_flow_run(
-            await client.read_flow_run(uuid.UUID(flow_run_id)), client=client,
-            work_pool=await client.read_work_pool(pool), worker_name="kubernetes-test")
+            await client.read_flow_run(uuid.UUID(flow_run_id)),
+            client=client,
+            work_pool=await client.read_work_pool(pool),
+            worker_name="kubernetes-test",
+        )

@@ -29,9 +29,13 @@ def held_graph(gate_url: str) -> dict:
     return {
         "nodes": [
             {"id": "start", "type": "trigger.manual", "label": "Start", "config": {}, "position": {"x": 0, "y": 0}},
-            {"id": "call", "type": "http.request", "label": "Call",
-             "config": {"method": "GET", "url": gate_url + "/hold/{{ trigger.n }}", "timeout_seconds": 300},
-             "position": {"x": 200, "y": 0}},
+            {
+                "id": "call",
+                "type": "http.request",
+                "label": "Call",
+                "config": {"method": "GET", "url": gate_url + "/hold/{{ trigger.n }}", "timeout_seconds": 300},
+                "position": {"x": 200, "y": 0},
+            },
         ],
         "edges": [{"id": "e1", "source": "start", "target": "call"}],
     }
@@ -59,16 +63,18 @@ def test_worker_runs_at_most_its_limit_at_once(stack, gate, setup):
     batches = [workflow.run_batch([{"n": n}]) for n in range(4)]
     wait_until(lambda: len(gate.held) == 2, what="two runs to reach the gate")
     with prefect_client(stack) as client:  # several polls later, still only two
-        wait_until(lambda: worker.process.poll() is None and sum(
-            client.read_flow_run(uuid.UUID(f)).state_type.value == "SCHEDULED" for _, f, _ in batches) == 2,
-            what="two runs left scheduled")
+        wait_until(
+            lambda: worker.process.poll() is None
+            and sum(client.read_flow_run(uuid.UUID(f)).state_type.value == "SCHEDULED" for _, f, _ in batches) == 2,
+            what="two runs left scheduled",
+        )
     assert len(gate.held) == 2
     states = sorted(flow_run_state(stack, f) for _, f, _ in batches)
     assert states == ["RUNNING", "RUNNING", "SCHEDULED", "SCHEDULED"]
 
     gate.released.set()
     for _, flow_run_id, executions in batches:
-        wait_until(lambda: flow_run_state(stack, flow_run_id) == "COMPLETED", what="all four runs to complete")
+        wait_until(lambda run=flow_run_id: flow_run_state(stack, run) == "COMPLETED", what="all four runs to complete")
         assert workflow.status(executions[0]) == "completed"
     assert len(gate.held) == 4
 
@@ -126,15 +132,19 @@ def test_prefects_process_worker_runs_the_same_deployments(stack, gate):
     any worker that runs `prefect flow-run execute`, as the Kubernetes worker's jobs do) runs its batches."""
     pool = f"process-{uuid.uuid4().hex[:8]}"
     with prefect_client(stack) as client:
-        client.create_work_pool(WorkPoolCreate(name=pool, type="process",
-                                               base_job_template=ProcessWorker.get_default_base_job_template()))
+        client.create_work_pool(
+            WorkPoolCreate(name=pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template())
+        )
     workflow = Workflow(stack, Api(stack.api_url).signup(), held_graph(gate.url), pool)
     gate.released.set()
     worker = PrefectProcessWorker(stack, pool)
     try:
         _, flow_run_id, executions = workflow.run_batch([{"n": "by-process"}, {"n": "also"}])
-        wait_until(lambda: flow_run_state(stack, flow_run_id) == "COMPLETED", timeout=180,
-                   what=f"the process worker to run the batch\n{worker.log_tail()}")
+        wait_until(
+            lambda: flow_run_state(stack, flow_run_id) == "COMPLETED",
+            timeout=180,
+            what=f"the process worker to run the batch\n{worker.log_tail()}",
+        )
         assert [workflow.status(e) for e in executions] == ["completed", "completed"]
         assert sorted(gate.seen) == ["/hold/also", "/hold/by-process"]
     finally:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -108,7 +109,7 @@ class FakeService:
             return step
         return self.handle(request)
 
-    def start(self) -> "FakeService":
+    def start(self) -> FakeService:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -118,8 +119,13 @@ class FakeService:
                 url = urlsplit(self.path)
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
-                request = Request(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
-                                  {k.lower(): v for k, v in self.headers.items()}, body)
+                request = Request(
+                    self.command,
+                    url.path,
+                    parse_qs(url.query, keep_blank_values=True),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
                 try:
                     response = fake.dispatch(request)
                 except Exception as exc:  # a bug in a fake answers 500, visibly

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 
 from tests.fakes.base import FakeService, Request, Response, json_response
@@ -13,9 +13,13 @@ LIMIT = 300
 
 
 def rate_headers(remaining: int) -> dict[str, str]:
-    reset = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {"X-RateLimit-Limit": str(LIMIT), "X-RateLimit-Remaining": str(max(remaining, 0)),
-            "X-RateLimit-Reset": reset, "Date": formatdate(usegmt=True)}
+    reset = (datetime.now(UTC) + timedelta(minutes=5)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "X-RateLimit-Limit": str(LIMIT),
+        "X-RateLimit-Remaining": str(max(remaining, 0)),
+        "X-RateLimit-Reset": reset,
+        "Date": formatdate(usegmt=True),
+    }
 
 
 def rate_limited() -> Response:
@@ -49,17 +53,26 @@ class FakeMastodon(FakeService):
         replay = self._replays.get((account, key)) if key else None
         if replay and replay[0] > time.time():
             return json_response(200, replay[1], rate_headers(LIMIT - len(self.statuses)))
-        body = request.json() if "json" in request.headers.get("content-type", "") else {
-            k: v[0] for k, v in request.form().items()}
+        body = (
+            request.json()
+            if "json" in request.headers.get("content-type", "")
+            else {k: v[0] for k, v in request.form().items()}
+        )
         text = (body.get("status") or "").strip()
         if not text:
             return json_response(422, {"error": "Validation failed: Text can't be blank"})
         if len(text) > 500:
             return json_response(422, {"error": "Validation failed: Text character limit of 500 exceeded"})
         status_id = str(109_000_000_000 + len(self.statuses))
-        status = {"id": status_id, "created_at": datetime.now(timezone.utc).isoformat(), "content": f"<p>{text}</p>",
-                  "visibility": body.get("visibility", "public"), "uri": f"https://fake.social/users/{account}/statuses/{status_id}",
-                  "url": f"https://fake.social/@{account}/{status_id}", "account": {"acct": account}}
+        status = {
+            "id": status_id,
+            "created_at": datetime.now(UTC).isoformat(),
+            "content": f"<p>{text}</p>",
+            "visibility": body.get("visibility", "public"),
+            "uri": f"https://fake.social/users/{account}/statuses/{status_id}",
+            "url": f"https://fake.social/@{account}/{status_id}",
+            "account": {"acct": account},
+        }
         self.statuses.append({**status, "text": text, "account_name": account})
         if key:
             self._replays[(account, key)] = (time.time() + 3600, status)

@@ -10,14 +10,18 @@ from tests.fakes.base import FakeService, Request, Response, json_response
 MAX_BYTES = 30 * 1024 * 1024
 
 
-def errors(status: int, message: str, field: str | None = None, help: str | None = None,
-           headers: dict[str, str] | None = None) -> Response:
+def errors(
+    status: int, message: str, field: str | None = None, help: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     return json_response(status, {"errors": [{"message": message, "field": field, "help": help}]}, headers)
 
 
 def rate_limited(retry_after: int | None = None) -> Response:
-    headers = {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0",
-               "X-RateLimit-Reset": str(int(time.time()) + (retry_after or 1))}
+    headers = {
+        "X-RateLimit-Limit": "600",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(int(time.time()) + (retry_after or 1)),
+    }
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return errors(429, "too many requests", headers=headers)
@@ -57,7 +61,9 @@ class FakeSendGrid(FakeService):
         try:
             mail = request.json()
         except ValueError:
-            return errors(400, "Bad Request", None, "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html")
+            return errors(
+                400, "Bad Request", None, "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
+            )
         problem = self._invalid(mail)
         if problem:
             return errors(400, *problem)
@@ -76,11 +82,17 @@ class FakeSendGrid(FakeService):
             return "The from object must be provided for every email send.", "from"
         personalizations = mail.get("personalizations")
         if not isinstance(personalizations, list) or not 1 <= len(personalizations) <= 1000:
-            return "The personalizations field is required and must have at least one personalization.", "personalizations"
+            return (
+                "The personalizations field is required and must have at least one personalization.",
+                "personalizations",
+            )
         addresses = []
         for index, item in enumerate(personalizations):
             if not item.get("to"):
-                return "The to array is required for all personalization objects, and must have at least one email object with a valid email address.", f"personalizations.{index}.to"
+                return (
+                    "The to array is required for all personalization objects, and must have at least one email object with a valid email address.",
+                    f"personalizations.{index}.to",
+                )
             for kind in ("to", "cc", "bcc"):
                 for recipient in item.get(kind) or []:
                     if "@" not in str(recipient.get("email", "")):
@@ -91,10 +103,16 @@ class FakeSendGrid(FakeService):
         if len(addresses) > 1000:
             return "The total number of recipients must be less than 1000.", "personalizations"
         if len(set(addresses)) != len(addresses):
-            return "Each email address in the personalization block should be unique between to, cc, and bcc.", "personalizations"
+            return (
+                "Each email address in the personalization block should be unique between to, cc, and bcc.",
+                "personalizations",
+            )
         if not mail.get("template_id"):
             if not mail.get("subject") and not all(p.get("subject") for p in personalizations):
-                return "The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.", "subject"
+                return (
+                    "The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.",
+                    "subject",
+                )
             if not mail.get("content"):
                 return "Unless a valid template_id is provided, the content parameter is required.", "content"
         sandbox = ((mail.get("mail_settings") or {}).get("sandbox_mode") or {}).get("enable", False)

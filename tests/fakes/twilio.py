@@ -14,8 +14,13 @@ E164 = re.compile(r"^(whatsapp:)?\+[1-9]\d{6,14}$")
 MESSAGES = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages\.json$")
 ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-f]{32})\.json$")
 MAGIC_FROM = {"+15005550006": None, "+15005550001": 21212, "+15005550007": 21606, "+15005550008": 21611}
-MAGIC_TO = {"+15005550001": 21211, "+15005550002": 21612, "+15005550003": 21408, "+15005550004": 21610,
-            "+15005550009": 21614}
+MAGIC_TO = {
+    "+15005550001": 21211,
+    "+15005550002": 21612,
+    "+15005550003": 21408,
+    "+15005550004": 21610,
+    "+15005550009": 21614,
+}
 MESSAGES_TEXT = {
     20003: "Authenticate",
     20008: "Resource not accessible with Test Account Credentials",
@@ -35,8 +40,16 @@ MESSAGES_TEXT = {
 
 
 def error(status: int, code: int, headers: dict[str, str] | None = None, **fill: str) -> Response:
-    return json_response(status, {"code": code, "message": MESSAGES_TEXT[code].format(**{"to": "", "from_": "", **fill}),
-                                  "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}, headers)
+    return json_response(
+        status,
+        {
+            "code": code,
+            "message": MESSAGES_TEXT[code].format(**{"to": "", "from_": "", **fill}),
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+        headers,
+    )
 
 
 def too_many() -> Response:
@@ -76,21 +89,35 @@ class FakeTwilio(FakeService):
         except ValueError:
             return None
         account = self.accounts.get(user)
-        ok = scheme == "Basic" and account is not None and secrets.compare_digest(account.token, password) and user == sid
+        ok = (
+            scheme == "Basic"
+            and account is not None
+            and secrets.compare_digest(account.token, password)
+            and user == sid
+        )
         return account if ok else None
 
     def handle(self, request: Request) -> Response:
         match = MESSAGES.match(request.path) or ACCOUNT.match(request.path)
         if match is None:
-            return json_response(404, {"code": 20404, "message": "The requested resource was not found",
-                                       "more_info": "https://www.twilio.com/docs/errors/20404", "status": 404})
+            return json_response(
+                404,
+                {
+                    "code": 20404,
+                    "message": "The requested resource was not found",
+                    "more_info": "https://www.twilio.com/docs/errors/20404",
+                    "status": 404,
+                },
+            )
         account = self._auth(request, match.group(1))
         if account is None:
             return error(401, 20003)
         if ACCOUNT.match(request.path):
             if account.test:
                 return error(403, 20008)
-            return json_response(200, {"sid": account.sid, "friendly_name": "Flowyard test account", "status": "active"})
+            return json_response(
+                200, {"sid": account.sid, "friendly_name": "Flowyard test account", "status": "active"}
+            )
         if request.method != "POST":
             return error(403, 20008) if account.test else json_response(200, {"messages": self.messages})
         return self._create(account, request.form())
@@ -124,14 +151,28 @@ class FakeTwilio(FakeService):
         now = formatdate(usegmt=True).replace("GMT", "+0000")
         sid = "SM" + secrets.token_hex(16)
         message = {
-            "account_sid": account.sid, "api_version": "2010-04-01", "body": body, "date_created": now,
-            "date_sent": None, "date_updated": now, "direction": "outbound-api", "error_code": None,
-            "error_message": None, "from": from_ or None, "messaging_service_sid": service or None,
-            "num_media": str(len(media)), "num_segments": "0" if service else str(max(1, -(-len(body) // 160))),
-            "price": None, "price_unit": "USD", "sid": sid, "status": "accepted" if service else "queued",
+            "account_sid": account.sid,
+            "api_version": "2010-04-01",
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": from_ or None,
+            "messaging_service_sid": service or None,
+            "num_media": str(len(media)),
+            "num_segments": "0" if service else str(max(1, -(-len(body) // 160))),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "accepted" if service else "queued",
             "subresource_uris": {"media": f"/2010-04-01/Accounts/{account.sid}/Messages/{sid}/Media.json"},
-            "to": to, "uri": f"/2010-04-01/Accounts/{account.sid}/Messages/{sid}.json",
-            "status_callback": (form.get("StatusCallback") or [None])[0], "media_urls": media,
+            "to": to,
+            "uri": f"/2010-04-01/Accounts/{account.sid}/Messages/{sid}.json",
+            "status_callback": (form.get("StatusCallback") or [None])[0],
+            "media_urls": media,
         }
         (self.test_messages if account.test else self.messages).append(message)
         return json_response(201, {k: v for k, v in message.items() if k not in ("status_callback", "media_urls")})

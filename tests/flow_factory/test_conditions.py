@@ -3,35 +3,57 @@ undecidable conditions, hostile patterns, and the words of the decision log."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from flow_factory.conditions import AllOf, AnyOf, Rule, compile_condition, evaluate, explain, syntax_error
 
-LEAD = {"trigger": {"amount": 250, "email": "ana@vip.example", "tags": ["vip", "eu"], "country": "DE",
-                    "signed_up": "2026-10-01T12:00:00Z", "notes": ""},
-        "steps": {"lookup": {"output": {"status_code": 200, "body": {"found": True, "score": 7}}}}}
-NOW = datetime(2026, 11, 27, 8, 30, tzinfo=timezone.utc)  # a Friday; 09:30 in Berlin, 03:30 in New York
+LEAD = {
+    "trigger": {
+        "amount": 250,
+        "email": "ana@vip.example",
+        "tags": ["vip", "eu"],
+        "country": "DE",
+        "signed_up": "2026-10-01T12:00:00Z",
+        "notes": "",
+    },
+    "steps": {"lookup": {"output": {"status_code": 200, "body": {"found": True, "score": 7}}}},
+}
+NOW = datetime(2026, 11, 27, 8, 30, tzinfo=UTC)  # a Friday; 09:30 in Berlin, 03:30 in New York
 
 
 def check(condition, context=LEAD, zone="UTC") -> bool | None:
     return evaluate(compile_condition(condition, zone), context, now=NOW).result
 
 
-@pytest.mark.parametrize("operator,value,expected", [
-    ("equals", "DE", True), ("not_equals", "DE", False), ("in_list", ["FR", "DE"], True),
-    ("not_in_list", ["FR"], True), ("starts_with", "D", True), ("ends_with", "E", True),
-    ("contains", "E", True), ("matches", "^[A-Z]{2}$", True), ("is_not_empty", None, True),
-])
+@pytest.mark.parametrize(
+    "operator,value,expected",
+    [
+        ("equals", "DE", True),
+        ("not_equals", "DE", False),
+        ("in_list", ["FR", "DE"], True),
+        ("not_in_list", ["FR"], True),
+        ("starts_with", "D", True),
+        ("ends_with", "E", True),
+        ("contains", "E", True),
+        ("matches", "^[A-Z]{2}$", True),
+        ("is_not_empty", None, True),
+    ],
+)
 def test_text_operators(operator, value, expected):
     assert check(Rule(field="trigger.country", operator=operator, value=value)) is expected
 
 
-@pytest.mark.parametrize("operator,value,expected", [
-    ("greater_than", 100, True), ("greater_or_equal", 250, True), ("less_than", 250, False),
-    ("less_or_equal", 250, True),
-])
+@pytest.mark.parametrize(
+    "operator,value,expected",
+    [
+        ("greater_than", 100, True),
+        ("greater_or_equal", 250, True),
+        ("less_than", 250, False),
+        ("less_or_equal", 250, True),
+    ],
+)
 def test_number_operators(operator, value, expected):
     assert check(Rule(field="trigger.amount", operator=operator, value=value)) is expected
 
@@ -58,8 +80,12 @@ def test_time_rules_follow_the_tenant_time_zone():
 
 
 def test_external_api_response_fields():
-    rule = AllOf(all=[Rule(field="steps.lookup.output.status_code", operator="equals", value=200),
-                      Rule(field="steps.lookup.output.body.score", operator="greater_than", value=5)])
+    rule = AllOf(
+        all=[
+            Rule(field="steps.lookup.output.status_code", operator="equals", value=200),
+            Rule(field="steps.lookup.output.body.score", operator="greater_than", value=5),
+        ]
+    )
     assert check(rule) is True
 
 
@@ -71,9 +97,17 @@ def test_cel_precedence_and_binds_tighter_than_or():
 
 def test_rule_groups_are_parenthesised_as_drawn():
     # any(amount > 1000, country == FR) AND amount > 100: the OR group must not absorb the AND.
-    grouped = AllOf(all=[AnyOf(any=[Rule(field="trigger.amount", operator="greater_than", value=1000),
-                                    Rule(field="trigger.country", operator="equals", value="FR")]),
-                         Rule(field="trigger.amount", operator="greater_than", value=100)])
+    grouped = AllOf(
+        all=[
+            AnyOf(
+                any=[
+                    Rule(field="trigger.amount", operator="greater_than", value=1000),
+                    Rule(field="trigger.country", operator="equals", value="FR"),
+                ]
+            ),
+            Rule(field="trigger.amount", operator="greater_than", value=100),
+        ]
+    )
     assert check(grouped) is False
     assert compile_condition(grouped, "UTC").startswith("((")
 

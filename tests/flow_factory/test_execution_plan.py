@@ -5,20 +5,32 @@ from flow_factory.plan import compile_plan
 
 
 def make_graph(nodes, edges):
-    return Graph.model_validate({
-        "nodes": [{"id": node_id, "type": node_type} for node_id, node_type in nodes],
-        "edges": [
-            {"id": f"e{index}", "source": source, "target": target, "source_handle": handle}
-            for index, (source, target, handle) in enumerate(edges)
-        ],
-    })
+    return Graph.model_validate(
+        {
+            "nodes": [{"id": node_id, "type": node_type} for node_id, node_type in nodes],
+            "edges": [
+                {"id": f"e{index}", "source": source, "target": target, "source_handle": handle}
+                for index, (source, target, handle) in enumerate(edges)
+            ],
+        }
+    )
 
 
 DIAMOND = make_graph(
-    [("log", "util.log"), ("fetch", "http.request"), ("start", "trigger.manual"),
-     ("shape", "data.transform"), ("on_error", "util.log")],
-    [("start", "fetch", None), ("fetch", "shape", None), ("fetch", "on_error", "error"),
-     ("shape", "log", "default"), ("on_error", "log", None)],
+    [
+        ("log", "util.log"),
+        ("fetch", "http.request"),
+        ("start", "trigger.manual"),
+        ("shape", "data.transform"),
+        ("on_error", "util.log"),
+    ],
+    [
+        ("start", "fetch", None),
+        ("fetch", "shape", None),
+        ("fetch", "on_error", "error"),
+        ("shape", "log", "default"),
+        ("on_error", "log", None),
+    ],
 )
 
 
@@ -48,8 +60,7 @@ def test_next_edges_treats_none_and_default_alike():
 
 
 def test_two_edges_between_the_same_nodes_count_once():
-    graph = make_graph([("start", "trigger.manual"), ("a", "util.log")],
-                       [("start", "a", None), ("start", "a", None)])
+    graph = make_graph([("start", "trigger.manual"), ("a", "util.log")], [("start", "a", None), ("start", "a", None)])
     assert compile_plan(graph).order == ["start", "a"]
 
 
@@ -60,8 +71,10 @@ def test_plan_is_frozen():
 
 
 def test_invalid_graphs_are_refused():
-    cyclic = make_graph([("start", "trigger.manual"), ("a", "util.log"), ("b", "util.log")],
-                        [("start", "a", None), ("a", "b", None), ("b", "a", None)])
+    cyclic = make_graph(
+        [("start", "trigger.manual"), ("a", "util.log"), ("b", "util.log")],
+        [("start", "a", None), ("a", "b", None), ("b", "a", None)],
+    )
     with pytest.raises(ValueError, match="cycle"):
         compile_plan(cyclic)
     with pytest.raises(ValueError, match="exactly one trigger"):

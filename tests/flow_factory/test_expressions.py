@@ -44,10 +44,20 @@ def test_mixed_text_renders_to_a_string():
 
 
 def test_renders_inside_dicts_and_lists_and_leaves_other_values():
-    value = {"to": ["{{ trigger.email }}", 5], "n": None, "flag": True, "plain": "no template",
-             "nested": {"id": "{{ steps.fetch.output.body.id }}"}}
+    value = {
+        "to": ["{{ trigger.email }}", 5],
+        "n": None,
+        "flag": True,
+        "plain": "no template",
+        "nested": {"id": "{{ steps.fetch.output.body.id }}"},
+    }
     assert render_value(value, CONTEXT) == {
-        "to": ["jane@example.com", 5], "n": None, "flag": True, "plain": "no template", "nested": {"id": 7}}
+        "to": ["jane@example.com", 5],
+        "n": None,
+        "flag": True,
+        "plain": "no template",
+        "nested": {"id": 7},
+    }
 
 
 def test_execution_and_data_keys_that_shadow_dict_methods():
@@ -96,19 +106,22 @@ def test_rendered_output_is_bounded():
     assert render_value("{{ 'x' * 1000 }}", CONTEXT) == "x" * 1000
 
 
-@pytest.mark.parametrize("template", [
-    "{{ 'x' * 10**9 }}",
-    "{{ [0] * 10**9 }}",
-    "{% set a = 'x' * 1000000 %}{{ a ~ a }}",
-    "{{ ('x' * 600000) + ('x' * 600000) }}",
-    "{{ 'x'.ljust(10**9) }}",
-    "{{ ('x' * 1000000) | replace('x', 'yy') }}",
-    "{{ ['x' * 1000000, 'x' * 1000000] | join }}",
-    "{{ 'x' | center(10**9) }}",
-    "{{ [1] | batch(10**9, 0) | list }}",
-    "{{ '%999999999s' % 1 }}",
-    "{{ 2 ** (10**9) }}",
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ 'x' * 10**9 }}",
+        "{{ [0] * 10**9 }}",
+        "{% set a = 'x' * 1000000 %}{{ a ~ a }}",
+        "{{ ('x' * 600000) + ('x' * 600000) }}",
+        "{{ 'x'.ljust(10**9) }}",
+        "{{ ('x' * 1000000) | replace('x', 'yy') }}",
+        "{{ ['x' * 1000000, 'x' * 1000000] | join }}",
+        "{{ 'x' | center(10**9) }}",
+        "{{ [1] | batch(10**9, 0) | list }}",
+        "{{ '%999999999s' % 1 }}",
+        "{{ 2 ** (10**9) }}",
+    ],
+)
 def test_growth_is_bounded_before_memory_is_spent(template):
     assert isinstance(render_error(template), ExpressionError)
 
@@ -124,15 +137,23 @@ def test_runtime_failure_is_an_expression_error():
 
 
 def test_template_syntax_errors_with_paths():
-    value = {"url": "https://x/{{ trigger.id", "headers": {"A": "{% if x %}"},
-             "list": ["ok {{ a }}", "{{ }}"], "n": 5, "plain": "text"}
+    value = {
+        "url": "https://x/{{ trigger.id",
+        "headers": {"A": "{% if x %}"},
+        "list": ["ok {{ a }}", "{{ }}"],
+        "n": 5,
+        "plain": "text",
+    }
     errors = dict(template_syntax_errors(value))
     assert set(errors) == {"url", "headers.A", "list[1]"}
     assert errors["url"].startswith("line 1: unexpected end of template")
 
 
 def test_referenced_steps():
-    value = {"a": "{{ steps.fetch.output.x }} {{ steps['shape'].output }}",
-             "b": ["{% if steps.check.output.ok %}y{% endif %}"],
-             "c": "{{ trigger.steps.not_a_step }} {{ steps[name] }}", "d": "{{ broken"}
+    value = {
+        "a": "{{ steps.fetch.output.x }} {{ steps['shape'].output }}",
+        "b": ["{% if steps.check.output.ok %}y{% endif %}"],
+        "c": "{{ trigger.steps.not_a_step }} {{ steps[name] }}",
+        "d": "{{ broken",
+    }
     assert referenced_steps(value) == {"fetch", "shape", "check"}

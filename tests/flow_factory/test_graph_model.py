@@ -12,10 +12,12 @@ def test_graph_defaults_fill_in_optional_fields():
 
 
 def test_edge_source_handle_defaults_to_none():
-    graph = Graph.model_validate({
-        "nodes": [{"id": "a", "type": "t"}],
-        "edges": [{"id": "e1", "source": "a", "target": "b"}],
-    })
+    graph = Graph.model_validate(
+        {
+            "nodes": [{"id": "a", "type": "t"}],
+            "edges": [{"id": "e1", "source": "a", "target": "b"}],
+        }
+    )
     assert graph.edges[0].source_handle is None
 
 
@@ -36,8 +38,9 @@ def test_json_schema_accepts_a_graph_pydantic_accepts_and_rejects_unknown_fields
     validator = Draft202012Validator(graph_json_schema())
     good = {
         "version": 1,
-        "nodes": [{"id": "start", "type": "trigger.manual", "label": "Start",
-                   "config": {}, "position": {"x": 10, "y": 20}}],
+        "nodes": [
+            {"id": "start", "type": "trigger.manual", "label": "Start", "config": {}, "position": {"x": 10, "y": 20}}
+        ],
         "edges": [],
     }
     assert list(validator.iter_errors(good)) == []

@@ -7,8 +7,7 @@ from flow_factory.validation import GraphError, validate_graph
 
 
 def node(node_id, node_type, **config):
-    return {"id": node_id, "type": node_type, "label": node_id, "config": config,
-            "position": {"x": 0, "y": 0}}
+    return {"id": node_id, "type": node_type, "label": node_id, "config": config, "position": {"x": 0, "y": 0}}
 
 
 def edge(edge_id, source, target, handle=None):
@@ -24,8 +23,12 @@ def valid_graph():
             node("shape", "data.transform", fields={"email": "{{ steps.fetch.output.body.email }}"}),
             node("log", "util.log", message="{{ steps.shape.output.email }} / {{ steps['fetch'].output }}"),
         ],
-        "edges": [edge("e1", "start", "fetch"), edge("e2", "fetch", "shape"),
-                  edge("e3", "shape", "log"), edge("e4", "fetch", "log", "error")],
+        "edges": [
+            edge("e1", "start", "fetch"),
+            edge("e2", "fetch", "shape"),
+            edge("e3", "shape", "log"),
+            edge("e4", "fetch", "log", "error"),
+        ],
     }
 
 
@@ -198,11 +201,19 @@ def test_unreachable_node():
 
 def test_config_schema_violations_point_at_the_field_and_use_its_description():
     graph = valid_graph()
-    graph["nodes"][1]["config"] = {"url": "ftp://files.example.com", "method": "FETCH",
-                                   "timeout_seconds": 0, "headers": {"X-Count": 3}}
+    graph["nodes"][1]["config"] = {
+        "url": "ftp://files.example.com",
+        "method": "FETCH",
+        "timeout_seconds": 0,
+        "headers": {"X-Count": 3},
+    }
     errors = {error.path: error for error in validate_graph(graph)}
-    assert set(errors) == {"nodes[1].config.url", "nodes[1].config.method",
-                           "nodes[1].config.timeout_seconds", "nodes[1].config.headers.X-Count"}
+    assert set(errors) == {
+        "nodes[1].config.url",
+        "nodes[1].config.method",
+        "nodes[1].config.timeout_seconds",
+        "nodes[1].config.headers.X-Count",
+    }
     assert errors["nodes[1].config.url"].message == "'ftp://files.example.com' is not in the expected format"
     assert errors["nodes[1].config.url"].hint.startswith("url: Full http:// or https:// URL")
     assert "'FETCH' is not one of" in errors["nodes[1].config.method"].message
@@ -223,8 +234,9 @@ def test_config_missing_required_field_and_unknown_field():
 
 def test_templated_values_are_not_checked_against_the_schema_before_rendering():
     graph = valid_graph()
-    graph["nodes"][1]["config"].update(method="{{ trigger.method }}", timeout_seconds="{{ trigger.t }}",
-                                       url="{{ trigger.callback_url }}")
+    graph["nodes"][1]["config"].update(
+        method="{{ trigger.method }}", timeout_seconds="{{ trigger.t }}", url="{{ trigger.callback_url }}"
+    )
     assert validate_graph(graph) == []
 
 
@@ -235,7 +247,10 @@ def test_transform_needs_a_field_and_required_names_must_be_fields():
     graph["nodes"][2]["config"] = {"fields": {"email": "x"}, "required": ["email", "phone"]}
     error = only_error(graph)
     assert (error.path, error.message, error.hint) == (
-        "nodes[2].config.required[1]", "'phone' is not one of the fields", "fields are: email")
+        "nodes[2].config.required[1]",
+        "'phone' is not one of the fields",
+        "fields are: email",
+    )
 
 
 def test_template_syntax_error():

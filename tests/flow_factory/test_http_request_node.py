@@ -1,5 +1,6 @@
-"""http.request against a real HTTP server on 127.0.0.1 (no mocked httpx)."""
+"""http.request (blocks.http, served as a node type) against a real HTTP server on 127.0.0.1 (no mocked httpx)."""
 
+import dataclasses
 import json
 import logging
 import socket
@@ -10,13 +11,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from blocks.http import HttpRequestConfig
+from blocks.webcall import MAX_BODY_BYTES
 from core.errors import StepFailure
 from flow_factory.expressions import make_context, render_value
+from flow_factory.nodes import NODE_TYPES
 from flow_factory.nodes.base import StepContext
-from flow_factory.nodes.http_request import MAX_BODY_BYTES, NODE_TYPE, HttpRequestConfig
 
-CTX = StepContext(execution_id="exec-1", tenant_id="t1", node_id="call_api", mode="test",
-                  logger=logging.getLogger("flowyard.test"))
+NODE_TYPE = NODE_TYPES["http.request"]
+CTX = StepContext(
+    execution_id="exec-1", tenant_id="t1", node_id="call_api", mode="test", logger=logging.getLogger("flowyard.test")
+)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -35,8 +40,12 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if url.path == "/echo":
-            echo = {"method": self.command, "query": parse_qs(url.query),
-                    "headers": dict(self.headers.items()), "body": json.loads(body) if body else None}
+            echo = {
+                "method": self.command,
+                "query": parse_qs(url.query),
+                "headers": dict(self.headers.items()),
+                "body": json.loads(body) if body else None,
+            }
             self._send(200, json.dumps(echo).encode(), headers=[("X-Served-By", "Test")])
         elif url.path == "/text":
             self._send(200, "café".encode("latin-1"), "text/plain; charset=latin-1")
@@ -85,8 +94,10 @@ async def call_error(raw_config) -> StepFailure:
 
 @pytest.mark.asyncio
 async def test_get_json(base_url):
-    output = await call({"url": base_url + "/echo", "query": {"id": "{{ trigger.id }}"},
-                         "headers": {"X-Tenant": "acme"}}, trigger={"id": 42})
+    output = await call(
+        {"url": base_url + "/echo", "query": {"id": "{{ trigger.id }}"}, "headers": {"X-Tenant": "acme"}},
+        trigger={"id": 42},
+    )
     assert output["status_code"] == 200
     assert output["headers"]["x-served-by"] == "Test"  # names lowercased
     assert output["headers"]["content-type"] == "application/json"
@@ -98,9 +109,10 @@ async def test_get_json(base_url):
 
 @pytest.mark.asyncio
 async def test_post_sends_json_and_an_idempotency_key(base_url):
-    output = await call({"method": "POST", "url": base_url + "/echo",
-                         "json_body": {"email": "{{ trigger.email }}", "n": 1}},
-                        trigger={"email": "jane@example.com"})
+    output = await call(
+        {"method": "POST", "url": base_url + "/echo", "json_body": {"email": "{{ trigger.email }}", "n": 1}},
+        trigger={"email": "jane@example.com"},
+    )
     body = output["body"]
     assert body["method"] == "POST"
     assert body["body"] == {"email": "jane@example.com", "n": 1}
@@ -193,3 +205,10 @@ def test_config_bounds():
     with pytest.raises(ValueError):
         HttpRequestConfig(url="https://example.com", colour="red")
     assert HttpRequestConfig(url="https://example.com", headers={"X-Id": 5}).headers == {"X-Id": "5"}
+
+
+@pytest.mark.asyncio
+async def test_each_loop_item_sends_its_own_idempotency_key(base_url):
+    in_a_loop = dataclasses.replace(CTX, context={"loop": {"index": 2, "item": "b"}})
+    output = await NODE_TYPE.run(HttpRequestConfig(method="POST", url=base_url + "/echo"), in_a_loop)
+    assert output["body"]["headers"]["Idempotency-Key"] == "exec-1-call_api-2"

@@ -8,14 +8,16 @@ from flow_factory.nodes import NODE_TYPES, describe_all, get_node_type
 from flow_factory.nodes.base import StepContext
 from flow_factory.nodes.trigger_manual import input_errors
 
-CTX = StepContext(execution_id="exec-1", tenant_id="t1", node_id="node_1", mode="test",
-                  logger=logging.getLogger("flowyard.test"))
+CTX = StepContext(
+    execution_id="exec-1", tenant_id="t1", node_id="node_1", mode="test", logger=logging.getLogger("flowyard.test")
+)
 
 
 async def run_node(type_name, raw_config, trigger=None, step_outputs=None):
     """Runs a node the way the interpreter does: render, validate, run."""
-    context = make_context(trigger=trigger or {}, step_outputs=step_outputs or {},
-                           execution_id=CTX.execution_id, mode=CTX.mode)
+    context = make_context(
+        trigger=trigger or {}, step_outputs=step_outputs or {}, execution_id=CTX.execution_id, mode=CTX.mode
+    )
     node_type = get_node_type(type_name)
     config = node_type.parse_config(render_value(raw_config, context))
     return await node_type.run(config, CTX)
@@ -38,8 +40,35 @@ def test_registry_and_descriptions():
 
 
 @pytest.mark.asyncio
-async def test_manual_trigger_run_returns_nothing_itself():
-    assert await run_node("trigger.manual", {"sample": {"a": 1}}) == {}
+async def test_triggers_declare_no_run_the_interpreter_settles_them():
+    triggers = [node_type for node_type in NODE_TYPES.values() if node_type.is_trigger]
+    assert {t.type for t in triggers} == {
+        "trigger.manual",
+        "trigger.webhook",
+        "trigger.schedule",
+        "trigger.data_change",
+        "trigger.event",
+    }
+    for trigger in triggers:
+        with pytest.raises(RuntimeError, match="passes the execution's input on"):
+            await trigger.run(None, CTX)
+
+
+def test_only_a_trigger_may_leave_out_run():
+    from pydantic import BaseModel
+
+    from flow_factory.nodes.base import NodeType
+
+    with pytest.raises(TypeError, match="declares no run"):
+        NodeType(
+            type="x.y",
+            label="X",
+            category="Data",
+            description="d",
+            config_model=BaseModel,
+            sample_output={},
+            docs_url="https://docs.flowyard.dev/nodes/x.y",
+        )
 
 
 def test_manual_trigger_input_errors():
@@ -53,8 +82,10 @@ def test_manual_trigger_input_errors():
 async def test_transform_renders_fields():
     output = await run_node(
         "data.transform",
-        {"fields": {"name": "{{ trigger.first }} {{ trigger.last }}", "id": "{{ steps.fetch.output.id }}"},
-         "required": ["name"]},
+        {
+            "fields": {"name": "{{ trigger.first }} {{ trigger.last }}", "id": "{{ steps.fetch.output.id }}"},
+            "required": ["name"],
+        },
         trigger={"first": "Jane", "last": "Doe"},
         step_outputs={"fetch": {"id": 7}},
     )
@@ -64,8 +95,9 @@ async def test_transform_renders_fields():
 @pytest.mark.asyncio
 async def test_transform_required_field_that_is_empty_fails():
     with pytest.raises(StepFailure) as caught:
-        await run_node("data.transform",
-                       {"fields": {"email": "{{ trigger.email | default('') }}"}, "required": ["email"]})
+        await run_node(
+            "data.transform", {"fields": {"email": "{{ trigger.email | default('') }}"}, "required": ["email"]}
+        )
     assert caught.value.message == "required field 'email' is empty"
     assert not caught.value.retryable and "trigger payload" in caught.value.hint
 
@@ -73,13 +105,16 @@ async def test_transform_required_field_that_is_empty_fails():
 @pytest.mark.asyncio
 async def test_log_logs_at_its_level(caplog):
     with caplog.at_level(logging.DEBUG, logger="flowyard.test"):
-        output = await run_node("util.log", {"message": "order {{ trigger.id }}", "level": "warning"},
-                                trigger={"id": 42})
+        output = await run_node(
+            "util.log", {"message": "order {{ trigger.id }}", "level": "warning"}, trigger={"id": 42}
+        )
         structured = await run_node("util.log", {"message": "{{ trigger }}"}, trigger={"id": 42})
     assert output == {"message": "order 42"}
     assert structured == {"message": '{"id": 42}'}
     assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
-        ("WARNING", "order 42"), ("INFO", '{"id": 42}')]
+        ("WARNING", "order 42"),
+        ("INFO", '{"id": 42}'),
+    ]
 
 
 def test_parse_config_turns_rendered_mistakes_into_step_errors():
@@ -101,8 +136,9 @@ async def test_transform_output_schema_names_the_missing_field():
     from flow_factory.nodes.data_transform import TransformConfig, run
 
     ctx = StepContext("e", "t", "map", "test", logging.getLogger("test"))
-    config = TransformConfig(fields={"email": "a@example.com"},
-                             output_schema={"type": "object", "required": ["email", "phone"]})
+    config = TransformConfig(
+        fields={"email": "a@example.com"}, output_schema={"type": "object", "required": ["email", "phone"]}
+    )
     with pytest.raises(StepFailure) as failure:
         await run(config, ctx)
     assert failure.value.message == "field 'phone' is missing"
@@ -111,16 +147,23 @@ async def test_transform_output_schema_names_the_missing_field():
         await run(config, ctx)
 
 
-@pytest.mark.parametrize("mode,count,expected", [
-    ("all", 2, {"a": 1, "b": 2}), ("first", 2, {"a": 1}), ("count", 2, {"a": 1, "b": 2})])
+@pytest.mark.parametrize(
+    "mode,count,expected", [("all", 2, {"a": 1, "b": 2}), ("first", 2, {"a": 1}), ("count", 2, {"a": 1, "b": 2})]
+)
 async def test_merge_modes(mode, count, expected):
     import logging
 
     from flow_factory.nodes.base import StepContext
     from flow_factory.nodes.logic_merge import MergeConfig, run
 
-    ctx = StepContext("e", "t", "join", "test", logging.getLogger("test"),
-                      context={"arrived": [("left", {"a": 1}), ("right", {"b": 2})]})
+    ctx = StepContext(
+        "e",
+        "t",
+        "join",
+        "test",
+        logging.getLogger("test"),
+        context={"arrived": [("left", {"a": 1}), ("right", {"b": 2})]},
+    )
     result = await run(MergeConfig(mode=mode, count=count), ctx)
     assert result.output["merged"] == expected
     assert result.output["arrived"] == ["left", "right"]

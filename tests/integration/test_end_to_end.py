@@ -58,7 +58,7 @@ def test_four_node_workflow_runs_end_to_end_and_stays_private(stack, target_serv
 
 def _assert_batches_are_bounded_by_prefect(stack, deployment_name: str, tenant_slug: str) -> None:
     """The tenant's own work queue and the workflow's deployment carry Prefect concurrency limits."""
-    deployment = httpx.get(f"{stack.prefect_url}/engine/name/graph-interpreter/{deployment_name}").json()
+    deployment = httpx.get(f"{stack.prefect_url}/deployments/name/graph-interpreter/{deployment_name}").json()
     assert deployment["work_queue_name"] == f"t-{tenant_slug}"
     assert deployment["global_concurrency_limit"]["limit"] == 10  # FLOWYARD_DISPATCHER__BATCHES_PER_WORKFLOW
     queue = httpx.get(f"{stack.prefect_url}/work_pools/flowyard/queues/t-{tenant_slug}").json()
@@ -102,7 +102,9 @@ def test_failing_step_fails_the_run_with_the_reason(stack, target_server):
     workflow = alice.post("/api/v1/workflows", json={"name": "Broken", "graph": graph}).json()
     assert alice.post(f"/api/v1/workflows/{workflow['id']}/publish").status_code == 200
 
-    run = alice.wait_for_run(alice.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": {"name": "Bo"}}).json()["run_id"])
+    run = alice.wait_for_run(
+        alice.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": {"name": "Bo"}}).json()["run_id"]
+    )
 
     assert run["status"] == "failed"
     assert run["error"]["node_id"] == "notify"
@@ -113,14 +115,18 @@ def test_failing_step_fails_the_run_with_the_reason(stack, target_server):
 
 def test_test_mode_runs_the_latest_draft_and_streams_step_events(stack, target_server):
     alice = Api(stack.api_url).signup()
-    workflow = alice.post("/api/v1/workflows", json={"name": "Draft", "graph": four_node_graph(target_server.url)}).json()
+    workflow = alice.post(
+        "/api/v1/workflows", json={"name": "Draft", "graph": four_node_graph(target_server.url)}
+    ).json()
 
     accepted = alice.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": {"name": "Cy"}, "mode": "test"})
     assert accepted.status_code == 202, accepted.text
     run_id = accepted.json()["run_id"]
 
     events = []
-    with httpx.stream("GET", f"{stack.api_url}/api/v1/runs/{run_id}/events", headers=alice.headers(), timeout=120) as stream:
+    with httpx.stream(
+        "GET", f"{stack.api_url}/api/v1/runs/{run_id}/events", headers=alice.headers(), timeout=120
+    ) as stream:
         kind = None
         for line in stream.iter_lines():
             if line.startswith("event:"):
@@ -134,7 +140,9 @@ def test_test_mode_runs_the_latest_draft_and_streams_step_events(stack, target_s
 
 def test_live_run_of_unpublished_workflow_is_refused(stack, target_server):
     alice = Api(stack.api_url).signup()
-    workflow = alice.post("/api/v1/workflows", json={"name": "Unpublished", "graph": four_node_graph(target_server.url)}).json()
+    workflow = alice.post(
+        "/api/v1/workflows", json={"name": "Unpublished", "graph": four_node_graph(target_server.url)}
+    ).json()
     response = alice.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": {}})
     assert response.status_code == 409
     assert response.json()["type"].endswith("/not-published")

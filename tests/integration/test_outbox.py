@@ -21,17 +21,33 @@ def _world(db) -> tuple[Tenant, list[Workflow]]:
     db.flush()
     workflows = []
     for n in range(2):
-        workflow = Workflow(tenant_id=tenant.id, name=f"w{n}", slug=f"w{n}-{uuid.uuid4().hex[:6]}",
-                            latest_version=1, published_version=1, deployment_id=str(uuid.uuid4()))
+        workflow = Workflow(
+            tenant_id=tenant.id,
+            name=f"w{n}",
+            slug=f"w{n}-{uuid.uuid4().hex[:6]}",
+            latest_version=1,
+            published_version=1,
+            deployment_id=str(uuid.uuid4()),
+        )
         db.add(workflow)
         db.flush()
         db.add(WorkflowVersion(tenant_id=tenant.id, workflow_id=workflow.id, version=1, graph={}, valid=True))
-        db.add(TriggerSubscription(tenant_id=tenant.id, workflow_id=workflow.id, topic="crm.deal.updated", config=CONFIG))
+        db.add(
+            TriggerSubscription(tenant_id=tenant.id, workflow_id=workflow.id, topic="crm.deal.updated", config=CONFIG)
+        )
         workflows.append(workflow)
     for i in range(20):
         stage = "won" if i % 2 == 0 else "lost"
-        db.add(Outbox(tenant_id=tenant.id, topic="crm.deal.updated", record_type="deal", record_id=str(uuid.uuid4()),
-                      before={"stage": "negotiation"}, after={"stage": stage}))
+        db.add(
+            Outbox(
+                tenant_id=tenant.id,
+                topic="crm.deal.updated",
+                record_type="deal",
+                record_id=str(uuid.uuid4()),
+                before={"stage": "negotiation"},
+                after={"stage": stage},
+            )
+        )
     db.commit()
     return tenant, workflows
 
@@ -47,6 +63,7 @@ def test_exactly_once_across_a_crash_a_redelivery_and_a_race(platform_db_url):
 
     with sessions() as first:  # a dispatcher handles 5 changes, then its process dies
         fan_out(first, limit=5)
+
     def race() -> None:
         with sessions() as db:
             fan_out(db)

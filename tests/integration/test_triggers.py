@@ -38,8 +38,10 @@ def _wait_all(api: Api, workflow_id: str, count: int, timeout: float = 240) -> l
 
 
 def _max_overlap(runs: list[dict]) -> int:
-    edges = sorted([(r["started_at"], 1) for r in runs if r["started_at"]] +
-                   [(r["ended_at"], -1) for r in runs if r["ended_at"]], key=lambda e: (e[0], e[1]))
+    edges = sorted(
+        [(r["started_at"], 1) for r in runs if r["started_at"]] + [(r["ended_at"], -1) for r in runs if r["ended_at"]],
+        key=lambda e: (e[0], e[1]),
+    )
     current = peak = 0
     for _, step in edges:
         current += step
@@ -48,8 +50,13 @@ def _max_overlap(runs: list[dict]) -> int:
 
 
 def _webhook_flow(**config) -> dict:
-    return graph([node("hook", "trigger.webhook", config),
-                  node("log", "util.log", {"message": "lead {{ trigger.body.email }}"})], [edge("hook", "log")])
+    return graph(
+        [
+            node("hook", "trigger.webhook", config),
+            node("log", "util.log", {"message": "lead {{ trigger.body.email }}"}),
+        ],
+        [edge("hook", "log")],
+    )
 
 
 def test_signed_webhook_starts_a_run_and_bad_deliveries_do_not(stack):
@@ -76,7 +83,8 @@ def test_signed_webhook_starts_a_run_and_bad_deliveries_do_not(stack):
 
     tampered = body.replace(b"ada", b"eve")
     for response, status in [
-        (deliver(body, None), 401), (deliver(tampered, sign(secret, body)), 401),
+        (deliver(body, None), 401),
+        (deliver(tampered, sign(secret, body)), 401),
         (deliver(body, sign(secret, body, stamp=int(time.time()) - 600)), 401),
         (deliver(body, sign("whsec_wrong", body)), 401),
         (deliver(b'{"name": "no email"}', sign(secret, b'{"name": "no email"}')), 422),
@@ -99,14 +107,22 @@ def test_signed_webhook_starts_a_run_and_bad_deliveries_do_not(stack):
 def test_a_burst_of_500_deliveries_gives_500_runs_within_the_limit(stack):
     api = Api(stack.api_url).signup()
     published = _publish(api, "Burst", _webhook_flow(auth="bearer", rate_limit_per_minute=10_000))
-    assert api.put(f"/api/v1/workflows/{published['id']}",
-                   json={"conflict_policy": "parallel", "max_parallel": 25}).status_code == 200
+    assert (
+        api.put(
+            f"/api/v1/workflows/{published['id']}", json={"conflict_policy": "parallel", "max_parallel": 25}
+        ).status_code
+        == 200
+    )
     url = api.get(f"/api/v1/workflows/{published['id']}/webhook").json()["url"]
     secret = published["webhook_secret"]
 
     def deliver(i: int) -> int:
-        response = httpx.post(url, json={"email": f"lead{i}@example.com"}, timeout=60,
-                              headers={"Authorization": f"Bearer {secret}", "X-Delivery-Id": f"burst-{i}"})
+        response = httpx.post(
+            url,
+            json={"email": f"lead{i}@example.com"},
+            timeout=60,
+            headers={"Authorization": f"Bearer {secret}", "X-Delivery-Id": f"burst-{i}"},
+        )
         return response.status_code
 
     with ThreadPoolExecutor(max_workers=16) as pool:
@@ -118,8 +134,13 @@ def test_a_burst_of_500_deliveries_gives_500_runs_within_the_limit(stack):
 
 
 def _slow_flow(target_server, seconds: float) -> dict:
-    return graph([node("start", "trigger.manual"),
-                  node("call", "http.request", {"url": f"{target_server.url}/slow?sleep={seconds}"})], [edge("start", "call")])
+    return graph(
+        [
+            node("start", "trigger.manual"),
+            node("call", "http.request", {"url": f"{target_server.url}/slow?sleep={seconds}"}),
+        ],
+        [edge("start", "call")],
+    )
 
 
 def test_conflict_policies_queue_skip_and_parallel(stack, target_server):
@@ -141,8 +162,13 @@ def test_conflict_policies_queue_skip_and_parallel(stack, target_server):
 
 def test_named_events_start_subscribed_workflows_once_per_id_and_trigger_edits_notify(stack):
     api = Api(stack.api_url).signup()
-    flow = graph([node("on", "trigger.event", {"event": "order.paid"}),
-                  node("log", "util.log", {"message": "order {{ trigger.payload.order_id }}"})], [edge("on", "log")])
+    flow = graph(
+        [
+            node("on", "trigger.event", {"event": "order.paid"}),
+            node("log", "util.log", {"message": "order {{ trigger.payload.order_id }}"}),
+        ],
+        [edge("on", "log")],
+    )
     published = _publish(api, "On payment", flow)
     first = api.post("/api/v1/events", json={"name": "order.paid", "id": "evt-1", "payload": {"order_id": 7}})
     assert first.status_code == 202
@@ -156,7 +182,9 @@ def test_named_events_start_subscribed_workflows_once_per_id_and_trigger_edits_n
     api.put(f"/api/v1/workflows/{published['id']}", json={"graph": flow})
     assert api.post(f"/api/v1/workflows/{published['id']}/publish").status_code == 200
     assert api.post("/api/v1/events", json={"name": "order.paid", "payload": {}}).json()["runs"] == []
-    assert len(api.post("/api/v1/events", json={"name": "order.shipped", "payload": {"order_id": 8}}).json()["runs"]) == 1
+    assert (
+        len(api.post("/api/v1/events", json={"name": "order.shipped", "payload": {"order_id": 8}}).json()["runs"]) == 1
+    )
     (note,) = [n for n in api.get("/api/v1/notifications").json() if n["kind"] == "trigger_changed"]
     assert "order.paid" in note["body"] and "order.shipped" in note["body"]
     assert api.signup_body["user"]["email"] in note["body"]
@@ -165,23 +193,37 @@ def test_named_events_start_subscribed_workflows_once_per_id_and_trigger_edits_n
 def test_schedules_are_prefect_schedules_with_a_dst_aware_preview_and_pause(stack):
     api = Api(stack.api_url).signup()
     assert api.request("PATCH", "/api/v1/tenant", json={"time_zone": "Europe/Berlin"}).status_code == 200
-    flow = graph([node("tick", "trigger.schedule", {"schedules": [{"cron": "30 2 * * *"}]}),
-                  node("log", "util.log", {"message": "tick at {{ trigger.scheduled_at }}"})], [edge("tick", "log")])
+    flow = graph(
+        [
+            node("tick", "trigger.schedule", {"schedules": [{"cron": "30 2 * * *"}]}),
+            node("log", "util.log", {"message": "tick at {{ trigger.scheduled_at }}"}),
+        ],
+        [edge("tick", "log")],
+    )
     published = _publish(api, "Nightly", flow)
 
-    preview = api.get(f"/api/v1/workflows/{published['id']}/schedule/preview",
-                      params={"count": 4, "start": "2026-03-27T00:00:00Z"}).json()
+    preview = api.get(
+        f"/api/v1/workflows/{published['id']}/schedule/preview", params={"count": 4, "start": "2026-03-27T00:00:00Z"}
+    ).json()
     assert [f["local"] for f in preview["fires"]] == [
-        "2026-03-27T02:30:00+01:00", "2026-03-28T02:30:00+01:00",
+        "2026-03-27T02:30:00+01:00",
+        "2026-03-28T02:30:00+01:00",
         "2026-03-29T03:30:00+02:00",  # 02:30 does not exist that night: one hour later by the clock
-        "2026-03-30T02:30:00+02:00"]
-    autumn = api.get(f"/api/v1/workflows/{published['id']}/schedule/preview",
-                     params={"count": 3, "start": "2026-10-24T12:00:00Z"}).json()
+        "2026-03-30T02:30:00+02:00",
+    ]
+    autumn = api.get(
+        f"/api/v1/workflows/{published['id']}/schedule/preview", params={"count": 3, "start": "2026-10-24T12:00:00Z"}
+    ).json()
     assert [f["utc"] for f in autumn["fires"]] == [  # 02:30 happens twice on the 25th: it fires once
-        "2026-10-25T00:30:00+00:00", "2026-10-26T01:30:00+00:00", "2026-10-27T01:30:00+00:00"]
+        "2026-10-25T00:30:00+00:00",
+        "2026-10-26T01:30:00+00:00",
+        "2026-10-27T01:30:00+00:00",
+    ]
 
-    deployment = httpx.post(stack.prefect_url + "/engine/filter",
-                            json={"deployments": {"name": {"any_": [published["deployment_name"]]}}}).json()[0]
+    deployment = httpx.post(
+        stack.prefect_url + "/deployments/filter",
+        json={"deployments": {"name": {"any_": [published["deployment_name"]]}}},
+    ).json()[0]
     (schedule,) = deployment["schedules"]
     assert schedule["schedule"]["cron"] == "30 2 * * *" and schedule["schedule"]["timezone"] == "Europe/Berlin"
     assert schedule["active"] is True
@@ -192,10 +234,15 @@ def test_schedules_are_prefect_schedules_with_a_dst_aware_preview_and_pause(stac
     assert run["status"] == "completed"
 
     assert api.post(f"/api/v1/workflows/{published['id']}/schedule/pause").json() == {"paused": True}
-    deployment = httpx.get(f"{stack.prefect_url}/engine/{deployment['id']}").json()
+    deployment = httpx.get(f"{stack.prefect_url}/deployments/{deployment['id']}").json()
     assert [s["active"] for s in deployment["schedules"]] == [False]
-    bad = graph([node("tick", "trigger.schedule", {"schedules": [{"cron": "61 * * * *", "timezone": "Mars/Base"}]}),
-                 node("log", "util.log", {"message": "x"})], [edge("tick", "log")])
+    bad = graph(
+        [
+            node("tick", "trigger.schedule", {"schedules": [{"cron": "61 * * * *", "timezone": "Mars/Base"}]}),
+            node("log", "util.log", {"message": "x"}),
+        ],
+        [edge("tick", "log")],
+    )
     problem = api.post("/api/v1/workflows", json={"name": "Bad cron", "graph": bad})
     assert problem.status_code == 422
     assert {e["path"] for e in problem.json()["errors"]} == {"graph.nodes[0].config.schedules[0].timezone"}
@@ -212,10 +259,23 @@ def test_a_deal_moved_to_won_starts_exactly_one_run_also_after_a_redelivery(stac
     from store.db import get_session_factory
 
     api = Api(stack.api_url).signup()
-    flow = graph([node("won", "trigger.data_change", {"record_type": "deal", "event": "field_changed",
-                                                       "field": "stage", "to": "won", "filter": "record.amount > 100"}),
-                  node("log", "util.log", {"message": "{{ trigger.record.title }} was {{ trigger.before.stage }}"})],
-                 [edge("won", "log")])
+    flow = graph(
+        [
+            node(
+                "won",
+                "trigger.data_change",
+                {
+                    "record_type": "deal",
+                    "event": "field_changed",
+                    "field": "stage",
+                    "to": "won",
+                    "filter": "record.amount > 100",
+                },
+            ),
+            node("log", "util.log", {"message": "{{ trigger.record.title }} was {{ trigger.before.stage }}"}),
+        ],
+        [edge("won", "log")],
+    )
     published = _publish(api, "Deal won", flow)
     deal = api.post("/api/v1/crm/deals", json={"title": "Acme renewal", "amount": 1200}).json()
     small = api.post("/api/v1/crm/deals", json={"title": "Tiny", "amount": 50}).json()

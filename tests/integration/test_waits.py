@@ -37,9 +37,12 @@ def test_delay_survives_a_worker_restart_with_earlier_outputs_intact(restartable
     stack.start_worker()
     api = Api(stack.api_url).signup()
     flow = graph(
-        [node("start", "trigger.manual"), node("before", "data.transform", {"fields": {"greeting": "Hi {{ trigger.name }}"}}),
-         node("pause", "logic.delay", {"mode": "duration", "seconds": 6}),
-         node("after", "util.log", {"message": "{{ steps.before.output.greeting }}, again"})],
+        [
+            node("start", "trigger.manual"),
+            node("before", "data.transform", {"fields": {"greeting": "Hi {{ trigger.name }}"}}),
+            node("pause", "logic.delay", {"mode": "duration", "seconds": 6}),
+            node("after", "util.log", {"message": "{{ steps.before.output.greeting }}, again"}),
+        ],
         [edge("start", "before"), edge("before", "pause"), edge("pause", "after")],
     )
     run_id = _start(api, "Nurture", flow, {"name": "Ada"})
@@ -66,14 +69,23 @@ def test_delay_survives_a_worker_restart_with_earlier_outputs_intact(restartable
 
 def _approval_flow() -> dict:
     return graph(
-        [node("start", "trigger.manual"),
-         node("ask", "logic.approval", {"message": "Discount for {{ trigger.name }}?",
-                                        "timeout_hours": "{{ trigger.hours }}"}),
-         node("yes", "util.log", {"message": "approved by {{ steps.ask.output.decided_by }}"}),
-         node("no", "util.log", {"message": "rejected: {{ steps.ask.output.comment }}"}),
-         node("late", "util.log", {"message": "nobody answered"})],
-        [edge("start", "ask"), edge("ask", "yes", "approved"), edge("ask", "no", "rejected"),
-         edge("ask", "late", "timeout")],
+        [
+            node("start", "trigger.manual"),
+            node(
+                "ask",
+                "logic.approval",
+                {"message": "Discount for {{ trigger.name }}?", "timeout_hours": "{{ trigger.hours }}"},
+            ),
+            node("yes", "util.log", {"message": "approved by {{ steps.ask.output.decided_by }}"}),
+            node("no", "util.log", {"message": "rejected: {{ steps.ask.output.comment }}"}),
+            node("late", "util.log", {"message": "nobody answered"}),
+        ],
+        [
+            edge("start", "ask"),
+            edge("ask", "yes", "approved"),
+            edge("ask", "no", "rejected"),
+            edge("ask", "late", "timeout"),
+        ],
     )
 
 
@@ -82,9 +94,15 @@ def test_approvals_approved_rejected_by_link_and_timed_out(stack):
     api, other = anonymous.signup(), anonymous.signup()
     workflow = api.post("/api/v1/workflows", json={"name": "Discounts", "graph": _approval_flow()}).json()
     assert api.post(f"/api/v1/workflows/{workflow['id']}/publish").status_code == 200
-    start = lambda payload: api.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": payload}).json()["run_id"]
-    approved_id, linked_id, late_id = start({"name": "Ada", "hours": 1}), start({"name": "Bo", "hours": 1}), \
-        start({"name": "Cy", "hours": 0.001})
+
+    def start(payload):
+        return api.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": payload}).json()["run_id"]
+
+    approved_id, linked_id, late_id = (
+        start({"name": "Ada", "hours": 1}),
+        start({"name": "Bo", "hours": 1}),
+        start({"name": "Cy", "hours": 0.001}),
+    )
 
     waiting = _wait_for_status(api, approved_id, "waiting")
     assert steps_by_node(waiting)["ask"]["output"]["message"] == "Discount for Ada?"

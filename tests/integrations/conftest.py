@@ -16,7 +16,7 @@ from blocks import connections
 from blocks.base import ActionContext, IntegrationBlock
 from blocks.crypto import TenantCipher, tenant_cipher
 from core.settings import PLACEHOLDER_MASTER_KEY, get_settings
-from store import Connection, Tenant
+from store import Connection, ConnectionStatus, Tenant
 from store.db import get_session_factory
 
 
@@ -31,17 +31,27 @@ class TenantHandle:
         return get_session_factory(self.db_url)
 
     def ctx(self, node_id: str = "step", mode: str = "live", execution_id: str | None = None) -> ActionContext:
-        return ActionContext(self.id, execution_id or str(uuid.uuid4()), node_id, mode, logging.getLogger("flowyard.test"))
+        return ActionContext(
+            self.id, execution_id or str(uuid.uuid4()), node_id, mode, logging.getLogger("flowyard.test")
+        )
 
-    def connection(self, block_type: type[IntegrationBlock], name: str, *, secrets: dict[str, str],
-                   **config: Any) -> IntegrationBlock:
+    def connection(
+        self, block_type: type[IntegrationBlock], name: str, *, secrets: dict[str, str], **config: Any
+    ) -> IntegrationBlock:
         """A saved connection: its row in the database and its sealed block in the loader's cache."""
         block_name = connections.block_name(self.slug, block_type.slug, name)
         sealed = {k: SecretStr(self.cipher.seal(v, context=f"{block_name}:{k}")) for k, v in secrets.items()}
         block = block_type(**config, **sealed)
         with self.sessions().begin() as db:
-            row = Connection(tenant_id=self.id, type=block_type.slug, name=name, block_name=block_name,
-                             config={}, secrets_set={k: True for k in secrets}, status="ok")
+            row = Connection(
+                tenant_id=self.id,
+                type=block_type.slug,
+                name=name,
+                block_name=block_name,
+                config={},
+                secrets_set={k: True for k in secrets},
+                status=ConnectionStatus.OK,
+            )
             db.add(row)
             db.flush()
             connection_id, updated_at = row.id, row.updated_at

@@ -22,8 +22,10 @@ def email() -> str:
 
 def test_contact_lifecycle_writes_the_outbox(tenant, platform_db_url):
     address = email()
-    created = tenant.post("/api/v1/crm/contacts", json={"email": address.upper(), "first_name": "Jane",
-                                                        "phone": "+1 415 555 0123", "tags": ["VIP", "lead"]})
+    created = tenant.post(
+        "/api/v1/crm/contacts",
+        json={"email": address.upper(), "first_name": "Jane", "phone": "+1 415 555 0123", "tags": ["VIP", "lead"]},
+    )
     assert created.status_code == 201, created.text
     contact = created.json()
     assert contact["email"] == address and contact["phone"] == "+14155550123" and contact["tags"] == ["lead", "vip"]
@@ -41,8 +43,13 @@ def test_contact_lifecycle_writes_the_outbox(tenant, platform_db_url):
     assert tenant.get(f"/api/v1/crm/contacts/{contact['id']}").status_code == 404
 
     rows = outbox(platform_db_url, contact["id"])
-    assert [r.topic for r in rows] == ["crm.contact.created", "crm.contact.updated", "crm.contact.updated",
-                                       "crm.contact.updated", "crm.contact.deleted"]  # the no-op PATCH wrote none
+    assert [r.topic for r in rows] == [
+        "crm.contact.created",
+        "crm.contact.updated",
+        "crm.contact.updated",
+        "crm.contact.updated",
+        "crm.contact.deleted",
+    ]  # the no-op PATCH wrote none
     assert rows[0].before is None and rows[0].after["tags"] == ["lead", "vip"]
     assert rows[1].before["last_name"] == "" and rows[1].after["last_name"] == "Doe"
     assert rows[-1].after is None and rows[-1].before["email"] == address
@@ -61,17 +68,31 @@ def test_deals_stages_and_activities(tenant, platform_db_url):
     contact = tenant.post("/api/v1/crm/contacts", json={"email": email()}).json()
     company = tenant.post("/api/v1/crm/companies", json={"name": "Globex", "domain": "Globex.com"}).json()
     assert company["domain"] == "globex.com"
-    deal = tenant.post("/api/v1/crm/deals", json={"title": "Redesign", "amount": 4800.5, "contact_id": contact["id"],
-                                                  "company_id": company["id"]}).json()
+    deal = tenant.post(
+        "/api/v1/crm/deals",
+        json={"title": "Redesign", "amount": 4800.5, "contact_id": contact["id"], "company_id": company["id"]},
+    ).json()
     assert deal["stage"] == "lead" and deal["amount"] == 4800.5 and deal["closed_at"] is None
     won = tenant.request("PATCH", f"/api/v1/crm/deals/{deal['id']}", json={"stage": "won"}).json()
     assert won["stage"] == "won" and won["closed_at"]
     assert tenant.get("/api/v1/crm/deals", params={"stage": "won"}).json()[0]["id"] == deal["id"]
-    assert tenant.get("/api/v1/crm/deal-stages").json() == ["lead", "qualified", "proposal", "negotiation", "won", "lost"]
-    note = tenant.post("/api/v1/crm/activities", json={"kind": "call", "body": "Discussed scope",
-                                                       "contact_id": contact["id"], "deal_id": deal["id"]})
+    assert tenant.get("/api/v1/crm/deal-stages").json() == [
+        "lead",
+        "qualified",
+        "proposal",
+        "negotiation",
+        "won",
+        "lost",
+    ]
+    note = tenant.post(
+        "/api/v1/crm/activities",
+        json={"kind": "call", "body": "Discussed scope", "contact_id": contact["id"], "deal_id": deal["id"]},
+    )
     assert note.status_code == 201
-    assert tenant.get("/api/v1/crm/activities", params={"contact_id": contact["id"]}).json()[0]["body"] == "Discussed scope"
+    assert (
+        tenant.get("/api/v1/crm/activities", params={"contact_id": contact["id"]}).json()[0]["body"]
+        == "Discussed scope"
+    )
     moved = outbox(platform_db_url, deal["id"])[-1]
     assert moved.topic == "crm.deal.updated" and (moved.before["stage"], moved.after["stage"]) == ("lead", "won")
 
@@ -95,8 +116,11 @@ def test_bad_input_is_refused_with_the_field_and_a_hint(tenant):
 def test_other_tenants_records_are_invisible(tenant, anonymous):
     contact = tenant.post("/api/v1/crm/contacts", json={"email": email()}).json()
     mallory = anonymous.signup()
-    for method, path in [("GET", f"/api/v1/crm/contacts/{contact['id']}"), ("DELETE", f"/api/v1/crm/contacts/{contact['id']}"),
-                         ("PATCH", f"/api/v1/crm/contacts/{contact['id']}")]:
+    for method, path in [
+        ("GET", f"/api/v1/crm/contacts/{contact['id']}"),
+        ("DELETE", f"/api/v1/crm/contacts/{contact['id']}"),
+        ("PATCH", f"/api/v1/crm/contacts/{contact['id']}"),
+    ]:
         assert mallory.request(method, path, json={} if method == "PATCH" else None).status_code == 404
     assert mallory.get("/api/v1/crm/contacts").json() == []
     stolen = mallory.post("/api/v1/crm/deals", json={"title": "x", "contact_id": contact["id"]})

@@ -18,8 +18,13 @@ from tests.integrations.conftest import SLOWER_THAN_TIMEOUT
 @pytest.fixture
 def sendgrid(acme, fake_services):
     key = fake_services.sendgrid.add_key()
-    return acme.connection(SendGridConnection, "Marketing", secrets={"api_key": key}, from_email="shop@acme-shop.com",
-                           from_name="Acme Shop")
+    return acme.connection(
+        SendGridConnection,
+        "Marketing",
+        secrets={"api_key": key},
+        from_email="shop@acme-shop.com",
+        from_name="Acme Shop",
+    )
 
 
 def email(**fields) -> SendEmailInput:
@@ -37,8 +42,14 @@ def to_address(request, address):
 
 async def test_sends_one_email_with_everything(acme, sendgrid, fake_services):
     ctx, ada, bob = acme.ctx(), unique("ada"), unique("bob")
-    data = email(to=f"{ada}, {bob}", cc=[unique("cy")], bcc="dee@example.com",
-                 html="<p>Hello!</p>", categories=["welcome"], reply_to="help@acme-shop.com")
+    data = email(
+        to=f"{ada}, {bob}",
+        cc=[unique("cy")],
+        bcc="dee@example.com",
+        html="<p>Hello!</p>",
+        categories=["welcome"],
+        reply_to="help@acme-shop.com",
+    )
     output = await run_action(SEND_EMAIL, ctx, sendgrid.connection_id, data)
     assert output["status_code"] == 202 and output["message_id"] and output["sandbox"] is False
     assert output["recipients"] == 4
@@ -46,7 +57,10 @@ async def test_sends_one_email_with_everything(acme, sendgrid, fake_services):
     assert mail["from"] == {"email": "shop@acme-shop.com", "name": "Acme Shop"}
     assert [t["email"] for t in mail["personalizations"][0]["to"]] == [ada, bob]
     assert mail["personalizations"][0]["bcc"] == [{"email": "dee@example.com"}]
-    assert mail["content"] == [{"type": "text/plain", "value": "Hello!"}, {"type": "text/html", "value": "<p>Hello!</p>"}]
+    assert mail["content"] == [
+        {"type": "text/plain", "value": "Hello!"},
+        {"type": "text/html", "value": "<p>Hello!</p>"},
+    ]
     assert mail["categories"] == ["welcome"] and mail["reply_to"] == {"email": "help@acme-shop.com"}
     assert mail["custom_args"] == {"flowyard_idempotency_key": ctx.idempotency_key}
 
@@ -79,7 +93,9 @@ async def test_a_retry_of_the_same_step_does_not_send_twice(acme, sendgrid, fake
 
 
 async def test_wrong_key_fails_at_once_with_what_to_do(acme, fake_services):
-    block = acme.connection(SendGridConnection, "Stale", secrets={"api_key": "SG.revoked.key"}, from_email="a@acme-shop.com")
+    block = acme.connection(
+        SendGridConnection, "Stale", secrets={"api_key": "SG.revoked.key"}, from_email="a@acme-shop.com"
+    )
     with pytest.raises(StepFailure) as caught:
         await run_action(SEND_EMAIL, acme.ctx(), block.connection_id, email(to="x@example.com"))
     error = caught.value
@@ -121,8 +137,12 @@ async def test_oversized_attachment_fails_before_sending(acme, sendgrid, fake_se
     big = base64.b64encode(b"\0" * (23 * 1024 * 1024)).decode()  # 23 MB -> ~31 MB as base64
     before = len(fake_services.sendgrid.requests)
     with pytest.raises(StepFailure) as caught:
-        await run_action(SEND_EMAIL, acme.ctx(), sendgrid.connection_id,
-                         email(to="big@example.com", attachments=[{"filename": "a.bin", "content": big}]))
+        await run_action(
+            SEND_EMAIL,
+            acme.ctx(),
+            sendgrid.connection_id,
+            email(to="big@example.com", attachments=[{"filename": "a.bin", "content": big}]),
+        )
     assert "SendGrid accepts at most 30 MB" in caught.value.message and not caught.value.retryable
     assert "smaller files" in caught.value.hint
     assert len(fake_services.sendgrid.requests) == before
@@ -150,8 +170,9 @@ async def test_429_without_retry_after_uses_the_reset_header(acme, sendgrid, fak
 
 async def test_server_errors_are_retryable(acme, sendgrid, fake_services):
     down = unique("down")
-    fake_services.sendgrid.script(lambda r: to_address(r, down),
-                                  errors(500, "internal error"), Response(503, {}, b"Service Unavailable"))
+    fake_services.sendgrid.script(
+        lambda r: to_address(r, down), errors(500, "internal error"), Response(503, {}, b"Service Unavailable")
+    )
     for expected in ("(500): internal error", "(503): Service Unavailable"):
         with pytest.raises(StepFailure) as caught:
             await run_action(SEND_EMAIL, acme.ctx(), sendgrid.connection_id, email(to=down))

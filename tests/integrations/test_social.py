@@ -25,14 +25,21 @@ REDIRECT = "https://flowyard.example.com/api/v1/connections/oauth/callback"
 def grant(fake_x, app, user: str, scope: str = SPEC.scopes) -> oauth.Tokens:
     """The user presses Connect: authorise (the fake approves), then trade the code, with PKCE."""
     verifier, challenge = oauth.pkce_pair()
-    url = oauth.authorize_url(replace(SPEC, scopes=scope), client_id=app.client_id, redirect_uri=REDIRECT, state="s1",
-                              challenge=challenge)
+    url = oauth.authorize_url(
+        replace(SPEC, scopes=scope), client_id=app.client_id, redirect_uri=REDIRECT, state="s1", challenge=challenge
+    )
     answer = httpx.get(url + f"&login_hint={user}", follow_redirects=False)
     assert answer.status_code == 302 and answer.headers["location"].startswith(REDIRECT)
     back = parse_qs(urlsplit(answer.headers["location"]).query)
     assert back["state"] == ["s1"]
-    return oauth.exchange_code(SPEC, client_id=app.client_id, client_secret=app.client_secret, code=back["code"][0],
-                               verifier=verifier, redirect_uri=REDIRECT)
+    return oauth.exchange_code(
+        SPEC,
+        client_id=app.client_id,
+        client_secret=app.client_secret,
+        code=back["code"][0],
+        verifier=verifier,
+        redirect_uri=REDIRECT,
+    )
 
 
 @pytest.fixture
@@ -50,8 +57,9 @@ def test_pkce_exchange_checks_the_verifier(integration_env, fake_services):
     url = oauth.authorize_url(SPEC, client_id=app.client_id, redirect_uri=REDIRECT, state="s", challenge=challenge)
     code = parse_qs(urlsplit(httpx.get(url).headers["location"]).query)["code"][0]
     with pytest.raises(StepFailure) as caught:
-        oauth.exchange_code(SPEC, client_id=app.client_id, client_secret=None, code=code, verifier="wrong" * 10,
-                            redirect_uri=REDIRECT)
+        oauth.exchange_code(
+            SPEC, client_id=app.client_id, client_secret=None, code=code, verifier="wrong" * 10, redirect_uri=REDIRECT
+        )
     assert "X refused to get an access token (400)" in caught.value.message
     tokens = grant(fake_services.x, app, "public_app_user")
     assert tokens.refresh_token and tokens.expires_at  # offline.access gives a refresh token
@@ -79,8 +87,9 @@ async def test_x_duplicate_fails_at_once_with_xs_words(acme, x_account):
     await run_action(POST, acme.ctx(), block.connection_id, PostInput(text="Same words"))
     with pytest.raises(StepFailure) as caught:
         await run_action(POST, acme.ctx(), block.connection_id, PostInput(text="Same words"))
-    assert caught.value.message == ("X refused to publish the post (403): "
-                                    "You are not allowed to create a Tweet with duplicate content.")
+    assert caught.value.message == (
+        "X refused to publish the post (403): You are not allowed to create a Tweet with duplicate content."
+    )
     assert not caught.value.retryable and "duplicates" in caught.value.hint
 
 
@@ -114,16 +123,18 @@ def test_x_text_limit():
 def mastodon(acme, fake_services):
     account = f"shop{uuid.uuid4().hex[:6]}"
     token = fake_services.mastodon.add_token(account)
-    block = acme.connection(MastodonConnection, "Fedi", secrets={"access_token": token},
-                            instance_url=fake_services.mastodon.url + "/")
+    block = acme.connection(
+        MastodonConnection, "Fedi", secrets={"access_token": token}, instance_url=fake_services.mastodon.url + "/"
+    )
     return block, account
 
 
 async def test_mastodon_post(acme, mastodon, fake_services):
     block, account = mastodon
     assert f"@{account}" in await block.test_connection()
-    output = await run_action(POST_STATUS, acme.ctx(), block.connection_id,
-                              StatusInput(status="New arrivals", visibility="unlisted"))
+    output = await run_action(
+        POST_STATUS, acme.ctx(), block.connection_id, StatusInput(status="New arrivals", visibility="unlisted")
+    )
     assert output["published"] and output["url"].endswith(output["id"])
     [status] = [s for s in fake_services.mastodon.statuses if s["account_name"] == account]
     assert status["visibility"] == "unlisted"
@@ -153,8 +164,9 @@ async def test_mastodon_errors(acme, mastodon, fake_services):
     with pytest.raises(StepFailure) as blank:
         await run_action(POST_STATUS, acme.ctx(), block.connection_id, StatusInput.model_construct(status=" "))
     assert blank.value.message == "Mastodon refused to publish the status (422): Validation failed: Text can't be blank"
-    wrong = acme.connection(MastodonConnection, "Wrong", secrets={"access_token": "nope"},
-                            instance_url=fake_services.mastodon.url)
+    wrong = acme.connection(
+        MastodonConnection, "Wrong", secrets={"access_token": "nope"}, instance_url=fake_services.mastodon.url
+    )
     with pytest.raises(StepFailure) as unauthorised:
         await wrong.test_connection()
     assert unauthorised.value.message == "Mastodon rejected the credentials (401): The access token is invalid"

@@ -23,8 +23,14 @@ def number() -> str:
 def twilio(acme, fake_services):
     live = fake_services.twilio.add_account(numbers=("+14155550100",), services=("MG" + "a" * 32,))
     test = fake_services.twilio.add_account(test=True)
-    return acme.connection(TwilioConnection, "Main", secrets={"auth_token": live.token, "test_auth_token": test.token},
-                           account_sid=live.sid, from_number="+1 (415) 555-0100", test_account_sid=test.sid)
+    return acme.connection(
+        TwilioConnection,
+        "Main",
+        secrets={"auth_token": live.token, "test_auth_token": test.token},
+        account_sid=live.sid,
+        from_number="+1 (415) 555-0100",
+        test_account_sid=test.sid,
+    )
 
 
 def sms(**fields) -> SendSmsInput:
@@ -33,8 +39,12 @@ def sms(**fields) -> SendSmsInput:
 
 async def test_sends_an_sms_from_the_connection_number(acme, twilio, fake_services):
     to = number()
-    output = await run_action(SEND_SMS, acme.ctx(), twilio.connection_id,
-                              sms(to=to[:2] + " " + to[2:5] + "-" + to[5:], status_callback="https://acme-shop.com/status"))
+    output = await run_action(
+        SEND_SMS,
+        acme.ctx(),
+        twilio.connection_id,
+        sms(to=to[:2] + " " + to[2:5] + "-" + to[5:], status_callback="https://acme-shop.com/status"),
+    )
     assert output["sid"].startswith("SM") and output["status"] == "queued" and output["test"] is False
     [message] = fake_services.twilio.to(to)
     assert message["from"] == "+14155550100" and message["body"] == "Your order shipped"
@@ -43,8 +53,11 @@ async def test_sends_an_sms_from_the_connection_number(acme, twilio, fake_servic
 
 async def test_mms_from_a_messaging_service(acme, twilio, fake_services):
     to = number()
-    data = sms(to=to, media_urls=["https://acme-shop.com/a.png", "https://acme-shop.com/b.png"],
-               messaging_service_sid="MG" + "a" * 32)
+    data = sms(
+        to=to,
+        media_urls=["https://acme-shop.com/a.png", "https://acme-shop.com/b.png"],
+        messaging_service_sid="MG" + "a" * 32,
+    )
     output = await run_action(SEND_SMS, acme.ctx(), twilio.connection_id, data)
     assert output["status"] == "accepted"
     [message] = fake_services.twilio.to(to)
@@ -65,8 +78,10 @@ async def test_test_mode_magic_numbers_give_twilios_errors(acme, twilio):
     with pytest.raises(StepFailure) as caught:
         await run_action(SEND_SMS, acme.ctx(mode="test"), twilio.connection_id, sms(to="+15005550001"))
     error = caught.value
-    assert error.message == ("Twilio refused to send the text message (400, error 21211): "
-                             "The 'To' number +15005550001 is not a valid phone number.")
+    assert error.message == (
+        "Twilio refused to send the text message (400, error 21211): "
+        "The 'To' number +15005550001 is not a valid phone number."
+    )
     assert "international format" in error.hint and not error.retryable
     with pytest.raises(StepFailure) as blocked:
         await run_action(SEND_SMS, acme.ctx(mode="test"), twilio.connection_id, sms(to="+15005550004"))
@@ -75,8 +90,9 @@ async def test_test_mode_magic_numbers_give_twilios_errors(acme, twilio):
 
 async def test_test_mode_without_test_credentials_says_what_to_add(acme, fake_services):
     live = fake_services.twilio.add_account()
-    block = acme.connection(TwilioConnection, "NoTest", secrets={"auth_token": live.token}, account_sid=live.sid,
-                            from_number="+14155550100")
+    block = acme.connection(
+        TwilioConnection, "NoTest", secrets={"auth_token": live.token}, account_sid=live.sid, from_number="+14155550100"
+    )
     with pytest.raises(StepFailure) as caught:
         await run_action(SEND_SMS, acme.ctx(mode="test"), block.connection_id, sms(to=number()))
     assert "has none" in caught.value.message and "Test Auth Token" in caught.value.hint
@@ -84,8 +100,9 @@ async def test_test_mode_without_test_credentials_says_what_to_add(acme, fake_se
 
 async def test_wrong_token(acme, fake_services):
     live = fake_services.twilio.add_account()
-    block = acme.connection(TwilioConnection, "Wrong", secrets={"auth_token": "0" * 32}, account_sid=live.sid,
-                            from_number="+14155550100")
+    block = acme.connection(
+        TwilioConnection, "Wrong", secrets={"auth_token": "0" * 32}, account_sid=live.sid, from_number="+14155550100"
+    )
     with pytest.raises(StepFailure) as caught:
         await run_action(SEND_SMS, acme.ctx(), block.connection_id, sms(to=number()))
     assert caught.value.message == "Twilio rejected the Account SID or Auth Token (401, error 20003): Authenticate"
@@ -117,9 +134,19 @@ def test_malformed_numbers_and_empty_messages_are_named():
 
 async def test_429_and_5xx_are_retryable(acme, twilio, fake_services):
     to = number()
-    fake_services.twilio.script(lambda r: to in r.text().replace("%2B", "+"), too_many(),
-                                json_response(500, {"code": 20500, "message": "Internal Server Error",
-                                                    "more_info": "https://www.twilio.com/docs/errors/20500", "status": 500}))
+    fake_services.twilio.script(
+        lambda r: to in r.text().replace("%2B", "+"),
+        too_many(),
+        json_response(
+            500,
+            {
+                "code": 20500,
+                "message": "Internal Server Error",
+                "more_info": "https://www.twilio.com/docs/errors/20500",
+                "status": 500,
+            },
+        ),
+    )
     for expected in ("(429, error 20429): Too Many Requests", "(500, error 20500): Internal Server Error"):
         with pytest.raises(StepFailure) as caught:
             await run_action(SEND_SMS, acme.ctx(), twilio.connection_id, sms(to=to))

@@ -18,8 +18,9 @@ def _problem(response, status: int, type_suffix: str) -> dict:
 
 def test_signup_creates_tenant_owner_and_a_working_token(anonymous):
     email = f"{uuid.uuid4().hex[:8]}@Example.com"
-    response = anonymous.http.post("/api/v1/signup", json={
-        "tenant_name": "Rosa's Flowers", "email": email, "password": "a long enough password"})
+    response = anonymous.http.post(
+        "/api/v1/signup", json={"tenant_name": "Rosa's Flowers", "email": email, "password": "a long enough password"}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["tenant"]["slug"].startswith("rosa-s-flowers")
@@ -38,29 +39,44 @@ def test_signup_twice_with_one_email_is_a_conflict_and_login_works(anonymous):
     login = anonymous.http.post("/api/v1/auth/login", json={"email": email, "password": "a long enough password"})
     assert login.status_code == 200
     assert login.json()["role"] == "owner" and login.json()["token"].startswith("fy_s_")
-    _problem(anonymous.http.post("/api/v1/auth/login", json={"email": email, "password": "wrong password!"}),
-             401, "/invalid-credentials")
-    _problem(anonymous.http.post("/api/v1/auth/login", json={"email": "nobody@example.com", "password": "x"}),
-             401, "/invalid-credentials")
+    _problem(
+        anonymous.http.post("/api/v1/auth/login", json={"email": email, "password": "wrong password!"}),
+        401,
+        "/invalid-credentials",
+    )
+    _problem(
+        anonymous.http.post("/api/v1/auth/login", json={"email": "nobody@example.com", "password": "x"}),
+        401,
+        "/invalid-credentials",
+    )
 
 
 def test_bad_signup_input_names_the_fields(anonymous):
-    body = _problem(anonymous.http.post("/api/v1/signup", json={
-        "tenant_name": "", "email": "not-an-email", "password": "short", "colour": "red"}), 422, "/validation-error")
+    body = _problem(
+        anonymous.http.post(
+            "/api/v1/signup", json={"tenant_name": "", "email": "not-an-email", "password": "short", "colour": "red"}
+        ),
+        422,
+        "/validation-error",
+    )
     paths = {e["path"] for e in body["errors"]}
     assert {"tenant_name", "email", "password", "colour"} <= paths
     assert all(e["hint"] for e in body["errors"])
 
 
 def test_malformed_json_gets_a_problem(anonymous):
-    response = anonymous.http.post("/api/v1/signup", content=b'{"tenant_name": ', headers={"content-type": "application/json"})
+    response = anonymous.http.post(
+        "/api/v1/signup", content=b'{"tenant_name": ', headers={"content-type": "application/json"}
+    )
     body = _problem(response, 422, "/validation-error")
     assert "JSON" in body["hint"]
 
 
 def test_missing_and_unknown_tokens_are_401(anonymous):
     _problem(anonymous.http.get("/api/v1/workflows"), 401, "/unauthorized")
-    _problem(anonymous.http.get("/api/v1/workflows", headers={"Authorization": "Bearer fy_k_nonsense"}), 401, "/unauthorized")
+    _problem(
+        anonymous.http.get("/api/v1/workflows", headers={"Authorization": "Bearer fy_k_nonsense"}), 401, "/unauthorized"
+    )
 
 
 def test_api_key_is_shown_once_works_and_stops_working_when_revoked(tenant):
@@ -79,22 +95,33 @@ def test_api_key_is_shown_once_works_and_stops_working_when_revoked(tenant):
 
 
 def test_roles_gate_writes(tenant, minimal_graph):
-    viewer = InProcessApi(tenant.http, tenant.post("/api/v1/api-keys", json={"name": "v", "role": "viewer"}).json()["key"])
-    operator = InProcessApi(tenant.http, tenant.post("/api/v1/api-keys", json={"name": "o", "role": "operator"}).json()["key"])
-    editor = InProcessApi(tenant.http, tenant.post("/api/v1/api-keys", json={"name": "e", "role": "editor"}).json()["key"])
+    viewer = InProcessApi(
+        tenant.http, tenant.post("/api/v1/api-keys", json={"name": "v", "role": "viewer"}).json()["key"]
+    )
+    operator = InProcessApi(
+        tenant.http, tenant.post("/api/v1/api-keys", json={"name": "o", "role": "operator"}).json()["key"]
+    )
+    editor = InProcessApi(
+        tenant.http, tenant.post("/api/v1/api-keys", json={"name": "e", "role": "editor"}).json()["key"]
+    )
 
     _problem(viewer.post("/api/v1/workflows", json={"name": "x", "graph": minimal_graph}), 403, "/forbidden")
     _problem(operator.post("/api/v1/workflows", json={"name": "x", "graph": minimal_graph}), 403, "/forbidden")
     workflow = editor.post("/api/v1/workflows", json={"name": "x", "graph": minimal_graph})
     assert workflow.status_code == 201
-    _problem(viewer.post(f"/api/v1/workflows/{workflow.json()['id']}/runs", json={"input": {}, "mode": "test"}),
-             403, "/forbidden")
+    _problem(
+        viewer.post(f"/api/v1/workflows/{workflow.json()['id']}/runs", json={"input": {}, "mode": "test"}),
+        403,
+        "/forbidden",
+    )
     assert viewer.get(f"/api/v1/workflows/{workflow.json()['id']}").status_code == 200
     _problem(editor.post("/api/v1/api-keys", json={"name": "sneaky", "role": "owner"}), 403, "/forbidden")
 
 
 def test_an_admin_cannot_mint_a_key_above_its_role(tenant):
-    admin = InProcessApi(tenant.http, tenant.post("/api/v1/api-keys", json={"name": "a", "role": "admin"}).json()["key"])
+    admin = InProcessApi(
+        tenant.http, tenant.post("/api/v1/api-keys", json={"name": "a", "role": "admin"}).json()["key"]
+    )
     body = _problem(admin.post("/api/v1/api-keys", json={"name": "up", "role": "owner"}), 403, "/role-too-high")
     assert body["errors"][0]["path"] == "role"
 

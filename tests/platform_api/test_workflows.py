@@ -52,8 +52,11 @@ def test_work_in_progress_can_be_saved_when_asked_but_not_published(tenant, mini
 
 
 def test_structurally_broken_graph_is_never_stored(tenant):
-    body = _problem(tenant.post("/api/v1/workflows", json={"name": "junk", "graph": {"nodes": "lots"},
-                                                           "allow_invalid": True}), 422, "/invalid-graph")
+    body = _problem(
+        tenant.post("/api/v1/workflows", json={"name": "junk", "graph": {"nodes": "lots"}, "allow_invalid": True}),
+        422,
+        "/invalid-graph",
+    )
     assert body["errors"][0]["path"].startswith("graph.nodes")
     assert tenant.get("/api/v1/workflows").json() == []
 
@@ -67,15 +70,24 @@ def test_duplicate_name_is_a_conflict_on_the_name_field(tenant, minimal_graph):
 
 def test_stale_base_version_is_a_conflict(tenant, minimal_graph):
     workflow = tenant.post("/api/v1/workflows", json={"name": "Race", "graph": minimal_graph}).json()
-    assert tenant.put(f"/api/v1/workflows/{workflow['id']}", json={"graph": minimal_graph, "base_version": 1}).status_code == 200
-    _problem(tenant.put(f"/api/v1/workflows/{workflow['id']}", json={"graph": minimal_graph, "base_version": 1}),
-             409, "/version-conflict")
+    assert (
+        tenant.put(f"/api/v1/workflows/{workflow['id']}", json={"graph": minimal_graph, "base_version": 1}).status_code
+        == 200
+    )
+    _problem(
+        tenant.put(f"/api/v1/workflows/{workflow['id']}", json={"graph": minimal_graph, "base_version": 1}),
+        409,
+        "/version-conflict",
+    )
     assert tenant.get(f"/api/v1/workflows/{workflow['id']}").json()["version"] == 2
 
 
 def test_unknown_fields_and_wrong_types_are_named(tenant, minimal_graph):
-    body = _problem(tenant.post("/api/v1/workflows", json={"name": 5, "graph": minimal_graph, "owner": "x"}),
-                    422, "/validation-error")
+    body = _problem(
+        tenant.post("/api/v1/workflows", json={"name": 5, "graph": minimal_graph, "owner": "x"}),
+        422,
+        "/validation-error",
+    )
     assert {"name", "owner"} <= {e["path"] for e in body["errors"]}
 
 
@@ -90,8 +102,9 @@ def test_oversized_body_is_413(tenant, minimal_graph):
 def test_graph_over_500_nodes_is_413(tenant, minimal_graph):
     graph = copy.deepcopy(minimal_graph)
     for i in range(500):
-        graph["nodes"].append({"id": f"n{i}", "type": "util.log", "label": "", "config": {"message": "m"},
-                               "position": {"x": 0, "y": 0}})
+        graph["nodes"].append(
+            {"id": f"n{i}", "type": "util.log", "label": "", "config": {"message": "m"}, "position": {"x": 0, "y": 0}}
+        )
     body = _problem(tenant.post("/api/v1/workflows", json={"name": "big", "graph": graph}), 413, "/graph-too-large")
     assert body["errors"][0]["path"] == "graph.nodes"
 
@@ -99,8 +112,11 @@ def test_graph_over_500_nodes_is_413(tenant, minimal_graph):
 def test_expired_or_foreign_ids_answer_404(anonymous, minimal_graph):
     alice, bob = anonymous.signup(), anonymous.signup()
     workflow = alice.post("/api/v1/workflows", json={"name": "Mine", "graph": minimal_graph}).json()
-    for path in (f"/api/v1/workflows/{workflow['id']}", "/api/v1/workflows/not-a-real-id",
-                 f"/api/v1/workflows/{workflow['id']}/versions"):
+    for path in (
+        f"/api/v1/workflows/{workflow['id']}",
+        "/api/v1/workflows/not-a-real-id",
+        f"/api/v1/workflows/{workflow['id']}/versions",
+    ):
         _problem(bob.get(path), 404, "/not-found")
     _problem(bob.put(f"/api/v1/workflows/{workflow['id']}", json={"name": "Yours"}), 404, "/not-found")
     assert alice.get(f"/api/v1/workflows/{workflow['id']}").json()["name"] == "Mine"
@@ -111,8 +127,9 @@ def test_validate_endpoint_reports_every_problem_with_path_and_hint(tenant, mini
     assert ok == {"valid": True, "errors": [], "warnings": []}
 
     bad = copy.deepcopy(minimal_graph)
-    bad["nodes"].append({"id": "say", "type": "email.carrier_pigeon", "label": "", "config": {},
-                         "position": {"x": 0, "y": 0}})
+    bad["nodes"].append(
+        {"id": "say", "type": "email.carrier_pigeon", "label": "", "config": {}, "position": {"x": 0, "y": 0}}
+    )
     result = tenant.post("/api/v1/graphs/validate", json={"graph": bad}).json()
     assert result["valid"] is False
     messages = " ".join(e["message"] for e in result["errors"])
@@ -141,10 +158,21 @@ def test_publish_when_engine_is_down_changes_nothing(tenant, minimal_graph):
 
 def test_unknown_output_field_of_an_upstream_step_is_a_warning_with_a_suggestion(tenant, minimal_graph):
     graph = copy.deepcopy(minimal_graph)
-    graph["nodes"].insert(1, {"id": "shape", "type": "data.transform", "label": "", "position": {"x": 0, "y": 0},
-                              "config": {"fields": {"email": "{{ trigger.email }}"}}})
+    graph["nodes"].insert(
+        1,
+        {
+            "id": "shape",
+            "type": "data.transform",
+            "label": "",
+            "position": {"x": 0, "y": 0},
+            "config": {"fields": {"email": "{{ trigger.email }}"}},
+        },
+    )
     graph["nodes"][2]["config"]["message"] = "to {{ steps.shape.output.emial }}"
-    graph["edges"] = [{"id": "a", "source": "start", "target": "shape"}, {"id": "b", "source": "shape", "target": "say"}]
+    graph["edges"] = [
+        {"id": "a", "source": "start", "target": "shape"},
+        {"id": "b", "source": "shape", "target": "say"},
+    ]
     result = tenant.post("/api/v1/graphs/validate", json={"graph": graph}).json()
     assert result["valid"] is True
     assert result["warnings"][0]["path"] == "nodes[2].config.message"
@@ -153,18 +181,26 @@ def test_unknown_output_field_of_an_upstream_step_is_a_warning_with_a_suggestion
 
 def test_workspace_time_zone_is_validated(tenant):
     assert tenant.get("/api/v1/tenant").json()["time_zone"] == "UTC"
-    body = _problem(tenant.request("PATCH", "/api/v1/tenant", json={"time_zone": "Mars/Olympus"}), 422,
-                    "/validation-error")
+    body = _problem(
+        tenant.request("PATCH", "/api/v1/tenant", json={"time_zone": "Mars/Olympus"}), 422, "/validation-error"
+    )
     assert body["errors"][0]["path"] == "time_zone"
-    assert tenant.request("PATCH", "/api/v1/tenant", json={"time_zone": "Europe/Berlin"}).json()["time_zone"] == "Europe/Berlin"
+    assert (
+        tenant.request("PATCH", "/api/v1/tenant", json={"time_zone": "Europe/Berlin"}).json()["time_zone"]
+        == "Europe/Berlin"
+    )
 
 
 def test_run_input_is_checked_against_the_trigger_schema_field_by_field(tenant, minimal_graph):
     graph = copy.deepcopy(minimal_graph)
-    graph["nodes"][0]["config"] = {"input_schema": {
-        "type": "object", "required": ["email", "seats"],
-        "properties": {"email": {"type": "string", "format": "email"}, "seats": {"type": "integer", "minimum": 1}}},
-        "sample": {"email": "ada@example.com", "seats": 1}}
+    graph["nodes"][0]["config"] = {
+        "input_schema": {
+            "type": "object",
+            "required": ["email", "seats"],
+            "properties": {"email": {"type": "string", "format": "email"}, "seats": {"type": "integer", "minimum": 1}},
+        },
+        "sample": {"email": "ada@example.com", "seats": 1},
+    }
     created = tenant.post("/api/v1/workflows", json={"name": "Signup form", "graph": graph})
     assert created.status_code == 201, created.text
     workflow_id = created.json()["id"]
@@ -173,7 +209,9 @@ def test_run_input_is_checked_against_the_trigger_schema_field_by_field(tenant, 
         response = tenant.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": payload, "mode": "test"})
         return {e["path"]: e["message"] for e in _problem(response, 422, "invalid-input")["errors"]}
 
-    assert refused({"seats": 0}) == {"input.email": "'email' is a required property",
-                                     "input.seats": "0 is less than the minimum of 1"}
+    assert refused({"seats": 0}) == {
+        "input.email": "'email' is a required property",
+        "input.seats": "0 is less than the minimum of 1",
+    }
     assert list(refused({"email": "not an address", "seats": 2})) == ["input.email"]
     assert tenant.get("/api/v1/runs", params={"workflow_id": workflow_id}).json() == []

@@ -1,6 +1,8 @@
 // The app shell: session, header and the screens behind "#/".
+import { QueryClientProvider } from "@tanstack/react-query";
 import { lazy, Suspense, useEffect, useState } from "react";
 import { loadSession, saveSession, setUnauthorizedHandler } from "./api/client";
+import { queryClient } from "./api/queryClient";
 import type { Session } from "./api/types";
 import { ToastProvider } from "./components/Toasts";
 import { ConnectionsPage } from "./connections/ConnectionsPage";
@@ -30,6 +32,12 @@ function Header({ session, section, onSignOut }: { session: Session; section: st
   );
 }
 
+/** Forgets the session and everything read with it: the next account must not see this one's data. */
+function endSession(): void {
+  saveSession(null);
+  queryClient.clear();
+}
+
 function Redirect({ to }: { to: string }) {
   useEffect(() => navigate(to), [to]);
   return null;
@@ -41,7 +49,7 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
   if (!session) return <AuthPage mode={first === "signup" ? "signup" : "login"} onSignedIn={setSession} />;
   if (first === "login" || first === "signup") return <Redirect to="/" />;
   const signOut = () => {
-    saveSession(null);
+    endSession();
     setSession(null);
     navigate("/login");
   };
@@ -62,12 +70,14 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
 export function App() {
   const [session, setSession] = useState<Session | null>(loadSession);
   useEffect(() => setUnauthorizedHandler(() => {
-    saveSession(null);
+    endSession();
     setSession(null);
   }), []);
   return (
-    <ToastProvider>
-      <Screen session={session} setSession={setSession} />
-    </ToastProvider>
+    <QueryClientProvider client={queryClient}>
+      <ToastProvider>
+        <Screen session={session} setSession={setSession} />
+      </ToastProvider>
+    </QueryClientProvider>
   );
 }

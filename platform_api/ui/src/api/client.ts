@@ -1,28 +1,12 @@
-// A small fetch wrapper: bearer token, JSON bodies, problem+json errors as ApiError.
-import type {
-  Graph, NodeTypeInfo, Run, RunSummary, Session, Validation, VersionInfo, Workflow, WorkflowSummary,
-} from "./types";
+// The typed API client (openapi-fetch over schema.d.ts): bearer token, problem+json errors as ApiError.
+import createClient, { type Middleware } from "openapi-fetch";
+import { problemFrom } from "./problems";
+import type { paths } from "./schema";
+import type { Graph, NodeTypeInfo, Run, RunSummary, Session, VersionInfo, Workflow } from "./types";
+
+export { ApiError } from "./problems";
 
 const TOKEN_KEY = "flowyard:session";
-
-export class ApiError extends Error {
-  constructor(
-    public status: number,
-    public type: string,
-    message: string,
-    public hint?: string,
-    public errors: { path: string; message: string; hint?: string }[] = [],
-  ) {
-    super(message);
-  }
-  /** True for a lost connection or a server-side failure: worth keeping the user's work locally. */
-  get isTransient(): boolean {
-    return this.status === 0 || this.status >= 500;
-  }
-  get isConflict(): boolean {
-    return this.status === 409 && this.type.endsWith("/version-conflict");
-  }
-}
 
 export function loadSession(): Session | null {
   try {
@@ -47,56 +31,55 @@ export function authHeaders(): Record<string, string> {
   return session ? { Authorization: `Bearer ${session.token}` } : {};
 }
 
-async function toApiError(response: Response): Promise<ApiError> {
-  let body: { type?: string; detail?: string; title?: string; hint?: string; errors?: ApiError["errors"] } = {};
-  try {
-    body = await response.json();
-  } catch {
-    /* not JSON: keep the status text */
-  }
-  const message = body.detail ?? body.title ?? `${response.status} ${response.statusText}`;
-  return new ApiError(response.status, body.type ?? "", message, body.hint, body.errors ?? []);
+const session: Middleware = {
+  onRequest({ request }) {
+    for (const [name, value] of Object.entries(authHeaders())) request.headers.set(name, value);
+    return request;
+  },
+  onResponse({ response }) {
+    if (response.status === 401 && loadSession()) onUnauthorized();
+  },
+  onError({ error }) {
+    if ((error as Error).name === "AbortError") return undefined; // rethrown as it is
+    return problemFrom(0, "", { type: "network", detail: "Cannot reach Flowyard: check your connection.",
+      hint: "Your work is kept in this browser." });
+  },
+};
+
+export const http = createClient<paths>();
+http.use(session);
+
+type Answer<T> = { data?: T; error?: unknown; response: Response };
+
+/** The data of a successful answer; any other answer is thrown as an ApiError. */
+export async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw problemFrom(response.status, response.statusText, error);
+  return data as T;
 }
 
-export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(`/api/v1${path}`, {
-      method,
-      signal,
-      headers: { ...authHeaders(), ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (error) {
-    if ((error as Error).name === "AbortError") throw error;
-    throw new ApiError(0, "network", "Cannot reach Flowyard: check your connection.", "Your work is kept in this browser.");
-  }
-  if (response.status === 401 && loadSession()) onUnauthorized();
-  if (!response.ok) throw await toApiError(response);
-  return (response.status === 204 ? undefined : await response.json()) as T;
-}
-
-type AuthAnswer = { token: string; tenant: Session["tenant"] };
+const workflowPath = (workflow_id: string) => ({ params: { path: { workflow_id } } });
 
 export const api = {
   signup: (tenant_name: string, email: string, password: string) =>
-    request<AuthAnswer>("POST", "/signup", { tenant_name, email, password }),
-  login: (email: string, password: string) => request<AuthAnswer>("POST", "/auth/login", { email, password }),
-  nodeTypes: () => request<NodeTypeInfo[]>("GET", "/node-types"),
-  validate: (graph: Graph, signal?: AbortSignal) => request<Validation>("POST", "/graphs/validate", { graph }, signal),
-  workflows: () => request<WorkflowSummary[]>("GET", "/workflows"),
-  workflow: (id: string) => request<Workflow>("GET", `/workflows/${id}`),
+    unwrap(http.POST("/api/v1/signup", { body: { tenant_name, email, password } })),
+  login: (email: string, password: string) => unwrap(http.POST("/api/v1/auth/login", { body: { email, password } })),
+  nodeTypes: () => unwrap(http.GET("/api/v1/node-types")) as Promise<NodeTypeInfo[]>,
+  validate: (graph: Graph, signal?: AbortSignal) => unwrap(http.POST("/api/v1/graphs/validate", { body: { graph }, signal })),
+  workflows: () => unwrap(http.GET("/api/v1/workflows")),
+  workflow: (id: string) => unwrap(http.GET("/api/v1/workflows/{workflow_id}", workflowPath(id))) as Promise<Workflow>,
   createWorkflow: (name: string, graph: Graph) =>
-    request<Workflow>("POST", "/workflows", { name, graph, allow_invalid: true }),
+    unwrap(http.POST("/api/v1/workflows", { body: { name, graph, allow_invalid: true } })) as Promise<Workflow>,
   saveWorkflow: (id: string, body: { graph?: Graph; name?: string; base_version?: number }) =>
-    request<Workflow>("PUT", `/workflows/${id}`, { ...body, allow_invalid: true }),
-  versions: (id: string) => request<VersionInfo[]>("GET", `/workflows/${id}/versions`),
+    unwrap(http.PUT("/api/v1/workflows/{workflow_id}", { ...workflowPath(id), body: { ...body, allow_invalid: true } })) as Promise<Workflow>,
+  versions: (id: string) => unwrap(http.GET("/api/v1/workflows/{workflow_id}/versions", workflowPath(id))) as Promise<VersionInfo[]>,
   version: (id: string, version: number) =>
-    request<VersionInfo & { graph: Graph }>("GET", `/workflows/${id}/versions/${version}`),
-  publish: (id: string) => request<Workflow>("POST", `/workflows/${id}/publish`),
+    unwrap(http.GET("/api/v1/workflows/{workflow_id}/versions/{version}", { params: { path: { workflow_id: id, version } } })) as
+      Promise<VersionInfo & { graph: Graph }>,
+  publish: (id: string) => unwrap(http.POST("/api/v1/workflows/{workflow_id}/publish", workflowPath(id))) as Promise<Workflow>,
   startRun: (id: string, input: Record<string, unknown>, mode: "test" | "live") =>
-    request<{ run_id: string; status: string }>("POST", `/workflows/${id}/runs`, { input, mode }),
+    unwrap(http.POST("/api/v1/workflows/{workflow_id}/runs", { ...workflowPath(id), body: { input, mode } })),
   runs: (workflowId?: string) =>
-    request<RunSummary[]>("GET", `/runs${workflowId ? `?workflow_id=${encodeURIComponent(workflowId)}` : ""}`),
-  run: (id: string) => request<Run>("GET", `/runs/${id}`),
+    unwrap(http.GET("/api/v1/runs", { params: { query: { workflow_id: workflowId } } })) as Promise<RunSummary[]>,
+  run: (id: string) => unwrap(http.GET("/api/v1/runs/{run_id}", { params: { path: { run_id: id } } })) as Promise<Run>,
 };

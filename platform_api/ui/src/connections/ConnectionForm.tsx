@@ -7,7 +7,8 @@ import type { JsonSchema } from "../api/types";
 import { Icon } from "../components/Icon";
 import { Modal } from "../components/Modal";
 import { Field, SchemaForm, unwrapNullable } from "../editor/SchemaForm";
-import { connections, editableFields, typeLabel, type Connection, type ConnectionType } from "./api";
+import { editableFields, typeLabel, type Connection, type ConnectionType } from "./api";
+import { useSaveConnection } from "./queries";
 
 type Props = {
   types: ConnectionType[];
@@ -43,6 +44,7 @@ export function ConnectionForm({ types, connection, initialType, onSaved, onClos
   const [errors, setErrors] = useState<Messages>(new Map());
   const [problem, setProblem] = useState<{ message: string; hint?: string } | null>(null);
   const [busy, setBusy] = useState(false);
+  const { mutateAsync: saveConnection } = useSaveConnection(connection?.id);
   const schema = useMemo(() => (type ? formSchema(type, connection) : null), [type, connection]);
   const label = typeLabel(type, typeName);
 
@@ -73,11 +75,9 @@ export function ConnectionForm({ types, connection, initialType, onSaved, onClos
       else if (editing && connection!.config[field] != null) config[field] = null; // cleared on purpose
     }
     try {
-      const saved = editing
-        ? await connections.update(connection!.id, {
-          config, ...(Object.keys(secrets).length ? { secrets } : {}), ...(type.type === "sendgrid" ? { use_for_alerts: alerts } : {}),
-        })
-        : await connections.create({ type: type.type, name: name.trim(), config, secrets, use_for_alerts: type.type === "sendgrid" && alerts });
+      const saved = await saveConnection(editing
+        ? { config, ...(Object.keys(secrets).length ? { secrets } : {}), ...(type.type === "sendgrid" ? { use_for_alerts: alerts } : {}) }
+        : { type: type.type, name: name.trim(), config, secrets, use_for_alerts: type.type === "sendgrid" && alerts });
       onSaved(saved, !editing);
     } catch (error) {
       if (!(error instanceof ApiError)) {

@@ -1,74 +1,36 @@
 // The connections API: a tenant's credentials for SendGrid, Twilio, X, ... (GET /api/v1/connection-types,
 // /api/v1/connections and their test, OAuth start and delete calls).
-import { request } from "../api/client";
+import { http, unwrap } from "../api/client";
+import type { components } from "../api/schema";
 import type { JsonSchema } from "../api/types";
 
-export type ConnectionType = {
-  type: string;
-  label: string;
-  docs_url: string;
-  config_fields: string[];
-  secret_fields: string[];
-  oauth: boolean;
-  schema: JsonSchema;
-  actions: string[];
-};
+type Schemas = components["schemas"];
 
-export type ConnectionStatus = "untested" | "ok" | "failed" | "needs_auth";
+export type ConnectionType = Omit<Schemas["ConnectionTypeRead"], "schema"> & { schema: JsonSchema };
+export type ConnectionStatus = Schemas["ConnectionStatus"];
+export type Connection = Schemas["ConnectionRead"];
+export type ConnectionCreate = Schemas["ConnectionCreate"];
+export type ConnectionUpdate = Schemas["ConnectionUpdate"];
+export type TestResult = Schemas["ConnectionTestRead"];
+export type SetupAnswer = Schemas["SetupRead"];
+/** One error of the 409 that refuses to delete a connection still in use: a workflow using it. */
+export type WorkflowUsingIt = Schemas["WorkflowUsingConnection"];
 
-export type Connection = {
-  id: string;
-  type: string;
-  name: string;
-  block_name: string;
-  config: Record<string, unknown>;
-  secrets: Record<string, string>; // which secrets are set, masked
-  status: ConnectionStatus;
-  last_error: { message: string; hint?: string | null } | null;
-  use_for_alerts: boolean;
-  token_expires_at: string | null;
-  created_at: string;
-  updated_at: string;
-  last_tested_at: string | null;
-};
-
-export type ConnectionCreate = {
-  type: string;
-  name: string;
-  config: Record<string, unknown>;
-  secrets: Record<string, string>;
-  use_for_alerts: boolean;
-};
-
-export type ConnectionUpdate = {
-  config?: Record<string, unknown>;
-  secrets?: Record<string, string | null>;
-  use_for_alerts?: boolean;
-};
-
-export type TestResult = { ok: boolean; message: string; hint?: string | null };
-
-export type SetupAnswer = {
-  unbound_steps: { node_id: string; connection_type: string }[];
-  setup_complete: boolean;
-  workflow: { id: string; name: string; version: number };
-};
-
-const one = (id: string) => `/connections/${encodeURIComponent(id)}`;
+const one = (connection_id: string) => ({ params: { path: { connection_id } } });
 
 export const connections = {
-  types: () => request<ConnectionType[]>("GET", "/connection-types"),
-  list: (type?: string, signal?: AbortSignal) =>
-    request<Connection[]>("GET", `/connections${type ? `?type=${encodeURIComponent(type)}` : ""}`, undefined, signal),
-  read: (id: string) => request<Connection>("GET", one(id)),
-  create: (body: ConnectionCreate) => request<Connection>("POST", "/connections", body),
-  update: (id: string, body: ConnectionUpdate) => request<Connection>("PATCH", one(id), body),
-  remove: (id: string) => request<void>("DELETE", one(id)),
-  test: (id: string) => request<TestResult>("POST", `${one(id)}/test`),
-  startOAuth: (id: string) => request<{ authorize_url: string; expires_at: string }>("POST", `${one(id)}/oauth/start`),
+  types: () => unwrap(http.GET("/api/v1/connection-types")) as Promise<ConnectionType[]>,
+  list: (type?: string, signal?: AbortSignal) => unwrap(http.GET("/api/v1/connections", { params: { query: { type } }, signal })),
+  read: (id: string) => unwrap(http.GET("/api/v1/connections/{connection_id}", one(id))),
+  create: (body: ConnectionCreate) => unwrap(http.POST("/api/v1/connections", { body })),
+  update: (id: string, body: ConnectionUpdate) => unwrap(http.PATCH("/api/v1/connections/{connection_id}", { ...one(id), body })),
+  remove: (id: string) => unwrap(http.DELETE("/api/v1/connections/{connection_id}", one(id))),
+  test: (id: string) => unwrap(http.POST("/api/v1/connections/{connection_id}/test", one(id))),
+  startOAuth: (id: string) => unwrap(http.POST("/api/v1/connections/{connection_id}/oauth/start", one(id))),
   /** Puts a connection in every step of its type of a workflow (POST /workflows/{id}/setup). */
-  useIn: (workflowId: string, type: string, connectionId: string) =>
-    request<SetupAnswer>("POST", `/workflows/${encodeURIComponent(workflowId)}/setup`, { connections: { [type]: connectionId } }),
+  useIn: (workflowId: string, type: string, connectionId: string) => unwrap(http.POST("/api/v1/workflows/{workflow_id}/setup", {
+    params: { path: { workflow_id: workflowId } }, body: { connections: { [type]: connectionId } },
+  })),
 };
 
 /** "Flowyard SendGrid" -> "SendGrid". */

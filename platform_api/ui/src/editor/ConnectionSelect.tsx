@@ -1,32 +1,15 @@
 // A step's `connection` field: a select of the tenant's connections of the type the step needs
 // (`x-connection-type` in its schema), with a link to add one on the Connections page. The page opens in a
 // new tab so that the workflow being edited stays as it is; the list reloads when this tab is back in front.
-import { useCallback, useEffect, useState } from "react";
-import { connections, STATUS_LABELS, type Connection } from "../connections/api";
+import { STATUS_LABELS } from "../connections/api";
+import { useConnections } from "../connections/queries";
 import "../connections/connections.css";
 
 type Props = { id: string; type: string; value: unknown; onChange: (value: unknown) => void };
 
 export function ConnectionSelect({ id, type, value, onChange }: Props) {
-  const [items, setItems] = useState<Connection[] | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
-
-  const load = useCallback((signal?: AbortSignal) => {
-    connections.list(type, signal)
-      .then((list) => { setItems(list); setProblem(null); })
-      .catch((error: Error) => { if (error.name !== "AbortError") setProblem(error.message); });
-  }, [type]);
-
-  useEffect(() => {
-    const controller = new AbortController();
-    load(controller.signal);
-    const onFocus = () => load();
-    window.addEventListener("focus", onFocus);
-    return () => {
-      controller.abort();
-      window.removeEventListener("focus", onFocus);
-    };
-  }, [load]);
+  const { data: items = null, error, refetch } = useConnections(type);
+  const problem = error?.message;
 
   const current = typeof value === "string" && value !== "" ? value : "";
   const known = !current || !items || items.some((c) => c.id === current);
@@ -41,7 +24,7 @@ export function ConnectionSelect({ id, type, value, onChange }: Props) {
           ))}
           {!known && <option value={current}>Unknown connection ({current.slice(0, 8)}…)</option>}
         </select>
-        <button type="button" className="btn btn-ghost btn-xs" onClick={() => load()} aria-label="Reload connections" title="Reload">↻</button>
+        <button type="button" className="btn btn-ghost btn-xs" onClick={() => void refetch()} aria-label="Reload connections" title="Reload">↻</button>
       </div>
       {problem && <p className="field-error">Could not load your connections: {problem}</p>}
       {!known && <p className="field-error">This connection does not exist any more: choose another one.</p>}

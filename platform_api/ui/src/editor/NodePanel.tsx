@@ -1,6 +1,6 @@
 // The side panel of the selected step: its settings (a form from the type's JSON Schema), help,
 // validation problems and, after a test run, its input, output, error and timing.
-import { memo, useEffect, useState } from "react";
+import { memo, useState } from "react";
 import type { GraphError, NodeTypeInfo, Step } from "../api/types";
 import { Icon } from "../components/Icon";
 import { JsonView } from "../components/JsonView";
@@ -25,7 +25,11 @@ type Props = {
 function NodePanelView({ id, data, type, errors, fieldErrors, references, step, readOnly, onChange, onClose }: Props) {
   const hasStep = !!step;
   const [tab, setTab] = useState<"settings" | "result">(hasStep ? "result" : "settings");
-  useEffect(() => setTab(hasStep ? "result" : "settings"), [id, hasStep]);
+  const [shownFor, setShownFor] = useState({ id, hasStep }); // another step, or a result to show: back to the default tab
+  if (shownFor.id !== id || shownFor.hasStep !== hasStep) {
+    setShownFor({ id, hasStep });
+    setTab(hasStep ? "result" : "settings");
+  }
   const nodeErrors = errors.filter((e) => !/\.config\.[^.[]+/.test(e.path));
 
   return (

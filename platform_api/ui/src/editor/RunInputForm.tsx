@@ -1,7 +1,7 @@
 // The input of a run as a form derived from the trigger's input_schema (one field per property), or as
 // raw JSON: the "JSON" toggle switches between the two, which edit the same value. Required fields, numbers
 // and emails are checked before submit; the server's 422 errors (`input.email`) show next to their field.
-import { useEffect, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import type { JsonSchema } from "../api/types";
 import { humanize } from "../lib/format";
 import { JsonField, ListField } from "./fields";
@@ -136,7 +136,11 @@ export function RunInputForm({ id, schema, initial, serverErrors, onSubmit }: Pr
   const [jsonProblem, setJsonProblem] = useState<string | null>(null);
   const [clientErrors, setClientErrors] = useState<InputError[]>([]);
   const [shownServerErrors, setShownServerErrors] = useState(serverErrors); // until their field is edited
-  useEffect(() => setShownServerErrors(serverErrors), [serverErrors]);
+  const [answer, setAnswer] = useState(serverErrors); // a new answer shows all of its errors
+  if (answer !== serverErrors) {
+    setAnswer(serverErrors);
+    setShownServerErrors(serverErrors);
+  }
 
   const errors = [...clientErrors, ...shownServerErrors];
   const known = new Set(fields.map(([name]) => name));

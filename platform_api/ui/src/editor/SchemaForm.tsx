@@ -74,7 +74,7 @@ function FieldInput({ name, schema, value, onChange, references, placeholder }: 
       return (
         <label className="switch">
           <input id={id} type="checkbox" checked={Boolean(value ?? schema.default)} onChange={(e) => onChange(e.target.checked)} />
-          <span>{Boolean(value ?? schema.default) ? "On" : "Off"}</span>
+          <span>{value ?? schema.default ? "On" : "Off"}</span>
         </label>
       );
     case "number":

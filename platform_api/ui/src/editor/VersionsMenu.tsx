@@ -1,19 +1,18 @@
 // Who saved which version, and when; opening one loads it onto the canvas as unsaved changes.
-import { useEffect, useState } from "react";
-import { api } from "../api/client";
-import type { Graph, VersionInfo } from "../api/types";
+import { useQueryClient } from "@tanstack/react-query";
+import { useMemo } from "react";
+import { useVersions, versionQuery } from "../api/queries";
+import type { Graph } from "../api/types";
 import { dateTime, timeAgo } from "../lib/format";
 
 type Props = { workflowId: string; current: number; published: number | null; onOpen: (graph: Graph, version: number) => void };
 
 export function VersionsMenu({ workflowId, current, published, onOpen }: Props) {
-  const [versions, setVersions] = useState<VersionInfo[] | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
-  useEffect(() => {
-    api.versions(workflowId).then((vs) => setVersions([...vs].sort((a, b) => b.version - a.version)))
-      .catch((e: Error) => setProblem(e.message));
-  }, [workflowId, current]);
-  const open = async (version: number) => onOpen((await api.version(workflowId, version)).graph, version);
+  const { data, error } = useVersions(workflowId);
+  const versions = useMemo(() => data && [...data].sort((a, b) => b.version - a.version), [data]);
+  const problem = error?.message;
+  const client = useQueryClient();
+  const open = async (version: number) => onOpen((await client.fetchQuery(versionQuery(workflowId, version))).graph, version);
   return (
     <div className="popover versions" role="dialog" aria-label="Versions">
       <h3>Versions</h3>

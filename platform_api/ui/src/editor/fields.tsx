@@ -1,5 +1,5 @@
 // Inputs used by the schema form. Strings may hold templates, so text inputs carry the expression helper.
-import { useEffect, useRef, useState } from "react";
+import { useRef, useState } from "react";
 import { InsertData } from "./InsertData";
 import type { ReferenceGroup } from "./references";
 
@@ -80,8 +80,10 @@ export function JsonField({ value, onChange, id, invalid }: {
   const format = (v: unknown) => (v === undefined ? "" : JSON.stringify(v, null, 2));
   const [text, setText] = useState(format(value));
   const [problem, setProblem] = useState<string | null>(null);
-  useEffect(() => {
+  const [shown, setShown] = useState(value);
+  if (shown !== value) {
     // Follow outside changes (undo, another field) unless the text already means the same value.
+    setShown(value);
     setText((current) => {
       try {
         return JSON.stringify(JSON.parse(current)) === JSON.stringify(value) ? current : format(value);
@@ -89,7 +91,7 @@ export function JsonField({ value, onChange, id, invalid }: {
         return current;
       }
     });
-  }, [value]);
+  }
   const edit = (next: string) => {
     setText(next);
     if (!next.trim()) return (setProblem(null), onChange(undefined));
@@ -117,7 +119,11 @@ export function ListField({ id, value, onChange, references, invalid }: {
 }) {
   const joined = Array.isArray(value) ? value.map(String).join(", ") : "";
   const [text, setText] = useState(joined);
-  useEffect(() => setText((current) => (parseList(current).join(", ") === joined ? current : joined)), [joined]);
+  const [shown, setShown] = useState(joined);
+  if (shown !== joined) {
+    setShown(joined);
+    setText((current) => (parseList(current).join(", ") === joined ? current : joined));
+  }
   return (
     <TemplateInput id={id} value={text} references={references} invalid={invalid} placeholder="one, or several separated by commas"
       onChange={(t) => {

@@ -1,7 +1,7 @@
 // The canvas contents with undo/redo and copy/paste. `record()` is called before every change that
 // should be undoable; changes to the same field in quick succession make one undo step.
 import { applyEdgeChanges, applyNodeChanges, type Edge, type EdgeChange, type NodeChange } from "@xyflow/react";
-import { useCallback, useRef, useState } from "react";
+import { useCallback, useLayoutEffect, useRef, useState } from "react";
 import type { Graph } from "../api/types";
 import { shifted, toFlow, toGraph, withFreshIds, type StepNode } from "../lib/graph";
 
@@ -13,13 +13,18 @@ let clipboard: Graph | null = null;
 export function useGraphState(initial: Graph) {
   const [nodes, setNodes] = useState<StepNode[]>(() => toFlow(initial).nodes);
   const [edges, setEdges] = useState<Edge[]>(() => toFlow(initial).edges);
+  // The nodes and edges of the latest render, for the callbacks (which stay the same across renders).
   const live = useRef<Snapshot>({ nodes, edges });
-  live.current = { nodes, edges };
+  useLayoutEffect(() => {
+    live.current = { nodes, edges };
+  }, [nodes, edges]);
   const past = useRef<Snapshot[]>([]);
   const future = useRef<Snapshot[]>([]);
   const last = useRef({ key: "", at: 0 });
-  const [, setVersion] = useState(0);
-  const bump = () => setVersion((v) => v + 1);
+  const [history, setHistory] = useState({ canUndo: false, canRedo: false });
+  const showHistory = useCallback(() => {
+    setHistory({ canUndo: past.current.length > 0, canRedo: future.current.length > 0 });
+  }, []);
 
   const record = useCallback((coalesceKey = "") => {
     const now = Date.now();
@@ -30,10 +35,10 @@ export function useGraphState(initial: Graph) {
     last.current = { key: coalesceKey, at: now };
     past.current = [...past.current.slice(-99), live.current];
     future.current = [];
-    bump();
-  }, []);
+    showHistory();
+  }, [showHistory]);
 
-  const restore = (from: typeof past, to: typeof future) => {
+  const restore = useCallback((from: typeof past, to: typeof future) => {
     const snapshot = from.current.at(-1);
     if (!snapshot) return;
     from.current = from.current.slice(0, -1);
@@ -41,10 +46,10 @@ export function useGraphState(initial: Graph) {
     last.current = { key: "", at: 0 };
     setNodes(snapshot.nodes);
     setEdges(snapshot.edges);
-    bump();
-  };
-  const undo = useCallback(() => restore(past, future), []);
-  const redo = useCallback(() => restore(future, past), []);
+    showHistory();
+  }, [showHistory]);
+  const undo = useCallback(() => restore(past, future), [restore]);
+  const redo = useCallback(() => restore(future, past), [restore]);
 
   const onNodesChange = useCallback((changes: NodeChange<StepNode>[]) => setNodes((ns) => applyNodeChanges(changes, ns)), []);
   const onEdgesChange = useCallback((changes: EdgeChange[]) => setEdges((es) => applyEdgeChanges(changes, es)), []);
@@ -55,8 +60,8 @@ export function useGraphState(initial: Graph) {
     future.current = [];
     setNodes(flow.nodes);
     setEdges(flow.edges);
-    bump();
-  }, []);
+    showHistory();
+  }, [showHistory]);
 
   const replace = useCallback((graph: Graph) => {
     record();
@@ -86,7 +91,7 @@ export function useGraphState(initial: Graph) {
 
   return {
     nodes, edges, setNodes, setEdges, onNodesChange, onEdgesChange, record, undo, redo, reset, replace, copy, paste,
-    canUndo: past.current.length > 0, canRedo: future.current.length > 0, live,
+    ...history, live,
   };
 }
 

@@ -1,7 +1,9 @@
 // Saving, publishing and test runs of the open workflow, with the unsaved graph kept in
 // localStorage until a save succeeds, and the 409 "someone else saved" path.
+import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { api, ApiError } from "../api/client";
+import { ApiError } from "../api/client";
+import { useCreateWorkflow, usePublishWorkflow, useSaveWorkflow, useStartRun, workflowQuery } from "../api/queries";
 import type { Graph, Workflow } from "../api/types";
 import { useToast } from "../components/Toasts";
 import { clearDraft, loadDraft, storeDraft, type Draft } from "../lib/drafts";
@@ -34,6 +36,11 @@ export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, r
   const graphDirty = graphKey !== savedKey;
   const dirty = graphDirty || name !== workflow.name;
   const id = workflow.id;
+  const client = useQueryClient();
+  const { mutateAsync: saveWorkflow } = useSaveWorkflow(id);
+  const { mutateAsync: publishWorkflow } = usePublishWorkflow(id);
+  const { mutateAsync: startRun } = useStartRun();
+  const { mutateAsync: createWorkflow } = useCreateWorkflow();
 
   useEffect(() => {
     if (!dirty) return;
@@ -61,7 +68,7 @@ export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, r
     try {
       storeDraft(id, { graph, name, baseVersion });
       const body = { ...(graphDirty ? { graph } : {}), ...(name !== workflow.name ? { name } : {}), base_version: baseVersion };
-      const saved = await api.saveWorkflow(id, body);
+      const saved = await saveWorkflow(body);
       accept(saved);
       toast(`Saved version ${saved.version}`, "success");
       return saved;
@@ -71,13 +78,13 @@ export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, r
     } finally {
       setBusy("");
     }
-  }, [dirty, graphDirty, workflow, graph, name, baseVersion, id, accept, fail, toast]);
+  }, [dirty, graphDirty, workflow, graph, name, baseVersion, id, saveWorkflow, accept, fail, toast]);
 
   const publish = useCallback(async () => {
     if (!(await save())) return;
     setBusy("publishing");
     try {
-      const published = await api.publish(id);
+      const published = await publishWorkflow();
       setWorkflow(published);
       toast(`Published: version ${published.published_version} is live`, "success");
     } catch (error) {
@@ -85,14 +92,14 @@ export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, r
     } finally {
       setBusy("");
     }
-  }, [save, id, fail, toast]);
+  }, [save, publishWorkflow, fail, toast]);
 
   /** The test run's id, or null when it could not start (said in a toast); throws a 422 on the input. */
   const startTest = useCallback(async (input: Record<string, unknown>): Promise<string | null> => {
     if (!(await save())) return null;
     setBusy("starting");
     try {
-      return (await api.startRun(id, input, "test")).run_id;
+      return (await startRun({ workflowId: id, input, mode: "test" })).run_id;
     } catch (error) {
       if (error instanceof ApiError && error.type.endsWith("/invalid-input")) throw error; // the run dialog shows it by its fields
       fail("start the test run", error);
@@ -100,22 +107,22 @@ export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, r
     } finally {
       setBusy("");
     }
-  }, [save, id, fail]);
+  }, [save, id, startRun, fail]);
 
   const reload = useCallback(async () => {
-    const fresh = await api.workflow(id);
+    const fresh = await client.fetchQuery({ ...workflowQuery(id), staleTime: 0 });
     accept(fresh);
     resetGraph(fresh.graph);
     setConflict(false);
     toast(`Reloaded version ${fresh.version}`, "info");
     return fresh;
-  }, [id, accept, resetGraph, toast]);
+  }, [id, client, accept, resetGraph, toast]);
 
   const keepBoth = useCallback(async () => {
     for (let attempt = 1; attempt <= 5; attempt++) {
       const copyName = `${name} (copy${attempt > 1 ? ` ${attempt}` : ""})`;
       try {
-        const copy = await api.createWorkflow(copyName, graph);
+        const copy = await createWorkflow({ name: copyName, graph });
         clearDraft(id);
         setConflict(false);
         toast(`Your changes were saved as “${copyName}”`, "success");
@@ -125,7 +132,7 @@ export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, r
         if (!(error instanceof ApiError && error.type.endsWith("/name-taken"))) return fail("save a copy", error);
       }
     }
-  }, [name, graph, id, fail, toast]);
+  }, [name, graph, id, createWorkflow, fail, toast]);
 
   const restoreDraft = useCallback(() => {
     if (!draft) return null;

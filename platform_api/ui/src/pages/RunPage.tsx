@@ -1,7 +1,6 @@
 // One run's progress, live: every step with its status, timing, input, output and error.
-import { useEffect, useState } from "react";
-import { api } from "../api/client";
-import type { Graph, Step } from "../api/types";
+import { useVersion, useWorkflow } from "../api/queries";
+import type { Step } from "../api/types";
 import { StatusPill } from "../components/StatusPill";
 import { StepDetails } from "../components/StepDetails";
 import { dateTime, duration } from "../lib/format";
@@ -25,15 +24,8 @@ function StepCard({ step, label }: { step: Step; label: string }) {
 
 export function RunPage({ id }: { id: string }) {
   const { run, problem } = useRun(id);
-  const [graph, setGraph] = useState<Graph | null>(null);
-  const [workflowName, setWorkflowName] = useState("");
-  const workflowId = run?.workflow_id;
-  const version = run?.version;
-  useEffect(() => {
-    if (!workflowId || version === undefined) return;
-    api.version(workflowId, version).then((v) => setGraph(v.graph)).catch(() => {});
-    api.workflow(workflowId).then((w) => setWorkflowName(w.name)).catch(() => {});
-  }, [workflowId, version]);
+  const graph = useVersion(run?.workflow_id, run?.version).data?.graph;
+  const workflowName = useWorkflow(run?.workflow_id).data?.name ?? "";
 
   if (problem) return <main className="page"><div className="callout callout-error">{problem}</div></main>;
   if (!run) return <main className="page muted">Loading the run…</main>;

@@ -1,30 +1,14 @@
 // Run history, newest first; refreshes itself while runs are in progress. Works at 390 px wide.
-import { useEffect, useState } from "react";
-import { api } from "../api/client";
-import { FINAL_STATUSES, type RunSummary, type WorkflowSummary } from "../api/types";
+import { useMemo } from "react";
+import { useRuns, useWorkflows } from "../api/queries";
 import { StatusPill } from "../components/StatusPill";
 import { duration, timeAgo } from "../lib/format";
 
-const REFRESH_MS = 3000;
-
 export function RunsPage({ workflowId }: { workflowId: string | null }) {
-  const [runs, setRuns] = useState<RunSummary[] | null>(null);
-  const [names, setNames] = useState<Map<string, string>>(new Map());
-  const [problem, setProblem] = useState<string | null>(null);
-
-  useEffect(() => {
-    api.workflows().then((ws: WorkflowSummary[]) => setNames(new Map(ws.map((w) => [w.id, w.name])))).catch(() => {});
-  }, []);
-  useEffect(() => {
-    let timer = 0;
-    const load = () => api.runs(workflowId ?? undefined).then((rs) => {
-      setRuns(rs);
-      setProblem(null);
-      if (rs.some((r) => !FINAL_STATUSES.includes(r.status))) timer = window.setTimeout(load, REFRESH_MS);
-    }).catch((e: Error) => setProblem(e.message));
-    load();
-    return () => window.clearTimeout(timer);
-  }, [workflowId]);
+  const { data: runs, error } = useRuns(workflowId);
+  const workflows = useWorkflows().data;
+  const names = useMemo(() => new Map(workflows?.map((w) => [w.id, w.name])), [workflows]);
+  const problem = error?.message;
 
   const title = workflowId ? `Runs of ${names.get(workflowId) ?? "this workflow"}` : "Runs";
   return (

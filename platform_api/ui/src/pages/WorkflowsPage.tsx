@@ -1,6 +1,8 @@
 // The workflows list, with the way to create one and to run a published one now.
-import { useEffect, useState, type FormEvent } from "react";
-import { api, ApiError } from "../api/client";
+import { useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { ApiError } from "../api/client";
+import { useCreateWorkflow, useStartRun, useWorkflows, versionQuery } from "../api/queries";
 import type { GraphNode, JsonSchema, WorkflowSummary } from "../api/types";
 import { Icon } from "../components/Icon";
 import { StatusPill } from "../components/StatusPill";
@@ -13,15 +15,14 @@ type Starting = { workflow: WorkflowSummary; trigger: GraphNode | undefined };
 
 function NewWorkflowForm({ onCancel }: { onCancel: () => void }) {
   const [name, setName] = useState("");
-  const [problem, setProblem] = useState<string | null>(null);
-  const create = async (event: FormEvent) => {
+  const creation = useCreateWorkflow();
+  const error = creation.error;
+  const problem = error && (error instanceof ApiError ? `${error.message} ${error.hint ?? ""}` : String(error));
+  const create = (event: FormEvent) => {
     event.preventDefault();
-    try {
-      const workflow = await api.createWorkflow(name.trim(), { nodes: [], edges: [] });
-      navigate(`/workflows/${workflow.id}`);
-    } catch (error) {
-      setProblem(error instanceof ApiError ? `${error.message} ${error.hint ?? ""}` : String(error));
-    }
+    creation.mutate({ name: name.trim(), graph: { nodes: [], edges: [] } }, {
+      onSuccess: (workflow) => navigate(`/workflows/${workflow.id}`),
+    });
   };
   return (
     <form className="card new-workflow" onSubmit={create}>
@@ -37,26 +38,25 @@ function NewWorkflowForm({ onCancel }: { onCancel: () => void }) {
 }
 
 export function WorkflowsPage() {
-  const [workflows, setWorkflows] = useState<WorkflowSummary[] | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  const { data: workflows, error } = useWorkflows();
+  const problem = error?.message;
   const [creating, setCreating] = useState(false);
   const [starting, setStarting] = useState<Starting | null>(null);
+  const client = useQueryClient();
+  const startRun = useStartRun();
   const toast = useToast();
-  useEffect(() => {
-    api.workflows().then(setWorkflows).catch((e: Error) => setProblem(e.message));
-  }, []);
 
   /** Opens the run form for the published version's trigger. */
   const runNow = async (workflow: WorkflowSummary) => {
     try {
-      const { graph } = await api.version(workflow.id, workflow.published_version!);
+      const { graph } = await client.fetchQuery(versionQuery(workflow.id, workflow.published_version!));
       setStarting({ workflow, trigger: graph.nodes.find((n) => n.type.startsWith("trigger.")) });
     } catch (error) {
       toast(`Could not open ${workflow.name}: ${(error as Error).message}`, "error");
     }
   };
   const startLive = async (input: Record<string, unknown>) => {
-    const { run_id } = await api.startRun(starting!.workflow.id, input, "live");
+    const { run_id } = await startRun.mutateAsync({ workflowId: starting!.workflow.id, input, mode: "live" });
     navigate(`/runs/${run_id}`);
   };
   return (

@@ -1,8 +1,8 @@
 // The template gallery: categories, search, tag and integration filters, pages of cards.
 import { useEffect, useState } from "react";
-import { ApiError } from "../api/client";
 import { Icon } from "../components/Icon";
-import { catalog, listTemplates, type Facets, type Filters, type TemplatePage } from "./api";
+import type { Filters } from "./api";
+import { useFacets, useTemplates } from "./queries";
 import "./templates.css";
 
 const INTEGRATIONS = [
@@ -13,27 +13,15 @@ const INTEGRATIONS = [
 export function GalleryPage() {
   const [filters, setFilters] = useState<Filters>({ q: "", category: "", tags: [], integration: "", page: 1 });
   const [typed, setTyped] = useState("");
-  const [facets, setFacets] = useState<Facets | null>(null);
-  const [page, setPage] = useState<TemplatePage | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  const facets = useFacets().data;
+  const { data: page, error } = useTemplates(filters);
+  const problem = error?.message;
   const set = (change: Partial<Filters>) => setFilters((f) => ({ ...f, page: 1, ...change }));
 
-  useEffect(() => {
-    catalog.facets().then(setFacets).catch(() => setFacets(null));
-  }, []);
   useEffect(() => {
     const timer = setTimeout(() => set({ q: typed }), 250);  // search as you type, without a request per key
     return () => clearTimeout(timer);
   }, [typed]);
-  useEffect(() => {
-    const controller = new AbortController();
-    listTemplates(filters, controller.signal)
-      .then((answer) => { setPage(answer); setProblem(null); })
-      .catch((error) => {
-        if ((error as Error).name !== "AbortError") setProblem(error instanceof ApiError ? error.message : String(error));
-      });
-    return () => controller.abort();
-  }, [filters]);
 
   const toggleTag = (tag: string) =>
     set({ tags: filters.tags.includes(tag) ? filters.tags.filter((t) => t !== tag) : [...filters.tags, tag] });

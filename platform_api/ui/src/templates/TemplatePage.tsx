@@ -1,9 +1,10 @@
 // One template: what it does, what it needs, its steps, and the form that makes it a workflow of yours.
-import { useEffect, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import type { JsonSchema } from "../api/types";
 import { navigate } from "../lib/route";
-import { catalog, type Instantiated, type TemplateDetail } from "./api";
+import type { Instantiated, TemplateDetail } from "./api";
+import { useInstantiate, useTemplate } from "./queries";
 import "./templates.css";
 
 type Values = Record<string, unknown>;
@@ -76,41 +77,36 @@ function Result({ result }: { result: Instantiated }) {
   );
 }
 
+/** What went wrong instantiating: the message on top, and the parameters' errors by name. */
+function problemOf(error: Error | null): { message: string | null; byParameter: Record<string, string> } {
+  if (!error) return { message: null, byParameter: {} };
+  if (!(error instanceof ApiError)) return { message: String(error), byParameter: {} };
+  return {
+    message: `${error.message}${error.hint ? ` ${error.hint}` : ""}`,
+    byParameter: Object.fromEntries(error.errors.map((e) => [e.path.replace(/^parameters\./, ""), e.message])),
+  };
+}
+
 export function TemplatePage({ slug }: { slug: string }) {
-  const [template, setTemplate] = useState<TemplateDetail | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
-  const [name, setName] = useState("");
-  const [values, setValues] = useState<Values>({});
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const [result, setResult] = useState<Instantiated | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { data: template, error } = useTemplate(slug);
+  if (!template) {
+    return <main className="page">{error ? <div className="callout callout-error" role="alert">{error.message}</div> : <p className="muted">Loading…</p>}</main>;
+  }
+  return <TemplateView key={slug} template={template} />;
+}
 
-  useEffect(() => {
-    catalog.template(slug).then((t) => {
-      setTemplate(t);
-      setName(t.title);
-      setValues(initialValues(t.parameters));
-    }).catch((e: Error) => setProblem(e.message));
-  }, [slug]);
+function TemplateView({ template }: { template: TemplateDetail }) {
+  const [name, setName] = useState(template.title);
+  const [values, setValues] = useState<Values>(() => initialValues(template.parameters));
+  const instantiate = useInstantiate(template.slug);
+  const result = instantiate.data;
+  const { message: problem, byParameter: errors } = problemOf(instantiate.error);
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
-    setErrors({});
-    setProblem(null);
-    try {
-      setResult(await catalog.instantiate(slug, { name: name.trim(), parameters: values }));
-    } catch (error) {
-      if (error instanceof ApiError) {
-        setProblem(`${error.message}${error.hint ? ` ${error.hint}` : ""}`);
-        setErrors(Object.fromEntries(error.errors.map((e) => [e.path.replace(/^parameters\./, ""), e.message])));
-      } else setProblem(String(error));
-    } finally {
-      setBusy(false);
-    }
+    instantiate.mutate({ name: name.trim(), parameters: values });
   };
 
-  if (!template) return <main className="page">{problem ? <div className="callout callout-error" role="alert">{problem}</div> : <p className="muted">Loading…</p>}</main>;
   const steps = template.graph.nodes;
   return (
     <main className="page template-page">
@@ -155,7 +151,7 @@ export function TemplatePage({ slug }: { slug: string }) {
                                 onChange={(v) => setValues((current) => ({ ...current, [param]: v }))} />
               ))}
               {problem && <div className="callout callout-error" role="alert">{problem}</div>}
-              <button className="btn btn-primary" disabled={busy}>{busy ? "Creating…" : "Use this template"}</button>
+              <button className="btn btn-primary" disabled={instantiate.isPending}>{instantiate.isPending ? "Creating…" : "Use this template"}</button>
               <p className="muted small">This creates a draft workflow of yours; the template itself never changes.</p>
             </form>
           )}

@@ -1,71 +1,38 @@
 // The template catalog API (GET /api/v1/templates, preview, instantiate).
-import { request } from "../api/client";
+import { http, unwrap } from "../api/client";
+import type { components } from "../api/schema";
 import type { Graph, JsonSchema, Workflow } from "../api/types";
 
-export type TemplateSummary = {
-  slug: string;
-  title: string;
-  description: string;
-  category: string;
-  category_label: string;
-  tags: string[];
-  integrations: string[];
-  version: number;
-  private: boolean;
-  updated_at: string;
-};
+type Schemas = components["schemas"];
 
-export type TemplatePage = { items: TemplateSummary[]; total: number; page: number; per_page: number; pages: number };
+export type TemplateSummary = Schemas["TemplateSummary"];
+export type TemplatePage = Schemas["TemplatePage"];
+export type Facets = Schemas["FacetsRead"];
+export type IntegrationStatus = Schemas["IntegrationStatus"];
 
-export type Facets = {
-  categories: { slug: string; label: string; count: number }[];
-  tags: { tag: string; count: number }[];
-};
-
-export type IntegrationStatus = {
-  type: string;
-  label: string;
-  built_in: boolean;
-  connected: boolean;
-  connections: { id: string; name: string; status: string }[];
-  how_to_connect: string | null;
-  docs_url: string | null;
-};
-
-export type ParameterSchema = JsonSchema;
-
-export type TemplateDetail = TemplateSummary & {
-  parameters: ParameterSchema;
+export type TemplateDetail = Omit<Schemas["TemplateRead"], "parameters" | "graph" | "trigger"> & {
+  parameters: JsonSchema;
   graph: Graph;
-  required_integrations: IntegrationStatus[];
   trigger: { type: string; description: string } | null;
-  changelog: { version: number; date: string; changes: string }[];
-  versions: number[];
 };
 
-export type Instantiated = {
-  workflow: Workflow;
-  template: { slug: string; version: number };
-  integrations: IntegrationStatus[];
-  unbound_steps: { node_id: string; connection_type: string }[];
-  setup_complete: boolean;
-  next_steps: string[];
-};
+export type Instantiated = Omit<Schemas["InstantiateRead"], "workflow"> & { workflow: Workflow };
 
 export type Filters = { q: string; category: string; tags: string[]; integration: string; page: number };
 
 export function listTemplates(filters: Filters, signal?: AbortSignal): Promise<TemplatePage> {
-  const query = new URLSearchParams({ page: String(filters.page), per_page: "24" });
-  if (filters.q.trim()) query.set("q", filters.q.trim());
-  if (filters.category) query.set("category", filters.category);
-  if (filters.integration) query.set("integration", filters.integration);
-  filters.tags.forEach((tag) => query.append("tag", tag));
-  return request<TemplatePage>("GET", `/templates?${query}`, undefined, signal);
+  const query = {
+    page: filters.page, per_page: 24, q: filters.q.trim() || undefined, category: filters.category || undefined,
+    integration: filters.integration || undefined, tag: filters.tags.length ? filters.tags : undefined,
+  };
+  return unwrap(http.GET("/api/v1/templates", { params: { query }, signal }));
 }
 
+const bySlug = (slug: string) => ({ params: { path: { slug } } });
+
 export const catalog = {
-  facets: () => request<Facets>("GET", "/templates/categories"),
-  template: (slug: string) => request<TemplateDetail>("GET", `/templates/${encodeURIComponent(slug)}`),
+  facets: () => unwrap(http.GET("/api/v1/templates/categories")),
+  template: (slug: string) => unwrap(http.GET("/api/v1/templates/{slug}", bySlug(slug))) as Promise<TemplateDetail>,
   instantiate: (slug: string, body: { name: string; parameters: Record<string, unknown> }) =>
-    request<Instantiated>("POST", `/templates/${encodeURIComponent(slug)}/instantiate`, body),
+    unwrap(http.POST("/api/v1/templates/{slug}/instantiate", { ...bySlug(slug), body })) as Promise<Instantiated>,
 };

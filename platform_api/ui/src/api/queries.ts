@@ -1,0 +1,93 @@
+// Reads of workflows, runs and node types through the query cache, and the writes that change them.
+import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { api } from "./client";
+import { FINAL_STATUSES, type Graph, type RunSummary, type Workflow } from "./types";
+
+const RUNS_REFRESH_MS = 3000;
+
+export const keys = {
+  nodeTypes: ["node-types"] as const,
+  workflows: ["workflows"] as const,
+  workflow: (id: string) => ["workflows", id] as const,
+  versions: (id: string) => ["workflows", id, "versions"] as const,
+  version: (id: string, version: number) => ["workflows", id, "versions", version] as const,
+  runs: (workflowId?: string | null) => ["runs", workflowId ?? "all"] as const,
+  run: (id: string | null) => ["run", id] as const,
+};
+
+export const versionQuery = (workflowId: string, version: number) => ({
+  queryKey: keys.version(workflowId, version),
+  queryFn: () => api.version(workflowId, version),
+  staleTime: Infinity, // a saved version never changes
+});
+
+export const workflowQuery = (id: string) => ({ queryKey: keys.workflow(id), queryFn: () => api.workflow(id) });
+
+export function useNodeTypes() {
+  return useQuery({ queryKey: keys.nodeTypes, queryFn: api.nodeTypes, staleTime: 5 * 60_000 });
+}
+
+export function useWorkflows() {
+  return useQuery({ queryKey: keys.workflows, queryFn: api.workflows });
+}
+
+export function useWorkflow(id: string | null | undefined, options: { refetchOnWindowFocus?: boolean } = {}) {
+  return useQuery({ ...workflowQuery(id ?? ""), enabled: !!id, ...options });
+}
+
+export function useVersions(workflowId: string) {
+  return useQuery({ queryKey: keys.versions(workflowId), queryFn: () => api.versions(workflowId) });
+}
+
+export function useVersion(workflowId: string | undefined, version: number | undefined) {
+  return useQuery({ ...versionQuery(workflowId ?? "", version ?? 0), enabled: !!workflowId && version !== undefined });
+}
+
+const unfinished = (runs: RunSummary[] | undefined) => !!runs?.some((r) => !FINAL_STATUSES.includes(r.status));
+
+/** Run history, newest first; refreshes itself while runs are in progress. */
+export function useRuns(workflowId: string | null) {
+  return useQuery({
+    queryKey: keys.runs(workflowId),
+    queryFn: () => api.runs(workflowId ?? undefined),
+    refetchInterval: (query) => (unfinished(query.state.data) ? RUNS_REFRESH_MS : false),
+  });
+}
+
+/** A workflow as the server now has it: in the cache, and every list that shows it marked stale. */
+export function storeWorkflow(client: QueryClient, workflow: Workflow): void {
+  client.setQueryData(keys.workflow(workflow.id), workflow);
+  void client.invalidateQueries({ queryKey: keys.workflows, exact: true });
+  void client.invalidateQueries({ queryKey: keys.versions(workflow.id), exact: true });
+}
+
+export function useCreateWorkflow() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ name, graph }: { name: string; graph: Graph }) => api.createWorkflow(name, graph),
+    onSuccess: (workflow) => storeWorkflow(client, workflow),
+  });
+}
+
+export function useSaveWorkflow(id: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: Parameters<typeof api.saveWorkflow>[1]) => api.saveWorkflow(id, body),
+    onSuccess: (workflow) => storeWorkflow(client, workflow),
+  });
+}
+
+export function usePublishWorkflow(id: string) {
+  const client = useQueryClient();
+  return useMutation({ mutationFn: () => api.publish(id), onSuccess: (workflow) => storeWorkflow(client, workflow) });
+}
+
+type RunStart = { workflowId: string; input: Record<string, unknown>; mode: "test" | "live" };
+
+export function useStartRun() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ workflowId, input, mode }: RunStart) => api.startRun(workflowId, input, mode),
+    onSuccess: () => client.invalidateQueries({ queryKey: ["runs"] }),
+  });
+}
