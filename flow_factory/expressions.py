@@ -301,14 +301,19 @@ _env = _FlowyardEnvironment()
 
 
 def make_context(
-    *, trigger: dict[str, Any], step_outputs: dict[str, Any], execution_id: str, mode: str
+    *,
+    trigger: dict[str, Any],
+    steps: dict[str, dict[str, Any]],
+    execution_id: str,
+    mode: str,
+    loop: tuple[int, Any] | None = None,
 ) -> dict[str, Any]:
-    """The names a template can read."""
-    return {
-        "trigger": trigger,
-        "steps": {node_id: {"output": output} for node_id, output in step_outputs.items()},
-        "execution": {"id": execution_id, "mode": mode},
-    }
+    """The names a template or condition can read. `steps` maps a node id to its `{"output": ...}` (and
+    `"error"` when it failed); `loop` is the (index, item) inside a loop body."""
+    context: dict[str, Any] = {"trigger": trigger, "steps": steps, "execution": {"id": execution_id, "mode": mode}}
+    if loop is not None:
+        context["loop"] = {"index": loop[0], "item": loop[1]}
+    return context
 
 
 def render_value(value: Any, context: dict[str, Any]) -> Any:

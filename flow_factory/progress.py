@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flow_factory.expressions import make_context
 from flow_factory.nodes.base import Wait
 from flow_factory.plan import LOOP_EACH, ExecutionPlan
 from store import FINISHED_STEP_STATUSES, ExecutionStatus, StepStatus, utcnow
@@ -49,14 +50,9 @@ class ExecutionRun:
 
     def context(self) -> dict[str, Any]:
         """What the step's templates and conditions read."""
-        context = {
-            "trigger": self.queued.input,
-            "steps": self.steps,
-            "execution": {"id": self.id, "mode": self.queued.mode},
-        }
-        if self.item:
-            context["loop"] = {"index": self.item[0], "item": self.item[1]}
-        return context
+        return make_context(
+            trigger=self.queued.input, steps=self.steps, execution_id=self.id, mode=self.queued.mode, loop=self.item
+        )
 
     def reached(self, plan: ExecutionPlan, node_id: str) -> bool:
         if self.error is not None or self.wait is not None or node_id in self.settled:

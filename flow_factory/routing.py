@@ -39,7 +39,6 @@ from flow_factory.steps import (
     node_type_of,
     run_node_call,
     run_step,
-    validated_config,
 )
 from store import ExecutionMode, StepStatus, utcnow
 from store.batches import QueuedExecution, StepRecord
@@ -173,7 +172,7 @@ class BatchRouter:
         extras: dict[RunKey, dict[str, Any]] = {}
         for run in runs:
             try:  # the node type's config model: items, concurrency, max_items
-                loop: Any = validated_config(node_type_of(self.plan, loop_id), render_value(node.config, run.context()))
+                loop: Any = node_type_of(self.plan, loop_id).parse_config(render_value(node.config, run.context()))
             except StepFailure as exc:  # the loop step fails with this; its items never run
                 extras[run.key] = {"loop_error": exc.as_dict()}
                 continue

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from core.errors import Permanent, StepFailure
 from flow_factory.expressions import render_value
 from flow_factory.nodes import get_node_type
@@ -77,20 +75,6 @@ def node_type_of(plan: ExecutionPlan, node_id: str) -> NodeType:
             hint="Replace this step with one of the current node types.",
         )
     return node_type
-
-
-def validated_config(node_type: NodeType, rendered: Any) -> BaseModel:
-    """The node's config model for its config with the expressions filled in; a `Permanent` names the field."""
-    model: type[BaseModel] = node_type.config_model
-    try:
-        return model.model_validate(rendered)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
-        raise Permanent(
-            f"After filling in expressions, config.{where} is invalid: {first['msg']}",
-            hint="Check the expression feeding this field and the values it received.",
-        ) from None
 
 
 async def run_node_call(call: NodeCall, *, logger: Logger) -> list[StepOutcome]:
@@ -161,5 +145,5 @@ async def _invoke(plan: ExecutionPlan, node_id: str, work: StepWork, ctx: StepCo
         return await node_type.resume(record.output, ctx)
     rendered = render_value(plan.nodes[node_id].config, run.context())
     record.input = redact(rendered)
-    result = await node_type.run(validated_config(node_type, rendered), ctx)
+    result = await node_type.run(node_type.parse_config(rendered), ctx)
     return result if isinstance(result, NodeResult) else NodeResult(output=result)

@@ -122,18 +122,19 @@ class NodeType:
         return self.config_model.model_json_schema()
 
     def parse_config(self, rendered_config: dict[str, Any]) -> BaseModel:
-        """The config_model for a rendered config; a StepFailure says which field is wrong."""
+        """The config_model for a config whose expressions are filled in; a `Permanent` names each wrong field."""
         try:
             return self.config_model.model_validate(rendered_config)
         except ValidationError as exc:
             problems = [
-                f"config.{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors(include_url=False)
+                f"config.{'.'.join(map(str, error['loc'])) or 'config'} is invalid: {error['msg']}"
+                for error in exc.errors(include_url=False)
             ]
             raise Permanent(
-                "; ".join(problems),
-                hint="a template rendered a value this field does not accept; check the data it reads",
+                f"After filling in expressions, {'; '.join(problems)}",
+                hint="Check the expression feeding this field and the values it received.",
                 details={"errors": problems},
-            ) from exc
+            ) from None
 
     def describe(self) -> dict[str, Any]:
         """The public declaration, as GET /api/v1/node-types serves it."""

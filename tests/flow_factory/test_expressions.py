@@ -13,7 +13,7 @@ from flow_factory.expressions import (
 
 CONTEXT = make_context(
     trigger={"email": "jane@example.com", "count": 3, "items": [1, 2, 3], "tags": {"vip": True}},
-    step_outputs={"fetch": {"status_code": 200, "body": {"id": 7, "name": "Jane"}}},
+    steps={"fetch": {"output": {"status_code": 200, "body": {"id": 7, "name": "Jane"}}}},
     execution_id="exec-1",
     mode="test",
 )

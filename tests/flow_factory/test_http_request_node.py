@@ -81,8 +81,8 @@ def base_url():
 
 
 async def call(raw_config, trigger=None):
-    context = make_context(trigger=trigger or {}, step_outputs={}, execution_id="exec-1", mode="test")
-    config = HttpRequestConfig.model_validate(render_value(raw_config, context))
+    context = make_context(trigger=trigger or {}, steps={}, execution_id="exec-1", mode="test")
+    config = NODE_TYPE.parse_config(render_value(raw_config, context))
     return await NODE_TYPE.run(config, CTX)
 
 
@@ -193,7 +193,7 @@ async def test_connection_refused_is_retryable():
 
 
 def test_url_must_be_http_after_rendering():
-    context = make_context(trigger={"url": "file:///etc/passwd"}, step_outputs={}, execution_id="e", mode="test")
+    context = make_context(trigger={"url": "file:///etc/passwd"}, steps={}, execution_id="e", mode="test")
     with pytest.raises(ValueError):
         HttpRequestConfig.model_validate(render_value({"url": "{{ trigger.url }}"}, context))
     assert HttpRequestConfig(url="HTTPS://example.com").url == "HTTPS://example.com"

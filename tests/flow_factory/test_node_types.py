@@ -16,7 +16,10 @@ CTX = StepContext(
 async def run_node(type_name, raw_config, trigger=None, step_outputs=None):
     """Runs a node the way the interpreter does: render, validate, run."""
     context = make_context(
-        trigger=trigger or {}, step_outputs=step_outputs or {}, execution_id=CTX.execution_id, mode=CTX.mode
+        trigger=trigger or {},
+        steps={node: {"output": output} for node, output in (step_outputs or {}).items()},
+        execution_id=CTX.execution_id,
+        mode=CTX.mode,
     )
     node_type = get_node_type(type_name)
     config = node_type.parse_config(render_value(raw_config, context))
@@ -124,8 +127,8 @@ def test_parse_config_turns_rendered_mistakes_into_step_errors():
         node_type.parse_config({"url": "mailto:jane@example.com", "timeout_seconds": "soon"})
     error = caught.value
     assert not error.retryable
-    assert error.message.startswith("config.url: String should match pattern")
-    assert "config.timeout_seconds:" in error.message
+    assert error.message.startswith("After filling in expressions, config.url is invalid: String should match pattern")
+    assert "config.timeout_seconds is invalid:" in error.message
     assert len(error.details["errors"]) == 2
 
 

@@ -13,7 +13,6 @@ from core.errors import StepFailure
 from flow_factory.expressions import make_context, render_value
 from flow_factory.nodes import NODE_TYPES, describe_all
 from flow_factory.nodes.base import StepContext
-from flow_factory.steps import validated_config
 from flow_factory.validation import validate_graph
 from store import Outbox
 
@@ -42,10 +41,13 @@ def step_ctx(tenant, node_id="crm", execution_id=None, mode="live") -> StepConte
 async def run_node(type_name, raw_config, ctx, trigger=None, steps=None):
     """Like the interpreter: render the templates, validate into the config model, run."""
     context = make_context(
-        trigger=trigger or {}, step_outputs=steps or {}, execution_id=ctx.execution_id, mode=ctx.mode
+        trigger=trigger or {},
+        steps={node: {"output": output} for node, output in (steps or {}).items()},
+        execution_id=ctx.execution_id,
+        mode=ctx.mode,
     )
     node_type = NODE_TYPES[type_name]
-    return await node_type.run(validated_config(node_type, render_value(raw_config, context)), ctx)
+    return await node_type.run(node_type.parse_config(render_value(raw_config, context)), ctx)
 
 
 def test_catalog_is_derived_from_the_actions():
