@@ -1,5 +1,5 @@
 """`python -m bench` runs every benchmark on SQLite and PostgreSQL and prints the table;
-`python -m bench throughput` (or latency, capacity, api) runs one. `--backend sqlite` limits the backends.
+`python -m bench throughput` (or latency, capacity, api, fairness) runs one. `--backend sqlite` limits the backends.
 `python -m bench triggers` (or browser_canvas, integration_step) runs a standalone benchmark with its own table.
 
 PostgreSQL is the server at FLOWYARD_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
@@ -16,7 +16,7 @@ from bench import benchmarks, raw
 from bench.servers import TargetServer
 from bench.stack import Stack, postgres_available
 
-NAMES = ("throughput", "latency", "capacity", "api")
+NAMES = ("throughput", "latency", "capacity", "api", "fairness")
 STANDALONE = ("browser_canvas", "integration_step", "triggers")  # their own tables: `python -m bench triggers`
 WITH_BACKEND = ("triggers",)  # standalone ones that take --backend
 HEADER = ("backend", "benchmark", "metric", "Flowyard", "raw: process worker", "raw: in-process / Prefect API", "note")
@@ -46,6 +46,8 @@ def run_backend(backend: str, names: list[str]) -> list[tuple]:
                         stack, target.url, benchmarks.SIZES[backend]["raw_process"]
                     )
                     new = benchmarks.capacity(stack, target, process)
+                elif name == "fairness":
+                    new = benchmarks.fairness(stack, target)
                 else:
                     new = benchmarks.api_latency(stack, target)
             except Exception as exc:

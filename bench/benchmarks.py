@@ -12,11 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from prefect.client.schemas.actions import DeploymentUpdate
+from sqlalchemy import select, update
 
 from bench import raw
-from bench.flowyard_runs import Platform, benchmark_graph, chain, node, waiting_graph
+from bench.flowyard_runs import Platform, _epoch, benchmark_graph, chain, node, waiting_graph
 from bench.stack import rss_mb
 from flow_factory.interpreter import FLOW_NAME
+from store import Execution, ExecutionStatus
 
 # Sized so that `python -m bench` (both backends) ends well within 15 minutes on 2 cores: a SQLite Prefect
 # server does a fraction of PostgreSQL's work per second, so its loads are smaller. The latency rate is one
@@ -33,6 +35,9 @@ SIZES = {
         api_rounds=4,
         waiting=2000,
         in_flight=1000,
+        flood_held=1100,
+        flood_running=100,
+        fairness_runs=10,
     ),
     "postgres": dict(
         burst=1000,
@@ -43,6 +48,9 @@ SIZES = {
         api_rounds=6,
         waiting=5000,
         in_flight=1000,
+        flood_held=1100,
+        flood_running=300,
+        fairness_runs=10,
     ),
 }
 RAW_IN_PROCESS_CONCURRENCY = 10
@@ -360,4 +368,71 @@ def api_latency(stack, target) -> list[tuple]:
             note(name) or load,
         )
         for name in ("validate", "create", "publish", "list", "read")
+    ]
+
+
+def _trigger_to_start(platform: Platform, sent: list[tuple[str, float]], timeout: float = 300) -> list[float]:
+    """Seconds from each trigger sent to its execution `started_at` (a worker began it)."""
+    ids, deadline = [run_id for run_id, _ in sent], time.monotonic() + timeout
+    while True:
+        with platform.sessions() as db:
+            started = dict(db.execute(select(Execution.id, Execution.started_at).where(Execution.id.in_(ids))).all())
+        if all(started.get(run_id) for run_id in ids) or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    return [_epoch(started[run_id]) - t for run_id, t in sent if started.get(run_id)]
+
+
+def fairness(stack, target) -> list[tuple]:
+    """Tenant B's trigger -> start latency alone, then while tenant A floods: a burst held behind A's `queue`
+    policy (its first execution waits in a held HTTP call) and a burst that runs. The dispatcher takes tenants
+    in turn (quotas.claim_per_tenant each pass), so A's backlog does not stand in front of B's executions."""
+    size = SIZES[stack.backend]
+    victim, attacker = Platform(stack), Platform(stack)
+    quick = victim.publish(benchmark_graph(target.url))
+    pace, runs = size["latency_rate"], size["fairness_runs"]
+    warm_up = victim.trigger(quick, {"key": "warm", "x": 5, "tag": "fair"})  # the first run of a deployment is slower
+    victim.wait_for(quick, ("completed", "failed"), 1 if warm_up else 0, timeout=300)
+    alone = _trigger_to_start(
+        victim, victim.paced(quick, [{"key": f"a{i}", "x": 5, "tag": "fair"} for i in range(runs)], pace)
+    )
+
+    held = attacker.publish(
+        chain(
+            node("start", "trigger.manual", {}),
+            node(
+                "call",
+                "http.request",
+                {"method": "POST", "timeout_seconds": 300, "url": target.url + "/hold/{{ execution.id }}"},
+            ),
+        )
+    )
+    attacker.http.put(f"/api/v1/workflows/{held}", json={"conflict_policy": "queue"}).raise_for_status()
+    running = attacker.publish(benchmark_graph(target.url))
+    target.released.clear()
+    began = time.time()
+    accepted = len(attacker.burst(held, [{"n": i} for i in range(size["flood_held"])]))
+    flooded_in = time.time() - began
+    busy = attacker.burst(running, [{"key": f"f{i}", "x": 5, "tag": "flood"} for i in range(size["flood_running"])])
+    sent = victim.paced(quick, [{"key": f"b{i}", "x": 5, "tag": "fair"} for i in range(runs)], pace)
+    flooded = _trigger_to_start(victim, sent)
+    still_held = attacker.count(held, (ExecutionStatus.QUEUED,))
+    with attacker.sessions.begin() as db:  # end the held backlog: it would run one by one for an hour
+        db.execute(
+            update(Execution)
+            .where(Execution.workflow_id == held, Execution.status == ExecutionStatus.QUEUED)
+            .values(status=ExecutionStatus.CANCELLED)
+        )
+    target.release()
+    attacker.wait_for(running, ("completed", "failed"), len(busy), timeout=600)
+    return [
+        (
+            "fairness",
+            f"tenant B trigger->start p50/p95/p99 s at {pace:g}/s while tenant A floods",
+            lat(flooded),
+            "-",
+            "-",
+            f"{load_average()}; B alone: {lat(alone)}; A: {accepted} held by `queue` (accepted in {flooded_in:.0f} s, "
+            f"{still_held} still queued when B's {len(flooded)} of {runs} had started) + {len(busy)} running",
+        )
     ]

@@ -13,7 +13,7 @@ from datetime import datetime
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
 from bench.stack import ROOT, rss_mb
 
@@ -21,7 +21,7 @@ ENTRYPOINT = "bench.raw_flow.raw_five_steps"
 
 
 def client(stack) -> SyncPrefectClient:
-    return SyncPrefectClient(stack.prefect_url, httpx_settings={"timeout": 120})
+    return SyncPrefectClient(stack.prefect_url, auth_string=stack.auth_string, httpx_settings={"timeout": 120})
 
 
 def call_start_times(stack, flow_run_ids: list[str], wait: float = 60) -> dict[str, float]:
@@ -171,7 +171,8 @@ def in_process(stack, target_url: str, n: int, concurrency: int) -> dict:
     """n calls of the flow in this process, `concurrency` at a time: (flow run id, start, end) per call."""
     payloads = [{"key": f"i{i}-{uuid.uuid4().hex[:6]}", "x": 5} for i in range(n)]
     os.environ["PREFECT_API_URL"] = stack.prefect_url
-    with temporary_settings({PREFECT_API_URL: stack.prefect_url}):
+    os.environ["PREFECT_API_AUTH_STRING"] = stack.auth_string
+    with temporary_settings({PREFECT_API_URL: stack.prefect_url, PREFECT_API_AUTH_STRING: stack.auth_string}):
         began = time.time()
         runs = asyncio.run(_in_process(target_url, payloads, concurrency))
         # the task runs' events are still queued in this process: send them now, or Prefect records those

@@ -118,8 +118,12 @@ class Stack:
             "PREFECT_API_URL": self.prefect_url,
             "DO_NOT_TRACK": "1",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # the benchmarks' target servers and fakes listen on 127.0.0.1: reachable only when allowed
+            # (Flowyard's own API, Prefect and databases stay refused)
+            "FLOWYARD_EGRESS__ALLOW": '["127.0.0.1/32"]',
             **settings,
         }
+        self.env.pop("PREFECT_API_AUTH_STRING", None)  # `flowyard up` makes its own, read back in `start`
         self.databases = None
         if backend == "postgres":
             self.databases = PostgresDatabases()
@@ -146,11 +150,19 @@ class Stack:
                 raise RuntimeError(f"flowyard up exited: {(self.home / 'up.log').read_text()[-2000:]}")
             try:
                 if httpx.get(self.api_url + "/api/v1/health", timeout=2).status_code == 200 and self.worker_pid():
+                    self.env["PREFECT_API_AUTH_STRING"] = self.auth_string  # for the processes a benchmark starts
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
         raise RuntimeError("flowyard up did not become ready")
+
+    @property
+    def auth_string(self) -> str:
+        """The Prefect API's auth string, as `flowyard up` keeps it in the home."""
+        from flowyard.prefect_secrets import auth_string_path
+
+        return auth_string_path(self.home).read_text().strip()
 
     def worker_pid(self) -> int | None:
         return child_pid(self.process.pid, "engine.worker") or child_pid(self.process.pid, "prefect worker")

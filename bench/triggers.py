@@ -354,7 +354,7 @@ def event_to_run(stack, size: dict) -> dict:
     from prefect.events import DeploymentEventTrigger, emit_event
     from prefect.events.clients import PrefectEventsClient
     from prefect.events.worker import EventsWorker
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
     from prefect.workers.process import ProcessWorker
 
     from bench import raw
@@ -410,10 +410,11 @@ def event_to_run(stack, size: dict) -> dict:
         start_new_session=True,
     )
     os.environ["PREFECT_API_URL"] = stack.prefect_url
+    os.environ["PREFECT_API_AUTH_STRING"] = stack.auth_string
     EventsWorker.set_client_override(PrefectEventsClient, api_url=stack.prefect_url)
     emitted: dict[str, float] = {}
     try:
-        with temporary_settings({PREFECT_API_URL: stack.prefect_url}):
+        with temporary_settings({PREFECT_API_URL: stack.prefect_url, PREFECT_API_AUTH_STRING: stack.auth_string}):
 
             def emit(key: str) -> float:
                 emit_event(EVENT, resource={"prefect.resource.id": f"bench.deal.{run}.{key}"}, payload={"key": key})

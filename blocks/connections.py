@@ -1,7 +1,9 @@
 """Connections at run time: a step may use only its own tenant's connection, checked here, inside
 the task, from the platform database; the block is loaded from Prefect and its secrets opened with
-the tenant's data key only when the action needs them. Also: saving blocks from the API, and the
-per-tenant, per-integration rate limits (Prefect global concurrency limits with slot decay)."""
+the tenant's data key only when the action needs them, after its stored settings were checked against
+their MAC (blocks.base: a block edited outside Flowyard fails the step, its secrets unused). Also:
+saving blocks from the API, and the per-tenant, per-integration rate limits (Prefect global
+concurrency limits with slot decay)."""
 
 from __future__ import annotations
 
@@ -82,7 +84,8 @@ async def load_for_step(ctx: ActionContext, connection_id: str, block_type: type
     if not owned_by(row.block_name, found.tenant_slug):  # never trust a name we did not derive
         raise connection_missing(connection_id)
     block = await _cached_block(block_type, row)
-    block.attach(found.cipher, row.block_name, row.id)
+    block.attach(found.cipher, row.block_name, row.id, recorded=row.config, label=row.name)
+    block.verify_settings()  # before any action runs, even one that sends no secret
     return block, found.tenant_slug
 
 
@@ -236,17 +239,22 @@ def _ran(result: R | Coroutine[Any, Any, R]) -> R:
 
 
 async def persist_block(block: IntegrationBlock) -> None:
-    """Save a block changed at run time (a refreshed OAuth token) and mark its connection updated."""
+    """Save a block changed at run time (a refreshed OAuth token), authenticated as it now is, and mark
+    its connection updated, with the settings recorded as saved."""
     from store import utcnow
 
+    block.verify_settings()  # as loaded (a no-op once a secret was revealed); then changed by Flowyard only
+    block.reseal()
     await block.asave(block._sealed_as, overwrite=True)
     forget_cached(block._sealed_as)
     expires_at = getattr(block, "expires_at", None)
+    config = block.setting_values()
 
     def mark() -> None:
         with platform_sessions().begin() as db:
             row = db.get(Connection, block.connection_id)
             if row is not None:
                 row.token_expires_at, row.updated_at, row.status = expires_at, utcnow(), ConnectionStatus.OK
+                row.config = config
 
     await asyncio.to_thread(mark)

@@ -186,7 +186,9 @@ class CreateContactInput(ContactFields):
 @_step("crm.create_contact", writes=True)
 def create_contact(db: Session, data: CreateContactInput, ctx: ActionContext) -> dict[str, Any]:
     values = data.values() | ({"email": data.email} if data.email else {})
-    contact = records.write(db, tenant_id=ctx.tenant_id, record_type="contact", op="create", values=values)
+    contact = records.write(
+        db, test_data=ctx.test_mode, tenant_id=ctx.tenant_id, record_type="contact", op="create", values=values
+    )
     return {"contact": _contact_out(db, contact), "created": True}
 
 
@@ -199,7 +201,15 @@ class UpdateContactInput(ContactFields):
 def update_contact(db: Session, data: UpdateContactInput, ctx: ActionContext) -> dict[str, Any]:
     contact = _contact(db, ctx, data.contact)
     values = data.values() | ({"email": data.email} if data.email else {})
-    records.write(db, tenant_id=ctx.tenant_id, record_type="contact", op="update", record=contact, values=values)
+    records.write(
+        db,
+        test_data=ctx.test_mode,
+        tenant_id=ctx.tenant_id,
+        record_type="contact",
+        op="update",
+        record=contact,
+        values=values,
+    )
     return {"contact": _contact_out(db, contact), "created": False}
 
 
@@ -212,7 +222,15 @@ def upsert_contact(db: Session, data: UpsertContactInput, ctx: ActionContext) ->
     values = data.values() | {"email": data.email}
     contact = records.find_contact(db, ctx.tenant_id, email=records.contact_email(data.email))
     op: records.Op = "update" if contact else "create"
-    contact = records.write(db, tenant_id=ctx.tenant_id, record_type="contact", op=op, record=contact, values=values)
+    contact = records.write(
+        db,
+        test_data=ctx.test_mode,
+        tenant_id=ctx.tenant_id,
+        record_type="contact",
+        op=op,
+        record=contact,
+        values=values,
+    )
     return {"contact": _contact_out(db, contact), "created": op == "create"}
 
 
@@ -227,7 +245,13 @@ def _retag(db: Session, data: TagInput, ctx: ActionContext, add: bool) -> dict[s
     tag = data.tag.strip().lower()
     tags = tags | {tag} if add else tags - {tag}
     records.write(
-        db, tenant_id=ctx.tenant_id, record_type="contact", op="update", record=contact, values={"tags": sorted(tags)}
+        db,
+        test_data=ctx.test_mode,
+        tenant_id=ctx.tenant_id,
+        record_type="contact",
+        op="update",
+        record=contact,
+        values={"tags": sorted(tags)},
     )
     return {"contact": _contact_out(db, contact), "created": False}
 
@@ -258,7 +282,9 @@ def create_deal(db: Session, data: CreateDealInput, ctx: ActionContext) -> dict[
     values = {"title": data.title, "amount": data.amount, "currency": data.currency, "stage": data.stage}
     if data.contact:
         values["contact_id"] = _contact(db, ctx, data.contact).id
-    deal = records.write(db, tenant_id=ctx.tenant_id, record_type="deal", op="create", values=values)
+    deal = records.write(
+        db, test_data=ctx.test_mode, tenant_id=ctx.tenant_id, record_type="deal", op="create", values=values
+    )
     return {"deal": _deal_out(db, deal), "previous_stage": None}
 
 
@@ -281,7 +307,13 @@ def move_deal_stage(db: Session, data: MoveDealInput, ctx: ActionContext) -> dic
         )
     previous = deal.stage
     records.write(
-        db, tenant_id=ctx.tenant_id, record_type="deal", op="update", record=deal, values={"stage": data.stage}
+        db,
+        test_data=ctx.test_mode,
+        tenant_id=ctx.tenant_id,
+        record_type="deal",
+        op="update",
+        record=deal,
+        values={"stage": data.stage},
     )
     return {"deal": _deal_out(db, deal), "previous_stage": previous}
 
@@ -311,7 +343,9 @@ def log_activity(db: Session, data: LogActivityInput, ctx: ActionContext) -> dic
         "contact_id": _contact(db, ctx, data.contact).id,
         "deal_id": data.deal_id,
     }
-    activity = records.write(db, tenant_id=ctx.tenant_id, record_type="activity", op="create", values=values)
+    activity = records.write(
+        db, test_data=ctx.test_mode, tenant_id=ctx.tenant_id, record_type="activity", op="create", values=values
+    )
     return ActivityOut.model_validate(records.snapshot(db, "activity", activity)).model_dump()
 
 

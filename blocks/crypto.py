@@ -3,12 +3,15 @@
 Each tenant has a random 256-bit data key. It is stored only wrapped (AES-256-GCM) by a key derived
 from FLOWYARD_MASTER_KEY, in `tenant_keys`. Secrets are sealed with the data key, bound (as GCM
 associated data) to the tenant and to where they are stored, so a ciphertext copied to another
-tenant or another field does not open.
+tenant or another field does not open. A block's settings are authenticated with a MAC under a key
+derived from the same data key (`TenantCipher.mac`), so they cannot be changed where they are stored.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,6 +26,7 @@ from sqlalchemy.orm import Session
 from store import TenantKey
 
 PREFIX = "fy1."
+MAC_PREFIX = "fym1."
 NONCE_BYTES = 12
 
 
@@ -78,8 +82,21 @@ class TenantCipher:
     def unseal(self, token: str, *, context: str) -> str:
         return unseal(self.key, token, aad=f"{self.tenant_id}|{context}")
 
+    def mac(self, message: str, *, context: str) -> str:
+        """An HMAC-SHA256 of `message` under a key derived from the data key (never the data key itself)."""
+        data = f"{self.tenant_id}|{context}|{message}".encode()
+        return MAC_PREFIX + _b64(hmac.new(_mac_key(self.key), data, hashlib.sha256).digest())
+
+    def mac_matches(self, tag: str, message: str, *, context: str) -> bool:
+        return hmac.compare_digest(tag.encode(), self.mac(message, context=context).encode())
+
     def __repr__(self) -> str:  # never print the key
         return f"TenantCipher(tenant_id={self.tenant_id!r})"
+
+
+@lru_cache(maxsize=1024)
+def _mac_key(data_key: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"flowyard", info=b"settings-mac-v1").derive(data_key)
 
 
 def _wrap_aad(tenant_id: str) -> str:

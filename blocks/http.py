@@ -2,7 +2,9 @@
 
 A step may name an `http` connection: its credentials (none, basic, bearer, an API key header, or
 OAuth 2 client credentials, whose token is fetched from the token URL and reused until it expires)
-are then sent, winning over same-named headers typed in the step. Every request but a GET carries an
+are then sent, winning over same-named headers typed in the step, and only to URLs under the
+connection's base URL (redirects included), so an editor cannot send them to another host. Every call
+goes through the egress policy (core.egress) in blocks.webcall. Every request but a GET carries an
 Idempotency-Key that is the same for every attempt of the step (and loop item), so a server that
 honours it sees a retry as a repeat: that is why a lost answer is retried here, not left uncertain.
 """
@@ -12,15 +14,17 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal, Self
 
 import httpx
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from blocks import webcall
 from blocks.base import Action, ActionContext, ActionInput, IntegrationBlock
+from blocks.runtime import settings
 from blocks.webcall import MAX_BODY_BYTES, Reply, retryable_status, status_error, status_failure, unreachable
-from core import checks
+from core import checks, egress
 from core.errors import Permanent, Retryable, StepFailure
 
 _tokens: dict[str, tuple[float, str]] = {}  # block name -> (expires at, monotonic; token)
@@ -39,6 +43,11 @@ class HttpAuthConnection(IntegrationBlock):
     slug: ClassVar[str] = "http"
     label: ClassVar[str] = "HTTP credentials"
 
+    base_url: str | None = Field(
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="The API this connection is for: scheme, host and optional path prefix, e.g. "
+        "https://api.example.com/v2. Steps using the connection can only call URLs under it.",
+    )
     auth: Literal["none", "basic", "bearer", "api_key", "oauth2_client_credentials"] = Field(
         description="How requests authenticate."
     )
@@ -53,6 +62,43 @@ class HttpAuthConnection(IntegrationBlock):
     scope: str | None = Field(
         default=None, description="Scopes to ask for, space-separated (oauth2_client_credentials)."
     )
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        """Connections saved before base URLs existed load without one (Prefect loads through here);
+        they send nothing until one is set. New ones must name it (the field is required)."""
+        if isinstance(obj, dict) and "base_url" not in obj:
+            obj = {**obj, "base_url": None}
+        return super().model_validate(obj, *args, **kwargs)
+
+    @field_validator("base_url")
+    @classmethod
+    def _plain_base(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = httpx.URL(value)
+        if url.query or url.fragment or url.userinfo:
+            raise ValueError("the base URL takes no query, fragment or user:password")
+        return value
+
+    def _base(self) -> httpx.URL:
+        if self.base_url is None:
+            raise Permanent(
+                "The HTTP connection has no base URL, so its credentials are not sent anywhere.",
+                hint="Set the connection's base URL (the API it is for) in Settings → Connections.",
+            )
+        return httpx.URL(self.base_url)
+
+    def check_under_base(self, url: httpx.URL) -> None:
+        """A step on this connection calls only URLs under its base URL (after templates), so its
+        credentials go to no other host; redirects are held to the same rule."""
+        if not under_base(url, self._base()):
+            raise Permanent(
+                f"{url.copy_with(query=None, fragment=None)} is not under the connection's base URL "
+                f"{self.base_url}, so the connection's credentials are not sent there.",
+                hint="Call a URL under the connection's base URL, choose another connection, or none.",
+                details={"base_url": self.base_url},
+            )
 
     @model_validator(mode="after")
     def _complete(self) -> HttpAuthConnection:
@@ -110,10 +156,40 @@ class HttpAuthConnection(IntegrationBlock):
         return token
 
     async def test_connection(self) -> str:
+        base = self._checked_base()
         await self.headers()
         if self.auth == "oauth2_client_credentials":
             return "The token endpoint issued an access token."
-        return "The credentials are stored; they are checked by the API on the first request."
+        return f"{base.host} may be called; the credentials are checked by the API on the first request."
+
+    def _checked_base(self) -> httpx.URL:
+        """The base URL, its host resolved and checked against the egress policy (no request sent)."""
+        base = self._base()
+        port = base.port or egress.default_port(base.scheme) or 443
+        try:
+            egress.policy_for(settings()).check_host(base.host, port)
+        except OSError as exc:
+            raise Permanent(
+                f"The base URL's host {base.host} could not be resolved ({exc}).", hint="Check the base URL."
+            ) from None
+        return base
+
+
+def under_base(url: httpx.URL, base: httpx.URL) -> bool:
+    """Same scheme, host and port, and the path below the base's path on a segment boundary
+    (/v2 admits /v2 and /v2/orders, not /v2admin); dot segments are resolved by httpx first."""
+    if (url.scheme, url.host, url.port or egress.default_port(url.scheme)) != (
+        base.scheme,
+        base.host,
+        base.port or egress.default_port(base.scheme),
+    ):
+        return False
+    prefix = base.path.rstrip("/")
+    if not prefix:
+        return True
+    if any(escaped in url.raw_path.lower() for escaped in (b"%2e", b"%2f", b"%5c")):
+        return False  # an escaped dot or slash a server may decode to climb out of the prefix
+    return url.path == prefix or url.path.startswith(prefix + "/")
 
 
 # The step's config is its input, the optional connection included (in its place in the form). Numbers
@@ -152,9 +228,12 @@ class HttpResponse(BaseModel):
 async def call(block: HttpAuthConnection | None, data: HttpRequestConfig, ctx: ActionContext) -> dict[str, Any]:
     request = f"{data.method} {data.url}"
     headers = _headers(data, ctx)
+    allowed = None
     if block is not None:  # the connection's credentials win over same-named headers typed in the step
+        block.check_under_base(_url(request, data.url))
+        allowed = block.check_under_base
         headers.update(await block.headers())
-    reply = await _send(request, data, headers)
+    reply = await _send(request, data, headers, allowed)
     if reply.truncated:
         ctx.logger.warning("%s: response body cut at %d bytes", request, MAX_BODY_BYTES)
     output = {
@@ -175,13 +254,23 @@ def _headers(data: HttpRequestConfig, ctx: ActionContext) -> dict[str, str]:
     return headers
 
 
-async def _send(request: str, data: HttpRequestConfig, headers: dict[str, str]) -> Reply:
+def _url(request: str, url: str) -> httpx.URL:
+    try:
+        return httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise Permanent(f"{request} failed: {exc}", hint="check the URL") from None
+
+
+async def _send(
+    request: str, data: HttpRequestConfig, headers: dict[str, str], allowed: Callable[[httpx.URL], None] | None
+) -> Reply:
     try:
         return await webcall.send(
             data.method,
             data.url,
             timeout=data.timeout_seconds,
             follow_redirects=True,
+            allowed=allowed,
             headers=headers,
             params=data.query or None,
             json=data.json_body,

@@ -2,6 +2,7 @@
 
 The platform API starts a grant (`authorize_url`) and finishes it at its callback (`exchange_code`);
 the worker refreshes an expiring access token (`refresh`) and persists the new tokens in the block.
+Token requests go through the egress policy (core.egress) like every other outbound call.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from urllib.parse import urlencode
 
 import httpx
 
-from blocks.runtime import integration_settings
+from blocks.runtime import integration_settings, settings
 from blocks.webcall import status_error, unreachable
+from core import egress
 from core.errors import Permanent, StepFailure
 
 
@@ -59,11 +61,14 @@ def authorize_url(spec: OAuthSpec, *, client_id: str, redirect_uri: str, state: 
 
 
 def _token_request(spec: OAuthSpec, client_id: str, client_secret: str | None, form: dict[str, str]) -> Tokens:
-    auth = (client_id, client_secret) if client_secret else None  # confidential clients use Basic auth
+    # confidential clients use Basic auth
+    auth = httpx.BasicAuth(client_id, client_secret) if client_secret else httpx.USE_CLIENT_DEFAULT
     if not client_secret:
         form = {**form, "client_id": client_id}
     try:
-        response = httpx.post(spec.token_url(), data=form, auth=auth, timeout=integration_settings().timeout_seconds)
+        policy = egress.policy_for(settings())
+        with egress.client(policy, timeout=integration_settings().timeout_seconds) as client:
+            response = client.post(spec.token_url(), data=form, auth=auth)
     except httpx.TransportError as exc:
         raise unreachable(spec.service, "get an access token", exc) from None
     body: dict[str, Any] = (

@@ -3,22 +3,23 @@
 Every action that speaks HTTP calls through here (X, Mastodon, the general `http.request` step), and
 the SDK-based integrations (SendGrid, Twilio) map their error statuses with `status_error` too: a 429
 or 5xx is retried after the time the service asks for, any other 4xx fails at once, whoever answered.
-Bodies are read up to MAX_BODY_BYTES, so a huge answer cannot exhaust a worker's memory.
+Bodies are read up to MAX_BODY_BYTES, so a huge answer cannot exhaust a worker's memory. Every call
+goes through the egress policy (core.egress): no tenant-steered URL reaches an internal address.
 """
 
 from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import httpx
 
-from blocks.runtime import integration_settings
-from core import checks
+from blocks.runtime import integration_settings, settings
+from core import checks, egress
 from core.errors import MaybeSent, Permanent, Retryable, StepFailure
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -48,13 +49,28 @@ class Reply:
 
 
 async def send(
-    method: str, url: str, *, timeout: float | None = None, follow_redirects: bool = False, **kwargs: Any
+    method: str,
+    url: str,
+    *,
+    timeout: float | None = None,
+    follow_redirects: bool = False,
+    allowed: Callable[[httpx.URL], None] | None = None,
+    **kwargs: Any,
 ) -> Reply:
-    """The call itself; httpx's errors reach the caller, who words them (`request` does, for services)."""
+    """The call itself, through the egress policy (core.egress): every host it connects to, the
+    redirects' included, is resolved once, checked and connected to at the checked address; a refused
+    one raises `EgressRefused` (a Permanent failure). `allowed` sees every URL before it is called (a
+    connection's base URL). httpx's errors reach the caller, who words them (`request` does)."""
     seconds = integration_settings().timeout_seconds if timeout is None else timeout
-    async with httpx.AsyncClient(timeout=seconds, verify=_ssl_context(), follow_redirects=follow_redirects) as client:
-        async with client.stream(method, url, **kwargs) as response:
+    policy = egress.policy_for(settings())
+    async with egress.async_client(policy, timeout=seconds, verify=_ssl_context()) as client:
+        auth = kwargs.pop("auth", None)
+        outgoing = client.build_request(method, url, **kwargs)
+        response = await egress.send(client, outgoing, follow_redirects=follow_redirects, allowed=allowed, auth=auth)
+        try:
             content, truncated = await _read_capped(response)
+        finally:
+            await response.aclose()
     return Reply(
         response.status_code, response.reason_phrase, response.headers, content, truncated, response.charset_encoding
     )

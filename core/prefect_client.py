@@ -1,5 +1,5 @@
-"""Prefect clients: one bound to the configured API (never an ephemeral server), and quick retries of
-idempotent writes.
+"""Prefect clients: one bound to the configured API (never an ephemeral server) that sends the API's auth
+string (the Prefect API is closed to anyone without it), and quick retries of idempotent writes.
 
 Retry an idempotent Prefect API write quickly when Prefect answers 503.
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES
 
 from core.settings import Settings
 
@@ -86,8 +86,24 @@ def _failed_quickly(exc: Exception) -> bool:
     return isinstance(response, httpx.Response) and response.status_code in RETRYABLE
 
 
+def auth_string(settings: Settings) -> str | None:
+    """The Prefect API auth string this process sends: the setting (which PREFECT_API_AUTH_STRING fills in),
+    else whatever Prefect's own settings hold."""
+    if settings.prefect.auth_string is not None:
+        return settings.prefect.auth_string.get_secret_value()
+    own: str | None = PREFECT_API_AUTH_STRING.value()
+    return own
+
+
+def api_settings(settings: Settings) -> dict[Any, Any]:
+    """Prefect settings (for `temporary_settings`) that bind Prefect's own clients to the configured API."""
+    return {PREFECT_API_URL: settings.prefect_api_url, PREFECT_API_AUTH_STRING: auth_string(settings)}
+
+
 @contextmanager
 def prefect_client(settings: Settings) -> Iterator[SyncPrefectClient]:
-    """A Prefect client bound to the configured API URL (never an ephemeral server)."""
-    with SyncPrefectClient(settings.prefect_api_url, httpx_settings={"timeout": 30}) as client:
+    """A Prefect client bound to the configured API URL (never an ephemeral server), authenticated."""
+    with SyncPrefectClient(
+        settings.prefect_api_url, auth_string=auth_string(settings), httpx_settings={"timeout": 30}
+    ) as client:
         yield client

@@ -5,11 +5,12 @@ Nested groups use a double underscore: `FLOWYARD_API__PORT=8080`.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_MASTER_KEY = "flowyard-development-master-key-change-me"
@@ -22,6 +23,11 @@ class ApiSettings(BaseModel):
     signup_enabled: bool = Field(True, description="Whether POST /api/v1/signup may create new tenants.")
     session_ttl_hours: int = Field(24 * 7, description="How long a login token stays valid, in hours.")
     public_url: str | None = Field(None, description="URL users reach the API at; defaults to http://host:port.")
+    tenant_role: bool = Field(
+        True,
+        description="On PostgreSQL, run an authenticated request's transactions as the flowyard_tenant role, "
+        "so row-level security shows only the caller's rows; turn off only where that role cannot be created.",
+    )
 
 
 class PrefectSettings(BaseModel):
@@ -35,6 +41,18 @@ class PrefectSettings(BaseModel):
         "defaults to SQLite under FLOWYARD_HOME/prefect.",
     )
     start_server: bool = Field(True, description="Whether `flowyard up` starts a local Prefect server.")
+    auth_string: SecretStr | None = Field(
+        None,
+        description="Prefect API auth string (`user:password`, HTTP Basic) the Prefect server requires and every "
+        "Flowyard process sends; defaults to PREFECT_API_AUTH_STRING, else `flowyard up` generates one in "
+        "FLOWYARD_HOME/secrets. Required in production.",
+    )
+    encryption_key: SecretStr | None = Field(
+        None,
+        description="Fernet key the local Prefect server encrypts block documents (connection secrets) with; "
+        "`flowyard up` generates one in FLOWYARD_HOME/secrets when unset. Never change it: stored blocks "
+        "would become unreadable.",
+    )
 
 
 class WorkerSettings(BaseModel):
@@ -111,6 +129,83 @@ class ExecutionSettings(BaseModel):
     step_concurrency: int = Field(50, ge=1, description="Executions of one batch that run one step at once.")
 
 
+class LimitSettings(BaseModel):
+    """Bounds on the work one tenant's expressions and schemas may make a process do."""
+
+    regex_timeout_ms: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="Longest one search with a tenant's regular expression may take (JSON Schema `pattern`, "
+        "`patternProperties`, CEL `matches()`), in ms; a slower one fails the validation or the step.",
+    )
+    step_cpu_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="Budget of a step's CPU-heavy evaluation (a CEL condition, an output schema check), run "
+        "off the worker's event loop; a step that exceeds it fails permanently, naming the expression or field.",
+    )
+    input_validation_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Budget of checking a run's input or a webhook payload against the trigger's schema in the "
+        "API, run off its event loop; beyond it the call gets 422.",
+    )
+    schema_max_bytes: int = Field(
+        65_536,
+        ge=1024,
+        description="Largest JSON Schema a tenant may save (trigger input, output, template parameters), as JSON.",
+    )
+
+
+class QuotaSettings(BaseModel):
+    """What one tenant may use of the shared platform. A tenant's own `tenants.max_running`, or its row in
+    `tenant_quotas`, overrides the defaults here."""
+
+    max_running: int | None = Field(
+        2000,
+        ge=1,
+        description="Executions of a tenant in flight at once (batched or running) when the tenant has no "
+        "max_running of its own; the rest wait queued. Empty: no limit.",
+    )
+    max_queued: int = Field(
+        10_000,
+        ge=1,
+        description="Executions a tenant may have accepted and not yet started (queued or batched); beyond it "
+        "manual runs, webhooks and events answer 429 with Retry-After. Accepted ones are never dropped.",
+    )
+    queue_full_retry_after_seconds: int = Field(
+        30, ge=1, description="Retry-After of the 429 a trigger gets while its tenant's queue is full."
+    )
+    webhooks_per_minute: int = Field(
+        1000,
+        ge=1,
+        description="Signed webhook deliveries a tenant may send per minute over all its endpoints, counted in "
+        "the platform database so that every API replica shares the count; beyond it 429.",
+    )
+    events_per_minute: int = Field(
+        1000,
+        ge=1,
+        description="Named events (POST /api/v1/events) a tenant may send per minute, counted in the "
+        "platform database (shared by API replicas); beyond it 429.",
+    )
+    sse_streams: int = Field(
+        20,
+        ge=1,
+        description="Live run-event streams (GET /api/v1/runs/{id}/events) a tenant may hold open at once, "
+        "per API process; beyond it 429.",
+    )
+    claim_per_tenant: int = Field(
+        100,
+        ge=1,
+        description="Queued executions of one tenant the dispatcher looks at per pass (oldest first, tenants in "
+        "turn), so that one tenant's backlog, even one held back by a conflict policy or a quota, cannot "
+        "keep other tenants' executions waiting.",
+    )
+
+
 DEFAULT_RATE_LIMITS = {"sendgrid": 10.0, "twilio": 5.0, "x": 1.0, "mastodon": 1.0, "http": 20.0, "sql": 20.0}
 
 
@@ -141,6 +236,25 @@ class IntegrationSettings(BaseModel):
     )
 
 
+class EgressSettings(BaseModel):
+    allow: list[str] = Field(
+        default_factory=list,
+        description="Internal hosts workflow steps may reach (HTTP steps, connections, token URLs, Mastodon "
+        "instances, SQL hosts), as a JSON list of CIDRs (any port) and host:port entries, e.g. "
+        '["10.1.0.0/16", "crm.internal:8443"]. Everything else that is not a public address is refused; '
+        "Flowyard's own API, Prefect API and databases are refused even when listed.",
+    )
+
+    @field_validator("allow")
+    @classmethod
+    def _entries(cls, entries: list[str]) -> list[str]:
+        from core.egress import parse_allow_entry  # core.egress reads these settings
+
+        for entry in entries:
+            parse_allow_entry(entry)
+        return entries
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOWYARD_", env_nested_delimiter="__", extra="ignore")
 
@@ -160,14 +274,36 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings, description="The Flowyard worker.")
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings, description="The dispatcher.")
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings, description="How steps run.")
+    limits: LimitSettings = Field(
+        default_factory=LimitSettings, description="Bounds on tenants' regular expressions, schemas and conditions."
+    )
     integrations: IntegrationSettings = Field(
         default_factory=IntegrationSettings, description="External services: base URLs, timeouts, rate limits."
+    )
+    egress: EgressSettings = Field(
+        default_factory=EgressSettings, description="Where workflow steps may connect (SSRF protection)."
+    )
+    quotas: QuotaSettings = Field(
+        default_factory=QuotaSettings, description="What one tenant may use: executions, triggers per minute, streams."
     )
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.environment == "production" and self.master_key.get_secret_value() == PLACEHOLDER_MASTER_KEY:
             raise ValueError("FLOWYARD_MASTER_KEY must be set to a real secret in production")
+        return self
+
+    @model_validator(mode="after")
+    def _prefect_auth_string(self) -> Settings:
+        """Prefect's own PREFECT_API_AUTH_STRING (what Kubernetes and `flowyard up` give a process) counts
+        as the setting; production never talks to an open Prefect API."""
+        if self.prefect.auth_string is None and os.environ.get("PREFECT_API_AUTH_STRING"):
+            self.prefect.auth_string = SecretStr(os.environ["PREFECT_API_AUTH_STRING"])
+        if self.environment == "production" and self.prefect.auth_string is None:
+            raise ValueError(
+                "FLOWYARD_PREFECT__AUTH_STRING (or PREFECT_API_AUTH_STRING) must be set in production: "
+                "the Prefect API must not be open"
+            )
         return self
 
     @property

@@ -1,6 +1,8 @@
 """The internal CRM's records, per tenant. Every change goes through `write`: it applies the change
 and, in the same transaction, adds the outbox row (`crm.<type>.<created|updated|deleted>` with the
-record before and after) that data-change triggers are dispatched from. The caller commits."""
+record before and after) that data-change triggers are dispatched from. The caller commits.
+A test run's writes pass `test_data=True`: a record it creates is marked as test data, and the outbox
+row of any change it makes is too, so no data-change trigger fires for it."""
 
 from __future__ import annotations
 
@@ -42,7 +44,14 @@ class CrmError(Exception):
 
 
 def write(
-    db: Session, *, tenant_id: str, record_type: str, op: Op, record: Any = None, values: dict[str, Any] | None = None
+    db: Session,
+    *,
+    tenant_id: str,
+    record_type: str,
+    op: Op,
+    record: Any = None,
+    values: dict[str, Any] | None = None,
+    test_data: bool = False,
 ) -> Any:
     """The one way a CRM record changes (see the module docstring). Returns the record."""
     values = _clean(db, tenant_id, record_type, values or {}, record)
@@ -52,7 +61,7 @@ def write(
         fields = {k: v for k, v in values.items() if k != "tags"}
         if hasattr(model, "properties"):
             fields["properties"] = fields.get("properties") or {}
-        record = model(tenant_id=tenant_id, **fields)
+        record = model(tenant_id=tenant_id, test_data=test_data, **fields)
         db.add(record)
     elif op == "update":
         changed = {
@@ -80,6 +89,7 @@ def write(
                 record_id=record.id,
                 before=before,
                 after=after,
+                test_data=test_data,
             )
         )
         db.flush()

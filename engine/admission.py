@@ -2,9 +2,9 @@
 
 `queue`: one at a time, the rest wait. `skip`: one at a time, a new one arriving while one is in
 flight is cancelled. `parallel`: up to `max_parallel` at once (no limit when unset). A tenant's
-`max_running` caps its executions in flight across workflows. Executions resuming after a wait were
-admitted before and are never held back. Whatever is held back stays queued: nothing is dropped
-except by the `skip` policy, which says so on the execution.
+`max_running` (or the platform's default, `quotas.max_running`) caps its executions in flight across
+workflows. Executions resuming after a wait were admitted before and are never held back. Whatever is
+held back stays queued: nothing is dropped except by the `skip` policy, which says so on the execution.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ def workflow_limit(workflow: Workflow) -> int | None:
     return workflow.max_parallel
 
 
-def admit(db: Session, queued: list[Execution]) -> list[Execution]:
-    """The executions (oldest first) that may start now; cancels those the `skip` policy drops."""
+def admit(db: Session, queued: list[Execution], *, default_max_running: int | None = None) -> list[Execution]:
+    """The executions (oldest first) that may start now; cancels those the `skip` policy drops.
+    `default_max_running` limits the tenants without a `max_running` of their own (None: no limit)."""
     workflows = {w.id: w for w in db.scalars(select(Workflow).where(Workflow.id.in_({e.workflow_id for e in queued})))}
     tenant_limits = dict(
         db.execute(select(Tenant.id, Tenant.max_running).where(Tenant.id.in_({e.tenant_id for e in queued}))).all()
@@ -51,6 +52,7 @@ def admit(db: Session, queued: list[Execution]) -> list[Execution]:
     skipped: list[str] = []
     for execution in queued:
         workflow, tenant_limit = workflows[execution.workflow_id], tenant_limits.get(execution.tenant_id)
+        tenant_limit = default_max_running if tenant_limit is None else tenant_limit
         resuming = execution.started_at is not None
         limit = workflow_limit(workflow)
         if not resuming and limit is not None and per_workflow[workflow.id] >= limit:

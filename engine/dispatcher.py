@@ -4,6 +4,12 @@ An execution is claimed by setting its batch in the same UPDATE that checks it i
 queued, so two dispatchers never batch the same execution. A batch whose flow run could not
 be created is submitted again later with the same idempotency key (its id): never twice.
 
+Fairness: a pass looks at each tenant's oldest queued executions, at most `claim_per_tenant` of each
+(tenants in turn up to the pass's limit), so a tenant whose backlog is held back by a conflict policy or
+its quota never keeps other tenants' executions from being looked at. PostgreSQL picks them with one
+LATERAL query per tenant under `FOR UPDATE SKIP LOCKED` (window functions cannot be locked); SQLite, which
+has one writer at a time, ranks them with ROW_NUMBER.
+
 Filling batches: when the previous pass dispatched something (a burst is going on), a pass first
 waits `batch_wait_ms` so that more executions join the batch; after a pass that found nothing
 (idle), the next execution is dispatched at once. Under a sustained load that Prefect or the
@@ -20,12 +26,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from contextlib import nullcontext
+from datetime import datetime
 from itertools import groupby
 from typing import Any, TypeVar, cast
 
 from prefect.client.orchestration import SyncPrefectClient
-from sqlalchemy import CursorResult, Result, distinct, func, select, update
+from sqlalchemy import CursorResult, Result, distinct, func, select, true, update
 from sqlalchemy.orm import Session
 
 from core import prefect_client as prefect_retries
@@ -81,23 +89,78 @@ def congested_deployments(db: Session, max_pending_batches: int) -> list[str]:
     )
 
 
-def claim_batches(db: Session, *, batch_size: int, limit: int, skip_deployments: list[str] | None = None) -> int:
+def _oldest_per_tenant(db: Session, *, per_tenant: int, skip_deployments: list[str]) -> list[tuple[str, str, datetime]]:
+    """(execution id, tenant id, created at) of each tenant's `per_tenant` oldest claimable executions; on
+    PostgreSQL locked (rows another dispatcher holds are skipped)."""
+    claimable = (
+        Execution.status == ExecutionStatus.QUEUED,
+        Execution.batch_id.is_(None),
+        Execution.deployment_id.not_in(skip_deployments),
+    )
+    oldest_first = (Execution.created_at, Execution.id)
+    if db.get_bind().dialect.name == "postgresql":
+        tenants = select(Execution.tenant_id).where(*claimable).distinct().subquery("tenants")
+        picked = (
+            select(Execution.id, Execution.tenant_id, Execution.created_at)
+            .where(Execution.tenant_id == tenants.c.tenant_id, *claimable)
+            .order_by(*oldest_first)
+            .limit(per_tenant)
+            .with_for_update(skip_locked=True)
+            .lateral("picked")
+        )
+        rows = db.execute(
+            select(picked.c.id, picked.c.tenant_id, picked.c.created_at).select_from(tenants).join(picked, true())
+        )
+    else:
+        ranked = (
+            select(
+                Execution.id,
+                Execution.tenant_id,
+                Execution.created_at,
+                func.row_number().over(partition_by=Execution.tenant_id, order_by=oldest_first).label("rank"),
+            )
+            .where(*claimable)
+            .subquery("ranked")
+        )
+        rows = db.execute(
+            select(ranked.c.id, ranked.c.tenant_id, ranked.c.created_at).where(ranked.c.rank <= per_tenant)
+        )
+    return [(id, tenant_id, created_at) for id, tenant_id, created_at in rows]
+
+
+def fair_candidates(
+    db: Session, *, limit: int, per_tenant: int, skip_deployments: list[str] | None = None
+) -> list[Execution]:
+    """Up to `limit` queued executions, oldest first, taken from the tenants in turn: every tenant's oldest
+    one, then every tenant's second, and so on, at most `per_tenant` of one tenant."""
+    picked = _oldest_per_tenant(db, per_tenant=per_tenant, skip_deployments=skip_deployments or [])
+    turns: Counter[str] = Counter()
+    in_turn: list[tuple[int, datetime, str]] = []
+    for id, tenant_id, created_at in sorted(picked, key=lambda row: (row[2], row[0])):
+        turns[tenant_id] += 1
+        in_turn.append((turns[tenant_id], created_at, id))
+    chosen = [id for _, _, id in sorted(in_turn)[:limit]]
+    oldest_first = (Execution.created_at, Execution.id)
+    return list(db.scalars(select(Execution).where(Execution.id.in_(chosen)).order_by(*oldest_first)))
+
+
+def claim_batches(
+    db: Session,
+    *,
+    batch_size: int,
+    limit: int,
+    per_tenant: int | None = None,
+    skip_deployments: list[str] | None = None,
+    default_max_running: int | None = None,
+) -> int:
     """Group queued executions of the same workflow version into batches. Returns executions claimed.
 
-    Executions of `skip_deployments` (congested ones) stay queued and join a larger batch later.
+    Looks at `limit` executions at most, `per_tenant` (default: `limit`) of one tenant, and admits them
+    (`engine.admission`; `default_max_running` is the limit of tenants without their own). Executions of
+    `skip_deployments` (congested ones) stay queued and join a larger batch later.
     """
-    queued = db.scalars(
-        select(Execution)
-        .where(
-            Execution.status == ExecutionStatus.QUEUED,
-            Execution.batch_id.is_(None),
-            Execution.deployment_id.not_in(skip_deployments or []),
-        )
-        .order_by(Execution.created_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    queued = admit(db, list(queued))
+    candidates = fair_candidates(db, limit=limit, per_tenant=per_tenant or limit, skip_deployments=skip_deployments)
+    queued = admit(db, candidates, default_max_running=default_max_running)
     claimed = 0
     for key, group in groupby(sorted(queued, key=_group_key), key=_group_key):
         for chunk in _chunks(list(group), batch_size):
@@ -186,7 +249,12 @@ class Dispatcher:
             outbox.fan_out(db)
             congested = congested_deployments(db, config.max_pending_batches)
             claimed = claim_batches(
-                db, batch_size=config.batch_size, limit=config.batch_size * 10, skip_deployments=congested
+                db,
+                batch_size=config.batch_size,
+                limit=config.batch_size * 10,
+                per_tenant=self._settings.quotas.claim_per_tenant,
+                skip_deployments=congested,
+                default_max_running=self._settings.quotas.max_running,
             )
             submit_batches(db, self._settings, self._client)
         self._busy, self._congested = claimed > 0, bool(congested)

@@ -4,6 +4,8 @@ Each row is handled in one transaction with the executions it creates, and each 
 the row's id as its dedupe key, so a change starts exactly one run per matching workflow, also when
 a dispatcher restarts mid-batch or two dispatchers race. PostgreSQL wakes the dispatcher with
 NOTIFY on every outbox insert (`CHANNEL`, heard through `engine.listen`); on SQLite the dispatcher polls.
+A row a test run wrote (`test_data`) is marked dispatched without starting anything: a test run never
+starts a live workflow.
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ def fan_out(db: Session, limit: int = 200) -> int:
         row = _next_row(db)
         if row is None:
             break
+        if row.test_data:
+            row.dispatched_at = utcnow()
+            db.commit()
+            continue
         change = change_input(row)
         subscriptions = db.scalars(
             select(TriggerSubscription).where(

@@ -52,7 +52,6 @@ from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.exceptions import Abort, TerminationSignal
 from prefect.flow_engine import run_flow_async
 from prefect.settings import (
-    PREFECT_API_URL,
     PREFECT_LOGGING_TO_API_BATCH_INTERVAL,
     PREFECT_WORKER_PREFETCH_SECONDS,
     temporary_settings,
@@ -62,6 +61,7 @@ from prefect.utilities.services import critical_service_loop
 from prefect.workers.base import BaseJobConfiguration, BaseVariables, BaseWorker, BaseWorkerResult
 
 from core import prefect_client as prefect_retries
+from core.prefect_client import api_settings
 from core.settings import get_settings
 from engine import wakeup
 from flow_factory.interpreter import graph_interpreter
@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
             stop.set()
 
     prefect_settings = {
-        PREFECT_API_URL: api_url,
+        **api_settings(settings),  # the API URL and its auth string, for every client of this process
         PREFECT_WORKER_PREFETCH_SECONDS: prefetch,
         PREFECT_LOGGING_TO_API_BATCH_INTERVAL: LOG_BATCH_SECONDS,
         # a flow-run heartbeat is a thread per run; this worker's own heartbeat covers its runs

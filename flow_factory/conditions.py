@@ -8,8 +8,10 @@ that says, in words, what was compared and why the result came out as it did.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -18,9 +20,11 @@ from typing import Any, Literal, cast
 import celpy
 import regex
 from celpy import celtypes
+from celpy.evaluation import CELEvalError
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import Permanent
+from core.settings import get_settings
 from flow_factory.redact import redact
 
 MAX_EXPRESSION_CHARS = 4096
@@ -29,7 +33,6 @@ CONTEXT_ROOTS = ("trigger", "steps", "execution", "loop", "record", "before")  #
 _LIST_MACRO = re.compile(r"\.(map|filter|all|exists|exists_one)\s*\(")
 MISSING = "(missing)"
 MAX_MATCH_INPUT_CHARS = 100_000
-REGEX_TIMEOUT_SECONDS = 0.2
 FIELD_PATH = re.compile(r"^(trigger|steps|execution|loop|now)(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*$")
 _REFERENCE = re.compile(
     r"\b(trigger|steps|execution|loop|record|before)((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\[\"[^\"]*\"\])+)"
@@ -195,14 +198,58 @@ def compile_condition(condition: Condition, time_zone: str) -> str:
 # --- evaluating CEL -----------------------------------------------------------------------
 
 
+@dataclass
+class _MatchBudget:
+    """What one evaluation may spend in matches(): CEL turns a raised error into a value that `||`
+    can swallow, so a timeout is also recorded here, where `evaluate` finds it."""
+
+    deadline: float
+    regex_seconds: float
+    exhausted: str | None = None
+
+
+_match_budget: contextvars.ContextVar[_MatchBudget | None] = contextvars.ContextVar("match_budget", default=None)
+
+
 def _bounded_matches(text: Any, pattern: Any) -> celtypes.BoolType:
-    """CEL's matches() with a time limit: tenants write the patterns."""
+    """CEL's matches() with the `regex` module and a time limit: tenants write the patterns."""
     if len(str(text)) > MAX_MATCH_INPUT_CHARS:
         raise ValueError(f"text to match is longer than {MAX_MATCH_INPUT_CHARS} characters")
+    budget = _match_budget.get() or _MatchBudget(time.monotonic() + 60, _regex_seconds())
+    remaining = budget.deadline - time.monotonic()
+    if budget.exhausted or remaining <= 0:
+        budget.exhausted = budget.exhausted or "the condition ran out of time"
+        raise ValueError(budget.exhausted)
     try:
-        return celtypes.BoolType(regex.search(str(pattern), str(text), timeout=REGEX_TIMEOUT_SECONDS) is not None)
+        found = regex.search(str(pattern), str(text), timeout=min(budget.regex_seconds, remaining))
     except TimeoutError:
-        raise ValueError(f"the pattern took longer than {REGEX_TIMEOUT_SECONDS}s; simplify it") from None
+        budget.exhausted = (
+            f"the pattern {_clip(str(pattern))!r} in matches() took longer than "
+            f"{budget.regex_seconds * 1000:g} ms; simplify it (avoid nested or overlapping repetition)"
+        )
+        raise ValueError(budget.exhausted) from None
+    except regex.error as exc:
+        raise ValueError(f"the pattern {_clip(str(pattern))!r} is not a valid regular expression: {exc}") from None
+    return celtypes.BoolType(found is not None)
+
+
+def _regex_seconds() -> float:
+    return get_settings().limits.regex_timeout_ms / 1000
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_repr(error: CELEvalError) -> str:
+    return f"CELEvalError({_clip(str(error.args[0]) if error.args else '')!r})"
+
+
+# cel-python's `||` and `&&` put the repr of an error operand, with its arguments, into the next error:
+# the quoting doubles at each step, so `items.exists(x, x.missing == 1)` over 25 items took 9 s and
+# over 30 items hours. A short repr keeps every error's text bounded (our messages come from
+# `Decision.error`, never from this repr).
+CELEvalError.__repr__ = _short_repr  # type: ignore[method-assign]
 
 
 @lru_cache(maxsize=2048)
@@ -282,6 +329,7 @@ class Decision:
     values: dict[str, Any]
     result: bool | None
     error: str | None = None
+    exhausted: bool = False  # a pattern or the evaluation ran out of time: the step fails, whatever on_error says
 
     def as_dict(self, *, branch: str, explanation: str) -> dict[str, Any]:
         return {
@@ -294,20 +342,35 @@ class Decision:
         }
 
 
-def evaluate(expression: str, context: dict[str, Any], *, now: datetime | None = None) -> Decision:
-    """Evaluate to a boolean. Errors (missing fields, wrong types) become a Decision with `error`."""
+def evaluate(
+    expression: str, context: dict[str, Any], *, now: datetime | None = None, seconds: float | None = None
+) -> Decision:
+    """Evaluate to a boolean. Errors (missing fields, wrong types) become a Decision with `error`;
+    a matches() pattern that runs too long, or an evaluation past `seconds` of matching (default
+    `limits.step_cpu_seconds`), a Decision that is also `exhausted`."""
     values = _read_values(expression, context)
     problem = syntax_error(expression)
     if problem:
         return Decision(expression, values, None, problem)
+    budget = _MatchBudget(
+        time.monotonic() + (seconds if seconds is not None else get_settings().limits.step_cpu_seconds),
+        _regex_seconds(),
+    )
+    token = _match_budget.set(budget)
     try:
         result = _program(expression).evaluate(_activation(context, now or datetime.now(UTC)))
     except ValueError as exc:  # our own bounds, raised before evaluation
         return Decision(expression, values, None, str(exc))
     except Exception as exc:  # CELEvalError and friends: the condition cannot be decided
+        if budget.exhausted:
+            return Decision(expression, values, None, budget.exhausted, exhausted=True)
         missing = [path for path, value in values.items() if value == MISSING]
         reason = f"the field '{missing[0]}' is missing from the data" if missing else _plain_error(exc)
         return Decision(expression, values, None, reason)
+    finally:
+        _match_budget.reset(token)
+    if budget.exhausted:  # swallowed by || or && inside CEL: still a failure
+        return Decision(expression, values, None, budget.exhausted, exhausted=True)
     if not isinstance(result, (bool, celtypes.BoolType)):
         return Decision(expression, values, None, f"the condition gave {type(result).__name__}, not true or false")
     return Decision(expression, values, bool(result))

@@ -10,7 +10,11 @@ the database) to Prefect and to the platform database:
   behind the steps (`StepWriter`): a node does not wait for the database before the next one starts,
   and the rows still queued at the end are written with the executions' outcomes, in one transaction;
 - a crash or a cancellation of the flow run fails (or cancels) what the batch did not finish;
-- fired by a schedule (no batch), the flow queues one execution of the workflow.
+- fired by a schedule (no batch), the flow queues one execution of the workflow;
+- the parameters are not trusted: anyone with the Prefect API can create a flow run of any deployment with
+  any `batch_id` or `workflow_id`. A flow run runs only its own deployment's batches and workflow (else it
+  fails, touching nothing), and only executions still waiting for their batch: a second flow run of the
+  batch (a replay, the Prefect UI's "Retry") runs no step again.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any, TypeVar, cast
 from prefect import Flow, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun, State
+from prefect.context import FlowRunContext
 from prefect.flows import FlowStateHook
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
@@ -37,7 +42,7 @@ from flow_factory.routing import BatchRouter
 from flow_factory.steps import NodeCall, StepOutcome, run_node_call
 from notifications.alerts import notify_step_failed
 from store import ExecutionStatus
-from store.batches import BatchStore, StepWriter
+from store.batches import BatchStore, BatchWork, NotThisDeployment, StepWriter
 
 FLOW_NAME = "graph-interpreter"
 ENTRYPOINT = "flow_factory.interpreter.graph_interpreter"
@@ -70,19 +75,43 @@ def _on_crash_or_cancel(status: ExecutionStatus, message: str) -> FlowStateHook[
     def hook(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
         batch_id = (flow_run.parameters or {}).get("batch_id")
         if batch_id:
-            _store().fail_unfinished(batch_id, status, {"message": message, "hint": None, "retryable": False})
+            _store().fail_unfinished(
+                batch_id,
+                status,
+                {"message": message, "hint": None, "retryable": False},
+                deployment_id=str(flow_run.deployment_id) if flow_run.deployment_id else None,
+                flow_run_id=str(flow_run.id),
+            )
 
     return hook
 
 
+def _own_deployment_id() -> str | None:
+    """The deployment this flow run was created from: Prefect sets it, no parameter changes it."""
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    return str(run.deployment_id) if run and run.deployment_id else None
+
+
 async def _enqueue_tick(store: BatchStore, workflow_id: str) -> dict[str, int]:
     scheduled_at = flow_run.scheduled_start_time or datetime.now(UTC)
-    outcome = await asyncio.to_thread(store.enqueue_tick, workflow_id, flow_run.id, scheduled_at)
+    outcome = await _refusing_forgeries(
+        store.enqueue_tick, workflow_id, flow_run.id, scheduled_at, _own_deployment_id()
+    )
     return {outcome: 1}
 
 
+async def _refusing_forgeries(call: Any, *args: Any) -> Any:
+    """`call` in a thread; a forged parameter is logged (why nothing ran) and fails the flow run."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except NotThisDeployment as exc:
+        get_run_logger().error("Refused to run: %s. Nothing was run or changed.", exc)
+        raise
+
+
 async def _run_batch(store: BatchStore, batch_id: str, settings: ExecutionSettings) -> dict[str, int]:
-    work = await asyncio.to_thread(store.start, batch_id)  # loaded and marked running
+    work: BatchWork = await _refusing_forgeries(store.start_in_flow_run, batch_id, _own_deployment_id())  # claimed
     if not work.executions:
         return {}
     writer = StepWriter(store)
@@ -101,7 +130,14 @@ async def _run_batch(store: BatchStore, batch_id: str, settings: ExecutionSettin
         with contextlib.suppress(Exception):  # what the finished steps wrote, before failing what did not finish
             await writer.flush()
         error = {"message": f"Internal error while running the workflow: {exc}", "hint": None, "retryable": False}
-        await asyncio.to_thread(store.fail_unfinished, batch_id, ExecutionStatus.FAILED, error)
+        await asyncio.to_thread(
+            store.fail_unfinished,
+            batch_id,
+            ExecutionStatus.FAILED,
+            error,
+            deployment_id=_own_deployment_id(),
+            flow_run_id=flow_run.id,
+        )
         raise
     return dict(Counter(str(outcome["status"]) for outcome in outcomes.values()))
 

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaViolation
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
+from referencing import Registry
 
 from flow_factory.conditions import referenced_steps as cel_referenced_steps
 from flow_factory.conditions import syntax_error as cel_syntax_error
@@ -220,7 +221,9 @@ def _cel_expressions(node_type: NodeType, config: dict[str, Any]) -> list[tuple[
 
 @cache
 def _config_validator(type_name: str) -> Draft202012Validator:
-    return Draft202012Validator(NODE_TYPES[type_name].config_schema())
+    """Node types' own schemas (ours, with linear patterns); tenants' schemas go through flow_factory.schemas.
+    The empty registry keeps even these from fetching anything."""
+    return Draft202012Validator(NODE_TYPES[type_name].config_schema(), registry=Registry())
 
 
 def _schema_issues(config: dict[str, Any], node_type: NodeType) -> list[ConfigIssue]:

@@ -33,11 +33,17 @@ def cmd_worker(settings_loader) -> int:
     """Run this installation's worker in the foreground (what `flowyard up` starts; also for Kubernetes)."""
     import os
 
+    from pydantic import SecretStr
+
+    from flowyard.prefect_secrets import stored_auth_string
     from flowyard.up import child_env, ensure_work_pool, worker
 
     settings: Settings = settings_loader()
-    env = child_env(settings)
-    ensure_work_pool(settings.prefect_api_url, settings.worker.work_pool, settings.worker.type)
+    if settings.prefect.auth_string is None and (stored := stored_auth_string(settings.home_dir)):
+        settings.prefect.auth_string = SecretStr(stored)  # beside `flowyard up`, its auth string
+    auth = settings.prefect.auth_string
+    env = child_env(settings, auth.get_secret_value() if auth else None)
+    ensure_work_pool(settings, settings.worker.work_pool, settings.worker.type)
     child = worker(settings, env, settings.home_dir / "logs")
     os.execvpe(child.argv[0], child.argv, child.env)
 

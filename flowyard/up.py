@@ -8,9 +8,12 @@ import signal
 import sys
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 
 from core.settings import Settings
+from flowyard import prefect_secrets
+from flowyard.prefect_secrets import PrefectSecrets
 from flowyard.processes import ChildFailed, ChildProcess, Supervisor, describe_exit, port_is_free
 
 HEALTH_TIMEOUT_SECONDS = 300.0  # a loaded 2-core machine can take minutes to start Prefect
@@ -44,10 +47,13 @@ def port_conflict(settings: Settings) -> str | None:
     return None
 
 
-def child_env(settings: Settings) -> dict[str, str]:
-    """What every child (and this process) sees: one home, one Prefect API, no telemetry."""
+def child_env(settings: Settings, auth_string: str | None = None) -> dict[str, str]:
+    """What every child (and this process) sees: one home, one Prefect API and its auth string, no telemetry.
+
+    Prefect's clients in the children (the worker's, a flow run's, the API's) read PREFECT_API_AUTH_STRING, and
+    Prefect's workers copy it into the environment of every flow run they start."""
     home = settings.home_dir
-    return {
+    env = {
         **os.environ,
         "FLOWYARD_HOME": str(home),
         "PREFECT_HOME": str(home / "prefect"),
@@ -56,13 +62,19 @@ def child_env(settings: Settings) -> dict[str, str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PYTHONUNBUFFERED": "1",
     }
+    if auth_string:
+        env["PREFECT_API_AUTH_STRING"] = auth_string
+    return env
 
 
 def _probe_host(host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
 
 
-def prefect_server(settings: Settings, env: dict[str, str], logs: Path) -> ChildProcess:
+def prefect_server(settings: Settings, env: dict[str, str], logs: Path, secrets: PrefectSecrets) -> ChildProcess:
+    """The local Prefect server: its API closed to requests without the auth string (all but GET /api/health
+    and /api/ready, and the UI's static files and settings: the UI asks for the auth string at login), its
+    blocks encrypted with a key kept outside its database."""
     port = str(settings.prefect.port)
     argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", port]
     env = {
@@ -73,6 +85,10 @@ def prefect_server(settings: Settings, env: dict[str, str], logs: Path) -> Child
         "PREFECT_UI_ENABLED": "true",
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
+    if secrets.auth_string:
+        env["PREFECT_SERVER_API_AUTH_STRING"] = secrets.auth_string
+    if secrets.encryption_key:
+        env["PREFECT_SERVER_ENCRYPTION_KEY"] = secrets.encryption_key
     return ChildProcess("prefect-server", argv, env, logs / "prefect-server.log")
 
 
@@ -103,22 +119,22 @@ def worker(settings: Settings, env: dict[str, str], logs: Path) -> ChildProcess:
     return ChildProcess("worker", argv, env, logs / "worker.log")
 
 
-def ensure_work_pool(api_url: str, name: str, pool_type: str) -> None:
+def ensure_work_pool(settings: Settings, name: str, pool_type: str) -> None:
     """Create the work pool, of the configured worker's type, unless it exists.
 
     Either worker runs a pool of the other type (Prefect only warns about the mismatch); only runs
     in pools of type "flowyard" get crash detection for dead Flowyard workers.
     """
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
-    from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.workers.process import ProcessWorker
+
+    from core.prefect_client import prefect_client
 
     # The Flowyard worker fills in its (base) job template itself when the pool has none.
     template = ProcessWorker.get_default_base_job_template() if pool_type == "process" else {}
     pool = WorkPoolCreate(name=name, type=pool_type, base_job_template=template)
-    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+    with prefect_client(settings) as client:
         try:
             client.create_work_pool(pool)
         except ObjectAlreadyExists:
@@ -156,13 +172,15 @@ def _start(supervisor: Supervisor, child: ChildProcess, label: str, health_url: 
     console.print(f"[green]✓[/] {label} started (pid {child.pid})")
 
 
-def start_all(settings: Settings, supervisor: Supervisor, env: dict[str, str], logs: Path) -> None:
+def start_all(
+    settings: Settings, supervisor: Supervisor, env: dict[str, str], logs: Path, secrets: PrefectSecrets
+) -> None:
     if settings.prefect.start_server:
-        health = settings.prefect_api_url.rstrip("/") + "/health"
-        _start(supervisor, prefect_server(settings, env, logs), "Prefect server", health)
+        health = settings.prefect_api_url.rstrip("/") + "/health"  # GET /health needs no auth string
+        _start(supervisor, prefect_server(settings, env, logs, secrets), "Prefect server", health)
     if settings.worker.start:  # before the API, which would otherwise create it (type "flowyard") on a publish
         try:
-            ensure_work_pool(settings.prefect_api_url, settings.worker.work_pool, settings.worker.type)
+            ensure_work_pool(settings, settings.worker.work_pool, settings.worker.type)
         except Exception as exc:
             raise StartupError(f"could not create work pool {settings.worker.work_pool!r}: {exc}") from exc
     api_health = f"http://{_probe_host(settings.api.host)}:{settings.api.port}/api/v1/health"
@@ -179,9 +197,25 @@ def print_banner(settings: Settings, logs: Path) -> None:
     console.print(f"  Builder UI   {base}/", markup=False)
     console.print(f"  API docs     {base}/docs", markup=False)
     console.print(f"  Prefect UI   {prefect_ui}", markup=False)
+    if settings.prefect.start_server and settings.prefect.auth_string is None:
+        # the path, never the secret: this banner ends up in logs
+        where = prefect_secrets.auth_string_path(settings.home_dir)
+        console.print(f"               log in with the auth string in {where}", markup=False)
+    elif settings.prefect.start_server:
+        console.print(
+            "               log in with the auth string you set (FLOWYARD_PREFECT__AUTH_STRING)", markup=False
+        )
     console.print(f"  Logs         {logs}/", markup=False)
     console.print(f"  Data         {settings.home_dir}", markup=False)
     console.print("Press Ctrl-C to stop.\n")
+
+
+def _with_auth_string(settings: Settings, secrets: PrefectSecrets) -> Settings:
+    """These settings, with the auth string `up` resolved (for its own Prefect calls)."""
+    if secrets.auth_string is None:
+        return settings
+    prefect = settings.prefect.model_copy(update={"auth_string": SecretStr(secrets.auth_string)})
+    return settings.model_copy(update={"prefect": prefect})
 
 
 def report_failure(child: ChildProcess, message: str) -> None:
@@ -203,7 +237,12 @@ def run_up(settings: Settings) -> int:
     if lock is None:
         print(f"flowyard up: another `flowyard up` is already using {home}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    env = child_env(settings)
+    try:
+        secrets = prefect_secrets.resolve(settings)
+    except (OSError, ValueError) as exc:
+        print(f"flowyard up: Prefect secrets under {home / 'secrets'}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    env = child_env(settings, secrets.auth_string)
     os.environ.update(env)  # so in-process Prefect calls talk to our server and keep state under home
     from store.migrate import upgrade
 
@@ -213,15 +252,15 @@ def run_up(settings: Settings) -> int:
         first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
         print(f"flowyard up: platform database migration failed: {first_line}", file=sys.stderr)
         return 1
-    return supervise(settings, env, logs)
+    return supervise(settings, env, logs, secrets)
 
 
-def supervise(settings: Settings, env: dict[str, str], logs: Path) -> int:
+def supervise(settings: Settings, env: dict[str, str], logs: Path, secrets: PrefectSecrets) -> int:
     supervisor = Supervisor()
     for sig in SHUTDOWN_SIGNALS:
         signal.signal(sig, _raise_shutdown)
     try:
-        start_all(settings, supervisor, env, logs)
+        start_all(_with_auth_string(settings, secrets), supervisor, env, logs, secrets)
         print_banner(settings, logs)
         dead = supervisor.watch()
         code = dead.returncode()

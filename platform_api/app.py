@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from core.settings import Settings, get_settings
 from engine.dispatcher import Dispatcher
@@ -19,6 +20,7 @@ from platform_api.crm.routes import router as crm_router
 from platform_api.limits import BodySizeLimit
 from platform_api.problems import install_problem_handlers
 from platform_api.runs.routes import router as runs_router
+from platform_api.security_headers import SecurityHeaders
 from platform_api.templates.routes import router as templates_router
 from platform_api.triggers.routes import router as triggers_router
 from platform_api.workflows.routes import router as workflows_router
@@ -42,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if dispatcher:
             dispatcher.stop()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # the docs pages load Swagger UI and ReDoc from packaged files, not a CDN
         title="Flowyard platform API",
         version="1",
         description="Build, publish and run no-code workflows. Errors are RFC 9457 problem+json.",
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(SecurityHeaders, https=settings.api_public_url.startswith("https://"))  # outermost
     install_problem_handlers(app)
     for router in (
         auth_router,

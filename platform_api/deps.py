@@ -1,4 +1,10 @@
-"""Request dependencies: settings, a database session, and the authenticated caller."""
+"""Request dependencies: settings, a database session, and the authenticated caller.
+
+Once the caller is known, the request's session is scoped to the caller's tenant: on PostgreSQL each of its
+later transactions runs as the `flowyard_tenant` role under row-level security (store.db.scope_to_tenant),
+so a query that forgets its tenant filter still sees nothing of other tenants. The lookup of the caller
+itself, and routes without a caller (signup, login, webhook ingress, approval links, health), run as the
+platform's own role."""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.settings import Settings
 from platform_api.problems import Problem, forbidden
 from store import ApiKey, LoginSession, Membership, Role, Tenant, utcnow
-from store.db import get_session_factory
+from store.db import get_session_factory, scope_to_tenant
 
 SESSION_TOKEN_PREFIX = "fy_s_"
 API_KEY_PREFIX = "fy_k_"
@@ -110,7 +116,7 @@ def _caller_from_api_key(db: Session, token: str) -> Caller | None:
     return Caller(tenant.id, tenant.slug, key.role, key.created_by, api_key_id=key.id)
 
 
-def get_caller(request: Request, db: DB) -> Caller:
+def get_caller(request: Request, db: DB, settings: Annotated[Settings, Depends(get_settings)]) -> Caller:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise _unauthorized("This call needs authentication.")
@@ -123,6 +129,7 @@ def get_caller(request: Request, db: DB) -> Caller:
     if caller is None:
         raise _unauthorized("The token is not valid.")
     db.commit()  # end the lookup's transaction: on SQLite it holds the write lock (a live stream would keep it)
+    scope_to_tenant(db, tenant_id=caller.tenant_id, switch_role=settings.api.tenant_role)
     return caller
 
 

@@ -10,6 +10,7 @@ from store.crm import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag
 from store.executions import Approval, Batch, Execution, StepResult, enqueue_execution
 from store.ledger import SideEffect
 from store.notifications import Notification
+from store.quotas import TenantMinuteCount, TenantQuota, TriggerKind, count_one
 from store.secrets import Connection, OAuthState, TenantKey
 from store.statuses import (
     DEAL_STAGES,
@@ -56,6 +57,10 @@ __all__ = [
     "enqueue_execution",
     "SideEffect",
     "Notification",
+    "TenantMinuteCount",
+    "TenantQuota",
+    "TriggerKind",
+    "count_one",
     "Connection",
     "OAuthState",
     "TenantKey",

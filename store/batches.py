@@ -14,6 +14,7 @@ from store import (
     FINAL_EXECUTION_STATUSES,
     Approval,
     ApprovalStatus,
+    Batch,
     Execution,
     ExecutionMode,
     ExecutionStatus,
@@ -70,6 +71,11 @@ class BatchWork:
 
 StepWrite = tuple[str, list[dict[str, Any]]]  # ("insert" or "update", step rows)
 TICK_SKIPPED = "skipped"
+
+
+class NotThisDeployment(Exception):
+    """A flow run named a batch or a workflow that is not its deployment's: its parameters were forged (anyone
+    with the Prefect API can create a flow run of any deployment with any parameters). Nothing is touched."""
 
 
 def _write_steps(db: Session, writes: list[StepWrite]) -> None:
@@ -141,19 +147,57 @@ class BatchStore:
         self._sessions = get_session_factory(database_url)
 
     def start(self, batch_id: str) -> BatchWork:
-        """The batch's work (`_load`), marked running, in one transaction."""
+        """The batch's work (`_load`), claimed (`_claim`), in one transaction."""
         with self._sessions.begin() as db:
-            work = self._load(db, batch_id)
-            self._mark_running(db, [e.id for e in work.executions])
-            return work
+            batch = db.get(Batch, batch_id)
+            return self._load(db, batch_id, self._claim(db, batch) if batch else [])
+
+    def start_in_flow_run(self, batch_id: str, deployment_id: str | None) -> BatchWork:
+        """`start`, for a flow run of `deployment_id` whose parameter names the batch: only a flow run of the
+        batch's own deployment may start it (`NotThisDeployment`, before anything is read or written)."""
+        with self._sessions.begin() as db:
+            batch = db.get(Batch, batch_id)
+            if batch is None or deployment_id is None or batch.deployment_id != deployment_id:
+                raise NotThisDeployment(
+                    f"batch {batch_id} is not a batch of this flow run's deployment {deployment_id}"
+                )
+            return self._load(db, batch_id, self._claim(db, batch))
 
     @staticmethod
-    def _load(db: Session, batch_id: str) -> BatchWork:
-        """The batch's executions that have not ended, their earlier steps, and their version's graph."""
+    def _claim(db: Session, batch: Batch) -> list[str]:
+        """Mark running the batch's executions that wait for it (`batched`), and return their ids. An
+        execution that ended, or that another flow run of this batch runs now (a replay, the Prefect UI's
+        "Retry"), is not claimed: no step of it runs twice. Only the batch's own tenant, workflow and
+        deployment count, whatever else points at the batch."""
+        claimed = db.execute(
+            update(Execution)
+            .where(
+                Execution.batch_id == batch.id,
+                Execution.status == ExecutionStatus.BATCHED,
+                Execution.tenant_id == batch.tenant_id,
+                Execution.workflow_id == batch.workflow_id,
+                Execution.deployment_id == batch.deployment_id,
+            )
+            .values(
+                status=ExecutionStatus.RUNNING,
+                resume_at=None,
+                waiting_node_id=None,
+                started_at=func.coalesce(Execution.started_at, utcnow()),  # since it first started, after a wait
+            )
+            .returning(Execution.id)
+            .execution_options(synchronize_session=False)
+        )
+        return list(claimed.scalars())
+
+    @staticmethod
+    def _load(db: Session, batch_id: str, execution_ids: list[str]) -> BatchWork:
+        """These executions, their earlier steps, and their version's graph."""
+        if not execution_ids:
+            return BatchWork(batch_id, {}, [])
         rows = db.execute(
             select(Execution, Tenant.time_zone)
             .join(Tenant, Tenant.id == Execution.tenant_id)
-            .where(Execution.batch_id == batch_id, Execution.status.not_in(FINAL_EXECUTION_STATUSES))
+            .where(Execution.id.in_(execution_ids))
             .order_by(Execution.created_at)
         ).all()
         if not rows:
@@ -173,11 +217,16 @@ class BatchStore:
         ]
         return BatchWork(batch_id, graph or {}, executions)  # no graph: the interpreter fails the batch
 
-    def enqueue_tick(self, workflow_id: str, flow_run_id: str, scheduled_at: datetime) -> str:
+    def enqueue_tick(
+        self, workflow_id: str, flow_run_id: str, scheduled_at: datetime, deployment_id: str | None
+    ) -> str:
         """A schedule fired: queue one execution of the published version (once per flow run). Returns
-        `queued`, or `skipped` when the workflow is gone, unpublished or its schedules paused."""
+        `queued`, or `skipped` when the workflow is gone, unpublished or its schedules paused; refuses a flow
+        run of another workflow's deployment (`NotThisDeployment`)."""
         with self._sessions.begin() as db:
             workflow = db.get(Workflow, workflow_id)
+            if workflow is not None and workflow.deployment_id and workflow.deployment_id != deployment_id:
+                raise NotThisDeployment(f"workflow {workflow_id} is not the workflow of this flow run's deployment")
             if (
                 workflow is None
                 or not workflow.published_version
@@ -196,21 +245,6 @@ class BatchStore:
                 dedupe_key=f"schedule:{flow_run_id}",
             )
             return ExecutionStatus.QUEUED
-
-    @staticmethod
-    def _mark_running(db: Session, execution_ids: list[str]) -> None:
-        """Running from now on (since they first started, for executions resuming after a wait)."""
-        if execution_ids:
-            db.execute(
-                update(Execution)
-                .where(Execution.id.in_(execution_ids), Execution.status.not_in(FINAL_EXECUTION_STATUSES))
-                .values(
-                    status=ExecutionStatus.RUNNING,
-                    resume_at=None,
-                    waiting_node_id=None,
-                    started_at=func.coalesce(Execution.started_at, utcnow()),
-                )
-            )
 
     def write_steps(self, writes: list[StepWrite]) -> None:
         """Step rows inserted or updated, in order, in one transaction."""
@@ -253,10 +287,26 @@ class BatchStore:
             )
             db.execute(update(Execution).where(Execution.id.in_(answered)).values(resume_at=utcnow()))
 
-    def fail_unfinished(self, batch_id: str, status: ExecutionStatus, error: dict[str, Any]) -> None:
-        """After a crash or a cancellation: nothing of the batch stays `running` forever."""
+    def fail_unfinished(
+        self,
+        batch_id: str,
+        status: ExecutionStatus,
+        error: dict[str, Any],
+        *,
+        deployment_id: str | None = None,
+        flow_run_id: str | None = None,
+    ) -> None:
+        """After a crash or a cancellation: nothing of the batch stays `running` forever. Given the flow run
+        that ended (its deployment and id), nothing happens unless it is the batch's: a flow run with a forged
+        batch id, or a second one of the batch, never ends the executions another flow run is running."""
         now = utcnow()
         with self._sessions.begin() as db:
+            if deployment_id is not None or flow_run_id is not None:
+                batch = db.get(Batch, batch_id)
+                if batch is None or batch.deployment_id != deployment_id:
+                    return
+                if batch.flow_run_id is not None and flow_run_id is not None and batch.flow_run_id != flow_run_id:
+                    return
             running = select(Execution.id).where(
                 Execution.batch_id == batch_id, Execution.status == ExecutionStatus.RUNNING
             )

@@ -6,14 +6,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
 from store.statuses import DealStage
 
 
-class CrmCompany(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+class FromTestRunMixin:
+    """`test_data` marks a row a test run wrote: the CRM API shows it flagged (or filters it out) and
+    the outbox never turns it into a data-change execution, so a test run cannot start a live workflow."""
+
+    test_data: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class CrmCompany(IdMixin, TenantOwnedMixin, TimestampMixin, FromTestRunMixin, Base):
     __tablename__ = "crm_companies"
     __table_args__ = (Index("ix_crm_companies_tenant_name", "tenant_id", "name"),)
     tenant_index = False  # found through a composite index or its parent row
@@ -23,7 +30,7 @@ class CrmCompany(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class CrmContact(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+class CrmContact(IdMixin, TenantOwnedMixin, TimestampMixin, FromTestRunMixin, Base):
     __tablename__ = "crm_contacts"
     __table_args__ = (UniqueConstraint("tenant_id", "email"),)
     email: Mapped[str | None] = mapped_column(String(320))  # lower-cased; unique per tenant
@@ -43,7 +50,7 @@ class CrmTag(IdMixin, TenantOwnedMixin, Base):
     name: Mapped[str] = mapped_column(String(60))
 
 
-class CrmDeal(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+class CrmDeal(IdMixin, TenantOwnedMixin, TimestampMixin, FromTestRunMixin, Base):
     __tablename__ = "crm_deals"
     __table_args__ = (Index("ix_crm_deals_tenant_stage", "tenant_id", "stage"),)
     tenant_index = False  # found through a composite index or its parent row
@@ -58,7 +65,7 @@ class CrmDeal(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class CrmActivity(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+class CrmActivity(IdMixin, TenantOwnedMixin, TimestampMixin, FromTestRunMixin, Base):
     """A note or an activity (call, email, meeting, sms, task) about a contact, company or deal."""
 
     __tablename__ = "crm_activities"

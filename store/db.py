@@ -1,13 +1,19 @@
 """Engines and sessions. SQLite gets WAL, a busy timeout and immediate transactions: the API, the
-dispatcher and the worker share its file."""
+dispatcher and the worker share its file. On PostgreSQL a session can be scoped to one tenant: each of
+its transactions then runs under row-level security as that tenant (migration 0007)."""
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+TENANT_ROLE = "flowyard_tenant"  # created by migration 0007; row-level security applies to it
+TENANT_SETTING = "flowyard.tenant_id"  # the tenant the policies compare tenant_id with
+_SCOPE_KEY = "flowyard.tenant_scope"
 
 
 def _tune_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -48,4 +54,44 @@ def get_engine(url: str) -> Engine:
 
 @lru_cache(maxsize=8)
 def get_session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+    factory = sessionmaker(get_engine(url), expire_on_commit=False)
+    if not normalise_url(url).startswith("sqlite"):
+        event.listen(factory, "after_begin", _apply_tenant_scope)
+    return factory
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    tenant_id: str
+    # Run as TENANT_ROLE. Without it only the tenant setting is made: the policies then filter only a login
+    # role that is neither the tables' owner, a superuser nor BYPASSRLS (e.g. an API with a role of its own).
+    switch_role: bool
+
+
+def scope_to_tenant(session: Session, *, tenant_id: str, switch_role: bool = True) -> None:
+    """From now on every transaction of `session` sees only `tenant_id`'s rows (PostgreSQL; nothing on
+    SQLite). Settings made with `set_config(..., true)` and `SET LOCAL ROLE` end with their transaction,
+    so a pooled connection never carries a tenant to its next user; the session's after_begin hook makes
+    them again in each new transaction. A transaction already open is scoped at once."""
+    session.info[_SCOPE_KEY] = TenantScope(tenant_id, switch_role)
+    if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        _set_scope(session.connection(), session.info[_SCOPE_KEY])
+
+
+def _tenant_scope(session: Session) -> TenantScope | None:
+    scope = session.info.get(_SCOPE_KEY)
+    return scope if isinstance(scope, TenantScope) else None
+
+
+def _apply_tenant_scope(session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+    scope = _tenant_scope(session)
+    if scope is not None and connection.dialect.name == "postgresql":
+        _set_scope(connection, scope)
+
+
+def _set_scope(connection: Connection, scope: TenantScope) -> None:
+    if scope.switch_role:
+        connection.exec_driver_sql(f"SET LOCAL ROLE {TENANT_ROLE}")
+    connection.execute(
+        text("SELECT set_config(:name, :tenant, true)"), {"name": TENANT_SETTING, "tenant": scope.tenant_id}
+    )

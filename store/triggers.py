@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin
+from store.crm import FromTestRunMixin
 
 
 class WebhookEndpoint(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
@@ -32,8 +33,9 @@ class TriggerSubscription(IdMixin, TenantOwnedMixin, Base):
     config: Mapped[dict[str, Any]]
 
 
-class Outbox(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
-    """Record changes, written in the same transaction as the change; a dispatcher delivers them."""
+class Outbox(IdMixin, TenantOwnedMixin, TimestampMixin, FromTestRunMixin, Base):
+    """Record changes, written in the same transaction as the change; a dispatcher delivers them
+    (rows with `test_data` are marked delivered without starting anything)."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_undispatched", "dispatched_at", "created_at"),)

@@ -15,10 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fakes.fixtures import fake_services  # noqa: F401  (session fixture)
+from tests.fakes.fixtures import EGRESS_ALLOW, fake_services  # noqa: F401  (session fixture)
 from tests.support import Api, RecordingServer, free_port
 
 POSTGRES_ENV = "FLOWYARD_TEST_POSTGRES_URL"
+# Test servers listen on 127.0.0.1; steps run in this process (and in every stack) reach them only
+# through the egress allow-list. Flowyard's own services stay refused (tests/security/test_egress.py).
+os.environ.setdefault("FLOWYARD_EGRESS__ALLOW", EGRESS_ALLOW)
 BACKENDS = ["sqlite", "postgres"]
 STACK_FIXTURES = {"stack", "restartable_stack"}  # each starts the whole platform (`flowyard up`)
 BROWSER_DIR = Path(__file__).parent / "browser"
@@ -164,6 +167,19 @@ class Stack:
             start_new_session=True,
         )
 
+    @property
+    def auth_string(self) -> str:
+        """The Prefect API's auth string, as `flowyard up` made and keeps it in the home."""
+        from flowyard.prefect_secrets import auth_string_path
+
+        return auth_string_path(self.home).read_text().strip()
+
+    @property
+    def prefect_auth(self) -> httpx.BasicAuth:
+        """For raw HTTP calls to the Prefect API (`httpx.get(..., auth=stack.prefect_auth)`)."""
+        user, password = self.auth_string.split(":", 1)
+        return httpx.BasicAuth(user, password)
+
     def wait_ready(self, timeout: float = 420) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -172,6 +188,7 @@ class Stack:
             try:
                 healthy = httpx.get(self.api_url + "/api/v1/health", timeout=2).status_code == 200
                 if healthy and (self.own_worker or self._worker_up()):
+                    self.env["PREFECT_API_AUTH_STRING"] = self.auth_string  # for the processes tests start
                     return
             except httpx.HTTPError:
                 pass
@@ -179,7 +196,9 @@ class Stack:
         raise RuntimeError(f"flowyard up not ready after {timeout}s:\n{self.log_tail()}")
 
     def _worker_up(self) -> bool:
-        response = httpx.post(self.prefect_url + "/work_pools/flowyard/workers/filter", json={}, timeout=2)
+        response = httpx.post(
+            self.prefect_url + "/work_pools/flowyard/workers/filter", json={}, timeout=2, auth=self.prefect_auth
+        )
         return response.status_code == 200 and bool(response.json())
 
     def log_tail(self) -> str:
@@ -231,6 +250,7 @@ def _start_stack(request, tmp_path_factory, own_worker: bool = False) -> Iterato
         **request.getfixturevalue("fake_services").env,  # SendGrid, Twilio, X, Mastodon fakes (tests/fakes)
     }
     env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_API_AUTH_STRING", None)  # `flowyard up` makes its own
     if request.param == "postgres":
         databases = request.getfixturevalue("postgres")
         env["FLOWYARD_DATABASE_URL"] = databases.create("platform")

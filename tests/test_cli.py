@@ -95,6 +95,14 @@ def test_invalid_settings_are_one_readable_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_production_refuses_an_open_prefect_api(tmp_path):
+    env = {"FLOWYARD_ENVIRONMENT": "production", "FLOWYARD_MASTER_KEY": "k" * 32}
+    result = flowyard("up", home=tmp_path / "home", env=env)
+    assert result.returncode == 2
+    assert "FLOWYARD_PREFECT__AUTH_STRING" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def python_child(tmp_path: Path, name: str, code: str) -> ChildProcess:
     return ChildProcess(name, [sys.executable, "-c", code], dict(os.environ), tmp_path / "logs" / f"{name}.log")
 

@@ -7,7 +7,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from core.settings import settings_table
+from tests.support import RecordingServer
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -23,18 +26,28 @@ def test_readme_lists_every_setting():
     assert not missing, f"add these settings to README.md (run `flowyard settings`): {missing}"
 
 
-def test_curl_quickstart_works_as_written(stack):
+@pytest.fixture
+def page():
+    """The page the quickstart's http.request step calls: a local server, reachable through the stack's
+    FLOWYARD_EGRESS__ALLOW (127.0.0.1/32), instead of the public default."""
+    server = RecordingServer().start()
+    yield server
+    server.stop()
+
+
+def test_curl_quickstart_works_as_written(stack, page):
     script = re.search(r"```bash\n(.*?)```", _section("Quickstart with curl"), re.S).group(1)
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, "API": stack.api_url},
+        env={**os.environ, "API": stack.api_url, "PING_URL": page.url + "/welcome"},
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "published"
     assert lines[1] == "completed", result.stdout
     assert [line.split()[0] for line in lines[2:]] == ["start", "greet", "ping", "log"]
-    assert '{"message": "Welcome, Ada! (API said ok)"}' in lines[-1]
+    assert '{"message": "Welcome, Ada! (the page answered 200)"}' in lines[-1]
+    assert [request.path for request in page.requests] == ["/welcome"]

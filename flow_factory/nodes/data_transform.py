@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.errors import Permanent
+from core.settings import get_settings
 from flow_factory.nodes.base import ConfigIssue, NodeType, StepContext
+from flow_factory.schemas import SchemaRefused, schema_issues, validate
 
 
 class TransformConfig(BaseModel):
@@ -42,16 +43,36 @@ async def run(config: TransformConfig, ctx: StepContext) -> dict[str, Any]:
                 details={"field": name},
             )
     if config.output_schema:
-        _check_schema(output, config.output_schema)
+        await _check_schema(output, config.output_schema)
     return output
 
 
-def _check_schema(output: dict[str, Any], schema: dict[str, Any]) -> None:
-    violation = next(iter(Draft202012Validator(schema).iter_errors(output)), None)
+async def _check_schema(output: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Off the event loop (a big output or a complex schema is CPU work), within the step's budget."""
+    seconds = get_settings().limits.step_cpu_seconds
+    try:
+        violations = await asyncio.wait_for(
+            asyncio.to_thread(validate, schema, output, what="the output schema", seconds=seconds, formats=False),
+            timeout=seconds + 1,  # validate stops itself at `seconds`; this is the backstop
+        )
+    except SchemaRefused as refused:
+        field = _join(refused.field or ()) or "(the output)"
+        raise Permanent(
+            f"field '{field}': {refused.message}",
+            hint=refused.hint,
+            details={"field": field, "schema": refused.schema_path},
+        ) from None
+    except TimeoutError:
+        raise Permanent(
+            f"checking the output against the output schema took longer than {seconds:g}s",
+            hint="simplify output_schema or produce less data",
+            details={"field": "(the output)"},
+        ) from None
+    violation = next(iter(violations), None)
     if violation is None:
         return
     missing = re.match(r"'([^']+)' is a required property", violation.message)
-    field = missing.group(1) if missing else ".".join(map(str, violation.absolute_path)) or "(the output)"
+    field = missing.group(1) if missing else _join(violation.absolute_path) or "(the output)"
     raise Permanent(
         f"field '{field}' " + ("is missing" if missing else f"does not match the output schema: {violation.message}"),
         hint="check the trigger payload or the earlier step that should provide it",
@@ -63,15 +84,21 @@ def check_config(config: dict[str, Any]) -> list[ConfigIssue]:
     fields = config.get("fields", {})
     schema = config.get("output_schema")
     if schema is not None:
-        try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            return [("output_schema", f"not a valid JSON Schema: {exc.message}", "see json-schema.org")]
+        issues = [
+            ("output_schema" + (f".{where}" if where else ""), message, hint)
+            for where, message, hint in schema_issues(schema)
+        ]
+        if issues:
+            return issues
     return [
         (f"required[{index}]", f"'{name}' is not one of the fields", f"fields are: {', '.join(fields)}")
         for index, name in enumerate(config.get("required", []))
         if name not in fields
     ]
+
+
+def _join(parts: Any) -> str:
+    return ".".join(map(str, parts))
 
 
 def _is_empty(value: Any) -> bool:

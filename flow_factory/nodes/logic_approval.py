@@ -1,4 +1,8 @@
-"""logic.approval: the run waits, holding no process, until a person approves or rejects, or time runs out."""
+"""logic.approval: the run waits, holding no process, until a person approves or rejects, or time runs out.
+
+The step's output holds no secret: anyone who can read the run sees it. `approval_url` is the run's page in
+the app, where operators and the named approvers answer; a one-time link is issued only to them through the
+API (`POST /api/v1/runs/<run>/approvals/<node>/link`). Until then the stored token hash matches no link."""
 
 from __future__ import annotations
 
@@ -40,12 +44,12 @@ def _sessions() -> sessionmaker[Session]:
     return get_session_factory(get_settings().platform_database_url)
 
 
-def _approval_url(token: str) -> str:
-    return f"{get_settings().api_public_url}/approvals/{token}"
+def _run_page_url(execution_id: str) -> str:
+    return f"{get_settings().api_public_url.rstrip('/')}/#/runs/{execution_id}"
 
 
 async def run(config: ApprovalConfig, ctx: StepContext) -> NodeResult:
-    token = secrets.token_urlsafe(32)
+    unissued = secrets.token_urlsafe(32)  # never shown: no link works until one is issued
     expires_at = datetime.now(UTC) + timedelta(hours=config.timeout_hours)
     with _sessions().begin() as db:
         db.add(
@@ -56,11 +60,15 @@ async def run(config: ApprovalConfig, ctx: StepContext) -> NodeResult:
                 message=config.message,
                 approvers={"emails": [e.lower() for e in config.approvers]},
                 expires_at=expires_at,
-                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                token_hash=hashlib.sha256(unissued.encode()).hexdigest(),
             )
         )
     ctx.logger.info("waiting for approval until %s", expires_at.isoformat())
-    output = {"message": config.message, "approval_url": _approval_url(token), "expires_at": expires_at.isoformat()}
+    output = {
+        "message": config.message,
+        "approval_url": _run_page_url(ctx.execution_id),
+        "expires_at": expires_at.isoformat(),
+    }
     return NodeResult(output=output, wait=Wait(expires_at, "approval"))
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import asyncio
+from collections.abc import Callable
+from typing import Any, Literal, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import Permanent
-from flow_factory.conditions import Condition, compile_condition, evaluate, explain
+from core.settings import get_settings
+from flow_factory.conditions import Condition, Decision, compile_condition, evaluate, explain
 from flow_factory.nodes.base import NodeResult, NodeType, StepContext, fixed_output
 
+T = TypeVar("T")
 UNDECIDABLE_HINT = "check that the fields the condition reads exist and have the expected type"
 
 
@@ -50,6 +54,8 @@ def decide(
 ) -> tuple[bool | None, str, dict[str, Any]]:
     """Evaluate and record the decision; raise when an undecidable condition must fail the step."""
     decision = evaluate(config.cel(ctx.time_zone), ctx.context)
+    if decision.exhausted:
+        raise_exhausted(decision)
     if decision.error and on_error == "error":
         branch = "error"
     elif decision.error:
@@ -64,9 +70,37 @@ def decide(
     return decision.result, branch, record
 
 
+def raise_exhausted(decision: Decision) -> NoReturn:
+    """A condition that ran out of time fails its step whatever on_error says: it is the condition, not the
+    data, that is wrong, and taking a branch would hide it."""
+    raise Permanent(
+        f"The condition {_clip(decision.expression)} ran out of time: {decision.error}",
+        hint="simplify the condition's regular expressions (matches) or the data it reads",
+        details={"expression": decision.expression},
+    )
+
+
+async def off_the_loop(function: Callable[[], T], what: str) -> T:
+    """Run a CPU-heavy evaluation in a thread, within the step's budget, so other runs keep going."""
+    seconds = get_settings().limits.step_cpu_seconds
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(function), timeout=seconds + 1)  # +1: it stops itself
+    except TimeoutError:
+        raise Permanent(
+            f"{what} took longer than {seconds:g}s",
+            hint="simplify the condition or the data it reads",
+            details={"expression": what},
+        ) from None
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 async def run(config: IfConfig, ctx: StepContext) -> NodeResult:
-    result, branch, record = decide(
-        config, ctx, branch_if_true="true", branch_if_false="false", on_error=config.on_error
+    result, branch, record = await off_the_loop(
+        lambda: decide(config, ctx, branch_if_true="true", branch_if_false="false", on_error=config.on_error),
+        f"the condition {_clip(config.cel(ctx.time_zone))}",
     )
     return NodeResult(output={"result": result}, handle=branch, decision=record)
 

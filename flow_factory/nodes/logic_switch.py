@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import Permanent
+from core.settings import get_settings
 from flow_factory.conditions import evaluate, explain
 from flow_factory.nodes.base import NodeResult, NodeType, StepContext, fixed_output
-from flow_factory.nodes.logic_if import UNDECIDABLE_HINT, ConditionConfig
+from flow_factory.nodes.logic_if import UNDECIDABLE_HINT, ConditionConfig, off_the_loop, raise_exhausted
 
 RESERVED = {"default", "error"}
 
@@ -35,9 +37,16 @@ class SwitchConfig(BaseModel):
 
 
 async def run(config: SwitchConfig, ctx: StepContext) -> NodeResult:
+    return await off_the_loop(lambda: _choose(config, ctx), "the switch's cases")
+
+
+def _choose(config: SwitchConfig, ctx: StepContext) -> NodeResult:
     checked = []
+    deadline = time.monotonic() + get_settings().limits.step_cpu_seconds  # for all the cases together
     for case in config.cases:
-        decision = evaluate(case.cel(ctx.time_zone), ctx.context)
+        decision = evaluate(case.cel(ctx.time_zone), ctx.context, seconds=max(deadline - time.monotonic(), 0))
+        if decision.exhausted:
+            raise_exhausted(decision)
         checked.append(
             {
                 "case": case.name,

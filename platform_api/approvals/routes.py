@@ -3,11 +3,12 @@ from __future__ import annotations
 import html
 from typing import Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
+from core.settings import Settings
 from platform_api.approvals import schemas, service
-from platform_api.deps import DB, CurrentCaller, wake_dispatcher
+from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from store import ApprovalStatus
 
 router = APIRouter(tags=["approvals"])
@@ -32,6 +33,26 @@ def decide(
     answer = service.decide_as_user(db, caller=caller, run_id=run_id, node_id=node_id, data=data)
     wake_dispatcher(request)
     return answer
+
+
+@router.post("/api/v1/runs/{run_id}/approvals/{node_id}/link", status_code=201, response_model=schemas.ApprovalLink)
+def issue_link(
+    run_id: str,
+    node_id: str,
+    db: DB,
+    caller: CurrentCaller,
+    data: schemas.ApprovalLinkCreate | None = None,
+    settings: Settings = Depends(get_settings),
+) -> schemas.ApprovalLink:
+    """A one-time link for an operator or a named approver; it replaces any earlier link of the step."""
+    return service.issue_link(
+        db,
+        caller=caller,
+        run_id=run_id,
+        node_id=node_id,
+        data=data or schemas.ApprovalLinkCreate(),
+        settings=settings,
+    )
 
 
 @router.get("/approvals/{token}", response_class=HTMLResponse, include_in_schema=False)

@@ -22,3 +22,18 @@ class ApprovalRead(BaseModel):
     decided_by: str | None
     decided_at: datetime | None
     comment: str | None
+
+
+class ApprovalLinkCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approver: str | None = Field(
+        None,
+        max_length=320,
+        description="One of the step's named approvers to issue the link for (operators only); default: you.",
+    )
+
+
+class ApprovalLink(BaseModel):
+    url: str = Field(description="The one-time link: whoever opens it answers as `issued_to`. Treat it as a secret.")
+    issued_to: str = Field(description="Who answers through the link (recorded as the decider).")
+    expires_at: datetime

@@ -1,12 +1,19 @@
-"""Answering `logic.approval` steps: by an authorised user through the API, or by a one-time link."""
+"""Answering `logic.approval` steps: by an authorised user through the API, or by a one-time link.
+
+Only operators (and above) and the step's named approvers answer. A one-time link is issued to one of them
+(`issue_link`, which replaces any earlier link) and answers in that person's name. Every answer is one
+conditional UPDATE (`... WHERE status = 'pending'`): of two answers at once, exactly one counts."""
 
 from __future__ import annotations
 
 import hashlib
+import secrets
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from core.settings import Settings
 from platform_api.approvals import schemas
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
@@ -34,15 +41,26 @@ def list_approvals(db: Session, *, caller: Caller, status: str | None) -> list[s
     return [_read(a) for a in db.scalars(query.order_by(Approval.created_at.desc()).limit(200))]
 
 
-def _decide(db: Session, approval: Approval, data: schemas.ApprovalDecide, decided_by: str) -> schemas.ApprovalRead:
+def _already_decided(approval: Approval) -> Problem:
+    return Problem(
+        409,
+        "already-decided",
+        "Already answered",
+        f"This approval was already {approval.status}.",
+        hint="Open the run to see who answered and when.",
+    )
+
+
+def _decide(
+    db: Session,
+    approval: Approval,
+    data: schemas.ApprovalDecide,
+    decided_by: str,
+    *,
+    token_hash: str | None = None,
+) -> schemas.ApprovalRead:
     if approval.status != ApprovalStatus.PENDING:
-        raise Problem(
-            409,
-            "already-decided",
-            "Already answered",
-            f"This approval was already {approval.status}.",
-            hint="Open the run to see who answered and when.",
-        )
+        raise _already_decided(approval)
     if approval.expires_at <= utcnow():
         raise Problem(
             410,
@@ -51,20 +69,45 @@ def _decide(db: Session, approval: Approval, data: schemas.ApprovalDecide, decid
             "The time to answer this approval has run out.",
             hint="The run took its timeout path; start the workflow again if needed.",
         )
-    approval.status = ApprovalStatus.APPROVED if data.decision == "approve" else ApprovalStatus.REJECTED
-    approval.decided_by, approval.decided_at, approval.comment = decided_by, utcnow(), data.comment
+    still_open = [Approval.id == approval.id, Approval.status == ApprovalStatus.PENDING]
+    if token_hash is not None:
+        still_open.append(Approval.token_hash == token_hash)  # a link replaced meanwhile no longer answers
+    answered = cast(
+        CursorResult[Any],
+        db.execute(
+            update(Approval)
+            .where(*still_open)
+            .values(
+                status=ApprovalStatus.APPROVED if data.decision == "approve" else ApprovalStatus.REJECTED,
+                decided_by=decided_by,
+                decided_at=utcnow(),
+                comment=data.comment,
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if answered.rowcount != 1:  # another answer came first
+        db.rollback()
+        db.refresh(approval)
+        raise _already_decided(approval) if token_hash is None else _link_used(approval)
     db.execute(  # wake the execution now instead of at the timeout
         update(Execution)
         .where(Execution.id == approval.execution_id, Execution.status == ExecutionStatus.WAITING)
         .values(resume_at=utcnow())
     )
     db.commit()
+    db.refresh(approval)
     return _read(approval)
 
 
 def decide_as_user(
     db: Session, *, caller: Caller, run_id: str, node_id: str, data: schemas.ApprovalDecide
 ) -> schemas.ApprovalRead:
+    approval = _owned_approval(db, caller, run_id, node_id)
+    return _decide(db, approval, data, _answerer(db, caller, approval))
+
+
+def _owned_approval(db: Session, caller: Caller, run_id: str, node_id: str) -> Approval:
     approval = db.scalar(
         select(Approval).where(
             Approval.tenant_id == caller.tenant_id, Approval.execution_id == run_id, Approval.node_id == node_id
@@ -72,14 +115,64 @@ def decide_as_user(
     )
     if approval is None:
         raise not_found("approval")
+    return approval
+
+
+def _answerer(db: Session, caller: Caller, approval: Approval) -> str:
+    """Who the caller answers as: a named approver, or an operator (and above); else 403."""
     email = db.scalar(select(User.email).where(User.id == caller.user_id)) if caller.user_id else None
     if email not in approval.approvers.get("emails", []):
         caller.require(Role.OPERATOR, "answer approvals")
-    return _decide(db, approval, data, email or f"api-key:{caller.api_key_id}")
+    return email or f"api-key:{caller.api_key_id}"
+
+
+def issue_link(
+    db: Session, *, caller: Caller, run_id: str, node_id: str, data: schemas.ApprovalLinkCreate, settings: Settings
+) -> schemas.ApprovalLink:
+    """A new one-time link (any earlier one stops working) that answers as the caller or a named approver."""
+    approval = _owned_approval(db, caller, run_id, node_id)
+    issued_to = _answerer(db, caller, approval)
+    if data.approver is not None:
+        caller.require(Role.OPERATOR, "issue approval links for others")
+        issued_to = data.approver.strip().lower()
+        if issued_to not in approval.approvers.get("emails", []):
+            raise Problem(
+                422,
+                "not-an-approver",
+                "Not an approver of this step",
+                f"{issued_to} is not one of this step's approvers.",
+                hint="Name one of the emails in the step's approvers, or leave approver out to answer yourself.",
+                errors=[{"path": "approver", "message": "not one of the step's approvers", "hint": ""}],
+            )
+    if approval.status != ApprovalStatus.PENDING:
+        raise _already_decided(approval)
+    token = secrets.token_urlsafe(32)
+    approval.token_hash = _hash(token)
+    approval.approvers = {**approval.approvers, "link_issued_to": issued_to}
+    db.commit()
+    return schemas.ApprovalLink(
+        url=f"{settings.api_public_url.rstrip('/')}/approvals/{token}",
+        issued_to=issued_to,
+        expires_at=approval.expires_at,
+    )
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _link_used(approval: Approval) -> Problem:
+    return Problem(
+        410,
+        "link-used",
+        "Link already used",
+        f"This one-time link was already used ({approval.status}).",
+        hint="Open the run in the app to see the answer.",
+    )
 
 
 def approval_by_token(db: Session, token: str) -> Approval:
-    approval = db.scalar(select(Approval).where(Approval.token_hash == hashlib.sha256(token.encode()).hexdigest()))
+    approval = db.scalar(select(Approval).where(Approval.token_hash == _hash(token)))
     if approval is None:
         raise Problem(
             404,
@@ -94,11 +187,6 @@ def approval_by_token(db: Session, token: str) -> Approval:
 def decide_by_link(db: Session, *, token: str, data: schemas.ApprovalDecide) -> schemas.ApprovalRead:
     approval = approval_by_token(db, token)
     if approval.status != ApprovalStatus.PENDING:
-        raise Problem(
-            410,
-            "link-used",
-            "Link already used",
-            f"This one-time link was already used ({approval.status}).",
-            hint="Open the run in the app to see the answer.",
-        )
-    return _decide(db, approval, data, "one-time link")
+        raise _link_used(approval)
+    issued_to = approval.approvers.get("link_issued_to") or "one-time link"
+    return _decide(db, approval, data, f"{issued_to} (by link)"[:320], token_hash=_hash(token))

@@ -3,13 +3,15 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from blocks import registry
+from blocks.base import SETTINGS_MAC, IntegrationBlock
 from core.settings import Settings
 from platform_api.connections import schemas, service
 from platform_api.deps import DB, CurrentCaller, get_settings
+from platform_api.pagination import MAX_PAGE, Cursor, limit_query
 from platform_api.problems import PROBLEM_MEDIA_TYPE, Problem
 
 router = APIRouter(tags=["connections"])
@@ -28,11 +30,18 @@ def connection_types(caller: CurrentCaller) -> list[schemas.ConnectionTypeRead]:
             config_fields=block.config_fields(),
             secret_fields=block.secret_fields(),
             oauth=block.oauth_spec is not None,
-            schema=block.model_json_schema(),
+            schema=_form_schema(block),
             actions=[a.node_type for a in block.actions],
         )
         for slug, block in registry.BLOCK_TYPES.items()
     ]
+
+
+def _form_schema(block: type[IntegrationBlock]) -> dict[str, Any]:
+    """The block's JSON Schema without the field Flowyard sets itself (the settings' MAC)."""
+    schema = block.model_json_schema()
+    schema.get("properties", {}).pop(SETTINGS_MAC, None)
+    return schema
 
 
 @router.post("/api/v1/connections", status_code=201, response_model=schemas.ConnectionRead)
@@ -43,8 +52,19 @@ def create_connection(
 
 
 @router.get("/api/v1/connections", response_model=list[schemas.ConnectionRead])
-def list_connections(db: DB, caller: CurrentCaller, type: str | None = None) -> list[schemas.ConnectionRead]:
-    return service.list_connections(db, caller=caller, type_=type)
+def list_connections(
+    request: Request,
+    response: Response,
+    db: DB,
+    caller: CurrentCaller,
+    type: str | None = None,
+    limit: int = limit_query(default=MAX_PAGE),
+    cursor: Cursor = None,
+) -> list[schemas.ConnectionRead]:
+    """A page of connections by type and name; the next page's cursor is in the X-Next-Cursor (and Link) header."""
+    return service.list_connections(
+        db, caller=caller, type_=type, limit=limit, cursor=cursor, request=request, response=response
+    )
 
 
 @router.get("/api/v1/connections/oauth/callback", response_class=HTMLResponse, include_in_schema=False)

@@ -1,5 +1,9 @@
 """Connections: a tenant's credentials for a service, kept as a Prefect block `t-<tenant>-<type>-<name>`
-whose secrets are sealed with the tenant's data key before they leave this process."""
+whose secrets are sealed with the tenant's data key before they leave this process, and whose settings
+are authenticated with a MAC (blocks.base). Every save here starts from what Flowyard last saved: a
+block edited in Prefect is put back to the settings recorded in the platform database, then sealed
+again. Who may point a connection elsewhere: changing a setting that decides where its secrets are sent
+(a URL or host) keeps the stored secrets only for an admin; anyone else must enter them again."""
 
 from __future__ import annotations
 
@@ -10,18 +14,20 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from fastapi import Request, Response
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blocks import oauth, registry
-from blocks.base import IntegrationBlock
+from blocks.base import SETTINGS_MAC, IntegrationBlock
 from blocks.connections import block_name, delete_block, prefect_settings, read_block, save_block
 from blocks.crypto import TenantCipher, tenant_cipher
 from core.errors import StepFailure
 from core.settings import Settings
 from platform_api.connections import schemas
 from platform_api.deps import Caller
+from platform_api.pagination import paginate
 from platform_api.problems import Problem, not_found
 from store import Connection, ConnectionStatus, OAuthState, Role, Workflow, WorkflowVersion, utcnow
 
@@ -133,15 +139,27 @@ def _build(block_type: type[IntegrationBlock], fields: dict[str, Any]) -> Integr
         raise _invalid(errors) from None
 
 
-def _sealed(cipher: TenantCipher, name: str, values: Mapping[str, str | None]) -> dict[str, SecretStr | None]:
-    return {k: None if v in (None, "") else SecretStr(cipher.seal(v, context=f"{name}:{k}")) for k, v in values.items()}
+def _sealed(
+    block_type: type[IntegrationBlock], cipher: TenantCipher, name: str, values: Mapping[str, str | None]
+) -> dict[str, SecretStr | None]:
+    return {
+        k: None if v in (None, "") else SecretStr(cipher.seal(v, context=block_type.secret_context(name, k)))
+        for k, v in values.items()
+    }
 
 
-def _save(settings: Settings, block: IntegrationBlock, name: str) -> None:
+def _save(settings: Settings, block: IntegrationBlock, name: str, cipher: TenantCipher) -> None:
+    """Authenticate the block (its secrets sealed by `_sealed` or `reseal`) and store it in Prefect."""
+    block.attach(cipher, name).seal_settings()
     try:
         save_block(settings, block, name)
     except Exception as exc:
         raise _problem_unavailable(exc) from exc
+
+
+def _recorded(block: IntegrationBlock) -> dict[str, Any]:
+    """The settings as the platform database keeps them: what vouches for the block later."""
+    return block.setting_values()
 
 
 def _status(block: IntegrationBlock) -> str:
@@ -199,14 +217,14 @@ def create_connection(
             errors=[{"path": "name", "message": "already used", "hint": "choose another name"}],
         )
     _build(block_type, {**data.config, **{k: SecretStr(v) for k, v in data.secrets.items()}})  # check the plaintext
-    block = _build(block_type, {**data.config, **_sealed(cipher, name, data.secrets)})
-    _save(settings, block, name)
+    block = _build(block_type, {**data.config, **_sealed(block_type, cipher, name, data.secrets)})
+    _save(settings, block, name, cipher)
     row = Connection(
         tenant_id=caller.tenant_id,
         type=data.type,
         name=data.name,
         block_name=name,
-        config=block.model_dump(mode="json", include=set(block_type.config_fields())),
+        config=_recorded(block),
         secrets_set={k: getattr(block, k) is not None for k in block_type.secret_fields()},
         status=_status(block),
         use_for_alerts=data.use_for_alerts,
@@ -217,11 +235,24 @@ def create_connection(
     return _read(row)
 
 
-def list_connections(db: Session, *, caller: Caller, type_: str | None) -> list[schemas.ConnectionRead]:
+def list_connections(
+    db: Session,
+    *,
+    caller: Caller,
+    type_: str | None,
+    limit: int,
+    cursor: str | None,
+    request: Request,
+    response: Response,
+) -> list[schemas.ConnectionRead]:
     query = select(Connection).where(Connection.tenant_id == caller.tenant_id)
     if type_:
         query = query.where(Connection.type == type_)
-    return [_read(row) for row in db.scalars(query.order_by(Connection.type, Connection.name))]
+    order = ((Connection.type, False), (Connection.name, False))
+    rows = paginate(
+        db, query, order=order, row_id=Connection.id, limit=limit, cursor=cursor, request=request, response=response
+    )
+    return [_read(row) for row in rows]
 
 
 def read_connection(db: Session, *, caller: Caller, connection_id: str) -> schemas.ConnectionRead:
@@ -235,25 +266,73 @@ def _load(db: Session, settings: Settings, row: Connection) -> IntegrationBlock:
         block = read_block(settings, block_type, row.block_name)
     except Exception as exc:
         raise _problem_unavailable(exc) from exc
-    return block.attach(cipher, row.block_name, row.id)
+    return block.attach(cipher, row.block_name, row.id, recorded=row.config, label=row.name)
+
+
+def _load_for_saving(db: Session, settings: Settings, row: Connection) -> IntegrationBlock:
+    """The block as Flowyard last saved it: settings changed in Prefect are put back, secrets sealed again.
+    A secret that no longer opens is dropped (the connection then asks for it)."""
+    block = _load(db, settings, row)
+    block.restore_settings()
+    block.reseal()
+    return block
+
+
+def _refuse_redirect(
+    caller: Caller, current: IntegrationBlock, changed: IntegrationBlock, data: schemas.ConnectionUpdate
+) -> None:
+    """Whoever is below admin may change where the secrets are sent only by entering them again."""
+    if Role(caller.role).at_least(Role.ADMIN):
+        return
+    entered = set(data.secrets or {})
+    kept = [name for name in changed.secret_fields() if getattr(changed, name) is not None and name not in entered]
+    before, after = _destinations(current), _destinations(changed)
+    moved = [name for name in after if after[name] != before.get(name)]
+    if not (kept and moved):
+        return
+    again = ", ".join(f"secrets.{name}" for name in kept)
+    raise Problem(
+        403,
+        "secrets-needed-to-redirect",
+        "Enter the secrets again to change where they are sent",
+        f"Changing {', '.join(moved)} would send the stored secrets ({', '.join(kept)}) somewhere else; "
+        f"your role '{caller.role}' may do that only by entering them again.",
+        hint=f"Enter {again} again in the same request, or ask an owner or admin to make the change.",
+        errors=[
+            {
+                "path": f"config.{name}",
+                "message": "changes where the stored secrets are sent",
+                "hint": f"enter {again} again",
+            }
+            for name in moved
+        ],
+    )
+
+
+def _destinations(block: IntegrationBlock) -> dict[str, Any]:
+    return block.setting_values(block.destination_fields())
 
 
 def update_connection(
     db: Session, *, caller: Caller, connection_id: str, data: schemas.ConnectionUpdate, settings: Settings
 ) -> schemas.ConnectionRead:
-    caller.require(Role.ADMIN, "manage connections")
+    caller.require(Role.EDITOR, "change connections")
     row = get_owned(db, caller, connection_id)
     block_type = _block_type(row.type)
     _unknown_keys(block_type, data.config or {}, data.secrets or {})
-    current = _load(db, settings, row)
-    fields = {name: getattr(current, name) for name in block_type.model_fields}
+    if data.use_for_alerts is not None:
+        caller.require(Role.ADMIN, "choose the connection for alerts")
+    current = _load_for_saving(db, settings, row)
+    cipher = _cipher_of(current)
+    fields = {name: getattr(current, name) for name in block_type.model_fields if name != SETTINGS_MAC}
     fields |= data.config or {}
     if data.secrets:
         _build(block_type, {**fields, **{k: SecretStr(v) if v else None for k, v in data.secrets.items()}})
-        fields |= _sealed(_cipher_of(current), row.block_name, data.secrets)
+        fields |= _sealed(block_type, cipher, row.block_name, data.secrets)
     block = _build(block_type, fields)
-    _save(settings, block, row.block_name)
-    row.config = block.model_dump(mode="json", include=set(block_type.config_fields()))
+    _refuse_redirect(caller, current, block, data)
+    _save(settings, block, row.block_name, cipher)
+    row.config = _recorded(block)
     row.secrets_set = {k: getattr(block, k) is not None for k in block_type.secret_fields()}
     if data.use_for_alerts is not None:
         row.use_for_alerts = data.use_for_alerts and row.type == "sendgrid"
@@ -327,6 +406,7 @@ def test_connection(
     row = get_owned(db, caller, connection_id)
     block = _load(db, settings, row)
     try:
+        block.verify_settings()
         with prefect_settings(settings):
             message = asyncio.run(block.test_connection())
         result = schemas.ConnectionTestRead(ok=True, message=message)
@@ -411,7 +491,7 @@ def finish_oauth(db: Session, *, state: str, code: str | None, error: str | None
     row = db.get(Connection, pending.connection_id)
     if row is None:
         raise not_found("connection")  # deleted while its account was being connected
-    block = _load(db, settings, row)
+    block = _load_for_saving(db, settings, row)
     if not isinstance(block, _TakesTokens):
         raise Problem(
             409,
@@ -435,7 +515,8 @@ def finish_oauth(db: Session, *, state: str, code: str | None, error: str | None
         db.commit()
         raise Problem(502, "oauth-exchange-failed", "Could not finish connecting", exc.message, hint=exc.hint) from None
     block.store_tokens(tokens)
-    _save(settings, block, row.block_name)
+    _save(settings, block, row.block_name, _cipher_of(block))
+    row.config = _recorded(block)
     row.secrets_set = {k: getattr(block, k) is not None for k in block.secret_fields()}
     row.status, row.last_error, row.token_expires_at, row.updated_at = "ok", None, tokens.expires_at, utcnow()
     db.commit()

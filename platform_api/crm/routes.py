@@ -2,19 +2,35 @@ from __future__ import annotations
 
 from typing import Annotated, get_args
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from platform_api.crm import schemas, service
 from platform_api.deps import DB, CurrentCaller, wake_dispatcher_after_writes
+from platform_api.pagination import Cursor
 
 router = APIRouter(prefix="/api/v1/crm", tags=["crm"], dependencies=[Depends(wake_dispatcher_after_writes)])
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0)]
+TestData = Annotated[
+    bool | None,
+    Query(description="false: leave out what test runs wrote; true: only that; absent: both (flagged `test_data`)."),
+]
 
 
-def _list(db, caller, record_type, q, limit, offset, **filters):
+def _list(db, caller, record_type, q, limit, offset, page: tuple[str | None, Request, Response], **filters):
+    """A page of records; the next page's cursor is in the X-Next-Cursor (and Link) header."""
+    cursor, request, response = page
     return service.list_records(
-        db, caller=caller, record_type=record_type, filters=filters, q=q, limit=limit, offset=offset
+        db,
+        caller=caller,
+        record_type=record_type,
+        filters=filters,
+        q=q,
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
+        request=request,
+        response=response,
     )
 
 
@@ -35,6 +51,8 @@ def upsert_contact(data: schemas.ContactUpsert, db: DB, caller: CurrentCaller, r
 
 @router.get("/contacts", response_model=list[schemas.ContactRead])
 def list_contacts(
+    request: Request,
+    response: Response,
     db: DB,
     caller: CurrentCaller,
     q: str | None = None,
@@ -43,8 +61,22 @@ def list_contacts(
     company_id: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    test_data: TestData = None,
+    cursor: Cursor = None,
 ):
-    return _list(db, caller, "contact", q, limit, offset, email=email, tag=tag, company_id=company_id)
+    return _list(
+        db,
+        caller,
+        "contact",
+        q,
+        limit,
+        offset,
+        (cursor, request, response),
+        email=email,
+        tag=tag,
+        company_id=company_id,
+        test_data=test_data,
+    )
 
 
 @router.get("/contacts/{contact_id}", response_model=schemas.ContactRead)
@@ -82,8 +114,18 @@ def create_company(data: schemas.CompanyCreate, db: DB, caller: CurrentCaller):
 
 
 @router.get("/companies", response_model=list[schemas.CompanyRead])
-def list_companies(db: DB, caller: CurrentCaller, q: str | None = None, limit: Limit = 50, offset: Offset = 0):
-    return _list(db, caller, "company", q, limit, offset)
+def list_companies(
+    request: Request,
+    response: Response,
+    db: DB,
+    caller: CurrentCaller,
+    q: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    test_data: TestData = None,
+    cursor: Cursor = None,
+):
+    return _list(db, caller, "company", q, limit, offset, (cursor, request, response), test_data=test_data)
 
 
 @router.get("/companies/{company_id}", response_model=schemas.CompanyRead)
@@ -117,6 +159,8 @@ def create_deal(data: schemas.DealCreate, db: DB, caller: CurrentCaller):
 
 @router.get("/deals", response_model=list[schemas.DealRead])
 def list_deals(
+    request: Request,
+    response: Response,
     db: DB,
     caller: CurrentCaller,
     q: str | None = None,
@@ -124,8 +168,21 @@ def list_deals(
     contact_id: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    test_data: TestData = None,
+    cursor: Cursor = None,
 ):
-    return _list(db, caller, "deal", q, limit, offset, stage=stage, contact_id=contact_id)
+    return _list(
+        db,
+        caller,
+        "deal",
+        q,
+        limit,
+        offset,
+        (cursor, request, response),
+        stage=stage,
+        contact_id=contact_id,
+        test_data=test_data,
+    )
 
 
 @router.get("/deals/{deal_id}", response_model=schemas.DealRead)
@@ -154,11 +211,26 @@ def create_activity(data: schemas.ActivityCreate, db: DB, caller: CurrentCaller)
 
 @router.get("/activities", response_model=list[schemas.ActivityRead])
 def list_activities(
+    request: Request,
+    response: Response,
     db: DB,
     caller: CurrentCaller,
     contact_id: str | None = None,
     deal_id: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    test_data: TestData = None,
+    cursor: Cursor = None,
 ):
-    return _list(db, caller, "activity", None, limit, offset, contact_id=contact_id, deal_id=deal_id)
+    return _list(
+        db,
+        caller,
+        "activity",
+        None,
+        limit,
+        offset,
+        (cursor, request, response),
+        contact_id=contact_id,
+        deal_id=deal_id,
+        test_data=test_data,
+    )

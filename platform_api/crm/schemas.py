@@ -13,6 +13,11 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+TEST_DATA = Field(
+    False, description="True when a test run wrote this record (test runs never fire data-change triggers)."
+)
+
+
 class ContactCreate(_Request):
     email: str | None = Field(None, max_length=320, description="Unique in your CRM.")
     first_name: str = Field("", max_length=100)
@@ -48,6 +53,7 @@ class ContactRead(BaseModel):
     tags: list[str]
     created_at: datetime
     updated_at: datetime
+    test_data: bool = TEST_DATA
 
 
 class TagCreate(_Request):
@@ -73,6 +79,7 @@ class CompanyRead(BaseModel):
     properties: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    test_data: bool = TEST_DATA
 
 
 class DealCreate(_Request):
@@ -107,6 +114,7 @@ class DealRead(BaseModel):
     closed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    test_data: bool = TEST_DATA
 
 
 class ActivityCreate(_Request):
@@ -127,3 +135,4 @@ class ActivityRead(BaseModel):
     deal_id: str | None
     occurred_at: datetime
     created_at: datetime
+    test_data: bool = TEST_DATA

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request, Response
 from pydantic import BaseModel
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +15,7 @@ from crm import records
 from crm.records import CrmError, Op
 from platform_api.crm.schemas import ContactUpsert
 from platform_api.deps import Caller
+from platform_api.pagination import paginate
 from platform_api.problems import Problem, not_found
 from store import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag, Role
 
@@ -112,7 +114,17 @@ def tag(db: Session, *, caller: Caller, contact_id: str, name: str, add: bool) -
 
 
 def list_records(
-    db: Session, *, caller: Caller, record_type: str, filters: dict[str, Any], q: str | None, limit: int, offset: int
+    db: Session,
+    *,
+    caller: Caller,
+    record_type: str,
+    filters: dict[str, Any],
+    q: str | None,
+    limit: int,
+    offset: int,
+    cursor: str | None = None,
+    request: Request,
+    response: Response,
 ) -> list[dict[str, Any]]:
     model: Any = records.RECORD_TYPES[record_type]  # the filters and columns below differ by record type
     query = select(model).where(model.tenant_id == caller.tenant_id)
@@ -140,6 +152,15 @@ def list_records(
             CrmActivity: (CrmActivity.body,),
         }[model]
         query = query.where(or_(*(func.lower(column).like(pattern) for column in columns)))
-    order = model.occurred_at.desc() if model is CrmActivity else model.created_at.desc()
-    rows = db.scalars(query.order_by(order, model.id).limit(min(limit, MAX_PAGE)).offset(offset))
+    rows = paginate(
+        db,
+        query,
+        order=((model.occurred_at if model is CrmActivity else model.created_at, True),),
+        row_id=model.id,
+        limit=min(limit, MAX_PAGE),
+        cursor=cursor,
+        request=request,
+        response=response,
+        offset=offset,
+    )
     return [records.snapshot(db, record_type, row) for row in rows]

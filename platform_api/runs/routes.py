@@ -4,11 +4,13 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
+from platform_api.limits import stream_slots
+from platform_api.pagination import Cursor
 from platform_api.runs import schemas, service
 from store import FINAL_EXECUTION_STATUSES
 from store.db import get_session_factory
@@ -33,9 +35,18 @@ def create_run(
 
 @router.get("/runs", response_model=list[schemas.RunSummary])
 def list_runs(
-    db: DB, caller: CurrentCaller, workflow_id: str | None = None, limit: int = Query(50, ge=1, le=500)
+    request: Request,
+    response: Response,
+    db: DB,
+    caller: CurrentCaller,
+    workflow_id: str | None = None,
+    limit: int = Query(50, ge=1, le=500, description="Runs per page, at most 500; newest first."),
+    cursor: Cursor = None,
 ) -> list[schemas.RunSummary]:
-    return service.list_runs(db, caller=caller, workflow_id=workflow_id, limit=limit)
+    """A page of runs; the next page's cursor is in the X-Next-Cursor (and Link) header."""
+    return service.list_runs(
+        db, caller=caller, workflow_id=workflow_id, limit=limit, cursor=cursor, request=request, response=response
+    )
 
 
 @router.get("/runs/{run_id}", response_model=schemas.RunRead)
@@ -47,7 +58,8 @@ def read_run(run_id: str, db: DB, caller: CurrentCaller, settings: Settings = De
 async def run_events(
     run_id: str, caller: CurrentCaller, settings: Settings = Depends(get_settings)
 ) -> EventSourceResponse:
-    """One event per step change and per status change, until the run ends."""
+    """One event per step change and per status change, until the run ends. A tenant may hold
+    `quotas.sse_streams` of them open at once in one API process (not across replicas)."""
     sessions = get_session_factory(settings.platform_database_url)
 
     def read() -> tuple[str, list[schemas.StepRead]]:
@@ -73,4 +85,6 @@ async def run_events(
                 return
             await asyncio.sleep(EVENT_POLL_SECONDS)
 
-    return EventSourceResponse(events())
+    stream = events()
+    stream_slots.open(caller.tenant_id, stream, most=settings.quotas.sse_streams)  # 429 beyond the quota
+    return EventSourceResponse(stream)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fastapi import Request, Response
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +15,8 @@ from core.settings import Settings
 from engine.publish import TEST_RUNS_SUFFIX, DeploymentTarget
 from flow_factory.nodes.trigger_manual import payload_violations
 from platform_api.deps import Caller
+from platform_api.limits import refuse_when_queue_full
+from platform_api.pagination import paginate
 from platform_api.problems import Problem, not_found
 from platform_api.runs import schemas
 from platform_api.runs.schemas import run_status
@@ -38,7 +41,7 @@ def _check_input(graph: dict[str, Any], payload: dict[str, Any]) -> None:
     if not schema:
         return
     errors = [
-        {**violation, "hint": "Send input that matches the trigger's input schema."}
+        {"hint": "Send input that matches the trigger's input schema.", **violation}  # a refused schema has its own
         for violation in payload_violations(schema, payload, "input")
     ]
     if errors:
@@ -85,6 +88,7 @@ def create_run(
         trigger="manual",
         triggered_by=caller.user_id,
     )
+    refuse_when_queue_full(db, settings=settings, tenant_id=caller.tenant_id)
     db.commit()
     return execution
 
@@ -113,11 +117,29 @@ def _summary(execution: Execution) -> dict[str, Any]:
     }
 
 
-def list_runs(db: Session, *, caller: Caller, workflow_id: str | None, limit: int) -> list[schemas.RunSummary]:
+def list_runs(
+    db: Session,
+    *,
+    caller: Caller,
+    workflow_id: str | None,
+    limit: int,
+    cursor: str | None,
+    request: Request,
+    response: Response,
+) -> list[schemas.RunSummary]:
     query = select(Execution).where(Execution.tenant_id == caller.tenant_id)
     if workflow_id:
         query = query.where(Execution.workflow_id == workflow_id)
-    rows = db.scalars(query.order_by(Execution.created_at.desc(), Execution.id).limit(limit))
+    rows = paginate(
+        db,
+        query,
+        order=((Execution.created_at, True),),
+        row_id=Execution.id,
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
+    )
     return [schemas.RunSummary(**_summary(e)) for e in rows]
 
 

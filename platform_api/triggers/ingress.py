@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import defaultdict, deque
@@ -12,15 +13,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from flow_factory.nodes.trigger_manual import payload_violations
 from flow_factory.nodes.trigger_webhook import WebhookTriggerConfig
 from platform_api.deps import Caller
+from platform_api.limits import count_trigger, refuse_when_queue_full
 from platform_api.problems import Problem
 from platform_api.triggers import signatures
 from platform_api.triggers.service import trigger_of, unseal_secret
 from platform_api.workflows.service import get_version
-from store import Execution, ExecutionMode, Role, TriggerSubscription, WebhookEndpoint, Workflow, enqueue_execution
+from store import (
+    Execution,
+    ExecutionMode,
+    Role,
+    TriggerKind,
+    TriggerSubscription,
+    WebhookEndpoint,
+    Workflow,
+    enqueue_execution,
+)
 
 KEPT_HEADERS = ("content-type", "user-agent", "x-delivery-id", "x-github-event", "stripe-signature")
 
@@ -67,25 +78,30 @@ def _schema_problem(schema: dict[str, Any], payload: Any, root: str) -> Problem 
         "payload-invalid",
         "Payload does not match",
         f"{violation['path']}: {violation['message']}",
-        hint="Send a payload that matches the trigger's schema.",
-        errors=[{**violation, "hint": "see the trigger's schema"}],
+        hint=violation.get("hint", "Send a payload that matches the trigger's schema."),
+        errors=[{"hint": "see the trigger's schema", **violation}],  # a refused schema has its own hint
     )
 
 
-def _verify(config: WebhookTriggerConfig, secret: str, body: bytes, headers: dict[str, str], url: str) -> None:
+def _verify(
+    config: WebhookTriggerConfig, secret: str, body: bytes, headers: dict[str, str], url: str
+) -> signatures.Verified:
     try:
         if config.auth == "hmac":
-            signatures.verify_timestamped(
-                secret, body, headers.get("x-flowyard-signature"), name="X-Flowyard-Signature"
+            return signatures.verify_timestamped(
+                secret,
+                body,
+                headers.get("x-flowyard-signature"),
+                name="X-Flowyard-Signature",
+                delivery_id=headers.get(config.delivery_id_header.lower()),
             )
-        elif config.auth == "stripe":
-            signatures.verify_timestamped(secret, body, headers.get("stripe-signature"), name="Stripe-Signature")
-        elif config.auth == "twilio":
-            signatures.verify_twilio(
+        if config.auth == "stripe":
+            return signatures.verify_timestamped(secret, body, headers.get("stripe-signature"), name="Stripe-Signature")
+        if config.auth == "twilio":
+            return signatures.verify_twilio(
                 secret, url, body, headers.get("content-type", ""), headers.get("x-twilio-signature")
             )
-        else:
-            signatures.verify_bearer(secret, headers.get("authorization"))
+        return signatures.verify_bearer(secret, headers.get("authorization"))
     except signatures.BadSignature as exc:
         raise Problem(
             401,
@@ -95,6 +111,47 @@ def _verify(config: WebhookTriggerConfig, secret: str, body: bytes, headers: dic
             hint="Sign the raw body with the endpoint's secret (rotate it if it leaked); "
             "see the trigger.webhook docs for the scheme.",
         ) from None
+
+
+DEDUPE_KEY_LENGTH: int = Execution.__table__.c.dedupe_key.type.length  # type: ignore[attr-defined]
+
+
+def dedupe_key(prefix: str, value: str, *, path: str) -> str:
+    """`prefix` + `value` as an execution's dedupe key; a value too long for the column is the sender's 422."""
+    if len(prefix) + len(value) > DEDUPE_KEY_LENGTH:
+        most = DEDUPE_KEY_LENGTH - len(prefix)
+        message = f"the id is {len(value)} characters long; at most {most} are kept"
+        raise Problem(
+            422,
+            "dedupe-key-too-long",
+            "Id too long",
+            f"{path}: {message}",
+            hint=f"Send an id of at most {most} characters (a UUID or a hash of yours fits).",
+            errors=[{"path": path, "message": message, "hint": f"at most {most} characters"}],
+        )
+    return prefix + value
+
+
+def _delivery(
+    config: WebhookTriggerConfig, verified: signatures.Verified, headers: dict[str, str], payload: Any
+) -> tuple[str | None, str | None]:
+    """The delivery id (shown to the workflow) and the dedupe key. An id counts only when its sender's
+    signature covers it (see `signatures`); otherwise deliveries are told apart by their signature, so a
+    replayed delivery under a new id is still the same delivery."""
+    header_id = headers.get(config.delivery_id_header.lower())
+    field = config.delivery_id_field
+    field_id = str(payload[field]) if field and isinstance(payload, dict) and payload.get(field) is not None else None
+    header_path, field_path = f"headers.{config.delivery_id_header}", f"body.{field}"
+    for value, path in ((header_id, header_path), (field_id, field_path)):
+        if value:
+            dedupe_key("webhook:", value, path=path)  # too long for the column: 422, whether it counts or not
+    if header_id and verified.delivery_id_signed:
+        return header_id, dedupe_key("webhook:", header_id, path=header_path)
+    if field_id:  # inside the signed body
+        return header_id or field_id, dedupe_key("webhook:", field_id, path=field_path)
+    if verified.proof:
+        return header_id, "webhook-sig:" + hashlib.sha256(verified.proof.encode()).hexdigest()
+    return header_id, None
 
 
 def _parse(body: bytes, content_type: str) -> Any:
@@ -138,6 +195,8 @@ def receive_webhook(
             f"This endpoint accepts at most {config.max_body_kb} KiB.",
             hint="Send less, or raise max_body_kb on the trigger.",
         )
+    # signature first: an unsigned or forged delivery counts against no limit, so junk uses up no quota
+    verified = _verify(config, unseal_secret(db, settings, endpoint), body, headers, url)
     wait = rate_limiter.allow(endpoint.id, config.rate_limit_per_minute)
     if wait is not None:
         raise Problem(
@@ -148,16 +207,12 @@ def receive_webhook(
             hint="Retry after the Retry-After seconds.",
             headers={"Retry-After": str(int(wait) + 1)},
         )
-    _verify(config, unseal_secret(db, settings, endpoint), body, headers, url)
+    count_trigger(db, settings=settings, tenant_id=endpoint.tenant_id, kind=TriggerKind.WEBHOOK)
     payload = _parse(body, headers.get("content-type", ""))
     problem = config.payload_schema and _schema_problem(config.payload_schema, payload, "body")
     if problem:
         raise problem
-    delivery_id = headers.get(config.delivery_id_header.lower()) or (
-        str(payload.get(config.delivery_id_field))
-        if config.delivery_id_field and isinstance(payload, dict) and payload.get(config.delivery_id_field) is not None
-        else None
-    )
+    delivery_id, delivery_key = _delivery(config, verified, headers, payload)
     received = {
         "body": payload,
         "headers": {k: v for k, v in headers.items() if k in KEPT_HEADERS},
@@ -173,22 +228,34 @@ def receive_webhook(
         deployment_id=workflow.deployment_id,
         input=received,
         trigger="webhook",
-        dedupe_key=f"webhook:{delivery_id}" if delivery_id else None,
+        dedupe_key=delivery_key,
     )
+    if created:  # a repeated delivery is answered with its run even when the queue is full
+        refuse_when_queue_full(db, settings=settings, tenant_id=endpoint.tenant_id)
     db.commit()
     return execution, created
 
 
 def receive_event(
-    db: Session, *, caller: Caller, name: str, payload: dict[str, Any], event_id: str | None
+    db: Session,
+    *,
+    caller: Caller,
+    name: str,
+    payload: dict[str, Any],
+    event_id: str | None,
+    settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
-    """Start every published workflow of the tenant subscribed to `name`; once per event id."""
+    """Start every published workflow of the tenant subscribed to `name`; once per event id.
+    `settings` (the quotas) default to the process's settings."""
     caller.require(Role.OPERATOR, "send events")
+    settings = settings or get_settings()
+    count_trigger(db, settings=settings, tenant_id=caller.tenant_id, kind=TriggerKind.EVENT)
     subscriptions = db.scalars(
         select(TriggerSubscription).where(
             TriggerSubscription.tenant_id == caller.tenant_id, TriggerSubscription.topic == f"event:{name}"
         )
     ).all()
+    event_key = dedupe_key("event:", event_id, path="id") if event_id else None
     started: list[dict[str, Any]] = []
     for subscription in subscriptions:
         workflow = db.get_one(Workflow, subscription.workflow_id)
@@ -208,8 +275,10 @@ def receive_event(
             input={"event": name, "id": event_id, "payload": payload},
             trigger="event",
             triggered_by=caller.user_id,
-            dedupe_key=f"event:{event_id}" if event_id else None,
+            dedupe_key=event_key,
         )
         started.append({"workflow_id": workflow.id, "run_id": execution.id, "duplicate": not created})
+    if any(run.get("duplicate") is False for run in started):
+        refuse_when_queue_full(db, settings=settings, tenant_id=caller.tenant_id)
     db.commit()
     return started

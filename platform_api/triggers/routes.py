@@ -79,8 +79,12 @@ async def deliver(endpoint_id: str, request: Request, settings: Settings = Depen
 
 
 @router.post("/api/v1/events", status_code=202)
-def send_event(data: EventCreate, request: Request, db: DB, caller: CurrentCaller) -> dict[str, Any]:
-    runs = ingress.receive_event(db, caller=caller, name=data.name, payload=data.payload, event_id=data.id)
+def send_event(
+    data: EventCreate, request: Request, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
+) -> dict[str, Any]:
+    runs = ingress.receive_event(
+        db, caller=caller, name=data.name, payload=data.payload, event_id=data.id, settings=settings
+    )
     wake_dispatcher(request)
     return {"event": data.name, "runs": runs}
 

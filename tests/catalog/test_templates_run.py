@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
 from catalog.loader import load_all
-from tests.catalog.support import connect_everything, wait_for_runs
+from tests.catalog.support import TcpRelay, connect_everything, wait_for_runs
 from tests.conftest import POSTGRES_ENV
 from tests.support import Api
 
@@ -30,7 +31,11 @@ def shop_database(request) -> str | None:
     url = request.getfixturevalue("postgres").create("shop")
     with psycopg.connect(url) as conn:
         conn.execute(KPI_TABLE)
-    return url.replace("postgresql://", "postgresql+psycopg://")
+    address = urlsplit(url)
+    relay = TcpRelay(address.hostname or "127.0.0.1", address.port or 5432)
+    request.addfinalizer(relay.close)
+    relayed = address._replace(netloc=f"{address.username}@127.0.0.1:{relay.port}")
+    return urlunsplit(relayed).replace("postgresql://", "postgresql+psycopg://")
 
 
 def test_every_template_runs_in_test_mode(stack, fake_services, shop_database):

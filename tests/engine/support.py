@@ -103,7 +103,7 @@ def platform_db_url(stack) -> str:
 
 
 def prefect_client(stack) -> SyncPrefectClient:
-    return SyncPrefectClient(stack.prefect_url, httpx_settings={"timeout": 60})
+    return SyncPrefectClient(stack.prefect_url, auth_string=stack.auth_string, httpx_settings={"timeout": 60})
 
 
 class Workflow:
@@ -217,7 +217,12 @@ class WorkerProcess:
     def _registered(self) -> bool:
         if self.process.poll() is not None:
             raise AssertionError(f"worker exited {self.process.returncode}:\n{self.log_tail()}")
-        response = httpx.post(f"{self.stack.prefect_url}/work_pools/{self.pool}/workers/filter", json={}, timeout=5)
+        response = httpx.post(
+            f"{self.stack.prefect_url}/work_pools/{self.pool}/workers/filter",
+            json={},
+            timeout=5,
+            auth=self.stack.prefect_auth,
+        )
         return response.status_code == 200 and bool(response.json())
 
     def log_tail(self) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.admission import SKIPPED, admit
-from engine.dispatcher import claim_batches, congested_deployments, release_due_waits
+from engine.dispatcher import claim_batches, congested_deployments, fair_candidates, release_due_waits
 from store import Batch, Execution, ExecutionStatus, utcnow
 from store.db import get_session_factory
 from tests.conftest import BACKENDS
@@ -47,8 +47,23 @@ def clock() -> Clock:
     return Clock()
 
 
-def claim(db: Session, *, batch_size: int = 100, limit: int = 1000, skip: list[str] | None = None) -> int:
-    return claim_batches(db, batch_size=batch_size, limit=limit, skip_deployments=skip)
+def claim(
+    db: Session,
+    *,
+    batch_size: int = 100,
+    limit: int = 1000,
+    per_tenant: int | None = None,
+    skip: list[str] | None = None,
+    default_max_running: int | None = None,
+) -> int:
+    return claim_batches(
+        db,
+        batch_size=batch_size,
+        limit=limit,
+        per_tenant=per_tenant,
+        skip_deployments=skip,
+        default_max_running=default_max_running,
+    )
 
 
 def batches_of(db: Session, executions: list[Execution]) -> list[list[Execution]]:
@@ -222,3 +237,78 @@ def test_executions_resuming_after_a_wait_are_never_held_back(db, clock):
     assert [e.id for e in admit(db, candidates)] == [resuming.id]
     db.commit()
     assert statuses(db, [new]) == [ExecutionStatus.QUEUED]  # held back, not dropped
+
+
+def test_a_tenants_default_max_running_applies_only_to_tenants_without_their_own(db, clock):
+    plain, own = add_workflow(db, add_tenant(db)), add_workflow(db, add_tenant(db, max_running=5))
+    in_flight(db, plain, clock)
+    capped, free = queued(db, plain, clock, 3), queued(db, own, clock, 3)
+    db.commit()
+
+    assert claim(db, default_max_running=2) == 1 + 3
+    assert statuses(db, capped) == [ExecutionStatus.BATCHED] + [ExecutionStatus.QUEUED] * 2
+    assert set(statuses(db, free)) == {ExecutionStatus.BATCHED}
+
+
+# --- fairness: tenants take turns, a held-back backlog blocks no one else ---------------------------
+
+
+def test_a_tenants_backlog_held_by_its_conflict_policy_does_not_hold_back_another_tenant(db, clock):
+    flooding = add_workflow(db, add_tenant(db), conflict_policy="queue")
+    in_flight(db, flooding, clock)
+    backlog = queued(db, flooding, clock, 50)  # all older than the other tenant's execution
+    other = add_execution(db, add_workflow(db, add_tenant(db)), clock=clock)
+    db.commit()
+
+    for _ in range(3):  # pass after pass, the held backlog is looked at again and stays queued
+        assert claim(db, limit=10, per_tenant=10) <= 1
+    assert statuses(db, [other]) == [ExecutionStatus.BATCHED]
+    assert set(statuses(db, backlog)) == {ExecutionStatus.QUEUED}
+
+
+def test_a_tenant_at_its_running_quota_does_not_hold_back_another_tenant(db, clock):
+    full = add_workflow(db, add_tenant(db, max_running=1))
+    in_flight(db, full, clock)
+    backlog = queued(db, full, clock, 30)
+    other = add_execution(db, add_workflow(db, add_tenant(db)), clock=clock)
+    db.commit()
+
+    assert claim(db, limit=10, per_tenant=5) == 1
+    assert statuses(db, [other]) == [ExecutionStatus.BATCHED]
+    assert set(statuses(db, backlog)) == {ExecutionStatus.QUEUED}
+
+
+def test_tenants_take_turns_oldest_first_at_most_per_tenant_each_pass(db, clock):
+    workflows = {name: add_workflow(db, add_tenant(db)) for name in "ABC"}
+    rows = {name: queued(db, workflows[name], clock, count) for name, count in (("A", 5), ("B", 3), ("C", 1))}
+    db.commit()
+
+    def picked(**kwargs: int) -> list[str]:
+        """The executions looked at, named by tenant and age."""
+        ids = {e.id for e in fair_candidates(db, **kwargs)}
+        return [f"{name}{i}" for name in "ABC" for i, e in enumerate(rows[name]) if e.id in ids]
+
+    assert picked(limit=100, per_tenant=2) == ["A0", "A1", "B0", "B1", "C0"]
+    assert picked(limit=3, per_tenant=2) == ["A0", "B0", "C0"]  # the pass's limit: one turn of each
+    assert picked(limit=4, per_tenant=2) == ["A0", "A1", "B0", "C0"]  # then the oldest of the next turn
+    db.commit()
+    assert claim(db, limit=100, per_tenant=2) == 5
+    assert claim(db, limit=100, per_tenant=2) == 3  # A2 A3 B2
+    assert statuses(db, rows["A"])[4] == ExecutionStatus.QUEUED
+    assert claim(db, limit=100, per_tenant=2) == 1
+
+
+def test_a_second_dispatcher_skips_what_the_first_has_locked_on_postgresql(db, clock, engine_db_url):
+    if not engine_db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: nothing to skip")
+    a, b = add_workflow(db, add_tenant(db)), add_workflow(db, add_tenant(db))
+    first_a, first_b = queued(db, a, clock, 5), queued(db, b, clock, 3)
+    db.commit()
+
+    with get_session_factory(engine_db_url)() as other:
+        mine = {e.id for e in fair_candidates(db, limit=100, per_tenant=2)}  # locked until db commits
+        theirs = {e.id for e in fair_candidates(other, limit=100, per_tenant=2)}
+        other.rollback()
+    db.rollback()
+    assert mine == {e.id for e in first_a[:2] + first_b[:2]}
+    assert theirs == {e.id for e in first_a[2:4] + first_b[2:3]}

@@ -36,9 +36,14 @@ def test_worker_manifests_are_valid_and_give_the_worker_time_to_drain(monkeypatc
     container = pod["containers"][0]
     assert container["command"] == ["python", "-m", "engine.worker"]
 
+    from_secret = {v["name"]: v["valueFrom"]["secretKeyRef"] for v in container["env"] if "valueFrom" in v}
+    # the Prefect API's auth string comes from the Secret, never written in a manifest
+    assert from_secret == {"PREFECT_API_AUTH_STRING": {"name": "flowyard", "key": "PREFECT_API_AUTH_STRING"}}
     for variable in container["env"]:  # each is a setting Flowyard reads (a misspelt one would be ignored)
-        monkeypatch.setenv(variable["name"], variable["value"])
+        monkeypatch.setenv(variable["name"], variable.get("value", "user:from-the-secret"))
     settings = Settings(master_key="k" * 32, database_url="postgresql://flowyard@db/flowyard")
+    assert settings.prefect.auth_string is not None
+    assert settings.prefect.auth_string.get_secret_value() == "user:from-the-secret"
     assert settings.environment == "production"
     assert settings.prefect_api_url == "http://prefect-server.flowyard.svc:4200/api"
     assert settings.worker.work_pool == "flowyard"
@@ -53,7 +58,7 @@ def test_prefects_kubernetes_worker_builds_a_valid_job_for_a_flowyard_batch(stac
     workflow = Workflow(stack, Api(stack.api_url).signup(), held_graph("http://127.0.0.1:9"), pool)
     _, flow_run_id, _ = workflow.run_batch([{"n": 1}])
 
-    job = asyncio.run(job_configuration(stack.prefect_url, pool, flow_run_id))
+    job = asyncio.run(job_configuration(stack.prefect_url, stack.auth_string, pool, flow_run_id))
 
     pod = job.job_manifest["spec"]["template"]["spec"]
     # Prefect's worker insists on these two in the pod spec, where Kubernetes has no such fields: the API server
@@ -69,9 +74,11 @@ def test_prefects_kubernetes_worker_builds_a_valid_job_for_a_flowyard_batch(stac
     assert pod["securityContext"]["runAsNonRoot"] is True
 
 
-async def job_configuration(api_url: str, pool: str, flow_run_id: str) -> KubernetesWorkerJobConfiguration:
+async def job_configuration(
+    api_url: str, auth_string: str, pool: str, flow_run_id: str
+) -> KubernetesWorkerJobConfiguration:
     """What Prefect's Kubernetes worker makes of the flow run before it creates the Job."""
-    async with PrefectClient(api_url) as client:
+    async with PrefectClient(api_url, auth_string=auth_string) as client:
         return await KubernetesWorkerJobConfiguration.resolve_for_flow_run(
             await client.read_flow_run(uuid.UUID(flow_run_id)),
             client=client,

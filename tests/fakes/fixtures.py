@@ -13,6 +13,7 @@ from tests.fakes.twilio import FakeTwilio
 from tests.fakes.x import FakeX
 
 TIMEOUT_SECONDS = 10  # what Flowyard (in `flowyard up`) waits for a service; a longer Delay is a timeout
+EGRESS_ALLOW = '["127.0.0.1/32"]'  # FLOWYARD_EGRESS__ALLOW of the tests: the local fakes and test servers
 
 
 @dataclass
@@ -31,6 +32,8 @@ class FakeServices:
             "FLOWYARD_INTEGRATIONS__X_AUTHORIZE_URL": self.x.url + "/i/oauth2/authorize",
             "FLOWYARD_INTEGRATIONS__TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
             "NO_PROXY": "127.0.0.1,localhost",
+            # the fakes listen on 127.0.0.1: reachable only through the egress allow-list (own services stay refused)
+            "FLOWYARD_EGRESS__ALLOW": EGRESS_ALLOW,
         }
 
 

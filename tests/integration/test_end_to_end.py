@@ -58,10 +58,12 @@ def test_four_node_workflow_runs_end_to_end_and_stays_private(stack, target_serv
 
 def _assert_batches_are_bounded_by_prefect(stack, deployment_name: str, tenant_slug: str) -> None:
     """The tenant's own work queue and the workflow's deployment carry Prefect concurrency limits."""
-    deployment = httpx.get(f"{stack.prefect_url}/deployments/name/graph-interpreter/{deployment_name}").json()
+    deployment = httpx.get(
+        f"{stack.prefect_url}/deployments/name/graph-interpreter/{deployment_name}", auth=stack.prefect_auth
+    ).json()
     assert deployment["work_queue_name"] == f"t-{tenant_slug}"
     assert deployment["global_concurrency_limit"]["limit"] == 10  # FLOWYARD_DISPATCHER__BATCHES_PER_WORKFLOW
-    queue = httpx.get(f"{stack.prefect_url}/work_pools/flowyard/queues/t-{tenant_slug}").json()
+    queue = httpx.get(f"{stack.prefect_url}/work_pools/flowyard/queues/t-{tenant_slug}", auth=stack.prefect_auth).json()
     assert queue["concurrency_limit"] == 20  # FLOWYARD_DISPATCHER__BATCHES_PER_TENANT
 
 

@@ -76,10 +76,12 @@ def test_signed_webhook_starts_a_run_and_bad_deliveries_do_not(stack):
         headers.update({"X-Delivery-Id": delivery} if delivery else {})
         return httpx.post(url, content=payload, headers=headers)
 
-    accepted = deliver(body, sign(secret, body), delivery="d-1")
+    accepted = deliver(body, sign(secret, body, delivery_id="d-1"), delivery="d-1")  # v2: signs the id too
     assert accepted.status_code == 202, accepted.text
-    again = deliver(body, sign(secret, body), delivery="d-1")
+    again = deliver(body, sign(secret, body, stamp=int(time.time()) - 1, delivery_id="d-1"), delivery="d-1")
     assert again.status_code == 202 and again.json() == {"run_id": accepted.json()["run_id"], "duplicate": True}
+    replayed = deliver(body, sign(secret, body, delivery_id="d-1"), delivery="d-9")  # the id is not the signed one
+    assert replayed.status_code == 401, replayed.text
 
     tampered = body.replace(b"ada", b"eve")
     for response, status in [
@@ -131,6 +133,22 @@ def test_a_burst_of_500_deliveries_gives_500_runs_within_the_limit(stack):
     runs = _wait_all(api, published["id"], 500, timeout=600)
     assert len(runs) == 500 and {r["status"] for r in runs} == {"completed"}
     assert _max_overlap(runs) <= 25
+
+
+def test_an_endpoints_rate_limit_counts_signed_deliveries_only(stack):
+    api = Api(stack.api_url).signup()
+    published = _publish(api, "Limited", _webhook_flow(auth="bearer", rate_limit_per_minute=3))
+    url = api.get(f"/api/v1/workflows/{published['id']}/webhook").json()["url"]
+
+    def deliver(secret: str | None) -> httpx.Response:
+        return httpx.post(url, json={"email": "a@example.com"}, headers={"Authorization": f"Bearer {secret}"})
+
+    assert [deliver("forged").status_code for _ in range(5)] == [401] * 5  # checked first, counted nowhere
+    assert [deliver(published["webhook_secret"]).status_code for _ in range(3)] == [202] * 3
+    limited = deliver(published["webhook_secret"])
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert limited.headers["content-type"].startswith("application/problem+json")
+    assert deliver("forged").status_code == 401
 
 
 def _slow_flow(target_server, seconds: float) -> dict:
@@ -223,18 +241,20 @@ def test_schedules_are_prefect_schedules_with_a_dst_aware_preview_and_pause(stac
     deployment = httpx.post(
         stack.prefect_url + "/deployments/filter",
         json={"deployments": {"name": {"any_": [published["deployment_name"]]}}},
+        auth=stack.prefect_auth,
     ).json()[0]
     (schedule,) = deployment["schedules"]
     assert schedule["schedule"]["cron"] == "30 2 * * *" and schedule["schedule"]["timezone"] == "Europe/Berlin"
     assert schedule["active"] is True
 
-    with SyncPrefectClient(stack.prefect_url) as client:  # what the scheduler does; the client retries a 503
+    # what the scheduler does; the client retries a 503
+    with SyncPrefectClient(stack.prefect_url, auth_string=stack.auth_string) as client:
         client.create_flow_run_from_deployment(deployment["id"], parameters={"workflow_id": published["id"]})
     (run,) = _wait_all(api, published["id"], 1)
     assert run["status"] == "completed"
 
     assert api.post(f"/api/v1/workflows/{published['id']}/schedule/pause").json() == {"paused": True}
-    deployment = httpx.get(f"{stack.prefect_url}/deployments/{deployment['id']}").json()
+    deployment = httpx.get(f"{stack.prefect_url}/deployments/{deployment['id']}", auth=stack.prefect_auth).json()
     assert [s["active"] for s in deployment["schedules"]] == [False]
     bad = graph(
         [

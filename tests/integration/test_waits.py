@@ -23,7 +23,8 @@ def _wait_for_status(api: Api, run_id: str, status: str, timeout: float = 120) -
 
 def _running_flow_runs(stack) -> int:
     body = {"flow_runs": {"state": {"type": {"any_": ["RUNNING", "PENDING"]}}}}
-    return len(httpx.post(stack.prefect_url + "/flow_runs/filter", json=body, timeout=10).json())
+    response = httpx.post(stack.prefect_url + "/flow_runs/filter", json=body, timeout=10, auth=stack.prefect_auth)
+    return len(response.json())
 
 
 def _start(api: Api, name: str, flow: dict, payload: dict) -> str:
@@ -116,7 +117,12 @@ def test_approvals_approved_rejected_by_link_and_timed_out(stack):
     again = api.post(f"/api/v1/runs/{approved_id}/approvals/ask", json={"decision": "reject"})
     assert again.status_code == 409
 
-    link = steps_by_node(_wait_for_status(api, linked_id, "waiting"))["ask"]["output"]["approval_url"]
+    output = steps_by_node(_wait_for_status(api, linked_id, "waiting"))["ask"]["output"]
+    assert "/approvals/" not in output["approval_url"]  # the run's page: step output holds no link
+    assert viewer.post(f"/api/v1/runs/{linked_id}/approvals/ask/link").status_code == 403
+    first = api.post(f"/api/v1/runs/{linked_id}/approvals/ask/link").json()["url"]
+    link = api.post(f"/api/v1/runs/{linked_id}/approvals/ask/link").json()["url"]  # replaces the first
+    assert httpx.get(first).status_code == 404
     page = httpx.get(link)
     assert page.status_code == 200 and "Discount for Bo?" in page.text
     assert httpx.post(link, data={"decision": "reject", "comment": "too generous"}).status_code == 200

@@ -228,7 +228,9 @@ def test_workflow_reaches_every_service_once(stack, hub, fake_services):
     hub.secrets += [t for t, (u, _) in fake_services.x.access.items() if u == hub.x_user]
     hub.secrets += [t for t, grant in fake_services.x.refresh.items() if grant.user == hub.x_user]
 
-    limit = httpx.get(f"{stack.prefect_url}/v2/concurrency_limits/t-{hub.slug}-sendgrid-rate").json()
+    limit = httpx.get(
+        f"{stack.prefect_url}/v2/concurrency_limits/t-{hub.slug}-sendgrid-rate", auth=stack.prefect_auth
+    ).json()
     assert limit["slot_decay_per_second"] == 10 and limit["limit"] == 10
 
 
@@ -470,7 +472,7 @@ def _api_texts(stack, hub: Hub) -> list[str]:
 
 
 def _prefect_texts(stack) -> list[str]:
-    prefect = httpx.Client(base_url=stack.prefect_url, timeout=30)
+    prefect = httpx.Client(base_url=stack.prefect_url, auth=stack.prefect_auth, timeout=30)
     texts = []
     for path in (
         "/logs/filter",

@@ -213,7 +213,9 @@ async def test_http_request_step_sends_its_connections_credentials(acme, globex)
 
     server = RecordingServer().start()
     try:
-        block = acme.connection(HttpAuthConnection, "Orders", secrets={"token": "orders-token"}, auth="bearer")
+        block = acme.connection(
+            HttpAuthConnection, "Orders", secrets={"token": "orders-token"}, auth="bearer", base_url=server.url
+        )
         config = {
             "url": f"{server.url}/orders",
             "connection": block.connection_id,

@@ -171,3 +171,14 @@ async def test_mastodon_errors(acme, mastodon, fake_services):
         await wrong.test_connection()
     assert unauthorised.value.message == "Mastodon rejected the credentials (401): The access token is invalid"
     assert "write:statuses" in unauthorised.value.hint
+
+
+async def test_a_mastodon_instance_on_an_internal_address_is_refused(acme):
+    """instance_url is the tenant's: it goes through the egress policy like any step URL."""
+    block = acme.connection(
+        MastodonConnection, "Metadata", secrets={"access_token": "t"}, instance_url="http://169.254.169.254"
+    )
+    with pytest.raises(StepFailure) as caught:
+        await block.test_connection()
+    assert "169.254.169.254 is a link-local address" in caught.value.message
+    assert "FLOWYARD_EGRESS__ALLOW" in caught.value.message and not caught.value.retryable

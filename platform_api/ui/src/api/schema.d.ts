@@ -94,7 +94,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Connections */
+        /**
+         * List Connections
+         * @description A page of connections by type and name; the next page's cursor is in the X-Next-Cursor (and Link) header.
+         */
         get: operations["list_connections_api_v1_connections_get"];
         put?: never;
         /** Create Connection */
@@ -464,7 +467,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Runs */
+        /**
+         * List Runs
+         * @description A page of runs; the next page's cursor is in the X-Next-Cursor (and Link) header.
+         */
         get: operations["list_runs_api_v1_runs_get"];
         put?: never;
         post?: never;
@@ -508,6 +514,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/approvals/{node_id}/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue Link
+         * @description A one-time link for an operator or a named approver; it replaces any earlier link of the step.
+         */
+        post: operations["issue_link_api_v1_runs__run_id__approvals__node_id__link_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run_id}/events": {
         parameters: {
             query?: never;
@@ -517,7 +543,8 @@ export interface paths {
         };
         /**
          * Run Events
-         * @description One event per step change and per status change, until the run ends.
+         * @description One event per step change and per status change, until the run ends. A tenant may hold
+         *     `quotas.sse_streams` of them open at once in one API process (not across replicas).
          */
         get: operations["run_events_api_v1_runs__run_id__events_get"];
         put?: never;
@@ -691,7 +718,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Workflows */
+        /**
+         * List Workflows
+         * @description A page of workflows, last changed first; the next page's cursor is in the X-Next-Cursor (and Link) header.
+         */
         get: operations["list_workflows_api_v1_workflows_get"];
         put?: never;
         /** Create Workflow */
@@ -975,6 +1005,12 @@ export interface components {
              * Format: date-time
              */
             occurred_at: string;
+            /**
+             * Test Data
+             * @description True when a test run wrote this record (test runs never fire data-change triggers).
+             * @default false
+             */
+            test_data?: boolean;
         };
         /** ApiKeyCreate */
         ApiKeyCreate: {
@@ -1064,6 +1100,32 @@ export interface components {
              * @enum {string}
              */
             decision: "approve" | "reject";
+        };
+        /** ApprovalLink */
+        ApprovalLink: {
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Issued To
+             * @description Who answers through the link (recorded as the decider).
+             */
+            issued_to: string;
+            /**
+             * Url
+             * @description The one-time link: whoever opens it answers as `issued_to`. Treat it as a secret.
+             */
+            url: string;
+        };
+        /** ApprovalLinkCreate */
+        ApprovalLinkCreate: {
+            /**
+             * Approver
+             * @description One of the step's named approvers to issue the link for (operators only); default: you.
+             */
+            approver?: string | null;
         };
         /** ApprovalRead */
         ApprovalRead: {
@@ -1165,6 +1227,12 @@ export interface components {
             properties: {
                 [key: string]: unknown;
             };
+            /**
+             * Test Data
+             * @description True when a test run wrote this record (test runs never fire data-change triggers).
+             * @default false
+             */
+            test_data?: boolean;
             /**
              * Updated At
              * Format: date-time
@@ -1450,6 +1518,12 @@ export interface components {
             /** Tags */
             tags: string[];
             /**
+             * Test Data
+             * @description True when a test run wrote this record (test runs never fire data-change triggers).
+             * @default false
+             */
+            test_data?: boolean;
+            /**
              * Updated At
              * Format: date-time
              */
@@ -1556,6 +1630,12 @@ export interface components {
              * @enum {string}
              */
             stage: "lead" | "qualified" | "proposal" | "negotiation" | "won" | "lost";
+            /**
+             * Test Data
+             * @description True when a test run wrote this record (test runs never fire data-change triggers).
+             * @default false
+             */
+            test_data?: boolean;
             /** Title */
             title: string;
             /**
@@ -2767,6 +2847,10 @@ export interface operations {
         parameters: {
             query?: {
                 type?: string | null;
+                /** @description Items per page, at most 200. */
+                limit?: number;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -3000,6 +3084,10 @@ export interface operations {
                 deal_id?: string | null;
                 limit?: number;
                 offset?: number;
+                /** @description false: leave out what test runs wrote; true: only that; absent: both (flagged `test_data`). */
+                test_data?: boolean | null;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -3066,6 +3154,10 @@ export interface operations {
                 q?: string | null;
                 limit?: number;
                 offset?: number;
+                /** @description false: leave out what test runs wrote; true: only that; absent: both (flagged `test_data`). */
+                test_data?: boolean | null;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -3230,6 +3322,10 @@ export interface operations {
                 company_id?: string | null;
                 limit?: number;
                 offset?: number;
+                /** @description false: leave out what test runs wrote; true: only that; absent: both (flagged `test_data`). */
+                test_data?: boolean | null;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -3513,6 +3609,10 @@ export interface operations {
                 contact_id?: string | null;
                 limit?: number;
                 offset?: number;
+                /** @description false: leave out what test runs wrote; true: only that; absent: both (flagged `test_data`). */
+                test_data?: boolean | null;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -3846,7 +3946,10 @@ export interface operations {
         parameters: {
             query?: {
                 workflow_id?: string | null;
+                /** @description Runs per page, at most 500; newest first. */
                 limit?: number;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -3928,6 +4031,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApprovalRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    issue_link_api_v1_runs__run_id__approvals__node_id__link_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                node_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApprovalLinkCreate"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalLink"];
                 };
             };
             /** @description Validation Error */
@@ -4327,7 +4466,12 @@ export interface operations {
     };
     list_workflows_api_v1_workflows_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page, at most 200. */
+                limit?: number;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4341,6 +4485,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WorkflowSummary"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

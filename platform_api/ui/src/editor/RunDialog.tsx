@@ -1,10 +1,13 @@
 // Starts a run by hand: a test run from the editor, or a live run of the published version from the
 // workflows list. The input is a form derived from the trigger's input_schema (or JSON), pre-filled from
-// its defaults and sample; a 422 from the server shows next to the fields it names.
+// its defaults and sample; a 422 from the server shows next to the fields it names. Before a test run it
+// lists the steps that call real URLs anyway (test runs sandbox everything else).
+import { useNodes } from "@xyflow/react";
 import { useState } from "react";
 import { ApiError } from "../api/client";
 import type { JsonSchema } from "../api/types";
 import { Modal } from "../components/Modal";
+import type { StepNode } from "../lib/graph";
 import { initialInput, RunInputForm, type InputError } from "./RunInputForm";
 
 type Props = {
@@ -22,13 +25,38 @@ const NO_ERRORS: InputError[] = [];
 const TEXT = {
   test: {
     title: "Test this workflow", submit: "Run test",
-    intro: "A test run saves your changes and runs them now with this data as the trigger’s payload. Nothing is published; connectors run in test mode.",
+    intro: "A test run saves your changes and runs them now with this data as the trigger’s payload. Nothing is published; connectors run in test mode, CRM changes are marked as test data and start no workflows, and SQL changes are rolled back.",
   },
   live: {
     title: "Run now", submit: "Run now",
     intro: "Runs the published version now with this input, for real: emails, texts and other steps are sent.",
   },
 };
+
+/** Step types that reach real services also in a test run: the others are sandboxed or rolled back. */
+const CALLS_OUT_IN_TESTS = new Set(["http.request"]);
+
+export type LiveCall = { id: string; label: string; url: string };
+
+export function liveCallSteps(nodes: StepNode[]): LiveCall[] {
+  return nodes
+    .filter((n) => CALLS_OUT_IN_TESTS.has(n.data.type))
+    .map((n) => ({ id: n.id, label: n.data.label || n.id, url: typeof n.data.config.url === "string" ? n.data.config.url : "" }));
+}
+
+/** Only inside the editor (it reads the canvas' nodes): a test run's dialog. */
+function LiveCallsNotice() {
+  const calls = liveCallSteps(useNodes<StepNode>());
+  if (calls.length === 0) return null;
+  return (
+    <div className="callout callout-warn" role="note" data-testid="live-calls">
+      <strong>{calls.length === 1 ? "This step calls" : "These steps call"} a real URL, also in a test run:</strong>
+      <ul>
+        {calls.map((call) => <li key={call.id}>{call.label}{call.url && <>: <code>{call.url}</code></>}</li>)}
+      </ul>
+    </div>
+  );
+}
 
 export function RunDialog({ mode, workflowName, schema, sample, onRun, onClose }: Props) {
   const [initial] = useState(() => initialInput(schema, sample));
@@ -55,6 +83,7 @@ export function RunDialog({ mode, workflowName, schema, sample, onRun, onClose }
       </>
     }>
       <p>{text.intro}</p>
+      {mode === "test" && <LiveCallsNotice />}
       {problem && inputErrors === NO_ERRORS && (
         <div className="callout callout-error" role="alert">
           <strong>Could not start the run: {problem.message}</strong>
