@@ -18,13 +18,13 @@ from uuid import UUID
 from sqlalchemy import select
 
 from blocks.base import ActionContext, IntegrationBlock
-from blocks.crypto import TenantCipher, tenant_cipher
+from blocks.crypto import TenantCipher, cipher_for
 from blocks.runtime import platform_sessions, rate_limit_per_second, settings
 from core import prefect_client as prefect_retries
 from core.errors import Permanent, Retryable, StepFailure
 from core.naming import owned_by, slugify, tenant_object_name
 from core.settings import Settings
-from store import Connection, ConnectionStatus, Tenant
+from store import Connection, ConnectionStatus, Tenant, record_event
 
 B = TypeVar("B", bound=IntegrationBlock)
 R = TypeVar("R")
@@ -32,6 +32,8 @@ CACHE_SECONDS = 30.0
 _blocks: dict[tuple[str, str], tuple[float, IntegrationBlock]] = {}
 _ensured_limits: set[tuple[str, float]] = set()
 _waiting: dict[tuple[str, int], list[asyncio.Future]] = {}  # (rate limit, event loop) -> steps waiting
+_secret_uses: dict[str, None] = {}  # dedupe keys of audited uses, oldest first (skips the database)
+SECRET_USES_REMEMBERED = 10_000
 
 
 def block_name(tenant_slug: str, type_slug: str, name: str) -> str:
@@ -65,7 +67,7 @@ def _lookup(tenant_id: str, connection_id: str) -> Found | None:
         slug = db.scalar(select(Tenant.slug).where(Tenant.id == tenant_id))
         if slug is None:
             return None
-        cipher = tenant_cipher(db, tenant_id, master_key=settings().master_key.get_secret_value())
+        cipher = cipher_for(db, tenant_id, settings())
         return Found(row, slug, cipher)
 
 
@@ -86,7 +88,28 @@ async def load_for_step(ctx: ActionContext, connection_id: str, block_type: type
     block = await _cached_block(block_type, row)
     block.attach(found.cipher, row.block_name, row.id, recorded=row.config, label=row.name)
     block.verify_settings()  # before any action runs, even one that sends no secret
+    await asyncio.to_thread(_audit_secret_use, ctx, row)
     return block, found.tenant_slug
+
+
+def _audit_secret_use(ctx: ActionContext, row: Connection) -> None:
+    """One `connection.secret_used` audit row per run and connection, however many steps or retries use it."""
+    key = f"run:{ctx.execution_id}:connection:{row.id}"
+    if key in _secret_uses:
+        return
+    with platform_sessions()() as db:
+        record_event(
+            db,
+            tenant_id=ctx.tenant_id,
+            action="connection.secret_used",
+            target=f"connection:{row.id}",
+            detail={"run_id": ctx.execution_id, "node_id": ctx.node_id, "mode": ctx.mode},
+            dedupe_key=key,
+        )
+        db.commit()
+    _secret_uses[key] = None
+    if len(_secret_uses) > SECRET_USES_REMEMBERED:
+        del _secret_uses[next(iter(_secret_uses))]
 
 
 async def _cached_block(block_type: type[B], row: Connection) -> B:

@@ -1,10 +1,17 @@
 """AES-256-GCM envelope encryption.
 
 Each tenant has a random 256-bit data key. It is stored only wrapped (AES-256-GCM) by a key derived
-from FLOWYARD_MASTER_KEY, in `tenant_keys`. Secrets are sealed with the data key, bound (as GCM
-associated data) to the tenant and to where they are stored, so a ciphertext copied to another
-tenant or another field does not open. A block's settings are authenticated with a MAC under a key
-derived from the same data key (`TenantCipher.mac`), so they cannot be changed where they are stored.
+from FLOWYARD_MASTER_KEY, in `tenant_keys`, with the id of the master key that wrapped it. Secrets are
+sealed with the data key, bound (as GCM associated data) to the tenant and to where they are stored, so a
+ciphertext copied to another tenant or another field does not open. A block's settings are authenticated
+with a MAC under a key derived from the same data key (`TenantCipher.mac`), so they cannot be changed where
+they are stored.
+
+Both rotate. A sealed value and a MAC name the data key that made them (`fy2.<key id>.…`), so a tenant's
+new data key seals from the moment it exists while values sealed with its earlier ones
+(`tenant_retired_keys`) still open until they are sealed again. A wrapped data key names its master key,
+so FLOWYARD_PREVIOUS_MASTER_KEYS keep opening what they wrapped until `flowyard keys rotate-master`
+re-wraps it.
 """
 
 from __future__ import annotations
@@ -13,20 +20,29 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import TenantKey
+from store import RetiredTenantKey, TenantKey
+from store.secrets import FIRST_KEY_ID
 
-PREFIX = "fy1."
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+PREFIX = "fy1."  # sealed before key ids: with the tenant's first data key
+PREFIX_WITH_KEY_ID = "fy2."  # fy2.<data key id>.<nonce + ciphertext>
 MAC_PREFIX = "fym1."
+MAC_PREFIX_WITH_KEY_ID = "fym2."
 NONCE_BYTES = 12
 
 
@@ -42,23 +58,32 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def seal(key: bytes, plaintext: str, *, aad: str) -> str:
+def seal(key: bytes, plaintext: str, *, aad: str, key_id: str | None = None) -> str:
     nonce = os.urandom(NONCE_BYTES)
-    return PREFIX + _b64(nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), aad.encode()))
+    body = _b64(nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), aad.encode()))
+    return PREFIX + body if key_id is None else f"{PREFIX_WITH_KEY_ID}{key_id}.{body}"
 
 
 def unseal(key: bytes, token: str, *, aad: str) -> str:
     if not is_sealed(token):
         raise DecryptionError("the value is not sealed")
-    raw = _unb64(token[len(PREFIX) :])
     try:
+        raw = _unb64(token.rsplit(".", 1)[1])  # base64url has no dots; key ids have none either
         return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad.encode()).decode()
     except (InvalidTag, ValueError) as exc:
         raise DecryptionError("the value does not open with this key") from exc
 
 
 def is_sealed(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(PREFIX)
+    return isinstance(value, str) and value.startswith((PREFIX, PREFIX_WITH_KEY_ID))
+
+
+def key_id_of(token: str) -> str:
+    """The id of the data key that sealed a value or made a MAC."""
+    for prefix in (PREFIX_WITH_KEY_ID, MAC_PREFIX_WITH_KEY_ID):
+        if token.startswith(prefix):
+            return token[len(prefix) :].split(".", 1)[0]
+    return FIRST_KEY_ID
 
 
 @lru_cache(maxsize=4)
@@ -69,26 +94,80 @@ def master_kek(master_key: str) -> bytes:
     )
 
 
+@lru_cache(maxsize=8)
+def master_key_id(master_key: str) -> str:
+    """A public name of a master key (recorded beside what it wrapped); reveals nothing of the key."""
+    return (
+        HKDF(algorithm=hashes.SHA256(), length=8, salt=b"flowyard", info=b"master-key-id-v1")
+        .derive(master_key.encode())
+        .hex()
+    )
+
+
+@dataclass(frozen=True)
+class MasterKeys:
+    """The master key that wraps new data keys, and earlier ones that still open what they wrapped."""
+
+    current: str
+    previous: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, settings: Settings) -> MasterKeys:
+        return cls(
+            settings.master_key.get_secret_value(),
+            tuple(key.get_secret_value() for key in settings.previous_master_keys),
+        )
+
+    @property
+    def current_id(self) -> str:
+        return master_key_id(self.current)
+
+    def candidates(self, wrapped_by: str | None) -> list[str]:
+        """The master keys to try on a data key wrapped by `wrapped_by` (None: wrapped before ids, try all)."""
+        keys = [self.current, *self.previous]
+        return keys if wrapped_by is None else [key for key in keys if master_key_id(key) == wrapped_by]
+
+
 @dataclass(frozen=True)
 class TenantCipher:
-    """Seals and opens one tenant's secrets; `context` says where the value is stored."""
+    """Seals and opens one tenant's secrets; `context` says where the value is stored. Seals with the
+    current data key `key`; opens with it or with a retired key still in use (`older`, by key id)."""
 
     tenant_id: str
     key: bytes
+    key_id: str
+    older: tuple[tuple[str, bytes], ...] = ()
 
     def seal(self, plaintext: str, *, context: str) -> str:
-        return seal(self.key, plaintext, aad=f"{self.tenant_id}|{context}")
+        return seal(self.key, plaintext, aad=f"{self.tenant_id}|{context}", key_id=self.key_id)
 
     def unseal(self, token: str, *, context: str) -> str:
-        return unseal(self.key, token, aad=f"{self.tenant_id}|{context}")
+        return unseal(self._key(key_id_of(token)), token, aad=f"{self.tenant_id}|{context}")
 
     def mac(self, message: str, *, context: str) -> str:
         """An HMAC-SHA256 of `message` under a key derived from the data key (never the data key itself)."""
-        data = f"{self.tenant_id}|{context}|{message}".encode()
-        return MAC_PREFIX + _b64(hmac.new(_mac_key(self.key), data, hashlib.sha256).digest())
+        return f"{MAC_PREFIX_WITH_KEY_ID}{self.key_id}.{self._digest(self.key, message, context)}"
 
     def mac_matches(self, tag: str, message: str, *, context: str) -> bool:
-        return hmac.compare_digest(tag.encode(), self.mac(message, context=context).encode())
+        key_id = key_id_of(tag)
+        try:
+            digest = self._digest(self._key(key_id), message, context)
+        except DecryptionError:
+            return False
+        expected = MAC_PREFIX + digest if key_id == FIRST_KEY_ID else f"{MAC_PREFIX_WITH_KEY_ID}{key_id}.{digest}"
+        return hmac.compare_digest(tag.encode(), expected.encode())
+
+    def _digest(self, key: bytes, message: str, context: str) -> str:
+        data = f"{self.tenant_id}|{context}|{message}".encode()
+        return _b64(hmac.new(_mac_key(key), data, hashlib.sha256).digest())
+
+    def _key(self, key_id: str) -> bytes:
+        if key_id == self.key_id:
+            return self.key
+        for older_id, key in self.older:
+            if older_id == key_id:
+                return key
+        raise DecryptionError(f"the data key {key_id} that sealed the value is gone")
 
     def __repr__(self) -> str:  # never print the key
         return f"TenantCipher(tenant_id={self.tenant_id!r})"
@@ -103,26 +182,144 @@ def _wrap_aad(tenant_id: str) -> str:
     return f"tenant-data-key|{tenant_id}"
 
 
+def _wrap(master_key: str, tenant_id: str, key: bytes) -> str:
+    return seal(master_kek(master_key), _b64(key), aad=_wrap_aad(tenant_id))
+
+
 @lru_cache(maxsize=1024)
 def _unwrap(master_key: str, tenant_id: str, wrapped: str) -> bytes:
     return _unb64(unseal(master_kek(master_key), wrapped, aad=_wrap_aad(tenant_id)))
 
 
-def tenant_cipher(db: Session, tenant_id: str, *, master_key: str) -> TenantCipher:
+class _Wrapped(Protocol):
+    tenant_id: str
+    wrapped_key: str
+    master_key_id: str | None
+
+
+def _open(row: _Wrapped, masters: MasterKeys) -> bytes:
+    for master_key in masters.candidates(row.master_key_id):
+        try:
+            return _unwrap(master_key, row.tenant_id, row.wrapped_key)
+        except DecryptionError:
+            continue
+    raise DecryptionError(
+        f"tenant {row.tenant_id}'s data key does not open with the configured master keys "
+        f"(it was wrapped by master key {row.master_key_id or 'of before key ids'}): set FLOWYARD_MASTER_KEY, "
+        "or list the earlier key in FLOWYARD_PREVIOUS_MASTER_KEYS until `flowyard keys rotate-master` has run"
+    )
+
+
+def _new_key_id() -> str:
+    return os.urandom(6).hex()
+
+
+def _masters(master_key: str | MasterKeys) -> MasterKeys:
+    return master_key if isinstance(master_key, MasterKeys) else MasterKeys(master_key)
+
+
+def tenant_cipher(db: Session, tenant_id: str, *, master_key: str | MasterKeys) -> TenantCipher:
     """The tenant's cipher; creates its data key on first use, in the caller's transaction (a second
     session would wait forever for the caller's SQLite write lock)."""
-    wrapped = db.get(TenantKey, tenant_id)
-    if wrapped is None:
+    masters = _masters(master_key)
+    row = db.get(TenantKey, tenant_id)
+    if row is None:
         key = os.urandom(32)
-        row = TenantKey(
-            tenant_id=tenant_id, wrapped_key=seal(master_kek(master_key), _b64(key), aad=_wrap_aad(tenant_id))
+        new = TenantKey(
+            tenant_id=tenant_id,
+            key_id=_new_key_id(),
+            wrapped_key=_wrap(masters.current, tenant_id, key),
+            master_key_id=masters.current_id,
         )
         try:
             with db.begin_nested():
-                db.add(row)
+                db.add(new)
         except IntegrityError:  # created concurrently: use that one
             pass
-        wrapped = db.get(TenantKey, tenant_id, populate_existing=True)
-        if wrapped is None:
+        row = db.get(TenantKey, tenant_id, populate_existing=True)
+        if row is None:
             raise RuntimeError(f"tenant {tenant_id}'s data key was neither created nor found")
-    return TenantCipher(tenant_id, _unwrap(master_key, tenant_id, wrapped.wrapped_key))
+    retired = db.scalars(select(RetiredTenantKey).where(RetiredTenantKey.tenant_id == tenant_id)).all()
+    older = tuple((old.key_id, _open(old, masters)) for old in retired)
+    return TenantCipher(tenant_id, _open(row, masters), row.key_id, older)
+
+
+def cipher_for(db: Session, tenant_id: str, settings: Settings) -> TenantCipher:
+    """The tenant's cipher under the configured master keys (FLOWYARD_MASTER_KEY and the previous ones)."""
+    return tenant_cipher(db, tenant_id, master_key=MasterKeys.of(settings))
+
+
+# --- rotation -----------------------------------------------------------------------------------
+
+
+def rotate_data_key(db: Session, tenant_id: str, *, master_key: str | MasterKeys) -> str:
+    """Give the tenant a new data key, in the caller's transaction; the one it replaces is kept as retired
+    (values it sealed still open) until `drop_retired_keys`. Returns the new key's id."""
+    masters = _masters(master_key)
+    tenant_cipher(db, tenant_id, master_key=masters)  # makes the first key if there is none yet
+    row = db.get_one(TenantKey, tenant_id, with_for_update=True, populate_existing=True)
+    db.add(
+        RetiredTenantKey(
+            tenant_id=tenant_id, key_id=row.key_id, wrapped_key=row.wrapped_key, master_key_id=row.master_key_id
+        )
+    )
+    row.key_id = _new_key_id()
+    row.wrapped_key, row.master_key_id = _wrap(masters.current, tenant_id, os.urandom(32)), masters.current_id
+    return row.key_id
+
+
+def drop_retired_keys(db: Session, tenant_id: str) -> int:
+    """Forget the tenant's retired data keys (everything they sealed was sealed again); the caller commits."""
+    result = db.execute(delete(RetiredTenantKey).where(RetiredTenantKey.tenant_id == tenant_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def rewrap_data_keys(
+    db: Session, masters: MasterKeys, *, on_progress: Callable[[int, int], None] | None = None, batch: int = 200
+) -> int:
+    """Re-wrap with the current master key every data key (current and retired, of every tenant) that a
+    previous one wrapped, or that was wrapped before master keys had ids, committing each batch so that an
+    interrupted run resumes where it stopped. Returns how many."""
+    previous_ids = [master_key_id(key) for key in masters.previous]
+    total = len(_stale_keys(db, TenantKey, previous_ids)) + len(_stale_keys(db, RetiredTenantKey, previous_ids))
+    progress = on_progress or (lambda done, total: None)
+    done = _rewrap(db, TenantKey, masters, previous_ids, lambda n: progress(n, total), batch)
+    return done + _rewrap(db, RetiredTenantKey, masters, previous_ids, lambda n: progress(done + n, total), batch)
+
+
+def _rewrap(
+    db: Session,
+    model: type[WrappedKey],
+    masters: MasterKeys,
+    previous_ids: list[str],
+    on_progress: Callable[[int], None],
+    batch: int,
+) -> int:
+    done = 0
+    while rows := _stale_keys(db, model, previous_ids, limit=batch):
+        for row in rows:
+            row.wrapped_key = _wrap(masters.current, row.tenant_id, _open(row, masters))
+            row.master_key_id = masters.current_id
+        db.commit()
+        done += len(rows)
+        on_progress(done)
+    return done
+
+
+WrappedKey = TypeVar("WrappedKey", TenantKey, RetiredTenantKey)
+
+
+def _stale_keys(
+    db: Session, model: type[WrappedKey], previous_ids: list[str], *, limit: int | None = None
+) -> Sequence[WrappedKey]:
+    """Data keys wrapped by one of `previous_ids`, or before master keys had ids."""
+    stale = or_(model.master_key_id.is_(None), model.master_key_id.in_(previous_ids))
+    return db.scalars(select(model).where(stale).limit(limit)).all()
+
+
+def data_keys_not_wrapped_by(db: Session, masters: MasterKeys) -> int:
+    """How many data keys the current master key did not wrap (after a rotation: those no configured key opens)."""
+    return sum(
+        len(db.scalars(select(model.tenant_id).where(model.master_key_id.is_distinct_from(masters.current_id))).all())
+        for model in (TenantKey, RetiredTenantKey)
+    )

@@ -5,6 +5,7 @@ Nested groups use a double underscore: `FLOWYARD_API__PORT=8080`.
 
 from __future__ import annotations
 
+import base64
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +15,15 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_MASTER_KEY = "flowyard-development-master-key-change-me"
+MAKE_MASTER_KEY = 'python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"'
+
+
+def is_strong_master_key(value: str) -> bool:
+    """Whether a master key is 32 bytes, base64-encoded (what production requires)."""
+    try:
+        return len(base64.b64decode(value, validate=True)) == 32
+    except ValueError:
+        return False
 
 
 class ApiSettings(BaseModel):
@@ -22,6 +32,15 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(1_048_576, description="Largest request body accepted; larger ones get 413.")
     signup_enabled: bool = Field(True, description="Whether POST /api/v1/signup may create new tenants.")
     session_ttl_hours: int = Field(24 * 7, description="How long a login token stays valid, in hours.")
+    login_throttle_minutes: int = Field(
+        15, ge=1, le=1440, description="Window in which failed logins are counted for throttling, in minutes."
+    )
+    login_failures_per_account: int = Field(
+        10, ge=1, description="Failed logins to one account within the window before its logins answer 429."
+    )
+    login_failures_per_address: int = Field(
+        100, ge=1, description="Failed logins from one client address within the window before its logins answer 429."
+    )
     public_url: str | None = Field(None, description="URL users reach the API at; defaults to http://host:port.")
     tenant_role: bool = Field(
         True,
@@ -206,6 +225,38 @@ class QuotaSettings(BaseModel):
     )
 
 
+class RetentionSettings(BaseModel):
+    """How long a workspace's data is kept when the workspace has no policy of its own
+    (`PATCH /api/v1/tenant {retention}`), and how the hourly `flowyard-maintenance` flow purges it."""
+
+    run_history_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Days an ended run (execution), its steps and the notifications about it are kept.",
+    )
+    step_payload_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days a run's input and its steps' inputs and outputs, and delivered outbox snapshots, are "
+        "kept; after that they are cleared and the run itself stays.",
+    )
+    log_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days the Prefect flow runs of a workspace (with their task runs and logs) are kept.",
+    )
+    batch_size: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="Most rows one purge statement deletes or clears (Prefect flow runs: at most 50 per call), so "
+        "that the hourly purge never holds long locks; it repeats until nothing expired is left.",
+    )
+
+
 DEFAULT_RATE_LIMITS = {"sendgrid": 10.0, "twilio": 5.0, "x": 1.0, "mastodon": 1.0, "http": 20.0, "sql": 20.0}
 
 
@@ -267,7 +318,14 @@ class Settings(BaseSettings):
     )
     master_key: SecretStr = Field(
         SecretStr(PLACEHOLDER_MASTER_KEY),
-        description="Master key that wraps each tenant's data key. Required in production.",
+        description="Master key that wraps each tenant's data key: 32 random bytes, base64 (make one with "
+        f"`{MAKE_MASTER_KEY}`). Required in production; in development `flowyard up` generates one in "
+        "FLOWYARD_HOME/secrets/master-key on first start.",
+    )
+    previous_master_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Master keys being rotated away from, as a JSON list: data keys they wrapped still open "
+        "until `flowyard keys rotate-master` has re-wrapped them with FLOWYARD_MASTER_KEY (see Key rotation).",
     )
     api: ApiSettings = Field(default_factory=ApiSettings, description="The platform API.")
     prefect: PrefectSettings = Field(default_factory=PrefectSettings, description="The Prefect server.")
@@ -286,11 +344,17 @@ class Settings(BaseSettings):
     quotas: QuotaSettings = Field(
         default_factory=QuotaSettings, description="What one tenant may use: executions, triggers per minute, streams."
     )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long workspaces' runs, payloads and logs are kept."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
-        if self.environment == "production" and self.master_key.get_secret_value() == PLACEHOLDER_MASTER_KEY:
-            raise ValueError("FLOWYARD_MASTER_KEY must be set to a real secret in production")
+        if self.environment == "production" and not is_strong_master_key(self.master_key.get_secret_value()):
+            raise ValueError(
+                "FLOWYARD_MASTER_KEY must be 32 random bytes, base64-encoded, in production; "
+                f"make one with: {MAKE_MASTER_KEY}"
+            )
         return self
 
     @model_validator(mode="after")

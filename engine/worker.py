@@ -9,6 +9,8 @@ This worker is a `BaseWorker` of its own type ("flowyard") that runs each flow r
   dispatcher wakes it as soon as it has created flow runs (`engine.wakeup`), so a new batch
   starts within tens of milliseconds, and it polls again as soon as a slot frees up after a poll that
   found more flow runs than free slots; the regular poll is the fallback.
+- Flows: a flow run of the pool runs the flow its deployment names: the interpreter, or the hourly
+  `flowyard-maintenance` flow (`engine.maintenance`, retention).
 - Start-up: no suspension observer per flow run (see `_no_suspension_observer`).
 - Cancellation: every `CANCEL_POLL_SECONDS` it asks Prefect which of its flow runs are
   `Cancelling` (cancelled from the UI or API). A running one has its asyncio task cancelled and
@@ -64,6 +66,7 @@ from core import prefect_client as prefect_retries
 from core.prefect_client import api_settings
 from core.settings import get_settings
 from engine import wakeup
+from engine.maintenance import MAINTENANCE_FLOW, flowyard_maintenance
 from flow_factory.interpreter import graph_interpreter
 
 if TYPE_CHECKING:
@@ -138,6 +141,8 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
     def __init__(self, *args: Any, flow: Flow[..., Any] = graph_interpreter, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._flow = flow
+        self._flows: dict[str, Flow[..., Any]] = {flow.name: flow, MAINTENANCE_FLOW: flowyard_maintenance}
+        self._flow_names: dict[uuid.UUID, str] = {}  # flow id -> name, asked of Prefect once per flow
         self._active: dict[uuid.UUID, tuple[asyncio.Task[FlowyardWorkerResult], RunControl]] = {}
         self._woken = asyncio.Event()  # set: poll Prefect now (see `poll_when_woken`)
         self._left_behind = False  # the last poll found more flow runs than free slots
@@ -198,7 +203,8 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
     async def _run_flow(self, flow_run: FlowRun, control: RunControl) -> FlowyardWorkerResult:
         _run_control.set(control)
         try:
-            await run_flow_async(self._flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
+            flow = await self._flow_for(flow_run)
+            await run_flow_async(flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
         except (TerminationSignal, Abort):  # cancelled (the engine set Cancelled, ran the hooks) or refused by Prefect
             pass
         except asyncio.CancelledError:  # never let it reach the task group: it would stop the whole worker
@@ -210,6 +216,13 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
             await self._propose_crashed_state(flow_run, f"The Flowyard worker could not run it: {exc!r}")
             return FlowyardWorkerResult(identifier=str(flow_run.id), status_code=1)
         return FlowyardWorkerResult(identifier=str(flow_run.id), status_code=0)
+
+    async def _flow_for(self, flow_run: FlowRun) -> Flow[..., Any]:
+        """The flow a flow run's deployment runs: the interpreter, or the maintenance flow (by the flow's name)."""
+        name = self._flow_names.get(flow_run.flow_id)
+        if name is None:
+            name = self._flow_names[flow_run.flow_id] = (await self.client.read_flow(flow_run.flow_id)).name
+        return self._flows.get(name, self._flow)
 
     # --- cancellation -------------------------------------------------------------------------
 

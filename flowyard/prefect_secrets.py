@@ -49,7 +49,7 @@ def new_encryption_key() -> str:
     return Fernet.generate_key().decode()
 
 
-def _kept(path: Path, make: Callable[[], str]) -> str:
+def kept_secret(path: Path, make: Callable[[], str]) -> str:
     """The value stored at `path`, made and stored (0600) first if there is none. The caller holds the home's
     lock, so no other `up` writes it at the same time."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -109,7 +109,7 @@ def resolve(settings: Settings) -> PrefectSecrets:
     if prefect.auth_string is not None:
         auth: str | None = prefect.auth_string.get_secret_value()
     elif prefect.start_server:
-        auth = _kept(auth_string_path(home), new_auth_string)
+        auth = kept_secret(auth_string_path(home), new_auth_string)
     else:
         auth = stored_auth_string(home)
     key = None
@@ -119,7 +119,7 @@ def resolve(settings: Settings) -> PrefectSecrets:
             key = given.get_secret_value()
         else:
             database_url = settings.prefect_database_url
-            key = _kept(
+            key = kept_secret(
                 encryption_key_path(home), lambda: key_in_prefect_database(database_url) or new_encryption_key()
             )
         Fernet(key.encode())  # a malformed key fails here, not in the server at the first block it stores

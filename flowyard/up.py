@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from core.settings import Settings
-from flowyard import prefect_secrets
+from flowyard import master_key, prefect_secrets
 from flowyard.prefect_secrets import PrefectSecrets
 from flowyard.processes import ChildFailed, ChildProcess, Supervisor, describe_exit, port_is_free
 
@@ -146,6 +146,15 @@ def ensure_work_pool(settings: Settings, name: str, pool_type: str) -> None:
                 )
 
 
+def ensure_maintenance(settings: Settings) -> None:
+    """The hourly `flowyard-maintenance` deployment (retention) in the worker's pool, created or updated."""
+    from core.prefect_client import prefect_client
+    from engine.maintenance import ensure_maintenance_deployment
+
+    with prefect_client(settings) as client:
+        ensure_maintenance_deployment(client, work_pool=settings.worker.work_pool)
+
+
 def lock_home(home: Path):
     """Hold an exclusive lock on the home for as long as this process lives; None if another `up` holds it."""
     handle = open(home / "up.lock", "a+")
@@ -183,6 +192,10 @@ def start_all(
             ensure_work_pool(settings, settings.worker.work_pool, settings.worker.type)
         except Exception as exc:
             raise StartupError(f"could not create work pool {settings.worker.work_pool!r}: {exc}") from exc
+        try:
+            ensure_maintenance(settings)
+        except Exception as exc:
+            raise StartupError(f"could not create the flowyard-maintenance deployment: {exc}") from exc
     api_health = f"http://{_probe_host(settings.api.host)}:{settings.api.port}/api/v1/health"
     _start(supervisor, platform_api(settings, env, logs), "platform API", api_health)
     if settings.worker.start:
@@ -239,10 +252,13 @@ def run_up(settings: Settings) -> int:
         return EXIT_CONFIG_ERROR
     try:
         secrets = prefect_secrets.resolve(settings)
+        generated_master_key = master_key.resolve(settings)
     except (OSError, ValueError) as exc:
-        print(f"flowyard up: Prefect secrets under {home / 'secrets'}: {exc}", file=sys.stderr)
+        print(f"flowyard up: secrets under {home / 'secrets'}: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     env = child_env(settings, secrets.auth_string)
+    if generated_master_key:
+        env["FLOWYARD_MASTER_KEY"] = generated_master_key
     os.environ.update(env)  # so in-process Prefect calls talk to our server and keep state under home
     from store.migrate import upgrade
 
@@ -252,6 +268,14 @@ def run_up(settings: Settings) -> int:
         first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
         print(f"flowyard up: platform database migration failed: {first_line}", file=sys.stderr)
         return 1
+    if generated_master_key:
+        from blocks.crypto import DecryptionError
+
+        try:
+            master_key.rewrap_placeholder_keys(settings, generated_master_key)
+        except DecryptionError as exc:
+            print(f"flowyard up: {exc}", file=sys.stderr)
+            return EXIT_CONFIG_ERROR
     return supervise(settings, env, logs, secrets)
 
 

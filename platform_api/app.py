@@ -12,12 +12,15 @@ from fastapi_offline import FastAPIOffline
 
 from core.settings import Settings, get_settings
 from engine.dispatcher import Dispatcher
-from platform_api import graphs, notifications, tenant
+from platform_api import graphs, keys, notifications, tenant
 from platform_api.approvals.routes import router as approvals_router
+from platform_api.audit.routes import router as audit_router
 from platform_api.auth.routes import router as auth_router
 from platform_api.connections.routes import router as connections_router
 from platform_api.crm.routes import router as crm_router
 from platform_api.limits import BodySizeLimit
+from platform_api.members.routes import router as members_router
+from platform_api.privacy.routes import router as privacy_router
 from platform_api.problems import install_problem_handlers
 from platform_api.runs.routes import router as runs_router
 from platform_api.security_headers import SecurityHeaders
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for router in (
         auth_router,
+        members_router,
         graphs.router,
         workflows_router,
         runs_router,
@@ -63,9 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connections_router,
         crm_router,
         tenant.router,
+        keys.router,
         templates_router,
         triggers_router,
         notifications.router,
+        audit_router,
+        privacy_router,
     ):
         app.include_router(router)
 

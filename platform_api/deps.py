@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
+from platform_api.permissions import Permission, not_permitted, permissions_of
 from platform_api.problems import Problem, forbidden
 from store import ApiKey, LoginSession, Membership, Role, Tenant, utcnow
 from store.db import get_session_factory, scope_to_tenant
@@ -65,11 +66,21 @@ class Caller:
     role: str
     user_id: str | None
     api_key_id: str | None = None
+    scopes: tuple[str, ...] | None = None  # an API key's (read, run, deploy, admin); None for a login
+    session_id: str | None = None  # the login session of a login token
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return permissions_of(self.role, self.scopes)
 
     def require(self, needed: Role, action: str) -> None:
-        """Roles are ordered owner > admin > editor > operator > viewer."""
-        if not Role(self.role).at_least(needed):
-            raise forbidden(action, self.role, needed)
+        """The caller needs every permission of role `needed` (the table in platform_api.permissions)."""
+        missing = permissions_of(needed) - self.permissions
+        if not missing:
+            return
+        if Role(self.role).at_least(needed):
+            raise not_permitted(min(missing), role=self.role, scopes=self.scopes)
+        raise forbidden(action, self.role, needed)
 
 
 def _unauthorized(detail: str) -> Problem:
@@ -97,7 +108,7 @@ def _caller_from_session(db: Session, token: str) -> Caller | None:
     login, membership, tenant = row
     if login.revoked_at or login.expires_at <= utcnow():
         raise _unauthorized("Your login token has expired or was revoked. Log in again.")
-    return Caller(tenant.id, tenant.slug, membership.role, login.user_id)
+    return Caller(tenant.id, tenant.slug, membership.role, login.user_id, session_id=login.id)
 
 
 def _caller_from_api_key(db: Session, token: str) -> Caller | None:
@@ -113,10 +124,12 @@ def _caller_from_api_key(db: Session, token: str) -> Caller | None:
         raise _unauthorized("This API key has expired or was revoked. Create a new one.")
     key.last_used_at = utcnow()
     db.commit()
-    return Caller(tenant.id, tenant.slug, key.role, key.created_by, api_key_id=key.id)
+    return Caller(tenant.id, tenant.slug, key.role, key.created_by, api_key_id=key.id, scopes=tuple(key.scopes))
 
 
-def get_caller(request: Request, db: DB, settings: Annotated[Settings, Depends(get_settings)]) -> Caller:
+def authenticate(request: Request, db: Session) -> Caller:
+    """The caller of a bearer token, without scoping `db` to its tenant (for a user's own cross-workspace
+    calls: /me, switching workspaces, accepting an invitation with a login)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise _unauthorized("This call needs authentication.")
@@ -128,6 +141,11 @@ def get_caller(request: Request, db: DB, settings: Annotated[Settings, Depends(g
         caller = _caller_from_api_key(db, token)
     if caller is None:
         raise _unauthorized("The token is not valid.")
+    return caller
+
+
+def get_caller(request: Request, db: DB, settings: Annotated[Settings, Depends(get_settings)]) -> Caller:
+    caller = authenticate(request, db)
     db.commit()  # end the lookup's transaction: on SQLite it holds the write lock (a live stream would keep it)
     scope_to_tenant(db, tenant_id=caller.tenant_id, switch_role=settings.api.tenant_role)
     return caller

@@ -1,16 +1,52 @@
-"""The caller's workspace: its name and time zone (time-based conditions and delays use it)."""
+"""The caller's workspace: its name, time zone (time-based conditions and delays use it) and retention policy
+(how long runs, step payloads and logs are kept; `engine.retention` purges the rest every hour)."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from zoneinfo import ZoneInfo, available_timezones
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from platform_api.deps import DB, CurrentCaller
-from store import Role, Tenant
+from core.settings import RetentionSettings, Settings
+from engine.retention import tenant_policy
+from platform_api.audit.service import audit
+from platform_api.deps import DB, Caller, CurrentCaller, get_settings
+from platform_api.permissions import Allowed, Permission
+from platform_api.problems import Problem
+from store import Tenant
 
 router = APIRouter(prefix="/api/v1/tenant", tags=["workspace"])
+
+
+MAX_RETENTION_DAYS = 3650
+RETENTION_FIELDS = ("run_history_days", "step_payload_days", "log_days")
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+class RetentionDays(BaseModel):
+    run_history_days: int = Field(description="Days an ended run, its steps and notifications about it are kept.")
+    step_payload_days: int = Field(
+        description="Days a run's input, its steps' inputs and outputs and delivered CRM change snapshots are kept; "
+        "then they are cleared and the run stays."
+    )
+    log_days: int = Field(description="Days the run's Prefect flow run and its logs are kept.")
+
+
+class RetentionRead(RetentionDays):
+    defaults: RetentionDays = Field(
+        description="The platform's defaults, used for each field the workspace has not set."
+    )
+
+
+class RetentionUpdate(BaseModel):
+    """Days to keep; null returns a field to the platform's default; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_history_days: int | None = None
+    step_payload_days: int | None = None
+    log_days: int | None = None
 
 
 class TenantSettingsRead(BaseModel):
@@ -18,12 +54,14 @@ class TenantSettingsRead(BaseModel):
     slug: str
     name: str
     time_zone: str
+    retention: RetentionRead
 
 
 class TenantSettingsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=200)
     time_zone: str | None = Field(None, description="IANA time zone, e.g. Europe/Berlin.")
+    retention: RetentionUpdate | None = None
 
     @field_validator("time_zone")
     @classmethod
@@ -35,20 +73,75 @@ class TenantSettingsUpdate(BaseModel):
         return value
 
 
-def _read(tenant: Tenant) -> TenantSettingsRead:
-    return TenantSettingsRead(id=tenant.id, slug=tenant.slug, name=tenant.name, time_zone=tenant.time_zone)
+def _read(tenant: Tenant, defaults: RetentionSettings) -> TenantSettingsRead:
+    policy = tenant_policy(tenant, defaults)
+    default_days = RetentionDays(**defaults.model_dump(include=set(RETENTION_FIELDS)))
+    return TenantSettingsRead(
+        id=tenant.id,
+        slug=tenant.slug,
+        name=tenant.name,
+        time_zone=tenant.time_zone,
+        retention=RetentionRead(**vars(policy), defaults=default_days),
+    )
+
+
+def _retention_errors(days: dict[str, int]) -> list[dict[str, str]]:
+    """The problems of a workspace's resulting policy (every field filled in from its defaults)."""
+    errors = [
+        {
+            "path": f"retention.{name}",
+            "message": f"{value} is not between 1 and {MAX_RETENTION_DAYS} days",
+            "hint": f"Use a whole number of days from 1 to {MAX_RETENTION_DAYS}, or null for the platform's default.",
+        }
+        for name, value in days.items()
+        if not 1 <= value <= MAX_RETENTION_DAYS
+    ]
+    if not errors and days["step_payload_days"] > days["run_history_days"]:
+        errors.append(
+            {
+                "path": "retention.step_payload_days",
+                "message": "step payloads cannot be kept longer than the runs they belong to",
+                "hint": f"Use at most {days['run_history_days']} days (the run history), or keep runs longer.",
+            }
+        )
+    return errors
+
+
+def apply_retention(tenant: Tenant, update: RetentionUpdate, defaults: RetentionSettings) -> None:
+    """Set the fields the caller sent (null: back to the default); 422 if the resulting policy is not valid."""
+    for name in update.model_fields_set:
+        setattr(tenant, f"retention_{name}", getattr(update, name))
+    errors = _retention_errors(vars(tenant_policy(tenant, defaults)))
+    if errors:
+        raise Problem(
+            422,
+            "validation-error",
+            "Invalid retention policy",
+            f"{errors[0]['path']}: {errors[0]['message']}",
+            hint=errors[0]["hint"],
+            errors=errors,
+        )
 
 
 @router.get("", response_model=TenantSettingsRead)
-def read_tenant(db: DB, caller: CurrentCaller) -> TenantSettingsRead:
-    return _read(db.get_one(Tenant, caller.tenant_id))
+def read_tenant(db: DB, caller: CurrentCaller, settings: AppSettings) -> TenantSettingsRead:
+    return _read(db.get_one(Tenant, caller.tenant_id), settings.retention)
 
 
 @router.patch("", response_model=TenantSettingsRead)
-def update_tenant(data: TenantSettingsUpdate, db: DB, caller: CurrentCaller) -> TenantSettingsRead:
-    caller.require(Role.ADMIN, "change workspace settings")
+def update_tenant(
+    data: TenantSettingsUpdate,
+    request: Request,
+    db: DB,
+    caller: Annotated[Caller, Allowed(Permission.MANAGE_SETTINGS)],
+    settings: AppSettings,
+) -> TenantSettingsRead:
     tenant = db.get_one(Tenant, caller.tenant_id)
     tenant.name = data.name or tenant.name
     tenant.time_zone = data.time_zone or tenant.time_zone
+    if data.retention is not None:
+        apply_retention(tenant, data.retention, settings.retention)
+    changed = data.model_dump(mode="json", exclude_unset=True)
+    audit(db, caller, "settings.changed", f"tenant:{tenant.id}", request=request, detail={"changed": changed})
     db.commit()
-    return _read(tenant)
+    return _read(tenant, settings.retention)

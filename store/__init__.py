@@ -4,14 +4,16 @@ Importing `store` registers every table on `Base.metadata`; callers import table
 (`from store import Execution`) and the engine's bulk SQL from `store.batches`.
 """
 
+from store.audit import AuditEvent, record_event
 from store.base import Base, IdMixin, JsonType, TenantOwnedMixin, TimestampMixin, UtcDateTime, new_id, utcnow
 from store.catalog import FTS_TABLE, CatalogTemplate, CatalogTemplateTag, CatalogTemplateVersion, WorkflowLineage
 from store.crm import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag
 from store.executions import Approval, Batch, Execution, StepResult, enqueue_execution
 from store.ledger import SideEffect
 from store.notifications import Notification
+from store.privacy import PrivacyExport
 from store.quotas import TenantMinuteCount, TenantQuota, TriggerKind, count_one
-from store.secrets import Connection, OAuthState, TenantKey
+from store.secrets import Connection, OAuthState, RetiredTenantKey, TenantKey
 from store.statuses import (
     DEAL_STAGES,
     FINAL_EXECUTION_STATUSES,
@@ -27,11 +29,22 @@ from store.statuses import (
     SideEffectStatus,
     StepStatus,
 )
-from store.tenancy import ApiKey, LoginSession, Membership, Tenant, User
+from store.tenancy import (
+    ApiKey,
+    Invitation,
+    LoginAttempt,
+    LoginSession,
+    Membership,
+    PasswordReset,
+    Tenant,
+    User,
+)
 from store.triggers import Outbox, TriggerSubscription, WebhookEndpoint
 from store.workflows import Workflow, WorkflowVersion
 
 __all__ = [
+    "AuditEvent",
+    "record_event",
     "Base",
     "IdMixin",
     "JsonType",
@@ -57,6 +70,7 @@ __all__ = [
     "enqueue_execution",
     "SideEffect",
     "Notification",
+    "PrivacyExport",
     "TenantMinuteCount",
     "TenantQuota",
     "TriggerKind",
@@ -64,6 +78,7 @@ __all__ = [
     "Connection",
     "OAuthState",
     "TenantKey",
+    "RetiredTenantKey",
     "FINAL_EXECUTION_STATUSES",
     "FINISHED_STEP_STATUSES",
     "ROLES",
@@ -78,6 +93,9 @@ __all__ = [
     "SideEffectStatus",
     "StepStatus",
     "ApiKey",
+    "Invitation",
+    "LoginAttempt",
+    "PasswordReset",
     "LoginSession",
     "Membership",
     "Tenant",

@@ -51,6 +51,7 @@ class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     waiting_node_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    payload_cleared_at: Mapped[datetime | None]  # retention cleared its input and its steps' payloads
 
 
 class StepResult(IdMixin, TenantOwnedMixin, Base):

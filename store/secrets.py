@@ -11,13 +11,30 @@ from sqlalchemy.orm import Mapped, mapped_column
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
 from store.statuses import ConnectionStatus
 
+FIRST_KEY_ID = "k0"  # the id of a data key made before data keys had ids
+
 
 class TenantKey(TimestampMixin, Base):
-    """A tenant's AES-256 data key, wrapped (AES-256-GCM) by the master key; never stored in clear."""
+    """A tenant's current AES-256 data key, wrapped (AES-256-GCM) by the master key; never stored in clear.
+    `key_id` names it in what it seals; `master_key_id` names the master key that wrapped it (None: wrapped
+    before master keys had ids)."""
 
     __tablename__ = "tenant_keys"
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), server_default=FIRST_KEY_ID)
     wrapped_key: Mapped[str] = mapped_column(Text)
+    master_key_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class RetiredTenantKey(TimestampMixin, Base):
+    """A tenant's earlier data key, kept (wrapped) while a key rotation seals its secrets again: what it
+    sealed still opens until then. Deleted when the rotation is done."""
+
+    __tablename__ = "tenant_retired_keys"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wrapped_key: Mapped[str] = mapped_column(Text)
+    master_key_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class Connection(IdMixin, TenantOwnedMixin, TimestampMixin, Base):

@@ -1,13 +1,16 @@
-"""Tenants, their users, memberships with roles, API keys and login sessions."""
+"""Tenants, their users, memberships with roles, invitations, API keys, login sessions, password resets and
+login attempts (the throttle's counts, shared by every API replica)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin
+from store.base import Base, IdMixin, JsonType, TenantOwnedMixin, TimestampMixin
+
+ALL_SCOPES = ["admin"]  # a key limited only by its role
 
 
 class Tenant(IdMixin, TimestampMixin, Base):
@@ -16,11 +19,16 @@ class Tenant(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     max_running: Mapped[int | None] = mapped_column(Integer)  # executions running at once; None: no limit
+    # Retention policy in days; None: the platform's default (core.settings.RetentionSettings).
+    retention_run_history_days: Mapped[int | None] = mapped_column(Integer)
+    retention_step_payload_days: Mapped[int | None] = mapped_column(Integer)
+    retention_log_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(200))
 
 
@@ -38,6 +46,7 @@ class ApiKey(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[list[str]] = mapped_column(JsonType, default=lambda: list(ALL_SCOPES))  # read, run, deploy, admin
     prefix: Mapped[str] = mapped_column(String(16))
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime | None]
@@ -46,10 +55,41 @@ class ApiKey(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
 
 
 class LoginSession(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
-    """A login token (hashed), issued by signup and login."""
+    """A login token (hashed), issued by signup, login, accepting an invitation and switching workspaces."""
 
     __tablename__ = "login_sessions"
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_address: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class Invitation(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """An invitation to join a workspace with a role. Only a hash of its one-time token is stored."""
+
+    __tablename__ = "invitations"
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+
+
+class PasswordReset(IdMixin, TimestampMixin, Base):
+    """A one-time password-reset token (hashed) of a user."""
+
+    __tablename__ = "password_resets"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class LoginAttempt(IdMixin, TimestampMixin, Base):
+    """A failed login, counted per `subject` ("account:<email>" or "address:<client address>") for throttling."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_subject_created", "subject", "created_at"),)
+    subject: Mapped[str] = mapped_column(String(400))

@@ -175,6 +175,13 @@ class Stack:
         return auth_string_path(self.home).read_text().strip()
 
     @property
+    def master_key(self) -> str:
+        """The master key `flowyard up` generated and keeps in the home (no FLOWYARD_MASTER_KEY is set)."""
+        from flowyard.master_key import master_key_path
+
+        return master_key_path(self.home).read_text().strip()
+
+    @property
     def prefect_auth(self) -> httpx.BasicAuth:
         """For raw HTTP calls to the Prefect API (`httpx.get(..., auth=stack.prefect_auth)`)."""
         user, password = self.auth_string.split(":", 1)
@@ -189,6 +196,7 @@ class Stack:
                 healthy = httpx.get(self.api_url + "/api/v1/health", timeout=2).status_code == 200
                 if healthy and (self.own_worker or self._worker_up()):
                     self.env["PREFECT_API_AUTH_STRING"] = self.auth_string  # for the processes tests start
+                    self.env["FLOWYARD_MASTER_KEY"] = self.master_key
                     return
             except httpx.HTTPError:
                 pass

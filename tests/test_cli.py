@@ -6,6 +6,7 @@ before it starts anything, `db upgrade`, `version`, and how the supervisor stops
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import sqlite3
@@ -96,7 +97,7 @@ def test_invalid_settings_are_one_readable_line(tmp_path):
 
 
 def test_production_refuses_an_open_prefect_api(tmp_path):
-    env = {"FLOWYARD_ENVIRONMENT": "production", "FLOWYARD_MASTER_KEY": "k" * 32}
+    env = {"FLOWYARD_ENVIRONMENT": "production", "FLOWYARD_MASTER_KEY": base64.b64encode(b"k" * 32).decode()}
     result = flowyard("up", home=tmp_path / "home", env=env)
     assert result.returncode == 2
     assert "FLOWYARD_PREFECT__AUTH_STRING" in result.stderr and "Traceback" not in result.stderr

@@ -30,7 +30,7 @@ def list_approvals(db: DB, caller: CurrentCaller, status: str | None = None) -> 
 def decide(
     run_id: str, node_id: str, data: schemas.ApprovalDecide, request: Request, db: DB, caller: CurrentCaller
 ) -> schemas.ApprovalRead:
-    answer = service.decide_as_user(db, caller=caller, run_id=run_id, node_id=node_id, data=data)
+    answer = service.decide_as_user(db, caller=caller, run_id=run_id, node_id=node_id, data=data, request=request)
     wake_dispatcher(request)
     return answer
 
@@ -75,6 +75,7 @@ def decide_by_link(
     decision: Literal["approve", "reject"] = Form(...),
     comment: str | None = Form(None),
 ) -> schemas.ApprovalRead:
-    answer = service.decide_by_link(db, token=token, data=schemas.ApprovalDecide(decision=decision, comment=comment))
+    data = schemas.ApprovalDecide(decision=decision, comment=comment)
+    answer = service.decide_by_link(db, token=token, data=data, request=request)
     wake_dispatcher(request)
     return answer

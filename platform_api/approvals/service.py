@@ -10,11 +10,13 @@ import hashlib
 import secrets
 from typing import Any, cast
 
+from fastapi import Request
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from platform_api.approvals import schemas
+from platform_api.audit.service import audit
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
 from store import Approval, ApprovalStatus, Execution, ExecutionStatus, Role, User, utcnow
@@ -57,6 +59,8 @@ def _decide(
     data: schemas.ApprovalDecide,
     decided_by: str,
     *,
+    caller: Caller | None,
+    request: Request | None,
     token_hash: str | None = None,
 ) -> schemas.ApprovalRead:
     if approval.status != ApprovalStatus.PENDING:
@@ -95,16 +99,32 @@ def _decide(
         .where(Execution.id == approval.execution_id, Execution.status == ExecutionStatus.WAITING)
         .values(resume_at=utcnow())
     )
+    detail = {"run_id": approval.execution_id, "node_id": approval.node_id, "decision": data.decision}
+    audit(
+        db,
+        caller,
+        "approval.decided",
+        f"approval:{approval.id}",
+        request=request,
+        detail={**detail, "by_link": token_hash is not None},
+        tenant_id=approval.tenant_id,
+    )
     db.commit()
     db.refresh(approval)
     return _read(approval)
 
 
 def decide_as_user(
-    db: Session, *, caller: Caller, run_id: str, node_id: str, data: schemas.ApprovalDecide
+    db: Session,
+    *,
+    caller: Caller,
+    run_id: str,
+    node_id: str,
+    data: schemas.ApprovalDecide,
+    request: Request | None = None,
 ) -> schemas.ApprovalRead:
     approval = _owned_approval(db, caller, run_id, node_id)
-    return _decide(db, approval, data, _answerer(db, caller, approval))
+    return _decide(db, approval, data, _answerer(db, caller, approval), caller=caller, request=request)
 
 
 def _owned_approval(db: Session, caller: Caller, run_id: str, node_id: str) -> Approval:
@@ -184,9 +204,12 @@ def approval_by_token(db: Session, token: str) -> Approval:
     return approval
 
 
-def decide_by_link(db: Session, *, token: str, data: schemas.ApprovalDecide) -> schemas.ApprovalRead:
+def decide_by_link(
+    db: Session, *, token: str, data: schemas.ApprovalDecide, request: Request | None = None
+) -> schemas.ApprovalRead:
     approval = approval_by_token(db, token)
     if approval.status != ApprovalStatus.PENDING:
         raise _link_used(approval)
     issued_to = approval.approvers.get("link_issued_to") or "one-time link"
-    return _decide(db, approval, data, f"{issued_to} (by link)"[:320], token_hash=_hash(token))
+    decided_by = f"{issued_to} (by link)"[:320]
+    return _decide(db, approval, data, decided_by, caller=None, request=request, token_hash=_hash(token))

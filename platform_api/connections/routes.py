@@ -12,6 +12,7 @@ from core.settings import Settings
 from platform_api.connections import schemas, service
 from platform_api.deps import DB, CurrentCaller, get_settings
 from platform_api.pagination import MAX_PAGE, Cursor, limit_query
+from platform_api.permissions import Allowed, Permission
 from platform_api.problems import PROBLEM_MEDIA_TYPE, Problem
 
 router = APIRouter(tags=["connections"])
@@ -44,11 +45,16 @@ def _form_schema(block: type[IntegrationBlock]) -> dict[str, Any]:
     return schema
 
 
-@router.post("/api/v1/connections", status_code=201, response_model=schemas.ConnectionRead)
+@router.post(
+    "/api/v1/connections",
+    status_code=201,
+    response_model=schemas.ConnectionRead,
+    dependencies=[Allowed(Permission.MANAGE_CONNECTIONS)],
+)
 def create_connection(
-    data: schemas.ConnectionCreate, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep
+    data: schemas.ConnectionCreate, request: Request, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep
 ) -> schemas.ConnectionRead:
-    return service.create_connection(db, caller=caller, data=data, settings=settings)
+    return service.create_connection(db, caller=caller, data=data, settings=settings, request=request)
 
 
 @router.get("/api/v1/connections", response_model=list[schemas.ConnectionRead])
@@ -84,11 +90,22 @@ def read_connection(connection_id: str, db: DB, caller: CurrentCaller) -> schema
     return service.read_connection(db, caller=caller, connection_id=connection_id)
 
 
-@router.patch("/api/v1/connections/{connection_id}", response_model=schemas.ConnectionRead)
+@router.patch(
+    "/api/v1/connections/{connection_id}",
+    response_model=schemas.ConnectionRead,
+    dependencies=[Allowed(Permission.CREATE_EDIT)],
+)
 def update_connection(
-    connection_id: str, data: schemas.ConnectionUpdate, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep
+    connection_id: str,
+    data: schemas.ConnectionUpdate,
+    request: Request,
+    db: DB,
+    caller: CurrentCaller,
+    settings: Settings = SettingsDep,
 ) -> schemas.ConnectionRead:
-    return service.update_connection(db, caller=caller, connection_id=connection_id, data=data, settings=settings)
+    return service.update_connection(
+        db, caller=caller, connection_id=connection_id, data=data, settings=settings, request=request
+    )
 
 
 class _ProblemJSON(JSONResponse):
@@ -102,20 +119,36 @@ IN_USE: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.delete("/api/v1/connections/{connection_id}", status_code=204, response_class=_ProblemJSON, responses=IN_USE)
-def delete_connection(connection_id: str, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep) -> Response:
-    service.delete_connection(db, caller=caller, connection_id=connection_id, settings=settings)
+@router.delete(
+    "/api/v1/connections/{connection_id}",
+    status_code=204,
+    response_class=_ProblemJSON,
+    responses=IN_USE,
+    dependencies=[Allowed(Permission.MANAGE_CONNECTIONS)],
+)
+def delete_connection(
+    connection_id: str, request: Request, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep
+) -> Response:
+    service.delete_connection(db, caller=caller, connection_id=connection_id, settings=settings, request=request)
     return Response(status_code=204)
 
 
-@router.post("/api/v1/connections/{connection_id}/test", response_model=schemas.ConnectionTestRead)
+@router.post(
+    "/api/v1/connections/{connection_id}/test",
+    response_model=schemas.ConnectionTestRead,
+    dependencies=[Allowed(Permission.CREATE_EDIT)],
+)
 def test_connection(
-    connection_id: str, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep
+    connection_id: str, request: Request, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep
 ) -> schemas.ConnectionTestRead:
-    return service.test_connection(db, caller=caller, connection_id=connection_id, settings=settings)
+    return service.test_connection(db, caller=caller, connection_id=connection_id, settings=settings, request=request)
 
 
-@router.post("/api/v1/connections/{connection_id}/oauth/start", response_model=schemas.OAuthStartRead)
+@router.post(
+    "/api/v1/connections/{connection_id}/oauth/start",
+    response_model=schemas.OAuthStartRead,
+    dependencies=[Allowed(Permission.MANAGE_CONNECTIONS)],
+)
 def start_oauth(
     connection_id: str, db: DB, caller: CurrentCaller, settings: Settings = SettingsDep
 ) -> schemas.OAuthStartRead:

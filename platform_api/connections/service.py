@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from blocks import oauth, registry
 from blocks.base import SETTINGS_MAC, IntegrationBlock
 from blocks.connections import block_name, delete_block, prefect_settings, read_block, save_block
-from blocks.crypto import TenantCipher, tenant_cipher
+from blocks.crypto import TenantCipher, cipher_for
 from core.errors import StepFailure
 from core.settings import Settings
+from platform_api.audit.service import audit
 from platform_api.connections import schemas
 from platform_api.deps import Caller
 from platform_api.pagination import paginate
@@ -65,7 +66,7 @@ def _read(row: Connection) -> schemas.ConnectionRead:
 
 
 def _cipher(db: Session, tenant_id: str, settings: Settings) -> TenantCipher:
-    return tenant_cipher(db, tenant_id, master_key=settings.master_key.get_secret_value())
+    return cipher_for(db, tenant_id, settings)
 
 
 def _block_type(type_: str) -> type[IntegrationBlock]:
@@ -178,6 +179,11 @@ class _TakesTokens(Protocol):
     def store_tokens(self, tokens: oauth.Tokens) -> None: ...
 
 
+def _about(row: Connection, **more: Any) -> dict[str, Any]:
+    """An audit row's detail: which connection, never its settings or secrets."""
+    return {"type": row.type, "name": row.name, **more}
+
+
 def get_owned(db: Session, caller: Caller, connection_id: str) -> Connection:
     row = db.scalar(select(Connection).where(Connection.id == connection_id, Connection.tenant_id == caller.tenant_id))
     if row is None:
@@ -186,7 +192,7 @@ def get_owned(db: Session, caller: Caller, connection_id: str) -> Connection:
 
 
 def create_connection(
-    db: Session, *, caller: Caller, data: schemas.ConnectionCreate, settings: Settings
+    db: Session, *, caller: Caller, data: schemas.ConnectionCreate, settings: Settings, request: Request | None = None
 ) -> schemas.ConnectionRead:
     caller.require(Role.ADMIN, "manage connections")
     block_type = _block_type(data.type)
@@ -231,6 +237,8 @@ def create_connection(
         created_by=caller.user_id,
     )
     db.add(row)
+    db.flush()
+    audit(db, caller, "connection.created", f"connection:{row.id}", request=request, detail=_about(row))
     db.commit()
     return _read(row)
 
@@ -278,6 +286,20 @@ def _load_for_saving(db: Session, settings: Settings, row: Connection) -> Integr
     return block
 
 
+def reseal_connection(db: Session, *, row: Connection, settings: Settings) -> list[str]:
+    """Seal the connection's stored secrets and settings again with the tenant's current data key (a key
+    rotation), the way a save does; the caller commits. Returns the secrets that no longer opened (dropped:
+    they must be entered again)."""
+    block = _load(db, settings, row)
+    block.restore_settings()
+    lost = block.reseal()
+    _save(settings, block, row.block_name, _cipher_of(block))
+    row.config, row.updated_at = _recorded(block), utcnow()  # a new updated_at: workers load the block again
+    if lost:
+        row.secrets_set = {k: getattr(block, k) is not None for k in block.secret_fields()}
+    return lost
+
+
 def _refuse_redirect(
     caller: Caller, current: IntegrationBlock, changed: IntegrationBlock, data: schemas.ConnectionUpdate
 ) -> None:
@@ -314,7 +336,13 @@ def _destinations(block: IntegrationBlock) -> dict[str, Any]:
 
 
 def update_connection(
-    db: Session, *, caller: Caller, connection_id: str, data: schemas.ConnectionUpdate, settings: Settings
+    db: Session,
+    *,
+    caller: Caller,
+    connection_id: str,
+    data: schemas.ConnectionUpdate,
+    settings: Settings,
+    request: Request | None = None,
 ) -> schemas.ConnectionRead:
     caller.require(Role.EDITOR, "change connections")
     row = get_owned(db, caller, connection_id)
@@ -337,6 +365,13 @@ def update_connection(
     if data.use_for_alerts is not None:
         row.use_for_alerts = data.use_for_alerts and row.type == "sendgrid"
     row.status, row.last_error, row.updated_at = _status(block), None, utcnow()
+    changed = sorted(
+        {*(data.config or {}), *(data.secrets or {})}
+        | ({"use_for_alerts"} if data.use_for_alerts is not None else set())
+    )
+    audit(
+        db, caller, "connection.updated", f"connection:{row.id}", request=request, detail=_about(row, changed=changed)
+    )
     db.commit()
     return _read(row)
 
@@ -377,7 +412,9 @@ def _users_of(db: Session, tenant_id: str, connection_id: str) -> list[dict[str,
     return list(users.values())
 
 
-def delete_connection(db: Session, *, caller: Caller, connection_id: str, settings: Settings) -> None:
+def delete_connection(
+    db: Session, *, caller: Caller, connection_id: str, settings: Settings, request: Request | None = None
+) -> None:
     caller.require(Role.ADMIN, "manage connections")
     row = get_owned(db, caller, connection_id)
     users = _users_of(db, caller.tenant_id, row.id)
@@ -395,12 +432,13 @@ def delete_connection(db: Session, *, caller: Caller, connection_id: str, settin
         delete_block(settings, _block_type(row.type), row.block_name)
     except Exception as exc:
         raise _problem_unavailable(exc) from exc
+    audit(db, caller, "connection.deleted", f"connection:{row.id}", request=request, detail=_about(row))
     db.delete(row)
     db.commit()
 
 
 def test_connection(
-    db: Session, *, caller: Caller, connection_id: str, settings: Settings
+    db: Session, *, caller: Caller, connection_id: str, settings: Settings, request: Request | None = None
 ) -> schemas.ConnectionTestRead:
     caller.require(Role.EDITOR, "test connections")
     row = get_owned(db, caller, connection_id)
@@ -415,6 +453,7 @@ def test_connection(
         result = schemas.ConnectionTestRead(ok=False, message=exc.message, hint=exc.hint)
         row.status, row.last_error = "failed", {"message": exc.message, "hint": exc.hint}
     row.last_tested_at = utcnow()
+    audit(db, caller, "connection.tested", f"connection:{row.id}", request=request, detail=_about(row, ok=result.ok))
     db.commit()
     return result
 
@@ -431,6 +470,11 @@ def redirect_uri(settings: Settings) -> str:
 
 def _state_hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
+
+
+def verifier_context(state_hash: str) -> str:
+    """Where a pending authorisation's PKCE verifier is sealed (its associated data)."""
+    return f"oauth:{state_hash}"
 
 
 def start_oauth(db: Session, *, caller: Caller, connection_id: str, settings: Settings) -> schemas.OAuthStartRead:
@@ -452,7 +496,7 @@ def start_oauth(db: Session, *, caller: Caller, connection_id: str, settings: Se
         tenant_id=caller.tenant_id,
         connection_id=row.id,
         state_hash=_state_hash(state),
-        sealed_verifier=cipher.seal(verifier, context=f"oauth:{_state_hash(state)}"),
+        sealed_verifier=cipher.seal(verifier, context=verifier_context(_state_hash(state))),
         expires_at=utcnow() + OAUTH_STATE_TTL,
     )
     db.add(pending)
@@ -500,7 +544,7 @@ def finish_oauth(db: Session, *, state: str, code: str | None, error: str | None
             f"{row.type} connections use the credentials you entered.",
             hint="Update the connection's secrets instead.",
         )
-    verifier = _cipher_of(block).unseal(pending.sealed_verifier, context=f"oauth:{pending.state_hash}")
+    verifier = _cipher_of(block).unseal(pending.sealed_verifier, context=verifier_context(pending.state_hash))
     try:
         tokens = oauth.exchange_code(
             block.oauth_spec,
@@ -519,6 +563,8 @@ def finish_oauth(db: Session, *, state: str, code: str | None, error: str | None
     row.config = _recorded(block)
     row.secrets_set = {k: getattr(block, k) is not None for k in block.secret_fields()}
     row.status, row.last_error, row.token_expires_at, row.updated_at = "ok", None, tokens.expires_at, utcnow()
+    detail = _about(row, changed=["oauth_account"])
+    audit(db, None, "connection.updated", f"connection:{row.id}", detail=detail, tenant_id=row.tenant_id)
     db.commit()
     return f"Your {row.type} account is connected to '{row.name}'. You can close this window."
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from platform_api.crm import schemas, service
 from platform_api.deps import DB, CurrentCaller, wake_dispatcher_after_writes
 from platform_api.pagination import Cursor
+from platform_api.permissions import Allowed, Permission
 
 router = APIRouter(prefix="/api/v1/crm", tags=["crm"], dependencies=[Depends(wake_dispatcher_after_writes)])
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
@@ -37,12 +38,14 @@ def _list(db, caller, record_type, q, limit, offset, page: tuple[str | None, Req
 # --- contacts -----------------------------------------------------------------------------------
 
 
-@router.post("/contacts", status_code=201, response_model=schemas.ContactRead)
+@router.post(
+    "/contacts", status_code=201, response_model=schemas.ContactRead, dependencies=[Allowed(Permission.CREATE_EDIT)]
+)
 def create_contact(data: schemas.ContactCreate, db: DB, caller: CurrentCaller):
     return service.create(db, caller=caller, record_type="contact", data=data)
 
 
-@router.post("/contacts/upsert", response_model=schemas.ContactRead)
+@router.post("/contacts/upsert", response_model=schemas.ContactRead, dependencies=[Allowed(Permission.CREATE_EDIT)])
 def upsert_contact(data: schemas.ContactUpsert, db: DB, caller: CurrentCaller, response: Response):
     contact, created = service.upsert_contact(db, caller=caller, data=data)
     response.status_code = 201 if created else 200
@@ -84,23 +87,31 @@ def read_contact(contact_id: str, db: DB, caller: CurrentCaller):
     return service.read(db, caller=caller, record_type="contact", record_id=contact_id)
 
 
-@router.patch("/contacts/{contact_id}", response_model=schemas.ContactRead)
+@router.patch(
+    "/contacts/{contact_id}", response_model=schemas.ContactRead, dependencies=[Allowed(Permission.CREATE_EDIT)]
+)
 def update_contact(contact_id: str, data: schemas.ContactUpdate, db: DB, caller: CurrentCaller):
     return service.update(db, caller=caller, record_type="contact", record_id=contact_id, data=data)
 
 
-@router.delete("/contacts/{contact_id}", status_code=204)
+@router.delete("/contacts/{contact_id}", status_code=204, dependencies=[Allowed(Permission.CREATE_EDIT)])
 def delete_contact(contact_id: str, db: DB, caller: CurrentCaller) -> Response:
     service.delete(db, caller=caller, record_type="contact", record_id=contact_id)
     return Response(status_code=204)
 
 
-@router.post("/contacts/{contact_id}/tags", response_model=schemas.ContactRead)
+@router.post(
+    "/contacts/{contact_id}/tags", response_model=schemas.ContactRead, dependencies=[Allowed(Permission.CREATE_EDIT)]
+)
 def add_tag(contact_id: str, data: schemas.TagCreate, db: DB, caller: CurrentCaller):
     return service.tag(db, caller=caller, contact_id=contact_id, name=data.name, add=True)
 
 
-@router.delete("/contacts/{contact_id}/tags/{name}", response_model=schemas.ContactRead)
+@router.delete(
+    "/contacts/{contact_id}/tags/{name}",
+    response_model=schemas.ContactRead,
+    dependencies=[Allowed(Permission.CREATE_EDIT)],
+)
 def remove_tag(contact_id: str, name: str, db: DB, caller: CurrentCaller):
     return service.tag(db, caller=caller, contact_id=contact_id, name=name, add=False)
 
@@ -108,7 +119,9 @@ def remove_tag(contact_id: str, name: str, db: DB, caller: CurrentCaller):
 # --- companies ----------------------------------------------------------------------------------
 
 
-@router.post("/companies", status_code=201, response_model=schemas.CompanyRead)
+@router.post(
+    "/companies", status_code=201, response_model=schemas.CompanyRead, dependencies=[Allowed(Permission.CREATE_EDIT)]
+)
 def create_company(data: schemas.CompanyCreate, db: DB, caller: CurrentCaller):
     return service.create(db, caller=caller, record_type="company", data=data)
 
@@ -133,12 +146,14 @@ def read_company(company_id: str, db: DB, caller: CurrentCaller):
     return service.read(db, caller=caller, record_type="company", record_id=company_id)
 
 
-@router.patch("/companies/{company_id}", response_model=schemas.CompanyRead)
+@router.patch(
+    "/companies/{company_id}", response_model=schemas.CompanyRead, dependencies=[Allowed(Permission.CREATE_EDIT)]
+)
 def update_company(company_id: str, data: schemas.CompanyUpdate, db: DB, caller: CurrentCaller):
     return service.update(db, caller=caller, record_type="company", record_id=company_id, data=data)
 
 
-@router.delete("/companies/{company_id}", status_code=204)
+@router.delete("/companies/{company_id}", status_code=204, dependencies=[Allowed(Permission.CREATE_EDIT)])
 def delete_company(company_id: str, db: DB, caller: CurrentCaller) -> Response:
     service.delete(db, caller=caller, record_type="company", record_id=company_id)
     return Response(status_code=204)
@@ -152,7 +167,7 @@ def deal_stages(caller: CurrentCaller) -> list[str]:
     return list(get_args(schemas.Stage))
 
 
-@router.post("/deals", status_code=201, response_model=schemas.DealRead)
+@router.post("/deals", status_code=201, response_model=schemas.DealRead, dependencies=[Allowed(Permission.CREATE_EDIT)])
 def create_deal(data: schemas.DealCreate, db: DB, caller: CurrentCaller):
     return service.create(db, caller=caller, record_type="deal", data=data)
 
@@ -190,12 +205,12 @@ def read_deal(deal_id: str, db: DB, caller: CurrentCaller):
     return service.read(db, caller=caller, record_type="deal", record_id=deal_id)
 
 
-@router.patch("/deals/{deal_id}", response_model=schemas.DealRead)
+@router.patch("/deals/{deal_id}", response_model=schemas.DealRead, dependencies=[Allowed(Permission.CREATE_EDIT)])
 def update_deal(deal_id: str, data: schemas.DealUpdate, db: DB, caller: CurrentCaller):
     return service.update(db, caller=caller, record_type="deal", record_id=deal_id, data=data)
 
 
-@router.delete("/deals/{deal_id}", status_code=204)
+@router.delete("/deals/{deal_id}", status_code=204, dependencies=[Allowed(Permission.CREATE_EDIT)])
 def delete_deal(deal_id: str, db: DB, caller: CurrentCaller) -> Response:
     service.delete(db, caller=caller, record_type="deal", record_id=deal_id)
     return Response(status_code=204)
@@ -204,7 +219,9 @@ def delete_deal(deal_id: str, db: DB, caller: CurrentCaller) -> Response:
 # --- activities ---------------------------------------------------------------------------------
 
 
-@router.post("/activities", status_code=201, response_model=schemas.ActivityRead)
+@router.post(
+    "/activities", status_code=201, response_model=schemas.ActivityRead, dependencies=[Allowed(Permission.CREATE_EDIT)]
+)
 def create_activity(data: schemas.ActivityCreate, db: DB, caller: CurrentCaller):
     return service.create(db, caller=caller, record_type="activity", data=data)
 

@@ -11,6 +11,7 @@ from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.limits import stream_slots
 from platform_api.pagination import Cursor
+from platform_api.permissions import Allowed, Permission
 from platform_api.runs import schemas, service
 from store import FINAL_EXECUTION_STATUSES
 from store.db import get_session_factory
@@ -19,7 +20,12 @@ router = APIRouter(prefix="/api/v1", tags=["runs"])
 EVENT_POLL_SECONDS = 0.25
 
 
-@router.post("/workflows/{workflow_id}/runs", status_code=202, response_model=schemas.RunAccepted)
+@router.post(
+    "/workflows/{workflow_id}/runs",
+    status_code=202,
+    response_model=schemas.RunAccepted,
+    dependencies=[Allowed(Permission.RUN)],
+)
 def create_run(
     workflow_id: str,
     data: schemas.RunCreate,
@@ -28,7 +34,9 @@ def create_run(
     caller: CurrentCaller,
     settings: Settings = Depends(get_settings),
 ) -> schemas.RunAccepted:
-    execution = service.create_run(db, caller=caller, workflow_id=workflow_id, data=data, settings=settings)
+    execution = service.create_run(
+        db, caller=caller, workflow_id=workflow_id, data=data, settings=settings, request=request
+    )
     wake_dispatcher(request)
     return schemas.RunAccepted(run_id=execution.id, status=schemas.run_status(execution.status))
 

@@ -14,6 +14,7 @@ from core.prefect_client import prefect_client
 from core.settings import Settings
 from engine.publish import TEST_RUNS_SUFFIX, DeploymentTarget
 from flow_factory.nodes.trigger_manual import payload_violations
+from platform_api.audit.service import audit
 from platform_api.deps import Caller
 from platform_api.limits import refuse_when_queue_full
 from platform_api.pagination import paginate
@@ -56,7 +57,13 @@ def _check_input(graph: dict[str, Any], payload: dict[str, Any]) -> None:
 
 
 def create_run(
-    db: Session, *, caller: Caller, workflow_id: str, data: schemas.RunCreate, settings: Settings
+    db: Session,
+    *,
+    caller: Caller,
+    workflow_id: str,
+    data: schemas.RunCreate,
+    settings: Settings,
+    request: Request | None = None,
 ) -> Execution:
     caller.require(Role.OPERATOR, "run workflows")
     workflow = get_owned_workflow(db, caller, workflow_id)
@@ -89,6 +96,8 @@ def create_run(
         triggered_by=caller.user_id,
     )
     refuse_when_queue_full(db, settings=settings, tenant_id=caller.tenant_id)
+    detail = {"workflow_id": workflow.id, "version": version, "mode": str(data.mode)}
+    audit(db, caller, "run.started", f"run:{execution.id}", request=request, detail=detail)
     db.commit()
     return execution
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from catalog.index import ensure_synced
 from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings
+from platform_api.permissions import Allowed, Permission
 from platform_api.templates import instantiate, schemas, service, upgrade
 
 router = APIRouter(tags=["templates"])
@@ -57,7 +58,12 @@ def updates(db: CatalogDB, caller: CurrentCaller) -> schemas.UpdatesRead:
     return upgrade.updates(db, caller=caller)
 
 
-@router.post("/api/v1/templates", status_code=201, response_model=schemas.TemplateRead)
+@router.post(
+    "/api/v1/templates",
+    status_code=201,
+    response_model=schemas.TemplateRead,
+    dependencies=[Allowed(Permission.CREATE_EDIT)],
+)
 def create_private_template(
     data: schemas.PrivateTemplateCreate, db: CatalogDB, caller: CurrentCaller
 ) -> schemas.TemplateRead:
@@ -69,20 +75,30 @@ def read_template(slug: str, db: CatalogDB, caller: CurrentCaller) -> schemas.Te
     return service.read_template(db, caller=caller, slug=slug)
 
 
-@router.delete("/api/v1/templates/{slug}", status_code=204)
+@router.delete("/api/v1/templates/{slug}", status_code=204, dependencies=[Allowed(Permission.CREATE_EDIT)])
 def delete_private_template(slug: str, db: CatalogDB, caller: CurrentCaller) -> Response:
     service.delete_private(db, caller=caller, slug=slug)
     return Response(status_code=204)
 
 
-@router.post("/api/v1/templates/{slug}/versions", status_code=201, response_model=schemas.PublishedRead)
+@router.post(
+    "/api/v1/templates/{slug}/versions",
+    status_code=201,
+    response_model=schemas.PublishedRead,
+    dependencies=[Allowed(Permission.PUBLISH)],
+)
 def publish_version(
     slug: str, data: schemas.TemplateVersionCreate, db: CatalogDB, caller: CurrentCaller
 ) -> schemas.PublishedRead:
     return service.publish_private_version(db, caller=caller, slug=slug, data=data)
 
 
-@router.post("/api/v1/templates/{slug}/instantiate", status_code=201, response_model=schemas.InstantiateRead)
+@router.post(
+    "/api/v1/templates/{slug}/instantiate",
+    status_code=201,
+    response_model=schemas.InstantiateRead,
+    dependencies=[Allowed(Permission.CREATE_EDIT)],
+)
 def instantiate_template(
     slug: str, data: schemas.InstantiateCreate, db: CatalogDB, caller: CurrentCaller
 ) -> schemas.InstantiateRead:
@@ -94,14 +110,22 @@ def read_setup(workflow_id: str, db: DB, caller: CurrentCaller) -> schemas.Setup
     return instantiate.setup_state(db, caller=caller, workflow_id=workflow_id)
 
 
-@router.post("/api/v1/workflows/{workflow_id}/setup", response_model=schemas.SetupRead)
+@router.post(
+    "/api/v1/workflows/{workflow_id}/setup",
+    response_model=schemas.SetupRead,
+    dependencies=[Allowed(Permission.CREATE_EDIT)],
+)
 def setup(
     workflow_id: str, db: DB, caller: CurrentCaller, data: schemas.SetupCreate | None = None
 ) -> schemas.SetupRead:
     return instantiate.setup(db, caller=caller, workflow_id=workflow_id, data=data or schemas.SetupCreate())
 
 
-@router.post("/api/v1/workflows/{workflow_id}/upgrade", response_model=schemas.UpgradeRead)
+@router.post(
+    "/api/v1/workflows/{workflow_id}/upgrade",
+    response_model=schemas.UpgradeRead,
+    dependencies=[Allowed(Permission.CREATE_EDIT)],
+)
 def upgrade_workflow(
     workflow_id: str, db: CatalogDB, caller: CurrentCaller, data: schemas.UpgradeCreate | None = None
 ) -> schemas.UpgradeRead:

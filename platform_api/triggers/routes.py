@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
+from platform_api.permissions import Allowed, Permission
 from platform_api.problems import Problem
 from platform_api.triggers import ingress, service
 from platform_api.workflows.service import get_owned_workflow, get_version, redeploy
@@ -78,7 +79,7 @@ async def deliver(endpoint_id: str, request: Request, settings: Settings = Depen
     return WebhookDelivered(run_id=execution.id, duplicate=not created)
 
 
-@router.post("/api/v1/events", status_code=202)
+@router.post("/api/v1/events", status_code=202, dependencies=[Allowed(Permission.RUN)])
 def send_event(
     data: EventCreate, request: Request, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
 ) -> dict[str, Any]:
@@ -113,7 +114,11 @@ def read_webhook(workflow_id: str, db: DB, caller: CurrentCaller, settings: Sett
     return _webhook_read(endpoint, settings)
 
 
-@router.post("/api/v1/workflows/{workflow_id}/webhook/rotate", response_model=WebhookRotated)
+@router.post(
+    "/api/v1/workflows/{workflow_id}/webhook/rotate",
+    response_model=WebhookRotated,
+    dependencies=[Allowed(Permission.CREATE_EDIT)],
+)
 def rotate_webhook_secret(
     workflow_id: str, data: SecretRotate, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
 ):
@@ -142,9 +147,14 @@ def preview_schedule(
     }
 
 
-@router.post("/api/v1/workflows/{workflow_id}/schedule/{action}")
+@router.post("/api/v1/workflows/{workflow_id}/schedule/{action}", dependencies=[Allowed(Permission.RUN)])
 def pause_or_resume_schedule(
-    workflow_id: str, action: str, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
+    workflow_id: str,
+    action: str,
+    request: Request,
+    db: DB,
+    caller: CurrentCaller,
+    settings: Settings = Depends(get_settings),
 ):
     if action not in ("pause", "resume"):
         raise Problem(
@@ -157,5 +167,6 @@ def pause_or_resume_schedule(
     caller.require(Role.OPERATOR, "pause or resume schedules")
     workflow = get_owned_workflow(db, caller, workflow_id)
     workflow.schedules_paused = action == "pause"
-    redeploy(db, caller=caller, workflow=workflow, settings=settings)
+    change = {"schedules_paused": workflow.schedules_paused}
+    redeploy(db, caller=caller, workflow=workflow, settings=settings, request=request, change=change)
     return {"paused": workflow.schedules_paused}

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from blocks.crypto import tenant_cipher
+from blocks.crypto import cipher_for
 from core.settings import Settings
 from engine.outbox import topic_for
 from engine.publish import schedule_creates
@@ -53,13 +53,11 @@ def sync_subscriptions(db: Session, workflow: Workflow, graph: dict[str, Any]) -
 
 
 def _seal(db: Session, settings: Settings, tenant_id: str, secret: str) -> str:
-    cipher = tenant_cipher(db, tenant_id, master_key=settings.master_key.get_secret_value())
-    return cipher.seal(secret, context=SECRET_CONTEXT)
+    return cipher_for(db, tenant_id, settings).seal(secret, context=SECRET_CONTEXT)
 
 
 def unseal_secret(db: Session, settings: Settings, endpoint: WebhookEndpoint) -> str:
-    cipher = tenant_cipher(db, endpoint.tenant_id, master_key=settings.master_key.get_secret_value())
-    return cipher.unseal(endpoint.sealed_secret, context=SECRET_CONTEXT)
+    return cipher_for(db, endpoint.tenant_id, settings).unseal(endpoint.sealed_secret, context=SECRET_CONTEXT)
 
 
 def sync_endpoint(db: Session, settings: Settings, workflow: Workflow, graph: dict[str, Any]) -> str | None:

@@ -5,14 +5,17 @@ from fastapi import APIRouter, Depends, Request, Response
 from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings
 from platform_api.pagination import MAX_PAGE, Cursor, limit_query
+from platform_api.permissions import Allowed, Permission
 from platform_api.workflows import schemas, service
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 
 
-@router.post("", status_code=201, response_model=schemas.WorkflowRead)
-def create_workflow(data: schemas.WorkflowCreate, db: DB, caller: CurrentCaller) -> schemas.WorkflowRead:
-    return service.create_workflow(db, caller=caller, data=data)
+@router.post("", status_code=201, response_model=schemas.WorkflowRead, dependencies=[Allowed(Permission.CREATE_EDIT)])
+def create_workflow(
+    data: schemas.WorkflowCreate, request: Request, db: DB, caller: CurrentCaller
+) -> schemas.WorkflowRead:
+    return service.create_workflow(db, caller=caller, data=data, request=request)
 
 
 @router.get("", response_model=list[schemas.WorkflowSummary])
@@ -33,11 +36,11 @@ def read_workflow(workflow_id: str, db: DB, caller: CurrentCaller) -> schemas.Wo
     return service.read_workflow(db, caller=caller, workflow_id=workflow_id)
 
 
-@router.put("/{workflow_id}", response_model=schemas.WorkflowRead)
+@router.put("/{workflow_id}", response_model=schemas.WorkflowRead, dependencies=[Allowed(Permission.CREATE_EDIT)])
 def update_workflow(
-    workflow_id: str, data: schemas.WorkflowUpdate, db: DB, caller: CurrentCaller
+    workflow_id: str, data: schemas.WorkflowUpdate, request: Request, db: DB, caller: CurrentCaller
 ) -> schemas.WorkflowRead:
-    return service.update_workflow(db, caller=caller, workflow_id=workflow_id, data=data)
+    return service.update_workflow(db, caller=caller, workflow_id=workflow_id, data=data, request=request)
 
 
 @router.get("/{workflow_id}/versions", response_model=list[schemas.VersionRead])
@@ -50,8 +53,8 @@ def read_version(workflow_id: str, version: int, db: DB, caller: CurrentCaller) 
     return service.read_version(db, caller=caller, workflow_id=workflow_id, version=version)
 
 
-@router.post("/{workflow_id}/publish", response_model=schemas.WorkflowRead)
+@router.post("/{workflow_id}/publish", response_model=schemas.WorkflowRead, dependencies=[Allowed(Permission.PUBLISH)])
 def publish_workflow(
-    workflow_id: str, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
+    workflow_id: str, request: Request, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
 ) -> schemas.WorkflowRead:
-    return service.publish_workflow(db, caller=caller, workflow_id=workflow_id, settings=settings)
+    return service.publish_workflow(db, caller=caller, workflow_id=workflow_id, settings=settings, request=request)

@@ -17,6 +17,7 @@ from core.settings import Settings
 from engine.publish import BatchLimits, DeploymentNameTaken, DeploymentTarget, upsert_deployment
 from flow_factory.graph import MAX_NODES, Graph
 from flow_factory.validation import graph_warnings, validate_graph
+from platform_api.audit.service import audit
 from platform_api.auth.service import slugify
 from platform_api.connections.service import check_connections
 from platform_api.deps import Caller
@@ -152,7 +153,9 @@ def _lineage(db: Session, workflow_id: str) -> schemas.LineageRead | None:
     )
 
 
-def create_workflow(db: Session, *, caller: Caller, data: schemas.WorkflowCreate) -> schemas.WorkflowRead:
+def create_workflow(
+    db: Session, *, caller: Caller, data: schemas.WorkflowCreate, request: Request | None = None
+) -> schemas.WorkflowRead:
     caller.require(Role.EDITOR, "create workflows")
     errors = _checked_graph(data.graph, allow_invalid=data.allow_invalid)
     if db.scalar(select(Workflow.id).where(Workflow.tenant_id == caller.tenant_id, Workflow.name == data.name)):
@@ -167,6 +170,7 @@ def create_workflow(db: Session, *, caller: Caller, data: schemas.WorkflowCreate
     db.add(workflow)
     db.flush()
     db.add(_new_version(caller, workflow, 1, data.graph, valid=not errors))
+    audit(db, caller, "workflow.created", f"workflow:{workflow.id}", request=request, detail={"name": data.name})
     try:
         db.commit()
     except IntegrityError:
@@ -187,7 +191,7 @@ def _new_version(caller: Caller, workflow: Workflow, number: int, graph: dict, *
 
 
 def update_workflow(
-    db: Session, *, caller: Caller, workflow_id: str, data: schemas.WorkflowUpdate
+    db: Session, *, caller: Caller, workflow_id: str, data: schemas.WorkflowUpdate, request: Request | None = None
 ) -> schemas.WorkflowRead:
     caller.require(Role.EDITOR, "edit workflows")
     workflow = get_owned_workflow(db, caller, workflow_id, lock=True)
@@ -217,6 +221,9 @@ def update_workflow(
     if "max_parallel" in data.model_fields_set:
         workflow.max_parallel = data.max_parallel
     workflow.updated_at = utcnow()
+    changed = sorted(data.model_fields_set - {"base_version", "allow_invalid"})
+    detail = {"version": workflow.latest_version, "changed": changed}
+    audit(db, caller, "workflow.updated", f"workflow:{workflow.id}", request=request, detail=detail)
     try:
         db.commit()
     except IntegrityError:
@@ -330,14 +337,26 @@ def _deploy_version(
     return graph
 
 
-def redeploy(db: Session, *, caller: Caller, workflow: Workflow, settings: Settings) -> None:
-    """Apply a change of live settings (e.g. schedules paused) to the published version."""
+def redeploy(
+    db: Session,
+    *,
+    caller: Caller,
+    workflow: Workflow,
+    settings: Settings,
+    request: Request | None = None,
+    change: dict[str, Any] | None = None,
+) -> None:
+    """Apply a change of live settings (e.g. schedules paused) to the published version; `change` is audited."""
     if workflow.published_version:
         _deploy_version(db, workflow=workflow, version=workflow.published_version, settings=settings)
+    if change is not None:
+        audit(db, caller, "workflow.updated", f"workflow:{workflow.id}", request=request, detail=change)
     db.commit()
 
 
-def publish_workflow(db: Session, *, caller: Caller, workflow_id: str, settings: Settings) -> schemas.WorkflowRead:
+def publish_workflow(
+    db: Session, *, caller: Caller, workflow_id: str, settings: Settings, request: Request | None = None
+) -> schemas.WorkflowRead:
     caller.require(Role.EDITOR, "publish workflows")
     workflow = get_owned_workflow(db, caller, workflow_id)
     latest = get_version(db, workflow, workflow.latest_version)
@@ -350,5 +369,7 @@ def publish_workflow(db: Session, *, caller: Caller, workflow_id: str, settings:
     triggers.notify_trigger_change(db, caller=caller, workflow=workflow, before=before, after=graph)
     workflow.published_version = workflow.latest_version
     workflow.updated_at = utcnow()
+    detail = {"version": workflow.published_version}
+    audit(db, caller, "workflow.published", f"workflow:{workflow.id}", request=request, detail=detail)
     db.commit()
     return _read(db, workflow, caller, webhook_secret=secret)

@@ -6,6 +6,7 @@ reads, and Prefect's Kubernetes worker builds a valid Job for a Flowyard batch f
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from pathlib import Path
@@ -41,7 +42,9 @@ def test_worker_manifests_are_valid_and_give_the_worker_time_to_drain(monkeypatc
     assert from_secret == {"PREFECT_API_AUTH_STRING": {"name": "flowyard", "key": "PREFECT_API_AUTH_STRING"}}
     for variable in container["env"]:  # each is a setting Flowyard reads (a misspelt one would be ignored)
         monkeypatch.setenv(variable["name"], variable.get("value", "user:from-the-secret"))
-    settings = Settings(master_key="k" * 32, database_url="postgresql://flowyard@db/flowyard")
+    settings = Settings(
+        master_key=base64.b64encode(b"k" * 32).decode(), database_url="postgresql://flowyard@db/flowyard"
+    )
     assert settings.prefect.auth_string is not None
     assert settings.prefect.auth_string.get_secret_value() == "user:from-the-secret"
     assert settings.environment == "production"

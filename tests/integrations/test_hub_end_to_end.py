@@ -486,7 +486,7 @@ def _prefect_texts(stack) -> list[str]:
         answer = prefect.post(path, json={"limit": 200} if path != "/events/filter" else {})
         texts.append(answer.text)
     blocks = prefect.post("/block_documents/filter", json={"include_secrets": True, "limit": 200})
-    assert blocks.status_code == 200 and "fy1." in blocks.text  # even with include_secrets: only our ciphertext
+    assert blocks.status_code == 200 and "fy2." in blocks.text  # even with include_secrets: only our ciphertext
     texts.append(blocks.text)
     return texts
 

@@ -138,7 +138,7 @@ def _api_connection(tenant, prefect_blocks) -> dict:
         },
     )
     assert created.status_code == 201, created.text
-    assert prefect_blocks.data[created.json()["block_name"]]["settings_mac"].startswith("fym1.")
+    assert prefect_blocks.data[created.json()["block_name"]]["settings_mac"].startswith("fym2.")
     return created.json()
 
 

@@ -189,9 +189,12 @@ def test_production_requires_the_auth_string(monkeypatch):
 
     monkeypatch.delenv("PREFECT_API_AUTH_STRING", raising=False)
     with pytest.raises(ValidationError, match="FLOWYARD_PREFECT__AUTH_STRING"):
-        Settings(environment="production", master_key="k" * 32)
+        Settings(environment="production", master_key=base64.b64encode(b"k" * 32).decode())
     monkeypatch.setenv("PREFECT_API_AUTH_STRING", "ops:secret")
-    assert Settings(environment="production", master_key="k" * 32).prefect.auth_string is not None
+    assert (
+        Settings(environment="production", master_key=base64.b64encode(b"k" * 32).decode()).prefect.auth_string
+        is not None
+    )
 
 
 # --- forged parameters and replays ---------------------------------------------------------------

@@ -10,12 +10,16 @@ import { navigate, useRoute } from "./lib/route";
 import { AuthPage } from "./pages/AuthPage";
 import { RunPage } from "./pages/RunPage";
 import { RunsPage } from "./pages/RunsPage";
+import { AcceptInvitePage } from "./settings/AcceptInvitePage";
+import { ResetPasswordPage } from "./settings/ResetPasswordPage";
+import { settingsApi } from "./settings/api";
 import { GalleryPage } from "./templates/GalleryPage";
 import { TemplatePage } from "./templates/TemplatePage";
 import { WorkflowsPage } from "./pages/WorkflowsPage";
 
 // The editor (React Flow, dagre) loads only when a workflow is opened: the runs pages stay light on a phone.
 const EditorPage = lazy(() => import("./pages/EditorPage").then((m) => ({ default: m.EditorPage })));
+const SettingsPage = lazy(() => import("./settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
 
 function Header({ session, section, onSignOut }: { session: Session; section: string; onSignOut: () => void }) {
   return (
@@ -25,6 +29,7 @@ function Header({ session, section, onSignOut }: { session: Session; section: st
       <a href="#/runs" className={section === "runs" ? "active" : ""}>Runs</a>
       <a href="#/templates" className={section === "templates" ? "active" : ""}>Templates</a>
       <a href="#/connections" className={section === "connections" ? "active" : ""}>Connections</a>
+      <a href="#/settings" className={section === "settings" ? "active" : ""}>Settings</a>
       <span className="toolbar-spacer" />
       <span className="muted small hide-narrow">{session.tenant.name ?? session.tenant.slug} · {session.email}</span>
       <button className="btn btn-ghost btn-xs" onClick={onSignOut}>Sign out</button>
@@ -38,6 +43,13 @@ function endSession(): void {
   queryClient.clear();
 }
 
+/** Another account or workspace is now signed in (an accepted invitation, a switch): nothing read before stays. */
+function switchTo(next: Session, setSession: (s: Session) => void): void {
+  queryClient.clear();
+  saveSession(next);
+  setSession(next);
+}
+
 function Redirect({ to }: { to: string }) {
   useEffect(() => navigate(to), [to]);
   return null;
@@ -46,14 +58,17 @@ function Redirect({ to }: { to: string }) {
 function Screen({ session, setSession }: { session: Session | null; setSession: (s: Session | null) => void }) {
   const { parts, query } = useRoute();
   const [first, id] = parts;
+  if (first === "reset-password") return <ResetPasswordPage key={id ?? ""} token={id} />;
+  if (first === "invite" && id) return <AcceptInvitePage invitation={id} session={session} onSignedIn={(s) => switchTo(s, setSession)} />;
   if (!session) return <AuthPage mode={first === "signup" ? "signup" : "login"} onSignedIn={setSession} />;
   if (first === "login" || first === "signup") return <Redirect to="/" />;
   const signOut = () => {
+    void settingsApi.logout().catch(() => undefined); // the token is read before it is forgotten below
     endSession();
     setSession(null);
     navigate("/login");
   };
-  const section = first === "runs" || first === "templates" || first === "connections" ? first : "workflows";
+  const section = first === "runs" || first === "templates" || first === "connections" || first === "settings" ? first : "workflows";
   return (
     <div className={`app${first === "workflows" && id ? " app-editor" : ""}`}>
       <Header session={session} section={section} onSignOut={signOut} />
@@ -62,6 +77,11 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
         : first === "runs" ? <RunsPage workflowId={query.get("workflow")} />
         : first === "templates" ? (id ? <TemplatePage slug={id} /> : <GalleryPage />)
         : first === "connections" ? <ConnectionsPage add={query.get("add")} workflowId={query.get("workflow")} />
+        : first === "settings" ? (
+          <Suspense fallback={<main className="page muted">Loading settings…</main>}>
+            <SettingsPage section={id} session={session} onSignOut={signOut} onSwitched={(s) => switchTo(s, setSession)} />
+          </Suspense>
+        )
         : <WorkflowsPage />}
     </div>
   );

@@ -53,6 +53,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Audit Events
+         * @description A page of the workspace's audit events, newest first; the next page's cursor is in the X-Next-Cursor
+         *     (and Link) header.
+         */
+        get: operations["list_audit_events_api_v1_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Audit Events
+         * @description The workspace's whole audit trail as JSON Lines, oldest first.
+         */
+        get: operations["export_audit_events_api_v1_audit_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify Audit Chain
+         * @description Check the workspace's hash chain from its first row: `ok` false names the first altered row.
+         */
+        get: operations["verify_audit_chain_api_v1_audit_verify_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -64,6 +125,125 @@ export interface paths {
         put?: never;
         /** Login */
         post: operations["login_api_v1_auth_login_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Logout */
+        post: operations["logout_api_v1_auth_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change Password */
+        post: operations["change_password_api_v1_auth_password_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Request Password Reset */
+        post: operations["request_password_reset_api_v1_auth_password_reset_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm Password Reset */
+        post: operations["confirm_password_reset_api_v1_auth_password_reset_confirm_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Sessions */
+        get: operations["list_sessions_api_v1_auth_sessions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End Session */
+        delete: operations["end_session_api_v1_auth_sessions__session_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Switch */
+        post: operations["switch_api_v1_auth_switch_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -409,6 +589,113 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Invitations */
+        get: operations["list_invitations_api_v1_invitations_get"];
+        put?: never;
+        /** Invite */
+        post: operations["invite_api_v1_invitations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Withdraw Invitation */
+        delete: operations["withdraw_invitation_api_v1_invitations__invitation_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{token}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Invitation
+         * @description No login needed for a new person; someone with an account sends their login token.
+         */
+        post: operations["accept_invitation_api_v1_invitations__token__accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Me */
+        get: operations["me_api_v1_me_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Members */
+        get: operations["list_members_api_v1_members_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove Member */
+        delete: operations["remove_member_api_v1_members__user_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change Role */
+        patch: operations["change_role_api_v1_members__user_id__patch"];
+        trace?: never;
+    };
     "/api/v1/node-types": {
         parameters: {
             query?: never;
@@ -454,6 +741,97 @@ export interface paths {
         put?: never;
         /** Mark Read */
         post: operations["mark_read_api_v1_notifications__notification_id__read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/privacy/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase Person
+         * @description Remove or pseudonymise one person, by email, everywhere the workspace keeps them.
+         */
+        post: operations["erase_person_api_v1_privacy_erase_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/privacy/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Export
+         * @description Start building one bundle (a zip of JSON Lines per kind) of everything the workspace owns.
+         */
+        post: operations["start_export_api_v1_privacy_export_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/privacy/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Exports */
+        get: operations["list_exports_api_v1_privacy_exports_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/privacy/exports/{export_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read Export */
+        get: operations["read_export_api_v1_privacy_exports__export_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/privacy/exports/{export_id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download Export */
+        get: operations["download_export_api_v1_privacy_exports__export_id__download_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -704,11 +1082,35 @@ export interface paths {
         get: operations["read_tenant_api_v1_tenant_get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Workspace
+         * @description Delete the workspace, its Prefect objects and its data key. Type its slug in `confirm`.
+         */
+        delete: operations["delete_workspace_api_v1_tenant_delete"];
         options?: never;
         head?: never;
         /** Update Tenant */
         patch: operations["update_tenant_api_v1_tenant_patch"];
+        trace?: never;
+    };
+    "/api/v1/tenant/keys/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate Key
+         * @description Give the workspace a new data key and seal its secrets again with it, while they stay usable.
+         */
+        post: operations["rotate_key_api_v1_tenant_keys_rotate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/workflows": {
@@ -959,6 +1361,19 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AcceptRead */
+        AcceptRead: {
+            /**
+             * Token
+             * @description A login token for the workspace you joined.
+             */
+            token: string;
+        };
+        /** Accepted */
+        Accepted: {
+            /** Detail */
+            detail: string;
+        };
         /** ActivityCreate */
         ActivityCreate: {
             /** Body */
@@ -1031,6 +1446,14 @@ export interface components {
              * @enum {string}
              */
             role?: "owner" | "admin" | "editor" | "operator" | "viewer";
+            /**
+             * Scopes
+             * @description What the key may do within its role: read, run (and read), deploy (create, edit, publish, run) or admin (everything its role may).
+             * @default [
+             *       "admin"
+             *     ]
+             */
+            scopes?: components["schemas"]["Scope"][];
         };
         /** ApiKeyCreated */
         ApiKeyCreated: {
@@ -1061,6 +1484,8 @@ export interface components {
              * @enum {string}
              */
             role: "owner" | "admin" | "editor" | "operator" | "viewer";
+            /** Scopes */
+            scopes: string[];
         };
         /** ApiKeyRead */
         ApiKeyRead: {
@@ -1086,6 +1511,8 @@ export interface components {
              * @enum {string}
              */
             role: "owner" | "admin" | "editor" | "operator" | "viewer";
+            /** Scopes */
+            scopes: string[];
         };
         /** ApprovalDecide */
         ApprovalDecide: {
@@ -1153,6 +1580,81 @@ export interface components {
              * @enum {string}
              */
             status: "pending" | "approved" | "rejected" | "timed_out";
+        };
+        /** AuditEventRead */
+        AuditEventRead: {
+            /**
+             * Action
+             * @description What was done, e.g. `workflow.published`.
+             */
+            action: string;
+            /**
+             * Actor Api Key Id
+             * @description The API key that acted, if one did.
+             */
+            actor_api_key_id: string | null;
+            /**
+             * Actor User Id
+             * @description The user who acted; none for an API key or an anonymous act.
+             */
+            actor_user_id: string | null;
+            /**
+             * Client Address
+             * @description The client's network address, when the act came over HTTP.
+             */
+            client_address: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Detail
+             * @description More about the act, without secrets, tokens or email addresses.
+             */
+            detail: {
+                [key: string]: unknown;
+            };
+            /**
+             * Hash
+             * @description SHA-256 over this row's canonical JSON, `prev_hash` included.
+             */
+            hash: string;
+            /** Id */
+            id: string;
+            /**
+             * Prev Hash
+             * @description The hash of the previous row of the chain; none for the first.
+             */
+            prev_hash: string | null;
+            /**
+             * Seq
+             * @description The row's place in the workspace's chain, from 1.
+             */
+            seq: number;
+            /**
+             * Target
+             * @description What it was done to: `<kind>:<id>`.
+             */
+            target: string;
+        };
+        /** AuditVerification */
+        AuditVerification: {
+            /**
+             * Checked
+             * @description How many rows were checked (up to the first bad one).
+             */
+            checked: number;
+            /**
+             * First Bad Id
+             * @description The first row that was altered, or follows a removed row.
+             */
+            first_bad_id: string | null;
+            /**
+             * Ok
+             * @description Whether every row of the workspace's chain is intact and linked to the one before.
+             */
+            ok: boolean;
         };
         /** Body_decide_by_link_approvals__token__post */
         Body_decide_by_link_approvals__token__post: {
@@ -1663,6 +2165,24 @@ export interface components {
             /** Title */
             title?: string | null;
         };
+        /** ErasureCreate */
+        ErasureCreate: {
+            /**
+             * Email
+             * @description The person's email address.
+             */
+            email: string;
+        };
+        /** ErasureRead */
+        ErasureRead: {
+            /**
+             * Touched
+             * @description Rows (and Prefect flow runs) removed or pseudonymised, per kind.
+             */
+            touched: {
+                [key: string]: number;
+            };
+        };
         /** EventCreate */
         EventCreate: {
             /**
@@ -1679,6 +2199,38 @@ export interface components {
             payload?: {
                 [key: string]: unknown;
             };
+        };
+        /** ExportRead */
+        ExportRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Done
+             * @description Kinds of data written to the bundle so far.
+             */
+            done: number;
+            /**
+             * Download Url
+             * @description Where to download the bundle (a zip of JSON Lines) once completed.
+             */
+            download_url: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Status
+             * @description running, completed or failed.
+             */
+            status: string;
+            /**
+             * Total
+             * @description Kinds of data the bundle holds when complete.
+             */
+            total: number;
         };
         /** FacetsRead */
         FacetsRead: {
@@ -1791,6 +2343,101 @@ export interface components {
              */
             type: string;
         };
+        /** InvitationAccept */
+        InvitationAccept: {
+            /**
+             * Name
+             * @description A new account's display name.
+             */
+            name?: string | null;
+            /**
+             * Password
+             * @description A new account's password; omit when signed in.
+             */
+            password?: string | null;
+        };
+        /** InvitationCreate */
+        InvitationCreate: {
+            /**
+             * Email
+             * Format: email
+             * @description Who to invite; the link is emailed there when the workspace has email.
+             */
+            email: string;
+            /**
+             * Role
+             * @description The role they get; at most your own.
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "editor" | "operator" | "viewer";
+        };
+        /** InvitationCreated */
+        InvitationCreated: {
+            /** Id */
+            id: string;
+            /**
+             * Url
+             * @description The one-time invitation link, valid for 7 days.
+             */
+            url: string;
+        };
+        /** InvitationRead */
+        InvitationRead: {
+            /** Accepted At */
+            accepted_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Email */
+            email: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "editor" | "operator" | "viewer";
+        };
+        /** KeyRotationRead */
+        KeyRotationRead: {
+            /**
+             * Connections
+             * @description Connections whose stored secrets and settings were sealed again.
+             */
+            connections: number;
+            /**
+             * Key Id
+             * @description Id of the workspace's new data key (named in every value it seals).
+             */
+            key_id: string;
+            /**
+             * Lost Secrets
+             * @description What no longer opened before the rotation: `<connection>.<secret>` (enter it again), `webhook_endpoints:<id>` (rotate its secret).
+             */
+            lost_secrets: string[];
+            /**
+             * Oauth Pending
+             * @description Pending OAuth authorisations whose verifier was sealed again.
+             */
+            oauth_pending: number;
+            /**
+             * Retired Keys Deleted
+             * @description Earlier data keys deleted: nothing sealed with them is left.
+             */
+            retired_keys_deleted: number;
+            /**
+             * Webhook Secrets
+             * @description Webhook endpoints whose signing secret was sealed again.
+             */
+            webhook_secrets: number;
+        };
         /**
          * LineageRead
          * @description The template a workflow was made from (POST /api/v1/workflows/{id}/upgrade follows its new versions).
@@ -1845,6 +2492,66 @@ export interface components {
             /** Token */
             token: string;
         };
+        /** MeRead */
+        MeRead: {
+            /** Memberships */
+            memberships: components["schemas"]["MembershipRead"][];
+            /** Permissions */
+            permissions: string[];
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "editor" | "operator" | "viewer";
+            /** @description The workspace of this token. */
+            tenant: components["schemas"]["TenantRead"];
+            user: components["schemas"]["MeUserRead"];
+        };
+        /** MeUserRead */
+        MeUserRead: {
+            /** Email */
+            email: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string | null;
+        };
+        /** MemberRead */
+        MemberRead: {
+            /** Email */
+            email: string;
+            /**
+             * Joined At
+             * Format: date-time
+             */
+            joined_at: string;
+            /** Name */
+            name: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "editor" | "operator" | "viewer";
+            /** User Id */
+            user_id: string;
+        };
+        /** MemberUpdate */
+        MemberUpdate: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "editor" | "operator" | "viewer";
+        };
+        /** MembershipRead */
+        MembershipRead: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "editor" | "operator" | "viewer";
+            tenant: components["schemas"]["TenantRead"];
+        };
         /** OAuthStartRead */
         OAuthStartRead: {
             /**
@@ -1857,6 +2564,40 @@ export interface components {
              * Format: date-time
              */
             expires_at: string;
+        };
+        /** PasswordChange */
+        PasswordChange: {
+            /**
+             * Current
+             * @description Your current password.
+             */
+            current: string;
+            /**
+             * New
+             * @description At least 10 characters.
+             */
+            new: string;
+        };
+        /** PasswordResetConfirm */
+        PasswordResetConfirm: {
+            /**
+             * Password
+             * @description At least 10 characters.
+             */
+            password: string;
+            /**
+             * Token
+             * @description The token from the reset link.
+             */
+            token: string;
+        };
+        /** PasswordResetCreate */
+        PasswordResetCreate: {
+            /**
+             * Email
+             * Format: email
+             */
+            email: string;
         };
         /** PrivateTemplateCreate */
         PrivateTemplateCreate: {
@@ -1892,6 +2633,56 @@ export interface components {
              */
             notified_tenants: number;
             template: components["schemas"]["TemplateRead"];
+        };
+        /** RetentionDays */
+        RetentionDays: {
+            /**
+             * Log Days
+             * @description Days the run's Prefect flow run and its logs are kept.
+             */
+            log_days: number;
+            /**
+             * Run History Days
+             * @description Days an ended run, its steps and notifications about it are kept.
+             */
+            run_history_days: number;
+            /**
+             * Step Payload Days
+             * @description Days a run's input, its steps' inputs and outputs and delivered CRM change snapshots are kept; then they are cleared and the run stays.
+             */
+            step_payload_days: number;
+        };
+        /** RetentionRead */
+        RetentionRead: {
+            /** @description The platform's defaults, used for each field the workspace has not set. */
+            defaults: components["schemas"]["RetentionDays"];
+            /**
+             * Log Days
+             * @description Days the run's Prefect flow run and its logs are kept.
+             */
+            log_days: number;
+            /**
+             * Run History Days
+             * @description Days an ended run, its steps and notifications about it are kept.
+             */
+            run_history_days: number;
+            /**
+             * Step Payload Days
+             * @description Days a run's input, its steps' inputs and outputs and delivered CRM change snapshots are kept; then they are cleared and the run stays.
+             */
+            step_payload_days: number;
+        };
+        /**
+         * RetentionUpdate
+         * @description Days to keep; null returns a field to the platform's default; a field left out stays as it is.
+         */
+        RetentionUpdate: {
+            /** Log Days */
+            log_days?: number | null;
+            /** Run History Days */
+            run_history_days?: number | null;
+            /** Step Payload Days */
+            step_payload_days?: number | null;
         };
         /** RunAccepted */
         RunAccepted: {
@@ -2001,6 +2792,12 @@ export interface components {
             /** Workflow Id */
             workflow_id: string;
         };
+        /**
+         * Scope
+         * @description What an API key may be used for, whatever its role.
+         * @enum {string}
+         */
+        Scope: "read" | "run" | "deploy" | "admin";
         /** SecretRotate */
         SecretRotate: {
             /**
@@ -2008,6 +2805,29 @@ export interface components {
              * @description Your own secret (Stripe's whsec_…, Twilio's auth token); omit to get a new random one.
              */
             secret?: string | null;
+        };
+        /** SessionRead */
+        SessionRead: {
+            /** Client Address */
+            client_address: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Current
+             * @description The session of the token that asked.
+             */
+            current: boolean;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            tenant: components["schemas"]["TenantRead"];
         };
         /** SetupCreate */
         SetupCreate: {
@@ -2104,6 +2924,14 @@ export interface components {
             started_at: string | null;
             /** Status */
             status: string;
+        };
+        /** SwitchCreate */
+        SwitchCreate: {
+            /**
+             * Tenant Id
+             * @description A workspace you are a member of (GET /api/v1/me).
+             */
+            tenant_id: string;
         };
         /** TagCount */
         TagCount: {
@@ -2256,6 +3084,7 @@ export interface components {
             id: string;
             /** Name */
             name: string;
+            retention: components["schemas"]["RetentionRead"];
             /** Slug */
             slug: string;
             /** Time Zone */
@@ -2265,6 +3094,7 @@ export interface components {
         TenantSettingsUpdate: {
             /** Name */
             name?: string | null;
+            retention?: components["schemas"]["RetentionUpdate"] | null;
             /**
              * Time Zone
              * @description IANA time zone, e.g. Europe/Berlin.
@@ -2626,6 +3456,14 @@ export interface components {
             /** Workflow Name */
             workflow_name: string;
         };
+        /** WorkspaceDelete */
+        WorkspaceDelete: {
+            /**
+             * Confirm
+             * @description The workspace's slug, typed to confirm.
+             */
+            confirm: string;
+        };
         /** NotificationRead */
         platform_api__notifications__NotificationRead: {
             /** Body */
@@ -2790,6 +3628,88 @@ export interface operations {
             };
         };
     };
+    list_audit_events_api_v1_audit_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page, at most 200. */
+                limit?: number;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
+                /** @description A user id or an API key id. */
+                actor?: string | null;
+                /** @description An action, or every action of a kind: `workflow.*`. */
+                action?: string | null;
+                /** @description A target, e.g. `workflow:<id>`. */
+                target?: string | null;
+                /** @description Acts at or after this time. */
+                from?: string | null;
+                /** @description Acts before this time. */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_audit_events_api_v1_audit_export_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    verify_audit_chain_api_v1_audit_verify_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+        };
+    };
     login_api_v1_auth_login_post: {
         parameters: {
             query?: never;
@@ -2800,6 +3720,201 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LoginCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    logout_api_v1_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    change_password_api_v1_auth_password_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    request_password_reset_api_v1_auth_password_reset_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    confirm_password_reset_api_v1_auth_password_reset_confirm_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_sessions_api_v1_auth_sessions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionRead"][];
+                };
+            };
+        };
+    };
+    end_session_api_v1_auth_sessions__session_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    switch_api_v1_auth_switch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SwitchCreate"];
             };
         };
         responses: {
@@ -3858,6 +4973,227 @@ export interface operations {
             };
         };
     };
+    list_invitations_api_v1_invitations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationRead"][];
+                };
+            };
+        };
+    };
+    invite_api_v1_invitations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationCreated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    withdraw_invitation_api_v1_invitations__invitation_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    accept_invitation_api_v1_invitations__token__accept_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationAccept"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    me_api_v1_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeRead"];
+                };
+            };
+        };
+    };
+    list_members_api_v1_members_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberRead"][];
+                };
+            };
+        };
+    };
+    remove_member_api_v1_members__user_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    change_role_api_v1_members__user_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     node_types_api_v1_node_types_get: {
         parameters: {
             query?: never;
@@ -3929,6 +5265,141 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["platform_api__notifications__NotificationRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    erase_person_api_v1_privacy_erase_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ErasureCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_export_api_v1_privacy_export_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportRead"];
+                };
+            };
+        };
+    };
+    list_exports_api_v1_privacy_exports_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportRead"][];
+                };
+            };
+        };
+    };
+    read_export_api_v1_privacy_exports__export_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                export_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    download_export_api_v1_privacy_exports__export_id__download_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                export_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
                 };
             };
             /** @description Validation Error */
@@ -4431,6 +5902,37 @@ export interface operations {
             };
         };
     };
+    delete_workspace_api_v1_tenant_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkspaceDelete"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     update_tenant_api_v1_tenant_patch: {
         parameters: {
             query?: never;
@@ -4460,6 +5962,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rotate_key_api_v1_tenant_keys_rotate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyRotationRead"];
                 };
             };
         };

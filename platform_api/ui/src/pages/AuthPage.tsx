@@ -54,6 +54,7 @@ export function AuthPage({ mode, onSignedIn }: { mode: Mode; onSignedIn: (s: Ses
           {mode === "signup" && <span className="help">At least 10 characters.</span>}
           {fieldError("password") && <span className="field-error">{fieldError("password")}</span>}
         </label>
+        {mode === "login" && <a className="small" href="#/reset-password">Forgot your password?</a>}
         {problem && (
           <div className="callout callout-error" role="alert">
             <strong>{problem.message}</strong>
