@@ -18,7 +18,9 @@ tenant a little).
 
 from __future__ import annotations
 
+import base64
 import contextvars
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,12 +28,20 @@ from typing import Any
 import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES
+from prometheus_client import Counter, Histogram
 
 from core.settings import Settings
 
 DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8)
 RETRYABLE = (429, 502, 503)
 _quick: contextvars.ContextVar[bool] = contextvars.ContextVar("flowyard_quick_retries", default=False)
+CALL_SECONDS = Histogram(
+    "flowyard_prefect_call_seconds", "Prefect API calls made by this process, by outcome.", ["outcome"]
+)
+CALL_ERRORS = Counter(
+    "flowyard_prefect_call_errors_total", "Prefect API calls of this process that failed, by reason.", ["reason"]
+)
+_STARTED = "flowyard_started"
 
 
 def _retry_soon(response: httpx.Response) -> None:
@@ -47,6 +57,43 @@ def _retry_soon(response: httpx.Response) -> None:
 
 async def _aretry_soon(response: httpx.Response) -> None:
     _retry_soon(response)
+
+
+def _mark_start(request: httpx.Request) -> None:
+    request.extensions[_STARTED] = time.perf_counter()
+
+
+def _observe(response: httpx.Response) -> None:
+    started = response.request.extensions.get(_STARTED)
+    outcome = f"{response.status_code // 100}xx"
+    if started is not None:
+        CALL_SECONDS.labels(outcome).observe(time.perf_counter() - started)
+    if response.status_code >= 500 or response.status_code == 429:
+        CALL_ERRORS.labels(f"http_{response.status_code}").inc()
+
+
+def _measure(client: SyncPrefectClient) -> None:
+    """Time every request of this client (`flowyard_prefect_call_seconds` on GET /metrics)."""
+    hooks = client._client.event_hooks
+    hooks["request"].append(_mark_start)
+    hooks["response"].append(_observe)
+
+
+def reachable(settings: Settings, *, timeout: float = 2.0) -> str | None:
+    """None when the Prefect API answers its health check within `timeout`, else why not."""
+    auth = auth_string(settings)
+    headers = {"Authorization": f"Basic {base64.b64encode(auth.encode()).decode()}"} if auth else {}
+    started = time.perf_counter()
+    try:
+        response = httpx.get(f"{settings.prefect_api_url.rstrip('/')}/health", headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        CALL_ERRORS.labels("unreachable").inc()
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    CALL_SECONDS.labels(f"{response.status_code // 100}xx").observe(time.perf_counter() - started)
+    if response.status_code != 200:
+        CALL_ERRORS.labels(f"http_{response.status_code}").inc()
+        return f"the Prefect API answered {response.status_code}"
+    return None
 
 
 def install(client: Any) -> None:
@@ -106,4 +153,5 @@ def prefect_client(settings: Settings) -> Iterator[SyncPrefectClient]:
     with SyncPrefectClient(
         settings.prefect_api_url, auth_string=auth_string(settings), httpx_settings={"timeout": 30}
     ) as client:
+        _measure(client)
         yield client

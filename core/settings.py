@@ -47,6 +47,9 @@ class ApiSettings(BaseModel):
         description="On PostgreSQL, run an authenticated request's transactions as the flowyard_tenant role, "
         "so row-level security shows only the caller's rows; turn off only where that role cannot be created.",
     )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token GET /metrics asks for; unset, /metrics is open (keep it off the internet)."
+    )
 
 
 class PrefectSettings(BaseModel):

@@ -44,7 +44,7 @@ from engine.admission import admit
 from engine.listen import listen_in_background
 from engine.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
 from engine.wakeup import notify_flow_runs_created
-from store import Batch, Execution, ExecutionStatus, utcnow
+from store import Batch, Execution, ExecutionStatus, Tenant, Workflow, utcnow
 from store.batches import BatchStore
 from store.db import get_session_factory
 
@@ -182,21 +182,45 @@ def claim_batches(
     return claimed
 
 
+def flow_run_labels(db: Session, batches: list[Batch]) -> dict[str, tuple[str, list[str]]]:
+    """Batch id -> (flow run name, extra tags), so that an operator finds a tenant's work in the Prefect UI:
+    `acme/welcome-lead · batch of 37`, tagged `workflow:welcome-lead` (the deployment adds the tenant's tags)."""
+    sizes = (
+        select(Execution.batch_id, func.count().label("size"))
+        .where(Execution.batch_id.in_([b.id for b in batches]))
+        .group_by(Execution.batch_id)
+        .subquery()
+    )
+    rows = db.execute(
+        select(Batch.id, Tenant.slug, Workflow.slug, func.coalesce(sizes.c.size, 0))
+        .join(Tenant, Tenant.id == Batch.tenant_id)
+        .join(Workflow, Workflow.id == Batch.workflow_id)
+        .outerjoin(sizes, sizes.c.batch_id == Batch.id)
+        .where(Batch.id.in_([b.id for b in batches]))
+    )
+    return {
+        id: (f"{tenant}/{workflow} · batch of {size}", [f"workflow:{workflow}"]) for id, tenant, workflow, size in rows
+    }
+
+
 def submit_batches(db: Session, settings: Settings, client: SyncPrefectClient | None = None) -> int:
     """Create a flow run for every batch that has none yet."""
     batches = db.scalars(select(Batch).where(Batch.flow_run_id.is_(None)).order_by(Batch.created_at).limit(500)).all()
+    labels = flow_run_labels(db, list(batches)) if batches else {}
     db.commit()  # hold no transaction (nor SQLite's lock) while asking Prefect
     if not batches:
         return 0
     with nullcontext(client) if client else prefect_client(settings) as client:
         prefect_retries.install(client)
         for batch in batches:
+            name, tags = labels.get(batch.id, (f"batch-{batch.id[:8]}", []))
             flow_run = prefect_retries.call(  # quick retries of a 503 (SQLite Prefect); the key makes it safe
                 client.create_flow_run_from_deployment,
                 batch.deployment_id,
                 parameters={"batch_id": batch.id},
                 idempotency_key=f"batch-{batch.id}",
-                name=f"batch-{batch.id[:8]}",
+                name=name,
+                tags=tags,
             )
             batch.flow_run_id, batch.submitted_at = str(flow_run.id), utcnow()
             notify_flow_runs_created(db)  # workers poll Prefect now rather than at their next poll
@@ -223,6 +247,7 @@ class Dispatcher:
         self._congested = False  # some deployment has max_pending_batches batches not started yet
         self._next_reconcile = 0.0
         self._client: SyncPrefectClient | None = None  # one for the thread: a new one costs an SSL context
+        self.last_pass_at: float | None = None  # time.monotonic() when the loop last looked at the queue
 
     def start(self) -> None:
         self._thread.start()
@@ -240,6 +265,11 @@ class Dispatcher:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def alive(self, *, within_seconds: float) -> bool:
+        """The loop thread runs and finished a pass (or a wait) within the last `within_seconds`."""
+        last = self.last_pass_at
+        return self._thread.is_alive() and last is not None and time.monotonic() - last <= within_seconds
 
     def run_once(self) -> int:
         """One pass; returns executions claimed. Sets `_busy` when the next pass should come soon."""
@@ -278,6 +308,7 @@ class Dispatcher:
     def _dispatch_until_stopped(self) -> None:
         config = self._settings.dispatcher
         while not self._stop.is_set():
+            self.last_pass_at = time.monotonic()
             if self._busy:  # a burst: let the next batch fill a little
                 self._stop.wait(config.batch_wait_ms / 1000)
             elif self._congested:  # batches wait to start: look again soon, whatever wakes us

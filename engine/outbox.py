@@ -98,7 +98,7 @@ def fan_out(db: Session, limit: int = 200) -> int:
         ).all()
         for subscription in subscriptions:
             workflow = db.get(Workflow, subscription.workflow_id)
-            if workflow is None or not workflow.published_version or not workflow.deployment_id:
+            if workflow is None or not workflow.published_version or not workflow.deployment_id or workflow.disabled:
                 continue
             if matches(subscription.config, change):
                 _, created = enqueue_execution(

@@ -9,7 +9,8 @@ the database) to Prefect and to the platform database:
 - the batch's executions are loaded and marked running in one transaction, and step rows are written
   behind the steps (`StepWriter`): a node does not wait for the database before the next one starts,
   and the rows still queued at the end are written with the executions' outcomes, in one transaction;
-- a crash or a cancellation of the flow run fails (or cancels) what the batch did not finish;
+- a crash or a cancellation of the flow run fails (or cancels) what the batch did not finish; an execution
+  cancelled through the API stops at the next step boundary (`BatchRouter.cancelled`);
 - fired by a schedule (no batch), the flow queues one execution of the workflow;
 - the parameters are not trusted: anyone with the Prefect API can create a flow run of any deployment with
   any `batch_id` or `workflow_id`. A flow run runs only its own deployment's batches and workflow (else it
@@ -123,6 +124,7 @@ async def _run_batch(store: BatchStore, batch_id: str, settings: ExecutionSettin
             settings=settings,
             alert=notify_step_failed,
             logger=get_run_logger(),
+            cancelled=lambda execution_ids: asyncio.to_thread(store.cancelled_among, execution_ids),
         )
         outcomes = await router.run(work.executions)
         await asyncio.to_thread(store.finish, outcomes, await writer.pending())

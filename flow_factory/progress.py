@@ -35,6 +35,7 @@ class ExecutionRun:
     error: dict[str, Any] | None = None
     wait: tuple[str, Wait] | None = None
     item: tuple[int, Any] | None = None
+    cancelled: bool = False  # through the API, while its batch ran: it runs no further step
 
     @property
     def id(self) -> str:
@@ -55,7 +56,7 @@ class ExecutionRun:
         )
 
     def reached(self, plan: ExecutionPlan, node_id: str) -> bool:
-        if self.error is not None or self.wait is not None or node_id in self.settled:
+        if self.error is not None or self.wait is not None or self.cancelled or node_id in self.settled:
             return False
         return node_id == plan.trigger_id or any(edge.id in self.taken_edges for edge in plan.incoming[node_id])
 
@@ -89,7 +90,10 @@ class ExecutionRun:
         return {"index": self.item_index, "status": status, "output": output, "error": self.error}
 
     def end_of_batch(self) -> dict[str, Any]:
-        """The execution's columns when the batch ends: failed, waiting until its wait is over, or completed."""
+        """The execution's columns when the batch ends: cancelled, failed, waiting until its wait is over, or
+        completed."""
+        if self.cancelled:
+            return {"status": ExecutionStatus.CANCELLED}
         if self.error:
             return {"status": ExecutionStatus.FAILED, "error": self.error}
         if self.wait:

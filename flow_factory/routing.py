@@ -8,6 +8,8 @@ It knows neither Prefect nor the database. What it needs comes in explicitly (`B
   makes each call one Prefect task run named after the node; tests run `inline_runner` in-process;
 - a step sink: where step records go (`insert` when a step starts, `update` when it ends); the flow's
   `StepWriter`, or a list in tests;
+- optionally, a cancellation check: which of the batch's executions were cancelled meanwhile. It is asked
+  at each step boundary (before a node runs, before a retry); a cancelled execution runs no further step;
 - the execution settings (attempts and back-off), the alert sent when a live step failed for good, and
   the logger of the trigger step, which is settled here without a runner: it only passes each
   execution's input on, and a Prefect task run would cost the server 70-100 ms of CPU for nothing.
@@ -66,6 +68,12 @@ class StepFailedAlert(Protocol):
     ) -> None: ...
 
 
+class CancellationCheck(Protocol):
+    """Which of these execution ids were cancelled since the batch started."""
+
+    async def __call__(self, execution_ids: list[str]) -> set[str]: ...
+
+
 def inline_runner(logger: Logger) -> StepRunner:
     """A runner that runs the node right here, in this coroutine (no Prefect task run)."""
 
@@ -93,6 +101,7 @@ class BatchRouter:
     settings: ExecutionSettings
     alert: StepFailedAlert
     logger: Logger
+    cancelled: CancellationCheck | None = None
 
     async def run(self, executions: list[QueuedExecution]) -> dict[str, dict[str, Any]]:
         """Every execution as far as it goes in this batch; returns each one's `end_of_batch`, by id."""
@@ -121,7 +130,7 @@ class BatchRouter:
 
         async def drive(node_id: str) -> None:
             await asyncio.gather(*(done[p].wait() for p in self.plan.predecessors(node_id) if p in done))
-            reached = [run for run in runs if run.reached(self.plan, node_id)]
+            reached = await self._not_cancelled([run for run in runs if run.reached(self.plan, node_id)])
             try:
                 if reached and self.plan.nodes[node_id].type == LOOP_TYPE:
                     await self._run_loop(node_id, reached)
@@ -162,7 +171,16 @@ class BatchRouter:
                     await self._alert_if_final_failure(run, record)
             if retry:
                 await asyncio.sleep(retry_delay(self.settings, attempt, list(retry.values())))
-            pending, attempt = [run for run in pending if run.key in retry], attempt + 1
+            pending, attempt = await self._not_cancelled([run for run in pending if run.key in retry]), attempt + 1
+
+    async def _not_cancelled(self, runs: list[ExecutionRun]) -> list[ExecutionRun]:
+        """The step boundary: `runs` without those cancelled meanwhile, which are marked so and run no more."""
+        if self.cancelled is None or not runs:
+            return runs
+        cancelled = await self.cancelled(sorted({run.id for run in runs}))
+        for run in runs:
+            run.cancelled = run.cancelled or run.id in cancelled
+        return [run for run in runs if not run.cancelled]
 
     async def _run_loop(self, loop_id: str, runs: list[ExecutionRun]) -> None:
         """Run the body once per item of every execution that reached the loop, then the loop node itself."""

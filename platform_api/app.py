@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from core.settings import Settings, get_settings
 from engine.dispatcher import Dispatcher
-from platform_api import graphs, keys, notifications, tenant
+from platform_api import graphs, health, keys, metrics, notifications, tenant
 from platform_api.approvals.routes import router as approvals_router
 from platform_api.audit.routes import router as audit_router
 from platform_api.auth.routes import router as auth_router
@@ -22,6 +22,7 @@ from platform_api.limits import BodySizeLimit
 from platform_api.members.routes import router as members_router
 from platform_api.privacy.routes import router as privacy_router
 from platform_api.problems import install_problem_handlers
+from platform_api.run_control.routes import router as run_control_router
 from platform_api.runs.routes import router as runs_router
 from platform_api.security_headers import SecurityHeaders
 from platform_api.templates.routes import router as templates_router
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(metrics.WebhookMetrics)
     app.add_middleware(SecurityHeaders, https=settings.api_public_url.startswith("https://"))  # outermost
     install_problem_handlers(app)
     for router in (
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graphs.router,
         workflows_router,
         runs_router,
+        run_control_router,
         approvals_router,
         connections_router,
         crm_router,
@@ -73,12 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifications.router,
         audit_router,
         privacy_router,
+        health.router,
+        metrics.router,
     ):
         app.include_router(router)
-
-    @app.get("/api/v1/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
 
     _mount_ui(app)
     return app

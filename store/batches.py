@@ -221,7 +221,7 @@ class BatchStore:
         self, workflow_id: str, flow_run_id: str, scheduled_at: datetime, deployment_id: str | None
     ) -> str:
         """A schedule fired: queue one execution of the published version (once per flow run). Returns
-        `queued`, or `skipped` when the workflow is gone, unpublished or its schedules paused; refuses a flow
+        `queued`, or `skipped` when the workflow is gone, unpublished, disabled or its schedules paused; refuses a flow
         run of another workflow's deployment (`NotThisDeployment`)."""
         with self._sessions.begin() as db:
             workflow = db.get(Workflow, workflow_id)
@@ -232,6 +232,7 @@ class BatchStore:
                 or not workflow.published_version
                 or not workflow.deployment_id
                 or workflow.schedules_paused
+                or workflow.disabled
             ):
                 return TICK_SKIPPED
             enqueue_execution(
@@ -245,6 +246,19 @@ class BatchStore:
                 dedupe_key=f"schedule:{flow_run_id}",
             )
             return ExecutionStatus.QUEUED
+
+    def cancelled_among(self, execution_ids: list[str]) -> set[str]:
+        """Which of these executions were cancelled (through the API) since their batch started."""
+        if not execution_ids:
+            return set()
+        with self._sessions() as db:
+            return set(
+                db.scalars(
+                    select(Execution.id).where(
+                        Execution.id.in_(execution_ids), Execution.status == ExecutionStatus.CANCELLED
+                    )
+                )
+            )
 
     def write_steps(self, writes: list[StepWrite]) -> None:
         """Step rows inserted or updated, in order, in one transaction."""

@@ -49,6 +49,7 @@ class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
     resume_at: Mapped[datetime | None] = mapped_column(index=True)
     waiting_node_id: Mapped[str | None] = mapped_column(String(64))
+    stopped_at_node_id: Mapped[str | None] = mapped_column(String(64))  # the step a cancelled run stopped at
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     payload_cleared_at: Mapped[datetime | None]  # retention cleared its input and its steps' payloads

@@ -40,6 +40,7 @@ class ApprovalStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"  # its run was cancelled
 
 
 class SideEffectStatus(StrEnum):

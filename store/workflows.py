@@ -24,6 +24,7 @@ class Workflow(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     conflict_policy: Mapped[str] = mapped_column(String(16), default=ConflictPolicy.PARALLEL)
     max_parallel: Mapped[int | None] = mapped_column(Integer)
     schedules_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)  # no trigger starts it; schedules pause
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

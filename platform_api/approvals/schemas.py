@@ -17,7 +17,7 @@ class ApprovalRead(BaseModel):
     run_id: str
     node_id: str
     message: str
-    status: Literal["pending", "approved", "rejected", "timed_out"]
+    status: Literal["pending", "approved", "rejected", "timed_out", "cancelled"]
     expires_at: datetime
     decided_by: str | None
     decided_at: datetime | None

@@ -77,6 +77,7 @@ class RunSummary(BaseModel):
     waiting_for: dict[str, Any] | None = Field(
         None, description="While `waiting`: the step waited on and when the wait ends at the latest."
     )
+    stopped_at: str | None = Field(None, description="When `cancelled`: the step it stopped at, if it had started.")
 
 
 class RunRead(RunSummary):

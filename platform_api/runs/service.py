@@ -68,6 +68,14 @@ def create_run(
     caller.require(Role.OPERATOR, "run workflows")
     workflow = get_owned_workflow(db, caller, workflow_id)
     if data.mode == ExecutionMode.LIVE:
+        if workflow.disabled:
+            raise Problem(
+                409,
+                "workflow-disabled",
+                "Workflow disabled",
+                "A disabled workflow does not run live; test runs still work.",
+                hint=f"Enable it first (POST /api/v1/workflows/{workflow.id}/enable).",
+            )
         if not workflow.published_version or not workflow.deployment_id:  # publishing sets both
             raise Problem(
                 409,
@@ -123,6 +131,7 @@ def _summary(execution: Execution) -> dict[str, Any]:
         "waiting_for": {"node_id": execution.waiting_node_id, "until": execution.resume_at}
         if execution.status == ExecutionStatus.WAITING
         else None,
+        "stopped_at": execution.stopped_at_node_id,
     }
 
 

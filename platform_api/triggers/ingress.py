@@ -69,6 +69,16 @@ def _unknown_endpoint() -> Problem:
     )
 
 
+def _disabled(workflow_id: str) -> Problem:
+    return Problem(
+        410,
+        "workflow-disabled",
+        "Workflow disabled",
+        "This workflow is disabled: it accepts no deliveries, events or runs.",
+        hint=f"Enable it (POST /api/v1/workflows/{workflow_id}/enable) to accept them again.",
+    )
+
+
 def _schema_problem(schema: dict[str, Any], payload: Any, root: str) -> Problem | None:
     violation = next(iter(payload_violations(schema, payload, root)), None)
     if violation is None:
@@ -197,6 +207,8 @@ def receive_webhook(
         )
     # signature first: an unsigned or forged delivery counts against no limit, so junk uses up no quota
     verified = _verify(config, unseal_secret(db, settings, endpoint), body, headers, url)
+    if workflow.disabled:
+        raise _disabled(workflow.id)
     wait = rate_limiter.allow(endpoint.id, config.rate_limit_per_minute)
     if wait is not None:
         raise Problem(
@@ -261,6 +273,9 @@ def receive_event(
         workflow = db.get_one(Workflow, subscription.workflow_id)
         if not workflow.published_version or not workflow.deployment_id:
             continue  # never: a subscription is written when its workflow is published
+        if workflow.disabled:
+            started.append({"workflow_id": workflow.id, "run_id": None, "error": _disabled(workflow.id).detail})
+            continue
         schema = subscription.config.get("payload_schema")
         problem = schema and _schema_problem(schema, payload, "payload")
         if problem:

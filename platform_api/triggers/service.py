@@ -35,9 +35,8 @@ def deployment_schedules(workflow: Workflow, graph: dict[str, Any], time_zone: s
     if kind != "trigger.schedule":
         return []
     specs = ScheduleTriggerConfig.model_validate(config).schedules
-    return schedule_creates(
-        workflow.id, [prefect_schedule(spec, time_zone) for spec in specs], active=not workflow.schedules_paused
-    )
+    active = not (workflow.schedules_paused or workflow.disabled)
+    return schedule_creates(workflow.id, [prefect_schedule(spec, time_zone) for spec in specs], active=active)
 
 
 def sync_subscriptions(db: Session, workflow: Workflow, graph: dict[str, Any]) -> None:

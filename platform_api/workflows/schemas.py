@@ -49,6 +49,7 @@ class WorkflowSummary(BaseModel):
     published_version: int | None
     created_at: datetime
     updated_at: datetime
+    disabled: bool = Field(False, description="Disabled: no trigger starts it and its schedules pause.")
 
 
 class LineageRead(BaseModel):

@@ -124,6 +124,7 @@ def _summary_fields(workflow: Workflow) -> dict[str, Any]:
         "published_version": workflow.published_version,
         "created_at": workflow.created_at,
         "updated_at": workflow.updated_at,
+        "disabled": workflow.disabled,
     }
 
 

@@ -579,8 +579,52 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Health */
-        get: operations["health_api_v1_health_get"];
+        /**
+         * Live
+         * @description The process is up and serving requests.
+         */
+        get: operations["live_api_v1_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live
+         * @description The process is up and serving requests.
+         */
+        get: operations["live_api_v1_health_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ready
+         * @description 200 when the platform database and Prefect answer and the dispatcher loop is alive; else 503 naming
+         *     the failing checks.
+         */
+        get: operations["ready_api_v1_health_ready_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -912,6 +956,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Run
+         * @description Queued and waiting runs stop at once; a running one at its next step boundary. 409 if it already ended.
+         */
+        post: operations["cancel_run_api_v1_runs__run_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run_id}/events": {
         parameters: {
             query?: never;
@@ -1152,6 +1216,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/{workflow_id}/cancel-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Workflow Runs
+         * @description Cancel every queued, waiting or running run of the workflow.
+         */
+        post: operations["cancel_workflow_runs_api_v1_workflows__workflow_id__cancel_runs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow_id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable Workflow
+         * @description No trigger starts it any more (webhooks answer 410, events and live runs are refused) and its schedules
+         *     pause, until it is enabled again. Runs already accepted go on: cancel them with /cancel-runs.
+         */
+        post: operations["disable_workflow_api_v1_workflows__workflow_id__disable_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow_id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable Workflow
+         * @description Triggers start it again and its schedules resume.
+         */
+        post: operations["enable_workflow_api_v1_workflows__workflow_id__enable_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/{workflow_id}/publish": {
         parameters: {
             query?: never;
@@ -1351,6 +1476,26 @@ export interface paths {
         put?: never;
         /** Deliver */
         post: operations["deliver_hooks__endpoint_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics
+         * @description Prometheus text format; protected by FLOWYARD_API__METRICS_TOKEN when that is set.
+         */
+        get: operations["metrics_metrics_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1579,7 +1724,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "pending" | "approved" | "rejected" | "timed_out";
+            status: "pending" | "approved" | "rejected" | "timed_out" | "cancelled";
         };
         /** AuditEventRead */
         AuditEventRead: {
@@ -2694,6 +2839,22 @@ export interface components {
              */
             status: "scheduled" | "pending" | "running" | "waiting" | "completed" | "failed" | "cancelled";
         };
+        /** RunCancelled */
+        RunCancelled: {
+            /** Run Id */
+            run_id: string;
+            /**
+             * Status
+             * @default cancelled
+             * @constant
+             */
+            status?: "cancelled";
+            /**
+             * Stopped At
+             * @description The step the run stopped at: the one it was running or waiting in; null if it had not started.
+             */
+            stopped_at: string | null;
+        };
         /** RunCreate */
         RunCreate: {
             /**
@@ -2744,6 +2905,11 @@ export interface components {
             status: "scheduled" | "pending" | "running" | "waiting" | "completed" | "failed" | "cancelled";
             /** Steps */
             steps: components["schemas"]["StepRead"][];
+            /**
+             * Stopped At
+             * @description When `cancelled`: the step it stopped at, if it had started.
+             */
+            stopped_at?: string | null;
             /** Version */
             version: number;
             /**
@@ -2780,6 +2946,11 @@ export interface components {
              * @enum {string}
              */
             status: "scheduled" | "pending" | "running" | "waiting" | "completed" | "failed" | "cancelled";
+            /**
+             * Stopped At
+             * @description When `cancelled`: the step it stopped at, if it had started.
+             */
+            stopped_at?: string | null;
             /** Version */
             version: number;
             /**
@@ -2791,6 +2962,14 @@ export interface components {
             } | null;
             /** Workflow Id */
             workflow_id: string;
+        };
+        /** RunsCancelled */
+        RunsCancelled: {
+            /**
+             * Cancelled
+             * @description How many queued, waiting or running runs of the workflow were cancelled.
+             */
+            cancelled: number;
         };
         /**
          * Scope
@@ -3330,6 +3509,12 @@ export interface components {
             deployment_name: string | null;
             /** Description */
             description: string;
+            /**
+             * Disabled
+             * @description Disabled: no trigger starts it and its schedules pause.
+             * @default false
+             */
+            disabled?: boolean;
             /** Errors */
             errors: components["schemas"]["GraphErrorRead"][];
             /** Graph */
@@ -3381,6 +3566,12 @@ export interface components {
             created_at: string;
             /** Description */
             description: string;
+            /**
+             * Disabled
+             * @description Disabled: no trigger starts it and its schedules pause.
+             * @default false
+             */
+            disabled?: boolean;
             /** Id */
             id: string;
             /** Name */
@@ -4951,7 +5142,7 @@ export interface operations {
             };
         };
     };
-    health_api_v1_health_get: {
+    live_api_v1_health_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -4970,6 +5161,57 @@ export interface operations {
                         [key: string]: string;
                     };
                 };
+            };
+        };
+    };
+    live_api_v1_health_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+    };
+    ready_api_v1_health_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description A check failed; `errors` names it. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -5551,6 +5793,37 @@ export interface operations {
             };
         };
     };
+    cancel_run_api_v1_runs__run_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunCancelled"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     run_events_api_v1_runs__run_id__events_get: {
         parameters: {
             query?: never;
@@ -6119,6 +6392,99 @@ export interface operations {
             };
         };
     };
+    cancel_workflow_runs_api_v1_workflows__workflow_id__cancel_runs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunsCancelled"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    disable_workflow_api_v1_workflows__workflow_id__disable_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    enable_workflow_api_v1_workflows__workflow_id__enable_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     publish_workflow_api_v1_workflows__workflow_id__publish_post: {
         parameters: {
             query?: never;
@@ -6544,6 +6910,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    metrics_metrics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4; charset=utf-8": unknown;
                 };
             };
         };

@@ -1,0 +1,341 @@
+"""Run control through the public API, on SQLite and PostgreSQL: cancelling a run (queued and waiting ones end
+at once, with the step they stopped at; a pending approval is closed; again is the same answer; a finished one
+is 409), cancelling every active run of a workflow, and disabling a workflow (live runs and events refused,
+`disabled` shown). Who may do it, and only in their own workspace; each act is audited.
+
+The runs are written straight into the database (the in-process API has no engine); on `flowyard up`
+(`stack`): a running run stops at its next step boundary, a cancelled delay never fires, and a disabled
+webhook workflow answers 410 until it is enabled."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from store import Approval, Batch, Execution, ExecutionStatus, Tenant, TriggerSubscription, Workflow, utcnow
+from store.db import get_session_factory
+from tests.conftest import InProcessApi
+from tests.engine.support import platform_db_url as stack_db_url
+from tests.engine.support import prefect_client
+from tests.platform_api.test_auth import _problem
+from tests.platform_rows import Clock, add_execution, add_workflow
+from tests.support import Api, RecordingServer, edge, graph, node
+
+WAIT_GRAPH = {
+    "nodes": [
+        {"id": "start", "type": "trigger.manual", "config": {}},
+        {"id": "ask", "type": "logic.approval", "config": {}},
+        {"id": "say", "type": "util.log", "config": {"message": "hi"}},
+    ],
+    "edges": [{"id": "e1", "source": "start", "target": "ask"}, {"id": "e2", "source": "ask", "target": "say"}],
+}
+
+
+@pytest.fixture
+def rows(platform_db_url: str, tenant: InProcessApi):
+    """Write a published workflow of the tenant and its runs straight into the database."""
+    sessions = get_session_factory(platform_db_url)
+    clock = Clock()
+
+    class Rows:
+        def workflow(self) -> str:
+            """Published, and listening for the event `order.paid`."""
+            with sessions.begin() as db:
+                owner = db.get_one(Tenant, tenant.signup_body["tenant"]["id"])
+                workflow = add_workflow(db, owner, graph=WAIT_GRAPH)
+                db.add(
+                    TriggerSubscription(
+                        tenant_id=owner.id, workflow_id=workflow.id, topic="event:order.paid", config={}
+                    )
+                )
+                return workflow.id
+
+        def run(self, workflow_id: str, status: str = ExecutionStatus.QUEUED, **columns) -> str:
+            with sessions.begin() as db:
+                execution = add_execution(db, db.get_one(Workflow, workflow_id), clock=clock, status=status)
+                for name, value in columns.items():
+                    setattr(execution, name, value)
+                return execution.id
+
+        def pending_approval(self, run_id: str, node_id: str) -> None:
+            with sessions.begin() as db:
+                db.add(
+                    Approval(
+                        tenant_id=tenant.signup_body["tenant"]["id"],
+                        execution_id=run_id,
+                        node_id=node_id,
+                        token_hash=uuid.uuid4().hex,
+                        approvers={},
+                        expires_at=utcnow() + timedelta(days=1),
+                    )
+                )
+
+    return Rows()
+
+
+def _with_role(tenant: InProcessApi, role: str) -> InProcessApi:
+    created = tenant.post("/api/v1/api-keys", json={"name": role, "role": role})
+    assert created.status_code == 201, created.text
+    return InProcessApi(tenant.http, created.json()["key"])
+
+
+def _audited(api: Api, action: str) -> list[str]:
+    events = api.get("/api/v1/audit", params={"action": action})
+    assert events.status_code == 200, events.text
+    return [event["target"] for event in events.json()]
+
+
+def test_a_queued_run_is_cancelled_at_once_and_cancelling_again_answers_the_same(tenant, rows):
+    run_id = rows.run(rows.workflow())
+    operator = _with_role(tenant, "operator")
+
+    cancelled = operator.post(f"/api/v1/runs/{run_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json() == {"run_id": run_id, "status": "cancelled", "stopped_at": None}
+    run = tenant.get(f"/api/v1/runs/{run_id}").json()
+    assert run["status"] == "cancelled" and run["ended_at"] and run["stopped_at"] is None
+
+    again = operator.post(f"/api/v1/runs/{run_id}/cancel")
+    assert again.status_code == 200 and again.json() == cancelled.json()
+    assert _audited(tenant, "run.cancelled") == [f"run:{run_id}"]  # once
+
+
+def test_a_waiting_run_stops_at_its_step_and_its_approval_is_closed(tenant, rows):
+    workflow_id = rows.workflow()
+    run_id = rows.run(
+        workflow_id, ExecutionStatus.WAITING, waiting_node_id="ask", resume_at=utcnow() + timedelta(hours=1)
+    )
+    rows.pending_approval(run_id, "ask")
+
+    cancelled = tenant.post(f"/api/v1/runs/{run_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["stopped_at"] == "ask"
+    run = tenant.get(f"/api/v1/runs/{run_id}").json()
+    assert run["status"] == "cancelled" and run["stopped_at"] == "ask" and run["waiting_for"] is None
+    approvals = tenant.get("/api/v1/approvals").json()
+    assert [(a["run_id"], a["status"]) for a in approvals] == [(run_id, "cancelled")]
+    decided = tenant.post(f"/api/v1/runs/{run_id}/approvals/ask", json={"decision": "approve"})
+    assert decided.status_code == 409, decided.text  # nobody can answer it any more
+
+
+@pytest.mark.parametrize("status", [ExecutionStatus.COMPLETED, ExecutionStatus.FAILED])
+def test_a_finished_run_cannot_be_cancelled(tenant, rows, status):
+    run_id = rows.run(rows.workflow(), status, ended_at=utcnow())
+    body = _problem(tenant.post(f"/api/v1/runs/{run_id}/cancel"), 409, "run-finished")
+    assert body["hint"]
+    assert tenant.get(f"/api/v1/runs/{run_id}").json()["status"] == status
+
+
+def test_only_operators_and_above_cancel_and_only_their_own_workspaces_runs(tenant, anonymous, rows):
+    workflow_id = rows.workflow()
+    run_id = rows.run(workflow_id)
+    viewer = _with_role(tenant, "viewer")
+    _problem(viewer.post(f"/api/v1/runs/{run_id}/cancel"), 403, "forbidden")
+    _problem(viewer.post(f"/api/v1/workflows/{workflow_id}/cancel-runs"), 403, "forbidden")
+
+    stranger = anonymous.signup()
+    _problem(stranger.post(f"/api/v1/runs/{run_id}/cancel"), 404, "not-found")
+    _problem(stranger.post(f"/api/v1/workflows/{workflow_id}/cancel-runs"), 404, "not-found")
+    _problem(stranger.post(f"/api/v1/workflows/{workflow_id}/disable"), 404, "not-found")
+    assert tenant.get(f"/api/v1/runs/{run_id}").json()["status"] == "pending"  # untouched
+
+
+def test_cancelling_a_workflows_runs_ends_every_active_one_and_no_finished_one(tenant, rows):
+    workflow_id, other_workflow = rows.workflow(), rows.workflow()
+    active = [
+        rows.run(workflow_id),
+        rows.run(workflow_id, ExecutionStatus.BATCHED),
+        rows.run(workflow_id, ExecutionStatus.WAITING, waiting_node_id="ask", resume_at=utcnow()),
+    ]
+    done = rows.run(workflow_id, ExecutionStatus.COMPLETED, ended_at=utcnow())
+    elsewhere = rows.run(other_workflow)
+
+    answer = tenant.post(f"/api/v1/workflows/{workflow_id}/cancel-runs")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"cancelled": 3}
+    statuses = {run_id: tenant.get(f"/api/v1/runs/{run_id}").json()["status"] for run_id in [*active, done, elsewhere]}
+    assert statuses == {**dict.fromkeys(active, "cancelled"), done: "completed", elsewhere: "pending"}
+    assert sorted(_audited(tenant, "run.cancelled")) == sorted(f"run:{run_id}" for run_id in active)
+    assert tenant.post(f"/api/v1/workflows/{workflow_id}/cancel-runs").json() == {"cancelled": 0}
+
+
+def test_a_disabled_workflow_refuses_live_runs_and_events_and_says_so(tenant, rows):
+    workflow_id = rows.workflow()
+    operator, editor = _with_role(tenant, "operator"), _with_role(tenant, "editor")
+    _problem(operator.post(f"/api/v1/workflows/{workflow_id}/disable"), 403, "forbidden")
+
+    disabled = editor.post(f"/api/v1/workflows/{workflow_id}/disable")
+    assert disabled.status_code == 200, disabled.text
+    assert disabled.json()["disabled"] is True
+    assert tenant.get(f"/api/v1/workflows/{workflow_id}").json()["disabled"] is True
+    listed = {w["id"]: w["disabled"] for w in tenant.get("/api/v1/workflows").json()}
+    assert listed[workflow_id] is True
+
+    refused = _problem(
+        operator.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": {}}), 409, "workflow-disabled"
+    )
+    assert f"/api/v1/workflows/{workflow_id}/enable" in refused["hint"]
+    event = operator.post("/api/v1/events", json={"name": "order.paid", "payload": {}})
+    assert event.status_code == 202, event.text
+    (refused_run,) = event.json()["runs"]
+    assert refused_run["workflow_id"] == workflow_id and refused_run["run_id"] is None
+    assert "disabled" in refused_run["error"]
+    assert tenant.get("/api/v1/runs", params={"workflow_id": workflow_id}).json() == []
+    assert editor.post(f"/api/v1/workflows/{workflow_id}/disable").status_code == 200  # again: no change
+    assert _audited(tenant, "workflow.disabled") == [f"workflow:{workflow_id}"]
+
+
+# --- on `flowyard up` ---------------------------------------------------------------------------------------
+
+
+def _wait_until(condition: Callable[[], object], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def _publish(api: Api, flow: dict) -> dict:
+    created = api.post("/api/v1/workflows", json={"name": f"wf {uuid.uuid4().hex[:6]}", "graph": flow})
+    assert created.status_code == 201, created.text
+    published = api.post(f"/api/v1/workflows/{created.json()['id']}/publish")
+    assert published.status_code == 200, published.text
+    return published.json()
+
+
+def _start(api: Api, workflow_id: str) -> str:
+    accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": {}})
+    assert accepted.status_code == 202, accepted.text
+    return accepted.json()["run_id"]
+
+
+def _calls(target: RecordingServer, path: str) -> int:
+    return sum(1 for request in target.requests if request.path.split("?")[0] == path)
+
+
+def _batch_flow_run_state(stack, run_id: str) -> str | None:
+    """The state of the Prefect flow run of the run's batch."""
+    with get_session_factory(stack_db_url(stack))() as db:
+        batch_id = db.scalar(select(Execution.batch_id).where(Execution.id == run_id))
+        flow_run_id = db.scalar(select(Batch.flow_run_id).where(Batch.id == batch_id)) if batch_id else None
+    if flow_run_id is None:
+        return None
+    with prefect_client(stack) as client:
+        state = client.read_flow_run(flow_run_id).state
+    return state.type.value if state else None
+
+
+FINAL_FLOW_RUN_STATES = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
+
+
+def test_a_running_run_cancelled_mid_way_never_runs_its_next_steps(stack, target_server):
+    api = Api(stack.api_url).signup()
+    held, after = f"/held-{uuid.uuid4().hex[:8]}", f"/after-{uuid.uuid4().hex[:8]}"
+    flow = graph(
+        [
+            node("start", "trigger.manual"),
+            node("call", "http.request", {"url": f"{target_server.url}{held}?sleep=5", "timeout_seconds": 60}),
+            node("next", "http.request", {"url": f"{target_server.url}{after}"}),
+        ],
+        [edge("start", "call"), edge("call", "next")],
+    )
+    workflow_id = _publish(api, flow)["id"]
+    run_id = _start(api, workflow_id)
+
+    def step_running() -> bool:
+        run = api.get(f"/api/v1/runs/{run_id}").json()
+        return any(s["node_id"] == "call" and s["status"] == "running" for s in run["steps"])
+
+    _wait_until(step_running)
+    cancelled = api.post(f"/api/v1/runs/{run_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["stopped_at"] == "call"
+
+    _wait_until(lambda: _batch_flow_run_state(stack, run_id) in FINAL_FLOW_RUN_STATES)  # nothing more can run
+    assert _batch_flow_run_state(stack, run_id) == "CANCELLED"  # its batch had no other run: Prefect's is cancelled
+    run = api.get(f"/api/v1/runs/{run_id}").json()
+    assert run["status"] == "cancelled" and run["stopped_at"] == "call"
+    assert "next" not in {step["node_id"] for step in run["steps"]}
+    assert _calls(target_server, after) == 0
+    assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 200  # still cancelled, still the same
+
+
+def test_a_cancelled_delay_never_fires(stack, target_server):
+    api = Api(stack.api_url).signup()
+    after = f"/after-delay-{uuid.uuid4().hex[:8]}"
+    flow = graph(
+        [
+            node("start", "trigger.manual"),
+            node("pause", "logic.delay", {"mode": "duration", "seconds": 3}),
+            node("send", "http.request", {"url": f"{target_server.url}{after}"}),
+        ],
+        [edge("start", "pause"), edge("pause", "send")],
+    )
+    workflow_id = _publish(api, flow)["id"]
+    first = _start(api, workflow_id)
+    _wait_until(lambda: api.get(f"/api/v1/runs/{first}").json()["status"] == "waiting")
+    cancelled = api.post(f"/api/v1/runs/{first}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["stopped_at"] == "pause"
+
+    second = _start(api, workflow_id)  # its delay ends after the cancelled one's would have
+    assert api.wait_for_run(second)["status"] == "completed"
+    assert _calls(target_server, after) == 1  # the second run's call only
+    run = api.get(f"/api/v1/runs/{first}").json()
+    assert run["status"] == "cancelled" and "send" not in {step["node_id"] for step in run["steps"]}
+
+
+def test_a_disabled_webhook_workflow_answers_410_until_it_is_enabled(stack):
+    api = Api(stack.api_url).signup()
+    flow = graph(
+        [node("hook", "trigger.webhook", {"auth": "bearer"}), node("log", "util.log", {"message": "x"})],
+        [edge("hook", "log")],
+    )
+    published = _publish(api, flow)
+    workflow_id, secret = published["id"], published["webhook_secret"]
+    url = api.get(f"/api/v1/workflows/{workflow_id}/webhook").json()["url"]
+
+    def deliver() -> httpx.Response:
+        return httpx.post(url, json={"n": 1}, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+
+    assert api.post(f"/api/v1/workflows/{workflow_id}/disable").json()["disabled"] is True
+    refused = _problem(deliver(), 410, "workflow-disabled")
+    assert refused["hint"]
+    assert api.get("/api/v1/runs", params={"workflow_id": workflow_id}).json() == []
+
+    enabled = api.post(f"/api/v1/workflows/{workflow_id}/enable")
+    assert enabled.status_code == 200 and enabled.json()["disabled"] is False
+    accepted = deliver()
+    assert accepted.status_code == 202, accepted.text
+    assert api.wait_for_run(accepted.json()["run_id"])["status"] == "completed"
+    assert _audited(api, "workflow.enabled") == [f"workflow:{workflow_id}"]
+
+
+def test_a_disabled_workflows_schedules_pause_in_prefect_and_resume_when_it_is_enabled(stack):
+    api = Api(stack.api_url).signup()
+    flow = graph(
+        [
+            node("tick", "trigger.schedule", {"schedules": [{"cron": "30 2 * * *"}]}),
+            node("log", "util.log", {"message": "tick"}),
+        ],
+        [edge("tick", "log")],
+    )
+    workflow_id = _publish(api, flow)["id"]
+    with get_session_factory(stack_db_url(stack))() as db:
+        deployment_id = db.scalar(select(Workflow.deployment_id).where(Workflow.id == workflow_id))
+
+    def schedules_active() -> list[bool]:
+        with prefect_client(stack) as client:
+            return [schedule.active for schedule in client.read_deployment(deployment_id).schedules]
+
+    assert schedules_active() == [True]
+    assert api.post(f"/api/v1/workflows/{workflow_id}/disable").status_code == 200
+    assert schedules_active() == [False]
+    assert api.post(f"/api/v1/workflows/{workflow_id}/enable").status_code == 200
+    assert schedules_active() == [True]
