@@ -40,7 +40,11 @@ log = logging.getLogger("flowyard.run_control")
 
 ACTIVE = (ExecutionStatus.QUEUED, ExecutionStatus.BATCHED, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
 IN_A_BATCH = (ExecutionStatus.BATCHED, ExecutionStatus.RUNNING)
-CANCELLED = {"message": "Cancelled on request.", "hint": "Retry it to run it again.", "retryable": False}
+CANCELLED = {
+    "message": "Cancelled on request.",
+    "hint": "Start a new run of the workflow to run it again.",
+    "retryable": False,
+}
 CHUNK = 500  # ids per IN (...) list
 
 
