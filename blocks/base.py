@@ -106,6 +106,7 @@ class Action:
     # instead declare an optional `connection` of its own (http.request): it is loaded when given.
     needs_connection: bool = True
     side_effect: bool = True  # recorded in the idempotency ledger: a retry returns the first result
+    effect: str | None = None  # what a run changes outside Flowyard ("email", "SMS"...), named before a replay
     category: str = INTEGRATIONS  # the general HTTP step is listed with the built-in "Actions"
     known_output: bool = False  # the output has exactly output_model's fields, so references to it are checked
     fixed_fields: tuple[FixedField, ...] = ()

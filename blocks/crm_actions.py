@@ -361,6 +361,7 @@ def _action(node_type: str, label: str, description: str, input_model, output_mo
         run=run,
         needs_connection=False,
         side_effect=False,
+        effect=None if node_type == "crm.find_contact" else "CRM write",
     )
 
 

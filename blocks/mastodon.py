@@ -98,6 +98,7 @@ async def post_status(block: MastodonConnection, data: StatusInput, ctx: ActionC
 
 POST_STATUS = Action(
     node_type="social.mastodon.post",
+    effect="post",
     label="Post on Mastodon",
     description="Publishes a status on the connected Mastodon account. Test runs check the token and publish nothing.",
     integration="mastodon",

@@ -4,9 +4,11 @@ one entry in BLOCK_TYPES (or, for block-less actions such as the CRM's, in ACTIO
 
 from __future__ import annotations
 
+from typing import Any
+
 from blocks.base import Action, IntegrationBlock
 from blocks.crm_actions import ACTIONS as CRM_ACTIONS
-from blocks.http import HttpAuthConnection
+from blocks.http import HTTP_REQUEST, HttpAuthConnection
 from blocks.mastodon import MastodonConnection
 from blocks.sendgrid import SendGridConnection
 from blocks.sql import SqlConnection
@@ -37,3 +39,16 @@ def connection_type_of(node_type: str) -> str | None:
     """The connection type a node type's `connection` field must name (None: it takes no connection)."""
     action = ACTIONS.get(node_type)
     return action.integration if action and action.takes_connection else None
+
+
+SAFE_METHODS = ("GET", "HEAD")
+
+
+def effect_of(node_type: str, config: dict[str, Any]) -> str | None:
+    """What a step of this type and config changes outside Flowyard when it runs (None: nothing), e.g. to
+    warn before a replay sends an email again. An HTTP request changes something unless it only reads."""
+    if node_type == HTTP_REQUEST.node_type:
+        method = str(config.get("method") or "GET").upper()
+        return None if method in SAFE_METHODS else f"HTTP {method}"
+    action = ACTIONS.get(node_type)
+    return action.effect if action else None

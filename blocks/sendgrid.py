@@ -241,6 +241,7 @@ def _status_error(exc, doing: str) -> StepFailure:
 
 SEND_EMAIL = Action(
     node_type="email.sendgrid",
+    effect="email",
     label="Send email (SendGrid)",
     description="Sends an email through SendGrid: to, cc and bcc, a subject and body from templates or a "
     "SendGrid dynamic template, categories, reply-to and attachments. Test runs use sandbox mode.",

@@ -175,6 +175,7 @@ async def query(block: SqlConnection, data: QueryInput, ctx: ActionContext) -> d
 
 QUERY = Action(
     node_type="sql.query",
+    effect="SQL statement",
     label="SQL query",
     description="Runs one parameterised SQL statement on a database and outputs the rows.",
     integration="sql",

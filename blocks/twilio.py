@@ -247,6 +247,7 @@ def _hint(status: int, code: int | None, more_info: str | None) -> str:
 
 SEND_SMS = Action(
     node_type="sms.twilio",
+    effect="SMS",
     label="Send SMS (Twilio)",
     description="Sends a text message (SMS, or MMS with media URLs) through Twilio, from a number or a Messaging "
     "Service, with an optional status callback. Test runs use Twilio test credentials.",

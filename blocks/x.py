@@ -172,6 +172,7 @@ async def post(block: XConnection, data: PostInput, ctx: ActionContext) -> dict[
 
 POST = Action(
     node_type="social.x.post",
+    effect="post",
     label="Post on X",
     description="Publishes a post (or a reply) on the connected X account. Test runs publish nothing.",
     integration="x",

@@ -33,6 +33,7 @@ class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_executions_status_created", "status", "created_at"),
         Index("ix_executions_tenant_workflow_created", "tenant_id", "workflow_id", "created_at"),
+        Index("ix_executions_tenant_created", "tenant_id", "created_at"),
         UniqueConstraint("workflow_id", "dedupe_key", name="uq_executions_workflow_dedupe"),
     )
     tenant_index = False  # found through a composite index or its parent row
@@ -50,6 +51,7 @@ class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     resume_at: Mapped[datetime | None] = mapped_column(index=True)
     waiting_node_id: Mapped[str | None] = mapped_column(String(64))
     stopped_at_node_id: Mapped[str | None] = mapped_column(String(64))  # the step a cancelled run stopped at
+    retry_of: Mapped[str | None] = mapped_column(String(36), index=True)  # the run this one retries or replays
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     payload_cleared_at: Mapped[datetime | None]  # retention cleared its input and its steps' payloads

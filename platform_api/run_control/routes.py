@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
 
 from core.settings import Settings
-from platform_api.deps import DB, CurrentCaller, get_settings
+from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.permissions import Allowed, Permission
-from platform_api.run_control import schemas, service
+from platform_api.run_control import rerun, schemas, service
 from platform_api.workflows.schemas import WorkflowRead
 
 router = APIRouter(prefix="/api/v1", tags=["run control"])
@@ -50,3 +52,70 @@ def enable_workflow(
     return service.set_disabled(
         db, caller=caller, workflow_id=workflow_id, disabled=False, settings=settings, request=request
     )
+
+
+@router.get("/runs/{run_id}/retry/preview", response_model=schemas.RerunPlan, dependencies=[Allowed(Permission.RUN)])
+def preview_retry(
+    run_id: str,
+    db: DB,
+    caller: CurrentCaller,
+    from_: Literal["failed_step", "start"] = Query("failed_step", alias="from"),
+    settings: Settings = Depends(get_settings),
+) -> schemas.RerunPlan:
+    """What a retry would reuse and which of its steps act outside Flowyard again; starts nothing."""
+    return rerun.preview_retry(db, caller=caller, run_id=run_id, from_=from_, settings=settings)
+
+
+@router.post(
+    "/runs/{run_id}/retry",
+    status_code=202,
+    response_model=schemas.RerunAccepted,
+    dependencies=[Allowed(Permission.RUN)],
+)
+def retry_run(
+    run_id: str,
+    request: Request,
+    db: DB,
+    caller: CurrentCaller,
+    data: schemas.RetryRequest | None = None,
+    settings: Settings = Depends(get_settings),
+) -> schemas.RerunAccepted:
+    """A new run (`retry_of` this one) of the same version and input, from the failed step (the completed steps'
+    outputs reused, nothing before it sent again) or from the start. 409 while the run is active."""
+    from_ = (data or schemas.RetryRequest()).from_
+    accepted = rerun.retry(db, caller=caller, run_id=run_id, from_=from_, settings=settings, request=request)
+    wake_dispatcher(request)
+    return accepted
+
+
+@router.get("/runs/{run_id}/replay/preview", response_model=schemas.RerunPlan, dependencies=[Allowed(Permission.RUN)])
+def preview_replay(
+    run_id: str,
+    db: DB,
+    caller: CurrentCaller,
+    version: int | None = Query(None, ge=1),
+    settings: Settings = Depends(get_settings),
+) -> schemas.RerunPlan:
+    """The steps a replay would run that act outside Flowyard again (email, SMS, post, CRM write, HTTP POST)."""
+    return rerun.preview_replay(db, caller=caller, run_id=run_id, version=version, settings=settings)
+
+
+@router.post(
+    "/runs/{run_id}/replay",
+    status_code=202,
+    response_model=schemas.RerunAccepted,
+    dependencies=[Allowed(Permission.RUN)],
+)
+def replay_run(
+    run_id: str,
+    request: Request,
+    db: DB,
+    caller: CurrentCaller,
+    data: schemas.ReplayRequest | None = None,
+    settings: Settings = Depends(get_settings),
+) -> schemas.RerunAccepted:
+    """A new run (`retry_of` this one) of the same input from the start, on another version if given."""
+    version = (data or schemas.ReplayRequest()).version
+    accepted = rerun.replay(db, caller=caller, run_id=run_id, version=version, settings=settings, request=request)
+    wake_dispatcher(request)
+    return accepted

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
@@ -10,7 +11,6 @@ from sse_starlette.sse import EventSourceResponse
 from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.limits import stream_slots
-from platform_api.pagination import Cursor
 from platform_api.permissions import Allowed, Permission
 from platform_api.runs import schemas, service
 from store import FINAL_EXECUTION_STATUSES
@@ -43,18 +43,11 @@ def create_run(
 
 @router.get("/runs", response_model=list[schemas.RunSummary])
 def list_runs(
-    request: Request,
-    response: Response,
-    db: DB,
-    caller: CurrentCaller,
-    workflow_id: str | None = None,
-    limit: int = Query(50, ge=1, le=500, description="Runs per page, at most 500; newest first."),
-    cursor: Cursor = None,
+    request: Request, response: Response, db: DB, caller: CurrentCaller, query: Annotated[schemas.RunsQuery, Query()]
 ) -> list[schemas.RunSummary]:
-    """A page of runs; the next page's cursor is in the X-Next-Cursor (and Link) header."""
-    return service.list_runs(
-        db, caller=caller, workflow_id=workflow_id, limit=limit, cursor=cursor, request=request, response=response
-    )
+    """A page of runs, newest first, narrowed by the filters; the next page's cursor is in the X-Next-Cursor
+    (and Link) header."""
+    return service.list_runs(db, caller=caller, query=query, request=request, response=response)
 
 
 @router.get("/runs/{run_id}", response_model=schemas.RunRead)

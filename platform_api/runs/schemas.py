@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from store import ExecutionStatus
 
@@ -24,6 +24,14 @@ RUN_STATUS: dict[ExecutionStatus, RunStatus] = {
 
 def run_status(status: str) -> RunStatus:
     return RUN_STATUS[ExecutionStatus(status)]
+
+
+def stored_statuses(statuses: list[RunStatus]) -> list[ExecutionStatus]:
+    """The stored statuses behind the API's words (`pending` is queued or batched)."""
+    return [stored for stored, word in RUN_STATUS.items() if word in statuses]
+
+
+TriggerKind = Literal["manual", "webhook", "schedule", "data_change", "event", "retry", "replay"]
 
 
 class RunCreate(BaseModel):
@@ -78,9 +86,35 @@ class RunSummary(BaseModel):
         None, description="While `waiting`: the step waited on and when the wait ends at the latest."
     )
     stopped_at: str | None = Field(None, description="When `cancelled`: the step it stopped at, if it had started.")
+    trigger: str = Field(description="What started it: manual, webhook, schedule, data_change, event, retry or replay.")
+    retry_of: str | None = Field(None, description="The run this one retries or replays.")
 
 
 class RunRead(RunSummary):
     steps: list[StepRead]
     logs: list[LogRead]
     logs_available: bool = Field(description="False when the engine's logs could not be read just now.")
+
+
+class RunFilters(BaseModel):
+    """The runs list's filters (query parameters); each one narrows the list, times are ISO 8601 with a zone."""
+
+    status: list[RunStatus] = Field(default_factory=list, description="Any of these statuses (repeat the parameter).")
+    workflow_id: str | None = None
+    version: int | None = Field(None, ge=1)
+    mode: Literal["live", "test"] | None = None
+    trigger: TriggerKind | None = Field(None, description="What started the run.")
+    created_after: AwareDatetime | None = Field(None, description="Created at or after this time.")
+    created_before: AwareDatetime | None = Field(None, description="Created before this time.")
+    ended_after: AwareDatetime | None = Field(None, description="Ended at or after this time.")
+    ended_before: AwareDatetime | None = Field(None, description="Ended before this time.")
+
+
+class RunsQuery(RunFilters):
+    """The runs list's query parameters: the filters and the page (one model: FastAPI reads it as query
+    parameters only when it is the route's only one)."""
+
+    limit: int = Field(50, ge=1, le=500, description="Runs per page, at most 500; newest first.")
+    cursor: str | None = Field(
+        None, max_length=512, description="Where the page starts: the previous page's X-Next-Cursor header."
+    )

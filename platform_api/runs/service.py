@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from core.prefect_client import prefect_client
@@ -21,8 +21,26 @@ from platform_api.pagination import paginate
 from platform_api.problems import Problem, not_found
 from platform_api.runs import schemas
 from platform_api.runs.schemas import run_status
-from platform_api.workflows.service import deploy, get_owned_workflow, get_version, graph_errors, invalid_graph
-from store import Batch, Execution, ExecutionMode, ExecutionStatus, Role, StepResult, Tenant, enqueue_execution
+from platform_api.workflows.service import (
+    deploy,
+    find_version,
+    get_owned_workflow,
+    get_version,
+    graph_errors,
+    invalid_graph,
+)
+from store import (
+    Batch,
+    Execution,
+    ExecutionMode,
+    ExecutionStatus,
+    Role,
+    StepResult,
+    Tenant,
+    Workflow,
+    WorkflowVersion,
+    enqueue_execution,
+)
 
 LOG_PREFIX = re.compile(r"^\[run (?P<run>[0-9a-f-]{36})\] \[(?P<node>[^\]]+)\] ")
 _test_deployments: dict[str, str] = {}
@@ -56,6 +74,77 @@ def _check_input(graph: dict[str, Any], payload: dict[str, Any]) -> None:
         )
 
 
+def _refuse_disabled(workflow: Workflow) -> None:
+    if workflow.disabled:
+        raise Problem(
+            409,
+            "workflow-disabled",
+            "Workflow disabled",
+            "A disabled workflow does not run live; test runs still work.",
+            hint=f"Enable it first (POST /api/v1/workflows/{workflow.id}/enable).",
+        )
+
+
+def _live_deployment(workflow: Workflow) -> tuple[int, str]:
+    """The published version and the workflow's deployment (publishing sets both)."""
+    if not workflow.published_version or not workflow.deployment_id:
+        raise Problem(
+            409,
+            "not-published",
+            "Workflow not published",
+            "Only a published workflow can run live.",
+            hint="Publish it first (POST /api/v1/workflows/{id}/publish), or run it with mode 'test'.",
+        )
+    return workflow.published_version, workflow.deployment_id
+
+
+def _runnable_version(db: Session, workflow: Workflow, version: int, *, validate: bool = True) -> WorkflowVersion:
+    found = find_version(db, workflow, version)
+    if found is None:
+        raise Problem(
+            422,
+            "unknown-version",
+            "No such version",
+            f"version: this workflow has no version {version}",
+            hint=f"Pick a version between 1 and {workflow.latest_version}.",
+            errors=[{"path": "version", "message": f"no version {version}", "hint": "see the workflow's versions"}],
+        )
+    errors = graph_errors(found.graph) if validate else []
+    if errors:
+        raise invalid_graph(errors)
+    return found
+
+
+def plan_run(
+    db: Session,
+    *,
+    caller: Caller,
+    workflow: Workflow,
+    mode: str,
+    input: dict[str, Any],
+    settings: Settings,
+    version: int | None = None,
+    validate: bool = True,
+) -> tuple[int, str]:
+    """The version a run of `mode` with this input runs (live: the published one, test: the latest, unless
+    `version` names one) and the deployment that runs it; refuses, with a problem, what cannot run. A version
+    that ran before (a retry's) need not `validate` again."""
+    if mode == ExecutionMode.LIVE:
+        _refuse_disabled(workflow)
+        published, deployment_id = _live_deployment(workflow)
+        found = (
+            _runnable_version(db, workflow, version, validate=validate)
+            if version
+            else get_version(db, workflow, published)
+        )
+        _check_input(found.graph, input)
+        return found.version, deployment_id
+    found = _runnable_version(db, workflow, version or workflow.latest_version, validate=validate)
+    _check_input(found.graph, input)
+    return found.version, _test_deployment_id(db, settings, caller.tenant_id)  # last: a refused run creates
+    # nothing in Prefect
+
+
 def create_run(
     db: Session,
     *,
@@ -67,32 +156,9 @@ def create_run(
 ) -> Execution:
     caller.require(Role.OPERATOR, "run workflows")
     workflow = get_owned_workflow(db, caller, workflow_id)
-    if data.mode == ExecutionMode.LIVE:
-        if workflow.disabled:
-            raise Problem(
-                409,
-                "workflow-disabled",
-                "Workflow disabled",
-                "A disabled workflow does not run live; test runs still work.",
-                hint=f"Enable it first (POST /api/v1/workflows/{workflow.id}/enable).",
-            )
-        if not workflow.published_version or not workflow.deployment_id:  # publishing sets both
-            raise Problem(
-                409,
-                "not-published",
-                "Workflow not published",
-                "Only a published workflow can run live.",
-                hint="Publish it first (POST /api/v1/workflows/{id}/publish), or run it with mode 'test'.",
-            )
-        version, deployment_id = workflow.published_version, workflow.deployment_id
-    else:
-        version = workflow.latest_version
-        errors = graph_errors(get_version(db, workflow, version).graph)
-        if errors:
-            raise invalid_graph(errors)
-    _check_input(get_version(db, workflow, version).graph, data.input)
-    if data.mode == ExecutionMode.TEST:  # after the checks: a refused run creates nothing in Prefect
-        deployment_id = _test_deployment_id(db, settings, caller.tenant_id)
+    version, deployment_id = plan_run(
+        db, caller=caller, workflow=workflow, mode=data.mode, input=data.input, settings=settings
+    )
     execution, _ = enqueue_execution(
         db,
         workflow=workflow,
@@ -132,6 +198,8 @@ def _summary(execution: Execution) -> dict[str, Any]:
         if execution.status == ExecutionStatus.WAITING
         else None,
         "stopped_at": execution.stopped_at_node_id,
+        "trigger": execution.trigger,
+        "retry_of": execution.retry_of,
     }
 
 
@@ -139,26 +207,43 @@ def list_runs(
     db: Session,
     *,
     caller: Caller,
-    workflow_id: str | None,
-    limit: int,
-    cursor: str | None,
+    query: schemas.RunsQuery,
     request: Request,
     response: Response,
 ) -> list[schemas.RunSummary]:
-    query = select(Execution).where(Execution.tenant_id == caller.tenant_id)
-    if workflow_id:
-        query = query.where(Execution.workflow_id == workflow_id)
     rows = paginate(
         db,
-        query,
+        select(Execution).where(Execution.tenant_id == caller.tenant_id, *_conditions(query)),
         order=((Execution.created_at, True),),
         row_id=Execution.id,
-        limit=limit,
-        cursor=cursor,
+        limit=query.limit,
+        cursor=query.cursor,
         request=request,
         response=response,
     )
     return [schemas.RunSummary(**_summary(e)) for e in rows]
+
+
+def _conditions(filters: schemas.RunFilters) -> list[ColumnElement[bool]]:
+    equal = {
+        Execution.workflow_id: filters.workflow_id,
+        Execution.version: filters.version,
+        Execution.mode: filters.mode,
+        Execution.trigger: filters.trigger,
+    }
+    conditions = [column == value for column, value in equal.items() if value is not None]
+    if filters.status:
+        conditions.append(Execution.status.in_(schemas.stored_statuses(filters.status)))
+    bounds = (
+        (Execution.created_at, filters.created_after, filters.created_before),
+        (Execution.ended_at, filters.ended_after, filters.ended_before),
+    )
+    for column, after, before in bounds:
+        if after is not None:
+            conditions.append(column >= after)
+        if before is not None:
+            conditions.append(column < before)
+    return conditions
 
 
 def read_steps(db: Session, execution_id: str) -> list[schemas.StepRead]:

@@ -25,7 +25,7 @@ from tests.engine.support import platform_db_url as stack_db_url
 from tests.engine.support import prefect_client
 from tests.platform_api.test_auth import _problem
 from tests.platform_rows import Clock, add_execution, add_workflow
-from tests.support import Api, RecordingServer, edge, graph, node
+from tests.support import Api, RecordingServer, edge, graph, node, steps_by_node
 
 WAIT_GRAPH = {
     "nodes": [
@@ -339,3 +339,116 @@ def test_a_disabled_workflows_schedules_pause_in_prefect_and_resume_when_it_is_e
     assert schedules_active() == [False]
     assert api.post(f"/api/v1/workflows/{workflow_id}/enable").status_code == 200
     assert schedules_active() == [True]
+
+
+def test_only_an_ended_run_of_ones_own_workspace_is_retried_or_replayed(tenant, anonymous, rows):
+    workflow_id = rows.workflow()
+    active = rows.run(workflow_id, ExecutionStatus.RUNNING)
+    completed = rows.run(workflow_id, ExecutionStatus.COMPLETED)
+
+    refused = tenant.post(f"/api/v1/runs/{active}/retry", json={"from": "start"})
+    _problem(refused, 409, "run-active")
+    no_failed_step = tenant.post(f"/api/v1/runs/{completed}/retry", json={"from": "failed_step"})
+    assert '"from": "start"' in _problem(no_failed_step, 409, "no-failed-step")["hint"]
+    unknown = tenant.post(f"/api/v1/runs/{completed}/replay", json={"version": 99})
+    assert _problem(unknown, 422, "unknown-version")["errors"][0]["path"] == "version"
+    bad_body = tenant.post(f"/api/v1/runs/{completed}/retry", json={"from": "middle"})
+    assert bad_body.status_code == 422
+    viewer = _with_role(tenant, "viewer")
+    assert viewer.post(f"/api/v1/runs/{completed}/replay", json={}).status_code == 403
+
+    stranger = anonymous.signup()
+    for path in (f"/api/v1/runs/{completed}/replay", f"/api/v1/runs/{completed}/retry"):
+        assert stranger.post(path, json={}).status_code == 404  # another workspace's run does not exist for it
+    assert stranger.get(f"/api/v1/runs/{completed}/replay/preview").status_code == 404
+    runs = tenant.get("/api/v1/runs", params={"workflow_id": workflow_id}).json()
+    assert len(runs) == 2  # nothing was started
+
+
+def test_a_replay_names_the_steps_that_act_again_and_is_linked_to_its_run(tenant, rows):
+    workflow_id = rows.workflow()
+    original = rows.run(workflow_id, ExecutionStatus.COMPLETED, input={"email": "ada@example.com"})
+    preview = tenant.get(f"/api/v1/runs/{original}/replay/preview")
+    assert preview.status_code == 200, preview.text
+    assert preview.json() == {"version": 1, "reused_steps": [], "side_effects": []}  # WAIT_GRAPH sends nothing
+
+    replayed = tenant.post(f"/api/v1/runs/{original}/replay", json={})
+    assert replayed.status_code == 202, replayed.text
+    new_run = tenant.get(f"/api/v1/runs/{replayed.json()['run_id']}").json()
+    assert new_run["retry_of"] == original and new_run["trigger"] == "replay" and new_run["status"] == "pending"
+    assert _audited(tenant, "run.replayed") == [f"run:{new_run['id']}"]
+    listed = tenant.get("/api/v1/runs", params={"trigger": "replay"}).json()
+    assert [run["id"] for run in listed] == [new_run["id"]]
+
+
+def _idempotency_keys(target: RecordingServer, path: str) -> list[str]:
+    return [r.headers.get("Idempotency-Key", "") for r in target.requests if r.path.split("?")[0] == path]
+
+
+def test_a_retry_from_the_failed_step_reuses_earlier_outputs_and_sends_only_from_there(stack, target_server):
+    api = Api(stack.api_url).signup()
+    tag = uuid.uuid4().hex[:8]
+    first, flaky, last = f"/first-{tag}", f"/flaky-{tag}", f"/last-{tag}"
+    target_server.responses[flaky] = (422, {"content-type": "application/json"}, b'{"error": "bad lead"}')
+    post = {"method": "POST", "json_body": {"lead": "{{ trigger.email }}"}}
+    flow = graph(
+        [
+            node("start", "trigger.manual"),
+            node("first", "http.request", {**post, "url": target_server.url + first}),
+            node("flaky", "http.request", {**post, "url": target_server.url + flaky}),
+            node("last", "http.request", {**post, "url": target_server.url + last}),
+        ],
+        [edge("start", "first"), edge("first", "flaky"), edge("flaky", "last")],
+    )
+    workflow_id = _publish(api, flow)["id"]
+    accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": {"email": "ada@example.com"}})
+    original = api.wait_for_run(accepted.json()["run_id"])
+    assert original["status"] == "failed" and original["error"]["node_id"] == "flaky"
+
+    preview = api.get(f"/api/v1/runs/{original['id']}/retry/preview").json()
+    assert preview["reused_steps"] == ["first", "start"]
+    assert [(s["node_id"], s["effect"]) for s in preview["side_effects"]] == [
+        ("flaky", "HTTP POST"),
+        ("last", "HTTP POST"),
+    ]
+    del target_server.responses[flaky]  # the service is fixed
+    retried = api.post(f"/api/v1/runs/{original['id']}/retry", json={"from": "failed_step"})
+    assert retried.status_code == 202, retried.text
+    run = api.wait_for_run(retried.json()["run_id"])
+
+    assert run["status"] == "completed" and run["retry_of"] == original["id"] and run["trigger"] == "retry"
+    assert steps_by_node(run)["first"]["output"] == steps_by_node(original)["first"]["output"]  # reused
+    assert (_calls(target_server, first), _calls(target_server, flaky), _calls(target_server, last)) == (1, 2, 1)
+    old_key, new_key = _idempotency_keys(target_server, flaky)
+    assert old_key.startswith(original["id"]) and new_key.startswith(run["id"])  # keys of the new run
+
+
+def test_a_replay_runs_the_same_input_on_a_new_version(stack, target_server):
+    api = Api(stack.api_url).signup()
+    path = f"/replay-{uuid.uuid4().hex[:8]}"
+
+    def flow(greeting: str) -> dict:
+        return graph(
+            [
+                node("start", "trigger.manual"),
+                node("say", "util.log", {"message": f"{greeting} {{{{ trigger.name }}}}"}),
+                node("tell", "http.request", {"method": "PUT", "url": target_server.url + path}),
+            ],
+            [edge("start", "say"), edge("say", "tell")],
+        )
+
+    workflow_id = _publish(api, flow("Hello"))["id"]
+    accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": {"name": "Ada"}})
+    original = api.wait_for_run(accepted.json()["run_id"])
+    assert steps_by_node(original)["say"]["output"]["message"] == "Hello Ada"
+    saved = api.put(f"/api/v1/workflows/{workflow_id}", json={"graph": flow("Welcome back")})
+    assert saved.status_code == 200 and saved.json()["version"] == 2, saved.text
+
+    preview = api.get(f"/api/v1/runs/{original['id']}/replay/preview", params={"version": 2}).json()
+    assert preview["version"] == 2 and [s["node_id"] for s in preview["side_effects"]] == ["tell"]
+    replayed = api.post(f"/api/v1/runs/{original['id']}/replay", json={"version": 2})
+    assert replayed.status_code == 202, replayed.text
+    run = api.wait_for_run(replayed.json()["run_id"])
+    assert run["status"] == "completed" and run["version"] == 2 and run["retry_of"] == original["id"]
+    assert steps_by_node(run)["say"]["output"]["message"] == "Welcome back Ada"
+    assert _calls(target_server, path) == 2

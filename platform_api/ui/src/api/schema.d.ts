@@ -891,7 +891,8 @@ export interface paths {
         };
         /**
          * List Runs
-         * @description A page of runs; the next page's cursor is in the X-Next-Cursor (and Link) header.
+         * @description A page of runs, newest first, narrowed by the filters; the next page's cursor is in the X-Next-Cursor
+         *     (and Link) header.
          */
         get: operations["list_runs_api_v1_runs_get"];
         put?: never;
@@ -989,6 +990,87 @@ export interface paths {
          *     `quotas.sse_streams` of them open at once in one API process (not across replicas).
          */
         get: operations["run_events_api_v1_runs__run_id__events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Run
+         * @description A new run (`retry_of` this one) of the same input from the start, on another version if given.
+         */
+        post: operations["replay_run_api_v1_runs__run_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/replay/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview Replay
+         * @description The steps a replay would run that act outside Flowyard again (email, SMS, post, CRM write, HTTP POST).
+         */
+        get: operations["preview_replay_api_v1_runs__run_id__replay_preview_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry Run
+         * @description A new run (`retry_of` this one) of the same version and input, from the failed step (the completed steps'
+         *     outputs reused, nothing before it sent again) or from the start. 409 while the run is active.
+         */
+        post: operations["retry_run_api_v1_runs__run_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/retry/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview Retry
+         * @description What a retry would reuse and which of its steps act outside Flowyard again; starts nothing.
+         */
+        get: operations["preview_retry_api_v1_runs__run_id__retry_preview_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2779,6 +2861,60 @@ export interface components {
             notified_tenants: number;
             template: components["schemas"]["TemplateRead"];
         };
+        /** ReplayRequest */
+        ReplayRequest: {
+            /**
+             * Version
+             * @description The version to run the same input on; the run's own if left out.
+             */
+            version?: number | null;
+        };
+        /** RerunAccepted */
+        RerunAccepted: {
+            /** Retry Of */
+            retry_of: string;
+            /**
+             * Reused Steps
+             * @description Steps whose stored outputs the new run reuses instead of running them.
+             */
+            reused_steps: string[];
+            /** Run Id */
+            run_id: string;
+            /**
+             * Side Effects
+             * @description Steps of the new run that act outside Flowyard again (with new idempotency keys).
+             */
+            side_effects: components["schemas"]["SideEffect"][];
+            /**
+             * Status
+             * @default pending
+             * @constant
+             */
+            status?: "pending";
+            /**
+             * Version
+             * @description The version the new run runs.
+             */
+            version: number;
+        };
+        /** RerunPlan */
+        RerunPlan: {
+            /**
+             * Reused Steps
+             * @description Steps whose stored outputs the new run reuses instead of running them.
+             */
+            reused_steps: string[];
+            /**
+             * Side Effects
+             * @description Steps of the new run that act outside Flowyard again (with new idempotency keys).
+             */
+            side_effects: components["schemas"]["SideEffect"][];
+            /**
+             * Version
+             * @description The version the new run runs.
+             */
+            version: number;
+        };
         /** RetentionDays */
         RetentionDays: {
             /**
@@ -2828,6 +2964,16 @@ export interface components {
             run_history_days?: number | null;
             /** Step Payload Days */
             step_payload_days?: number | null;
+        };
+        /** RetryRequest */
+        RetryRequest: {
+            /**
+             * From
+             * @description `failed_step` reuses the outputs of the steps that completed and runs again from the step that failed; `start` runs every step again.
+             * @default failed_step
+             * @enum {string}
+             */
+            from?: "failed_step" | "start";
         };
         /** RunAccepted */
         RunAccepted: {
@@ -2896,6 +3042,11 @@ export interface components {
             logs_available: boolean;
             /** Mode */
             mode: string;
+            /**
+             * Retry Of
+             * @description The run this one retries or replays.
+             */
+            retry_of?: string | null;
             /** Started At */
             started_at: string | null;
             /**
@@ -2910,6 +3061,11 @@ export interface components {
              * @description When `cancelled`: the step it stopped at, if it had started.
              */
             stopped_at?: string | null;
+            /**
+             * Trigger
+             * @description What started it: manual, webhook, schedule, data_change, event, retry or replay.
+             */
+            trigger: string;
             /** Version */
             version: number;
             /**
@@ -2939,6 +3095,11 @@ export interface components {
             id: string;
             /** Mode */
             mode: string;
+            /**
+             * Retry Of
+             * @description The run this one retries or replays.
+             */
+            retry_of?: string | null;
             /** Started At */
             started_at: string | null;
             /**
@@ -2951,6 +3112,11 @@ export interface components {
              * @description When `cancelled`: the step it stopped at, if it had started.
              */
             stopped_at?: string | null;
+            /**
+             * Trigger
+             * @description What started it: manual, webhook, schedule, data_change, event, retry or replay.
+             */
+            trigger: string;
             /** Version */
             version: number;
             /**
@@ -3032,6 +3198,20 @@ export interface components {
              */
             unbound_steps: components["schemas"]["StepNeedingConnection"][];
             workflow: components["schemas"]["WorkflowRead"];
+        };
+        /** SideEffect */
+        SideEffect: {
+            /**
+             * Effect
+             * @description What it does again outside Flowyard: email, SMS, post, CRM write, HTTP POST...
+             */
+            effect: string;
+            /** Label */
+            label: string;
+            /** Node Id */
+            node_id: string;
+            /** Type */
+            type: string;
         };
         /** SignupCreate */
         SignupCreate: {
@@ -5658,7 +5838,21 @@ export interface operations {
     list_runs_api_v1_runs_get: {
         parameters: {
             query?: {
+                /** @description Any of these statuses (repeat the parameter). */
+                status?: ("scheduled" | "pending" | "running" | "waiting" | "completed" | "failed" | "cancelled")[];
                 workflow_id?: string | null;
+                version?: number | null;
+                mode?: ("live" | "test") | null;
+                /** @description What started the run. */
+                trigger?: ("manual" | "webhook" | "schedule" | "data_change" | "event" | "retry" | "replay") | null;
+                /** @description Created at or after this time. */
+                created_after?: string | null;
+                /** @description Created before this time. */
+                created_before?: string | null;
+                /** @description Ended at or after this time. */
+                ended_after?: string | null;
+                /** @description Ended before this time. */
+                ended_before?: string | null;
                 /** @description Runs per page, at most 500; newest first. */
                 limit?: number;
                 /** @description Where the page starts: the previous page's X-Next-Cursor header. */
@@ -5842,6 +6036,142 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    replay_run_api_v1_runs__run_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReplayRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RerunAccepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    preview_replay_api_v1_runs__run_id__replay_preview_get: {
+        parameters: {
+            query?: {
+                version?: number | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RerunPlan"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    retry_run_api_v1_runs__run_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RetryRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RerunAccepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    preview_retry_api_v1_runs__run_id__retry_preview_get: {
+        parameters: {
+            query?: {
+                from?: "failed_step" | "start";
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RerunPlan"];
                 };
             };
             /** @description Validation Error */
