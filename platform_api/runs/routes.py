@@ -18,6 +18,7 @@ from store.db import get_session_factory
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 EVENT_POLL_SECONDS = 0.25
+RUNS_EVENT_POLL_SECONDS = 1.0
 
 
 @router.post(
@@ -48,6 +49,36 @@ def list_runs(
     """A page of runs, newest first, narrowed by the filters; the next page's cursor is in the X-Next-Cursor
     (and Link) header."""
     return service.list_runs(db, caller=caller, query=query, request=request, response=response)
+
+
+@router.get("/runs/counts", response_model=dict[str, int])
+def count_runs(db: DB, caller: CurrentCaller, filters: Annotated[schemas.RunFilters, Query()]) -> dict[str, int]:
+    """How many runs match the filters, per status (the `status` filter is ignored)."""
+    return service.count_runs(db, caller=caller, filters=filters)
+
+
+@router.get("/runs/events")
+async def runs_events(caller: CurrentCaller, settings: Settings = Depends(get_settings)) -> EventSourceResponse:
+    """A `changed` event whenever a run of the workspace is added or changes status, for lists to refresh;
+    a comment every 15 s keeps the connection open. Counts against `quotas.sse_streams`."""
+    sessions = get_session_factory(settings.platform_database_url)
+
+    def read() -> tuple:
+        with sessions() as db:
+            return service.last_change(db, caller=caller)
+
+    async def events() -> AsyncIterator[dict]:
+        seen = await asyncio.to_thread(read)
+        while True:
+            await asyncio.sleep(RUNS_EVENT_POLL_SECONDS)
+            now = await asyncio.to_thread(read)
+            if now != seen:
+                seen = now
+                yield {"event": "changed", "data": "{}"}
+
+    stream = events()
+    stream_slots.open(caller.tenant_id, stream, most=settings.quotas.sse_streams)
+    return EventSourceResponse(stream, ping=15)
 
 
 @router.get("/runs/{run_id}", response_model=schemas.RunRead)

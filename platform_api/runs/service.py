@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from core.prefect_client import prefect_client
@@ -222,6 +222,36 @@ def list_runs(
         response=response,
     )
     return [schemas.RunSummary(**_summary(e)) for e in rows]
+
+
+def count_runs(db: Session, *, caller: Caller, filters: schemas.RunFilters) -> dict[str, int]:
+    """How many runs match the filters, per API status (every status named; the status filter itself is
+    ignored, so that the counts show what choosing another status would list)."""
+    others = filters.model_copy(update={"status": []})
+    rows = db.execute(
+        select(Execution.status, func.count())
+        .where(Execution.tenant_id == caller.tenant_id, *_conditions(others))
+        .group_by(Execution.status)
+    ).all()
+    counts: dict[str, int] = dict.fromkeys(schemas.RUN_STATUS.values(), 0)
+    for status, count in rows:
+        counts[schemas.run_status(status)] += count
+    return counts
+
+
+def last_change(db: Session, *, caller: Caller) -> tuple[Any, ...]:
+    """Changes when a run of the tenant is added, starts, waits or ends (for the runs list's event stream)."""
+    moving = (ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
+    row = db.execute(
+        select(
+            func.count(),
+            func.max(Execution.created_at),
+            func.max(Execution.started_at),
+            func.max(Execution.ended_at),
+            func.sum(case((Execution.status.in_(moving), 1), else_=0)),
+        ).where(Execution.tenant_id == caller.tenant_id)
+    ).one()
+    return tuple(row)
 
 
 def _conditions(filters: schemas.RunFilters) -> list[ColumnElement[bool]]:

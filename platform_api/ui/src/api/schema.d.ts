@@ -903,6 +903,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count Runs
+         * @description How many runs match the filters, per status (the `status` filter is ignored).
+         */
+        get: operations["count_runs_api_v1_runs_counts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Runs Events
+         * @description A `changed` event whenever a run of the workspace is added or changes status, for lists to refresh;
+         *     a comment every 15 s keeps the connection open. Counts against `quotas.sse_streams`.
+         */
+        get: operations["runs_events_api_v1_runs_events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run_id}": {
         parameters: {
             query?: never;
@@ -5880,6 +5921,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    count_runs_api_v1_runs_counts_get: {
+        parameters: {
+            query?: {
+                /** @description Any of these statuses (repeat the parameter). */
+                status?: ("scheduled" | "pending" | "running" | "waiting" | "completed" | "failed" | "cancelled")[];
+                workflow_id?: string | null;
+                version?: number | null;
+                mode?: ("live" | "test") | null;
+                /** @description What started the run. */
+                trigger?: ("manual" | "webhook" | "schedule" | "data_change" | "event" | "retry" | "replay") | null;
+                /** @description Created at or after this time. */
+                created_after?: string | null;
+                /** @description Created before this time. */
+                created_before?: string | null;
+                /** @description Ended at or after this time. */
+                ended_after?: string | null;
+                /** @description Ended before this time. */
+                ended_before?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: number;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    runs_events_api_v1_runs_events_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
                 };
             };
         };
