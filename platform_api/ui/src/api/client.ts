@@ -2,7 +2,7 @@
 import createClient, { type Middleware } from "openapi-fetch";
 import { problemFrom } from "./problems";
 import type { paths } from "./schema";
-import type { Graph, NodeTypeInfo, Run, RunSummary, Session, VersionInfo, Workflow } from "./types";
+import type { Graph, NodeTypeInfo, Run, Session, VersionInfo, Workflow } from "./types";
 
 export { ApiError } from "./problems";
 
@@ -79,7 +79,5 @@ export const api = {
   publish: (id: string) => unwrap(http.POST("/api/v1/workflows/{workflow_id}/publish", workflowPath(id))) as Promise<Workflow>,
   startRun: (id: string, input: Record<string, unknown>, mode: "test" | "live") =>
     unwrap(http.POST("/api/v1/workflows/{workflow_id}/runs", { ...workflowPath(id), body: { input, mode } })),
-  runs: (workflowId?: string) =>
-    unwrap(http.GET("/api/v1/runs", { params: { query: { workflow_id: workflowId } } })) as Promise<RunSummary[]>,
   run: (id: string) => unwrap(http.GET("/api/v1/runs/{run_id}", { params: { path: { run_id: id } } })) as Promise<Run>,
 };

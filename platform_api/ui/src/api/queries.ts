@@ -1,9 +1,7 @@
 // Reads of workflows, runs and node types through the query cache, and the writes that change them.
 import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { api } from "./client";
-import { FINAL_STATUSES, type Graph, type RunSummary, type Workflow } from "./types";
-
-const RUNS_REFRESH_MS = 3000;
+import type { Graph, Workflow } from "./types";
 
 export const keys = {
   nodeTypes: ["node-types"] as const,
@@ -11,7 +9,6 @@ export const keys = {
   workflow: (id: string) => ["workflows", id] as const,
   versions: (id: string) => ["workflows", id, "versions"] as const,
   version: (id: string, version: number) => ["workflows", id, "versions", version] as const,
-  runs: (workflowId?: string | null) => ["runs", workflowId ?? "all"] as const,
   run: (id: string | null) => ["run", id] as const,
 };
 
@@ -41,17 +38,6 @@ export function useVersions(workflowId: string) {
 
 export function useVersion(workflowId: string | undefined, version: number | undefined) {
   return useQuery({ ...versionQuery(workflowId ?? "", version ?? 0), enabled: !!workflowId && version !== undefined });
-}
-
-const unfinished = (runs: RunSummary[] | undefined) => !!runs?.some((r) => !FINAL_STATUSES.includes(r.status));
-
-/** Run history, newest first; refreshes itself while runs are in progress. */
-export function useRuns(workflowId: string | null) {
-  return useQuery({
-    queryKey: keys.runs(workflowId),
-    queryFn: () => api.runs(workflowId ?? undefined),
-    refetchInterval: (query) => (unfinished(query.state.data) ? RUNS_REFRESH_MS : false),
-  });
 }
 
 /** A workflow as the server now has it: in the cache, and every list that shows it marked stale. */

@@ -1,10 +1,13 @@
-// One run's progress, live: every step with its status, timing, input, output and error.
+// One run's progress, live: every step with its status, timing, input, output and error; the run it retries,
+// where a cancelled one stopped, and the acts on it (cancel, retry, replay).
 import { useVersion, useWorkflow } from "../api/queries";
-import type { Step } from "../api/types";
+import type { Run, Step } from "../api/types";
 import { StatusPill } from "../components/StatusPill";
 import { StepDetails } from "../components/StepDetails";
 import { dateTime, duration } from "../lib/format";
 import { useRun } from "../lib/useRun";
+import { RunActions } from "../runs/RunActions";
+import { TRIGGERS } from "../runs/api";
 
 function StepCard({ step, label }: { step: Step; label: string }) {
   return (
@@ -21,6 +24,29 @@ function StepCard({ step, label }: { step: Step; label: string }) {
     </li>
   );
 }
+
+/** "Retry of <run>" when it retries or replays another run, and where a cancelled run stopped. */
+function Lineage({ run, labelOf }: { run: Run; labelOf: (nodeId: string) => string }) {
+  return (
+    <>
+      {run.retry_of && (
+        <p className="run-lineage" data-testid="retry-of">
+          {run.trigger === "replay" ? "Replay of" : "Retry of"}{" "}
+          <a href={`#/runs/${run.retry_of}`}>run {run.retry_of.slice(0, 8)}</a>
+        </p>
+      )}
+      {run.status === "cancelled" && (
+        <div className="callout callout-warn" data-testid="stopped-at">
+          {run.stopped_at
+            ? <>Cancelled. Stopped at <strong>{labelOf(run.stopped_at)}</strong>: no later step ran.</>
+            : "Cancelled before its first step ran."}
+        </div>
+      )}
+    </>
+  );
+}
+
+const triggerLabel = (trigger: string) => TRIGGERS.find((t) => t.value === trigger)?.label ?? trigger;
 
 export function RunPage({ id }: { id: string }) {
   const { run, problem } = useRun(id);
@@ -39,8 +65,10 @@ export function RunPage({ id }: { id: string }) {
         <h1>{workflowName || "Run"}</h1>
         <StatusPill status={run.status} />
       </div>
+      <RunActions run={run} labelOf={labelOf} />
+      <Lineage run={run} labelOf={labelOf} />
       <div className="card run-summary">
-        <div><span className="muted small">Mode</span><strong>{run.mode === "test" ? "Test" : "Live"} · v{run.version}</strong></div>
+        <div><span className="muted small">Mode</span><strong>{run.mode === "test" ? "Test" : "Live"} · v{run.version} · {triggerLabel(run.trigger)}</strong></div>
         <div><span className="muted small">Started</span><strong>{dateTime(run.started_at ?? run.created_at)}</strong></div>
         <div><span className="muted small">Duration</span><strong>{duration(run.started_at, run.ended_at)}</strong></div>
         <div><span className="muted small">Progress</span><strong>{done} of {total} steps</strong></div>

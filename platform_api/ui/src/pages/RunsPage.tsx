@@ -1,40 +1,65 @@
-// Run history, newest first; refreshes itself while runs are in progress. Works at 390 px wide.
-import { useMemo } from "react";
-import { useRuns, useWorkflows } from "../api/queries";
+// Run history, newest first, filtered by status (with counts), workflow, mode, trigger and creation days, a page
+// at a time; refreshed live when any run of the workspace changes. Works at 390 px wide.
+import { useMemo, useState } from "react";
+import { useWorkflows } from "../api/queries";
+import type { RunSummary } from "../api/types";
 import { StatusPill } from "../components/StatusPill";
 import { duration, timeAgo } from "../lib/format";
+import { RunFiltersBar } from "../runs/RunFilters";
+import { NO_FILTERS, TRIGGERS, type RunFilters } from "../runs/api";
+import { useRunCounts, useRunsList, useRunsLive } from "../runs/queries";
+import "../runs/runs.css";
+
+const triggerLabel = (trigger: string) => TRIGGERS.find((t) => t.value === trigger)?.label ?? trigger;
+
+function RunItem({ run, name }: { run: RunSummary; name: string }) {
+  return (
+    <li>
+      <a className="list-item run-item" href={`#/runs/${run.id}`} data-run-id={run.id} data-status={run.status}>
+        <StatusPill status={run.status} />
+        <div className="run-main">
+          <strong>{name}</strong>
+          <div className="muted small">
+            {run.mode === "test" ? "Test" : "Live"} · v{run.version} · {triggerLabel(run.trigger)} · {timeAgo(run.created_at)} · {duration(run.started_at, run.ended_at)}
+          </div>
+          {run.error && <div className="run-error small">{run.error.message}</div>}
+        </div>
+      </a>
+    </li>
+  );
+}
+
+const filtered = (filters: RunFilters) => JSON.stringify(filters) !== JSON.stringify(NO_FILTERS);
 
 export function RunsPage({ workflowId }: { workflowId: string | null }) {
-  const { data: runs, error } = useRuns(workflowId);
+  const [filters, setFilters] = useState<RunFilters>({ ...NO_FILTERS, workflowId: workflowId ?? "" });
+  const { live } = useRunsLive();
+  const list = useRunsList(filters, live);
+  const counts = useRunCounts(filters, live).data;
   const workflows = useWorkflows().data;
   const names = useMemo(() => new Map(workflows?.map((w) => [w.id, w.name])), [workflows]);
-  const problem = error?.message;
+  const runs = list.data?.pages.flatMap((p) => p.runs);
 
-  const title = workflowId ? `Runs of ${names.get(workflowId) ?? "this workflow"}` : "Runs";
+  const title = filters.workflowId ? `Runs of ${names.get(filters.workflowId) ?? "this workflow"}` : "Runs";
   return (
-    <main className="page">
+    <main className="page runs-page">
       <div className="page-head">
         <h1>{title}</h1>
-        {workflowId && <a href="#/runs">All runs</a>}
+        <span className="muted small" data-testid="live">{live ? "Live" : "Refreshing every few seconds"}</span>
       </div>
-      {problem && <div className="callout callout-error">{problem}</div>}
-      {runs?.length === 0 && <div className="empty card"><h2>No runs yet</h2><p className="muted">Open a workflow and press Test run to see it work.</p></div>}
-      <ul className="list runs-list">
-        {runs?.map((run) => (
-          <li key={run.id}>
-            <a className="list-item run-item" href={`#/runs/${run.id}`} data-run-id={run.id}>
-              <StatusPill status={run.status} />
-              <div className="run-main">
-                <strong>{names.get(run.workflow_id) ?? "Workflow"}</strong>
-                <div className="muted small">
-                  {run.mode === "test" ? "Test" : "Live"} · v{run.version} · {timeAgo(run.created_at)} · {duration(run.started_at, run.ended_at)}
-                </div>
-                {run.error && <div className="run-error small">{run.error.message}</div>}
-              </div>
-            </a>
-          </li>
-        ))}
+      <RunFiltersBar filters={filters} counts={counts} workflows={workflows} onChange={setFilters} />
+      {list.error && <div className="callout callout-error">{list.error.message}</div>}
+      {runs?.length === 0 && (filtered(filters)
+        ? <div className="empty card"><h2>No runs match</h2><button className="btn btn-secondary" onClick={() => setFilters(NO_FILTERS)}>Clear the filters</button></div>
+        : <div className="empty card"><h2>No runs yet</h2><p className="muted">Open a workflow and press Test run to see it work.</p></div>)}
+      <ul className="list runs-list" aria-label="Runs">
+        {runs?.map((run) => <RunItem key={run.id} run={run} name={names.get(run.workflow_id) ?? "Workflow"} />)}
       </ul>
+      {list.hasNextPage && (
+        <button className="btn btn-secondary load-more" onClick={() => list.fetchNextPage()} disabled={list.isFetchingNextPage}>
+          {list.isFetchingNextPage ? "Loading…" : "Load more"}
+        </button>
+      )}
     </main>
   );
 }

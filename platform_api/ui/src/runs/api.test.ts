@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { localDay, NO_FILTERS, runsQuery } from "./api";
+import { toggled } from "./RunFilters";
+
+describe("runsQuery", () => {
+  it("leaves out unset filters", () => {
+    expect(runsQuery(NO_FILTERS)).toEqual({});
+  });
+
+  it("sends statuses, workflow, mode and trigger as they are", () => {
+    expect(runsQuery({ ...NO_FILTERS, statuses: ["failed", "cancelled"], workflowId: "w1", mode: "live", trigger: "retry" }))
+      .toEqual({ status: ["failed", "cancelled"], workflow_id: "w1", mode: "live", trigger: "retry" });
+  });
+
+  it("sends days as instants with a zone, the last day included", () => {
+    const query = runsQuery({ ...NO_FILTERS, createdFrom: "2026-03-01", createdTo: "2026-03-02" });
+    expect(query.created_after).toBe(new Date(2026, 2, 1).toISOString());
+    expect(query.created_before).toBe(new Date(2026, 2, 3).toISOString());
+    expect(query.created_before).toMatch(/Z$/);
+  });
+});
+
+describe("localDay", () => {
+  it("rolls over the end of a month", () => {
+    expect(localDay("2026-01-31", 1)).toBe(new Date(2026, 1, 1).toISOString());
+  });
+});
+
+describe("toggled", () => {
+  it("adds a status in the chips' order and takes a chosen one out", () => {
+    expect(toggled(["failed"], "running")).toEqual(["running", "failed"]);
+    expect(toggled(["running", "failed"], "failed")).toEqual(["running"]);
+  });
+});

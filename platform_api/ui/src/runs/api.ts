@@ -1,0 +1,85 @@
+// Runs as an operator handles them: the filtered, paged list with its counts per status, and the acts on one run
+// (cancel, retry, replay) with the previews that name what would act outside Flowyard again.
+import { http, unwrap } from "../api/client";
+import type { components, operations } from "../api/schema";
+import type { Run, RunStatus, RunSummary } from "../api/types";
+
+type Schemas = components["schemas"];
+
+export type RerunPlan = Schemas["RerunPlan"];
+export type RerunAccepted = Schemas["RerunAccepted"];
+export type SideEffect = Schemas["SideEffect"];
+export type TriggerKind = NonNullable<NonNullable<operations["list_runs_api_v1_runs_get"]["parameters"]["query"]>["trigger"]>;
+export type RetryFrom = "failed_step" | "start";
+
+/** The statuses the list filters by, in the order its chips show them. */
+export const LISTED_STATUSES: RunStatus[] = ["pending", "running", "waiting", "completed", "failed", "cancelled"];
+
+export const TRIGGERS: { value: TriggerKind; label: string }[] = [
+  { value: "manual", label: "Manual" },
+  { value: "webhook", label: "Webhook" },
+  { value: "schedule", label: "Schedule" },
+  { value: "data_change", label: "Data change" },
+  { value: "event", label: "Event" },
+  { value: "retry", label: "Retry" },
+  { value: "replay", label: "Replay" },
+];
+
+/** The list's filters as the page holds them: dates are the picker's "YYYY-MM-DD" (local days), "" when unset. */
+export type RunFilters = {
+  statuses: RunStatus[];
+  workflowId: string;
+  mode: "" | "live" | "test";
+  trigger: "" | TriggerKind;
+  createdFrom: string;
+  createdTo: string;
+};
+
+export const NO_FILTERS: RunFilters = { statuses: [], workflowId: "", mode: "", trigger: "", createdFrom: "", createdTo: "" };
+
+type RunsQuery = NonNullable<operations["list_runs_api_v1_runs_get"]["parameters"]["query"]>;
+
+/** The start of a local day ("2026-03-01") as an instant with its zone, `days` later. */
+export function localDay(day: string, days = 0): string {
+  const [year, month, date] = day.split("-").map(Number);
+  return new Date(year, month - 1, date + days).toISOString();
+}
+
+/** The filters as query parameters; unset ones left out. The "to" day is included (created before the next day). */
+export function runsQuery(filters: RunFilters): RunsQuery {
+  const query: RunsQuery = {};
+  if (filters.statuses.length) query.status = filters.statuses;
+  if (filters.workflowId) query.workflow_id = filters.workflowId;
+  if (filters.mode) query.mode = filters.mode;
+  if (filters.trigger) query.trigger = filters.trigger;
+  if (filters.createdFrom) query.created_after = localDay(filters.createdFrom);
+  if (filters.createdTo) query.created_before = localDay(filters.createdTo, 1);
+  return query;
+}
+
+export type RunsPage = { runs: RunSummary[]; next: string | null };
+export type RunCounts = Record<RunStatus, number>;
+
+const runPath = (run_id: string) => ({ path: { run_id } });
+
+export const runsApi = {
+  /** A page of runs; the next page's cursor comes in the X-Next-Cursor header. */
+  list: async (filters: RunFilters, cursor: string | null, limit = 50): Promise<RunsPage> => {
+    const answer = http.GET("/api/v1/runs", { params: { query: { ...runsQuery(filters), limit, cursor } } });
+    const runs = (await unwrap(answer)) as RunSummary[];
+    return { runs, next: (await answer).response.headers.get("X-Next-Cursor") };
+  },
+  /** How many runs match the filters per status (the status filter itself is left out). */
+  counts: (filters: RunFilters) =>
+    unwrap(http.GET("/api/v1/runs/counts", { params: { query: runsQuery({ ...filters, statuses: [] }) } })) as Promise<RunCounts>,
+  read: (runId: string) => unwrap(http.GET("/api/v1/runs/{run_id}", { params: runPath(runId) })) as Promise<Run>,
+  cancel: (runId: string) => unwrap(http.POST("/api/v1/runs/{run_id}/cancel", { params: runPath(runId) })),
+  retryPreview: (runId: string, from: RetryFrom) =>
+    unwrap(http.GET("/api/v1/runs/{run_id}/retry/preview", { params: { ...runPath(runId), query: { from } } })),
+  retry: (runId: string, from: RetryFrom) =>
+    unwrap(http.POST("/api/v1/runs/{run_id}/retry", { params: runPath(runId), body: { from } })),
+  replayPreview: (runId: string, version?: number) =>
+    unwrap(http.GET("/api/v1/runs/{run_id}/replay/preview", { params: { ...runPath(runId), query: { version } } })),
+  replay: (runId: string, version?: number) =>
+    unwrap(http.POST("/api/v1/runs/{run_id}/replay", { params: runPath(runId), body: { version } })),
+};

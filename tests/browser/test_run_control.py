@@ -1,0 +1,108 @@
+"""Operating one run from its page: cancel a running run (it stops at the slow step it was in and says so), and
+retry a failed run from the failed step once the service is fixed (the confirmation names the steps that act
+outside Flowyard again and the steps reused; the new run completes and links back to the one it retries)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.helpers import new_tenant, sign_in
+from tests.support import Api, RecordingServer, edge, graph, node
+
+pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+
+
+def labelled(node_id: str, node_type: str, label: str, config: dict | None = None) -> dict:
+    return {**node(node_id, node_type, config), "label": label}
+
+
+def publish(api: Api, name: str, flow: dict) -> str:
+    created = api.post("/api/v1/workflows", json={"name": name, "graph": flow})
+    assert created.status_code == 201, created.text
+    published = api.post(f"/api/v1/workflows/{created.json()['id']}/publish")
+    assert published.status_code == 200, published.text
+    return published.json()["id"]
+
+
+def start(api: Api, workflow_id: str, payload: dict | None = None) -> str:
+    accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": payload or {}})
+    assert accepted.status_code == 202, accepted.text
+    return accepted.json()["run_id"]
+
+
+def test_cancel_a_running_run_from_its_page(page: Page, app_url: str, target_server: RecordingServer):
+    api = new_tenant(app_url)
+    held, after = f"/held-{uuid.uuid4().hex[:8]}", f"/after-{uuid.uuid4().hex[:8]}"
+    flow = graph(
+        [
+            labelled("start", "trigger.manual", "New order"),
+            labelled("call", "http.request", "Ask the slow warehouse",
+                     {"url": f"{target_server.url}{held}?sleep=5", "timeout_seconds": 60}),
+            labelled("next", "http.request", "Tell the shop", {"url": f"{target_server.url}{after}"}),
+        ],
+        [edge("start", "call"), edge("call", "next")],
+    )
+    run_id = start(api, publish(api, "Ship orders", flow))
+    sign_in(page, app_url, api)
+    page.goto(f"{app_url}/#/runs/{run_id}")
+
+    expect(page.locator('.step-card[data-node-id="call"]')).to_have_attribute("data-status", "running", timeout=60_000)
+    expect(page.get_by_role("button", name="Retry from failed step")).to_have_count(0)
+    page.get_by_role("button", name="Cancel run").click()
+
+    expect(page.locator(".page-head .pill")).to_have_text("Cancelled")
+    expect(page.get_by_test_id("stopped-at")).to_contain_text("Stopped at Ask the slow warehouse")
+    expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
+    expect(page.get_by_role("button", name="Replay")).to_be_visible()  # an ended run can be replayed
+    run = api.wait_for_run(run_id)
+    assert run["status"] == "cancelled" and run["stopped_at"] == "call"
+    assert "next" not in {step["node_id"] for step in run["steps"]}
+
+
+def test_retry_a_failed_run_from_the_failed_step(page: Page, app_url: str, target_server: RecordingServer):
+    api = new_tenant(app_url)
+    tag = uuid.uuid4().hex[:8]
+    save, notify = f"/save-{tag}", f"/notify-{tag}"
+    target_server.responses[notify] = (422, {"content-type": "application/json"}, b'{"error": "bad lead"}')
+    post = {"method": "POST", "json_body": {"lead": "{{ trigger.email }}"}}
+    flow = graph(
+        [
+            labelled("start", "trigger.manual", "New lead"),
+            labelled("save", "http.request", "Save the lead", {**post, "url": target_server.url + save}),
+            labelled("notify", "http.request", "Notify the sales team", {**post, "url": target_server.url + notify}),
+        ],
+        [edge("start", "save"), edge("save", "notify")],
+    )
+    original = api.wait_for_run(start(api, publish(api, "Route leads", flow), {"email": "ada@example.com"}))
+    assert original["status"] == "failed", original
+    sign_in(page, app_url, api)
+    page.goto(f"{app_url}/#/runs/{original['id']}")
+    expect(page.locator(".page-head .pill")).to_have_text("Failed")
+    expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
+    expect(page.get_by_role("button", name="Retry from start")).to_be_visible()
+
+    del target_server.responses[notify]  # the service is fixed
+    page.get_by_role("button", name="Retry from failed step").click()
+    dialog = page.get_by_role("dialog", name="Retry from the failed step")
+    expect(dialog.get_by_test_id("side-effects")).to_contain_text("These steps will run again")
+    expect(dialog.get_by_test_id("side-effects")).to_contain_text("Notify the sales team — HTTP POST")
+    expect(dialog.get_by_test_id("side-effects")).not_to_contain_text("Save the lead")
+    expect(dialog.get_by_test_id("reused-steps")).to_contain_text("Save the lead")
+    dialog.get_by_role("button", name="Start the retry").click()
+
+    expect(dialog).to_be_hidden()
+    expect(page).not_to_have_url(re.compile(re.escape(original["id"])))
+    expect(page.locator(".page-head .pill")).to_have_text("Completed", timeout=120_000)
+    lineage = page.get_by_test_id("retry-of")
+    expect(lineage).to_contain_text("Retry of")
+    expect(lineage.get_by_role("link")).to_have_attribute("href", f"#/runs/{original['id']}")
+    retried_id = page.url.rsplit("/", 1)[-1]
+    retried = api.get(f"/api/v1/runs/{retried_id}").json()
+    assert retried["retry_of"] == original["id"] and retried["trigger"] == "retry"
+
+    lineage.get_by_role("link").click()  # back to the run it retries
+    expect(page.locator(".page-head .pill")).to_have_text("Failed")
