@@ -19,6 +19,8 @@ import { WorkflowsPage } from "./pages/WorkflowsPage";
 
 // The editor (React Flow, dagre) loads only when a workflow is opened: the runs pages stay light on a phone.
 const EditorPage = lazy(() => import("./pages/EditorPage").then((m) => ({ default: m.EditorPage })));
+// The dashboard's charts (Recharts) load only when it is opened.
+const DashboardPage = lazy(() => import("./dashboard/DashboardPage").then((m) => ({ default: m.DashboardPage })));
 const SettingsPage = lazy(() => import("./settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
 
 function Header({ session, section, onSignOut }: { session: Session; section: string; onSignOut: () => void }) {
@@ -27,6 +29,7 @@ function Header({ session, section, onSignOut }: { session: Session; section: st
       <a className="brand" href="#/" aria-label="Flowyard"><span className="brand-mark" /><span className="hide-narrow">Flowyard</span></a>
       <a href="#/" className={section === "workflows" ? "active" : ""}>Workflows</a>
       <a href="#/runs" className={section === "runs" ? "active" : ""}>Runs</a>
+      <a href="#/dashboard" className={section === "dashboard" ? "active" : ""}>Dashboard</a>
       <a href="#/templates" className={section === "templates" ? "active" : ""}>Templates</a>
       <a href="#/connections" className={section === "connections" ? "active" : ""}>Connections</a>
       <a href="#/settings" className={section === "settings" ? "active" : ""}>Settings</a>
@@ -68,13 +71,18 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
     setSession(null);
     navigate("/login");
   };
-  const section = first === "runs" || first === "templates" || first === "connections" || first === "settings" ? first : "workflows";
+  const section = first === "runs" || first === "dashboard" || first === "templates" || first === "connections" || first === "settings" ? first : "workflows";
   return (
     <div className={`app${first === "workflows" && id ? " app-editor" : ""}`}>
       <Header session={session} section={section} onSignOut={signOut} />
       {first === "workflows" && id ? <Suspense fallback={<main className="page muted">Loading the editor…</main>}><EditorPage id={id} /></Suspense>
-        : first === "runs" && id ? <RunPage id={id} />
-        : first === "runs" ? <RunsPage workflowId={query.get("workflow")} />
+        : first === "runs" && id ? <RunPage key={id} id={id} />
+        : first === "runs" ? <RunsPage key={query.get("workflow") ?? ""} workflowId={query.get("workflow")} />
+        : first === "dashboard" ? (
+          <Suspense fallback={<main className="page muted">Loading the dashboard…</main>}>
+            <DashboardPage workflowId={query.get("workflow")} />
+          </Suspense>
+        )
         : first === "templates" ? (id ? <TemplatePage slug={id} /> : <GalleryPage />)
         : first === "connections" ? <ConnectionsPage add={query.get("add")} workflowId={query.get("workflow")} />
         : first === "settings" ? (

@@ -2634,6 +2634,26 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** Eta */
+        Eta: {
+            /**
+             * Based On Runs
+             * @description Completed runs of this version the estimate learned from.
+             */
+            based_on_runs: number;
+            /**
+             * P50
+             * Format: date-time
+             * @description When it likely ends: the version's median step times for what is left.
+             */
+            p50: string;
+            /**
+             * P90
+             * Format: date-time
+             * @description When it ends at the latest, in 9 runs out of 10.
+             */
+            p90: string;
+        };
         /** EventCreate */
         EventCreate: {
             /**
@@ -3185,6 +3205,23 @@ export interface components {
              */
             workflow_id: string;
         };
+        /** Progress */
+        Progress: {
+            /**
+             * Current Steps
+             * @description The steps running now (or the one waited on).
+             */
+            current_steps: string[];
+            /** @description While running, when the version has completed runs to learn from. */
+            eta?: components["schemas"]["Eta"] | null;
+            /** @description While pending: its place in the queue and what holds it. */
+            queue?: components["schemas"]["QueuePlace"] | null;
+            /**
+             * Waiting Until
+             * @description While waiting: when the wait ends at the latest.
+             */
+            waiting_until?: string | null;
+        };
         /** PublishedRead */
         PublishedRead: {
             /**
@@ -3207,6 +3244,21 @@ export interface components {
              * @default 10
              */
             minutes?: number;
+        };
+        /** QueuePlace */
+        QueuePlace: {
+            /** Detail */
+            detail: string;
+            /**
+             * Held By
+             * @enum {string}
+             */
+            held_by: "conflict_policy" | "quota" | "workers_busy" | "starting";
+            /**
+             * Position
+             * @description 1: the next of the workspace's runs to start.
+             */
+            position: number;
         };
         /** ReplayRequest */
         ReplayRequest: {
@@ -3429,6 +3481,8 @@ export interface components {
             logs_available: boolean;
             /** Mode */
             mode: string;
+            /** @description While the run is active: where it is and when it ends. */
+            progress?: components["schemas"]["Progress"] | null;
             /**
              * Retry Of
              * @description The run this one retries or replays.
