@@ -8,6 +8,10 @@ Each workspace's policy (`tenants.retention_*`, else `FLOWYARD_RETENTION__*`) is
 - logs: the Prefect flow run of each batch (its task runs and logs go with it) and then the batch row; and
   the workspace's other ended flow runs (schedule ticks) by their tenant tag.
 
+Deleted workflows (`workflows.deleted_at`) are purged `TRASH_DAYS` after their deletion, whatever the policy:
+their Prefect deployment, their runs (in batches) and then the workflow row, with its versions, batches and
+triggers by cascade; each purge is audited (`workflow.purged`). `purge_deleted_workflows`.
+
 Every statement touches at most `batch_size` rows and commits, and is repeated until less than a batch
 is left, so that the purge never holds long locks. `purge_expired` is what the hourly `flowyard-maintenance`
 flow (`engine.maintenance`) and `flowyard maintenance run` call.
@@ -19,7 +23,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
+from uuid import UUID
 
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
@@ -31,13 +36,26 @@ from prefect.client.schemas.filters import (
     FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import StateType
+from prefect.exceptions import ObjectNotFound
 from sqlalchemy import Select, delete, exists, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.prefect_client import prefect_client
 from core.settings import RetentionSettings, Settings
-from store import FINAL_EXECUTION_STATUSES, Batch, Execution, Notification, Outbox, StepResult, Tenant, utcnow
+from store import (
+    FINAL_EXECUTION_STATUSES,
+    Batch,
+    Execution,
+    Notification,
+    Outbox,
+    StepResult,
+    Tenant,
+    Workflow,
+    record_event,
+    utcnow,
+)
 from store.db import get_session_factory
+from store.workflows import TRASH_DAYS
 
 PREFECT_DELETE_LIMIT = 50  # Prefect's POST /flow_runs/bulk_delete deletes at most 50 flow runs per call
 ENDED_FLOW_RUN_STATES = [StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED]
@@ -223,6 +241,62 @@ def purge_tagged_flow_runs(
             return
 
 
+class DeploymentDeleter(Protocol):
+    def delete_deployment(self, deployment_id: UUID) -> None: ...
+
+
+def purge_deleted_workflows(
+    factory: sessionmaker[Session], client: DeploymentDeleter, now: datetime, limit: int, report: PurgeReport
+) -> None:
+    """Workflows deleted more than `TRASH_DAYS` ago, oldest first, `limit` at a time: for each, its Prefect
+    deployment (already gone is fine), its runs `limit` at a time (their steps and approvals by cascade), then
+    the workflow row (its versions, batches, subscriptions and webhook endpoint by cascade) with an audit row in
+    the same transaction. Idempotent: a purge cut short anywhere is finished by the next one."""
+    cutoff = now - timedelta(days=TRASH_DAYS)
+    while True:
+        with factory() as db:
+            expired = db.execute(
+                select(Workflow.id, Workflow.tenant_id, Workflow.deployment_id, Workflow.deleted_name)
+                .where(Workflow.deleted_at.is_not(None), Workflow.deleted_at < cutoff)
+                .order_by(Workflow.deleted_at)
+                .limit(limit)
+            ).all()
+        for workflow in expired:
+            if workflow.deployment_id:
+                try:
+                    client.delete_deployment(UUID(workflow.deployment_id))
+                    report.add("prefect_deployments", 1)
+                except ObjectNotFound:
+                    pass  # deleted by an earlier purge cut short, or by an operator
+            runs = 0
+            while True:
+                with factory() as db:
+                    ids = db.scalars(
+                        select(Execution.id).where(Execution.workflow_id == workflow.id).limit(limit)
+                    ).all()
+                    if ids:
+                        db.execute(delete(Execution).where(Execution.id.in_(ids)))
+                    db.commit()
+                report.add("runs", len(ids))
+                runs += len(ids)
+                if len(ids) < limit:
+                    break
+            with factory() as db:
+                gone = db.execute(delete(Workflow).where(Workflow.id == workflow.id)).rowcount  # type: ignore[attr-defined]
+                if gone:
+                    record_event(
+                        db,
+                        tenant_id=workflow.tenant_id,
+                        action="workflow.purged",
+                        target=f"workflow:{workflow.id}",
+                        detail={"name": workflow.deleted_name, "runs": runs, "trash_days": TRASH_DAYS},
+                    )
+                db.commit()
+            report.add("workflows", gone)
+        if len(expired) < limit:
+            return
+
+
 def tenant_purges(factory: sessionmaker[Session], defaults: RetentionSettings, now: datetime) -> list[TenantPurge]:
     with factory() as db:
         tenants = db.execute(
@@ -261,4 +335,5 @@ def purge_expired(settings: Settings, *, now: datetime | None = None) -> PurgeRe
             before = now - timedelta(days=purge.policy.log_days)
             purge_tagged_flow_runs(client, f"tenant:{purge.tenant_id}", before, purge.limit, report)
         purge_tagged_flow_runs(client, SYSTEM_TAG, now - timedelta(days=defaults.log_days), defaults.batch_size, report)
+        purge_deleted_workflows(factory, client, now, defaults.batch_size, report)
     return report

@@ -221,8 +221,8 @@ class BatchStore:
         self, workflow_id: str, flow_run_id: str, scheduled_at: datetime, deployment_id: str | None
     ) -> str:
         """A schedule fired: queue one execution of the published version (once per flow run). Returns
-        `queued`, or `skipped` when the workflow is gone, unpublished, disabled or its schedules paused; refuses a flow
-        run of another workflow's deployment (`NotThisDeployment`)."""
+        `queued`, or `skipped` when the workflow is gone, deleted, unpublished, disabled or its schedules paused;
+        refuses a flow run of another workflow's deployment (`NotThisDeployment`)."""
         with self._sessions.begin() as db:
             workflow = db.get(Workflow, workflow_id)
             if workflow is not None and workflow.deployment_id and workflow.deployment_id != deployment_id:
@@ -233,6 +233,7 @@ class BatchStore:
                 or not workflow.deployment_id
                 or workflow.schedules_paused
                 or workflow.disabled
+                or workflow.deleted_at is not None
             ):
                 return TICK_SKIPPED
             enqueue_execution(

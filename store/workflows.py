@@ -1,4 +1,4 @@
-"""Workflows and their immutable versions."""
+"""Workflows and their immutable versions, and the trash deleted workflows wait in."""
 
 from __future__ import annotations
 
@@ -10,6 +10,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
 from store.statuses import ConflictPolicy
+
+TRASH_DAYS = 30  # a deleted workflow can be restored this long; the hourly retention purge deletes it after
+
+
+def trashed_name(name: str, workflow_id: str) -> str:
+    """The name a deleted workflow holds while in the trash (its own in `deleted_name`), so that a live workflow
+    may take its name: unique by the id, and still readable where its runs are listed."""
+    return f"{name[:150]} (deleted {workflow_id})"
 
 
 class Workflow(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
@@ -26,6 +34,8 @@ class Workflow(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     schedules_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)  # no trigger starts it; schedules pause
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(index=True)  # in the trash since; no trigger starts it
+    deleted_name: Mapped[str | None] = mapped_column(String(200))  # its name, while `name` is `trashed_name`
 
 
 class WorkflowVersion(IdMixin, TenantOwnedMixin, TimestampMixin, Base):

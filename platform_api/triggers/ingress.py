@@ -32,6 +32,7 @@ from store import (
     Workflow,
     enqueue_execution,
 )
+from store.workflows import TRASH_DAYS
 
 KEPT_HEADERS = ("content-type", "user-agent", "x-delivery-id", "x-github-event", "stripe-signature")
 
@@ -76,6 +77,17 @@ def _disabled(workflow_id: str) -> Problem:
         "Workflow disabled",
         "This workflow is disabled: it accepts no deliveries, events or runs.",
         hint=f"Enable it (POST /api/v1/workflows/{workflow_id}/enable) to accept them again.",
+    )
+
+
+def _deleted(workflow_id: str) -> Problem:
+    return Problem(
+        410,
+        "workflow-deleted",
+        "Workflow deleted",
+        "This workflow was deleted: it accepts no deliveries, events or runs.",
+        hint=f"Restore it from the trash (POST /api/v1/workflows/{workflow_id}/restore) within "
+        f"{TRASH_DAYS} days of its deletion to accept them again.",
     )
 
 
@@ -207,6 +219,8 @@ def receive_webhook(
         )
     # signature first: an unsigned or forged delivery counts against no limit, so junk uses up no quota
     verified = _verify(config, unseal_secret(db, settings, endpoint), body, headers, url)
+    if workflow.deleted_at is not None:
+        raise _deleted(workflow.id)
     if workflow.disabled:
         raise _disabled(workflow.id)
     wait = rate_limiter.allow(endpoint.id, config.rate_limit_per_minute)
@@ -271,8 +285,8 @@ def receive_event(
     started: list[dict[str, Any]] = []
     for subscription in subscriptions:
         workflow = db.get_one(Workflow, subscription.workflow_id)
-        if not workflow.published_version or not workflow.deployment_id:
-            continue  # never: a subscription is written when its workflow is published
+        if not workflow.published_version or not workflow.deployment_id or workflow.deleted_at is not None:
+            continue  # never: a subscription is written when its workflow is published, removed when it is deleted
         if workflow.disabled:
             started.append({"workflow_id": workflow.id, "run_id": None, "error": _disabled(workflow.id).detail})
             continue

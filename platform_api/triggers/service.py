@@ -35,12 +35,15 @@ def deployment_schedules(workflow: Workflow, graph: dict[str, Any], time_zone: s
     if kind != "trigger.schedule":
         return []
     specs = ScheduleTriggerConfig.model_validate(config).schedules
-    active = not (workflow.schedules_paused or workflow.disabled)
+    active = not (workflow.schedules_paused or workflow.disabled or workflow.deleted_at)
     return schedule_creates(workflow.id, [prefect_schedule(spec, time_zone) for spec in specs], active=active)
 
 
 def sync_subscriptions(db: Session, workflow: Workflow, graph: dict[str, Any]) -> None:
+    """The workflow's data-change or event subscription, from `graph`; none while it is deleted."""
     db.execute(delete(TriggerSubscription).where(TriggerSubscription.workflow_id == workflow.id))
+    if workflow.deleted_at is not None:
+        return
     kind, config = trigger_of(graph)
     topic = {"trigger.data_change": lambda: topic_for(config), "trigger.event": lambda: f"event:{config['event']}"}
     if kind in topic:

@@ -6,7 +6,7 @@ from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings
 from platform_api.pagination import MAX_PAGE, Cursor, limit_query
 from platform_api.permissions import Allowed, Permission
-from platform_api.workflows import schemas, service
+from platform_api.workflows import schemas, service, trash
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 
@@ -29,6 +29,20 @@ def list_workflows(
 ) -> list[schemas.WorkflowSummary]:
     """A page of workflows, last changed first; the next page's cursor is in the X-Next-Cursor (and Link) header."""
     return service.list_workflows(db, caller=caller, limit=limit, cursor=cursor, request=request, response=response)
+
+
+@router.get("/trash", response_model=list[schemas.TrashedWorkflow])
+def list_trash(
+    request: Request,
+    response: Response,
+    db: DB,
+    caller: CurrentCaller,
+    limit: int = limit_query(default=MAX_PAGE),
+    cursor: Cursor = None,
+) -> list[schemas.TrashedWorkflow]:
+    """Deleted workflows, last deleted first, each with when the hourly purge deletes it (`purge_after`); the next
+    page's cursor is in the X-Next-Cursor (and Link) header."""
+    return trash.list_trash(db, caller=caller, limit=limit, cursor=cursor, request=request, response=response)
 
 
 @router.get("/{workflow_id}", response_model=schemas.WorkflowRead)
@@ -58,3 +72,30 @@ def publish_workflow(
     workflow_id: str, request: Request, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
 ) -> schemas.WorkflowRead:
     return service.publish_workflow(db, caller=caller, workflow_id=workflow_id, settings=settings, request=request)
+
+
+@router.delete("/{workflow_id}", response_model=schemas.WorkflowDeleted, dependencies=[Allowed(Permission.PUBLISH)])
+def delete_workflow(
+    workflow_id: str, request: Request, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
+) -> schemas.WorkflowDeleted:
+    """Move the workflow to the trash for 30 days: it leaves lists and reads (404), no trigger starts it (webhooks
+    answer 410, its schedules pause), live runs are refused and its queued, waiting and running runs are cancelled.
+    Restore it with POST /api/v1/workflows/{id}/restore; after `purge_after` it is deleted for good with its runs."""
+    return trash.delete_workflow(db, caller=caller, workflow_id=workflow_id, settings=settings, request=request)
+
+
+@router.post("/{workflow_id}/restore", response_model=schemas.WorkflowRead, dependencies=[Allowed(Permission.PUBLISH)])
+def restore_workflow(
+    workflow_id: str,
+    request: Request,
+    db: DB,
+    caller: CurrentCaller,
+    data: schemas.WorkflowRestore | None = None,
+    settings: Settings = Depends(get_settings),
+) -> schemas.WorkflowRead:
+    """Bring a deleted workflow back from the trash as it was (a disabled one stays disabled; schedules resume
+    otherwise). 409 `name-taken` when a live workflow has its name: send {"name": ...} to restore it under another."""
+    name = data.name if data else None
+    return trash.restore_workflow(
+        db, caller=caller, workflow_id=workflow_id, settings=settings, name=name, request=request
+    )

@@ -83,3 +83,27 @@ class VersionRead(BaseModel):
     created_at: datetime
     created_by: str | None = Field(description="Email of who saved it, when known.")
     graph: dict[str, Any] | None = None
+
+
+class TrashedWorkflow(WorkflowSummary):
+    """A deleted workflow in the trash: no trigger starts it, and it can be restored until `purge_after`."""
+
+    deleted_at: datetime
+    purge_after: datetime = Field(
+        description="When the hourly retention purge deletes it with its runs and its Prefect deployment "
+        "(deleted_at + 30 days); it can be restored until then."
+    )
+
+
+class WorkflowDeleted(TrashedWorkflow):
+    cancelled_runs: int = Field(description="How many of its queued, waiting or running runs were cancelled.")
+
+
+class WorkflowRestore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Restore it under this name instead of its own (when a live workflow has taken its name).",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
@@ -26,6 +27,7 @@ from platform_api.problems import Problem, not_found
 from platform_api.triggers import service as triggers
 from platform_api.workflows import schemas
 from store import Role, Tenant, User, Workflow, WorkflowLineage, WorkflowVersion, utcnow
+from store.workflows import TRASH_DAYS
 
 
 def graph_errors(graph: Any, *, prefix: str = "graph") -> list[dict[str, str]]:
@@ -92,11 +94,34 @@ def _name_taken(name: str) -> Problem:
     )
 
 
+def purge_after(workflow: Workflow) -> datetime:
+    """When the hourly retention purge deletes a deleted workflow; it can be restored until then."""
+    assert workflow.deleted_at is not None
+    return workflow.deleted_at + timedelta(days=TRASH_DAYS)
+
+
+def in_the_trash(workflow: Workflow) -> Problem:
+    """404 for a deleted workflow of the caller's own workspace, saying where it went."""
+    assert workflow.deleted_at is not None
+    return Problem(
+        404,
+        "workflow-deleted",
+        "Workflow deleted",
+        f"This workflow was deleted on {workflow.deleted_at:%Y-%m-%d %H:%M} UTC; it stays in the trash until "
+        f"{purge_after(workflow):%Y-%m-%d %H:%M} UTC.",
+        hint=f"Restore it (POST /api/v1/workflows/{workflow.id}/restore) to use it again; "
+        "GET /api/v1/workflows/trash lists deleted workflows.",
+    )
+
+
 def get_owned_workflow(db: Session, caller: Caller, workflow_id: str, *, lock: bool = False) -> Workflow:
+    """The caller's live workflow: 404 for another workspace's, and for a deleted one (it is in the trash)."""
     query = select(Workflow).where(Workflow.id == workflow_id, Workflow.tenant_id == caller.tenant_id)
     workflow = db.scalar(query.with_for_update() if lock else query)
     if workflow is None:
         raise not_found("workflow")
+    if workflow.deleted_at is not None:
+        raise in_the_trash(workflow)
     return workflow
 
 
@@ -244,7 +269,7 @@ def list_workflows(
 ) -> list[schemas.WorkflowSummary]:
     rows = paginate(
         db,
-        select(Workflow).where(Workflow.tenant_id == caller.tenant_id),
+        select(Workflow).where(Workflow.tenant_id == caller.tenant_id, Workflow.deleted_at.is_(None)),
         order=((Workflow.updated_at, True),),
         row_id=Workflow.id,
         limit=limit,
