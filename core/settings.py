@@ -142,6 +142,10 @@ class DispatcherSettings(BaseModel):
     missed_heartbeats: int = Field(
         6, ge=2, description="Heartbeats a Flowyard worker may miss before its running flow runs are marked crashed."
     )
+    rollup_seconds: float = Field(
+        2, gt=0, description="How often the dispatcher counts the runs that ended into the reports' rollups."
+    )
+    watch_seconds: float = Field(30, gt=0, description="How often the dispatcher checks the workspaces' alert rules.")
 
 
 class ExecutionSettings(BaseModel):

@@ -43,13 +43,16 @@ from engine import outbox
 from engine.admission import admit
 from engine.listen import listen_in_background
 from engine.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
+from engine.rollups import fold_ended_runs
 from engine.wakeup import notify_flow_runs_created
+from engine.watch import late_flow_runs, watch
 from store import Batch, Execution, ExecutionStatus, Tenant, Workflow, utcnow
 from store.batches import BatchStore
 from store.db import get_session_factory
 
 log = logging.getLogger("flowyard.dispatcher")
 CONGESTED_POLL_SECONDS = 0.2
+FOLD_LIMIT = 2000  # ended runs counted into the reports per pass
 T = TypeVar("T")
 
 
@@ -246,6 +249,8 @@ class Dispatcher:
         self._busy = False  # the last pass dispatched something: let the next batch fill for batch_wait_ms
         self._congested = False  # some deployment has max_pending_batches batches not started yet
         self._next_reconcile = 0.0
+        self._next_fold = 0.0
+        self._next_watch = 0.0
         self._client: SyncPrefectClient | None = None  # one for the thread: a new one costs an SSL context
         self.last_pass_at: float | None = None  # time.monotonic() when the loop last looked at the queue
 
@@ -300,6 +305,32 @@ class Dispatcher:
         except Exception:  # Prefect may be restarting; the next pass tries again
             log.exception("reconcile pass failed")
 
+    def _fold_if_due(self) -> None:
+        if time.monotonic() < self._next_fold:
+            return
+        self._next_fold = time.monotonic() + self._settings.dispatcher.rollup_seconds
+        try:
+            with self._sessions() as db:
+                if fold_ended_runs(db, limit=FOLD_LIMIT) == FOLD_LIMIT:  # catching up: again next pass
+                    self._next_fold = 0.0
+        except Exception:
+            log.exception("rollup fold failed")
+
+    def _watch_if_due(self) -> None:
+        if time.monotonic() < self._next_watch:
+            return
+        self._next_watch = time.monotonic() + self._settings.dispatcher.watch_seconds
+        late = None  # unknown while Prefect does not answer: missed-schedule alerts stay as they are
+        try:
+            late = late_flow_runs(self._client) if self._client else None
+        except Exception:
+            log.warning("could not read late flow runs from Prefect", exc_info=True)
+        try:
+            with self._sessions() as db:
+                watch(db, late=late)
+        except Exception:
+            log.exception("alert watch failed")
+
     def _loop(self) -> None:
         with prefect_client(self._settings) as client:
             self._client = client
@@ -324,3 +355,5 @@ class Dispatcher:
                 self._busy = self._congested = False
                 log.exception("dispatch pass failed")
             self._reconcile_if_due()
+            self._fold_if_due()
+            self._watch_if_due()

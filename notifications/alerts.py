@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from blocks.base import ActionContext
 from blocks.runtime import platform_sessions
 from blocks.sendgrid import SEND_EMAIL, SendEmailInput, SendGridConnection
 from core.errors import StepFailure
 from store import (
+    Alert,
+    AlertStatus,
     Connection,
     Execution,
     ExecutionMode,
@@ -106,3 +110,62 @@ async def _email(tenant_id: str, execution_id: str, node_id: str, alert: dict[st
         await run_action(SEND_EMAIL, ctx, alert["connection_id"], data)
     except StepFailure as exc:
         log.warning("alert email for execution %s step %s not sent: %s", execution_id, node_id, exc.message)
+
+
+# --- alerts from the workspace's rules (engine.watch) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertMail:
+    tenant_id: str
+    key: str  # the ledger key: each alert's raised and resolved email is sent once
+    connection_id: str
+    to: list[str]
+    subject: str
+    text: str
+
+
+def alert_changed(db: Session, alert: Alert) -> AlertMail | None:
+    """Tell the workspace's owners and admins that `alert` was raised or resolved (in `db`'s transaction);
+    returns the email to send after the commit (`send_alert_mails`), if the workspace has an alert connection."""
+    resolved = alert.status == AlertStatus.RESOLVED
+    title = f"Resolved: {alert.title}" if resolved else alert.title
+    body = "The condition cleared." if resolved else alert.detail
+    admins = db.execute(
+        select(User.id, User.email)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == alert.tenant_id, Membership.role.in_(ALERT_ROLES))
+    ).all()
+    kind = "alert_resolved" if resolved else "alert_raised"
+    data = {"alert_id": alert.id, "rule": alert.rule, "workflow_id": alert.workflow_id, "value": alert.value}
+    db.add_all(
+        Notification(tenant_id=alert.tenant_id, user_id=user_id, kind=kind, title=title, body=body, data=data)
+        for user_id, _ in admins
+    )
+    connection_id = db.scalar(
+        select(Connection.id).where(
+            Connection.tenant_id == alert.tenant_id,
+            Connection.type == SendGridConnection.slug,
+            Connection.use_for_alerts.is_(True),
+        )
+    )
+    if not connection_id or not admins:
+        return None
+    return AlertMail(
+        alert.tenant_id, f"alert-{alert.id}-{kind}", connection_id, [email for _, email in admins],
+        f"Flowyard: {title}", body,
+    )  # fmt: skip
+
+
+async def send_alert_mails(mails: list[AlertMail]) -> None:
+    """Send each once (the ledger); a failure is logged, never raised."""
+    from blocks.execute import run_action
+
+    for mail in mails:
+        ctx = ActionContext(mail.tenant_id, mail.key, "email", ExecutionMode.LIVE, log)
+        try:
+            await run_action(
+                SEND_EMAIL, ctx, mail.connection_id, SendEmailInput(to=mail.to, subject=mail.subject, text=mail.text)
+            )
+        except Exception:
+            log.warning("alert email %s not sent", mail.key, exc_info=True)

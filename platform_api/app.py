@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 from core.settings import Settings, get_settings
 from engine.dispatcher import Dispatcher
 from platform_api import graphs, health, keys, metrics, notifications, tenant
+from platform_api.alerts.routes import router as alerts_router
 from platform_api.approvals.routes import router as approvals_router
 from platform_api.audit.routes import router as audit_router
 from platform_api.auth.routes import router as auth_router
@@ -22,6 +23,7 @@ from platform_api.limits import BodySizeLimit
 from platform_api.members.routes import router as members_router
 from platform_api.privacy.routes import router as privacy_router
 from platform_api.problems import install_problem_handlers
+from platform_api.reports.routes import router as reports_router
 from platform_api.run_control.routes import router as run_control_router
 from platform_api.runs.routes import router as runs_router
 from platform_api.security_headers import SecurityHeaders
@@ -66,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workflows_router,
         runs_router,
         run_control_router,
+        reports_router,
+        alerts_router,
         approvals_router,
         connections_router,
         crm_router,

@@ -4,6 +4,7 @@ Importing `store` registers every table on `Base.metadata`; callers import table
 (`from store import Execution`) and the engine's bulk SQL from `store.batches`.
 """
 
+from store.alerts import Alert
 from store.audit import AuditEvent, record_event
 from store.base import Base, IdMixin, JsonType, TenantOwnedMixin, TimestampMixin, UtcDateTime, new_id, utcnow
 from store.catalog import FTS_TABLE, CatalogTemplate, CatalogTemplateTag, CatalogTemplateVersion, WorkflowLineage
@@ -13,12 +14,14 @@ from store.ledger import SideEffect
 from store.notifications import Notification
 from store.privacy import PrivacyExport
 from store.quotas import TenantMinuteCount, TenantQuota, TriggerKind, count_one
+from store.reports import RunRollup, StepRollup
 from store.secrets import Connection, OAuthState, RetiredTenantKey, TenantKey
 from store.statuses import (
     DEAL_STAGES,
     FINAL_EXECUTION_STATUSES,
     FINISHED_STEP_STATUSES,
     ROLES,
+    AlertStatus,
     ApprovalStatus,
     ConflictPolicy,
     ConnectionStatus,
@@ -43,6 +46,10 @@ from store.triggers import Outbox, TriggerSubscription, WebhookEndpoint
 from store.workflows import Workflow, WorkflowVersion
 
 __all__ = [
+    "Alert",
+    "AlertStatus",
+    "RunRollup",
+    "StepRollup",
     "AuditEvent",
     "record_event",
     "Base",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -34,6 +34,12 @@ class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
         Index("ix_executions_status_created", "status", "created_at"),
         Index("ix_executions_tenant_workflow_created", "tenant_id", "workflow_id", "created_at"),
         Index("ix_executions_tenant_created", "tenant_id", "created_at"),
+        Index(  # what engine.rollups has not folded into the reports yet
+            "ix_executions_not_rolled_up",
+            "ended_at",
+            postgresql_where=text("NOT rolled_up"),
+            sqlite_where=text("rolled_up = 0"),
+        ),
         UniqueConstraint("workflow_id", "dedupe_key", name="uq_executions_workflow_dedupe"),
     )
     tenant_index = False  # found through a composite index or its parent row
@@ -55,6 +61,7 @@ class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     payload_cleared_at: Mapped[datetime | None]  # retention cleared its input and its steps' payloads
+    rolled_up: Mapped[bool] = mapped_column(default=False)  # counted in the reports' rollups (engine.rollups)
 
 
 class StepResult(IdMixin, TenantOwnedMixin, Base):

@@ -49,6 +49,11 @@ class SideEffectStatus(StrEnum):
     UNCERTAIN = "uncertain"
 
 
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
 class ConnectionStatus(StrEnum):
     UNTESTED = "untested"
     OK = "ok"

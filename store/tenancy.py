@@ -4,6 +4,7 @@ login attempts (the throttle's counts, shared by every API replica)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -18,6 +19,7 @@ class Tenant(IdMixin, TimestampMixin, Base):
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    alert_rules: Mapped[dict[str, Any] | None]  # notifications.rules.AlertRules; empty: the defaults
     max_running: Mapped[int | None] = mapped_column(Integer)  # executions running at once; None: no limit
     # Retention policy in days; None: the platform's default (core.settings.RetentionSettings).
     retention_run_history_days: Mapped[int | None] = mapped_column(Integer)

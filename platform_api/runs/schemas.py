@@ -90,7 +90,27 @@ class RunSummary(BaseModel):
     retry_of: str | None = Field(None, description="The run this one retries or replays.")
 
 
+class Eta(BaseModel):
+    p50: datetime = Field(description="When it likely ends: the version's median step times for what is left.")
+    p90: datetime = Field(description="When it ends at the latest, in 9 runs out of 10.")
+    based_on_runs: int = Field(description="Completed runs of this version the estimate learned from.")
+
+
+class QueuePlace(BaseModel):
+    position: int = Field(description="1: the next of the workspace's runs to start.")
+    held_by: Literal["conflict_policy", "quota", "workers_busy", "starting"]
+    detail: str
+
+
+class Progress(BaseModel):
+    current_steps: list[str] = Field(description="The steps running now (or the one waited on).")
+    eta: Eta | None = Field(None, description="While running, when the version has completed runs to learn from.")
+    waiting_until: datetime | None = Field(None, description="While waiting: when the wait ends at the latest.")
+    queue: QueuePlace | None = Field(None, description="While pending: its place in the queue and what holds it.")
+
+
 class RunRead(RunSummary):
+    progress: Progress | None = Field(None, description="While the run is active: where it is and when it ends.")
     steps: list[StepRead]
     logs: list[LogRead]
     logs_available: bool = Field(description="False when the engine's logs could not be read just now.")

@@ -20,6 +20,7 @@ from platform_api.limits import refuse_when_queue_full
 from platform_api.pagination import paginate
 from platform_api.problems import Problem, not_found
 from platform_api.runs import schemas
+from platform_api.runs.progress import progress
 from platform_api.runs.schemas import run_status
 from platform_api.workflows.service import (
     deploy,
@@ -333,8 +334,13 @@ def read_run(db: Session, *, caller: Caller, run_id: str, settings: Settings) ->
             logs = _read_logs(settings, flow_run_id, execution.id)
         except Exception:
             available = False
+    steps = read_steps(db, execution.id)
     return schemas.RunRead(
-        **_summary(execution), steps=read_steps(db, execution.id), logs=logs, logs_available=available
+        **_summary(execution),
+        progress=progress(db, execution, steps, settings),
+        steps=steps,
+        logs=logs,
+        logs_available=available,
     )
 
 

@@ -1,0 +1,169 @@
+"""Reports of a workflow or the whole workspace, read from the hourly rollups (`store.reports`) only."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from platform_api.deps import Caller
+from platform_api.problems import Problem
+from platform_api.reports import schemas
+from platform_api.workflows.service import get_owned_workflow, get_version
+from store import RunRollup, StepRollup, Tenant, Workflow, utcnow
+from store.reports import OUTCOMES, merge, percentile
+
+DEFAULT_SPAN = timedelta(days=7)
+MOST_BUCKETS = {"hour": 24 * 31, "day": 400}
+CSV_COLUMNS = ("start", "runs", "completed", "failed", "cancelled", "success_rate", "p50_ms", "p95_ms")
+
+
+def _bad_range(path: str, message: str, hint: str) -> Problem:
+    return Problem(
+        422, "invalid-report-range", "Invalid report range", f"{path}: {message}", hint=hint,
+        errors=[{"path": path, "message": message, "hint": hint}],
+    )  # fmt: skip
+
+
+def _range(query: schemas.ReportQuery) -> tuple[datetime, datetime]:
+    end = query.to or utcnow()
+    start = query.from_ or end - DEFAULT_SPAN
+    if start >= end:
+        raise _bad_range("from", "must be before `to`", "Pick a start earlier than the end.")
+    step = timedelta(hours=1) if query.bucket == "hour" else timedelta(days=1)
+    if (end - start) / step > MOST_BUCKETS[query.bucket]:
+        most = MOST_BUCKETS[query.bucket]
+        raise _bad_range(
+            "from", f"the range holds more than {most} {query.bucket}s", "Use day buckets or a shorter range."
+        )
+    return start, end
+
+
+def _bucket_starts(start: datetime, end: datetime, bucket: str, zone: ZoneInfo) -> list[datetime]:
+    if bucket == "hour":
+        first = start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+        count = -((first - end) // timedelta(hours=1))  # ceiling: the last bucket may end after `end`
+        return [first + timedelta(hours=i) for i in range(count)]
+    day, starts = start.astimezone(zone).date(), []
+    while (moment := datetime(day.year, day.month, day.day, tzinfo=zone)) < end:
+        starts.append(moment)
+        day += timedelta(days=1)
+    return starts
+
+
+def _bucket_of(hour: datetime, bucket: str, zone: ZoneInfo) -> datetime:
+    local = hour.astimezone(zone)
+    return local if bucket == "hour" else datetime(local.year, local.month, local.day, tzinfo=zone)
+
+
+def _totals(rows: Iterable[RunRollup]) -> schemas.Totals:
+    rows = list(rows)
+    runs, completed = sum(r.runs for r in rows), sum(r.completed for r in rows)
+    durations = merge(*(r.durations for r in rows))
+    return schemas.Totals(
+        runs=runs,
+        completed=completed,
+        failed=sum(r.failed for r in rows),
+        cancelled=sum(r.cancelled for r in rows),
+        success_rate=round(completed / runs, 4) if runs else None,
+        p50_ms=percentile(durations, 0.5),
+        p95_ms=percentile(durations, 0.95),
+    )
+
+
+def _series(rows: list[RunRollup], starts: list[datetime], bucket: str, zone: ZoneInfo) -> list[schemas.Point]:
+    by_bucket: dict[datetime, list[RunRollup]] = defaultdict(list)
+    for row in rows:
+        by_bucket[_bucket_of(row.hour, bucket, zone)].append(row)
+    return [schemas.Point(start=start, **_totals(by_bucket[start]).model_dump()) for start in starts]
+
+
+def _outcomes(rows: list[RunRollup]) -> schemas.Outcomes:
+    counts = merge(*(r.outcomes for r in rows))
+    return schemas.Outcomes(**{name: counts.get(name, 0) for name in OUTCOMES})
+
+
+def _steps(db: Session, workflow: Workflow, start: datetime, end: datetime) -> list[schemas.StepStats]:
+    rows = db.scalars(select(StepRollup).where(StepRollup.workflow_id == workflow.id, *_hours(StepRollup, start, end)))
+    grouped: dict[str, list[StepRollup]] = defaultdict(list)
+    for row in rows:
+        grouped[row.node_id].append(row)
+    graph = get_version(db, workflow, workflow.latest_version).graph
+    labels = {node["id"]: node.get("label") or node["id"] for node in graph.get("nodes", [])}
+    stats = [
+        schemas.StepStats(
+            node_id=node_id,
+            label=labels.get(node_id, node_id),
+            runs=sum(r.runs for r in group),
+            failures=sum(r.failures for r in group),
+            p95_ms=percentile(merge(*(r.durations for r in group)), 0.95),
+        )
+        for node_id, group in grouped.items()
+    ]
+    return sorted(stats, key=lambda s: (-s.failures, s.node_id))
+
+
+def _workflows(db: Session, caller: Caller, rows: list[RunRollup]) -> list[schemas.WorkflowStats]:
+    grouped: dict[str, list[RunRollup]] = defaultdict(list)
+    for row in rows:
+        grouped[row.workflow_id].append(row)
+    names = dict(db.execute(select(Workflow.id, Workflow.name).where(Workflow.tenant_id == caller.tenant_id)).all())
+    stats = []
+    for workflow_id, group in grouped.items():
+        totals = _totals(group)
+        stats.append(
+            schemas.WorkflowStats(
+                workflow_id=workflow_id,
+                name=names.get(workflow_id, "(deleted workflow)"),
+                runs=totals.runs,
+                failed=totals.failed,
+                success_rate=totals.success_rate,
+                p95_ms=totals.p95_ms,
+            )
+        )
+    return sorted(stats, key=lambda s: (-s.runs, s.name))
+
+
+def _hours(table: Any, start: datetime, end: datetime) -> tuple[Any, ...]:
+    """The rollup hours that hold runs ended in [start, end): from the hour `start` falls in."""
+    return table.hour >= start.replace(minute=0, second=0, microsecond=0), table.hour < end
+
+
+def report(
+    db: Session, *, caller: Caller, query: schemas.ReportQuery, workflow_id: str | None = None
+) -> schemas.Report:
+    start, end = _range(query)
+    zone = ZoneInfo(db.get_one(Tenant, caller.tenant_id).time_zone or "UTC")
+    workflow = get_owned_workflow(db, caller, workflow_id) if workflow_id else None
+    scope = RunRollup.workflow_id == workflow.id if workflow else RunRollup.tenant_id == caller.tenant_id
+    rows = list(db.scalars(select(RunRollup).where(scope, *_hours(RunRollup, start, end))))
+    return schemas.Report.model_validate(
+        {
+            "from": start,
+            "to": end,
+            "bucket": query.bucket,
+            "workflow_id": workflow.id if workflow else None,
+            "totals": _totals(rows),
+            "series": _series(rows, _bucket_starts(start, end, query.bucket, zone), query.bucket, zone),
+            "steps": _steps(db, workflow, start, end) if workflow else [],
+            "workflows": [] if workflow else _workflows(db, caller, rows),
+            "outcomes": _outcomes(rows),
+        }
+    )
+
+
+def as_csv(report: schemas.Report) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for point in report.series:
+        values = point.model_dump()
+        writer.writerow([point.start.isoformat(), *(("" if values[c] is None else values[c]) for c in CSV_COLUMNS[1:])])
+    return out.getvalue()
