@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from blocks.base import ActionContext
 from blocks.runtime import platform_sessions
-from core.errors import Permanent, StepFailure
+from core.errors import ErrorKind, Permanent, StepFailure
 from store import SideEffect, SideEffectStatus, utcnow
 
 
@@ -52,6 +52,7 @@ def _replay(ctx: ActionContext, prior: SideEffect) -> dict[str, Any]:
         "so Flowyard did not send it again.",
         hint="Check in the service whether it arrived; if it did not, run the workflow again.",
         details={"idempotency_key": ctx.idempotency_key},
+        kind=ErrorKind.TIMEOUT,
     )
 
 

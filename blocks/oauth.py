@@ -21,7 +21,7 @@ import httpx
 from blocks.runtime import integration_settings, settings
 from blocks.webcall import status_error, unreachable
 from core import egress
-from core.errors import Permanent, StepFailure
+from core.errors import ErrorKind, Permanent, StepFailure
 
 
 @dataclass(frozen=True)
@@ -115,4 +115,5 @@ def expired_error(service: str) -> StepFailure:
     return Permanent(
         f"The {service} connection's access has expired and cannot be renewed.",
         hint=f"Reconnect the {service} account in Settings → Connections (Connect button).",
+        kind=ErrorKind.AUTH,
     )

@@ -20,7 +20,7 @@ import httpx
 
 from blocks.runtime import integration_settings, settings
 from core import checks, egress
-from core.errors import MaybeSent, Permanent, Retryable, StepFailure
+from core.errors import ErrorKind, MaybeSent, Permanent, Retryable, StepFailure
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -87,6 +87,7 @@ async def request(service: str, doing: str, method: str, url: str, *, idempotent
             raise Retryable(
                 f"{service} did not answer in time to {doing}.",
                 hint=f"{service} recognises a repeat of this request, so the step will be retried safely.",
+                kind=ErrorKind.TIMEOUT,
             ) from None
         raise MaybeSent(
             f"{service} did not answer after receiving the request to {doing}.",

@@ -23,7 +23,7 @@ from celpy import celtypes
 from celpy.evaluation import CELEvalError
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import Permanent
+from core.errors import ErrorKind, Permanent
 from core.settings import get_settings
 from flow_factory.redact import redact
 
@@ -90,6 +90,8 @@ WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "S
 
 class ConditionError(Permanent):
     """A condition that cannot be evaluated: a missing field, a type mismatch, a bad pattern."""
+
+    default_kind = ErrorKind.EXPRESSION
 
 
 class Rule(BaseModel):

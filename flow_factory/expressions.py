@@ -28,7 +28,7 @@ from jinja2.filters import FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import missing
 
-from core.errors import Permanent
+from core.errors import ErrorKind, Permanent
 
 MAX_TEMPLATE_CHARS = 64 * 1024
 MAX_OUTPUT_CHARS = 1024 * 1024
@@ -61,6 +61,8 @@ _UNSUPPORTED_TAGS = {
 class ExpressionError(Permanent):
     """A template could not be rendered: bad syntax, a missing reference, a sandbox
     violation or a size bound. Never retryable: the same input fails the same way."""
+
+    default_kind = ErrorKind.EXPRESSION
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)

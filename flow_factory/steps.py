@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core.errors import Permanent, StepFailure
+from core.errors import ErrorKind, Permanent, StepFailure, docs_url
 from flow_factory.expressions import render_value
 from flow_factory.nodes import get_node_type
 from flow_factory.nodes.base import NodeResult, NodeType, StepContext
@@ -108,6 +108,8 @@ async def run_step(plan: ExecutionPlan, node_id: str, work: StepWork, *, logger:
             "message": f"Unexpected error: {str(exc) or type(exc).__name__}",
             "hint": "Report this to support.",
             "retryable": False,
+            "kind": ErrorKind.INTERNAL.value,
+            "docs_url": docs_url(ErrorKind.INTERNAL),
         }
         record.handle = _error_handle(plan, node_id)
         return StepOutcome(record)

@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from core.settings import Settings, get_settings
 from engine.dispatcher import Dispatcher
-from platform_api import graphs, health, keys, metrics, notifications, tenant
+from platform_api import graphs, health, help_pages, keys, metrics, notifications, tenant
 from platform_api.alerts.routes import router as alerts_router
 from platform_api.approvals.routes import router as approvals_router
 from platform_api.audit.routes import router as audit_router
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_router,
         privacy_router,
         health.router,
+        help_pages.router,
         metrics.router,
     ):
         app.include_router(router)

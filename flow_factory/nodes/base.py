@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from core.errors import Permanent
+from core.errors import ErrorKind, Permanent
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,7 @@ class NodeType:
                 f"After filling in expressions, {'; '.join(problems)}",
                 hint="Check the expression feeding this field and the values it received.",
                 details={"errors": problems},
+                kind=ErrorKind.EXPRESSION,
             ) from None
 
     def describe(self) -> dict[str, Any]:

@@ -43,3 +43,16 @@ def workflow_report(
     """One workflow's report, with failures and p95 duration per step."""
     report = service.report(db, caller=caller, query=query, workflow_id=workflow_id)
     return _answer(report, query, f"flowyard-report-{workflow_id}")
+
+
+@router.get(
+    "/workflows/{workflow_id}/failures",
+    response_model=list[schemas.FailureGroup],
+    dependencies=[Allowed(Permission.MONITOR)],
+)
+def workflow_failures(
+    workflow_id: str, db: DB, caller: CurrentCaller, query: Annotated[schemas.ReportQuery, Query()]
+) -> list[schemas.FailureGroup]:
+    """The workflow's health: its failed live runs in the range, grouped when they failed alike (the same
+    step, kind and status), e.g. "37 runs failed at 'Send SMS' with 401 since 09:12"; largest group first."""
+    return service.failure_groups(db, caller=caller, workflow_id=workflow_id, query=query)

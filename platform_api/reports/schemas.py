@@ -71,3 +71,18 @@ class Report(BaseModel):
     steps: list[StepStats] = Field(description="Per step (a workflow's report), most failures first.")
     workflows: list[WorkflowStats] = Field(description="Per workflow (the workspace's report), most runs first.")
     outcomes: Outcomes
+
+
+class FailureGroup(BaseModel):
+    node_id: str
+    label: str
+    kind: str = Field(description="The failure's kind (see /help/errors).")
+    status_code: int | None = Field(description="The service's HTTP status, when it answered one.")
+    runs: int
+    first_at: datetime
+    last_at: datetime
+    summary: str = Field(description="e.g. \"37 runs failed at 'Send SMS' with 401 since 09:12\".")
+    message: str = Field(description="The latest failure's message.")
+    hint: str | None
+    docs_url: str | None
+    latest_run_id: str

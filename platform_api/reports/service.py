@@ -17,7 +17,16 @@ from platform_api.deps import Caller
 from platform_api.problems import Problem
 from platform_api.reports import schemas
 from platform_api.workflows.service import get_owned_workflow, get_version
-from store import RunRollup, StepRollup, Tenant, Workflow, utcnow
+from store import (
+    Execution,
+    ExecutionMode,
+    ExecutionStatus,
+    RunRollup,
+    StepRollup,
+    Tenant,
+    Workflow,
+    utcnow,
+)
 from store.reports import OUTCOMES, merge, percentile
 
 DEFAULT_SPAN = timedelta(days=7)
@@ -95,8 +104,7 @@ def _steps(db: Session, workflow: Workflow, start: datetime, end: datetime) -> l
     grouped: dict[str, list[StepRollup]] = defaultdict(list)
     for row in rows:
         grouped[row.node_id].append(row)
-    graph = get_version(db, workflow, workflow.latest_version).graph
-    labels = {node["id"]: node.get("label") or node["id"] for node in graph.get("nodes", [])}
+    labels = _labels(db, workflow)
     stats = [
         schemas.StepStats(
             node_id=node_id,
@@ -167,3 +175,57 @@ def as_csv(report: schemas.Report) -> str:
         values = point.model_dump()
         writer.writerow([point.start.isoformat(), *(("" if values[c] is None else values[c]) for c in CSV_COLUMNS[1:])])
     return out.getvalue()
+
+
+FAILURES_SCANNED = 5000  # the latest failed runs grouped
+
+
+def failure_groups(
+    db: Session, *, caller: Caller, workflow_id: str, query: schemas.ReportQuery
+) -> list[schemas.FailureGroup]:
+    """The workflow's failed live runs in the range, grouped by step, kind and status; largest group first."""
+    start, end = _range(query)
+    workflow = get_owned_workflow(db, caller, workflow_id)
+    rows = db.execute(
+        select(Execution.id, Execution.error, Execution.ended_at)
+        .where(
+            Execution.workflow_id == workflow.id,
+            Execution.status == ExecutionStatus.FAILED,
+            Execution.mode == ExecutionMode.LIVE,
+            Execution.ended_at >= start,
+            Execution.ended_at < end,
+        )
+        .order_by(Execution.ended_at.desc())
+        .limit(FAILURES_SCANNED)
+    ).all()
+    groups: dict[tuple[str, str, int | None], list[Any]] = defaultdict(list)
+    for row in rows:
+        error = row.error or {}
+        status = (error.get("details") or {}).get("status_code")
+        groups[(error.get("node_id") or "", error.get("kind") or "internal", status)].append(row)
+    labels = _labels(db, workflow)
+    zone = ZoneInfo(db.get_one(Tenant, caller.tenant_id).time_zone or "UTC")
+    return sorted((_group(key, runs, labels, zone) for key, runs in groups.items()), key=lambda g: (-g.runs, g.node_id))
+
+
+def _group(
+    key: tuple[str, str, int | None], runs: list[Any], labels: dict[str, str], zone: ZoneInfo
+) -> schemas.FailureGroup:
+    node_id, kind, status = key
+    latest, first = runs[0], runs[-1]
+    label = labels.get(node_id, node_id or "the workflow")
+    since = first.ended_at.astimezone(zone)
+    what = f"{status}" if status else kind.replace("_", " ")
+    plural = "run" if len(runs) == 1 else "runs"
+    return schemas.FailureGroup(
+        node_id=node_id, label=label, kind=kind, status_code=status, runs=len(runs), first_at=first.ended_at,
+        last_at=latest.ended_at, summary=f"{len(runs)} {plural} failed at '{label}' with {what} since {since:%H:%M}"
+        + ("" if since.date() == latest.ended_at.astimezone(zone).date() else f" on {since:%b %d}"),
+        message=latest.error.get("message") or "", hint=latest.error.get("hint"),
+        docs_url=latest.error.get("docs_url"), latest_run_id=latest.id,
+    )  # fmt: skip
+
+
+def _labels(db: Session, workflow: Workflow) -> dict[str, str]:
+    graph = get_version(db, workflow, workflow.latest_version).graph
+    return {node["id"]: node.get("label") or node["id"] for node in graph.get("nodes", [])}

@@ -102,6 +102,7 @@ async def test_wrong_key_fails_at_once_with_what_to_do(acme, fake_services):
     assert not error.retryable
     assert error.message.startswith("SendGrid rejected the API key (401): The provided authorization grant is invalid")
     assert "Mail Send permission" in error.hint
+    assert error.as_dict()["kind"] == "auth" and error.as_dict()["docs_url"] == "/help/errors#auth"
     with pytest.raises(StepFailure) as tested:
         await block.test_connection()
     assert "rejected the API key (401)" in tested.value.message
@@ -116,6 +117,7 @@ async def test_key_without_mail_send(acme, fake_services):
     with pytest.raises(StepFailure) as caught:
         await run_action(SEND_EMAIL, acme.ctx(), block.connection_id, email(to="x@example.com"))
     assert "(403): access forbidden" in caught.value.message and "Mail Send" in caught.value.hint
+    assert caught.value.kind == "permission"
 
 
 async def test_connection_test_passes(sendgrid):
@@ -155,7 +157,7 @@ async def test_429_is_retryable_after_retry_after(acme, sendgrid, fake_services)
     with pytest.raises(StepFailure) as caught:
         await run_action(SEND_EMAIL, ctx, sendgrid.connection_id, email(to=busy))
     assert caught.value.retryable and caught.value.retry_after == 2
-    assert "(429): too many requests" in caught.value.message
+    assert "(429): too many requests" in caught.value.message and caught.value.kind == "rate_limited"
     await run_action(SEND_EMAIL, ctx, sendgrid.connection_id, email(to=busy))  # the retry
     assert len(fake_services.sendgrid.delivered_to(busy)) == 1
 

@@ -120,3 +120,36 @@ def test_bad_ranges_are_named_and_others_see_nothing(tenant, anonymous, reported
     stranger = anonymous.signup()
     assert stranger.get(f"/api/v1/reports/workflows/{reported['workflow_id']}").status_code == 404
     assert _report(stranger, "/api/v1/reports/tenant")["totals"]["runs"] == 0
+
+
+def test_repeated_failures_are_grouped_in_the_workflows_health(platform_db_url, tenant):
+    with get_session_factory(platform_db_url).begin() as db:
+        owner = db.get_one(Tenant, tenant.signup_body["tenant"]["id"])
+        workflow = add_workflow(db, owner, graph=GRAPH)
+        unauthorised = {"node_id": "mail", "kind": "auth", "message": "SendGrid rejected the API key (401)",
+                        "hint": "Reconnect", "docs_url": "/help/errors#auth", "details": {"status_code": 401}}  # fmt: skip
+        down = {"node_id": "hook", "kind": "upstream_down", "message": "503", "details": {"status_code": 503}}
+        for minute, error in ((12, unauthorised), (20, unauthorised), (31, unauthorised), (40, down)):
+            ended = DAY + timedelta(hours=9, minutes=minute)
+            db.add(
+                Execution(
+                    tenant_id=owner.id,
+                    workflow_id=workflow.id,
+                    version=1,
+                    mode="live",
+                    status="failed",
+                    input={},
+                    deployment_id="d",
+                    error=error,
+                    created_at=ended,
+                    started_at=ended,
+                    ended_at=ended,
+                )  # fmt: skip
+            )
+        workflow_id = workflow.id
+    groups = _report(tenant, f"/api/v1/reports/workflows/{workflow_id}/failures")
+    assert [g["summary"] for g in groups] == [
+        "3 runs failed at 'Send welcome' with 401 since 09:12",
+        "1 run failed at 'Tell CRM' with 503 since 09:40",
+    ]
+    assert groups[0]["kind"] == "auth" and groups[0]["docs_url"] == "/help/errors#auth" and groups[0]["hint"]

@@ -969,6 +969,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports/workflows/{workflow_id}/failures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Workflow Failures
+         * @description The workflow's health: its failed live runs in the range, grouped when they failed alike (the same
+         *     step, kind and status), e.g. "37 runs failed at 'Send SMS' with 401 since 09:12"; largest group first.
+         */
+        get: operations["workflow_failures_api_v1_reports_workflows__workflow_id__failures_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs": {
         parameters: {
             query?: never;
@@ -2712,6 +2733,51 @@ export interface components {
              * @description The most used tags.
              */
             tags: components["schemas"]["TagCount"][];
+        };
+        /** FailureGroup */
+        FailureGroup: {
+            /** Docs Url */
+            docs_url: string | null;
+            /**
+             * First At
+             * Format: date-time
+             */
+            first_at: string;
+            /** Hint */
+            hint: string | null;
+            /**
+             * Kind
+             * @description The failure's kind (see /help/errors).
+             */
+            kind: string;
+            /** Label */
+            label: string;
+            /**
+             * Last At
+             * Format: date-time
+             */
+            last_at: string;
+            /** Latest Run Id */
+            latest_run_id: string;
+            /**
+             * Message
+             * @description The latest failure's message.
+             */
+            message: string;
+            /** Node Id */
+            node_id: string;
+            /** Runs */
+            runs: number;
+            /**
+             * Status Code
+             * @description The service's HTTP status, when it answered one.
+             */
+            status_code: number | null;
+            /**
+             * Summary
+             * @description e.g. "37 runs failed at 'Send SMS' with 401 since 09:12".
+             */
+            summary: string;
         };
         /** FailureRate */
         FailureRate: {
@@ -6614,6 +6680,46 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Report"];
                     "text/csv": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    workflow_failures_api_v1_reports_workflows__workflow_id__failures_get: {
+        parameters: {
+            query?: {
+                /** @description Start (ISO 8601 with a zone); 7 days before `to`. */
+                from?: string | null;
+                /** @description End, exclusive (ISO 8601 with a zone); now if left out. */
+                to?: string | null;
+                /** @description `day` buckets follow the workspace's time zone. */
+                bucket?: "hour" | "day";
+                /** @description `csv`: the series, one row per bucket. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailureGroup"][];
                 };
             };
             /** @description Validation Error */
