@@ -1,6 +1,6 @@
 """The runs page on a 390 px wide phone: status chips show how many runs each status has, choosing Failed lists
 only the failed runs, a new failed run appears by itself (the workspace's change stream), and the workflow
-filter narrows the list further."""
+filter narrows the list further; Back from a run returns to the filtered list."""
 
 from __future__ import annotations
 
@@ -64,6 +64,13 @@ def test_filter_runs_by_status_on_a_phone(phone: Page, app_url: str, target_serv
     expect(runs.first).to_contain_text("Sync orders")
     expect(chips.locator('[data-count="completed"]')).to_have_text("3")  # the counts stay in view
     assert_fits_width(phone)
+
+    # Back from a run returns to the filtered list.
+    runs.first.click()
+    expect(phone.locator(".page-head .pill")).to_have_text("Failed")
+    phone.go_back()
+    expect(chips.get_by_role("button", name="Failed")).to_have_attribute("aria-pressed", "true")
+    expect(runs).to_have_count(2)
 
     # A new failed run shows up by itself, counted too.
     late = run(api, sync)

@@ -77,7 +77,7 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
       <Header session={session} section={section} onSignOut={signOut} />
       {first === "workflows" && id ? <Suspense fallback={<main className="page muted">Loading the editor…</main>}><EditorPage id={id} /></Suspense>
         : first === "runs" && id ? <RunPage key={id} id={id} />
-        : first === "runs" ? <RunsPage key={query.get("workflow") ?? ""} workflowId={query.get("workflow")} />
+        : first === "runs" ? <RunsPage key={query.toString()} search={query} />
         : first === "dashboard" ? (
           <Suspense fallback={<main className="page muted">Loading the dashboard…</main>}>
             <DashboardPage workflowId={query.get("workflow")} />

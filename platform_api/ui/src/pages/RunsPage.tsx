@@ -6,7 +6,7 @@ import type { RunSummary } from "../api/types";
 import { StatusPill } from "../components/StatusPill";
 import { duration, timeAgo } from "../lib/format";
 import { RunFiltersBar } from "../runs/RunFilters";
-import { NO_FILTERS, TRIGGERS, type RunFilters } from "../runs/api";
+import { filtersFromSearch, filtersToSearch, NO_FILTERS, TRIGGERS, type RunFilters } from "../runs/api";
 import { useRunCounts, useRunsList, useRunsLive } from "../runs/queries";
 import "../runs/runs.css";
 
@@ -31,8 +31,18 @@ function RunItem({ run, name }: { run: RunSummary; name: string }) {
 
 const filtered = (filters: RunFilters) => JSON.stringify(filters) !== JSON.stringify(NO_FILTERS);
 
-export function RunsPage({ workflowId }: { workflowId: string | null }) {
-  const [filters, setFilters] = useState<RunFilters>({ ...NO_FILTERS, workflowId: workflowId ?? "" });
+/** Keeps the filters in the address without a new history entry (Back from a run returns to them). */
+function remember(filters: RunFilters): void {
+  const search = filtersToSearch(filters);
+  window.history.replaceState(window.history.state, "", `#/runs${search ? `?${search}` : ""}`);
+}
+
+export function RunsPage({ search }: { search: URLSearchParams }) {
+  const [filters, setFilters] = useState<RunFilters>(() => filtersFromSearch(search));
+  const change = (next: RunFilters) => {
+    setFilters(next);
+    remember(next);
+  };
   const { live } = useRunsLive();
   const list = useRunsList(filters, live);
   const counts = useRunCounts(filters, live).data;
@@ -45,12 +55,12 @@ export function RunsPage({ workflowId }: { workflowId: string | null }) {
     <main className="page runs-page">
       <div className="page-head">
         <h1>{title}</h1>
-        <span className="muted small" data-testid="live">{live ? "Live" : "Refreshing every few seconds"}</span>
+        <span className="muted small" data-testid="live">{live ? "Updates live" : "Refreshing every few seconds"}</span>
       </div>
-      <RunFiltersBar filters={filters} counts={counts} workflows={workflows} onChange={setFilters} />
+      <RunFiltersBar filters={filters} counts={counts} workflows={workflows} onChange={change} />
       {list.error && <div className="callout callout-error">{list.error.message}</div>}
       {runs?.length === 0 && (filtered(filters)
-        ? <div className="empty card"><h2>No runs match</h2><button className="btn btn-secondary" onClick={() => setFilters(NO_FILTERS)}>Clear the filters</button></div>
+        ? <div className="empty card"><h2>No runs match</h2><button className="btn btn-secondary" onClick={() => change(NO_FILTERS)}>Clear the filters</button></div>
         : <div className="empty card"><h2>No runs yet</h2><p className="muted">Open a workflow and press Test run to see it work.</p></div>)}
       <ul className="list runs-list" aria-label="Runs">
         {runs?.map((run) => <RunItem key={run.id} run={run} name={names.get(run.workflow_id) ?? "Workflow"} />)}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { localDay, NO_FILTERS, runsQuery } from "./api";
+import { filtersFromSearch, filtersToSearch, localDay, NO_FILTERS, runsQuery, type RunFilters } from "./api";
 import { toggled } from "./RunFilters";
 
 describe("runsQuery", () => {
@@ -30,5 +30,19 @@ describe("toggled", () => {
   it("adds a status in the chips' order and takes a chosen one out", () => {
     expect(toggled(["failed"], "running")).toEqual(["running", "failed"]);
     expect(toggled(["running", "failed"], "failed")).toEqual(["running"]);
+  });
+});
+
+describe("filters in the address", () => {
+  it("round-trip, unset ones left out", () => {
+    const filters: RunFilters = { statuses: ["running", "failed"], workflowId: "w1", mode: "test", trigger: "webhook", createdFrom: "2026-03-01", createdTo: "" };
+    const search = filtersToSearch(filters);
+    expect(search).toBe("status=running&status=failed&workflow=w1&mode=test&trigger=webhook&from=2026-03-01");
+    expect(filtersFromSearch(new URLSearchParams(search))).toEqual(filters);
+    expect(filtersToSearch(NO_FILTERS)).toBe("");
+  });
+
+  it("ignore what they do not know", () => {
+    expect(filtersFromSearch(new URLSearchParams("status=lost&mode=x&trigger=y&from=yesterday"))).toEqual(NO_FILTERS);
   });
 });

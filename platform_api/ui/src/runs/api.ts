@@ -57,6 +57,35 @@ export function runsQuery(filters: RunFilters): RunsQuery {
   return query;
 }
 
+/** The filters kept in the page's address ("#/runs?status=failed&workflow=…"), so that Back restores them. */
+export function filtersToSearch(filters: RunFilters): string {
+  const search = new URLSearchParams();
+  filters.statuses.forEach((status) => search.append("status", status));
+  if (filters.workflowId) search.set("workflow", filters.workflowId);
+  if (filters.mode) search.set("mode", filters.mode);
+  if (filters.trigger) search.set("trigger", filters.trigger);
+  if (filters.createdFrom) search.set("from", filters.createdFrom);
+  if (filters.createdTo) search.set("to", filters.createdTo);
+  return search.toString();
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The filters an address names; anything unknown is left out. */
+export function filtersFromSearch(search: URLSearchParams): RunFilters {
+  const day = (value: string | null) => (value && DAY.test(value) ? value : "");
+  const mode = search.get("mode");
+  const trigger = TRIGGERS.find((t) => t.value === search.get("trigger"))?.value;
+  return {
+    statuses: LISTED_STATUSES.filter((status) => search.getAll("status").includes(status)),
+    workflowId: search.get("workflow") ?? "",
+    mode: mode === "live" || mode === "test" ? mode : "",
+    trigger: trigger ?? "",
+    createdFrom: day(search.get("from")),
+    createdTo: day(search.get("to")),
+  };
+}
+
 export type RunsPage = { runs: RunSummary[]; next: string | null };
 export type RunCounts = Record<RunStatus, number>;
 
