@@ -1,6 +1,7 @@
-"""Operating one run from its page: cancel a running run (it stops at the slow step it was in and says so), and
-retry a failed run from the failed step once the service is fixed (the confirmation names the steps that act
-outside Flowyard again and the steps reused; the new run completes and links back to the one it retries)."""
+"""Operating one run from its page: cancel a running run (it stops at the slow step it was in and says so) and
+replay it (its steps only read: nothing is sent again); retry a failed run from the failed step once the service
+is fixed (the confirmation names the steps that act outside Flowyard again and the steps reused; the new run
+completes and links back to the one it retries)."""
 
 from __future__ import annotations
 
@@ -40,8 +41,12 @@ def test_cancel_a_running_run_from_its_page(page: Page, app_url: str, target_ser
     flow = graph(
         [
             labelled("start", "trigger.manual", "New order"),
-            labelled("call", "http.request", "Ask the slow warehouse",
-                     {"url": f"{target_server.url}{held}?sleep=5", "timeout_seconds": 60}),
+            labelled(
+                "call",
+                "http.request",
+                "Ask the slow warehouse",
+                {"url": f"{target_server.url}{held}?sleep=5", "timeout_seconds": 60},
+            ),
             labelled("next", "http.request", "Tell the shop", {"url": f"{target_server.url}{after}"}),
         ],
         [edge("start", "call"), edge("call", "next")],
@@ -61,6 +66,18 @@ def test_cancel_a_running_run_from_its_page(page: Page, app_url: str, target_ser
     run = api.wait_for_run(run_id)
     assert run["status"] == "cancelled" and run["stopped_at"] == "call"
     assert "next" not in {step["node_id"] for step in run["steps"]}
+
+    # Replayed: its steps only read (HTTP GET), so nothing is sent again; the new run links back to this one.
+    page.get_by_role("button", name="Replay").click()
+    dialog = page.get_by_role("dialog", name="Replay this run")
+    expect(dialog.get_by_label("Version")).to_have_value("1")
+    expect(dialog.get_by_test_id("side-effects")).to_contain_text("Nothing is sent again")
+    dialog.get_by_role("button", name="Start the replay").click()
+    lineage = page.get_by_test_id("retry-of")
+    expect(lineage).to_contain_text("Replay of")
+    expect(lineage.get_by_role("link")).to_have_attribute("href", f"#/runs/{run_id}")
+    replay = api.wait_for_run(page.url.rsplit("/", 1)[-1])
+    assert replay["trigger"] == "replay" and replay["retry_of"] == run_id
 
 
 def test_retry_a_failed_run_from_the_failed_step(page: Page, app_url: str, target_server: RecordingServer):

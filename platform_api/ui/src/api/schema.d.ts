@@ -3988,6 +3988,11 @@ export interface components {
             /** Name */
             name: string;
             retention: components["schemas"]["RetentionRead"];
+            /**
+             * Search Fields
+             * @description Top-level input fields runs can be found by (GET /runs?search=).
+             */
+            search_fields: string[];
             /** Slug */
             slug: string;
             /** Time Zone */
@@ -3998,6 +4003,11 @@ export interface components {
             /** Name */
             name?: string | null;
             retention?: components["schemas"]["RetentionUpdate"] | null;
+            /**
+             * Search Fields
+             * @description Input fields to find runs by; applies to runs accepted from then on.
+             */
+            search_fields?: string[] | null;
             /**
              * Time Zone
              * @description IANA time zone, e.g. Europe/Berlin.
@@ -6751,6 +6761,10 @@ export interface operations {
                 ended_after?: string | null;
                 /** @description Ended before this time. */
                 ended_before?: string | null;
+                /** @description Runs whose input holds exactly this value (case aside) in one of the workspace's search fields (e.g. a customer's email), found through keyed-hash indexes: new runs are searchable within a second. */
+                search?: string | null;
+                /** @description Look in this search field only. */
+                search_field?: string | null;
                 /** @description Runs per page, at most 500; newest first. */
                 limit?: number;
                 /** @description Where the page starts: the previous page's X-Next-Cursor header. */
@@ -6800,6 +6814,10 @@ export interface operations {
                 ended_after?: string | null;
                 /** @description Ended before this time. */
                 ended_before?: string | null;
+                /** @description Runs whose input holds exactly this value (case aside) in one of the workspace's search fields (e.g. a customer's email), found through keyed-hash indexes: new runs are searchable within a second. */
+                search?: string | null;
+                /** @description Look in this search field only. */
+                search_field?: string | null;
             };
             header?: never;
             path?: never;
