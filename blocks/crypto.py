@@ -249,6 +249,48 @@ def cipher_for(db: Session, tenant_id: str, settings: Settings) -> TenantCipher:
     return tenant_cipher(db, tenant_id, master_key=MasterKeys.of(settings))
 
 
+# --- blind indexes ------------------------------------------------------------------------------
+
+
+def _index_aad(tenant_id: str) -> str:
+    return f"tenant-index-key|{tenant_id}"
+
+
+def index_key(db: Session, tenant_id: str, settings: Settings) -> bytes:
+    """The tenant's blind-index key: random, wrapped by the master key beside its data key, and apart from
+    it so that rotating the data key leaves the indexes valid. Created on first use (caller's transaction)."""
+    masters = MasterKeys.of(settings)
+    tenant_cipher(db, tenant_id, master_key=masters)  # the key row exists
+    row = db.get_one(TenantKey, tenant_id)
+    if row.wrapped_index_key is None:
+        locked = db.get_one(TenantKey, tenant_id, with_for_update=True, populate_existing=True)
+        if locked.wrapped_index_key is None:
+            locked.wrapped_index_key = seal(
+                master_kek(masters.current), _b64(os.urandom(32)), aad=_index_aad(tenant_id)
+            )
+        row = locked
+    return _open_index_key(row, masters)
+
+
+def _open_index_key(row: TenantKey, masters: MasterKeys) -> bytes:
+    for master_key in masters.candidates(None):  # made with whichever key was current then
+        try:
+            return _unb64(unseal(master_kek(master_key), row.wrapped_index_key or "", aad=_index_aad(row.tenant_id)))
+        except DecryptionError:
+            continue
+    raise DecryptionError(f"tenant {row.tenant_id}'s index key does not open with the configured master keys")
+
+
+@lru_cache(maxsize=4096)
+def _field_key(key: bytes, field: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"flowyard", info=f"fy-bidx-v1|{field}".encode()).derive(key)
+
+
+def blind_index(key: bytes, field: str, value: str) -> str:
+    """The value's keyed hash for `field`: equal values of one field and tenant hash alike, nothing else."""
+    return hmac.new(_field_key(key, field), value.encode(), hashlib.sha256).hexdigest()
+
+
 # --- rotation -----------------------------------------------------------------------------------
 
 
@@ -298,6 +340,9 @@ def _rewrap(
     done = 0
     while rows := _stale_keys(db, model, previous_ids, limit=batch):
         for row in rows:
+            if isinstance(row, TenantKey) and row.wrapped_index_key:
+                index = _b64(_open_index_key(row, masters))
+                row.wrapped_index_key = seal(master_kek(masters.current), index, aad=_index_aad(row.tenant_id))
             row.wrapped_key = _wrap(masters.current, row.tenant_id, _open(row, masters))
             row.master_key_id = masters.current_id
         db.commit()

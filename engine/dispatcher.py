@@ -44,6 +44,7 @@ from engine.admission import admit
 from engine.listen import listen_in_background
 from engine.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
 from engine.rollups import fold_ended_runs
+from engine.search_index import index_new_runs
 from engine.wakeup import notify_flow_runs_created
 from engine.watch import late_flow_runs, watch
 from store import Batch, Execution, ExecutionStatus, Tenant, Workflow, utcnow
@@ -52,7 +53,8 @@ from store.db import get_session_factory
 
 log = logging.getLogger("flowyard.dispatcher")
 CONGESTED_POLL_SECONDS = 0.2
-FOLD_LIMIT = 2000  # ended runs counted into the reports per pass
+FOLD_LIMIT = 2000  # ended runs counted into the reports (or new runs indexed for search) per pass
+SEARCH_INDEX_SECONDS = 1.0
 T = TypeVar("T")
 
 
@@ -251,6 +253,7 @@ class Dispatcher:
         self._next_reconcile = 0.0
         self._next_fold = 0.0
         self._next_watch = 0.0
+        self._next_index = 0.0
         self._client: SyncPrefectClient | None = None  # one for the thread: a new one costs an SSL context
         self.last_pass_at: float | None = None  # time.monotonic() when the loop last looked at the queue
 
@@ -316,6 +319,17 @@ class Dispatcher:
         except Exception:
             log.exception("rollup fold failed")
 
+    def _index_if_due(self) -> None:
+        if time.monotonic() < self._next_index:
+            return
+        self._next_index = time.monotonic() + SEARCH_INDEX_SECONDS
+        try:
+            with self._sessions() as db:
+                if index_new_runs(db, self._settings, limit=FOLD_LIMIT) == FOLD_LIMIT:  # a burst: again next pass
+                    self._next_index = 0.0
+        except Exception:
+            log.exception("search index pass failed")
+
     def _watch_if_due(self) -> None:
         if time.monotonic() < self._next_watch:
             return
@@ -356,4 +370,5 @@ class Dispatcher:
                 log.exception("dispatch pass failed")
             self._reconcile_if_due()
             self._fold_if_due()
+            self._index_if_due()
             self._watch_if_due()

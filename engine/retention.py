@@ -48,6 +48,7 @@ from store import (
     Execution,
     Notification,
     Outbox,
+    RunSearchKey,
     StepResult,
     Tenant,
     Workflow,
@@ -126,6 +127,7 @@ class TenantPurge:
         if ids:
             db.execute(update(StepResult).where(StepResult.execution_id.in_(ids)).values(input=null(), output=null()))
             db.execute(update(Execution).where(Execution.id.in_(ids)).values(input={}, payload_cleared_at=self.now))
+            db.execute(delete(RunSearchKey).where(RunSearchKey.execution_id.in_(ids)))  # nothing left to find
         return len(ids)
 
     def delete_runs(self, db: Session) -> int:

@@ -64,9 +64,7 @@ def _rules(db: Session) -> dict[str, AlertRules]:
 
 def _names(db: Session, workflow_ids: Iterable[str]) -> dict[str, str]:
     ids = list(set(workflow_ids))
-    return (
-        dict(db.execute(select(Workflow.id, Workflow.name).where(Workflow.id.in_(ids))).all()) if ids else {}
-    )
+    return dict(db.execute(select(Workflow.id, Workflow.name).where(Workflow.id.in_(ids))).all()) if ids else {}
 
 
 def _rollups(db: Session, table: Any, since: datetime) -> list[Any]:

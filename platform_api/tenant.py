@@ -7,10 +7,11 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from core.settings import RetentionSettings, Settings
 from engine.retention import tenant_policy
+from engine.search_index import search_fields
 from platform_api.audit.service import audit
 from platform_api.deps import DB, Caller, CurrentCaller, get_settings
 from platform_api.permissions import Allowed, Permission
@@ -55,6 +56,7 @@ class TenantSettingsRead(BaseModel):
     name: str
     time_zone: str
     retention: RetentionRead
+    search_fields: list[str] = Field(description="Top-level input fields runs can be found by (GET /runs?search=).")
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -62,6 +64,9 @@ class TenantSettingsUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     time_zone: str | None = Field(None, description="IANA time zone, e.g. Europe/Berlin.")
     retention: RetentionUpdate | None = None
+    search_fields: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")]] | None = Field(
+        None, max_length=20, description="Input fields to find runs by; applies to runs accepted from then on."
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -81,6 +86,7 @@ def _read(tenant: Tenant, defaults: RetentionSettings) -> TenantSettingsRead:
         slug=tenant.slug,
         name=tenant.name,
         time_zone=tenant.time_zone,
+        search_fields=search_fields(tenant),
         retention=RetentionRead(**vars(policy), defaults=default_days),
     )
 
@@ -141,6 +147,8 @@ def update_tenant(
     tenant.time_zone = data.time_zone or tenant.time_zone
     if data.retention is not None:
         apply_retention(tenant, data.retention, settings.retention)
+    if data.search_fields is not None:
+        tenant.search_fields = list(dict.fromkeys(data.search_fields))
     changed = data.model_dump(mode="json", exclude_unset=True)
     audit(db, caller, "settings.changed", f"tenant:{tenant.id}", request=request, detail={"changed": changed})
     db.commit()

@@ -15,6 +15,7 @@ from store.notifications import Notification
 from store.privacy import PrivacyExport
 from store.quotas import TenantMinuteCount, TenantQuota, TriggerKind, count_one
 from store.reports import RunRollup, StepRollup
+from store.search import DEFAULT_SEARCH_FIELDS, RunSearchKey
 from store.secrets import Connection, OAuthState, RetiredTenantKey, TenantKey
 from store.statuses import (
     DEAL_STAGES,
@@ -46,6 +47,8 @@ from store.triggers import Outbox, TriggerSubscription, WebhookEndpoint
 from store.workflows import Workflow, WorkflowVersion
 
 __all__ = [
+    "DEFAULT_SEARCH_FIELDS",
+    "RunSearchKey",
     "Alert",
     "AlertStatus",
     "RunRollup",

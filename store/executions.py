@@ -40,6 +40,12 @@ class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
             postgresql_where=text("NOT rolled_up"),
             sqlite_where=text("rolled_up = 0"),
         ),
+        Index(  # what engine.search_index has not indexed yet
+            "ix_executions_not_search_indexed",
+            "created_at",
+            postgresql_where=text("NOT search_indexed"),
+            sqlite_where=text("search_indexed = 0"),
+        ),
         UniqueConstraint("workflow_id", "dedupe_key", name="uq_executions_workflow_dedupe"),
     )
     tenant_index = False  # found through a composite index or its parent row
@@ -62,6 +68,7 @@ class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     ended_at: Mapped[datetime | None]
     payload_cleared_at: Mapped[datetime | None]  # retention cleared its input and its steps' payloads
     rolled_up: Mapped[bool] = mapped_column(default=False)  # counted in the reports' rollups (engine.rollups)
+    search_indexed: Mapped[bool] = mapped_column(default=False)  # its input's blind index is written
 
 
 class StepResult(IdMixin, TenantOwnedMixin, Base):

@@ -24,6 +24,7 @@ class TenantKey(TimestampMixin, Base):
     key_id: Mapped[str] = mapped_column(String(32), server_default=FIRST_KEY_ID)
     wrapped_key: Mapped[str] = mapped_column(Text)
     master_key_id: Mapped[str | None] = mapped_column(String(32))
+    wrapped_index_key: Mapped[str | None] = mapped_column(Text)  # the blind indexes' key, wrapped by the same master
 
 
 class RetiredTenantKey(TimestampMixin, Base):

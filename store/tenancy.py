@@ -20,6 +20,7 @@ class Tenant(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     alert_rules: Mapped[dict[str, Any] | None]  # notifications.rules.AlertRules; empty: the defaults
+    search_fields: Mapped[list[str] | None] = mapped_column(JsonType)  # input fields runs are found by; None: defaults
     max_running: Mapped[int | None] = mapped_column(Integer)  # executions running at once; None: no limit
     # Retention policy in days; None: the platform's default (core.settings.RetentionSettings).
     retention_run_history_days: Mapped[int | None] = mapped_column(Integer)

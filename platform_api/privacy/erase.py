@@ -28,6 +28,7 @@ from store import (
     ExecutionStatus,
     Notification,
     Outbox,
+    RunSearchKey,
     SideEffect,
     StepResult,
     utcnow,
@@ -119,6 +120,7 @@ def _erase_executions(db: Session, execution_ids: list[str], email: str) -> dict
         execution.dedupe_key = (
             None if execution.dedupe_key and email in execution.dedupe_key.lower() else execution.dedupe_key
         )
+    db.execute(delete(RunSearchKey).where(RunSearchKey.execution_id.in_(execution_ids)))
     steps = db.scalars(select(StepResult).where(StepResult.execution_id.in_(execution_ids))).all()
     for step in steps:
         step.input = step.output = step.decision = None

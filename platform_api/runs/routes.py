@@ -44,17 +44,27 @@ def create_run(
 
 @router.get("/runs", response_model=list[schemas.RunSummary])
 def list_runs(
-    request: Request, response: Response, db: DB, caller: CurrentCaller, query: Annotated[schemas.RunsQuery, Query()]
+    request: Request,
+    response: Response,
+    db: DB,
+    caller: CurrentCaller,
+    query: Annotated[schemas.RunsQuery, Query()],
+    settings: Settings = Depends(get_settings),
 ) -> list[schemas.RunSummary]:
     """A page of runs, newest first, narrowed by the filters; the next page's cursor is in the X-Next-Cursor
     (and Link) header."""
-    return service.list_runs(db, caller=caller, query=query, request=request, response=response)
+    return service.list_runs(db, caller=caller, query=query, settings=settings, request=request, response=response)
 
 
 @router.get("/runs/counts", response_model=dict[str, int])
-def count_runs(db: DB, caller: CurrentCaller, filters: Annotated[schemas.RunFilters, Query()]) -> dict[str, int]:
+def count_runs(
+    db: DB,
+    caller: CurrentCaller,
+    filters: Annotated[schemas.RunFilters, Query()],
+    settings: Settings = Depends(get_settings),
+) -> dict[str, int]:
     """How many runs match the filters, per status (the `status` filter is ignored)."""
-    return service.count_runs(db, caller=caller, filters=filters)
+    return service.count_runs(db, caller=caller, filters=filters, settings=settings)
 
 
 @router.get("/runs/events")

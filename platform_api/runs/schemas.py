@@ -128,6 +128,14 @@ class RunFilters(BaseModel):
     created_before: AwareDatetime | None = Field(None, description="Created before this time.")
     ended_after: AwareDatetime | None = Field(None, description="Ended at or after this time.")
     ended_before: AwareDatetime | None = Field(None, description="Ended before this time.")
+    search: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="Runs whose input holds exactly this value (case aside) in one of the workspace's search fields "
+        "(e.g. a customer's email), found through keyed-hash indexes: new runs are searchable within a second.",
+    )
+    search_field: str | None = Field(None, max_length=64, description="Look in this search field only.")
 
 
 class RunsQuery(RunFilters):

@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import Request, Response
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.prefect_client import prefect_client
 from core.settings import Settings
 from engine.publish import TEST_RUNS_SUFFIX, DeploymentTarget
+from engine.search_index import search_digests, search_fields
 from flow_factory.nodes.trigger_manual import payload_violations
 from platform_api.audit.service import audit
 from platform_api.deps import Caller
@@ -36,6 +37,7 @@ from store import (
     ExecutionMode,
     ExecutionStatus,
     Role,
+    RunSearchKey,
     StepResult,
     Tenant,
     Workflow,
@@ -209,12 +211,15 @@ def list_runs(
     *,
     caller: Caller,
     query: schemas.RunsQuery,
+    settings: Settings,
     request: Request,
     response: Response,
 ) -> list[schemas.RunSummary]:
     rows = paginate(
         db,
-        select(Execution).where(Execution.tenant_id == caller.tenant_id, *_conditions(query)),
+        select(Execution).where(
+            Execution.tenant_id == caller.tenant_id, *_conditions(query), *_search(db, caller, query, settings)
+        ),
         order=((Execution.created_at, True),),
         row_id=Execution.id,
         limit=query.limit,
@@ -225,13 +230,13 @@ def list_runs(
     return [schemas.RunSummary(**_summary(e)) for e in rows]
 
 
-def count_runs(db: Session, *, caller: Caller, filters: schemas.RunFilters) -> dict[str, int]:
+def count_runs(db: Session, *, caller: Caller, filters: schemas.RunFilters, settings: Settings) -> dict[str, int]:
     """How many runs match the filters, per API status (every status named; the status filter itself is
     ignored, so that the counts show what choosing another status would list)."""
     others = filters.model_copy(update={"status": []})
     rows = db.execute(
         select(Execution.status, func.count())
-        .where(Execution.tenant_id == caller.tenant_id, *_conditions(others))
+        .where(Execution.tenant_id == caller.tenant_id, *_conditions(others), *_search(db, caller, others, settings))
         .group_by(Execution.status)
     ).all()
     counts: dict[str, int] = dict.fromkeys(schemas.RUN_STATUS.values(), 0)
@@ -253,6 +258,26 @@ def last_change(db: Session, *, caller: Caller) -> tuple[Any, ...]:
         ).where(Execution.tenant_id == caller.tenant_id)
     ).one()
     return tuple(row)
+
+
+def _search(db: Session, caller: Caller, filters: schemas.RunFilters, settings: Settings) -> list[ColumnElement[bool]]:
+    """The runs whose blind index holds the searched value."""
+    if not filters.search:
+        return []
+    tenant = db.get_one(Tenant, caller.tenant_id)
+    fields = search_fields(tenant)
+    if filters.search_field is not None and filters.search_field not in fields:
+        hint = f"Search one of your workspace's search fields: {', '.join(fields)} (Settings)."
+        raise Problem(
+            422, "unknown-search-field", "Not a search field", f"search_field: {filters.search_field!r} is not indexed",
+            hint=hint, errors=[{"path": "search_field", "message": "not a search field", "hint": hint}],
+        )  # fmt: skip
+    pairs = search_digests(db, tenant, settings, filters.search, filters.search_field)
+    matches = select(RunSearchKey.execution_id).where(
+        RunSearchKey.tenant_id == caller.tenant_id,
+        or_(false(), *(and_(RunSearchKey.field == field, RunSearchKey.digest == digest) for field, digest in pairs)),
+    )
+    return [Execution.id.in_(matches)]
 
 
 def _conditions(filters: schemas.RunFilters) -> list[ColumnElement[bool]]:

@@ -22,7 +22,16 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from blocks.crypto import DecryptionError, MasterKeys, key_id_of, master_key_id, rotate_data_key, tenant_cipher
+from blocks.crypto import (
+    DecryptionError,
+    MasterKeys,
+    index_key,
+    key_id_of,
+    master_key_id,
+    rewrap_data_keys,
+    rotate_data_key,
+    tenant_cipher,
+)
 from core.settings import PLACEHOLDER_MASTER_KEY, Settings, get_settings
 from flowyard import master_key
 from flowyard.master_key import new_master_key
@@ -337,3 +346,20 @@ def test_flowyard_up_seals_with_the_key_it_generated(stack, fake_services):
     with get_session_factory(url)() as db:
         wrapped_by = db.scalar(select(TenantKey.master_key_id).where(TenantKey.tenant_id == _tenant_id(owner)))
     assert wrapped_by == master_key_id(stack.master_key) != master_key_id(PLACEHOLDER_MASTER_KEY)
+
+
+def test_a_rotated_master_key_rewraps_the_search_index_key_too(database, tmp_path):
+    old, new = new_master_key(), new_master_key()
+    with get_session_factory(database).begin() as db:
+        tenant = Tenant(name="Indexed", slug=f"t{uuid.uuid4().hex[:10]}")
+        db.add(tenant)
+        db.flush()
+        tenant_id = tenant.id
+        before = index_key(db, tenant_id, Settings(home=tmp_path, master_key=old))
+    rotated = Settings(home=tmp_path, master_key=new, previous_master_keys=[old])
+    with get_session_factory(database)() as db:
+        assert rewrap_data_keys(db, MasterKeys.of(rotated)) == 1
+    with get_session_factory(database).begin() as db:
+        assert index_key(db, tenant_id, Settings(home=tmp_path, master_key=new)) == before  # same key: digests hold
+        with pytest.raises(DecryptionError):
+            index_key(db, tenant_id, Settings(home=tmp_path, master_key=old))
