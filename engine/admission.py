@@ -4,7 +4,8 @@
 flight is cancelled. `parallel`: up to `max_parallel` at once (no limit when unset). A tenant's
 `max_running` (or the platform's default, `quotas.max_running`) caps its executions in flight across
 workflows. Executions resuming after a wait were admitted before and are never held back. Whatever is
-held back stays queued: nothing is dropped except by the `skip` policy, which says so on the execution.
+held back stays queued: nothing is dropped except by the `skip` policy, which says so on the execution,
+and for a workflow deleted after the execution was accepted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from store import ConflictPolicy, Execution, ExecutionStatus, Tenant, Workflow, utcnow
 
 IN_FLIGHT = (ExecutionStatus.BATCHED, ExecutionStatus.RUNNING)
+DELETED = {
+    "message": "Cancelled: its workflow was deleted before it could start.",
+    "hint": "Restore the workflow from the trash and run it again.",
+    "retryable": False,
+}
 SKIPPED = {
     "message": "Skipped: the previous run of this workflow was still going.",
     "hint": "Change the workflow's conflict policy to `queue` to run it afterwards instead.",
@@ -50,8 +56,12 @@ def admit(db: Session, queued: list[Execution], *, default_max_running: int | No
     per_tenant = _in_flight(db, Execution.tenant_id, set(tenant_limits))
     admitted: list[Execution] = []
     skipped: list[str] = []
+    deleted: list[str] = []
     for execution in queued:
         workflow, tenant_limit = workflows[execution.workflow_id], tenant_limits.get(execution.tenant_id)
+        if workflow.deleted_at is not None:  # accepted just before the delete committed
+            deleted.append(execution.id)
+            continue
         tenant_limit = default_max_running if tenant_limit is None else tenant_limit
         resuming = execution.started_at is not None
         limit = workflow_limit(workflow)
@@ -64,10 +74,11 @@ def admit(db: Session, queued: list[Execution], *, default_max_running: int | No
         per_workflow[workflow.id] += 1
         per_tenant[execution.tenant_id] += 1
         admitted.append(execution)
-    if skipped:
-        db.execute(
-            update(Execution)
-            .where(Execution.id.in_(skipped), Execution.status == ExecutionStatus.QUEUED)
-            .values(status=ExecutionStatus.CANCELLED, error=SKIPPED, ended_at=utcnow())
-        )
+    for ids, error in ((skipped, SKIPPED), (deleted, DELETED)):
+        if ids:
+            db.execute(
+                update(Execution)
+                .where(Execution.id.in_(ids), Execution.status == ExecutionStatus.QUEUED)
+                .values(status=ExecutionStatus.CANCELLED, error=error, ended_at=utcnow())
+            )
     return admitted

@@ -6,6 +6,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,10 +28,11 @@ from store import (
     Workflow,
     utcnow,
 )
-from store.reports import OUTCOMES, merge, percentile
+from store.reports import OUTCOMES, percentile
 
 DEFAULT_SPAN = timedelta(days=7)
 MOST_BUCKETS = {"hour": 24 * 31, "day": 400}
+COUNT_COLUMNS = (RunRollup.runs, RunRollup.completed, RunRollup.failed, RunRollup.cancelled)
 CSV_COLUMNS = ("start", "runs", "completed", "failed", "cancelled", "success_rate", "p50_ms", "p95_ms")
 
 
@@ -72,60 +74,97 @@ def _bucket_of(hour: datetime, bucket: str, zone: ZoneInfo) -> datetime:
     return local if bucket == "hour" else datetime(local.year, local.month, local.day, tzinfo=zone)
 
 
-def _totals(rows: Iterable[RunRollup]) -> schemas.Totals:
-    rows = list(rows)
-    runs, completed = sum(r.runs for r in rows), sum(r.completed for r in rows)
-    durations = merge(*(r.durations for r in rows))
-    return schemas.Totals(
-        runs=runs,
-        completed=completed,
-        failed=sum(r.failed for r in rows),
-        cancelled=sum(r.cancelled for r in rows),
-        success_rate=round(completed / runs, 4) if runs else None,
-        p50_ms=percentile(durations, 0.5),
-        p95_ms=percentile(durations, 0.95),
-    )
+@dataclass
+class _Sum:
+    """Rollup rows added up: counts, and the duration histograms merged."""
+
+    runs: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    durations: dict[str, int] = field(default_factory=dict)
+
+    def add(self, runs: int, completed: int, failed: int, cancelled: int, durations: dict[str, Any]) -> None:
+        self.runs += runs
+        self.completed += completed
+        self.failed += failed
+        self.cancelled += cancelled
+        merged = self.durations
+        for bucket, count in durations.items():
+            merged[bucket] = merged.get(bucket, 0) + count
+
+    def absorb(self, other: _Sum) -> None:
+        self.add(other.runs, other.completed, other.failed, other.cancelled, other.durations)
+
+    def totals(self) -> schemas.Totals:
+        return schemas.Totals(
+            runs=self.runs,
+            completed=self.completed,
+            failed=self.failed,
+            cancelled=self.cancelled,
+            success_rate=round(self.completed / self.runs, 4) if self.runs else None,
+            p50_ms=percentile(self.durations, 0.5),
+            p95_ms=percentile(self.durations, 0.95),
+        )
 
 
-def _series(rows: list[RunRollup], starts: list[datetime], bucket: str, zone: ZoneInfo) -> list[schemas.Point]:
-    by_bucket: dict[datetime, list[RunRollup]] = defaultdict(list)
-    for row in rows:
-        by_bucket[_bucket_of(row.hour, bucket, zone)].append(row)
-    return [schemas.Point(start=start, **_totals(by_bucket[start]).model_dump()) for start in starts]
+@dataclass
+class _Tally:
+    """One pass over a report's rollup rows: per bucket, per workflow, in total, and the outcomes."""
+
+    buckets: dict[datetime, _Sum]
+    workflows: dict[str, _Sum] = field(default_factory=lambda: defaultdict(_Sum))
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def total(self) -> _Sum:
+        total = _Sum()
+        for bucket in self.buckets.values():
+            total.absorb(bucket)
+        return total
 
 
-def _outcomes(rows: list[RunRollup]) -> schemas.Outcomes:
-    counts = merge(*(r.outcomes for r in rows))
-    return schemas.Outcomes(**{name: counts.get(name, 0) for name in OUTCOMES})
+def _tally(rows: Iterable[Any], starts: list[datetime], bucket: str, zone: ZoneInfo, per_workflow: bool) -> _Tally:
+    tally = _Tally({start: _Sum() for start in starts})
+    for workflow_id, hour, runs, completed, failed, cancelled, durations, outcomes in rows:
+        counts = (runs, completed, failed, cancelled, durations)
+        tally.buckets.setdefault(_bucket_of(hour, bucket, zone), _Sum()).add(*counts)
+        if per_workflow:
+            tally.workflows[workflow_id].add(*counts)
+        for name, count in outcomes.items():
+            tally.outcomes[name] = tally.outcomes.get(name, 0) + count
+    return tally
+
+
+def _series(tally: _Tally, starts: list[datetime]) -> list[schemas.Point]:
+    return [schemas.Point(start=start, **tally.buckets[start].totals().model_dump()) for start in starts]
 
 
 def _steps(db: Session, workflow: Workflow, start: datetime, end: datetime) -> list[schemas.StepStats]:
-    rows = db.scalars(select(StepRollup).where(StepRollup.workflow_id == workflow.id, *_hours(StepRollup, start, end)))
-    grouped: dict[str, list[StepRollup]] = defaultdict(list)
-    for row in rows:
-        grouped[row.node_id].append(row)
+    columns = (StepRollup.node_id, StepRollup.runs, StepRollup.failures, StepRollup.durations)
+    sums: dict[str, _Sum] = defaultdict(_Sum)
+    for node_id, runs, failures, durations in db.execute(
+        select(*columns).where(StepRollup.workflow_id == workflow.id, *_hours(StepRollup, start, end))
+    ):
+        sums[node_id].add(runs, 0, failures, 0, durations)
     labels = _labels(db, workflow)
     stats = [
         schemas.StepStats(
             node_id=node_id,
             label=labels.get(node_id, node_id),
-            runs=sum(r.runs for r in group),
-            failures=sum(r.failures for r in group),
-            p95_ms=percentile(merge(*(r.durations for r in group)), 0.95),
+            runs=step.runs,
+            failures=step.failed,
+            p95_ms=percentile(step.durations, 0.95),
         )
-        for node_id, group in grouped.items()
+        for node_id, step in sums.items()
     ]
     return sorted(stats, key=lambda s: (-s.failures, s.node_id))
 
 
-def _workflows(db: Session, caller: Caller, rows: list[RunRollup]) -> list[schemas.WorkflowStats]:
-    grouped: dict[str, list[RunRollup]] = defaultdict(list)
-    for row in rows:
-        grouped[row.workflow_id].append(row)
+def _workflows(db: Session, caller: Caller, tally: _Tally) -> list[schemas.WorkflowStats]:
     names = dict(db.execute(select(Workflow.id, Workflow.name).where(Workflow.tenant_id == caller.tenant_id)).all())
     stats = []
-    for workflow_id, group in grouped.items():
-        totals = _totals(group)
+    for workflow_id, sums in tally.workflows.items():
+        totals = sums.totals()
         stats.append(
             schemas.WorkflowStats(
                 workflow_id=workflow_id,
@@ -151,18 +190,21 @@ def report(
     zone = ZoneInfo(db.get_one(Tenant, caller.tenant_id).time_zone or "UTC")
     workflow = get_owned_workflow(db, caller, workflow_id) if workflow_id else None
     scope = RunRollup.workflow_id == workflow.id if workflow else RunRollup.tenant_id == caller.tenant_id
-    rows = list(db.scalars(select(RunRollup).where(scope, *_hours(RunRollup, start, end))))
+    columns = (RunRollup.workflow_id, RunRollup.hour, *COUNT_COLUMNS, RunRollup.durations, RunRollup.outcomes)
+    rows = db.execute(select(*columns).where(scope, *_hours(RunRollup, start, end)))
+    starts = _bucket_starts(start, end, query.bucket, zone)
+    tally = _tally(rows, starts, query.bucket, zone, per_workflow=workflow is None)
     return schemas.Report.model_validate(
         {
             "from": start,
             "to": end,
             "bucket": query.bucket,
             "workflow_id": workflow.id if workflow else None,
-            "totals": _totals(rows),
-            "series": _series(rows, _bucket_starts(start, end, query.bucket, zone), query.bucket, zone),
+            "totals": tally.total().totals(),
+            "series": _series(tally, starts),
             "steps": _steps(db, workflow, start, end) if workflow else [],
-            "workflows": [] if workflow else _workflows(db, caller, rows),
-            "outcomes": _outcomes(rows),
+            "workflows": [] if workflow else _workflows(db, caller, tally),
+            "outcomes": schemas.Outcomes(**{name: tally.outcomes.get(name, 0) for name in OUTCOMES}),
         }
     )
 

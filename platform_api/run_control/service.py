@@ -65,7 +65,7 @@ def _running_step() -> Any:
     )
 
 
-def _cancel_where(db: Session, *conditions: ColumnElement[bool]) -> tuple[list[str], set[str]]:
+def cancel_where(db: Session, *conditions: ColumnElement[bool]) -> tuple[list[str], set[str]]:
     """Cancel the active executions that match; returns their ids and the batches they were in (not committed)."""
     rows = db.execute(
         select(Execution.id, Execution.status, Execution.batch_id).where(*conditions, Execution.status.in_(ACTIVE))
@@ -102,7 +102,7 @@ def _cancel_where(db: Session, *conditions: ColumnElement[bool]) -> tuple[list[s
     return cancelled, batches
 
 
-def _cancel_emptied_flow_runs(db: Session, settings: Settings, batch_ids: set[str]) -> None:
+def cancel_emptied_flow_runs(db: Session, settings: Settings, batch_ids: set[str]) -> None:
     """Cancel the Prefect flow run of each batch that has no execution left to run. Best effort: the
     interpreter stops cancelled executions at the next step boundary anyway."""
     for batch_id in batch_ids:
@@ -139,7 +139,7 @@ def cancel_run(
     if execution is None:
         raise not_found("run")
     if execution.status != ExecutionStatus.CANCELLED:
-        cancelled, batches = _cancel_where(db, Execution.id == execution.id)
+        cancelled, batches = cancel_where(db, Execution.id == execution.id)
         if not cancelled:  # it ended before it could be cancelled
             db.refresh(execution)
             raise _already_ended(execution)
@@ -147,7 +147,7 @@ def cancel_run(
         detail = {"workflow_id": execution.workflow_id, "stopped_at": execution.stopped_at_node_id}
         audit(db, caller, "run.cancelled", f"run:{execution.id}", request=request, detail=detail)
         db.commit()
-        _cancel_emptied_flow_runs(db, settings, batches)
+        cancel_emptied_flow_runs(db, settings, batches)
     return schemas.RunCancelled(run_id=execution.id, stopped_at=execution.stopped_at_node_id)
 
 
@@ -156,13 +156,11 @@ def cancel_workflow_runs(
 ) -> schemas.RunsCancelled:
     """Cancel every queued, waiting or running run of the workflow."""
     workflow = get_owned_workflow(db, caller, workflow_id)
-    cancelled, batches = _cancel_where(
-        db, Execution.tenant_id == caller.tenant_id, Execution.workflow_id == workflow.id
-    )
+    cancelled, batches = cancel_where(db, Execution.tenant_id == caller.tenant_id, Execution.workflow_id == workflow.id)
     for run_id in cancelled:
         audit(db, caller, "run.cancelled", f"run:{run_id}", request=request, detail={"workflow_id": workflow.id})
     db.commit()
-    _cancel_emptied_flow_runs(db, settings, batches)
+    cancel_emptied_flow_runs(db, settings, batches)
     return schemas.RunsCancelled(cancelled=len(cancelled))
 
 

@@ -21,7 +21,7 @@ from platform_api.audit.service import audit
 from platform_api.deps import Caller
 from platform_api.pagination import paginate
 from platform_api.problems import Problem
-from platform_api.run_control.service import _cancel_emptied_flow_runs, _cancel_where
+from platform_api.run_control.service import cancel_emptied_flow_runs, cancel_where
 from platform_api.triggers import service as triggers
 from platform_api.workflows import schemas
 from platform_api.workflows.service import (
@@ -65,9 +65,7 @@ def delete_workflow(
     workflow.deleted_name, workflow.name = name, trashed_name(name, workflow.id)
     triggers.sync_subscriptions(db, workflow, {})  # its data changes and events start nothing; restore writes them
     # in the same transaction as the deletion: nothing it had accepted runs on (run_control's own cancel)
-    cancelled, batches = _cancel_where(
-        db, Execution.tenant_id == caller.tenant_id, Execution.workflow_id == workflow.id
-    )
+    cancelled, batches = cancel_where(db, Execution.tenant_id == caller.tenant_id, Execution.workflow_id == workflow.id)
     for run_id in cancelled:
         why = {"workflow_id": workflow.id, "reason": "workflow deleted"}
         audit(db, caller, "run.cancelled", f"run:{run_id}", request=request, detail=why)
@@ -75,7 +73,7 @@ def delete_workflow(
     audit(db, caller, "workflow.deleted", f"workflow:{workflow.id}", request=request, detail=detail)
     db.commit()  # at once, whatever Prefect says: webhooks answer 410 and a schedule's tick skips it from now on
     deleted = schemas.WorkflowDeleted(**_trashed(workflow).model_dump(), cancelled_runs=len(cancelled))
-    _cancel_emptied_flow_runs(db, settings, batches)
+    cancel_emptied_flow_runs(db, settings, batches)
     if _scheduled(db, workflow):
         try:
             redeploy(db, caller=caller, workflow=workflow, settings=settings)  # its schedules pause in Prefect

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine.admission import SKIPPED, admit
+from engine.admission import DELETED, SKIPPED, admit
 from engine.dispatcher import claim_batches, congested_deployments, fair_candidates, release_due_waits
 from store import Batch, Execution, ExecutionStatus, utcnow
 from store.db import get_session_factory
@@ -197,6 +197,17 @@ def test_skip_policy_cancels_what_arrives_while_one_is_in_flight_and_says_why(db
     assert claim(db) == 0
     assert statuses(db, running + arriving) == [ExecutionStatus.RUNNING] + [ExecutionStatus.CANCELLED] * 2
     assert arriving[0].error == SKIPPED and arriving[0].ended_at is not None
+
+
+def test_runs_accepted_just_before_their_workflow_was_deleted_never_start(db, clock):
+    deleted, kept = add_workflow(db, add_tenant(db)), add_workflow(db, add_tenant(db))
+    late, fine = queued(db, deleted, clock, 2), queued(db, kept, clock, 1)
+    deleted.deleted_at = utcnow()
+    db.commit()
+
+    assert claim(db) == 1
+    assert statuses(db, late + fine) == [ExecutionStatus.CANCELLED] * 2 + [ExecutionStatus.BATCHED]
+    assert late[0].error == DELETED
 
 
 def test_parallel_policy_admits_up_to_max_parallel_oldest_first(db, clock):

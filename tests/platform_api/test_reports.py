@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from store.db import get_session_factory
 from tests.conftest import InProcessApi
 from tests.platform_api.test_auth import _problem
 from tests.platform_rows import add_workflow
+from tests.support import Api, edge, graph, node, publish_and_run
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 GRAPH = {
@@ -153,3 +155,21 @@ def test_repeated_failures_are_grouped_in_the_workflows_health(platform_db_url, 
         "1 run failed at 'Tell CRM' with 503 since 09:40",
     ]
     assert groups[0]["kind"] == "auth" and groups[0]["docs_url"] == "/help/errors#auth" and groups[0]["hint"]
+
+
+def test_the_dispatcher_folds_ended_runs_into_the_reports(stack, target_server):
+    """End to end on `flowyard up`: live runs end, and within seconds the report counts them and their calls."""
+    api = Api(stack.api_url).signup()
+    flow = graph(
+        [node("start", "trigger.manual"), node("call", "http.request", {"url": f"{target_server.url}/ok"})],
+        [edge("start", "call")],
+    )
+    runs = publish_and_run(api, "Reported", flow, [{}, {}, {}])
+    assert [run["status"] for run in runs] == ["completed"] * 3
+    workflow_id = api.get(f"/api/v1/runs/{runs[0]['id']}").json()["workflow_id"]
+    deadline = time.monotonic() + 30
+    while (report := api.get(f"/api/v1/reports/workflows/{workflow_id}").json())["totals"]["runs"] < 3:
+        assert time.monotonic() < deadline, report
+        time.sleep(0.5)
+    assert report["totals"]["completed"] == 3 and report["outcomes"]["http_calls"] == 3
+    assert {step["node_id"]: step["runs"] for step in report["steps"]} == {"start": 3, "call": 3}
