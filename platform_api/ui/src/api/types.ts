@@ -70,16 +70,29 @@ export type RunStatus = Schemas["RunSummary"]["status"];
 
 export const FINAL_STATUSES: RunStatus[] = ["completed", "failed", "cancelled"];
 
-export type StepError = { message: string; hint?: string | null; retryable?: boolean };
+/** What kind of failure a step's error is (see /help/errors); older errors have none. */
+export type ErrorKind =
+  | "auth" | "permission" | "validation" | "rate_limited" | "upstream_down" | "timeout" | "expression" | "configuration" | "internal";
+
+export type StepError = {
+  message: string;
+  hint?: string | null;
+  retryable?: boolean;
+  kind?: ErrorKind | string;
+  /** The help page's section for its kind, e.g. "/help/errors#auth" (served by the API). */
+  docs_url?: string | null;
+};
 
 export type Step = Refine<Schemas["StepRead"], { error: StepError | null }>;
 
-export type RunError = { node_id?: string; message: string; hint?: string };
+export type RunError = StepError & { node_id?: string };
 
 export type RunSummary = Refine<Schemas["RunSummary"], { error: RunError | null }>;
 
 export type LogLine = Schemas["LogRead"];
 
 export type Run = Refine<Schemas["RunRead"], { error: RunError | null; steps: Step[] }>;
+
+export type RunProgress = Schemas["Progress"];
 
 export type Session = { token: string; tenant: { id: string; slug: string; name?: string }; email: string };

@@ -1,6 +1,7 @@
-// A step's result: status, timing, attempts, error with its remediation hint, input and output.
+// A step's result: status, timing, attempts, error with its kind, remediation hint and help link, input and output.
 import type { Step } from "../api/types";
 import { dateTime, duration } from "../lib/format";
+import { ErrorNote } from "./ErrorNote";
 import { JsonView } from "./JsonView";
 import { StatusPill } from "./StatusPill";
 
@@ -12,13 +13,7 @@ export function StepDetails({ step }: { step: Step }) {
         <span title={`Started ${dateTime(step.started_at)}`}>took {duration(step.started_at, step.ended_at)}</span>
         {step.attempts > 1 && <span>{step.attempts} attempts</span>}
       </div>
-      {step.error && (
-        <div className="callout callout-error" role="alert">
-          <strong>{step.error.message}</strong>
-          {step.error.hint && <p>How to fix it: {step.error.hint}</p>}
-          {step.error.retryable && <p className="muted">This kind of failure is retried automatically.</p>}
-        </div>
-      )}
+      {step.error && <ErrorNote error={step.error} />}
       <JsonView label="Input" value={step.input} />
       <JsonView label="Output" value={step.output} />
       <p className="muted small">Started {dateTime(step.started_at)} · ended {dateTime(step.ended_at)}</p>

@@ -1,12 +1,15 @@
-// One run's progress, live: every step with its status, timing, input, output and error; the run it retries,
-// where a cancelled one stopped, and the acts on it (cancel, retry, replay).
+// One run's progress, live: where it is now and when it should finish (or its place in the queue, or what it
+// waits for), a timeline of its steps, every step with its status, timing, input, output and error (its kind,
+// what to do, the help page); the run it retries, where a cancelled one stopped, and the acts on it.
 import { useVersion, useWorkflow } from "../api/queries";
 import type { Run, Step } from "../api/types";
+import { ErrorNote } from "../components/ErrorNote";
 import { StatusPill } from "../components/StatusPill";
 import { StepDetails } from "../components/StepDetails";
 import { dateTime, duration } from "../lib/format";
 import { useRun } from "../lib/useRun";
 import { RunActions } from "../runs/RunActions";
+import { RunProgressNote, RunTimeline } from "../runs/RunProgress";
 import { TRIGGERS } from "../runs/api";
 
 function StepCard({ step, label }: { step: Step; label: string }) {
@@ -74,12 +77,10 @@ export function RunPage({ id }: { id: string }) {
         <div><span className="muted small">Progress</span><strong>{done} of {total} steps</strong></div>
         <div className="progress" aria-hidden="true"><span style={{ width: `${total ? (100 * done) / total : 0}%` }} /></div>
       </div>
-      {run.error && (
-        <div className="callout callout-error" role="alert">
-          <strong>{run.error.node_id ? `${labelOf(run.error.node_id)}: ` : ""}{run.error.message}</strong>
-          {run.error.hint && <p>How to fix it: {run.error.hint}</p>}
-        </div>
-      )}
+      <RunProgressNote run={run} labelOf={labelOf} />
+      {run.error && <ErrorNote error={run.error} prefix={run.error.node_id ? `${labelOf(run.error.node_id)}: ` : ""} />}
+      {run.steps.some((s) => s.started_at) && <h2>Timeline</h2>}
+      <RunTimeline run={run} labelOf={labelOf} />
       <h2>Steps</h2>
       {run.steps.length === 0 && <p className="muted">Waiting for the first step to start…</p>}
       <ul className="steps">{run.steps.map((s) => <StepCard key={s.node_id} step={s} label={labelOf(s.node_id)} />)}</ul>
