@@ -1,5 +1,6 @@
 // How the workspace's live runs went: totals, runs by status, success rate and durations per hour or day, what
-// they sent, and where they fail (per workflow, or per step of one workflow). Works at 390 px wide.
+// they sent, and where they fail (per workflow, or per step of one workflow with its failures grouped alike, each
+// with what to do and its latest run). Works at 390 px wide.
 import { useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { useWorkflows } from "../api/queries";
@@ -10,6 +11,7 @@ import { ProblemNote } from "../settings/ProblemNote";
 import { useWorkspace } from "../settings/queries";
 import { chartPoints, csvName, outcomeTiles, RANGES, reportWindow, reportsApi, totalTiles, type Bucket, type RangeKey, type Report, type Tile } from "./api";
 import { DurationChart, RunsByStatusChart, SuccessRateChart } from "./Charts";
+import { WorkflowHealth } from "./Health";
 import { StepTable, WorkflowTable } from "./Tables";
 import "./dashboard.css";
 
@@ -106,6 +108,7 @@ export function DashboardPage({ workflowId }: { workflowId: string | null }) {
       <Pickers controls={{ range, bucket, workflowId }} onChange={change} onDownload={download} />
       <ProblemNote error={report.error} />
       {report.isPending && <p className="muted">Loading the report…</p>}
+      {workflowId && <WorkflowHealth key={workflowId} workflowId={workflowId} range={range} bucket={bucket} />}
       {report.data && <ReportView report={report.data} timeZone={timeZone} onOpen={open} />}
     </main>
   );

@@ -1,4 +1,4 @@
-// The reports API (GET /reports/tenant and /reports/workflows/{id}) and the shaping of a report for the
+// The reports API (GET /reports/tenant, /reports/workflows/{id} and its failures) and the shaping of a report for the
 // dashboard: tiles, chart points and table rows. Only live runs count, in the bucket in which they ended.
 import { http, unwrap } from "../api/client";
 import type { components } from "../api/schema";
@@ -9,6 +9,7 @@ export type Report = Schemas["Report"];
 export type Bucket = Report["bucket"];
 export type Totals = Schemas["Totals"];
 export type Outcomes = Schemas["Outcomes"];
+export type FailureGroup = Schemas["FailureGroup"];
 
 export type RangeKey = "24h" | "7d" | "30d";
 export const RANGES: { key: RangeKey; label: string; hours: number }[] = [
@@ -30,6 +31,9 @@ export const reportsApi = {
     (workflowId
       ? unwrap(http.GET("/api/v1/reports/workflows/{workflow_id}", { params: { path: { workflow_id: workflowId }, query } }))
       : unwrap(http.GET("/api/v1/reports/tenant", { params: { query } }))) as Promise<Report>,
+  /** The workflow's failed live runs in the window, grouped by step, kind and status; largest group first. */
+  failures: (workflowId: string, { from, to }: ReportQuery) =>
+    unwrap(http.GET("/api/v1/reports/workflows/{workflow_id}/failures", { params: { path: { workflow_id: workflowId }, query: { from, to } } })),
   /** The report's series as CSV, one row per bucket. */
   csv: (workflowId: string | null, query: ReportQuery): Promise<Blob> => {
     const csvQuery = { ...query, format: "csv" as const };
