@@ -1,7 +1,8 @@
-// Settings: the workspace, its members, API keys, audit log and privacy acts, and the signed-in user's account.
-// `#/settings/<section>`; sections the role may not open say why instead of showing a form.
+// Settings: the workspace, its members, API keys, alerts and their rules, audit log and privacy acts, and the
+// signed-in user's account. `#/settings/<section>`; sections the role may not open say why instead of showing a form.
 import type { Session } from "../api/types";
 import { AccountSection } from "./AccountSection";
+import { AlertsSection } from "./AlertsSection";
 import { ApiKeysSection } from "./ApiKeysSection";
 import { AuditSection } from "./AuditSection";
 import { MembersSection } from "./MembersSection";
@@ -14,6 +15,7 @@ const SECTIONS = [
   { id: "workspace", label: "Workspace" },
   { id: "members", label: "Members" },
   { id: "api-keys", label: "API keys" },
+  { id: "alerts", label: "Alerts" },
   { id: "audit", label: "Audit log" },
   { id: "privacy", label: "Privacy" },
   { id: "account", label: "Your account" },
@@ -44,6 +46,7 @@ export function SettingsPage({ section, session, onSignOut, onSwitched }: Props)
           {current.id === "workspace" && <WorkspaceSection me={me} onSwitched={onSwitched} />}
           {current.id === "members" && <MembersSection me={me} />}
           {current.id === "api-keys" && <ApiKeysSection me={me} />}
+          {current.id === "alerts" && <AlertsSection me={me} />}
           {current.id === "audit" && <AuditSection me={me} />}
           {current.id === "privacy" && <PrivacySection me={me} slug={me?.tenant.slug ?? session.tenant.slug} onDeleted={onSignOut} />}
           {current.id === "account" && <AccountSection session={session} onSignOut={onSignOut} />}

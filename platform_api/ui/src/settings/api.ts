@@ -1,5 +1,5 @@
-// The Settings area's API: the workspace, its members and invitations, API keys, the audit log, privacy acts,
-// and the signed-in user's password and sessions.
+// The Settings area's API: the workspace, its members and invitations, API keys, the audit log, alerts and their
+// rules, privacy acts, and the signed-in user's password and sessions.
 import { http, unwrap } from "../api/client";
 import type { components } from "../api/schema";
 
@@ -27,6 +27,12 @@ export type AuditEvent = Schemas["AuditEventRead"];
 export type AuditFilters = { actor?: string; action?: string; target?: string; from?: string; to?: string };
 export type AuditPage = { events: AuditEvent[]; next: string | null };
 export type AuditCheck = Schemas["AuditVerification"];
+
+export type Alert = Schemas["AlertRead"];
+export type AlertStatus = Alert["status"];
+export type AlertPage = { alerts: Alert[]; next: string | null };
+/** Every rule with every setting: the API fills in the defaults. */
+export type AlertRules = { [K in keyof Schemas["AlertRules"]]-?: Required<NonNullable<Schemas["AlertRules"][K]>> };
 
 export type ExportJob = Schemas["ExportRead"];
 export type Erasure = Schemas["ErasureRead"];
@@ -82,6 +88,15 @@ export const settingsApi = {
   },
   verifyAudit: () => unwrap(http.GET("/api/v1/audit/verify")),
   exportAudit: () => unwrap(http.GET("/api/v1/audit/export", { parseAs: "blob" })) as Promise<Blob>,
+
+  /** A page of the workspace's alerts, newest first; the next page's cursor comes in the X-Next-Cursor header. */
+  alerts: async (status: AlertStatus, cursor: string | null): Promise<AlertPage> => {
+    const answer = http.GET("/api/v1/alerts", { params: { query: { status, cursor, limit: 50 } } });
+    const alerts = await unwrap(answer);
+    return { alerts, next: (await answer).response.headers.get("X-Next-Cursor") };
+  },
+  alertRules: () => unwrap(http.GET("/api/v1/alerts/rules")) as Promise<AlertRules>,
+  saveAlertRules: (body: AlertRules) => unwrap(http.PUT("/api/v1/alerts/rules", { body })) as Promise<AlertRules>,
 
   exports: () => unwrap(http.GET("/api/v1/privacy/exports")),
   startExport: () => unwrap(http.POST("/api/v1/privacy/export")),

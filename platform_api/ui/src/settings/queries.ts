@@ -1,6 +1,6 @@
 // The Settings area through the query cache: reads, and writes that refresh what they change.
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { settingsApi, type ApiKeyCreate, type AuditFilters, type Role, type WorkspaceUpdate } from "./api";
+import { settingsApi, type AlertRules, type AlertStatus, type ApiKeyCreate, type AuditFilters, type Role, type WorkspaceUpdate } from "./api";
 
 export const settingsKeys = {
   me: ["me"] as const,
@@ -10,6 +10,8 @@ export const settingsKeys = {
   apiKeys: ["api-keys"] as const,
   audit: (filters: AuditFilters) => ["audit", filters] as const,
   sessions: ["sessions"] as const,
+  alerts: (status: AlertStatus) => ["alerts", status] as const,
+  alertRules: ["alerts", "rules"] as const,
 };
 
 export const useMe = () => useQuery({ queryKey: settingsKeys.me, queryFn: () => settingsApi.me(), staleTime: 60_000 });
@@ -103,5 +105,24 @@ export function useEndSession() {
   return useMutation({
     mutationFn: (sessionId: string) => settingsApi.endSession(sessionId),
     onSuccess: () => client.invalidateQueries({ queryKey: settingsKeys.sessions }),
+  });
+}
+
+/** The workspace's open or resolved alerts, newest first, a page at a time; read again every half minute. */
+export const useAlerts = (status: AlertStatus) => useInfiniteQuery({
+  queryKey: settingsKeys.alerts(status),
+  queryFn: ({ pageParam }) => settingsApi.alerts(status, pageParam),
+  initialPageParam: null as string | null,
+  getNextPageParam: (page) => page.next,
+  refetchInterval: 30_000,
+});
+
+export const useAlertRules = () => useQuery({ queryKey: settingsKeys.alertRules, queryFn: settingsApi.alertRules });
+
+export function useSaveAlertRules() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (rules: AlertRules) => settingsApi.saveAlertRules(rules),
+    onSuccess: (fresh) => client.setQueryData(settingsKeys.alertRules, fresh),
   });
 }
