@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime
 from itertools import groupby
@@ -251,9 +252,7 @@ class Dispatcher:
         self._busy = False  # the last pass dispatched something: let the next batch fill for batch_wait_ms
         self._congested = False  # some deployment has max_pending_batches batches not started yet
         self._next_reconcile = 0.0
-        self._next_fold = 0.0
-        self._next_watch = 0.0
-        self._next_index = 0.0
+        self._next_pass: dict[str, float] = {}  # _side_passes: when each is due next
         self._client: SyncPrefectClient | None = None  # one for the thread: a new one costs an SSL context
         self.last_pass_at: float | None = None  # time.monotonic() when the loop last looked at the queue
 
@@ -308,42 +307,36 @@ class Dispatcher:
         except Exception:  # Prefect may be restarting; the next pass tries again
             log.exception("reconcile pass failed")
 
-    def _fold_if_due(self) -> None:
-        if time.monotonic() < self._next_fold:
+    def _side_passes(self) -> None:
+        """The passes beside dispatching, each when due: a pass that did a full share of work runs again
+        at the next loop (catching up after a burst or an upgrade)."""
+        config = self._settings.dispatcher
+        self._when_due("rollups", config.rollup_seconds, lambda db: fold_ended_runs(db, limit=FOLD_LIMIT) == FOLD_LIMIT)
+        self._when_due(
+            "search index", SEARCH_INDEX_SECONDS,
+            lambda db: index_new_runs(db, self._settings, limit=FOLD_LIMIT) == FOLD_LIMIT,
+        )  # fmt: skip
+        self._when_due("alert watch", config.watch_seconds, self._watch)
+
+    def _when_due(self, name: str, every_seconds: float, work: Callable[[Session], bool]) -> None:
+        if time.monotonic() < self._next_pass.get(name, 0.0):
             return
-        self._next_fold = time.monotonic() + self._settings.dispatcher.rollup_seconds
+        self._next_pass[name] = time.monotonic() + every_seconds
         try:
             with self._sessions() as db:
-                if fold_ended_runs(db, limit=FOLD_LIMIT) == FOLD_LIMIT:  # catching up: again next pass
-                    self._next_fold = 0.0
+                if work(db):
+                    self._next_pass[name] = 0.0
         except Exception:
-            log.exception("rollup fold failed")
+            log.exception("%s pass failed", name)
 
-    def _index_if_due(self) -> None:
-        if time.monotonic() < self._next_index:
-            return
-        self._next_index = time.monotonic() + SEARCH_INDEX_SECONDS
-        try:
-            with self._sessions() as db:
-                if index_new_runs(db, self._settings, limit=FOLD_LIMIT) == FOLD_LIMIT:  # a burst: again next pass
-                    self._next_index = 0.0
-        except Exception:
-            log.exception("search index pass failed")
-
-    def _watch_if_due(self) -> None:
-        if time.monotonic() < self._next_watch:
-            return
-        self._next_watch = time.monotonic() + self._settings.dispatcher.watch_seconds
+    def _watch(self, db: Session) -> bool:
         late = None  # unknown while Prefect does not answer: missed-schedule alerts stay as they are
         try:
             late = late_flow_runs(self._client) if self._client else None
         except Exception:
             log.warning("could not read late flow runs from Prefect", exc_info=True)
-        try:
-            with self._sessions() as db:
-                watch(db, late=late)
-        except Exception:
-            log.exception("alert watch failed")
+        watch(db, late=late)
+        return False
 
     def _loop(self) -> None:
         with prefect_client(self._settings) as client:
@@ -369,6 +362,4 @@ class Dispatcher:
                 self._busy = self._congested = False
                 log.exception("dispatch pass failed")
             self._reconcile_if_due()
-            self._fold_if_due()
-            self._index_if_due()
-            self._watch_if_due()
+            self._side_passes()

@@ -7,36 +7,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from blocks.sendgrid import SendGridConnection
 from engine.rollups import fold_ended_runs
 from engine.watch import watch
-from platform_api.auth.service import password_hasher
-from store import Connection, Execution, Membership, Tenant, User, Workflow, utcnow
+from store import Execution, Tenant, Workflow, utcnow
 from tests.conftest import InProcessApi
+from tests.integrations.test_account_emails import _alert_connection, _owner_of
 from tests.platform_api.test_auth import _problem
 from tests.platform_rows import add_workflow
-
-PASSWORD = "correct horse battery"
-
-
-def _owner(handle, anonymous) -> tuple[str, InProcessApi]:
-    email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
-    with handle.sessions().begin() as db:
-        user = User(email=email, password_hash=password_hasher.hash(PASSWORD))
-        db.add(user)
-        db.flush()
-        db.add(Membership(tenant_id=handle.id, user_id=user.id, role="owner"))
-    login = anonymous.http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert login.status_code == 200, login.text
-    return email, InProcessApi(anonymous.http, login.json()["token"])
-
-
-def _alert_connection(handle, fake_services) -> None:
-    block = handle.connection(
-        SendGridConnection, "Alerts", secrets={"api_key": fake_services.sendgrid.add_key()}, from_email="ops@acme.com"
-    )
-    with handle.sessions().begin() as db:
-        db.get(Connection, block.connection_id).use_for_alerts = True
 
 
 def _runs_ended_now(handle, workflow_id: str, statuses: list[str]) -> None:
@@ -71,7 +48,7 @@ def _workflow(handle) -> str:
 
 
 def test_a_failure_rate_alert_is_raised_once_and_resolved_once(acme, anonymous, fake_services):
-    email, owner = _owner(acme, anonymous)
+    email, owner = _owner_of(acme, anonymous)
     _alert_connection(acme, fake_services)
     workflow_id = _workflow(acme)
     _runs_ended_now(acme, workflow_id, ["failed"] * 4 + ["completed"] * 2)
@@ -96,7 +73,7 @@ def test_a_failure_rate_alert_is_raised_once_and_resolved_once(acme, anonymous, 
 
 
 def test_queue_age_and_missed_schedules_alert_and_clear(acme, anonymous):
-    _, owner = _owner(acme, anonymous)
+    _, owner = _owner_of(acme, anonymous)
     workflow_id = _workflow(acme)
     with acme.sessions().begin() as db:
         queued = Execution(
@@ -117,7 +94,7 @@ def test_queue_age_and_missed_schedules_alert_and_clear(acme, anonymous):
 
 
 def test_rules_default_on_and_only_admins_change_them(acme, anonymous):
-    _, owner = _owner(acme, anonymous)
+    _, owner = _owner_of(acme, anonymous)
     rules = owner.get("/api/v1/alerts/rules").json()
     assert all(rule["enabled"] for rule in rules.values()) and rules["failure_rate"]["percent"] == 20
 

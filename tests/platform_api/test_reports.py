@@ -157,14 +157,15 @@ def test_repeated_failures_are_grouped_in_the_workflows_health(platform_db_url, 
     assert groups[0]["kind"] == "auth" and groups[0]["docs_url"] == "/help/errors#auth" and groups[0]["hint"]
 
 
-def test_the_dispatcher_folds_ended_runs_into_the_reports(stack, target_server):
-    """End to end on `flowyard up`: live runs end, and within seconds the report counts them and their calls."""
+def test_the_dispatcher_folds_ended_runs_into_the_reports_and_indexes_them(stack, target_server):
+    """End to end on `flowyard up`: live runs end, and within seconds the report counts them and their calls,
+    and each is found by the email in its input."""
     api = Api(stack.api_url).signup()
     flow = graph(
         [node("start", "trigger.manual"), node("call", "http.request", {"url": f"{target_server.url}/ok"})],
         [edge("start", "call")],
     )
-    runs = publish_and_run(api, "Reported", flow, [{}, {}, {}])
+    runs = publish_and_run(api, "Reported", flow, [{"email": f"c{n}@example.com"} for n in range(3)])
     assert [run["status"] for run in runs] == ["completed"] * 3
     workflow_id = api.get(f"/api/v1/runs/{runs[0]['id']}").json()["workflow_id"]
     deadline = time.monotonic() + 30
@@ -173,3 +174,5 @@ def test_the_dispatcher_folds_ended_runs_into_the_reports(stack, target_server):
         time.sleep(0.5)
     assert report["totals"]["completed"] == 3 and report["outcomes"]["http_calls"] == 3
     assert {step["node_id"]: step["runs"] for step in report["steps"]} == {"start": 3, "call": 3}
+    found = api.get("/api/v1/runs", params={"search": "C1@example.com"}).json()
+    assert [run["id"] for run in found] == [runs[1]["id"]]
