@@ -1,11 +1,13 @@
-// Run history, newest first, filtered by status (with counts), workflow, mode, trigger and creation days, a page
-// at a time; refreshed live when any run of the workspace changes. Works at 390 px wide.
+// Run history, newest first, found by a value in the runs' input (an email, an order id) and filtered by status
+// (with counts), workflow, mode, trigger and creation days, a page at a time; refreshed live when any run of the
+// workspace changes. Works at 390 px wide.
 import { useMemo, useState } from "react";
 import { useWorkflows } from "../api/queries";
 import type { RunSummary } from "../api/types";
 import { StatusPill } from "../components/StatusPill";
 import { duration, timeAgo } from "../lib/format";
 import { RunFiltersBar } from "../runs/RunFilters";
+import { RunSearch } from "../runs/RunSearch";
 import { filtersFromSearch, filtersToSearch, NO_FILTERS, TRIGGERS, type RunFilters } from "../runs/api";
 import { useRunCounts, useRunsList, useRunsLive } from "../runs/queries";
 import "../runs/runs.css";
@@ -57,6 +59,13 @@ export function RunsPage({ search }: { search: URLSearchParams }) {
         <h1>{title}</h1>
         <span className="muted small" data-testid="live">{live ? "Updates live" : "Refreshing every few seconds"}</span>
       </div>
+      <RunSearch key={`${filters.search}\n${filters.searchField}`} filters={filters} onChange={change} />
+      {filters.search && (
+        <p className="muted small" data-testid="search-note">
+          Runs whose input holds “{filters.search}”{filters.searchField ? ` in ${filters.searchField}` : ""}. A run started
+          just now can take a second to be found.
+        </p>
+      )}
       <RunFiltersBar filters={filters} counts={counts} workflows={workflows} onChange={change} />
       {list.error && <div className="callout callout-error">{list.error.message}</div>}
       {runs?.length === 0 && (filtered(filters)

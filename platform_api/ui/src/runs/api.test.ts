@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { filtersFromSearch, filtersToSearch, localDay, NO_FILTERS, runsQuery, type RunFilters } from "./api";
 import { toggled } from "./RunFilters";
+import { searchPrompt } from "./RunSearch";
 
 describe("runsQuery", () => {
   it("leaves out unset filters", () => {
@@ -20,6 +21,14 @@ describe("runsQuery", () => {
   });
 });
 
+describe("runsQuery's search", () => {
+  it("sends the value trimmed, and the field only with a value", () => {
+    expect(runsQuery({ ...NO_FILTERS, search: " ada@example.com ", searchField: "email" })).toEqual({ search: "ada@example.com", search_field: "email" });
+    expect(runsQuery({ ...NO_FILTERS, search: "+4915112345" })).toEqual({ search: "+4915112345" });
+    expect(runsQuery({ ...NO_FILTERS, search: "  ", searchField: "email" })).toEqual({});
+  });
+});
+
 describe("localDay", () => {
   it("rolls over the end of a month", () => {
     expect(localDay("2026-01-31", 1)).toBe(new Date(2026, 1, 1).toISOString());
@@ -35,14 +44,23 @@ describe("toggled", () => {
 
 describe("filters in the address", () => {
   it("round-trip, unset ones left out", () => {
-    const filters: RunFilters = { statuses: ["running", "failed"], workflowId: "w1", mode: "test", trigger: "webhook", createdFrom: "2026-03-01", createdTo: "" };
+    const filters: RunFilters = { statuses: ["running", "failed"], workflowId: "w1", mode: "test", trigger: "webhook", createdFrom: "2026-03-01", createdTo: "",
+      search: "ada@example.com", searchField: "email" };
     const search = filtersToSearch(filters);
-    expect(search).toBe("status=running&status=failed&workflow=w1&mode=test&trigger=webhook&from=2026-03-01");
+    expect(search).toBe("status=running&status=failed&workflow=w1&mode=test&trigger=webhook&from=2026-03-01&q=ada%40example.com&in=email");
     expect(filtersFromSearch(new URLSearchParams(search))).toEqual(filters);
     expect(filtersToSearch(NO_FILTERS)).toBe("");
   });
 
   it("ignore what they do not know", () => {
     expect(filtersFromSearch(new URLSearchParams("status=lost&mode=x&trigger=y&from=yesterday"))).toEqual(NO_FILTERS);
+  });
+});
+
+describe("searchPrompt", () => {
+  it("names the workspace's search fields as people say them", () => {
+    expect(searchPrompt(["email", "phone", "customer_id", "order_id"])).toBe("Find runs by email, phone, customer or order id");
+    expect(searchPrompt(["account_number"])).toBe("Find runs by account number");
+    expect(searchPrompt([])).toBe("Find runs by a value in their input");
   });
 });

@@ -33,9 +33,15 @@ export type RunFilters = {
   trigger: "" | TriggerKind;
   createdFrom: string;
   createdTo: string;
+  /** A value the run's input holds in a search field (an email, a phone number, an order id), "" when unset. */
+  search: string;
+  /** The one search field to look in; "" for any of the workspace's. */
+  searchField: string;
 };
 
-export const NO_FILTERS: RunFilters = { statuses: [], workflowId: "", mode: "", trigger: "", createdFrom: "", createdTo: "" };
+export const NO_FILTERS: RunFilters = {
+  statuses: [], workflowId: "", mode: "", trigger: "", createdFrom: "", createdTo: "", search: "", searchField: "",
+};
 
 type RunsQuery = NonNullable<operations["list_runs_api_v1_runs_get"]["parameters"]["query"]>;
 
@@ -54,6 +60,10 @@ export function runsQuery(filters: RunFilters): RunsQuery {
   if (filters.trigger) query.trigger = filters.trigger;
   if (filters.createdFrom) query.created_after = localDay(filters.createdFrom);
   if (filters.createdTo) query.created_before = localDay(filters.createdTo, 1);
+  if (filters.search.trim()) {
+    query.search = filters.search.trim();
+    if (filters.searchField) query.search_field = filters.searchField;
+  }
   return query;
 }
 
@@ -66,6 +76,8 @@ export function filtersToSearch(filters: RunFilters): string {
   if (filters.trigger) search.set("trigger", filters.trigger);
   if (filters.createdFrom) search.set("from", filters.createdFrom);
   if (filters.createdTo) search.set("to", filters.createdTo);
+  if (filters.search) search.set("q", filters.search);
+  if (filters.search && filters.searchField) search.set("in", filters.searchField);
   return search.toString();
 }
 
@@ -83,6 +95,8 @@ export function filtersFromSearch(search: URLSearchParams): RunFilters {
     trigger: trigger ?? "",
     createdFrom: day(search.get("from")),
     createdTo: day(search.get("to")),
+    search: search.get("q") ?? "",
+    searchField: search.get("q") ? search.get("in") ?? "" : "",
   };
 }
 
