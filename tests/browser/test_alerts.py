@@ -90,4 +90,3 @@ def test_alerts_and_their_rules_in_settings(page: Page, app_url: str, stack):
     form = page.get_by_role("form", name="Alert rules")
     expect(form.get_by_role("group", name="Failure rate").get_by_label("Failed runs above (%)")).to_have_value("35")
     expect(form.get_by_role("group", name="Slow runs").get_by_role("checkbox")).not_to_be_checked()
-

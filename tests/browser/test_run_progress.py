@@ -1,6 +1,7 @@
 """A run's page while it runs and after: the step running now and when the run should finish (learned from the
-version's earlier runs), what a waiting run waits for, a timeline with one bar per step once it ended, and a failed
-step's error with its kind, what to do and a working link to the help page."""
+version's earlier runs), what a waiting run waits for, a pending run's place in the queue and what holds it, a
+timeline with one bar per step once it ended (on a phone too), and a failed step's error with its kind, what to do
+and a working link to the help page."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import new_tenant, sign_in
+from tests.browser.helpers import eventually, new_tenant, sign_in
+from tests.browser.test_mobile import assert_fits_width
 from tests.support import Api, RecordingServer, edge, graph, node
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
@@ -130,3 +132,38 @@ def test_a_failed_step_says_what_kind_of_failure_and_what_to_do(
     help_page.wait_for_load_state()
     assert help_page.url.endswith("/help/errors#auth")
     expect(help_page.get_by_role("heading", name=re.compile("Credentials rejected"))).to_be_visible()
+
+
+def test_a_queued_run_says_its_place_and_what_holds_it(phone: Page, app_url: str, target_server: RecordingServer):
+    api = new_tenant(app_url)
+    slow = f"/slow-{uuid.uuid4().hex[:8]}"
+    flow = graph(
+        [
+            labelled("start", "trigger.manual", "New order"),
+            labelled("call", "http.request", "Ask the slow warehouse", {"url": f"{target_server.url}{slow}?sleep=5"}),
+        ],
+        [edge("start", "call")],
+    )
+    workflow_id = publish(api, "Ship orders one at a time", flow)
+    assert api.put(f"/api/v1/workflows/{workflow_id}", json={"conflict_policy": "queue"}).status_code == 200
+    first = start(api, workflow_id)
+
+    def running() -> None:
+        assert api.get(f"/api/v1/runs/{first}").json()["status"] == "running"
+
+    eventually(running, timeout=60)
+    second = start(api, workflow_id)
+
+    sign_in(phone, app_url, api)
+    phone.goto(f"{app_url}/#/runs/{second}")
+    queue = phone.get_by_test_id("queue")
+    expect(queue).to_have_text(
+        "Number 1 in the queue — The workflow runs 1 at a time (queue); it starts when one ends."
+    )
+    expect(queue).to_have_attribute("data-held-by", "conflict_policy")
+
+    expect(phone.get_by_test_id("current-steps")).to_contain_text("Ask the slow warehouse", timeout=60_000)
+    expect(phone.locator(".page-head .pill")).to_have_text("Completed", timeout=60_000)
+    rows = phone.get_by_role("region", name="Timeline").locator(".timeline-row")
+    expect(rows.first).to_be_visible()
+    assert_fits_width(phone)

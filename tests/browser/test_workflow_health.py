@@ -35,7 +35,10 @@ def test_the_dashboard_groups_a_workflows_failures(page: Page, app_url: str, tar
     flow = graph(
         [
             node("start", "trigger.manual"),
-            {**node("send", "http.request", {"method": "POST", "url": target_server.url + welcome}), "label": "Send welcome"},
+            {
+                **node("send", "http.request", {"method": "POST", "url": target_server.url + welcome}),
+                "label": "Send welcome",
+            },
         ],
         [edge("start", "send")],
     )
