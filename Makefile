@@ -3,7 +3,7 @@
 #   make test    run the checks, then the whole test suite (pass extra pytest flags with PYTEST_ARGS="-k cli -x")
 #   make test-fast  the tests that need no Prefect server, stack or browser (SQLite; PostgreSQL too if FLOWYARD_TEST_POSTGRES_URL is set)
 #   make check   ruff (lint, format), mypy, the layering contract, the UI's lint, types, unit tests and API types
-#   make bench   run the benchmarks
+#   make bench   run the benchmarks (then the reports at 1,000,000 runs on PostgreSQL)
 #   make clean   remove build artefacts;  make reset   delete all local data in .flowyard/
 
 SHELL := /bin/bash
@@ -75,6 +75,7 @@ test-fast: install
 
 bench: install
 	$(VENV)/bin/python -m bench
+	$(VENV)/bin/python -m bench reports
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache test-artifacts $(UI_DIR)/dist

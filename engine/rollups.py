@@ -3,7 +3,8 @@
 The dispatcher folds every few seconds whatever ended since (`fold_ended_runs`); test runs are marked
 folded without being counted. Folds are serialised (an advisory lock on PostgreSQL, the one writer on
 SQLite), so two API replicas never add the same hour's counts at once. A run counts in the hour in which
-it ended; its duration is from its start (queue time excluded) to its end, waits included."""
+it ended and in the day (in its workspace's time zone then) in which it ended; its duration is from its
+start (queue time excluded) to its end, waits included."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import false, select, text, tuple_, update
 from sqlalchemy.orm import Session
@@ -26,13 +28,15 @@ from store import (
     StepResult,
     StepRollup,
     StepStatus,
+    Tenant,
     WorkflowVersion,
 )
-from store.reports import histogram, merge
+from store.reports import Grain, histogram, merge
 
 FOLD_LOCK = 7_151_515  # pg_advisory_xact_lock key of the fold
 OUTCOME_OF_EFFECT = {"email": "emails_sent", "SMS": "sms_sent", "post": "posts", "CRM write": "crm_writes"}
 HTTP_REQUEST = "http.request"
+UTC_ZONE = ZoneInfo("UTC")
 
 Graphs = dict[tuple[str, int], dict[str, str | None]]  # (workflow, version) -> node id -> outcome counted
 
@@ -69,6 +73,11 @@ def _outcome(node: dict[str, Any]) -> str | None:
     return OUTCOME_OF_EFFECT.get(effect or "")
 
 
+def _zones(db: Session, tenant_ids: set[str]) -> dict[str, ZoneInfo]:
+    rows = db.execute(select(Tenant.id, Tenant.time_zone).where(Tenant.id.in_(list(tenant_ids))))
+    return {tenant_id: ZoneInfo(zone or "UTC") for tenant_id, zone in rows}
+
+
 def _graphs(db: Session, keys: set[tuple[str, int]]) -> Graphs:
     rows = db.execute(
         select(WorkflowVersion.workflow_id, WorkflowVersion.version, WorkflowVersion.graph).where(
@@ -81,20 +90,34 @@ def _graphs(db: Session, keys: set[tuple[str, int]]) -> Graphs:
     }
 
 
-def _count_runs(runs: list[Any]) -> dict[tuple[str, datetime], _RunCounts]:
-    counts: dict[tuple[str, datetime], _RunCounts] = {}
+RunKey = tuple[str, str, datetime]  # (workflow, grain, start of the hour or the local day)
+
+
+def _day(moment: datetime, zone: ZoneInfo) -> datetime:
+    local = moment.astimezone(zone)
+    return datetime(local.year, local.month, local.day, tzinfo=zone)
+
+
+def _periods(run: Any, zones: dict[str, ZoneInfo]) -> list[RunKey]:
+    day = _day(run.ended_at, zones.get(run.tenant_id, UTC_ZONE))
+    return [(run.workflow_id, Grain.HOUR, _hour(run.ended_at)), (run.workflow_id, Grain.DAY, day)]
+
+
+def _count_runs(runs: list[Any], zones: dict[str, ZoneInfo]) -> dict[RunKey, _RunCounts]:
+    counts: dict[RunKey, _RunCounts] = {}
     for run in runs:
-        entry = counts.setdefault((run.workflow_id, _hour(run.ended_at)), _RunCounts(run.tenant_id))
-        entry.runs += 1
-        entry.by_status[run.status] += 1
         duration = _ms(run.started_at, run.ended_at)
-        if duration is not None:
-            entry.durations.append(duration)
+        for key in _periods(run, zones):
+            entry = counts.setdefault(key, _RunCounts(run.tenant_id))
+            entry.runs += 1
+            entry.by_status[run.status] += 1
+            if duration is not None:
+                entry.durations.append(duration)
     return counts
 
 
 def _count_steps(
-    db: Session, runs: list[Any], graphs: Graphs, run_counts: dict[tuple[str, datetime], _RunCounts]
+    db: Session, runs: list[Any], graphs: Graphs, run_counts: dict[RunKey, _RunCounts], zones: dict[str, ZoneInfo]
 ) -> dict[tuple[str, str, datetime], _StepCounts]:
     by_id = {run.id: run for run in runs}
     counts: dict[tuple[str, str, datetime], _StepCounts] = {}
@@ -114,26 +137,27 @@ def _count_steps(
             entry.durations.append(duration)
         outcome = graphs.get((run.workflow_id, run.version), {}).get(step.node_id)
         if outcome and step.status == StepStatus.COMPLETED:
-            run_counts[(run.workflow_id, hour)].outcomes[outcome] += 1
+            for key in _periods(run, zones):
+                run_counts[key].outcomes[outcome] += 1
     return counts
 
 
-def _add_runs(db: Session, counts: dict[tuple[str, datetime], _RunCounts]) -> None:
-    workflows, hours = {key[0] for key in counts}, [key[1] for key in counts]
+def _add_runs(db: Session, counts: dict[RunKey, _RunCounts]) -> None:
+    workflows, starts = {key[0] for key in counts}, [key[2] for key in counts]
     stored = {
-        (row.workflow_id, row.hour): row
+        (row.workflow_id, row.grain, row.start): row
         for row in db.scalars(
             select(RunRollup).where(
-                RunRollup.workflow_id.in_(workflows), RunRollup.hour.between(min(hours), max(hours))
+                RunRollup.workflow_id.in_(workflows), RunRollup.start.between(min(starts), max(starts))
             )
         )
     }
-    for (workflow_id, hour), entry in counts.items():
-        row = stored.get((workflow_id, hour))
+    for (workflow_id, grain, start), entry in counts.items():
+        row = stored.get((workflow_id, grain, start))
         if row is None:
             row = RunRollup(
-                tenant_id=entry.tenant_id, workflow_id=workflow_id, hour=hour, runs=0, completed=0, failed=0,
-                cancelled=0, durations={}, outcomes={},
+                tenant_id=entry.tenant_id, workflow_id=workflow_id, grain=grain, start=start, runs=0, completed=0,
+                failed=0, cancelled=0, durations={}, outcomes={},
             )  # fmt: skip
             db.add(row)
         row.runs += entry.runs
@@ -201,9 +225,10 @@ def fold_ended_runs(db: Session, *, limit: int = 2000) -> int:
     ).all()
     live = [run for run in ended if run.mode == ExecutionMode.LIVE and run.ended_at is not None]
     if live:
-        run_counts = _count_runs(live)
+        zones = _zones(db, {run.tenant_id for run in live})
+        run_counts = _count_runs(live, zones)
         graphs = _graphs(db, {(run.workflow_id, run.version) for run in live})
-        step_counts = _count_steps(db, live, graphs, run_counts)
+        step_counts = _count_steps(db, live, graphs, run_counts, zones)
         _add_runs(db, run_counts)
         _add_steps(db, step_counts)
     _mark_folded(db, (run.id for run in ended))

@@ -35,7 +35,7 @@ from store import (
     WorkflowVersion,
     utcnow,
 )
-from store.reports import merge, percentile
+from store.reports import Grain, merge, percentile
 
 log = logging.getLogger("flowyard.watch")
 BASELINE = timedelta(days=7)
@@ -67,16 +67,21 @@ def _names(db: Session, workflow_ids: Iterable[str]) -> dict[str, str]:
     return dict(db.execute(select(Workflow.id, Workflow.name).where(Workflow.id.in_(ids))).all()) if ids else {}
 
 
-def _rollups(db: Session, table: Any, since: datetime) -> list[Any]:
-    return list(db.scalars(select(table).where(table.hour >= _hour(since))))
+def _hourly_runs(db: Session, since: datetime) -> list[RunRollup]:
+    query = select(RunRollup).where(RunRollup.grain == Grain.HOUR, RunRollup.start >= _hour(since))
+    return list(db.scalars(query))
+
+
+def _hourly_steps(db: Session, since: datetime) -> list[StepRollup]:
+    return list(db.scalars(select(StepRollup).where(StepRollup.hour >= _hour(since))))
 
 
 def _failure_rate(db: Session, rules: dict[str, AlertRules], now: datetime) -> list[Firing]:
     longest = max((r.failure_rate.window_hours for r in rules.values()), default=1)
     totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for row in _rollups(db, RunRollup, now - timedelta(hours=longest - 1)):
+    for row in _hourly_runs(db, now - timedelta(hours=longest - 1)):
         own = rules.get(row.tenant_id)
-        if own and row.hour >= _hour(now) - timedelta(hours=own.failure_rate.window_hours - 1):
+        if own and row.start >= _hour(now) - timedelta(hours=own.failure_rate.window_hours - 1):
             totals[(row.tenant_id, row.workflow_id)][0] += row.runs
             totals[(row.tenant_id, row.workflow_id)][1] += row.failed
     names = _names(db, (workflow_id for _, workflow_id in totals))
@@ -103,12 +108,12 @@ def _failure_rate(db: Session, rules: dict[str, AlertRules], now: datetime) -> l
 def _slow_runs(db: Session, rules: dict[str, AlertRules], now: datetime) -> list[Firing]:
     recent: dict[tuple[str, str], list[RunRollup]] = defaultdict(list)
     baseline: dict[tuple[str, str], list[RunRollup]] = defaultdict(list)
-    for row in _rollups(db, RunRollup, now - BASELINE):
+    for row in _hourly_runs(db, now - BASELINE):
         own = rules.get(row.tenant_id)
         if own is None or not own.slow_runs.enabled:
             continue
         window_start = _hour(now) - timedelta(hours=own.slow_runs.window_hours - 1)
-        (recent if row.hour >= window_start else baseline)[(row.tenant_id, row.workflow_id)].append(row)
+        (recent if row.start >= window_start else baseline)[(row.tenant_id, row.workflow_id)].append(row)
     names = _names(db, (workflow_id for _, workflow_id in recent))
     firing = []
     for (tenant_id, workflow_id), rows in recent.items():
@@ -176,7 +181,7 @@ def _integration_nodes(db: Session, workflow_ids: set[str]) -> dict[tuple[str, s
 def _integration_failing(db: Session, rules: dict[str, AlertRules], now: datetime) -> list[Firing]:
     longest = max((r.integration_failing.window_hours for r in rules.values()), default=1)
     totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for row in _rollups(db, StepRollup, now - timedelta(hours=longest - 1)):
+    for row in _hourly_steps(db, now - timedelta(hours=longest - 1)):
         own = rules.get(row.tenant_id)
         if (
             own

@@ -1,4 +1,5 @@
-"""Reports of a workflow or the whole workspace, read from the hourly rollups (`store.reports`) only."""
+"""Reports of a workflow or the whole workspace, read from the rollups (`store.reports`) only: hourly ones
+for hour buckets, daily ones (days of the workspace's time zone) for day buckets."""
 
 from __future__ import annotations
 
@@ -69,9 +70,10 @@ def _bucket_starts(start: datetime, end: datetime, bucket: str, zone: ZoneInfo) 
     return starts
 
 
-def _bucket_of(hour: datetime, bucket: str, zone: ZoneInfo) -> datetime:
-    local = hour.astimezone(zone)
-    return local if bucket == "hour" else datetime(local.year, local.month, local.day, tzinfo=zone)
+def _bucket_of(start: datetime, zone: ZoneInfo) -> datetime:
+    """The bucket a rollup row falls in: the row's own start (a day row's is its local midnight), in `zone`;
+    a day row made while the workspace had another time zone keeps that day's start."""
+    return start.astimezone(zone)
 
 
 @dataclass
@@ -123,11 +125,11 @@ class _Tally:
         return total
 
 
-def _tally(rows: Iterable[Any], starts: list[datetime], bucket: str, zone: ZoneInfo, per_workflow: bool) -> _Tally:
+def _tally(rows: Iterable[Any], starts: list[datetime], zone: ZoneInfo, per_workflow: bool) -> _Tally:
     tally = _Tally({start: _Sum() for start in starts})
-    for workflow_id, hour, runs, completed, failed, cancelled, durations, outcomes in rows:
+    for workflow_id, period_start, runs, completed, failed, cancelled, durations, outcomes in rows:
         counts = (runs, completed, failed, cancelled, durations)
-        tally.buckets.setdefault(_bucket_of(hour, bucket, zone), _Sum()).add(*counts)
+        tally.buckets.setdefault(_bucket_of(period_start, zone), _Sum()).add(*counts)
         if per_workflow:
             tally.workflows[workflow_id].add(*counts)
         for name, count in outcomes.items():
@@ -190,10 +192,11 @@ def report(
     zone = ZoneInfo(db.get_one(Tenant, caller.tenant_id).time_zone or "UTC")
     workflow = get_owned_workflow(db, caller, workflow_id) if workflow_id else None
     scope = RunRollup.workflow_id == workflow.id if workflow else RunRollup.tenant_id == caller.tenant_id
-    columns = (RunRollup.workflow_id, RunRollup.hour, *COUNT_COLUMNS, RunRollup.durations, RunRollup.outcomes)
-    rows = db.execute(select(*columns).where(scope, *_hours(RunRollup, start, end)))
     starts = _bucket_starts(start, end, query.bucket, zone)
-    tally = _tally(rows, starts, query.bucket, zone, per_workflow=workflow is None)
+    columns = (RunRollup.workflow_id, RunRollup.start, *COUNT_COLUMNS, RunRollup.durations, RunRollup.outcomes)
+    periods = (RunRollup.grain == query.bucket, RunRollup.start >= starts[0], RunRollup.start < end)
+    rows = db.execute(select(*columns).where(scope, *periods))
+    tally = _tally(rows, starts, zone, per_workflow=workflow is None)
     return schemas.Report.model_validate(
         {
             "from": start,

@@ -1,6 +1,7 @@
 """Reports and alerts (issue 15 items 5 and 6).
 
-Report rollups: per workflow and hour, the live runs that ended and their steps.
+Report rollups: per workflow and hour (and day, in the workspace's time zone), the live runs that ended;
+per workflow, step and hour, their steps.
 
 `executions.rolled_up`: whether `engine.rollups` has counted the run; runs already ended when this
 migration runs are counted by the next folds, oldest first (a partial index finds them).
@@ -39,11 +40,12 @@ def upgrade() -> None:
         "run_rollups",
         sa.Column("tenant_id", sa.String(length=36), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
         sa.Column("workflow_id", sa.String(length=36), sa.ForeignKey("workflows.id", ondelete="CASCADE")),
-        sa.Column("hour", sa.DateTime(timezone=True)),
+        sa.Column("grain", sa.String(length=4)),
+        sa.Column("start", sa.DateTime(timezone=True)),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in COUNTS),
         sa.Column("durations", JSON, nullable=False),
         sa.Column("outcomes", JSON, nullable=False),
-        sa.PrimaryKeyConstraint("workflow_id", "hour"),
+        sa.PrimaryKeyConstraint("workflow_id", "grain", "start"),
     )
     op.create_table(
         "step_rollups",
@@ -56,7 +58,7 @@ def upgrade() -> None:
         sa.Column("durations", JSON, nullable=False),
         sa.PrimaryKeyConstraint("workflow_id", "node_id", "hour"),
     )
-    op.create_index("ix_run_rollups_tenant_hour", "run_rollups", ["tenant_id", "hour"])
+    op.create_index("ix_run_rollups_tenant_grain_start", "run_rollups", ["tenant_id", "grain", "start"])
     _create_alerts()
     if op.get_bind().dialect.name == "postgresql":
         for table in ("run_rollups", "step_rollups", "alerts"):
