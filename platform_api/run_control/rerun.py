@@ -32,7 +32,10 @@ from store import (
 )
 
 AUDIT_ACTIONS = {"retry": "run.retried", "replay": "run.replayed"}  # the new run's trigger kind → audit action
-COPIED = ("node_id", "item_index", "status", "attempts", "input", "output", "error", "handle", "decision")
+COPIED = (  # a reused step's columns, copied into the new run
+    *("node_id", "item_index", "status", "attempts", "input", "output", "error", "handle", "decision"),
+    *("started_at", "ended_at"),
+)
 
 
 def _ended_run(db: Session, caller: Caller, run_id: str) -> Execution:
@@ -135,8 +138,6 @@ def _start(
         StepResult(
             tenant_id=original.tenant_id,
             execution_id=execution.id,
-            started_at=step.started_at,
-            ended_at=step.ended_at,
             **{name: getattr(step, name) for name in COPIED},
         )
         for step in reused
