@@ -17,7 +17,13 @@ from bench.servers import TargetServer
 from bench.stack import Stack, postgres_available
 
 NAMES = ("throughput", "latency", "capacity", "api", "fairness")
-STANDALONE = ("browser_canvas", "integration_step", "triggers", "catalog_search", "reports")  # their own tables: `python -m bench triggers`
+STANDALONE = (
+    "browser_canvas",
+    "integration_step",
+    "triggers",
+    "catalog_search",
+    "reports",
+)  # their own tables: `python -m bench triggers`
 WITH_BACKEND = ("triggers",)  # standalone ones that take --backend
 HEADER = ("backend", "benchmark", "metric", "Flowyard", "raw: process worker", "raw: in-process / Prefect API", "note")
 
