@@ -7,6 +7,7 @@ connection without entering its secret again."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -21,10 +22,23 @@ CHANGED = "were changed outside Flowyard, so its secrets were not used."
 SAVE_AGAIN = "Open it in Settings → Connections and save it again."
 
 
+class _PatientTransport(httpx.HTTPTransport):
+    """Asks again when a busy SQLite Prefect answers 503, as Prefect's own client does."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(8):
+            response = super().handle_request(request)
+            if response.status_code != 503:
+                return response
+            response.close()
+            time.sleep(0.5)
+        return response
+
+
 def _prefect(stack) -> httpx.Client:
     """Prefect's API as an operator (or an attacker who got its credentials) calls it."""
     auth = getattr(stack, "prefect_auth", None)  # Prefect's auth string, once `flowyard up` sets one
-    return httpx.Client(base_url=stack.prefect_url, auth=auth, timeout=30)
+    return httpx.Client(base_url=stack.prefect_url, auth=auth, timeout=30, transport=_PatientTransport())
 
 
 def _edit_block(stack, block_name: str, type_slug: str, **changes: Any) -> None:
