@@ -17,7 +17,7 @@ from platform_api.auth.sessions import require_login
 from platform_api.deps import Caller, hash_secret
 from platform_api.members import schemas
 from platform_api.problems import Problem, not_found
-from store import Invitation, LoginSession, Membership, Role, Tenant, User, utcnow
+from store import ApiKey, Invitation, LoginSession, Membership, Role, Tenant, User, utcnow
 
 INVITATION_TTL = timedelta(days=7)
 
@@ -244,5 +244,11 @@ def remove(db: Session, *, caller: Caller, user_id: str, request: Request) -> No
         )
         .values(revoked_at=utcnow())
     )
-    audit(db, caller, "member.removed", f"member:{user_id}", request=request, detail={"role": membership.role})
+    keys = db.execute(  # the API keys they made here: a script of theirs must not outlive their access
+        update(ApiKey)
+        .where(ApiKey.tenant_id == caller.tenant_id, ApiKey.created_by == user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    detail = {"role": membership.role, "api_keys_revoked": getattr(keys, "rowcount", 0)}
+    audit(db, caller, "member.removed", f"member:{user_id}", request=request, detail=detail)
     db.commit()

@@ -137,12 +137,20 @@ def test_an_admin_cannot_touch_an_owner(tenant):
     _problem(admin.delete(f"/api/v1/members/{owner_id}"), 403, "/role-too-high")
 
 
-def test_a_removed_member_token_answers_401_at_once(tenant):
-    member = _join(tenant, "editor")
+def test_a_removed_member_token_and_api_keys_answer_401_at_once(tenant):
+    member = _join(tenant, "admin")
     member_id = _user_id(member)
-    assert member.get("/api/v1/workflows").status_code == 200
+    created = member.post("/api/v1/api-keys", json={"name": "their script", "role": "editor"})
+    assert created.status_code == 201, created.text
+    script = InProcessApi(member.http, created.json()["key"])
+    owners_key = InProcessApi(
+        tenant.http, tenant.post("/api/v1/api-keys", json={"name": "ci", "role": "viewer"}).json()["key"]
+    )
+    assert member.get("/api/v1/workflows").status_code == 200 and script.get("/api/v1/workflows").status_code == 200
     assert tenant.delete(f"/api/v1/members/{member_id}").status_code == 204
     _problem(member.get("/api/v1/workflows"), 401, "/unauthorized")
+    _problem(script.get("/api/v1/workflows"), 401, "/unauthorized")  # their key went with them
+    assert owners_key.get("/api/v1/workflows").status_code == 200  # nobody else's
     _problem(member.get("/api/v1/me"), 401, "/unauthorized")
     assert member_id not in {m["user_id"] for m in tenant.get("/api/v1/members").json()}
 
