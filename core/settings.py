@@ -41,6 +41,12 @@ class ApiSettings(BaseModel):
     login_failures_per_address: int = Field(
         100, ge=1, description="Failed logins from one client address within the window before its logins answer 429."
     )
+    reset_requests_per_account: int = Field(
+        3, ge=1, description="Password-reset requests for one email within the login window before they answer 429."
+    )
+    reset_requests_per_address: int = Field(
+        20, ge=1, description="Password-reset requests from one client address within the login window before 429."
+    )
     public_url: str | None = Field(None, description="URL users reach the API at; defaults to http://host:port.")
     tenant_role: bool = Field(
         True,

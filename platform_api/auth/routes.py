@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 
 from core.settings import Settings
-from platform_api.auth import mail, schemas, service, sessions
+from platform_api.auth import mail, schemas, service, sessions, throttle
+from platform_api.auth.service import client_address
 from platform_api.deps import DB, Caller, authenticate, get_settings
 from platform_api.permissions import Allowed, Permission
 from platform_api.problems import Problem
@@ -81,8 +82,12 @@ def change_password(
 
 @router.post("/auth/password-reset", status_code=202, response_model=schemas.Accepted)
 def request_password_reset(
-    data: schemas.PasswordResetCreate, db: DB, settings: AppSettings, background: BackgroundTasks
+    data: schemas.PasswordResetCreate, db: DB, settings: AppSettings, background: BackgroundTasks, request: Request
 ) -> schemas.Accepted:
+    """202 whether or not an account has this email; 429 after `api.reset_requests_per_account` requests for one
+    email (or `_per_address` from one address) within the login throttle's window."""
+    throttle.reset_requested(db, email=data.email.lower(), address=client_address(request), settings=settings.api)
+    db.commit()
     email = sessions.request_reset(db, email=data.email, public_url=settings.api_public_url)
     if email is not None:
         background.add_task(mail.send, email)

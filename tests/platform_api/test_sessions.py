@@ -96,6 +96,20 @@ def _reset_link_from(caplog) -> str:
     return link
 
 
+def test_reset_requests_are_throttled_per_email_and_per_address_alike_for_unknown_emails(api_app):
+    client = _from_address(api_app, _unique_address())
+    email = f"nobody-{uuid.uuid4().hex[:8]}@example.com"  # no account: the answers must not tell
+    answers = [client.post("/api/v1/auth/password-reset", json={"email": email}).status_code for _ in range(4)]
+    assert answers == [202, 202, 202, 429]
+    refused = client.post("/api/v1/auth/password-reset", json={"email": email.upper()})
+    assert _problem(refused, 429, "/too-many-reset-requests")["hint"] and int(refused.headers["Retry-After"]) > 0
+    others = [f"other-{n}-{uuid.uuid4().hex[:6]}@example.com" for n in range(18)]
+    statuses = [client.post("/api/v1/auth/password-reset", json={"email": other}).status_code for other in others]
+    assert statuses == [202] * 17 + [429]  # the address asked 20 times in the window (refusals do not count)
+    elsewhere = _from_address(api_app, _unique_address())
+    assert elsewhere.post("/api/v1/auth/password-reset", json={"email": others[-1]}).status_code == 202
+
+
 def test_password_reset_through_the_logged_link(anonymous, caplog):
     owner = anonymous.signup()
     email = owner.signup_body["user"]["email"]

@@ -220,7 +220,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Request Password Reset */
+        /**
+         * Request Password Reset
+         * @description 202 whether or not an account has this email; 429 after `api.reset_requests_per_account` requests for one
+         *     email (or `_per_address` from one address) within the login throttle's window.
+         */
         post: operations["request_password_reset_api_v1_auth_password_reset_post"];
         delete?: never;
         options?: never;
