@@ -142,24 +142,29 @@ def _count_steps(
     return counts
 
 
+def _rows_for(
+    db: Session, model: Any, key_columns: tuple[str, str, str], counts: dict[Any, Any], **empty: Any
+) -> dict[Any, Any]:
+    """The stored rollup row of each key of `counts` (workflow, ..., period start); a missing one is added to the
+    session with the `empty` values."""
+    if not counts:
+        return {}
+    workflow, _, period = (getattr(model, name) for name in key_columns)
+    periods = [key[2] for key in counts]
+    query = select(model).where(workflow.in_({key[0] for key in counts}), period.between(min(periods), max(periods)))
+    rows = {tuple(getattr(row, name) for name in key_columns): row for row in db.scalars(query)}
+    for key, entry in counts.items():
+        if key not in rows:
+            rows[key] = model(tenant_id=entry.tenant_id, **dict(zip(key_columns, key, strict=True)), **empty)
+            db.add(rows[key])
+    return rows
+
+
 def _add_runs(db: Session, counts: dict[RunKey, _RunCounts]) -> None:
-    workflows, starts = {key[0] for key in counts}, [key[2] for key in counts]
-    stored = {
-        (row.workflow_id, row.grain, row.start): row
-        for row in db.scalars(
-            select(RunRollup).where(
-                RunRollup.workflow_id.in_(workflows), RunRollup.start.between(min(starts), max(starts))
-            )
-        )
-    }
-    for (workflow_id, grain, start), entry in counts.items():
-        row = stored.get((workflow_id, grain, start))
-        if row is None:
-            row = RunRollup(
-                tenant_id=entry.tenant_id, workflow_id=workflow_id, grain=grain, start=start, runs=0, completed=0,
-                failed=0, cancelled=0, durations={}, outcomes={},
-            )  # fmt: skip
-            db.add(row)
+    zero = {"runs": 0, "completed": 0, "failed": 0, "cancelled": 0, "durations": {}, "outcomes": {}}
+    rows = _rows_for(db, RunRollup, ("workflow_id", "grain", "start"), counts, **zero)
+    for key, entry in counts.items():
+        row = rows[key]
         row.runs += entry.runs
         row.completed += entry.by_status[ExecutionStatus.COMPLETED]
         row.failed += entry.by_status[ExecutionStatus.FAILED]
@@ -169,25 +174,9 @@ def _add_runs(db: Session, counts: dict[RunKey, _RunCounts]) -> None:
 
 
 def _add_steps(db: Session, counts: dict[tuple[str, str, datetime], _StepCounts]) -> None:
-    if not counts:
-        return
-    workflows, hours = {key[0] for key in counts}, [key[2] for key in counts]
-    stored = {
-        (row.workflow_id, row.node_id, row.hour): row
-        for row in db.scalars(
-            select(StepRollup).where(
-                StepRollup.workflow_id.in_(workflows), StepRollup.hour.between(min(hours), max(hours))
-            )
-        )
-    }
-    for (workflow_id, node_id, hour), entry in counts.items():
-        row = stored.get((workflow_id, node_id, hour))
-        if row is None:
-            row = StepRollup(
-                tenant_id=entry.tenant_id, workflow_id=workflow_id, node_id=node_id, hour=hour, runs=0, failures=0,
-                durations={},
-            )  # fmt: skip
-            db.add(row)
+    rows = _rows_for(db, StepRollup, ("workflow_id", "node_id", "hour"), counts, runs=0, failures=0, durations={})
+    for key, entry in counts.items():
+        row = rows[key]
         row.runs += entry.runs
         row.failures += entry.failures
         row.durations = merge(row.durations, histogram(entry.durations))

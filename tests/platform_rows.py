@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store import Execution, ExecutionStatus, Tenant, Workflow, WorkflowVersion, utcnow
+from store import Approval, Execution, ExecutionStatus, Tenant, Workflow, WorkflowVersion, utcnow
+from store.db import get_session_factory
 
 MINIMAL_GRAPH = {
     "nodes": [
@@ -99,3 +100,32 @@ def add_execution(
     db.add(execution)
     db.flush()
     return execution
+
+
+class RunRows:
+    """Runs of a tenant's workflows and their pending approvals, written straight into the database."""
+
+    def __init__(self, db_url: str, tenant_id: str) -> None:
+        self.sessions = get_session_factory(db_url)
+        self.tenant_id = tenant_id
+        self.clock = Clock()
+
+    def run(self, workflow_id: str, status: str = ExecutionStatus.QUEUED, **columns: Any) -> str:
+        with self.sessions.begin() as db:
+            execution = add_execution(db, db.get_one(Workflow, workflow_id), clock=self.clock, status=status)
+            for name, value in columns.items():
+                setattr(execution, name, value)
+            return execution.id
+
+    def pending_approval(self, run_id: str, node_id: str) -> None:
+        with self.sessions.begin() as db:
+            db.add(
+                Approval(
+                    tenant_id=self.tenant_id,
+                    execution_id=run_id,
+                    node_id=node_id,
+                    token_hash=uuid.uuid4().hex,
+                    approvers={},
+                    expires_at=utcnow() + timedelta(days=1),
+                )
+            )

@@ -184,20 +184,32 @@ def graph(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str,
     return {"nodes": nodes, "edges": edges}
 
 
+def labelled(node_id: str, node_type: str, label: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {**node(node_id, node_type, config), "label": label}
+
+
+def publish(api: Api, name: str, workflow_graph: dict[str, Any]) -> str:
+    """Create and publish a workflow; returns its id."""
+    created = api.post("/api/v1/workflows", json={"name": name, "graph": workflow_graph})
+    assert created.status_code == 201, created.text
+    published = api.post(f"/api/v1/workflows/{created.json()['id']}/publish")
+    assert published.status_code == 200, published.text
+    return str(created.json()["id"])
+
+
+def start_run(api: Api, workflow_id: str, payload: dict[str, Any] | None = None) -> str:
+    """Start a live run; returns its id."""
+    accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": payload or {}})
+    assert accepted.status_code == 202, accepted.text
+    return str(accepted.json()["run_id"])
+
+
 def publish_and_run(
     api: Api, name: str, workflow_graph: dict[str, Any], inputs: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Create and publish a workflow, start one run per input, and wait for all of them."""
-    created = api.post("/api/v1/workflows", json={"name": name, "graph": workflow_graph})
-    assert created.status_code == 201, created.text
-    workflow_id = created.json()["id"]
-    published = api.post(f"/api/v1/workflows/{workflow_id}/publish")
-    assert published.status_code == 200, published.text
-    run_ids = []
-    for payload in inputs:
-        accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": payload})
-        assert accepted.status_code == 202, accepted.text
-        run_ids.append(accepted.json()["run_id"])
+    workflow_id = publish(api, name, workflow_graph)
+    run_ids = [start_run(api, workflow_id, payload) for payload in inputs]
     return [api.wait_for_run(run_id) for run_id in run_ids]
 
 

@@ -12,27 +12,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import new_tenant, sign_in
-from tests.support import Api, RecordingServer, edge, graph, node
+from tests.support import RecordingServer, edge, graph, labelled, publish, start_run
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
-
-
-def labelled(node_id: str, node_type: str, label: str, config: dict | None = None) -> dict:
-    return {**node(node_id, node_type, config), "label": label}
-
-
-def publish(api: Api, name: str, flow: dict) -> str:
-    created = api.post("/api/v1/workflows", json={"name": name, "graph": flow})
-    assert created.status_code == 201, created.text
-    published = api.post(f"/api/v1/workflows/{created.json()['id']}/publish")
-    assert published.status_code == 200, published.text
-    return published.json()["id"]
-
-
-def start(api: Api, workflow_id: str, payload: dict | None = None) -> str:
-    accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": payload or {}})
-    assert accepted.status_code == 202, accepted.text
-    return accepted.json()["run_id"]
 
 
 def test_cancel_a_running_run_from_its_page(page: Page, app_url: str, target_server: RecordingServer):
@@ -51,7 +33,7 @@ def test_cancel_a_running_run_from_its_page(page: Page, app_url: str, target_ser
         ],
         [edge("start", "call"), edge("call", "next")],
     )
-    run_id = start(api, publish(api, "Ship orders", flow))
+    run_id = start_run(api, publish(api, "Ship orders", flow))
     sign_in(page, app_url, api)
     page.goto(f"{app_url}/#/runs/{run_id}")
 
@@ -94,7 +76,7 @@ def test_retry_a_failed_run_from_the_failed_step(page: Page, app_url: str, targe
         ],
         [edge("start", "save"), edge("save", "notify")],
     )
-    original = api.wait_for_run(start(api, publish(api, "Route leads", flow), {"email": "ada@example.com"}))
+    original = api.wait_for_run(start_run(api, publish(api, "Route leads", flow), {"email": "ada@example.com"}))
     assert original["status"] == "failed", original
     sign_in(page, app_url, api)
     page.goto(f"{app_url}/#/runs/{original['id']}")

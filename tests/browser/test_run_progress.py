@@ -13,26 +13,9 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import eventually, new_tenant, sign_in
 from tests.browser.test_mobile import assert_fits_width
-from tests.support import Api, RecordingServer, edge, graph, node
+from tests.support import RecordingServer, edge, graph, labelled, publish, start_run
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
-
-
-def labelled(node_id: str, node_type: str, label: str, config: dict | None = None) -> dict:
-    return {**node(node_id, node_type, config), "label": label}
-
-
-def publish(api: Api, name: str, flow: dict) -> str:
-    created = api.post("/api/v1/workflows", json={"name": name, "graph": flow})
-    assert created.status_code == 201, created.text
-    assert api.post(f"/api/v1/workflows/{created.json()['id']}/publish").status_code == 200
-    return created.json()["id"]
-
-
-def start(api: Api, workflow_id: str, payload: dict | None = None) -> str:
-    accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": payload or {}})
-    assert accepted.status_code == 202, accepted.text
-    return accepted.json()["run_id"]
 
 
 def test_a_running_run_says_when_it_should_finish_and_shows_its_timeline(
@@ -49,10 +32,10 @@ def test_a_running_run_says_when_it_should_finish_and_shows_its_timeline(
         [edge("start", "call"), edge("call", "log")],
     )
     workflow_id = publish(api, "Ship orders", flow)
-    first = api.wait_for_run(start(api, workflow_id))
+    first = api.wait_for_run(start_run(api, workflow_id))
     assert first["status"] == "completed", first
 
-    second = start(api, workflow_id)  # learns from the first
+    second = start_run(api, workflow_id)  # learns from the first
     sign_in(page, app_url, api)
     page.goto(f"{app_url}/#/runs/{second}")
     expect(page.get_by_test_id("current-steps")).to_contain_text("Ask the slow warehouse", timeout=60_000)
@@ -88,7 +71,7 @@ def test_a_waiting_run_says_until_when(page: Page, app_url: str):
         ],
         [edge("start", "pause"), edge("pause", "log")],
     )
-    run_id = start(api, publish(api, "Follow up leads", flow))
+    run_id = start_run(api, publish(api, "Follow up leads", flow))
     sign_in(page, app_url, api)
     page.goto(f"{app_url}/#/runs/{run_id}")
     waiting = page.get_by_test_id("waiting-until")
@@ -110,7 +93,7 @@ def test_a_failed_step_says_what_kind_of_failure_and_what_to_do(
         ],
         [edge("start", "send")],
     )
-    run = api.wait_for_run(start(api, publish(api, "Welcome customers", flow)))
+    run = api.wait_for_run(start_run(api, publish(api, "Welcome customers", flow)))
     assert run["status"] == "failed", run
     sign_in(page, app_url, api)
     page.goto(f"{app_url}/#/runs/{run['id']}")
@@ -146,13 +129,13 @@ def test_a_queued_run_says_its_place_and_what_holds_it(phone: Page, app_url: str
     )
     workflow_id = publish(api, "Ship orders one at a time", flow)
     assert api.put(f"/api/v1/workflows/{workflow_id}", json={"conflict_policy": "queue"}).status_code == 200
-    first = start(api, workflow_id)
+    first = start_run(api, workflow_id)
 
     def running() -> None:
         assert api.get(f"/api/v1/runs/{first}").json()["status"] == "running"
 
     eventually(running, timeout=60)
-    second = start(api, workflow_id)
+    second = start_run(api, workflow_id)
 
     sign_in(phone, app_url, api)
     phone.goto(f"{app_url}/#/runs/{second}")

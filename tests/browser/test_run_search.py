@@ -11,24 +11,11 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import eventually, new_tenant, sign_in, three_step_graph
 from tests.browser.test_mobile import assert_fits_width
-from tests.support import Api
+from tests.support import publish, start_run
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 
 PROMPT = "Find runs by email, phone, customer or order id"
-
-
-def publish(api: Api, name: str, flow: dict) -> str:
-    created = api.post("/api/v1/workflows", json={"name": name, "graph": flow})
-    assert created.status_code == 201, created.text
-    assert api.post(f"/api/v1/workflows/{created.json()['id']}/publish").status_code == 200
-    return created.json()["id"]
-
-
-def run(api: Api, workflow_id: str, payload: dict) -> str:
-    accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": payload})
-    assert accepted.status_code == 202, accepted.text
-    return accepted.json()["run_id"]
 
 
 def test_find_a_customers_run_by_email(page: Page, phone: Page, app_url: str):
@@ -36,8 +23,8 @@ def test_find_a_customers_run_by_email(page: Page, phone: Page, app_url: str):
     tag = uuid.uuid4().hex[:6]
     ada, grace = f"ada-{tag}@example.com", f"grace-{tag}@example.com"
     workflow_id = publish(api, "Welcome new leads", three_step_graph())
-    ada_run = run(api, workflow_id, {"first_name": "Ada", "email": ada})
-    grace_run = run(api, workflow_id, {"first_name": "Grace", "email": grace})
+    ada_run = start_run(api, workflow_id, {"first_name": "Ada", "email": ada})
+    grace_run = start_run(api, workflow_id, {"first_name": "Grace", "email": grace})
 
     def indexed() -> None:  # the dispatcher writes the index within about a second of a run being accepted
         found = api.get("/api/v1/runs", params={"search": ada}).json()

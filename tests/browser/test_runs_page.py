@@ -11,22 +11,10 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import new_tenant, sign_in, three_step_graph
 from tests.browser.test_mobile import assert_fits_width
-from tests.support import Api, RecordingServer, edge, graph, node
+from tests.support import RecordingServer, edge, graph, node, publish, start_run
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
-
-
-def publish(api: Api, name: str, flow: dict) -> str:
-    created = api.post("/api/v1/workflows", json={"name": name, "graph": flow})
-    assert created.status_code == 201, created.text
-    assert api.post(f"/api/v1/workflows/{created.json()['id']}/publish").status_code == 200
-    return created.json()["id"]
-
-
-def run(api: Api, workflow_id: str) -> str:
-    accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": {"first_name": "Ada"}})
-    assert accepted.status_code == 202, accepted.text
-    return accepted.json()["run_id"]
+ADA = {"first_name": "Ada"}
 
 
 def test_filter_runs_by_status_on_a_phone(phone: Page, app_url: str, target_server: RecordingServer):
@@ -42,7 +30,7 @@ def test_filter_runs_by_status_on_a_phone(phone: Page, app_url: str, target_serv
             [edge("start", "push")],
         ),
     )
-    ids = [run(api, welcome) for _ in range(3)] + [run(api, sync) for _ in range(2)]
+    ids = [start_run(api, welcome, ADA) for _ in range(3)] + [start_run(api, sync, ADA) for _ in range(2)]
     ended = {run_id: api.wait_for_run(run_id)["status"] for run_id in ids}
     assert sorted(ended.values()) == ["completed"] * 3 + ["failed"] * 2, ended
 
@@ -73,7 +61,7 @@ def test_filter_runs_by_status_on_a_phone(phone: Page, app_url: str, target_serv
     expect(runs).to_have_count(2)
 
     # A new failed run shows up by itself, counted too.
-    late = run(api, sync)
+    late = start_run(api, sync, ADA)
     expect(phone.locator(f'[data-run-id="{late}"][data-status="failed"]')).to_be_visible(timeout=60_000)
     expect(runs).to_have_count(3)
     expect(chips.locator('[data-count="failed"]')).to_have_text("3")

@@ -10,22 +10,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import eventually, new_tenant, sign_in
-from tests.support import Api, RecordingServer, edge, graph, node
+from tests.support import RecordingServer, edge, graph, node, publish, start_run
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
-
-
-def publish(api: Api, name: str, flow: dict) -> str:
-    created = api.post("/api/v1/workflows", json={"name": name, "graph": flow})
-    assert created.status_code == 201, created.text
-    assert api.post(f"/api/v1/workflows/{created.json()['id']}/publish").status_code == 200
-    return created.json()["id"]
-
-
-def run(api: Api, workflow_id: str, email: str) -> str:
-    accepted = api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": {"email": email}})
-    assert accepted.status_code == 202, accepted.text
-    return accepted.json()["run_id"]
 
 
 def test_the_dashboard_groups_a_workflows_failures(page: Page, app_url: str, target_server: RecordingServer):
@@ -43,7 +30,7 @@ def test_the_dashboard_groups_a_workflows_failures(page: Page, app_url: str, tar
         [edge("start", "send")],
     )
     workflow_id = publish(api, "Welcome customers", flow)
-    ids = [run(api, workflow_id, f"c{i}@example.com") for i in range(3)]
+    ids = [start_run(api, workflow_id, {"email": f"c{i}@example.com"}) for i in range(3)]
     ended = [api.wait_for_run(i) for i in ids]
     assert [r["status"] for r in ended] == ["failed"] * 3
     latest = max(ended, key=lambda r: r["ended_at"])["id"]

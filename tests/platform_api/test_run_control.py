@@ -18,13 +18,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from store import Approval, Batch, Execution, ExecutionStatus, Tenant, TriggerSubscription, Workflow, utcnow
+from store import Batch, Execution, ExecutionStatus, Tenant, TriggerSubscription, Workflow, utcnow
 from store.db import get_session_factory
 from tests.conftest import InProcessApi
 from tests.engine.support import platform_db_url as stack_db_url
 from tests.engine.support import prefect_client
 from tests.platform_api.test_auth import _problem
-from tests.platform_rows import Clock, add_execution, add_workflow
+from tests.platform_rows import RunRows, add_workflow
 from tests.support import Api, RecordingServer, edge, graph, node, steps_by_node
 
 WAIT_GRAPH = {
@@ -40,13 +40,11 @@ WAIT_GRAPH = {
 @pytest.fixture
 def rows(platform_db_url: str, tenant: InProcessApi):
     """Write a published workflow of the tenant and its runs straight into the database."""
-    sessions = get_session_factory(platform_db_url)
-    clock = Clock()
 
-    class Rows:
+    class Rows(RunRows):
         def workflow(self) -> str:
             """Published, and listening for the event `order.paid`."""
-            with sessions.begin() as db:
+            with self.sessions.begin() as db:
                 owner = db.get_one(Tenant, tenant.signup_body["tenant"]["id"])
                 workflow = add_workflow(db, owner, graph=WAIT_GRAPH)
                 db.add(
@@ -56,27 +54,7 @@ def rows(platform_db_url: str, tenant: InProcessApi):
                 )
                 return workflow.id
 
-        def run(self, workflow_id: str, status: str = ExecutionStatus.QUEUED, **columns) -> str:
-            with sessions.begin() as db:
-                execution = add_execution(db, db.get_one(Workflow, workflow_id), clock=clock, status=status)
-                for name, value in columns.items():
-                    setattr(execution, name, value)
-                return execution.id
-
-        def pending_approval(self, run_id: str, node_id: str) -> None:
-            with sessions.begin() as db:
-                db.add(
-                    Approval(
-                        tenant_id=tenant.signup_body["tenant"]["id"],
-                        execution_id=run_id,
-                        node_id=node_id,
-                        token_hash=uuid.uuid4().hex,
-                        approvers={},
-                        expires_at=utcnow() + timedelta(days=1),
-                    )
-                )
-
-    return Rows()
+    return Rows(platform_db_url, tenant.signup_body["tenant"]["id"])
 
 
 def _with_role(tenant: InProcessApi, role: str) -> InProcessApi:

@@ -25,7 +25,6 @@ from sqlalchemy import func, select, update
 from engine.retention import PurgeReport, purge_deleted_workflows
 from platform_api.triggers.service import sync_endpoint
 from store import (
-    Approval,
     AuditEvent,
     Execution,
     ExecutionStatus,
@@ -41,7 +40,7 @@ from tests.conftest import InProcessApi
 from tests.engine.support import platform_db_url as stack_db_url
 from tests.engine.support import prefect_client
 from tests.platform_api.test_auth import _problem
-from tests.platform_rows import Clock, add_execution, add_workflow
+from tests.platform_rows import RunRows, add_workflow
 from tests.support import Api, edge, graph, node
 
 EVENT_GRAPH = {
@@ -63,13 +62,11 @@ WEBHOOK_GRAPH = {
 @pytest.fixture
 def rows(platform_db_url: str, tenant: InProcessApi, api_app):
     """Write published workflows of the tenant and their runs straight into the database."""
-    sessions = get_session_factory(platform_db_url)
-    clock = Clock()
 
-    class Rows:
+    class Rows(RunRows):
         def workflow(self, flow: dict = EVENT_GRAPH) -> str:
             """Published; listening for the event `order.paid` (EVENT_GRAPH) or with a webhook endpoint."""
-            with sessions.begin() as db:
+            with self.sessions.begin() as db:
                 workflow = add_workflow(db, db.get_one(Tenant, tenant.signup_body["tenant"]["id"]), graph=flow)
                 if flow is EVENT_GRAPH:
                     db.add(
@@ -82,50 +79,30 @@ def rows(platform_db_url: str, tenant: InProcessApi, api_app):
         def webhook(self) -> tuple[str, str]:
             """A published webhook workflow: (its id, its endpoint's secret)."""
             workflow_id = self.workflow(WEBHOOK_GRAPH)
-            with sessions.begin() as db:
+            with self.sessions.begin() as db:
                 secret = sync_endpoint(db, api_app.app.state.settings, db.get_one(Workflow, workflow_id), WEBHOOK_GRAPH)
             assert secret
             return workflow_id, secret
 
         def endpoint(self, workflow_id: str) -> str:
             """The webhook endpoint id of a workflow, deleted or not."""
-            with sessions() as db:
+            with self.sessions() as db:
                 return db.scalars(select(WebhookEndpoint.id).where(WebhookEndpoint.workflow_id == workflow_id)).one()
 
         def deployment(self, workflow_id: str) -> str:
-            with sessions() as db:
+            with self.sessions() as db:
                 return db.get_one(Workflow, workflow_id).deployment_id
 
-        def run(self, workflow_id: str, status: str = ExecutionStatus.QUEUED, **columns) -> str:
-            with sessions.begin() as db:
-                execution = add_execution(db, db.get_one(Workflow, workflow_id), clock=clock, status=status)
-                for name, value in columns.items():
-                    setattr(execution, name, value)
-                return execution.id
-
-        def pending_approval(self, run_id: str, node_id: str) -> None:
-            with sessions.begin() as db:
-                db.add(
-                    Approval(
-                        tenant_id=tenant.signup_body["tenant"]["id"],
-                        execution_id=run_id,
-                        node_id=node_id,
-                        token_hash=uuid.uuid4().hex,
-                        approvers={},
-                        expires_at=utcnow() + timedelta(days=1),
-                    )
-                )
-
         def deleted_days_ago(self, workflow_id: str, days: float) -> None:
-            with sessions.begin() as db:
+            with self.sessions.begin() as db:
                 moved = utcnow() - timedelta(days=days)
                 db.execute(update(Workflow).where(Workflow.id == workflow_id).values(deleted_at=moved))
 
         def count(self, table, *conditions) -> int:
-            with sessions() as db:
+            with self.sessions() as db:
                 return db.scalar(select(func.count()).select_from(table).where(*conditions)) or 0
 
-    return Rows()
+    return Rows(platform_db_url, tenant.signup_body["tenant"]["id"])
 
 
 def _with_role(tenant: InProcessApi, role: str) -> InProcessApi:
