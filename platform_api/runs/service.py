@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.prefect_client import prefect_client
@@ -245,19 +245,21 @@ def count_runs(db: Session, *, caller: Caller, filters: schemas.RunFilters, sett
     return counts
 
 
+ACTIVE_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.BATCHED, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
+
+
 def last_change(db: Session, *, caller: Caller) -> tuple[Any, ...]:
-    """Changes when a run of the tenant is added, starts, waits or ends (for the runs list's event stream)."""
-    moving = (ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
-    row = db.execute(
-        select(
-            func.count(),
-            func.max(Execution.created_at),
-            func.max(Execution.started_at),
-            func.max(Execution.ended_at),
-            func.sum(case((Execution.status.in_(moving), 1), else_=0)),
-        ).where(Execution.tenant_id == caller.tenant_id)
-    ).one()
-    return tuple(row)
+    """Changes when a run of the tenant is added, starts, waits or ends (for the runs list's event stream):
+    its newest run and how many of its runs are in each active status, both read through indexes, so that
+    each open stream's poll costs the same with a million ended runs as with none."""
+    newest = db.scalar(select(func.max(Execution.created_at)).where(Execution.tenant_id == caller.tenant_id))
+    active = db.execute(
+        select(Execution.status, func.count())
+        .where(Execution.status.in_(ACTIVE_STATUSES), Execution.tenant_id == caller.tenant_id)
+        .group_by(Execution.status)
+        .order_by(Execution.status)
+    ).all()
+    return newest, tuple(map(tuple, active))
 
 
 def _search(db: Session, caller: Caller, filters: schemas.RunFilters, settings: Settings) -> list[ColumnElement[bool]]:
