@@ -79,10 +79,17 @@ def wait_flow_run(stack, flow_run_id: str, timeout: float = 180) -> dict[str, An
     raise AssertionError(f"flow run {flow_run_id} did not end in {timeout}s: {run['state_type']}")
 
 
-def flow_run_logs(stack, flow_run_id: str) -> str:
+def flow_run_logs(stack, flow_run_id: str, expected: str, timeout: float = 30) -> str:
+    """The flow run's log once it holds `expected`, or as it is after `timeout`: Prefect ships log lines in the
+    background, so they may arrive after the flow run's final state."""
     body = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}}
-    logs = prefect(stack, "POST", "/logs/filter", auth=stack.prefect_auth, json=body).json()
-    return "\n".join(line["message"] for line in logs)
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = prefect(stack, "POST", "/logs/filter", auth=stack.prefect_auth, json=body).json()
+        text = "\n".join(line["message"] for line in logs)
+        if expected in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.5)
 
 
 def executions_of_batch(stack, batch_id: str) -> list[tuple[str, str]]:
@@ -214,7 +221,8 @@ def test_a_forged_batch_id_runs_nothing_of_another_tenants(stack, target_server)
     forged = wait_flow_run(stack, create_flow_run(stack, deployment_id(stack, alices), {"batch_id": batch_id}))
 
     assert forged["state_type"] == "FAILED"
-    assert "is not a batch of this flow run's deployment" in flow_run_logs(stack, forged["id"])
+    refusal = "is not a batch of this flow run's deployment"
+    assert refusal in flow_run_logs(stack, forged["id"], refusal)
     assert executions_of_batch(stack, batch_id) == before
     assert all(step_rows(stack, execution_id) == 0 for execution_id, _ in before)
     assert not [r for r in target_server.requests if r.path == path]
@@ -229,7 +237,8 @@ def test_a_forged_schedule_tick_queues_nothing_for_another_workflow(stack, targe
     forged = wait_flow_run(stack, create_flow_run(stack, deployment_id(stack, alices), {"workflow_id": bobs_workflow}))
 
     assert forged["state_type"] == "FAILED"
-    assert "is not the workflow of this flow run's deployment" in flow_run_logs(stack, forged["id"])
+    refusal = "is not the workflow of this flow run's deployment"
+    assert refusal in flow_run_logs(stack, forged["id"], refusal)
     assert bob.get("/api/v1/runs", params={"workflow_id": bobs_workflow}).json() == []
 
 
