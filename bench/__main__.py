@@ -1,5 +1,8 @@
 """`python -m bench` runs every benchmark on SQLite and PostgreSQL and prints the table;
-`python -m bench throughput` (or latency, capacity, api, fairness) runs one. `--backend sqlite` limits the backends.
+`python -m bench throughput` (or latency, capacity, api, fairness, encryption) runs one. `--backend sqlite` limits
+the backends. `throughput` also runs its Flowyard burst on a second stack with payload encryption off
+(FLOWYARD_KEYS__ENCRYPT_PAYLOADS=false, for this comparison only) and prints the on/off ratio; `encryption` is
+in-process (encrypt/decrypt µs per step value and per step row, next to plain JSON), once for both backends.
 `python -m bench triggers` (or browser_canvas, integration_step) runs a standalone benchmark with its own table.
 
 PostgreSQL is the server at FLOWYARD_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
@@ -12,11 +15,12 @@ import sys
 import time
 import traceback
 
-from bench import benchmarks, raw
+from bench import benchmarks, encryption, raw
 from bench.servers import TargetServer
 from bench.stack import Stack, postgres_available
 
-NAMES = ("throughput", "latency", "capacity", "api", "fairness")
+NAMES = ("throughput", "latency", "capacity", "api", "fairness", "encryption")
+IN_PROCESS = ("encryption",)  # no stack: run once, not per backend
 STANDALONE = (
     "browser_canvas",
     "integration_step",
@@ -31,7 +35,18 @@ HEADER = ("backend", "benchmark", "metric", "Flowyard", "raw: process worker", "
 def run_backend(backend: str, names: list[str]) -> list[tuple]:
     rows: list[tuple] = []
     target = TargetServer()
-    stack = Stack(backend).start()
+    encryption_off: dict | Exception | None = None
+    if "throughput" in names:  # first, on a stack of its own, so that both bursts meet a fresh stack
+        began = time.time()
+        try:
+            encryption_off = benchmarks.throughput_encryption_off(backend, target)
+        except Exception as exc:
+            traceback.print_exc()
+            encryption_off = exc
+        print(
+            f"[{backend}] throughput, encryption off, done in {time.time() - began:.0f} s", file=sys.stderr, flush=True
+        )
+    stack = Stack(backend, **{benchmarks.ENCRYPTION_SETTING: "true"}).start()
     try:
         raw_results = None
         for name in names:
@@ -39,6 +54,7 @@ def run_backend(backend: str, names: list[str]) -> list[tuple]:
             try:
                 if name == "throughput":
                     new, raw_results = benchmarks.throughput(stack, target)
+                    new += benchmarks.encryption_comparison(backend, raw_results["flowyard"], encryption_off)
                 elif name == "latency":
                     in_process = (raw_results or {}).get("raw_in_process") or raw.in_process(
                         stack,
@@ -95,11 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     rows: list[tuple] = []
     began = time.time()
-    for backend in backends:
+    on_stacks = [name for name in names if name not in IN_PROCESS]
+    for backend in backends if on_stacks else []:
         if backend == "postgres" and not postgres_available():
             rows.append((backend, "-", "skipped: PostgreSQL does not answer", "-", "-", "-", ""))
             continue
-        rows.extend(run_backend(backend, names))
+        rows.extend(run_backend(backend, on_stacks))
+    if "encryption" in names:
+        started = time.time()
+        try:
+            new = encryption.run()
+        except Exception as exc:
+            traceback.print_exc()
+            new = [("encryption", "FAILED", "-", "-", "-", f"{type(exc).__name__}: {exc}"[:120])]
+        rows.extend(("in-process", *row) for row in new)
+        print(f"[in-process] encryption done in {time.time() - started:.0f} s", file=sys.stderr, flush=True)
     print(table(rows))
     print(f"\n{len(rows)} figures in {time.time() - began:.0f} s", flush=True)
     return 0

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from bench import raw
 from bench.flowyard_runs import Platform, _epoch, benchmark_graph, chain, node, waiting_graph
-from bench.stack import rss_mb
+from bench.stack import Stack, rss_mb
 from flow_factory.interpreter import FLOW_NAME
 from store import Execution, ExecutionStatus
 
@@ -96,10 +96,14 @@ def hop_summary(rows: list[dict[str, float]]) -> str:
     return "hops p50 (p95) ms: " + ", ".join(parts)
 
 
-def throughput(stack, target) -> list[tuple]:
-    """End-to-end executions/s under a burst of concurrent triggers, against raw Prefect."""
-    size = SIZES[stack.backend]
-    burst, process_runs, in_process_runs = size["burst"], size["raw_process"], size["raw_in_process"]
+ENCRYPTION_SETTING = "FLOWYARD_KEYS__ENCRYPT_PAYLOADS"  # off only for the comparison below, never in production
+ENCRYPTION_TARGET = 0.9  # throughput with payload encryption on >= 90% of off (issue 22)
+
+
+def flowyard_burst(stack, target) -> dict:
+    """A burst of triggers of the benchmark workflow on a fresh tenant: executions/s from the first trigger to the
+    last `ended_at`, and what it cost the three processes."""
+    burst = SIZES[stack.backend]["burst"]
     platform = Platform(stack)
     workflow = platform.publish(benchmark_graph(target.url))
     payloads = [{"key": f"t{i}", "x": 5, "tag": "burst"} for i in range(burst)]
@@ -111,23 +115,40 @@ def throughput(stack, target) -> list[tuple]:
     ended = platform.ended([run_id for run_id, _ in sent])
     last = max(e[1] for e in ended.values())
     completed = sum(e[0] == "completed" for e in ended.values())
-    flowyard = completed / (last - began)
-    batches = len({e[2] for e in ended.values()})
+    return {
+        "per_second": completed / (last - began),
+        "batches": len({e[2] for e in ended.values()}),
+        "accepted_per_second": len(sent) / (accepted - began),
+        "cpu": cpu,
+        "rejected": platform.rejected,
+        "load": load_average(),
+    }
+
+
+def cpu_note(cpu: dict[str, float]) -> str:
+    return f"CPU ms per execution: API {cpu['api']:.1f}, worker {cpu['worker']:.1f}, Prefect {cpu['prefect']:.1f}"
+
+
+def throughput(stack, target) -> list[tuple]:
+    """End-to-end executions/s under a burst of concurrent triggers, against raw Prefect."""
+    size = SIZES[stack.backend]
+    burst, process_runs, in_process_runs = size["burst"], size["raw_process"], size["raw_in_process"]
+    run = flowyard_burst(stack, target)
+    flowyard = run["per_second"]
 
     process = raw.through_process_pool(stack, target.url, process_runs)
     prefect_before = stack.cpu()["prefect"]
     in_process = raw.in_process(stack, target.url, in_process_runs, RAW_IN_PROCESS_CONCURRENCY)
     raw_prefect_cpu = (stack.cpu()["prefect"] - prefect_before) * 1000 / in_process_runs
     notes = [
-        load_average(),
+        run["load"],
         f"{flowyard / process['per_second']:.0f}x process, {flowyard / in_process['per_second']:.1f}x in-process",
-        f"{batches} flow runs",
-        f"triggers accepted at {len(sent) / (accepted - began):.0f}/s",
-        f"CPU ms per execution: API {cpu['api']:.1f}, worker {cpu['worker']:.1f}, Prefect {cpu['prefect']:.1f} "
-        f"(raw in-process: Prefect {raw_prefect_cpu:.0f})",
+        f"{run['batches']} flow runs",
+        f"triggers accepted at {run['accepted_per_second']:.0f}/s",
+        f"{cpu_note(run['cpu'])} (raw in-process: Prefect {raw_prefect_cpu:.0f})",
     ]
-    if platform.rejected:
-        notes.append(f"{platform.rejected} triggers rejected")
+    if run["rejected"]:
+        notes.append(f"{run['rejected']} triggers rejected")
     if in_process["failed"] or process["completed"] < process["n"]:
         notes.append(
             f"raw runs failed: {process['n'] - process['completed']} process, {in_process['failed']} in-process"
@@ -141,7 +162,51 @@ def throughput(stack, target) -> list[tuple]:
             f"{in_process['per_second']:.2f}",
             "; ".join(notes),
         )
-    ], {"raw_process": process, "raw_in_process": in_process}
+    ], {"raw_process": process, "raw_in_process": in_process, "flowyard": run}
+
+
+def throughput_encryption_off(backend: str, target) -> dict:
+    """The Flowyard burst of `throughput` on a stack of its own with payload encryption off
+    (FLOWYARD_KEYS__ENCRYPT_PAYLOADS=false: plain JSON at rest, for this comparison only)."""
+    stack = Stack(backend, **{ENCRYPTION_SETTING: "false"})
+    try:
+        return flowyard_burst(stack.start(), target)
+    finally:
+        stack.stop()  # also when it did not start: its PostgreSQL databases are dropped
+
+
+def encryption_comparison(backend: str, on: dict | None, off: dict | Exception) -> list[tuple]:
+    """The encryption-off row and the on/off ratio, PASS when on >= ENCRYPTION_TARGET of off."""
+    burst = SIZES[backend]["burst"]
+    metric = f"executions/s, burst of {burst}, payload encryption OFF"
+    if isinstance(off, Exception):
+        return [("throughput", metric, "FAILED", "-", "-", f"{type(off).__name__}: {off}"[:120])]
+    notes = [
+        off["load"],
+        f"{ENCRYPTION_SETTING}=false: for this comparison only, never in production",
+        f"{off['batches']} flow runs",
+        f"triggers accepted at {off['accepted_per_second']:.0f}/s",
+        cpu_note(off["cpu"]),
+    ]
+    if off["rejected"]:
+        notes.append(f"{off['rejected']} triggers rejected")
+    rows = [("throughput", metric, f"{off['per_second']:.1f}", "-", "-", "; ".join(notes))]
+    if on is None:
+        return rows
+    ratio = on["per_second"] / off["per_second"]
+    cpu = "; ".join(f"{name} {on['cpu'][name]:.1f} / {off['cpu'][name]:.1f}" for name in ("api", "worker", "prefect"))
+    rows.append(
+        (
+            "throughput",
+            f"payload encryption on / off, executions/s (target >= {ENCRYPTION_TARGET:.0%})",
+            f"{ratio:.2f} {'PASS' if ratio >= ENCRYPTION_TARGET else 'MISS'}",
+            "-",
+            "-",
+            f"on {on['per_second']:.1f}/s, off {off['per_second']:.1f}/s: one burst each, each on a fresh stack "
+            f"(off first); CPU ms per execution on / off: {cpu}",
+        )
+    )
+    return rows
 
 
 def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:

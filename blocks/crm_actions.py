@@ -19,7 +19,7 @@ from crm import records
 from crm.records import CrmError
 from store import DEAL_STAGES, SideEffect, SideEffectStatus
 
-ContactRef = Field(description="The contact: its id, or its email address.")
+ContactRef = Field(description="The contact: its id, or its exact email address.")
 # Spelled out for the config's JSON Schema (an enum of words, as the UI expects); the same as DealStage.
 Stage = Literal["lead", "qualified", "proposal", "negotiation", "won", "lost"]
 assert set(Stage.__args__) == set(DEAL_STAGES)  # type: ignore[attr-defined]
@@ -151,8 +151,12 @@ class ContactFields(ActionInput):
 
 
 class FindContactInput(ActionInput):
-    email: str | None = Field(default=None, description="Find by email address.")
-    phone: str | None = Field(default=None, description="Find by phone number.")
+    email: str | None = Field(
+        default=None, description="Find by email address: exact match (case-insensitive), not part of one."
+    )
+    phone: str | None = Field(
+        default=None, description="Find by phone number: exact match of its + and digits, not part of one."
+    )
     id: str | None = Field(default=None, description="Find by contact id.")
 
 
@@ -370,7 +374,7 @@ ACTIONS = (
     _action(
         "crm.find_contact",
         "Find contact",
-        "Looks a contact up by email, phone or id; outputs found: false when none matches.",
+        "Looks a contact up by exact email, phone or id; outputs found: false when none matches.",
         FindContactInput,
         FindContactOutput,
         {"found": True, "contact": SAMPLE_CONTACT},

@@ -16,66 +16,47 @@ re-wraps it.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from cryptography.exceptions import InvalidTag
+from cachetools import TTLCache
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Engine, create_engine, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.settings import get_settings
 from store import RetiredTenantKey, TenantKey
+from store.db import get_engine, normalise_url
+from store.sealed import (
+    PREFIX,
+    PREFIX_WITH_KEY_ID,
+    DecryptionError,
+    blind_index,
+    install_keyring,
+    is_sealed,
+    seal,
+    unseal,
+)
+from store.sealed import b64 as _b64
+from store.sealed import unb64 as _unb64
 from store.secrets import FIRST_KEY_ID
+from store.vault import KeyVault
 
 if TYPE_CHECKING:
     from core.settings import Settings
 
-PREFIX = "fy1."  # sealed before key ids: with the tenant's first data key
-PREFIX_WITH_KEY_ID = "fy2."  # fy2.<data key id>.<nonce + ciphertext>
+__all__ = ["PREFIX", "PREFIX_WITH_KEY_ID", "DecryptionError", "blind_index", "is_sealed", "seal", "unseal"]
+
 MAC_PREFIX = "fym1."
 MAC_PREFIX_WITH_KEY_ID = "fym2."
-NONCE_BYTES = 12
-
-
-class DecryptionError(Exception):
-    """A sealed value did not open: wrong key (master key changed?) or tampered ciphertext."""
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def seal(key: bytes, plaintext: str, *, aad: str, key_id: str | None = None) -> str:
-    nonce = os.urandom(NONCE_BYTES)
-    body = _b64(nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), aad.encode()))
-    return PREFIX + body if key_id is None else f"{PREFIX_WITH_KEY_ID}{key_id}.{body}"
-
-
-def unseal(key: bytes, token: str, *, aad: str) -> str:
-    if not is_sealed(token):
-        raise DecryptionError("the value is not sealed")
-    try:
-        raw = _unb64(token.rsplit(".", 1)[1])  # base64url has no dots; key ids have none either
-        return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad.encode()).decode()
-    except (InvalidTag, ValueError) as exc:
-        raise DecryptionError("the value does not open with this key") from exc
-
-
-def is_sealed(value: object) -> bool:
-    return isinstance(value, str) and value.startswith((PREFIX, PREFIX_WITH_KEY_ID))
 
 
 def key_id_of(token: str) -> str:
@@ -182,27 +163,71 @@ def _wrap_aad(tenant_id: str) -> str:
     return f"tenant-data-key|{tenant_id}"
 
 
-def _wrap(master_key: str, tenant_id: str, key: bytes) -> str:
-    return seal(master_kek(master_key), _b64(key), aad=_wrap_aad(tenant_id))
+def _kek(master_key: str, tenant_id: str, vault_secret: bytes | None) -> bytes:
+    """What wraps a tenant's data keys: the master key's KEK, mixed with the tenant's vault secret (None:
+    a data key wrapped before the vault, by the master key alone)."""
+    if vault_secret is None:
+        return master_kek(master_key)
+    info = f"tenant-kek-v1|{tenant_id}".encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=vault_secret, info=info).derive(master_kek(master_key))
 
 
-@lru_cache(maxsize=1024)
-def _unwrap(master_key: str, tenant_id: str, wrapped: str) -> bytes:
-    return _unb64(unseal(master_kek(master_key), wrapped, aad=_wrap_aad(tenant_id)))
+def _wrap(master_key: str, tenant_id: str, key: bytes, vault_secret: bytes | None) -> str:
+    return seal(_kek(master_key, tenant_id, vault_secret), _b64(key), aad=_wrap_aad(tenant_id))
 
 
 class _Wrapped(Protocol):
     tenant_id: str
     wrapped_key: str
     master_key_id: str | None
+    vaulted: bool
+
+
+# Opened data keys, for a bounded time: a destroyed (workspace deleted) or replaced key stops being used
+# by every process within the TTL (FLOWYARD_KEYS__CACHE_SECONDS).
+_cache_lock = threading.Lock()
+_opened: TTLCache[tuple[str, str, MasterKeys], bytes] = TTLCache(maxsize=1024, ttl=get_settings().keys.cache_seconds)
+_sealing: TTLCache[str, tuple[str, bytes]] = TTLCache(maxsize=1024, ttl=get_settings().keys.cache_seconds)
+_by_key_id: TTLCache[str, tuple[str, bytes]] = TTLCache(maxsize=4096, ttl=get_settings().keys.cache_seconds)
+
+
+def forget_tenant_keys(tenant_id: str) -> None:
+    """Drop this process's opened keys of a tenant (after a rotation or a deletion)."""
+    with _cache_lock:
+        for name in [name for name in _opened if name[0] == tenant_id]:
+            _opened.pop(name, None)
+        _sealing.pop(tenant_id, None)
+        for key_id in [key_id for key_id, (owner, _) in _by_key_id.items() if owner == tenant_id]:
+            _by_key_id.pop(key_id, None)
+
+
+def _vault() -> KeyVault:
+    return KeyVault(get_settings().keys_vault_url)
+
+
+def _vault_secret(row: _Wrapped) -> bytes | None:
+    if not row.vaulted:
+        return None
+    secret = _vault().secret(row.tenant_id)
+    if secret is None:
+        raise DecryptionError(f"tenant {row.tenant_id}'s keys were destroyed (the workspace was deleted)")
+    return secret
 
 
 def _open(row: _Wrapped, masters: MasterKeys) -> bytes:
+    with _cache_lock:
+        cached = _opened.get((row.tenant_id, row.wrapped_key, masters))
+    if cached is not None:
+        return cached
+    secret = _vault_secret(row)
     for master_key in masters.candidates(row.master_key_id):
         try:
-            return _unwrap(master_key, row.tenant_id, row.wrapped_key)
+            key = _unb64(unseal(_kek(master_key, row.tenant_id, secret), row.wrapped_key, aad=_wrap_aad(row.tenant_id)))
         except DecryptionError:
             continue
+        with _cache_lock:
+            _opened[(row.tenant_id, row.wrapped_key, masters)] = key
+        return key
     raise DecryptionError(
         f"tenant {row.tenant_id}'s data key does not open with the configured master keys "
         f"(it was wrapped by master key {row.master_key_id or 'of before key ids'}): set FLOWYARD_MASTER_KEY, "
@@ -218,22 +243,35 @@ def _masters(master_key: str | MasterKeys) -> MasterKeys:
     return master_key if isinstance(master_key, MasterKeys) else MasterKeys(master_key)
 
 
+def _new_key_row(tenant_id: str, masters: MasterKeys) -> TenantKey:
+    secret = _vault().create(tenant_id)
+    return TenantKey(
+        tenant_id=tenant_id,
+        key_id=_new_key_id(),
+        wrapped_key=_wrap(masters.current, tenant_id, os.urandom(32), secret),
+        master_key_id=masters.current_id,
+        vaulted=True,
+    )
+
+
+def _pending_or_stored_key(db: Session, tenant_id: str) -> TenantKey | None:
+    """The tenant's key row, also when it was made in this session and is not flushed yet."""
+    for pending in db.new:
+        if isinstance(pending, TenantKey) and pending.tenant_id == tenant_id:
+            return pending
+    with db.no_autoflush:
+        return db.get(TenantKey, tenant_id)
+
+
 def tenant_cipher(db: Session, tenant_id: str, *, master_key: str | MasterKeys) -> TenantCipher:
     """The tenant's cipher; creates its data key on first use, in the caller's transaction (a second
     session would wait forever for the caller's SQLite write lock)."""
     masters = _masters(master_key)
-    row = db.get(TenantKey, tenant_id)
+    row = _pending_or_stored_key(db, tenant_id)
     if row is None:
-        key = os.urandom(32)
-        new = TenantKey(
-            tenant_id=tenant_id,
-            key_id=_new_key_id(),
-            wrapped_key=_wrap(masters.current, tenant_id, key),
-            master_key_id=masters.current_id,
-        )
         try:
             with db.begin_nested():
-                db.add(new)
+                db.add(_new_key_row(tenant_id, masters))
         except IntegrityError:  # created concurrently: use that one
             pass
         row = db.get(TenantKey, tenant_id, populate_existing=True)
@@ -249,6 +287,75 @@ def cipher_for(db: Session, tenant_id: str, settings: Settings) -> TenantCipher:
     return tenant_cipher(db, tenant_id, master_key=MasterKeys.of(settings))
 
 
+def destroy_tenant_keys(db: Session, tenant_id: str) -> None:
+    """Crypto-shredding: the tenant's vault secret is destroyed, so its data keys (current and retired, here
+    and in every earlier copy of the database) never open again; their rows go in the caller's transaction."""
+    db.execute(delete(RetiredTenantKey).where(RetiredTenantKey.tenant_id == tenant_id))
+    db.execute(delete(TenantKey).where(TenantKey.tenant_id == tenant_id))
+    _vault().destroy(tenant_id)
+    forget_tenant_keys(tenant_id)
+
+
+# --- payload keys (store.sealed) -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _reader(url: str) -> Engine:
+    """Reads data keys beside a caller's transaction. On SQLite without taking the write lock (the platform
+    engine's transactions take it up front, and the caller may hold it)."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        return create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    return get_engine(url)
+
+
+class SettingsKeyring:
+    """Payload keys for `store.sealed`, under the configured master keys."""
+
+    @property
+    def encrypt(self) -> bool:
+        return get_settings().keys.encrypt_payloads
+
+    def sealing_key(self, session: Session, tenant_id: str) -> tuple[str, bytes]:
+        with _cache_lock:
+            cached = _sealing.get(tenant_id)
+        if cached is not None:
+            return cached
+        masters = MasterKeys.of(get_settings())
+        row = _pending_or_stored_key(session, tenant_id)
+        if row is None:  # added to the caller's transaction (this may run inside its flush)
+            row = _new_key_row(tenant_id, masters)
+            session.add(row)
+        key = (row.key_id, _open(row, masters))
+        with _cache_lock:
+            _sealing[tenant_id] = key
+            _by_key_id[row.key_id] = (tenant_id, key[1])
+        return key
+
+    def index_key(self, session: Session, tenant_id: str) -> bytes:
+        return index_key(session, tenant_id, get_settings())
+
+    def opening_key(self, key_id: str, engine: Engine | None) -> tuple[str, bytes]:
+        with _cache_lock:
+            cached = _by_key_id.get(key_id)
+        if cached is not None:
+            return cached
+        settings = get_settings()
+        url = engine.url.render_as_string(hide_password=False) if engine else settings.platform_database_url
+        with Session(_reader(url)) as db:
+            row: _Wrapped | None = db.scalar(select(TenantKey).where(TenantKey.key_id == key_id))
+            row = row or db.scalar(select(RetiredTenantKey).where(RetiredTenantKey.key_id == key_id))
+        if row is None:
+            raise DecryptionError(f"the data key {key_id} that sealed the value is gone")
+        opened = (row.tenant_id, _open(row, MasterKeys.of(settings)))
+        with _cache_lock:
+            _by_key_id[key_id] = opened
+        return opened
+
+
+install_keyring(SettingsKeyring())  # whoever can reach tenant keys can read and write sealed payloads
+
+
 # --- blind indexes ------------------------------------------------------------------------------
 
 
@@ -257,38 +364,40 @@ def _index_aad(tenant_id: str) -> str:
 
 
 def index_key(db: Session, tenant_id: str, settings: Settings) -> bytes:
-    """The tenant's blind-index key: random, wrapped by the master key beside its data key, and apart from
-    it so that rotating the data key leaves the indexes valid. Created on first use (caller's transaction)."""
+    """The tenant's blind-index key: random, wrapped beside its data key (by the same master key and vault
+    secret), and apart from it so that rotating the data key leaves the indexes valid. Created on first use
+    (caller's transaction)."""
     masters = MasterKeys.of(settings)
     tenant_cipher(db, tenant_id, master_key=masters)  # the key row exists
     row = db.get_one(TenantKey, tenant_id)
     if row.wrapped_index_key is None:
         locked = db.get_one(TenantKey, tenant_id, with_for_update=True, populate_existing=True)
         if locked.wrapped_index_key is None:
-            locked.wrapped_index_key = seal(
-                master_kek(masters.current), _b64(os.urandom(32)), aad=_index_aad(tenant_id)
-            )
+            locked.wrapped_index_key = _wrap_index_key(masters.current, locked, os.urandom(32))
         row = locked
     return _open_index_key(row, masters)
 
 
+def _wrap_index_key(master_key: str, row: TenantKey, index: bytes) -> str:
+    return seal(_kek(master_key, row.tenant_id, _vault_secret(row)), _b64(index), aad=_index_aad(row.tenant_id))
+
+
 def _open_index_key(row: TenantKey, masters: MasterKeys) -> bytes:
+    wrapped = row.wrapped_index_key or ""
+    with _cache_lock:
+        cached = _opened.get((row.tenant_id, wrapped, masters))
+    if cached is not None:
+        return cached
+    secret = _vault_secret(row)
     for master_key in masters.candidates(None):  # made with whichever key was current then
         try:
-            return _unb64(unseal(master_kek(master_key), row.wrapped_index_key or "", aad=_index_aad(row.tenant_id)))
+            key = _unb64(unseal(_kek(master_key, row.tenant_id, secret), wrapped, aad=_index_aad(row.tenant_id)))
         except DecryptionError:
             continue
+        with _cache_lock:
+            _opened[(row.tenant_id, wrapped, masters)] = key
+        return key
     raise DecryptionError(f"tenant {row.tenant_id}'s index key does not open with the configured master keys")
-
-
-@lru_cache(maxsize=4096)
-def _field_key(key: bytes, field: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"flowyard", info=f"fy-bidx-v1|{field}".encode()).derive(key)
-
-
-def blind_index(key: bytes, field: str, value: str) -> str:
-    """The value's keyed hash for `field`: equal values of one field and tenant hash alike, nothing else."""
-    return hmac.new(_field_key(key, field), value.encode(), hashlib.sha256).hexdigest()
 
 
 # --- rotation -----------------------------------------------------------------------------------
@@ -296,17 +405,27 @@ def blind_index(key: bytes, field: str, value: str) -> str:
 
 def rotate_data_key(db: Session, tenant_id: str, *, master_key: str | MasterKeys) -> str:
     """Give the tenant a new data key, in the caller's transaction; the one it replaces is kept as retired
-    (values it sealed still open) until `drop_retired_keys`. Returns the new key's id."""
+    (values it sealed still open) until `drop_retired_keys`. Returns the new key's id. A key wrapped before
+    the vault is replaced by a vaulted one (its index key is wrapped again with the vault secret too)."""
     masters = _masters(master_key)
     tenant_cipher(db, tenant_id, master_key=masters)  # makes the first key if there is none yet
     row = db.get_one(TenantKey, tenant_id, with_for_update=True, populate_existing=True)
     db.add(
         RetiredTenantKey(
-            tenant_id=tenant_id, key_id=row.key_id, wrapped_key=row.wrapped_key, master_key_id=row.master_key_id
+            tenant_id=tenant_id,
+            key_id=row.key_id,
+            wrapped_key=row.wrapped_key,
+            master_key_id=row.master_key_id,
+            vaulted=row.vaulted,
         )
     )
-    row.key_id = _new_key_id()
-    row.wrapped_key, row.master_key_id = _wrap(masters.current, tenant_id, os.urandom(32)), masters.current_id
+    index = _open_index_key(row, masters) if row.wrapped_index_key else None
+    secret = _vault().create(tenant_id)
+    row.key_id, row.vaulted = _new_key_id(), True
+    row.wrapped_key, row.master_key_id = _wrap(masters.current, tenant_id, os.urandom(32), secret), masters.current_id
+    if index is not None:
+        row.wrapped_index_key = _wrap_index_key(masters.current, row, index)
+    forget_tenant_keys(tenant_id)
     return row.key_id
 
 
@@ -341,9 +460,8 @@ def _rewrap(
     while rows := _stale_keys(db, model, previous_ids, limit=batch):
         for row in rows:
             if isinstance(row, TenantKey) and row.wrapped_index_key:
-                index = _b64(_open_index_key(row, masters))
-                row.wrapped_index_key = seal(master_kek(masters.current), index, aad=_index_aad(row.tenant_id))
-            row.wrapped_key = _wrap(masters.current, row.tenant_id, _open(row, masters))
+                row.wrapped_index_key = _wrap_index_key(masters.current, row, _open_index_key(row, masters))
+            row.wrapped_key = _wrap(masters.current, row.tenant_id, _open(row, masters), _vault_secret(row))
             row.master_key_id = masters.current_id
         db.commit()
         done += len(rows)

@@ -235,7 +235,7 @@ async def call(block: HttpAuthConnection | None, data: HttpRequestConfig, ctx: A
         headers.update(await block.headers())
     reply = await _send(request, data, headers, allowed)
     if reply.truncated:
-        ctx.logger.warning("%s: response body cut at %d bytes", request, MAX_BODY_BYTES)
+        ctx.logger.warning("%s response body cut at %d bytes", data.method, MAX_BODY_BYTES)  # the URL may hold data
     output = {
         "status_code": reply.status_code,
         "headers": {name.lower(): value for name, value in reply.headers.items()},

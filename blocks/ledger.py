@@ -20,6 +20,7 @@ from blocks.base import ActionContext
 from blocks.runtime import platform_sessions
 from core.errors import ErrorKind, Permanent, StepFailure
 from store import SideEffect, SideEffectStatus, utcnow
+from store.sealed import seal_as
 
 
 async def once(ctx: ActionContext, action: str, send: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
@@ -70,6 +71,7 @@ def _claim(tenant_id: str, key: str, action: str) -> SideEffect | None:
 def _settle(tenant_id: str, key: str, status: str | None, result: dict[str, Any] | None) -> None:
     where = (SideEffect.tenant_id == tenant_id, SideEffect.key == key)
     with platform_sessions().begin() as db:
+        seal_as(db, tenant_id)
         if status is None:
             db.execute(delete(SideEffect).where(*where))
         else:

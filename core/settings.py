@@ -6,13 +6,16 @@ Nested groups use a double underscore: `FLOWYARD_API__PORT=8080`.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 PLACEHOLDER_MASTER_KEY = "flowyard-development-master-key-change-me"
 MAKE_MASTER_KEY = 'python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"'
@@ -47,7 +50,15 @@ class ApiSettings(BaseModel):
     reset_requests_per_address: int = Field(
         20, ge=1, description="Password-reset requests from one client address within the login window before 429."
     )
-    public_url: str | None = Field(None, description="URL users reach the API at; defaults to http://host:port.")
+    public_url: str | None = Field(
+        None, description="URL users reach the API at; defaults to http://host:port, https:// with a TLS_CERT."
+    )
+    tls_cert: Path | None = Field(
+        None,
+        description="PEM certificate (chain) `flowyard up` serves the API and the builder with, over HTTPS only "
+        "and with HSTS; set with FLOWYARD_API__TLS_KEY. Unset: plain HTTP (TLS ends at a proxy or Ingress).",
+    )
+    tls_key: Path | None = Field(None, description="PEM private key (unencrypted) of FLOWYARD_API__TLS_CERT.")
     tenant_role: bool = Field(
         True,
         description="On PostgreSQL, run an authenticated request's transactions as the flowyard_tenant role, "
@@ -56,6 +67,16 @@ class ApiSettings(BaseModel):
     metrics_token: SecretStr | None = Field(
         None, description="Bearer token GET /metrics asks for; unset, /metrics is open (keep it off the internet)."
     )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ApiSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError(
+                "FLOWYARD_API__TLS_CERT and FLOWYARD_API__TLS_KEY go together: set both to serve HTTPS, or neither"
+            )
+        if self.tls_cert and self.public_url and not self.public_url.startswith("https://"):
+            raise ValueError("FLOWYARD_API__PUBLIC_URL must be an https:// URL when FLOWYARD_API__TLS_CERT is set")
+        return self
 
 
 class PrefectSettings(BaseModel):
@@ -69,6 +90,11 @@ class PrefectSettings(BaseModel):
         "defaults to SQLite under FLOWYARD_HOME/prefect.",
     )
     start_server: bool = Field(True, description="Whether `flowyard up` starts a local Prefect server.")
+    internal_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (JSON list) production may reach the Prefect API at over plain http, because they are "
+        'reached only inside the cluster, e.g. ["prefect-server.flowyard.svc"]; any other host needs https.',
+    )
     auth_string: SecretStr | None = Field(
         None,
         description="Prefect API auth string (`user:password`, HTTP Basic) the Prefect server requires and every "
@@ -319,6 +345,27 @@ class EgressSettings(BaseModel):
         return entries
 
 
+class KeySettings(BaseModel):
+    vault_url: str | None = Field(
+        None,
+        description="The key vault: one secret per workspace that its data keys are wrapped with, kept apart "
+        "from the platform database so that deleting a workspace makes its data unreadable in backups too "
+        "(SQLAlchemy URL; defaults to SQLite at FLOWYARD_HOME/key-vault.db). Back it up on its own, briefly.",
+    )
+    cache_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="How long a process keeps a workspace's opened data keys: a rotated or destroyed key stops "
+        "sealing or opening in every process within this time.",
+    )
+    encrypt_payloads: bool = Field(
+        True,
+        description="Seal workflow data (graphs, run inputs, step data, CRM records) with the workspace's data "
+        "key. Off only for the benchmark's before/after comparison: never in production.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOWYARD_", env_nested_delimiter="__", extra="ignore")
 
@@ -327,7 +374,14 @@ class Settings(BaseSettings):
     )
     home: Path = Field(Path(".flowyard"), description="Directory holding all local state (databases, logs).")
     database_url: str | None = Field(
-        None, description="Platform database (SQLAlchemy URL); defaults to SQLite at FLOWYARD_HOME/platform.db."
+        None,
+        description="Platform database (SQLAlchemy URL); defaults to SQLite at FLOWYARD_HOME/platform.db. In "
+        "production a PostgreSQL URL must verify the server: `sslmode=verify-full` and a CA (FLOWYARD_DATABASE_CA).",
+    )
+    database_ca: Path | None = Field(
+        None,
+        description="CA certificate (PEM) the PostgreSQL platform database's certificate is verified against: "
+        "added to FLOWYARD_DATABASE_URL as `sslrootcert`, with `sslmode=verify-full` unless it names a mode.",
     )
     master_key: SecretStr = Field(
         SecretStr(PLACEHOLDER_MASTER_KEY),
@@ -360,6 +414,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings, description="How long workspaces' runs, payloads and logs are kept."
     )
+    keys: KeySettings = Field(default_factory=KeySettings, description="Workspace data keys and the key vault.")
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
@@ -368,6 +423,8 @@ class Settings(BaseSettings):
                 "FLOWYARD_MASTER_KEY must be 32 random bytes, base64-encoded, in production; "
                 f"make one with: {MAKE_MASTER_KEY}"
             )
+        if self.environment == "production" and not self.keys.encrypt_payloads:
+            raise ValueError("FLOWYARD_KEYS__ENCRYPT_PAYLOADS=false is for the benchmark only, never for production")
         return self
 
     @model_validator(mode="after")
@@ -383,13 +440,41 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _database_ca_once(self) -> Settings:
+        if self.database_ca and self.database_url and "sslrootcert" in make_url(self.database_url).query:
+            raise ValueError(
+                "FLOWYARD_DATABASE_URL names an sslrootcert and FLOWYARD_DATABASE_CA is set: give the CA once"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tls_in_transit_in_production(self) -> Settings:
+        """In production, connections that leave the host are TLS with a verified server (docs/encryption.md)."""
+        if self.environment == "production":
+            problem = database_tls_problem(self.platform_database_url) or prefect_tls_problem(
+                self.prefect_api_url, self.prefect.internal_hosts
+            )
+            if problem:
+                raise ValueError(problem)
+        return self
+
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
 
     @property
     def platform_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.home_dir / 'platform.db'}"
+        url = self.database_url or f"sqlite:///{self.home_dir / 'platform.db'}"
+        if self.database_ca is None or not is_postgres(url):
+            return url
+        parsed = make_url(url)
+        verify = {"sslrootcert": str(self.database_ca), "sslmode": parsed.query.get("sslmode", "verify-full")}
+        return parsed.update_query_dict(verify).render_as_string(hide_password=False)
+
+    @property
+    def keys_vault_url(self) -> str:
+        return self.keys.vault_url or f"sqlite:///{self.home_dir / 'key-vault.db'}"
 
     @property
     def prefect_api_url(self) -> str:
@@ -407,7 +492,55 @@ class Settings(BaseSettings):
 
     @property
     def api_public_url(self) -> str:
-        return self.api.public_url or f"http://{self.api.host}:{self.api.port}"
+        scheme = "https" if self.api.tls_cert else "http"
+        return self.api.public_url or f"{scheme}://{self.api.host}:{self.api.port}"
+
+
+def is_postgres(url: str) -> bool:
+    return make_url(url).get_backend_name() in ("postgresql", "postgres")
+
+
+def database_tls_problem(url: str) -> str | None:
+    """Why a platform database URL is not verified TLS (production), or None. SQLite is a local file."""
+    if not is_postgres(url):
+        return None
+    query = make_url(url).query
+    if query.get("sslmode") != "verify-full":
+        mode = f"sslmode={query['sslmode']}" if "sslmode" in query else "no sslmode"
+        return (
+            f"FLOWYARD_DATABASE_URL has {mode}: in production PostgreSQL must be reached over TLS with its "
+            "certificate verified; set FLOWYARD_DATABASE_CA to the server's CA certificate (it adds "
+            "sslmode=verify-full), or put sslmode=verify-full and sslrootcert= in the URL"
+        )
+    if "sslrootcert" not in query:
+        return (
+            "FLOWYARD_DATABASE_URL has sslmode=verify-full but no CA: set FLOWYARD_DATABASE_CA to the PostgreSQL "
+            "server's CA certificate (or add sslrootcert= to the URL)"
+        )
+    return None
+
+
+def prefect_tls_problem(api_url: str, internal_hosts: list[str]) -> str | None:
+    """Why the Prefect API URL may not be used in production, or None: it must be https, or plain http to
+    this host (loopback) or to a host named in FLOWYARD_PREFECT__INTERNAL_HOSTS."""
+    url = urlsplit(api_url)
+    host = (url.hostname or "").lower()
+    if url.scheme == "https" or (
+        url.scheme == "http" and (_is_loopback(host) or host in {name.lower() for name in internal_hosts})
+    ):
+        return None
+    return (
+        f"FLOWYARD_PREFECT__API_URL is plain {url.scheme} to {host}: in production the Prefect API and its auth "
+        "string must travel over TLS; use an https URL, or, if that host is reached only inside the cluster, "
+        f'name it in FLOWYARD_PREFECT__INTERNAL_HOSTS, e.g. ["{host}"]'
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache

@@ -2,19 +2,30 @@
 and, in the same transaction, adds the outbox row (`crm.<type>.<created|updated|deleted>` with the
 record before and after) that data-change triggers are dispatched from. The caller commits.
 A test run's writes pass `test_data=True`: a record it creates is marked as test data, and the outbox
-row of any change it makes is too, so no data-change trigger fires for it."""
+row of any change it makes is too, so no data-change trigger fires for it.
+
+A contact's email and phone are sealed at rest (`store.sealed`), so SQL cannot compare them: each write also
+sets their blind indexes (`email_index`, `phone_index`: HMAC-SHA256 of the normalised value under the
+tenant's index key, `contact_index`), and every lookup by email or phone goes through them
+(`contact_match`). Lookups are therefore exact-match (after normalisation), never substring."""
 
 from __future__ import annotations
 
+import logging
+import string
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, NoReturn
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, delete, false, or_, select
+from sqlalchemy.orm import Session, load_only
 
 from core import checks
 from store import DEAL_STAGES, CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag, DealStage, Outbox, utcnow
+from store.sealed import tenant_blind_index
+
+log = logging.getLogger(__name__)
 
 CrmRecord = CrmContact | CrmCompany | CrmDeal | CrmActivity
 RECORD_TYPES: dict[str, type[CrmRecord]] = {
@@ -32,6 +43,9 @@ FIELDS = {
 ACTIVITY_KINDS = ("note", "call", "email", "meeting", "sms", "task")
 CLOSED_STAGES = (DealStage.WON, DealStage.LOST)
 Op = Literal["create", "update", "delete"]
+IndexedField = Literal["email", "phone"]
+INDEXED_FIELDS: tuple[IndexedField, ...] = ("email", "phone")
+INDEX_COLUMNS = frozenset(f"{field}_index" for field in INDEXED_FIELDS)  # internal: never in a snapshot
 _TOPIC = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
@@ -72,7 +86,7 @@ def write(
         for name, value in changed.items():
             if name != "tags":
                 setattr(record, name, value)
-        if hasattr(record, "updated_at") and changed:
+        if hasattr(record, "updated_at") and set(changed) - INDEX_COLUMNS:  # an index filled in is no change
             record.updated_at = utcnow()
     else:
         db.delete(record)
@@ -102,9 +116,13 @@ def _changed(before: dict | None, after: dict | None) -> bool:
 
 
 def snapshot(db: Session, record_type: str, record: Any) -> dict[str, Any]:
-    """A record as JSON: what the outbox, the API and the nodes show."""
+    """A record as JSON: what the outbox, the API and the nodes show (never the blind indexes)."""
     columns = record.__table__.columns.keys()
-    data = {name: _json_value(getattr(record, name)) for name in columns if name != "tenant_id"}
+    data = {
+        name: _json_value(getattr(record, name))
+        for name in columns
+        if name != "tenant_id" and name not in INDEX_COLUMNS
+    }
     if record_type == "contact":
         data["tags"] = sorted(db.scalars(select(CrmTag.name).where(CrmTag.contact_id == record.id)))
     return data
@@ -155,11 +173,17 @@ def _clean(db: Session, tenant_id: str, record_type: str, values: dict[str, Any]
     for name in ("contact_id", "company_id", "deal_id"):
         if values.get(name):
             _require(db, tenant_id, name.removesuffix("_id"), values[name], field=name)
+    if record_type == "contact":
+        for field in INDEXED_FIELDS:
+            if field in values:  # the index follows its value: set, changed or cleared with it
+                values[f"{field}_index"] = contact_index(db, tenant_id, field, values[field])
     if record_type == "contact" and values.get("email"):
-        clash = db.scalar(
-            select(CrmContact.id).where(CrmContact.tenant_id == tenant_id, CrmContact.email == values["email"])
-        )
-        if clash and (record is None or clash != record.id):
+        clashes = db.scalars(
+            select(CrmContact.id).where(
+                CrmContact.tenant_id == tenant_id, contact_match(db, tenant_id, "email", values["email"])
+            )
+        ).all()
+        if any(record is None or clash != record.id for clash in clashes):
             raise CrmError(
                 409,
                 f"a contact with email {values['email']} already exists",
@@ -260,16 +284,136 @@ def get(db: Session, tenant_id: str, record_type: str, record_id: str) -> Any:
 def find_contact(
     db: Session, tenant_id: str, *, email: str | None = None, phone: str | None = None, ref: str | None = None
 ) -> CrmContact | None:
-    """By email, by phone, or by `ref`: an id or an email address."""
+    """By email, by phone (exact match, through the blind indexes), or by `ref`: an id or an email address."""
     if ref:
         return find_contact(db, tenant_id, email=ref) if "@" in ref else get(db, tenant_id, "contact", ref)
     query = select(CrmContact).where(CrmContact.tenant_id == tenant_id)
     if email:
-        return db.scalar(query.where(CrmContact.email == email.strip().lower()))
+        return db.scalars(
+            query.where(contact_match(db, tenant_id, "email", email)).order_by(CrmContact.created_at)
+        ).first()
     if phone:
         try:
             phone = checks.phone_number(phone)
         except ValueError:
             return None
-        return db.scalars(query.where(CrmContact.phone == phone).order_by(CrmContact.created_at)).first()
+        return db.scalars(
+            query.where(contact_match(db, tenant_id, "phone", phone)).order_by(CrmContact.created_at)
+        ).first()
     return None
+
+
+# --- blind indexes of email and phone ---------------------------------------------------------
+
+
+def normalise_email(value: str) -> str:
+    """An email as its blind index sees it: NFKC, surrounding blanks stripped, lower-case."""
+    return unicodedata.normalize("NFKC", value).strip().lower()
+
+
+def normalise_phone(value: str) -> str:
+    """A phone number as its blind index sees it: its '+' and digits only (after NFKC, so full-width digits
+    count). The `phonenumbers` package is not installed, so numbers are not parsed: a national number
+    (0151 23456789) and its international form (+49 151 23456789) index apart. Stored numbers are E.164
+    already (`core.checks.phone_number`), and a channel prefix (whatsapp:) is dropped, so whatsapp:+4915123456789
+    and +4915123456789 index alike."""
+    return "".join(c for c in unicodedata.normalize("NFKC", value) if c == "+" or c in string.digits)
+
+
+_NORMALISE: dict[IndexedField, Callable[[str], str]] = {"email": normalise_email, "phone": normalise_phone}
+
+
+def contact_index(db: Session, tenant_id: str, field: IndexedField, value: str | None) -> str | None:
+    """The blind index of a contact's email or phone (None for none): HMAC-SHA256 of the normalised value
+    under the tenant's index key, as `crm_contacts.email_index` / `phone_index` hold it."""
+    if value is None:
+        return None
+    return tenant_blind_index(db, tenant_id, f"crm_contacts.{field}", _NORMALISE[field](value))
+
+
+def _as_stored(field: IndexedField, value: str) -> str:
+    """A looked-up value checked as a write checks it (00 49… becomes +49…), or as typed when it is not valid."""
+    try:
+        return str(_CHECKS[field](value))
+    except ValueError:
+        return value
+
+
+def contact_match(db: Session, tenant_id: str, field: IndexedField, value: str) -> ColumnElement[bool]:
+    """The tenant's contacts whose email (or phone) is `value`: an exact match of the normalised value,
+    through the blind index. Contacts written before the indexes existed (value set, index NULL, until
+    `backfill_contact_indexes` reaches them) are opened and compared here, so that they are found meanwhile."""
+    normalised = _NORMALISE[field](_as_stored(field, value))
+    if not normalised:
+        return false()
+    index = tenant_blind_index(db, tenant_id, f"crm_contacts.{field}", normalised)
+    column, index_column = _columns(field)
+    unindexed = db.execute(
+        select(CrmContact.id, column).where(
+            CrmContact.tenant_id == tenant_id, index_column.is_(None), column.is_not(None)
+        )
+    ).all()
+    legacy = [row[0] for row in unindexed if _NORMALISE[field](row[1]) == normalised]
+    return or_(index_column == index, CrmContact.id.in_(legacy)) if legacy else index_column == index
+
+
+def _columns(field: IndexedField) -> tuple[Any, Any]:
+    return (
+        (CrmContact.email, CrmContact.email_index) if field == "email" else (CrmContact.phone, CrmContact.phone_index)
+    )
+
+
+def backfill_contact_indexes(db: Session, tenant_id: str, limit: int) -> int:
+    """Fills `email_index` / `phone_index` of up to `limit` of the tenant's contacts whose email or phone is
+    set but not indexed (rows written before migration 0019); returns how many it filled. The caller commits
+    (the re-encryption job calls it in bounded batches until it returns 0).
+
+    A contact whose normalised email another contact of the tenant already has (possible only for rows that
+    differed before normalisation) keeps a NULL email index, is logged and is not counted: `contact_match`
+    still finds it, and the unique index is never violated."""
+    missing = or_(
+        and_(CrmContact.email.is_not(None), CrmContact.email_index.is_(None)),
+        and_(CrmContact.phone.is_not(None), CrmContact.phone_index.is_(None)),
+    )
+    contacts = db.scalars(
+        select(CrmContact)
+        .options(
+            load_only(
+                CrmContact.tenant_id,
+                CrmContact.email,
+                CrmContact.phone,
+                CrmContact.email_index,
+                CrmContact.phone_index,
+            )
+        )
+        .where(CrmContact.tenant_id == tenant_id, missing)
+        .order_by(CrmContact.created_at, CrmContact.id)
+        .limit(limit)
+    ).all()
+    wanted = {
+        c.id: contact_index(db, tenant_id, "email", c.email)
+        for c in contacts
+        if c.email is not None and c.email_index is None
+    }
+    taken = set(
+        db.scalars(
+            select(CrmContact.email_index).where(
+                CrmContact.tenant_id == tenant_id, CrmContact.email_index.in_({i for i in wanted.values() if i})
+            )
+        )
+    )
+    filled = 0
+    for contact in contacts:
+        index = wanted.get(contact.id)
+        if index is not None and index in taken:
+            log.warning(
+                "contact %s of tenant %s has the email of another contact: left unindexed", contact.id, tenant_id
+            )
+        elif index is not None:
+            contact.email_index = index
+            taken.add(index)
+        if contact.phone is not None and contact.phone_index is None:
+            contact.phone_index = contact_index(db, tenant_id, "phone", contact.phone)
+        filled += contact.email_index is not None or contact.email is None
+    db.flush()
+    return filled

@@ -11,11 +11,13 @@ and for a workflow deleted after the execution was accepted.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from store import ConflictPolicy, Execution, ExecutionStatus, Tenant, Workflow, utcnow
+from store.sealed import sealing_for
 
 IN_FLIGHT = (ExecutionStatus.BATCHED, ExecutionStatus.RUNNING)
 DELETED = {
@@ -75,10 +77,19 @@ def admit(db: Session, queued: list[Execution], *, default_max_running: int | No
         per_tenant[execution.tenant_id] += 1
         admitted.append(execution)
     for ids, error in ((skipped, SKIPPED), (deleted, DELETED)):
-        if ids:
+        _cancel(db, [e for e in queued if e.id in set(ids)], error)
+    return admitted
+
+
+def _cancel(db: Session, executions: list[Execution], error: dict[str, Any]) -> None:
+    """Cancel these queued executions with `error`, sealed for each one's tenant."""
+    by_tenant: dict[str, list[str]] = {}
+    for execution in executions:
+        by_tenant.setdefault(execution.tenant_id, []).append(execution.id)
+    for tenant_id, ids in by_tenant.items():
+        with sealing_for(db, tenant_id):
             db.execute(
                 update(Execution)
                 .where(Execution.id.in_(ids), Execution.status == ExecutionStatus.QUEUED)
                 .values(status=ExecutionStatus.CANCELLED, error=error, ended_at=utcnow())
             )
-    return admitted

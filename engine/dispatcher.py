@@ -35,7 +35,7 @@ from typing import Any, TypeVar, cast
 
 from prefect.client.orchestration import SyncPrefectClient
 from sqlalchemy import CursorResult, Result, distinct, func, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from core import prefect_client as prefect_retries
 from core.prefect_client import prefect_client
@@ -147,7 +147,10 @@ def fair_candidates(
         in_turn.append((turns[tenant_id], created_at, id))
     chosen = [id for _, _, id in sorted(in_turn)[:limit]]
     oldest_first = (Execution.created_at, Execution.id)
-    return list(db.scalars(select(Execution).where(Execution.id.in_(chosen)).order_by(*oldest_first)))
+    payloads = defer(Execution.input), defer(Execution.error)  # sealed, and not the dispatcher's to read
+    return list(
+        db.scalars(select(Execution).where(Execution.id.in_(chosen)).order_by(*oldest_first).options(*payloads))
+    )
 
 
 def claim_batches(

@@ -4,7 +4,8 @@ Operators see it in the Prefect UI as `flowyard-maintenance/hourly-retention` (t
 `flowyard-system`, `retention`), in the Flowyard work pool on a queue of its own; each flow run applies every
 workspace's retention policy (`engine.retention.purge_expired`) and logs what it purged. `flowyard up` and
 `flowyard worker` create or update the deployment; an operator may also run it from the Prefect UI at once,
-or run the purge in the foreground with `flowyard maintenance run`.
+or run the purge in the foreground with `flowyard maintenance run`. Creating it creates the other system
+deployment beside it too: `flowyard-reencrypt/on-key-rotation` (`engine.reencrypt`), which key rotations start.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from prefect.client.schemas.actions import DeploymentScheduleCreate
 from prefect.client.schemas.schedules import IntervalSchedule
 
 from core.settings import get_settings
-from engine.publish import ensure_work_pool, ensure_work_queue
+from engine.publish import ensure_system_deployment
+from engine.reencrypt import ensure_reencrypt_deployment
 from engine.retention import SYSTEM_TAG, purge_expired
 
 MAINTENANCE_FLOW = "flowyard-maintenance"
 DEPLOYMENT_NAME = "hourly-retention"
 ENTRYPOINT = "engine.maintenance.flowyard_maintenance"
-WORK_QUEUE = "flowyard-system"
 TAGS = ["flowyard", SYSTEM_TAG, "retention"]
 INTERVAL = timedelta(hours=1)
 
@@ -41,22 +42,18 @@ async def flowyard_maintenance() -> dict[str, int]:
 
 
 def ensure_maintenance_deployment(client: SyncPrefectClient, *, work_pool: str) -> UUID:
-    """Create or update the hourly deployment (one flow run at a time: a slow purge never overlaps the next)."""
-    ensure_work_pool(client, work_pool)
-    ensure_work_queue(client, work_pool, WORK_QUEUE, 1)
-    flow_id = client.create_flow_from_name(MAINTENANCE_FLOW)
-    return client.create_deployment(
-        flow_id,
-        DEPLOYMENT_NAME,
+    """Create or update the hourly deployment (one flow run at a time: a slow purge never overlaps the next),
+    and the re-encryption deployment the same worker runs (`flowyard up` and `flowyard worker` call this)."""
+    ensure_reencrypt_deployment(client, work_pool=work_pool)
+    return ensure_system_deployment(
+        client,
+        work_pool=work_pool,
+        flow_name=MAINTENANCE_FLOW,
+        name=DEPLOYMENT_NAME,
         entrypoint=ENTRYPOINT,
-        work_pool_name=work_pool,
-        work_queue_name=WORK_QUEUE,
-        concurrency_limit=1,
         tags=TAGS,
         description="Flowyard's retention: every hour, deletes each workspace's runs, step payloads, outbox "
         "snapshots, notifications and Prefect flow runs (with their logs) older than its policy, in bounded batches.",
-        parameter_openapi_schema={"title": "Parameters", "type": "object", "properties": {}},
-        enforce_parameter_schema=True,
-        paused=False,
+        parameters={},
         schedules=[DeploymentScheduleCreate(schedule=IntervalSchedule(interval=INTERVAL), active=True, slug="hourly")],
     )

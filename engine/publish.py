@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import SyncPrefectClient
@@ -75,6 +76,46 @@ def ensure_work_queue(client: SyncPrefectClient, work_pool: str, queue: str, lim
         if existing.concurrency_limit != limit:
             client.update_work_queue(existing.id, concurrency_limit=limit)
     _queues_seen.add(key)
+
+
+SYSTEM_QUEUE = "flowyard-system"  # Flowyard's own flows (maintenance, re-encryption): one flow run at a time
+
+
+def ensure_system_deployment(
+    client: SyncPrefectClient,
+    *,
+    work_pool: str,
+    flow_name: str,
+    name: str,
+    entrypoint: str,
+    tags: list[str],
+    description: str,
+    parameters: dict[str, Any],
+    schedules: list[DeploymentScheduleCreate] | None = None,
+) -> UUID:
+    """Create or update a deployment of one of Flowyard's own flows, on the system queue of the Flowyard work
+    pool (one flow run at a time); `parameters` is its JSON Schema's properties, all required."""
+    ensure_work_pool(client, work_pool)
+    ensure_work_queue(client, work_pool, SYSTEM_QUEUE, 1)
+    return client.create_deployment(
+        client.create_flow_from_name(flow_name),
+        name,
+        entrypoint=entrypoint,
+        work_pool_name=work_pool,
+        work_queue_name=SYSTEM_QUEUE,
+        concurrency_limit=1,
+        tags=tags,
+        description=description,
+        parameter_openapi_schema={
+            "title": "Parameters",
+            "type": "object",
+            "properties": parameters,
+            "required": list(parameters),
+        },
+        enforce_parameter_schema=True,
+        paused=False,
+        schedules=schedules or [],
+    )
 
 
 def schedule_creates(workflow_id: str, schedules: list[BaseModel], *, active: bool) -> list[DeploymentScheduleCreate]:

@@ -56,6 +56,7 @@ from store import (
     utcnow,
 )
 from store.db import get_session_factory
+from store.sealed import seal_as
 from store.workflows import TRASH_DAYS
 
 PREFECT_DELETE_LIMIT = 50  # Prefect's POST /flow_runs/bulk_delete deletes at most 50 flow runs per call
@@ -125,6 +126,7 @@ class TenantPurge:
             self._ended_runs(self.policy.step_payload_days).where(Execution.payload_cleared_at.is_(None))
         ).all()
         if ids:
+            seal_as(db, self.tenant_id)
             db.execute(update(StepResult).where(StepResult.execution_id.in_(ids)).values(input=null(), output=null()))
             db.execute(update(Execution).where(Execution.id.in_(ids)).values(input={}, payload_cleared_at=self.now))
             db.execute(delete(RunSearchKey).where(RunSearchKey.execution_id.in_(ids)))  # nothing left to find

@@ -9,8 +9,9 @@ This worker is a `BaseWorker` of its own type ("flowyard") that runs each flow r
   dispatcher wakes it as soon as it has created flow runs (`engine.wakeup`), so a new batch
   starts within tens of milliseconds, and it polls again as soon as a slot frees up after a poll that
   found more flow runs than free slots; the regular poll is the fallback.
-- Flows: a flow run of the pool runs the flow its deployment names: the interpreter, or the hourly
-  `flowyard-maintenance` flow (`engine.maintenance`, retention).
+- Flows: a flow run of the pool runs the flow its deployment names: the interpreter, the hourly
+  `flowyard-maintenance` flow (`engine.maintenance`, retention), or `flowyard-reencrypt` (`engine.reencrypt`,
+  a workspace's data sealed again after a key rotation).
 - Start-up: no suspension observer per flow run (see `_no_suspension_observer`).
 - Cancellation: every `CANCEL_POLL_SECONDS` it asks Prefect which of its flow runs are
   `Cancelling` (cancelled from the UI or API). A running one has its asyncio task cancelled and
@@ -67,6 +68,7 @@ from core.prefect_client import api_settings
 from core.settings import get_settings
 from engine import wakeup
 from engine.maintenance import MAINTENANCE_FLOW, flowyard_maintenance
+from engine.reencrypt import REENCRYPT_FLOW, flowyard_reencrypt
 from flow_factory.interpreter import graph_interpreter
 
 if TYPE_CHECKING:
@@ -141,7 +143,11 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
     def __init__(self, *args: Any, flow: Flow[..., Any] = graph_interpreter, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._flow = flow
-        self._flows: dict[str, Flow[..., Any]] = {flow.name: flow, MAINTENANCE_FLOW: flowyard_maintenance}
+        self._flows: dict[str, Flow[..., Any]] = {
+            flow.name: flow,
+            MAINTENANCE_FLOW: flowyard_maintenance,
+            REENCRYPT_FLOW: flowyard_reencrypt,
+        }
         self._flow_names: dict[uuid.UUID, str] = {}  # flow id -> name, asked of Prefect once per flow
         self._active: dict[uuid.UUID, tuple[asyncio.Task[FlowyardWorkerResult], RunControl]] = {}
         self._woken = asyncio.Event()  # set: poll Prefect now (see `poll_when_woken`)
@@ -218,7 +224,7 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
         return FlowyardWorkerResult(identifier=str(flow_run.id), status_code=0)
 
     async def _flow_for(self, flow_run: FlowRun) -> Flow[..., Any]:
-        """The flow a flow run's deployment runs: the interpreter, or the maintenance flow (by the flow's name)."""
+        """The flow a flow run's deployment runs: the interpreter, or a system flow (by the flow's name)."""
         name = self._flow_names.get(flow_run.flow_id)
         if name is None:
             name = self._flow_names[flow_run.flow_id] = (await self.client.read_flow(flow_run.flow_id)).name

@@ -15,7 +15,10 @@ the database) to Prefect and to the platform database:
 - the parameters are not trusted: anyone with the Prefect API can create a flow run of any deployment with
   any `batch_id` or `workflow_id`. A flow run runs only its own deployment's batches and workflow (else it
   fails, touching nothing), and only executions still waiting for their batch: a second flow run of the
-  batch (a replay, the Prefect UI's "Retry") runs no step again.
+  batch (a replay, the Prefect UI's "Retry") runs no step again;
+- Prefect gets no payload (`core.payload_free`): the only parameter is an id, nothing is persisted as a
+  result, log lines name runs, nodes and error classes, and a failing flow or task body raises its error's
+  class and kind only (the platform database keeps the error for the tenant).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
 from prefect.utilities.annotations import quote
 
+from core.payload_free import PayloadFreeError, keep_payloads_out_of_prefect_logs
 from core.settings import ExecutionSettings, get_settings
 from flow_factory.graph import Graph
 from flow_factory.plan import compile_plan
@@ -59,8 +63,12 @@ def _unexamined(value: T) -> T:
 
 @task(task_run_name="{node_id}", cache_policy=NO_CACHE, persist_result=False)
 async def run_node(node_id: str, attempt: int, call: NodeCall) -> list[StepOutcome]:
-    """One node over every execution (or loop item) of the batch that reached it."""
-    return await run_node_call(call, logger=get_run_logger())
+    """One node over every execution (or loop item) of the batch that reached it. A step's failure is its
+    outcome; what raises here is a fault of the interpreter, recorded by Prefect as its class only."""
+    try:
+        return await run_node_call(call, logger=get_run_logger())
+    except Exception as exc:
+        raise PayloadFreeError.of(exc) from None
 
 
 async def run_as_task(call: NodeCall) -> list[StepOutcome]:
@@ -106,8 +114,8 @@ async def _refusing_forgeries(call: Any, *args: Any) -> Any:
     """`call` in a thread; a forged parameter is logged (why nothing ran) and fails the flow run."""
     try:
         return await asyncio.to_thread(call, *args)
-    except NotThisDeployment as exc:
-        get_run_logger().error("Refused to run: %s. Nothing was run or changed.", exc)
+    except NotThisDeployment as exc:  # its text names ids only
+        get_run_logger().error("Refused to run: %s. Nothing was run or changed.", str(exc))
         raise
 
 
@@ -147,6 +155,7 @@ async def _run_batch(store: BatchStore, batch_id: str, settings: ExecutionSettin
 @flow(
     name=FLOW_NAME,
     persist_result=False,
+    log_prints=False,
     # nothing is persisted, but without a storage of its own the engine asks the server for its default
     # result storage at every flow run (a blocking call); a local path costs no call
     result_storage=Path(get_current_settings().results.local_storage_path),
@@ -155,8 +164,14 @@ async def _run_batch(store: BatchStore, batch_id: str, settings: ExecutionSettin
 )
 async def graph_interpreter(batch_id: str = "", workflow_id: str = "") -> dict[str, int]:
     """Run every execution of one batch through its workflow graph; or, fired by a schedule, queue one."""
+    keep_payloads_out_of_prefect_logs()
     settings = get_settings()
     store = BatchStore(settings.platform_database_url)
-    if not batch_id:
-        return await _enqueue_tick(store, workflow_id)
-    return await _run_batch(store, batch_id, settings.execution)
+    try:
+        if not batch_id:
+            return await _enqueue_tick(store, workflow_id)
+        return await _run_batch(store, batch_id, settings.execution)
+    except NotThisDeployment:  # names the refused ids, no payload
+        raise
+    except Exception as exc:
+        raise PayloadFreeError.of(exc) from None

@@ -3,7 +3,8 @@ node type, and record what happened on each execution's step record.
 
 This is what a step runner (`flow_factory.routing.StepRunner`) runs: in production inside one Prefect
 task run per node (`flow_factory.interpreter.run_node`), in tests as a plain coroutine. Whatever a node
-raises fails its step, never the batch.
+raises fails its step, never the batch. The step's record keeps the whole error; the log (Prefect's) says
+only the node type, the attempt and the error's class and kind, never a payload.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import ErrorKind, Permanent, StepFailure, docs_url
+from core.payload_free import failure_class
 from flow_factory.expressions import render_value
 from flow_factory.nodes import get_node_type
 from flow_factory.nodes.base import NodeResult, NodeType, StepContext
@@ -99,10 +101,10 @@ async def run_step(plan: ExecutionPlan, node_id: str, work: StepWork, *, logger:
         record.status, record.error, record.ended_at = StepStatus.FAILED, exc.as_dict(), utcnow()
         record.decision = exc.details.get("decision")
         record.handle = _error_handle(plan, node_id)
-        ctx.logger.warning("failed (attempt %s): %s", record.attempts, exc.message)
+        _log_failure(plan, node_id, record, exc, ctx)
         return StepOutcome(record, retryable=exc.retryable, retry_after=exc.retry_after)
     except Exception as exc:  # a bug in a node must fail its step, not the batch
-        ctx.logger.exception("unexpected error")
+        _log_failure(plan, node_id, record, exc, ctx)
         record.status, record.ended_at = StepStatus.FAILED, utcnow()
         record.error = {
             "message": f"Unexpected error: {str(exc) or type(exc).__name__}",
@@ -121,6 +123,13 @@ async def run_step(plan: ExecutionPlan, node_id: str, work: StepWork, *, logger:
     else:
         record.status, record.ended_at = StepStatus.COMPLETED, utcnow()
     return StepOutcome(record)
+
+
+def _log_failure(plan: ExecutionPlan, node_id: str, record: StepRecord, exc: Exception, ctx: StepContext) -> None:
+    """`http.request failed (attempt 1): Permanent (validation)`: the error's text stays in the step's record."""
+    level = logging.WARNING if isinstance(exc, StepFailure) else logging.ERROR
+    node_type = plan.nodes[node_id].type
+    ctx.logger.log(level, "%s failed (attempt %s): %s", node_type, record.attempts, failure_class(exc))
 
 
 def _error_handle(plan: ExecutionPlan, node_id: str) -> str | None:

@@ -1,11 +1,13 @@
 """The `flowyard` command line: `up`, `worker`, `db upgrade`, `maintenance run`, `keys rotate-master`,
-`users reset-link`, `version`."""
+`keys reencrypt`, `users reset-link`, `version`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -135,6 +137,69 @@ def cmd_keys_rotate_master(settings_loader) -> int:
     return 0
 
 
+def _show_progress(progress: Any, task: Any, step: Any) -> None:
+    progress.update(task, completed=step.done, total=step.total)
+
+
+def _show_wait(progress: Any, task: Any, seconds: float) -> None:
+    progress.update(task, description=f"Waiting {seconds:.0f} s for other processes' key caches")
+
+
+def cmd_keys_reencrypt(settings_loader, tenant: str | None = None, all_tenants: bool = False) -> int:
+    """Seal workspaces' stored workflow data again with their current data key, in the foreground (what the
+    `flowyard-reencrypt` flow of a rotation does), then delete their retired keys; also seals rows written
+    before payload encryption."""
+    import os
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from sqlalchemy import select
+
+    from flowyard.master_key import with_stored_key
+
+    settings: Settings = with_stored_key(settings_loader())
+    os.environ["FLOWYARD_MASTER_KEY"] = settings.master_key.get_secret_value()  # the keyring reads the settings
+    get_settings.cache_clear()
+    settings = get_settings()
+    if not settings.keys.encrypt_payloads:
+        print("flowyard keys reencrypt: payload encryption is off (FLOWYARD_KEYS__ENCRYPT_PAYLOADS): nothing to seal")
+        return 0
+
+    from engine.reencrypt import run_reencryption
+    from store import Tenant
+    from store.db import get_session_factory
+
+    sessions = get_session_factory(settings.platform_database_url)
+    with sessions() as db:
+        query = select(Tenant.id, Tenant.slug).order_by(Tenant.slug)
+        tenants = db.execute(query if all_tenants else query.where(Tenant.slug == tenant)).all()
+    if not tenants:
+        print(f"flowyard keys reencrypt: no workspace has the slug {tenant!r}", file=sys.stderr)
+        return 1
+    console, failed = Console(), 0
+    for tenant_id, slug in tenants:
+        with sessions() as db, Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"Sealing {slug}'s data again", total=None)
+            outcome = run_reencryption(
+                db,
+                tenant_id,
+                settings,
+                on_progress=partial(_show_progress, progress, task),
+                on_wait=partial(_show_wait, progress, task),
+            )
+        deleted = f", {outcome.retired_keys_deleted} retired keys deleted" if outcome.retired_keys_deleted else ""
+        print(f"{slug}: sealed {outcome.sealed} values again{deleted}")
+        if outcome.remaining_total:
+            failed += 1
+            left = ", ".join(f"{count} {name}" for name, count in outcome.remaining.items() if count)
+            print(
+                f"flowyard keys reencrypt: {slug}: {outcome.remaining_total} values are not sealed with the current "
+                f"key ({left}); {outcome.unreadable} did not open: its retired keys are kept",
+                file=sys.stderr,
+            )
+    return 1 if failed else 0
+
+
 def cmd_users_reset_link(settings_loader, email: str) -> int:
     """A one-time password reset link for a user, for self-hosters without email."""
     from sqlalchemy import select
@@ -174,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_parser(
         "rotate-master", help="re-wrap every tenant's data key with FLOWYARD_MASTER_KEY (see README: Key rotation)"
     ).set_defaults(handler=cmd_keys_rotate_master)
+    reencrypt = keys.add_parser(
+        "reencrypt", help="seal workspaces' stored data again with their current data key, then delete retired keys"
+    )
+    which = reencrypt.add_mutually_exclusive_group(required=True)
+    which.add_argument("--tenant", metavar="SLUG", help="the workspace's slug")
+    which.add_argument("--all", dest="all_tenants", action="store_true", help="every workspace")
+    reencrypt.set_defaults(handler=cmd_keys_reencrypt)
     maintenance = commands.add_parser("maintenance", help="retention").add_subparsers(
         dest="maintenance_command", required=True
     )
@@ -188,6 +260,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.command == "users":
             code = args.handler(get_settings, email=args.email)
+        elif args.command == "keys" and args.keys_command == "reencrypt":
+            code = args.handler(get_settings, tenant=args.tenant, all_tenants=args.all_tenants)
         else:
             code = args.handler(get_settings)
     except ValidationError as exc:

@@ -12,6 +12,7 @@ import os
 import shlex
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -112,19 +113,35 @@ class ChildProcess:
             return None
         return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
-    def wait_healthy(self, url: str, timeout: float, interval: float = 0.5) -> None:
-        """Wait until GET url answers 200; fail early if the child exits."""
+    def wait_healthy(
+        self,
+        url: str,
+        timeout: float,
+        interval: float = 0.5,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        server_name: str | None = None,
+    ) -> None:
+        """Wait until GET url answers 200; fail early if the child exits or its certificate does not verify.
+
+        `server_name`: the name an https url's certificate is checked against (and sent as SNI), when the url
+        reaches the child by another name (a local address)."""
+        extensions = {"sni_hostname": server_name} if server_name else {}
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            code = self.returncode()
-            if code is not None:
-                raise ChildFailed(self, f"{self.name} {describe_exit(code)} before it became healthy")
-            try:
-                if httpx.get(url, timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(interval)
+        with httpx.Client(verify=verify, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                code = self.returncode()
+                if code is not None:
+                    raise ChildFailed(self, f"{self.name} {describe_exit(code)} before it became healthy")
+                try:
+                    if client.get(url, extensions=extensions).status_code == 200:
+                        return
+                except httpx.ConnectError as exc:
+                    if isinstance(_root_cause(exc), ssl.SSLCertVerificationError):
+                        raise ChildFailed(self, f"{self.name}'s certificate does not verify: {exc}") from exc
+                except httpx.HTTPError:
+                    pass
+                time.sleep(interval)
         raise ChildFailed(self, f"{self.name} did not answer 200 at {url} within {timeout:.0f} s")
 
     def stop(self, grace: float = 10.0) -> None:
@@ -157,6 +174,12 @@ class ChildProcess:
         except OSError:
             return ""
         return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    while (inner := exc.__cause__ or exc.__context__) is not None:
+        exc = inner
+    return exc
 
 
 class Supervisor:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import ssl
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 from rich.console import Console
@@ -45,6 +47,36 @@ def port_conflict(settings: Settings) -> str | None:
         if not port_is_free(host, port):
             return f"port {port} is already in use: set {variable} to a free port"
     return None
+
+
+def tls_problem(settings: Settings) -> str | None:
+    """One line if the API's certificate and key (when set) cannot serve TLS, else None."""
+    api = settings.api
+    if api.tls_cert is None or api.tls_key is None:
+        return None
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(api.tls_cert, api.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        return (
+            f"FLOWYARD_API__TLS_CERT ({api.tls_cert}) and FLOWYARD_API__TLS_KEY ({api.tls_key}) are not a PEM "
+            f"certificate and its unencrypted key: {exc}"
+        )
+    return None
+
+
+def api_health_probe(settings: Settings) -> tuple[str, ssl.SSLContext | bool, str | None]:
+    """Where `up` asks whether its API is up, what it trusts there, and the name the certificate must carry.
+
+    Over TLS the probe reaches the local address, trusts only the certificate the API serves (as a trust anchor
+    of its own, partial chain: a self-signed, a private CA's or a public certificate all verify) and checks it
+    for the host users reach (that of FLOWYARD_API__PUBLIC_URL, else the local address)."""
+    host, port = _probe_host(settings.api.host), settings.api.port
+    if settings.api.tls_cert is None:
+        return f"http://{host}:{port}/api/v1/health", True, None
+    trust = ssl.create_default_context(cafile=settings.api.tls_cert)
+    trust.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    server_name = urlsplit(settings.api.public_url).hostname if settings.api.public_url else None
+    return f"https://{host}:{port}/api/v1/health", trust, server_name
 
 
 def child_env(settings: Settings, auth_string: str | None = None) -> dict[str, str]:
@@ -95,6 +127,8 @@ def prefect_server(settings: Settings, env: dict[str, str], logs: Path, secrets:
 def platform_api(settings: Settings, env: dict[str, str], logs: Path) -> ChildProcess:
     argv = [sys.executable, "-m", "uvicorn", "platform_api.app:create_app", "--factory",
             "--host", settings.api.host, "--port", str(settings.api.port)]  # fmt: skip
+    if settings.api.tls_cert and settings.api.tls_key:  # HTTPS only: plain HTTP to this port fails
+        argv += ["--ssl-certfile", str(settings.api.tls_cert), "--ssl-keyfile", str(settings.api.tls_key)]
     return ChildProcess("platform-api", argv, env, logs / "platform-api.log")
 
 
@@ -173,11 +207,18 @@ def _raise_shutdown(signum, _frame) -> None:
     raise Shutdown(signal.Signals(signum).name)
 
 
-def _start(supervisor: Supervisor, child: ChildProcess, label: str, health_url: str | None) -> None:
+def _start(
+    supervisor: Supervisor,
+    child: ChildProcess,
+    label: str,
+    health_url: str | None,
+    verify: ssl.SSLContext | bool = True,
+    server_name: str | None = None,
+) -> None:
     supervisor.start(child)
     if health_url:
         with console.status(f"Starting {label} (log: {child.log_path}) ..."):
-            child.wait_healthy(health_url, HEALTH_TIMEOUT_SECONDS)
+            child.wait_healthy(health_url, HEALTH_TIMEOUT_SECONDS, verify=verify, server_name=server_name)
     console.print(f"[green]✓[/] {label} started (pid {child.pid})")
 
 
@@ -196,8 +237,7 @@ def start_all(
             ensure_maintenance(settings)
         except Exception as exc:
             raise StartupError(f"could not create the flowyard-maintenance deployment: {exc}") from exc
-    api_health = f"http://{_probe_host(settings.api.host)}:{settings.api.port}/api/v1/health"
-    _start(supervisor, platform_api(settings, env, logs), "platform API", api_health)
+    _start(supervisor, platform_api(settings, env, logs), "platform API", *api_health_probe(settings))
     if settings.worker.start:
         label = f"{settings.worker.type} worker (pool {settings.worker.work_pool!r})"
         _start(supervisor, worker(settings, env, logs), label, None)
@@ -239,7 +279,7 @@ def report_failure(child: ChildProcess, message: str) -> None:
 
 
 def run_up(settings: Settings) -> int:
-    conflict = port_conflict(settings)
+    conflict = port_conflict(settings) or tls_problem(settings)
     if conflict:
         print(f"flowyard up: {conflict}", file=sys.stderr)
         return EXIT_CONFIG_ERROR

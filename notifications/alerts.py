@@ -17,6 +17,7 @@ from blocks.base import ActionContext
 from blocks.runtime import platform_sessions
 from blocks.sendgrid import SEND_EMAIL, SendEmailInput, SendGridConnection
 from core.errors import StepFailure
+from core.payload_free import failure_class
 from store import (
     Alert,
     AlertStatus,
@@ -31,6 +32,7 @@ from store import (
     User,
     Workflow,
 )
+from store.sealed import sealing_for
 
 log = logging.getLogger("flowyard.alerts")
 ALERT_ROLES = (Role.OWNER, Role.ADMIN)
@@ -42,8 +44,8 @@ async def notify_step_failed(*, tenant_id: str, execution_id: str, node_id: str,
         alert = await asyncio.to_thread(_record, tenant_id, execution_id, node_id, error or {})
         if alert and alert["connection_id"] and alert["emails"]:
             await _email(tenant_id, execution_id, node_id, alert)
-    except Exception:
-        log.exception("could not alert about execution %s step %s", execution_id, node_id)
+    except Exception as exc:  # its text may quote the error (the run's data): class and kind only
+        log.error("could not alert about execution %s step %s: %s", execution_id, node_id, failure_class(exc))
 
 
 def _record(tenant_id: str, execution_id: str, node_id: str, error: dict[str, Any]) -> dict[str, Any] | None:
@@ -109,7 +111,7 @@ async def _email(tenant_id: str, execution_id: str, node_id: str, alert: dict[st
     try:
         await run_action(SEND_EMAIL, ctx, alert["connection_id"], data)
     except StepFailure as exc:
-        log.warning("alert email for execution %s step %s not sent: %s", execution_id, node_id, exc.message)
+        log.warning("alert email for execution %s step %s not sent: %s", execution_id, node_id, failure_class(exc))
 
 
 # --- alerts from the workspace's rules (engine.watch) ------------------------------------------------------
@@ -138,10 +140,12 @@ def alert_changed(db: Session, alert: Alert) -> AlertMail | None:
     ).all()
     kind = "alert_resolved" if resolved else "alert_raised"
     data = {"alert_id": alert.id, "rule": alert.rule, "workflow_id": alert.workflow_id, "value": alert.value}
-    db.add_all(
-        Notification(tenant_id=alert.tenant_id, user_id=user_id, kind=kind, title=title, body=body, data=data)
-        for user_id, _ in admins
-    )
+    with sealing_for(db, alert.tenant_id):  # the watch pass crosses workspaces: flush this one's on its own
+        db.add_all(
+            Notification(tenant_id=alert.tenant_id, user_id=user_id, kind=kind, title=title, body=body, data=data)
+            for user_id, _ in admins
+        )
+        db.flush()
     connection_id = db.scalar(
         select(Connection.id).where(
             Connection.tenant_id == alert.tenant_id,

@@ -27,6 +27,7 @@ from store import (
     utcnow,
 )
 from store.db import get_session_factory
+from store.sealed import seal_as
 
 
 @dataclass
@@ -145,11 +146,13 @@ def _record(row: StepResult) -> StepRecord:
 class BatchStore:
     def __init__(self, database_url: str) -> None:
         self._sessions = get_session_factory(database_url)
+        self._tenant_id: str | None = None  # the started batch's: whose payloads `finish` seals
 
     def start(self, batch_id: str) -> BatchWork:
         """The batch's work (`_load`), claimed (`_claim`), in one transaction."""
         with self._sessions.begin() as db:
             batch = db.get(Batch, batch_id)
+            self._tenant_id = batch.tenant_id if batch else None
             return self._load(db, batch_id, self._claim(db, batch) if batch else [])
 
     def start_in_flow_run(self, batch_id: str, deployment_id: str | None) -> BatchWork:
@@ -161,6 +164,7 @@ class BatchStore:
                 raise NotThisDeployment(
                     f"batch {batch_id} is not a batch of this flow run's deployment {deployment_id}"
                 )
+            self._tenant_id = batch.tenant_id
             return self._load(db, batch_id, self._claim(db, batch))
 
     @staticmethod
@@ -273,6 +277,8 @@ class BatchStore:
         now = utcnow()
         completed = [i for i, values in outcomes.items() if values["status"] == ExecutionStatus.COMPLETED]
         with self._sessions.begin() as db:
+            if self._tenant_id is not None:
+                seal_as(db, self._tenant_id)
             _write_steps(db, steps or [])
             if completed:  # the common case, in one statement
                 db.execute(
@@ -316,12 +322,14 @@ class BatchStore:
         batch id, or a second one of the batch, never ends the executions another flow run is running."""
         now = utcnow()
         with self._sessions.begin() as db:
+            batch = db.get(Batch, batch_id)
             if deployment_id is not None or flow_run_id is not None:
-                batch = db.get(Batch, batch_id)
                 if batch is None or batch.deployment_id != deployment_id:
                     return
                 if batch.flow_run_id is not None and flow_run_id is not None and batch.flow_run_id != flow_run_id:
                     return
+            if batch is not None:
+                seal_as(db, batch.tenant_id)
             running = select(Execution.id).where(
                 Execution.batch_id == batch_id, Execution.status == ExecutionStatus.RUNNING
             )

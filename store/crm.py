@@ -6,10 +6,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
+from store.sealed import EncryptedJSON, EncryptedText
 from store.statuses import DealStage
 
 
@@ -20,25 +21,37 @@ class FromTestRunMixin:
     test_data: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
+# Names stay in clear, a deliberate choice (issue 22): contacts' first and last names, company names and
+# domains, and deal titles are what the CRM's text search (`?q=`) matches as substrings, which neither
+# ciphertext nor a blind index (exact match only) allows. A copy of the database shows them, but not the
+# contact's email, phone, custom properties or notes: those are sealed (docs/operations.md, "Find contacts").
+
+
 class CrmCompany(IdMixin, TenantOwnedMixin, TimestampMixin, FromTestRunMixin, Base):
     __tablename__ = "crm_companies"
     __table_args__ = (Index("ix_crm_companies_tenant_name", "tenant_id", "name"),)
     tenant_index = False  # found through a composite index or its parent row
-    name: Mapped[str] = mapped_column(String(200))
-    domain: Mapped[str | None] = mapped_column(String(253))
-    properties: Mapped[dict[str, Any]]
+    name: Mapped[str] = mapped_column(String(200))  # in clear: substring search (see the note above)
+    domain: Mapped[str | None] = mapped_column(String(253))  # in clear: substring search
+    properties: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("crm_companies.properties"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CrmContact(IdMixin, TenantOwnedMixin, TimestampMixin, FromTestRunMixin, Base):
     __tablename__ = "crm_contacts"
-    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
-    email: Mapped[str | None] = mapped_column(String(320))  # lower-cased; unique per tenant
-    first_name: Mapped[str] = mapped_column(String(100), default="")
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "email"),  # from before sealing; never met by ciphertext, but kept: SQLite
+        Index("uq_crm_contacts_tenant_email_index", "tenant_id", "email_index", unique=True),  # cannot drop it
+        Index("ix_crm_contacts_tenant_phone_index", "tenant_id", "phone_index"),
+    )
+    email: Mapped[str | None] = mapped_column(EncryptedText("crm_contacts.email"))  # lower-cased
+    email_index: Mapped[str | None] = mapped_column(String(64))  # blind index of `email`: unique per tenant
+    first_name: Mapped[str] = mapped_column(String(100), default="")  # in clear: substring search (note above)
     last_name: Mapped[str] = mapped_column(String(100), default="")
-    phone: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(EncryptedText("crm_contacts.phone"))
+    phone_index: Mapped[str | None] = mapped_column(String(64))  # blind index of `phone` (digits and +)
     company_id: Mapped[str | None] = mapped_column(ForeignKey("crm_companies.id", ondelete="SET NULL"))
-    properties: Mapped[dict[str, Any]]
+    properties: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("crm_contacts.properties"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -54,13 +67,13 @@ class CrmDeal(IdMixin, TenantOwnedMixin, TimestampMixin, FromTestRunMixin, Base)
     __tablename__ = "crm_deals"
     __table_args__ = (Index("ix_crm_deals_tenant_stage", "tenant_id", "stage"),)
     tenant_index = False  # found through a composite index or its parent row
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))  # in clear: substring search (note above CrmCompany)
     stage: Mapped[str] = mapped_column(String(32), default=DealStage.LEAD)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     contact_id: Mapped[str | None] = mapped_column(ForeignKey("crm_contacts.id", ondelete="SET NULL"))
     company_id: Mapped[str | None] = mapped_column(ForeignKey("crm_companies.id", ondelete="SET NULL"))
-    properties: Mapped[dict[str, Any]]
+    properties: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("crm_deals.properties"))
     closed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -72,7 +85,7 @@ class CrmActivity(IdMixin, TenantOwnedMixin, TimestampMixin, FromTestRunMixin, B
     __table_args__ = (Index("ix_crm_activities_contact", "tenant_id", "contact_id", "occurred_at"),)
     tenant_index = False  # found through a composite index or its parent row
     kind: Mapped[str] = mapped_column(String(16), default="note")
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(EncryptedText("crm_activities.body"))
     contact_id: Mapped[str | None] = mapped_column(ForeignKey("crm_contacts.id", ondelete="CASCADE"))
     company_id: Mapped[str | None] = mapped_column(ForeignKey("crm_companies.id", ondelete="CASCADE"))
     deal_id: Mapped[str | None] = mapped_column(ForeignKey("crm_deals.id", ondelete="CASCADE"))

@@ -11,6 +11,8 @@ from functools import lru_cache
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from store.sealed import seal_as
+
 TENANT_ROLE = "flowyard_tenant"  # created by migration 0007; row-level security applies to it
 TENANT_SETTING = "flowyard.tenant_id"  # the tenant the policies compare tenant_id with
 _SCOPE_KEY = "flowyard.tenant_scope"
@@ -74,6 +76,7 @@ def scope_to_tenant(session: Session, *, tenant_id: str, switch_role: bool = Tru
     so a pooled connection never carries a tenant to its next user; the session's after_begin hook makes
     them again in each new transaction. A transaction already open is scoped at once."""
     session.info[_SCOPE_KEY] = TenantScope(tenant_id, switch_role)
+    seal_as(session, tenant_id)
     if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
         _set_scope(session.connection(), session.info[_SCOPE_KEY])
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, select, text
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin
+from store.sealed import EncryptedJSON, EncryptedText, tenant_blind_index
 from store.statuses import ApprovalStatus, ExecutionStatus
 from store.workflows import Workflow
 
@@ -54,8 +55,8 @@ class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     mode: Mapped[str] = mapped_column(String(8))
     deployment_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16), default=ExecutionStatus.QUEUED)
-    input: Mapped[dict[str, Any]]
-    error: Mapped[dict[str, Any] | None]
+    input: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("executions.input"))
+    error: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("executions.error"))
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"), index=True)
     triggered_by: Mapped[str | None] = mapped_column(String(36))
     trigger: Mapped[str] = mapped_column(String(16), default="manual")
@@ -84,11 +85,11 @@ class StepResult(IdMixin, TenantOwnedMixin, Base):
     item_index: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    input: Mapped[dict[str, Any] | None]
-    output: Mapped[dict[str, Any] | None]
-    error: Mapped[dict[str, Any] | None]
+    input: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("step_results.input"))
+    output: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("step_results.output"))
+    error: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("step_results.error"))
     handle: Mapped[str | None] = mapped_column(String(64))
-    decision: Mapped[dict[str, Any] | None]
+    decision: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("step_results.decision"))
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
 
@@ -102,12 +103,12 @@ class Approval(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     node_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default=ApprovalStatus.PENDING)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    message: Mapped[str] = mapped_column(Text, default="")
-    approvers: Mapped[dict[str, Any]]
+    message: Mapped[str] = mapped_column(EncryptedText("approvals.message"), default="")
+    approvers: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("approvals.approvers"))
     expires_at: Mapped[datetime]
     decided_by: Mapped[str | None] = mapped_column(String(320))
     decided_at: Mapped[datetime | None]
-    comment: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(EncryptedText("approvals.comment"))
 
 
 def enqueue_execution(
@@ -123,8 +124,11 @@ def enqueue_execution(
     dedupe_key: str | None = None,
 ) -> tuple[Execution, bool]:
     """Add a queued execution (not committed). Returns it and whether it is new: a dedupe key seen before
-    for this workflow returns the earlier execution instead."""
+    for this workflow returns the earlier execution instead. The key (`kind:id`) is stored with its id as a
+    keyed hash: a sender's delivery id may be a field of its data."""
     if dedupe_key:
+        kind, _, value = dedupe_key.partition(":")
+        dedupe_key = f"{kind}:{tenant_blind_index(db, workflow.tenant_id, 'executions.dedupe_key', value)}"
         earlier = db.scalar(
             select(Execution).where(Execution.workflow_id == workflow.id, Execution.dedupe_key == dedupe_key)
         )

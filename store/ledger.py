@@ -9,6 +9,7 @@ from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
+from store.sealed import EncryptedJSON
 
 
 class SideEffect(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
@@ -20,5 +21,5 @@ class SideEffect(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     key: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(60))
     status: Mapped[str] = mapped_column(String(16))  # a SideEffectStatus
-    result: Mapped[dict[str, Any] | None]
+    result: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("side_effects.result"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

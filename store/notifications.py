@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin
+from store.sealed import EncryptedJSON, EncryptedText
 
 
 class Notification(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
@@ -20,6 +21,6 @@ class Notification(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text)
-    data: Mapped[dict[str, Any] | None]
+    body: Mapped[str] = mapped_column(EncryptedText("notifications.body"))
+    data: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("notifications.data"))
     read_at: Mapped[datetime | None]

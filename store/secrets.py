@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
@@ -15,9 +15,9 @@ FIRST_KEY_ID = "k0"  # the id of a data key made before data keys had ids
 
 
 class TenantKey(TimestampMixin, Base):
-    """A tenant's current AES-256 data key, wrapped (AES-256-GCM) by the master key; never stored in clear.
-    `key_id` names it in what it seals; `master_key_id` names the master key that wrapped it (None: wrapped
-    before master keys had ids)."""
+    """A tenant's current AES-256 data key, wrapped (AES-256-GCM) by the master key and, when `vaulted`, the
+    tenant's key-vault secret (store.vault); never stored in clear. `key_id` names it in what it seals;
+    `master_key_id` names the master key that wrapped it (None: wrapped before master keys had ids)."""
 
     __tablename__ = "tenant_keys"
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
@@ -25,6 +25,7 @@ class TenantKey(TimestampMixin, Base):
     wrapped_key: Mapped[str] = mapped_column(Text)
     master_key_id: Mapped[str | None] = mapped_column(String(32))
     wrapped_index_key: Mapped[str | None] = mapped_column(Text)  # the blind indexes' key, wrapped by the same master
+    vaulted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # also by the vault secret
 
 
 class RetiredTenantKey(TimestampMixin, Base):
@@ -36,6 +37,7 @@ class RetiredTenantKey(TimestampMixin, Base):
     key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     wrapped_key: Mapped[str] = mapped_column(Text)
     master_key_id: Mapped[str | None] = mapped_column(String(32))
+    vaulted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Connection(IdMixin, TenantOwnedMixin, TimestampMixin, Base):

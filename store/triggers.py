@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin
 from store.crm import FromTestRunMixin
+from store.sealed import EncryptedJSON
 
 
 class WebhookEndpoint(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
@@ -42,6 +43,6 @@ class Outbox(IdMixin, TenantOwnedMixin, TimestampMixin, FromTestRunMixin, Base):
     topic: Mapped[str] = mapped_column(String(80))  # e.g. crm.contact.created
     record_type: Mapped[str] = mapped_column(String(40))
     record_id: Mapped[str] = mapped_column(String(36))
-    before: Mapped[dict[str, Any] | None]
-    after: Mapped[dict[str, Any] | None]
+    before: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("outbox.before"))
+    after: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("outbox.after"))
     dispatched_at: Mapped[datetime | None]

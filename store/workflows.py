@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
+from store.sealed import EncryptedJSON
 from store.statuses import ConflictPolicy
 
 TRASH_DAYS = 30  # a deleted workflow can be restored this long; the hourly retention purge deletes it after
@@ -45,6 +46,6 @@ class WorkflowVersion(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     __table_args__ = (UniqueConstraint("workflow_id", "version"),)
     workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
-    graph: Mapped[dict[str, Any]]
+    graph: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("workflow_versions.graph"))
     valid: Mapped[bool] = mapped_column(Boolean)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

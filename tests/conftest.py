@@ -3,10 +3,13 @@ an in-process API for fast tests, and the whole platform started by `flowyard up
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,14 +19,19 @@ import httpx
 import pytest
 
 from tests.fakes.fixtures import EGRESS_ALLOW, fake_services  # noqa: F401  (session fixture)
-from tests.support import Api, RecordingServer, free_port
+from tests.support import Api, RecordingServer, TlsFiles, free_port, make_tls_files
 
 POSTGRES_ENV = "FLOWYARD_TEST_POSTGRES_URL"
 # Test servers listen on 127.0.0.1; steps run in this process (and in every stack) reach them only
 # through the egress allow-list. Flowyard's own services stay refused (tests/security/test_egress.py).
 os.environ.setdefault("FLOWYARD_EGRESS__ALLOW", EGRESS_ALLOW)
+# One key vault for this process and every stack it starts (as in production, where every process names the
+# same vault): a test that writes a workspace's rows itself must wrap its keys as the stack does.
+# The same goes for the master key.
+os.environ.setdefault("FLOWYARD_KEYS__VAULT_URL", f"sqlite:///{tempfile.mkdtemp(prefix='flowyard-vault-')}/vault.db")
+os.environ.setdefault("FLOWYARD_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
 BACKENDS = ["sqlite", "postgres"]
-STACK_FIXTURES = {"stack", "restartable_stack"}  # each starts the whole platform (`flowyard up`)
+STACK_FIXTURES = {"stack", "restartable_stack", "https_stack"}  # each starts the whole platform (`flowyard up`)
 BROWSER_DIR = Path(__file__).parent / "browser"
 
 
@@ -151,12 +159,15 @@ def tenant(anonymous) -> InProcessApi:
 
 
 class Stack:
-    def __init__(self, home: Path, env: dict[str, str], own_worker: bool = False) -> None:
-        self.home, self.env, self.own_worker = home, env, own_worker
+    def __init__(self, home: Path, env: dict[str, str], own_worker: bool = False, tls: TlsFiles | None = None) -> None:
+        self.home, self.env, self.own_worker, self.tls = home, env, own_worker, tls
         self.worker: subprocess.Popen | None = None
         if own_worker:
             env["FLOWYARD_WORKER__START"] = "false"
-        self.api_url = f"http://127.0.0.1:{env['FLOWYARD_API__PORT']}"
+        if tls:  # the API over HTTPS with a certificate of the test CA, which the tests' clients trust
+            env["FLOWYARD_API__TLS_CERT"], env["FLOWYARD_API__TLS_KEY"] = str(tls.cert), str(tls.key)
+        self.verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=tls.ca) if tls else True
+        self.api_url = f"{'https' if tls else 'http'}://127.0.0.1:{env['FLOWYARD_API__PORT']}"
         self.prefect_url = f"http://127.0.0.1:{env['FLOWYARD_PREFECT__PORT']}/api"
         log = open(home / "flowyard-up.log", "ab")
         self.process = subprocess.Popen(
@@ -176,10 +187,10 @@ class Stack:
 
     @property
     def master_key(self) -> str:
-        """The master key `flowyard up` generated and keeps in the home (no FLOWYARD_MASTER_KEY is set)."""
+        """The stack's master key: the tests' own, or the one `flowyard up` generated in the home without it."""
         from flowyard.master_key import master_key_path
 
-        return master_key_path(self.home).read_text().strip()
+        return self.env.get("FLOWYARD_MASTER_KEY") or master_key_path(self.home).read_text().strip()
 
     @property
     def prefect_auth(self) -> httpx.BasicAuth:
@@ -193,7 +204,7 @@ class Stack:
             if self.process.poll() is not None:
                 raise RuntimeError(f"flowyard up exited {self.process.returncode}:\n{self.log_tail()}")
             try:
-                healthy = httpx.get(self.api_url + "/api/v1/health", timeout=2).status_code == 200
+                healthy = httpx.get(self.api_url + "/api/v1/health", timeout=2, verify=self.verify).status_code == 200
                 if healthy and (self.own_worker or self._worker_up()):
                     self.env["PREFECT_API_AUTH_STRING"] = self.auth_string  # for the processes tests start
                     self.env["FLOWYARD_MASTER_KEY"] = self.master_key
@@ -246,7 +257,7 @@ class Stack:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def _start_stack(request, tmp_path_factory, own_worker: bool = False) -> Iterator[Stack]:
+def _start_stack(request, tmp_path_factory, own_worker: bool = False, tls: TlsFiles | None = None) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp(f"stack-{request.param}")
     env = {
         **os.environ,
@@ -265,7 +276,7 @@ def _start_stack(request, tmp_path_factory, own_worker: bool = False) -> Iterato
         env["FLOWYARD_PREFECT__DATABASE_URL"] = databases.create("prefect").replace(
             "postgresql://", "postgresql+asyncpg://"
         )
-    running = Stack(home, env, own_worker)
+    running = Stack(home, env, own_worker, tls)
     try:
         running.wait_ready()
         yield running
@@ -285,6 +296,12 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
 def restartable_stack(request, tmp_path_factory) -> Iterator[Stack]:
     """The platform with a worker the test starts and stops itself (`flowyard worker`)."""
     yield from _start_stack(request, tmp_path_factory, own_worker=True)
+
+
+@pytest.fixture(scope="module", params=["sqlite"])  # TLS is the API's: one backend is enough
+def https_stack(request, tmp_path_factory) -> Iterator[Stack]:
+    """The platform with its API served over HTTPS (`stack.tls`: a test CA and the certificate it signed)."""
+    yield from _start_stack(request, tmp_path_factory, tls=make_tls_files(tmp_path_factory.mktemp("tls")))
 
 
 @pytest.fixture(scope="session")

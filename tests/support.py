@@ -1,7 +1,9 @@
-"""Helpers shared by tests: free ports, a local HTTP server that records requests, API shortcuts."""
+"""Helpers shared by tests: free ports, a local HTTP server that records requests, API shortcuts, a test CA."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import re
 import socket
@@ -10,9 +12,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 def free_port() -> int:
@@ -77,6 +84,52 @@ class RecordingServer:
 
     def stop(self) -> None:
         self._server.shutdown()
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path  # the CA's certificate: what clients trust
+    cert: Path  # the server's certificate, for localhost and 127.0.0.1, signed by the CA
+    key: Path  # the server's private key
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """A throwaway CA and a server certificate it signed (SAN localhost, 127.0.0.1), as PEM files."""
+
+    def certificate(subject: str, key, issuer: str, issuer_key, extensions) -> x509.Certificate:
+        now = datetime.datetime.now(datetime.UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)  # cert and CRL signing
+    ca = certificate("Flowyard test CA", ca_key, "Flowyard test CA", ca_key,
+                     [(x509.BasicConstraints(ca=True, path_length=0), True), (ca_usage, True)])  # fmt: skip
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    server = certificate("localhost", server_key, "Flowyard test CA", ca_key,
+                         [(x509.BasicConstraints(ca=False, path_length=None), True),
+                          (x509.SubjectAlternativeName(names), False),
+                          (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)])  # fmt: skip
+    directory.mkdir(parents=True, exist_ok=True)
+    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files.cert.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return files
 
 
 class Api:

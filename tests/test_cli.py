@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from flowyard.processes import ChildFailed, ChildProcess, Supervisor, port_is_free
+from tests.support import make_tls_files
 
 FLOWYARD_SCRIPT = Path(sys.executable).with_name("flowyard")
 
@@ -102,6 +103,34 @@ def test_production_refuses_an_open_prefect_api(tmp_path):
     assert result.returncode == 2
     assert "FLOWYARD_PREFECT__AUTH_STRING" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_production_refuses_an_unverified_database_naming_the_setting(tmp_path):
+    env = {
+        "FLOWYARD_ENVIRONMENT": "production",
+        "FLOWYARD_MASTER_KEY": base64.b64encode(b"k" * 32).decode(),
+        "FLOWYARD_PREFECT__AUTH_STRING": "ops:secret",
+        "FLOWYARD_DATABASE_URL": "postgresql://flowyard:secret@db.internal/flowyard?sslmode=require",
+    }
+    result = flowyard("up", home=tmp_path / "home", env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("flowyard: invalid settings: settings: FLOWYARD_DATABASE_URL has sslmode=require")
+    assert "FLOWYARD_DATABASE_CA" in result.stderr and "secret" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_up_refuses_a_key_that_is_not_the_certificates_before_starting_anything(tmp_path):
+    mine, other = make_tls_files(tmp_path), make_tls_files(tmp_path.joinpath("other"))
+    home = tmp_path / "home"
+    env = {"FLOWYARD_API__TLS_CERT": str(mine.cert), "FLOWYARD_API__TLS_KEY": str(other.key),
+           "FLOWYARD_API__PORT": str(free_port()), "FLOWYARD_PREFECT__PORT": str(free_port())}  # fmt: skip
+
+    result = flowyard("up", home=home, env=env)
+
+    assert result.returncode == 2, result.stderr
+    assert "FLOWYARD_API__TLS_CERT" in result.stderr and "KEY_VALUES_MISMATCH" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not home.exists(), "nothing may be created or started when the certificate cannot be served"
 
 
 def python_child(tmp_path: Path, name: str, code: str) -> ChildProcess:

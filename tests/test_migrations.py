@@ -13,12 +13,14 @@ from sqlalchemy import text
 
 from store import Base
 from store.db import get_engine
-from store.migrate import alembic_config, is_modelled, upgrade
+from store.migrate import alembic_config, compare_type, is_modelled, upgrade
 
 
 def test_migrated_schema_matches_the_models(platform_db_url):
     with get_engine(platform_db_url).connect() as connection:
-        context = MigrationContext.configure(connection, opts={"include_name": is_modelled})
+        context = MigrationContext.configure(
+            connection, opts={"include_name": is_modelled, "compare_type": compare_type}
+        )
         assert compare_metadata(context, Base.metadata) == []
 
 

@@ -1,4 +1,5 @@
-"""util.log: writes a message to the run's log."""
+"""util.log: records a message in the step's output, for debugging a workflow. The message is rendered from
+the run's data, so the run's log (kept by Prefect) says only that one was recorded and how long it is."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ class LogConfig(BaseModel):
 
 
 async def run(config: LogConfig, ctx: StepContext) -> dict[str, Any]:
-    ctx.logger.log(_LEVELS[config.level], "%s", config.message)
+    ctx.logger.log(
+        _LEVELS[config.level], "logged a message of %d characters (in this step's output)", len(config.message)
+    )
     return {"message": config.message}
 
 
@@ -36,7 +39,7 @@ NODE_TYPE = NodeType(
     type="util.log",
     label="Log",
     category="Utilities",
-    description="Writes a message to the run's log, for debugging a workflow.",
+    description="Records a message in the step's output, for debugging a workflow.",
     config_model=LogConfig,
     run=run,
     sample_output={"message": "Order 1042 received"},

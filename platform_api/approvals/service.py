@@ -20,6 +20,7 @@ from platform_api.audit.service import audit
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
 from store import Approval, ApprovalStatus, Execution, ExecutionStatus, Role, User, utcnow
+from store.sealed import seal_as
 
 
 def _read(approval: Approval) -> schemas.ApprovalRead:
@@ -74,6 +75,7 @@ def _decide(
             hint="The run took its timeout path; start the workflow again if needed.",
         )
     still_open = [Approval.id == approval.id, Approval.status == ApprovalStatus.PENDING]
+    seal_as(db, approval.tenant_id)  # the comment is sealed; a link's answer has no signed-in workspace
     if token_hash is not None:
         still_open.append(Approval.token_hash == token_hash)  # a link replaced meanwhile no longer answers
     answered = cast(

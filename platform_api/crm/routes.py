@@ -17,6 +17,21 @@ TestData = Annotated[
     Query(description="false: leave out what test runs wrote; true: only that; absent: both (flagged `test_data`)."),
 ]
 
+# Emails and phone numbers are sealed at rest and found through blind indexes: exact match only.
+ContactSearch = Annotated[
+    str | None,
+    Query(
+        description="Contacts whose first or last name contains this text (case-insensitive), or whose email "
+        "address or phone number is exactly this. Email and phone are exact-match only (after normalising: "
+        "case and surrounding blanks for email, everything but '+' and digits for phone), never part of one: "
+        "they are stored encrypted and searched through a keyed hash."
+    ),
+]
+EmailFilter = Annotated[
+    str | None,
+    Query(description="Only the contact with exactly this email address (case-insensitive; no partial match)."),
+]
+
 
 def _list(db, caller, record_type, q, limit, offset, page: tuple[str | None, Request, Response], **filters):
     """A page of records; the next page's cursor is in the X-Next-Cursor (and Link) header."""
@@ -58,8 +73,8 @@ def list_contacts(
     response: Response,
     db: DB,
     caller: CurrentCaller,
-    q: str | None = None,
-    email: str | None = None,
+    q: ContactSearch = None,
+    email: EmailFilter = None,
     tag: str | None = None,
     company_id: str | None = None,
     limit: Limit = 50,

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from pydantic import BaseModel
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,19 +41,23 @@ def _owned(db: Session, caller: Caller, record_type: str, record_id: str) -> Any
     return record
 
 
+def _at_once() -> Problem:
+    return Problem(
+        409,
+        "conflict",
+        "CRM change refused",
+        "Another change to the same record happened at once.",
+        hint="Reload and try again.",
+    )
+
+
 def _commit(db: Session, record_type: str, record: Any) -> dict[str, Any]:
     try:
         data = records.snapshot(db, record_type, record)
         db.commit()
     except IntegrityError:
         db.rollback()
-        raise Problem(
-            409,
-            "conflict",
-            "CRM change refused",
-            "Another change to the same record happened at once.",
-            hint="Reload and try again.",
-        ) from None
+        raise _at_once() from None
     return data
 
 
@@ -68,6 +72,9 @@ def _write(
     except CrmError as exc:
         db.rollback()
         raise _problem(exc) from None
+    except IntegrityError:  # e.g. the same email written at once by another request (its unique blind index)
+        db.rollback()
+        raise _at_once() from None
     return _commit(db, record_type, record)
 
 
@@ -113,6 +120,24 @@ def tag(db: Session, *, caller: Caller, contact_id: str, name: str, add: bool) -
     )
 
 
+def _search(db: Session, tenant_id: str, model: Any, q: str) -> ColumnElement[bool]:
+    """`q` as a substring of the names, which are kept in clear for it (see store.crm), or for contacts an
+    exact email or phone (sealed: through their blind indexes, so never a substring). Activities' bodies are
+    sealed and not searched."""
+    pattern = f"%{q.lower()}%"
+    columns = {
+        CrmContact: (CrmContact.first_name, CrmContact.last_name),
+        CrmCompany: (CrmCompany.name, CrmCompany.domain),
+        CrmDeal: (CrmDeal.title,),
+    }.get(model, ())
+    matches: list[ColumnElement[bool]] = [func.lower(column).like(pattern) for column in columns]
+    if model is CrmContact and "@" in q:
+        matches.append(records.contact_match(db, tenant_id, "email", q))
+    if model is CrmContact and any(c.isdigit() for c in q):
+        matches.append(records.contact_match(db, tenant_id, "phone", q))
+    return or_(*matches) if matches else false()
+
+
 def list_records(
     db: Session,
     *,
@@ -139,19 +164,12 @@ def list_records(
                     )
                 )
             )
-        elif name == "email":
-            query = query.where(model.email == value.strip().lower())
+        elif name == "email":  # sealed: exact match through its blind index
+            query = query.where(records.contact_match(db, caller.tenant_id, "email", value))
         else:
             query = query.where(getattr(model, name) == value)
-    if q:
-        pattern = f"%{q.strip().lower()}%"
-        columns = {
-            CrmContact: (CrmContact.email, CrmContact.first_name, CrmContact.last_name),
-            CrmCompany: (CrmCompany.name, CrmCompany.domain),
-            CrmDeal: (CrmDeal.title,),
-            CrmActivity: (CrmActivity.body,),
-        }[model]
-        query = query.where(or_(*(func.lower(column).like(pattern) for column in columns)))
+    if q and q.strip():
+        query = query.where(_search(db, caller.tenant_id, model, q.strip()))
     rows = paginate(
         db,
         query,

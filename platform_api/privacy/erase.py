@@ -4,7 +4,8 @@ snapshots, side-effect results and notifications that name them are pseudonymise
 that ran those executions are deleted, which deletes their log lines (Prefect has no way to edit a log line).
 
 Rows that name the person are found by the address inside their JSON (as text, case-insensitive), so no row
-is missed for the shape of its payload."""
+is missed for the shape of its payload. CRM rows are sealed at rest: contacts are found through the blind index
+of their email, the outbox snapshots of what is deleted by their record, and notes are opened and read."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import json
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import ColumnElement, Text, cast, delete, func, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.settings import Settings
+from crm import records
 from platform_api.audit.service import audit
 from platform_api.deps import Caller
 from platform_api.privacy import schemas
@@ -38,14 +40,19 @@ ERASED = "[erased]"
 ERASED_PAYLOAD = {"erased": True}
 
 
-def _mentions(column: InstrumentedAttribute[Any] | ColumnElement[Any], email: str) -> ColumnElement[bool]:
-    """The column's text holds the address (also as JSON escapes it, for a non-ASCII address)."""
-    text = func.lower(cast(column, Text))
-    escaped = json.dumps(email)[1:-1].lower()
-    matches = [text.contains(email, autoescape=True)]
-    if escaped != email:
-        matches.append(text.contains(escaped, autoescape=True))
-    return or_(*matches)
+def _mentions(value: Any, email: str) -> bool:
+    """The value holds the address somewhere. Payloads are sealed, so rows are opened and read here rather
+    than searched in SQL: an erasure reads every payload row of the workspace once, in pages."""
+    if value is None:
+        return False
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return email in text.lower()
+
+
+def _rows_mentioning(db: Session, query: Select[*tuple[Any, ...]], email: str) -> list[Any]:
+    """The rows of `query` (id first, then payload columns) where a payload mentions the address."""
+    rows = db.execute(query.execution_options(yield_per=500))
+    return [row[0] for row in rows if any(_mentions(value, email) for value in row[1:])]
 
 
 def scrub(value: Any, email: str) -> Any:
@@ -60,14 +67,9 @@ def scrub(value: Any, email: str) -> Any:
 
 
 def _person_executions(db: Session, tenant_id: str, email: str) -> list[str]:
-    by_input = select(Execution.id).where(
-        Execution.tenant_id == tenant_id, or_(_mentions(Execution.input, email), _mentions(Execution.error, email))
-    )
-    by_step = select(StepResult.execution_id).where(
-        StepResult.tenant_id == tenant_id,
-        or_(*(_mentions(column, email) for column in _step_payloads())),
-    )
-    return sorted(set(db.scalars(by_input)) | set(db.scalars(by_step)))
+    by_input = select(Execution.id, Execution.input, Execution.error).where(Execution.tenant_id == tenant_id)
+    by_step = select(StepResult.execution_id, *_step_payloads()).where(StepResult.tenant_id == tenant_id)
+    return sorted(set(_rows_mentioning(db, by_input, email)) | set(_rows_mentioning(db, by_step, email)))
 
 
 def _step_payloads() -> tuple[InstrumentedAttribute[Any], ...]:
@@ -80,16 +82,19 @@ def _flow_runs_of(db: Session, execution_ids: list[str]) -> list[str]:
 
 
 def _erase_crm(db: Session, tenant_id: str, email: str) -> dict[str, int]:
-    contact_ids = list(
+    contact_ids = list(  # the email is sealed: found through its blind index
         db.scalars(
-            select(CrmContact.id).where(CrmContact.tenant_id == tenant_id, func.lower(CrmContact.email) == email)
+            select(CrmContact.id).where(
+                CrmContact.tenant_id == tenant_id, records.contact_match(db, tenant_id, "email", email)
+            )
         )
     )
+    notes = select(CrmActivity.id, CrmActivity.body).where(CrmActivity.tenant_id == tenant_id)
     activities = db.scalars(
         delete(CrmActivity)
         .where(
             CrmActivity.tenant_id == tenant_id,
-            or_(CrmActivity.contact_id.in_(contact_ids), _mentions(CrmActivity.body, email)),
+            or_(CrmActivity.contact_id.in_(contact_ids), CrmActivity.id.in_(_rows_mentioning(db, notes, email))),
         )
         .returning(CrmActivity.id),
         execution_options={"synchronize_session": False},
@@ -100,7 +105,14 @@ def _erase_crm(db: Session, tenant_id: str, email: str) -> dict[str, int]:
     snapshots = db.scalars(
         select(Outbox).where(
             Outbox.tenant_id == tenant_id,
-            or_(Outbox.record_id.in_(contact_ids), _mentions(Outbox.before, email), _mentions(Outbox.after, email)),
+            or_(
+                Outbox.record_id.in_([*contact_ids, *activities]),
+                Outbox.id.in_(
+                    _rows_mentioning(
+                        db, select(Outbox.id, Outbox.before, Outbox.after).where(Outbox.tenant_id == tenant_id), email
+                    )
+                ),
+            ),
         )
     ).all()
     for row in snapshots:
@@ -117,9 +129,6 @@ def _erase_executions(db: Session, execution_ids: list[str], email: str) -> dict
             execution.error = {"message": "Cancelled: the person it was for was erased.", "retryable": False}
         execution.input = ERASED_PAYLOAD
         execution.error = scrub(execution.error, email)
-        execution.dedupe_key = (
-            None if execution.dedupe_key and email in execution.dedupe_key.lower() else execution.dedupe_key
-        )
     db.execute(delete(RunSearchKey).where(RunSearchKey.execution_id.in_(execution_ids)))
     steps = db.scalars(select(StepResult).where(StepResult.execution_id.in_(execution_ids))).all()
     for step in steps:
@@ -129,17 +138,14 @@ def _erase_executions(db: Session, execution_ids: list[str], email: str) -> dict
 
 
 def _scrub_rows(db: Session, tenant_id: str, email: str) -> dict[str, int]:
-    effects = db.scalars(
-        select(SideEffect).where(SideEffect.tenant_id == tenant_id, _mentions(SideEffect.result, email))
-    ).all()
+    mentioning = _rows_mentioning(
+        db, select(SideEffect.id, SideEffect.result).where(SideEffect.tenant_id == tenant_id), email
+    )
+    effects = db.scalars(select(SideEffect).where(SideEffect.id.in_(mentioning))).all()
     for effect in effects:
         effect.result = scrub(effect.result, email)
-    notes = db.scalars(
-        select(Notification).where(
-            Notification.tenant_id == tenant_id,
-            or_(_mentions(Notification.data, email), _mentions(Notification.body, email)),
-        )
-    ).all()
+    about = select(Notification.id, Notification.data, Notification.body).where(Notification.tenant_id == tenant_id)
+    notes = db.scalars(select(Notification).where(Notification.id.in_(_rows_mentioning(db, about, email)))).all()
     for note in notes:
         note.data = scrub(note.data, email)
         note.body = ERASED if email in note.body.lower() else note.body

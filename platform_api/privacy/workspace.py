@@ -12,12 +12,13 @@ from fastapi import Request
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
+from blocks.crypto import destroy_tenant_keys
 from core.settings import Settings
 from platform_api.deps import Caller
 from platform_api.privacy import schemas
 from platform_api.privacy.prefect import Workspace, remove_workspace
 from platform_api.problems import Problem
-from store import Batch, Connection, Membership, Tenant, TenantKey, User, Workflow, record_event
+from store import Batch, Connection, Membership, Tenant, User, Workflow, record_event
 from store.db import get_session_factory
 
 
@@ -68,10 +69,11 @@ def delete_workspace(
 
 
 def _delete_rows(db: Session, tenant_id: str) -> None:
-    """The data key first, then the tenant (every tenant-owned table cascades from it), then the accounts
+    """The data keys first, destroyed with their vault secret (crypto-shredding: what they sealed never opens
+    again, in backups either), then the tenant (every tenant-owned table cascades from it), then the accounts
     that belonged to no other workspace: they could no longer sign in to anything."""
     members = list(db.scalars(select(Membership.user_id).where(Membership.tenant_id == tenant_id)))
-    db.execute(delete(TenantKey).where(TenantKey.tenant_id == tenant_id))
+    destroy_tenant_keys(db, tenant_id)
     db.execute(delete(Tenant).where(Tenant.id == tenant_id))
     elsewhere = select(Membership.user_id).where(Membership.user_id.in_(members))
     db.execute(delete(User).where(User.id.in_(members), User.id.not_in(elsewhere)))

@@ -38,6 +38,7 @@ def test_find_a_customers_run_by_email(page: Page, phone: Page, app_url: str):
     expect(runs).to_have_count(2)
 
     search = page.get_by_role("search", name="Find runs")
+    expect(search).to_contain_text("Exact match")  # values are found through keyed hashes only
     box = search.get_by_label(PROMPT)
     box.fill(ada.upper())  # case aside
     box.press("Enter")

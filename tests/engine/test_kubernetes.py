@@ -43,7 +43,8 @@ def test_worker_manifests_are_valid_and_give_the_worker_time_to_drain(monkeypatc
     for variable in container["env"]:  # each is a setting Flowyard reads (a misspelt one would be ignored)
         monkeypatch.setenv(variable["name"], variable.get("value", "user:from-the-secret"))
     settings = Settings(
-        master_key=base64.b64encode(b"k" * 32).decode(), database_url="postgresql://flowyard@db/flowyard"
+        master_key=base64.b64encode(b"k" * 32).decode(),
+        database_url="postgresql://flowyard@db/flowyard?sslmode=verify-full&sslrootcert=/etc/flowyard/db-ca.crt",
     )
     assert settings.prefect.auth_string is not None
     assert settings.prefect.auth_string.get_secret_value() == "user:from-the-secret"

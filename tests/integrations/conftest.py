@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from blocks import connections
 from blocks.base import ActionContext, IntegrationBlock
 from blocks.crypto import TenantCipher, tenant_cipher
-from core.settings import PLACEHOLDER_MASTER_KEY, get_settings
+from core.settings import get_settings
 from store import Connection, ConnectionStatus, Tenant
 from store.db import get_session_factory
 
@@ -70,7 +70,6 @@ def integration_env(platform_db_url, fake_services, monkeypatch):
     for name, value in fake_services.env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("FLOWYARD_INTEGRATIONS__TIMEOUT_SECONDS", str(TIMEOUT_SECONDS))
-    monkeypatch.delenv("FLOWYARD_MASTER_KEY", raising=False)
     get_settings.cache_clear()
     yield platform_db_url
     get_settings.cache_clear()
@@ -85,7 +84,7 @@ def make_tenant(db_url: str) -> TenantHandle:
         db.flush()
         tenant_id = tenant.id
     with sessions.begin() as db:  # the data key is created in the caller's transaction
-        cipher = tenant_cipher(db, tenant_id, master_key=PLACEHOLDER_MASTER_KEY)
+        cipher = tenant_cipher(db, tenant_id, master_key=get_settings().master_key.get_secret_value())
     return TenantHandle(tenant_id, slug, cipher, db_url)
 
 

@@ -38,7 +38,9 @@ def test_contact_lifecycle_writes_the_outbox(tenant, platform_db_url):
     assert tagged["tags"] == ["customer", "lead", "vip"]
     assert tenant.delete(f"/api/v1/crm/contacts/{contact['id']}/tags/lead").json()["tags"] == ["customer", "vip"]
     assert tenant.get("/api/v1/crm/contacts", params={"tag": "vip", "email": address}).json()[0]["id"] == contact["id"]
-    assert tenant.get("/api/v1/crm/contacts", params={"q": address[:8]}).json()[0]["id"] == contact["id"]
+    assert tenant.get("/api/v1/crm/contacts", params={"q": address.upper()}).json()[0]["id"] == contact["id"]
+    assert tenant.get("/api/v1/crm/contacts", params={"q": "AN"}).json()[0]["id"] == contact["id"]  # Jane
+    assert tenant.get("/api/v1/crm/contacts", params={"q": address[:8]}).json() == []  # email: exact match only
     assert tenant.delete(f"/api/v1/crm/contacts/{contact['id']}").status_code == 204
     assert tenant.get(f"/api/v1/crm/contacts/{contact['id']}").status_code == 404
 

@@ -19,7 +19,7 @@ from blocks.mastodon import POST_STATUS, MastodonConnection, StatusInput
 from blocks.sql import SqlConnection
 from blocks.twilio import TwilioConnection
 from core.errors import Permanent
-from core.settings import PLACEHOLDER_MASTER_KEY
+from core.settings import get_settings
 from store import TenantKey
 
 
@@ -42,7 +42,8 @@ def test_data_key_is_stored_wrapped_and_needs_the_master_key(acme):
     with acme.sessions()() as db:
         wrapped = db.scalar(select(TenantKey.wrapped_key).where(TenantKey.tenant_id == acme.id))
         assert is_sealed(wrapped) and acme.cipher.key.hex() not in wrapped
-        assert tenant_cipher(db, acme.id, master_key=PLACEHOLDER_MASTER_KEY).key == acme.cipher.key  # stable
+        master_key = get_settings().master_key.get_secret_value()
+        assert tenant_cipher(db, acme.id, master_key=master_key).key == acme.cipher.key  # stable
         with pytest.raises(DecryptionError):
             tenant_cipher(db, acme.id, master_key="another master key")
 

@@ -2,7 +2,9 @@
 with `flowyard keys rotate-master`, each keeping every secret usable through the public API: a connection's
 (its test against the SendGrid fake) and a webhook endpoint's (a delivery authenticated with it). The API
 runs in-process on a database of its own, its connection blocks kept in a stand-in for Prefect's block
-documents (tests/platform_api/test_connections.py)."""
+documents (tests/platform_api/test_connections.py); the re-encryption of stored workflow data that a rotation
+starts as a Prefect flow run is done in-process here (tests/platform_api/test_key_rotation_stack.py runs it
+in Prefect)."""
 
 from __future__ import annotations
 
@@ -33,8 +35,10 @@ from blocks.crypto import (
     tenant_cipher,
 )
 from core.settings import PLACEHOLDER_MASTER_KEY, Settings, get_settings
+from engine.reencrypt import Outcome, run_reencryption
 from flowyard import master_key
 from flowyard.master_key import new_master_key
+from platform_api import keys
 from platform_api.app import create_app
 from platform_api.connections import service
 from store import RetiredTenantKey, Tenant, TenantKey, WebhookEndpoint, Workflow
@@ -45,6 +49,7 @@ from tests.platform_api.test_connections import BlockDocuments
 from tests.support import Api
 
 Start = Callable[..., AbstractContextManager[InProcessApi]]
+ORIGINAL_START = keys.start_reencryption_run
 
 
 @pytest.fixture
@@ -67,7 +72,29 @@ def blocks(monkeypatch) -> BlockDocuments:
 
 
 @pytest.fixture
-def start(database, tmp_path, fake_services, monkeypatch, blocks) -> Iterator[Start]:
+def reencryptions(monkeypatch) -> list[tuple[str, str]]:
+    """The `flowyard-reencrypt` flow runs rotations start (no Prefect runs here): (tenant id, new key id) each;
+    `_reencrypt` does their work in-process."""
+    started: list[tuple[str, str]] = []
+
+    def start_run(_settings: Settings, caller, key_id: str) -> str:
+        started.append((caller.tenant_id, key_id))
+        return f"flow-run-{len(started)}"
+
+    monkeypatch.setattr(keys, "start_reencryption_run", start_run)
+    return started
+
+
+def _reencrypt(database: str, tenant_id: str) -> Outcome:
+    """What the rotation's `flowyard-reencrypt` flow run does, here (key caches of a tenth of a second)."""
+    settings = get_settings()
+    fast = settings.model_copy(update={"keys": settings.keys.model_copy(update={"cache_seconds": 0.1})})
+    with get_session_factory(database)() as db:
+        return run_reencryption(db, tenant_id, fast)
+
+
+@pytest.fixture
+def start(database, tmp_path, fake_services, monkeypatch, blocks, reencryptions) -> Iterator[Start]:
     """`start(master_key, previous=[...])`: the API under these master keys, talking to the fakes."""
     for name, value in {**fake_services.env, "FLOWYARD_DATABASE_URL": database}.items():
         monkeypatch.setenv(name, value)
@@ -139,7 +166,7 @@ def _tenant_id(owner: InProcessApi) -> str:
 
 
 def test_rotating_the_data_key_keeps_secrets_working_and_retires_the_old_key(
-    start, database, blocks, fake_services, minimal_graph
+    start, database, blocks, fake_services, minimal_graph, reencryptions
 ):
     with start(new_master_key()) as anonymous:
         owner = anonymous.signup()
@@ -155,12 +182,18 @@ def test_rotating_the_data_key_keeps_secrets_working_and_retires_the_old_key(
         body = rotated.json()
         assert body["key_id"] != old_key_id
         assert (body["connections"], body["webhook_secrets"], body["lost_secrets"]) == (1, 1, [])
-        assert body["retired_keys_deleted"] == 1
+        assert body["retired_keys_deleted"] == 0  # the workflow's graph is still sealed with it
+        assert body["remaining"]["workflow_versions.graph"] == 1
+        assert body["remaining_total"] == sum(body["remaining"].values())
+        assert body["reencryption_flow_run_id"] == "flow-run-1"
+        assert reencryptions == [(_tenant_id(owner), body["key_id"])]
         stored = blocks.data[connection["block_name"]]
         assert {key_id_of(stored["api_key"]), key_id_of(stored["settings_mac"])} == {body["key_id"]}
         assert _works(owner, connection)
         assert _delivered(owner, endpoint_id, secret) == 202
         assert _delivered(owner, endpoint_id, "whsec_" + "x" * 40) == 401
+        assert _reencrypt(database, _tenant_id(owner)).retired_keys_deleted == 1
+        assert _delivered(owner, endpoint_id, secret) == 202
 
         with get_session_factory(database)() as db:  # the old key is gone: what it sealed opens no more
             assert (
@@ -185,11 +218,58 @@ def test_secrets_sealed_with_the_old_key_open_while_the_rotation_runs(start, dat
         assert updated.status_code == 200, updated.text
         assert key_id_of(blocks.data[connection["block_name"]]["api_key"]) == new_key_id  # a save seals anew
         assert _works(owner, connection)
-        assert owner.post("/api/v1/tenant/keys/rotate").json()["retired_keys_deleted"] == 2
+        assert owner.post("/api/v1/tenant/keys/rotate").json()["retired_keys_deleted"] == 0
+        assert _works(owner, connection)
+        assert _reencrypt(database, _tenant_id(owner)).retired_keys_deleted == 2
         assert _works(owner, connection)
 
 
-def test_only_an_owner_rotates_the_data_key(start, fake_services):
+def test_the_rotations_progress_is_visible_until_the_reencryption_is_done(start, database, minimal_graph):
+    with start(new_master_key()) as anonymous:
+        owner = anonymous.signup()
+        workflow = owner.post("/api/v1/workflows", json={"name": "Sealed", "graph": minimal_graph})
+        assert workflow.status_code == 201, workflow.text
+        before = owner.get("/api/v1/tenant/keys/rotation").json()
+        assert (before["retired_keys"], before["remaining_total"]) == (0, 0)
+
+        rotated = owner.post("/api/v1/tenant/keys/rotate").json()
+        during = owner.get("/api/v1/tenant/keys/rotation")
+
+        assert during.status_code == 200, during.text
+        assert during.json() | {"remaining": None} == {
+            "key_id": rotated["key_id"],
+            "retired_keys": 1,
+            "remaining": None,
+            "remaining_total": rotated["remaining_total"],
+            "reencryption": None,
+            "engine_available": False,  # no Prefect here: the counts come from the platform database
+        }
+        assert during.json()["remaining"]["workflow_versions.graph"] == 1
+        assert owner.get(f"/api/v1/workflows/{workflow.json()['id']}").status_code == 200  # reads work throughout
+
+        _reencrypt(database, _tenant_id(owner))
+
+        after = owner.get("/api/v1/tenant/keys/rotation").json()
+        assert (after["key_id"], after["retired_keys"], after["remaining_total"]) == (rotated["key_id"], 0, 0)
+        assert set(after["remaining"].values()) == {0}
+        assert owner.get(f"/api/v1/workflows/{workflow.json()['id']}").json()["graph"]["nodes"]
+
+
+def test_a_rotation_whose_reencryption_cannot_start_answers_503_and_keeps_the_old_key(start, monkeypatch):
+    monkeypatch.setattr(keys, "start_reencryption_run", ORIGINAL_START)  # Prefect (127.0.0.1:9) is unreachable
+    with start(new_master_key()) as anonymous:
+        owner = anonymous.signup()
+        key_before = owner.get("/api/v1/tenant/keys/rotation").json()["key_id"]
+
+        refused = owner.post("/api/v1/tenant/keys/rotate")
+
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["type"].endswith("/engine-unavailable")
+        status = owner.get("/api/v1/tenant/keys/rotation").json()
+        assert status["key_id"] != key_before and status["retired_keys"] == 1  # in force; the old one kept
+
+
+def test_only_an_owner_rotates_the_data_key_or_sees_the_rotation(start, fake_services):
     with start(new_master_key()) as anonymous:
         owner = anonymous.signup()
         admin_key = owner.post("/api/v1/api-keys", json={"name": "ops", "role": "admin"})
@@ -200,6 +280,7 @@ def test_only_an_owner_rotates_the_data_key(start, fake_services):
 
         assert refused.status_code == 403
         assert "manage_keys" in refused.json()["detail"]
+        assert admin.get("/api/v1/tenant/keys/rotation").status_code == 403
         assert anonymous.post("/api/v1/tenant/keys/rotate").status_code == 401
 
 
@@ -244,6 +325,7 @@ def test_a_rotated_master_key_still_opens_every_secret(start, database, fake_ser
             "FLOWYARD_DATABASE_URL": database,
             "FLOWYARD_MASTER_KEY": new,
             "FLOWYARD_PREVIOUS_MASTER_KEYS": json.dumps([old]),
+            "FLOWYARD_KEYS__VAULT_URL": get_settings().keys_vault_url,  # the same vault as the API's
         },  # fmt: skip
         home=tmp_path / "home",
     )
@@ -268,7 +350,12 @@ def test_rotate_master_names_a_data_key_no_configured_key_opens(start, database,
         _mail_connection(anonymous.signup(), fake_services)
 
     rotated = _flowyard(
-        "keys", "rotate-master", env={"FLOWYARD_DATABASE_URL": database, "FLOWYARD_MASTER_KEY": new_master_key()},
+        "keys", "rotate-master",
+        env={
+            "FLOWYARD_DATABASE_URL": database,
+            "FLOWYARD_MASTER_KEY": new_master_key(),
+            "FLOWYARD_KEYS__VAULT_URL": get_settings().keys_vault_url,
+        },
         home=tmp_path / "home",
     )  # fmt: skip
 
@@ -326,9 +413,8 @@ def test_up_rewraps_data_keys_of_the_public_placeholder_with_its_own_key(databas
     assert master_key.rewrap_placeholder_keys(settings, generated) == 0
 
 
-def test_flowyard_up_seals_with_the_key_it_generated(stack, fake_services):
-    path = master_key.master_key_path(stack.home)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+def test_flowyard_up_seals_with_its_master_key(stack, fake_services):
+    # the stack is given the tests' master key (tests/conftest.py); generating one is tested above
     owner = Api(stack.api_url).signup()
     created = owner.post(
         "/api/v1/connections",

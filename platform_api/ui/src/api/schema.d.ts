@@ -1403,9 +1403,30 @@ export interface paths {
         put?: never;
         /**
          * Rotate Key
-         * @description Give the workspace a new data key and seal its secrets again with it, while they stay usable.
+         * @description Give the workspace a new data key, seal its secrets again with it while they stay usable, and start
+         *     sealing its stored workflow data again in the background (progress: GET /api/v1/tenant/keys/rotation).
          */
         post: operations["rotate_key_api_v1_tenant_keys_rotate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenant/keys/rotation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Rotation Status
+         * @description How far the last rotation is: what is not sealed with the current key yet, and its re-encryption run.
+         */
+        get: operations["rotation_status_api_v1_tenant_keys_rotation_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3014,8 +3035,25 @@ export interface components {
              */
             oauth_pending: number;
             /**
+             * Reencryption Flow Run Id
+             * @description The Prefect flow run (`flowyard-reencrypt`) sealing the workspace's stored workflow data again with the new key, in bounded batches while runs go on; null when payload encryption is off.
+             */
+            reencryption_flow_run_id: string | null;
+            /**
+             * Remaining
+             * @description Stored values of the workspace's workflow data not sealed with its current data key yet, per `table.column` (rows written before payload encryption count too). As counted when the rotation was made.
+             */
+            remaining: {
+                [key: string]: number;
+            };
+            /**
+             * Remaining Total
+             * @description The sum of `remaining`.
+             */
+            remaining_total: number;
+            /**
              * Retired Keys Deleted
-             * @description Earlier data keys deleted: nothing sealed with them is left.
+             * @description Earlier data keys deleted by this call. 0 while the stored workflow data is sealed again in the background: the re-encryption run deletes them once nothing sealed with them is left (see GET /api/v1/tenant/keys/rotation).
              */
             retired_keys_deleted: number;
             /**
@@ -3023,6 +3061,38 @@ export interface components {
              * @description Webhook endpoints whose signing secret was sealed again.
              */
             webhook_secrets: number;
+        };
+        /** KeyRotationStatusRead */
+        KeyRotationStatusRead: {
+            /**
+             * Engine Available
+             * @description False when the workflow engine could not be asked about the run.
+             */
+            engine_available: boolean;
+            /**
+             * Key Id
+             * @description Id of the workspace's current data key (null: it has none yet).
+             */
+            key_id: string | null;
+            /** @description The workspace's last re-encryption run (null: none yet, or the workflow engine did not answer). */
+            reencryption: components["schemas"]["ReencryptionRunRead"] | null;
+            /**
+             * Remaining
+             * @description Stored values of the workspace's workflow data not sealed with its current data key yet, per `table.column` (rows written before payload encryption count too).
+             */
+            remaining: {
+                [key: string]: number;
+            };
+            /**
+             * Remaining Total
+             * @description The sum of `remaining`: 0 when every value is sealed with the current key.
+             */
+            remaining_total: number;
+            /**
+             * Retired Keys
+             * @description Earlier data keys still kept, because what they sealed is being sealed again (0 when the last rotation is finished).
+             */
+            retired_keys: number;
         };
         /**
          * LineageRead
@@ -3329,6 +3399,30 @@ export interface components {
              * @description 1: the next of the workspace's runs to start.
              */
             position: number;
+        };
+        /** ReencryptionRunRead */
+        ReencryptionRunRead: {
+            /**
+             * Ended At
+             * @description When it ended; null while it runs.
+             */
+            ended_at: string | null;
+            /**
+             * Flow Run Id
+             * @description The `flowyard-reencrypt` flow run in Prefect.
+             */
+            flow_run_id: string;
+            /**
+             * Started At
+             * @description When it started; null while it waits for the worker.
+             */
+            started_at: string | null;
+            /**
+             * State
+             * @description Where it stands: `completed` (everything sealed again, the retired keys deleted), `failed` (values were left that do not open, or it could not finish: the retired keys were kept; rotate again, or ask your operator to run `flowyard keys reencrypt`), else not ended yet.
+             * @enum {string}
+             */
+            state: "scheduled" | "pending" | "running" | "paused" | "cancelling" | "cancelled" | "completed" | "failed" | "crashed";
         };
         /** ReplayRequest */
         ReplayRequest: {
@@ -5594,7 +5688,9 @@ export interface operations {
     list_contacts_api_v1_crm_contacts_get: {
         parameters: {
             query?: {
+                /** @description Contacts whose first or last name contains this text (case-insensitive), or whose email address or phone number is exactly this. Email and phone are exact-match only (after normalising: case and surrounding blanks for email, everything but '+' and digits for phone), never part of one: they are stored encrypted and searched through a keyed hash. */
                 q?: string | null;
+                /** @description Only the contact with exactly this email address (case-insensitive; no partial match). */
                 email?: string | null;
                 tag?: string | null;
                 company_id?: string | null;
@@ -7572,6 +7668,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["KeyRotationRead"];
+                };
+            };
+        };
+    };
+    rotation_status_api_v1_tenant_keys_rotation_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyRotationStatusRead"];
                 };
             };
         };

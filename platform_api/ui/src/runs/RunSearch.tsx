@@ -46,6 +46,7 @@ export function RunSearch({ filters, onChange }: Props) {
       </label>
       <button className="btn btn-primary">Find</button>
       {filters.search && <button type="button" className="btn btn-secondary" onClick={clear}>Clear</button>}
+      <small className="runs-search-hint">Exact match: type the whole value (inputs are encrypted).</small>
     </form>
   );
 }
