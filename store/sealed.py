@@ -246,8 +246,7 @@ class Sealed(TypeDecorator[Any]):
         if value is None:
             return None
         plaintext = self.dump(value)
-        keyring = _keyring
-        if keyring is not None and not keyring.encrypt:
+        if not installed_keyring().encrypt:
             return plaintext
         sealer = _sealer.get()
         if sealer is None:

@@ -393,7 +393,8 @@ def test_up_generates_a_development_master_key_once_and_keeps_it_private(tmp_pat
     assert master_key.with_stored_key(given) is given
 
 
-def test_up_rewraps_data_keys_of_the_public_placeholder_with_its_own_key(database, tmp_path):
+def test_up_rewraps_data_keys_of_the_public_placeholder_with_its_own_key(database, tmp_path, monkeypatch):
+    monkeypatch.delenv("FLOWYARD_MASTER_KEY", raising=False)  # the tests' own (tests/conftest.py): none here
     with get_session_factory(database).begin() as db:  # a workspace of an earlier version, under the placeholder
         tenant = Tenant(name="Earlier", slug=f"t{uuid.uuid4().hex[:10]}")
         db.add(tenant)
