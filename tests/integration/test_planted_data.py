@@ -12,11 +12,10 @@ from contextlib import closing
 from typing import Any
 
 import httpx
-import psycopg
 
 from platform_api.triggers.signatures import sign
 from tests.engine.support import platform_db_url
-from tests.integration.test_prefect_copy import _files, _leaks, _markers, _prefect_rows
+from tests.integration.test_prefect_copy import _files, _leaks, _markers, _prefect_rows, postgres_rows
 from tests.support import Api, edge, graph, node, steps_by_node
 
 
@@ -26,12 +25,7 @@ def _platform_dump(stack) -> list[tuple[str, str]]:
     if url.startswith("sqlite"):
         with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
             return [("dump", line) for line in db.iterdump()]
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as db:
-        tables = db.execute(
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
-        ).fetchall()
-        return [(table, row) for (table,) in tables for (row,) in db.execute(f'SELECT t::text FROM "{table}" t')]
+    return postgres_rows(url.replace("postgresql+psycopg://", "postgresql://"))
 
 
 def _planted_flow() -> dict[str, Any]:

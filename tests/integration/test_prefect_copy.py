@@ -41,16 +41,21 @@ def _markers() -> dict[str, str]:
     }
 
 
+def postgres_rows(url: str) -> list[tuple[str, str]]:
+    """(table, row as text) of every row of every table of a PostgreSQL database."""
+    with psycopg.connect(url) as db:
+        tables = db.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        ).fetchall()
+        return [(table, row) for (table,) in tables for (row,) in db.execute(f'SELECT t::text FROM "{table}" t')]
+
+
 def _prefect_rows(stack) -> list[tuple[str, str]]:
     """(table, row as text) of every row of every table of the stack's Prefect database."""
     url = stack.env.get("FLOWYARD_PREFECT__DATABASE_URL")
     if url:
-        with psycopg.connect(url.replace("postgresql+asyncpg://", "postgresql://")) as db:
-            tables = db.execute(
-                "SELECT table_name FROM information_schema.tables"
-                " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
-            ).fetchall()
-            return [(table, row) for (table,) in tables for (row,) in db.execute(f'SELECT t::text FROM "{table}" t')]
+        return postgres_rows(url.replace("postgresql+asyncpg://", "postgresql://"))
     with closing(sqlite3.connect(f"file:{stack.home / 'prefect' / 'prefect.db'}?mode=ro", uri=True)) as db:
         tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
         return [(table, repr(row)) for (table,) in tables for row in db.execute(f'SELECT * FROM "{table}"')]
