@@ -24,7 +24,13 @@ FINAL_FLOW_RUN_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 def prefect(stack, method: str, path: str, *, auth: Any = None, **kwargs: Any) -> httpx.Response:
-    return httpx.request(method, stack.prefect_url + path, auth=auth, timeout=30, **kwargs)
+    """One call to Prefect's API, retried as Prefect's own client retries it: a busy database answers 503."""
+    for _ in range(5):
+        response = httpx.request(method, stack.prefect_url + path, auth=auth, timeout=30, **kwargs)
+        if response.status_code != 503:
+            return response
+        time.sleep(1)
+    return response
 
 
 def calling_graph(url: str) -> dict[str, Any]:
