@@ -366,6 +366,84 @@ class KeySettings(BaseModel):
     )
 
 
+class TierSettings(BaseModel):
+    """What one tenant tier gets on Kubernetes: its namespace's quota and each flow-run container's resources."""
+
+    dedicated_pool: bool = Field(
+        description="A work pool of the tenant's own whose Jobs run in its namespace (isolation), or the shared "
+        "Flowyard worker pool (cost)."
+    )
+    quota_cpu: str = Field(description="ResourceQuota: requests.cpu and limits.cpu of the namespace.")
+    quota_memory: str = Field(description="ResourceQuota: requests.memory and limits.memory of the namespace.")
+    quota_pods: int = Field(ge=1, description="ResourceQuota: pods in the namespace.")
+    quota_jobs: int = Field(ge=1, description="ResourceQuota: count/jobs.batch in the namespace.")
+    cpu_request: str = Field(description="Each flow-run container's CPU request (and LimitRange default request).")
+    memory_request: str = Field(description="Each flow-run container's memory request.")
+    cpu_limit: str = Field(description="Each flow-run container's CPU limit (and LimitRange default and max).")
+    memory_limit: str = Field(description="Each flow-run container's memory limit.")
+
+
+DEFAULT_TIERS = {
+    "shared": TierSettings(
+        dedicated_pool=False,
+        quota_cpu="1",
+        quota_memory="1Gi",
+        quota_pods=4,
+        quota_jobs=20,
+        cpu_request="100m",
+        memory_request="128Mi",
+        cpu_limit="500m",
+        memory_limit="256Mi",
+    ),
+    "dedicated": TierSettings(
+        dedicated_pool=True,
+        quota_cpu="4",
+        quota_memory="8Gi",
+        quota_pods=20,
+        quota_jobs=200,
+        cpu_request="250m",
+        memory_request="256Mi",
+        cpu_limit="1",
+        memory_limit="1Gi",
+    ),
+}
+
+
+class KubernetesSettings(BaseModel):
+    enabled: bool = Field(
+        False,
+        description="Reconcile each workspace's Kubernetes namespace, quota, network policies, service account "
+        "and (by tier) Prefect work pool when it is created, changes tier or is deleted.",
+    )
+    kubeconfig: Path | None = Field(
+        None, description="Kubeconfig file of the cluster; unset: in-cluster config, then KUBECONFIG."
+    )
+    platform_namespace: str = Field(
+        "flowyard",
+        description="Namespace of the platform (API, Prefect, workers): tenants' pods may reach its Prefect API.",
+    )
+    namespace_prefix: str = Field("flowyard-t-", description="A tenant's namespace is this prefix and its slug.")
+    image: str = Field("flowyard:latest", description="Image of the flow-run Jobs in tenants' namespaces.")
+    default_tier: str = Field("shared", description="The tier of a new workspace.")
+    tiers: dict[str, TierSettings] = Field(
+        default_factory=lambda: dict(DEFAULT_TIERS), description="Tiers by name, as a JSON object."
+    )
+    egress_cidrs: list[str] = Field(
+        default_factory=lambda: ["0.0.0.0/0"],
+        description="Where tenants' pods may connect besides DNS and the Prefect API, minus private ranges "
+        "(10/8, 172.16/12, 192.168/16, 169.254/16, 100.64/10).",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token KEDA's metrics-api scaler sends to the work-pool backlog endpoint."
+    )
+
+    @model_validator(mode="after")
+    def _default_tier_exists(self) -> KubernetesSettings:
+        if self.default_tier not in self.tiers:
+            raise ValueError(f"default_tier {self.default_tier!r} is not one of the tiers {sorted(self.tiers)}")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOWYARD_", env_nested_delimiter="__", extra="ignore")
 
@@ -415,6 +493,9 @@ class Settings(BaseSettings):
         default_factory=RetentionSettings, description="How long workspaces' runs, payloads and logs are kept."
     )
     keys: KeySettings = Field(default_factory=KeySettings, description="Workspace data keys and the key vault.")
+    kubernetes: KubernetesSettings = Field(
+        default_factory=KubernetesSettings, description="Per-tenant isolation on Kubernetes (tiers, namespaces)."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
