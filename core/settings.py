@@ -436,6 +436,16 @@ class KubernetesSettings(BaseModel):
     metrics_token: SecretStr | None = Field(
         None, description="Bearer token KEDA's metrics-api scaler sends to the work-pool backlog endpoint."
     )
+    prefect_api_url: str | None = Field(
+        None,
+        description="Prefect API URL flow-run pods in tenants' namespaces use (their Secret's PREFECT_API_URL); "
+        "unset: http://prefect-server.<platform_namespace>.svc:4200/api.",
+    )
+    prefect_api_pod_labels: dict[str, str] = Field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prefect-server"},
+        description="Labels of the Prefect API pods in the platform namespace, the only pods tenants' pods may "
+        "reach on port 4200.",
+    )
 
     @model_validator(mode="after")
     def _default_tier_exists(self) -> KubernetesSettings:

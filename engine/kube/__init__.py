@@ -1,0 +1,2 @@
+"""Each tenant's Kubernetes namespace and (by tier) Prefect work pool: `objects` renders them, `reconcile`
+applies and deletes them."""
