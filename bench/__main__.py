@@ -3,7 +3,8 @@
 the backends. `throughput` also runs its Flowyard burst on a second stack with payload encryption off
 (FLOWYARD_KEYS__ENCRYPT_PAYLOADS=false, for this comparison only) and prints the on/off ratio; `encryption` is
 in-process (encrypt/decrypt µs per step value and per step row, next to plain JSON), once for both backends.
-`python -m bench triggers` (or browser_canvas, integration_step) runs a standalone benchmark with its own table.
+`python -m bench triggers` (or browser_canvas, integration_step, k8s_topology) runs a standalone benchmark with its own
+table.
 
 PostgreSQL is the server at FLOWYARD_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
 it is skipped, with a note, when it does not answer."""
@@ -27,6 +28,7 @@ STANDALONE = (
     "triggers",
     "catalog_search",
     "reports",
+    "k8s_topology",
 )  # their own tables: `python -m bench triggers`
 WITH_BACKEND = ("triggers",)  # standalone ones that take --backend
 HEADER = ("backend", "benchmark", "metric", "Flowyard", "raw: process worker", "raw: in-process / Prefect API", "note")
