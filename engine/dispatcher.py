@@ -19,6 +19,11 @@ new executions in the queue, so that batches grow with the load instead of flow 
 Every `reconcile_seconds` the dispatcher also runs `engine.reconcile`: flow runs of dead
 Flowyard workers become `Crashed`, and executions of batches whose flow run ended without
 finishing them end `failed` or `cancelled`.
+
+It runs in the platform API process (`FLOWYARD_DISPATCHER__ENABLED`, on by default) or alone (`serve`,
+`flowyard dispatcher`: its own Kubernetes Deployment). Several may run at once: claims, outbox rows and
+search-index rows are taken under `FOR UPDATE SKIP LOCKED`, rollup folds under an advisory lock, flow runs are
+created with the batch id as idempotency key, and an alert is open at most once per rule and subject.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ log = logging.getLogger("flowyard.dispatcher")
 CONGESTED_POLL_SECONDS = 0.2
 FOLD_LIMIT = 2000  # ended runs counted into the reports (or new runs indexed for search) per pass
 SEARCH_INDEX_SECONDS = 1.0
+STALLED_SECONDS = 60.0  # a pass blocked this long (e.g. on Prefect) means nothing is dispatched
 T = TypeVar("T")
 
 
@@ -366,3 +372,20 @@ class Dispatcher:
                 log.exception("dispatch pass failed")
             self._reconcile_if_due()
             self._side_passes()
+
+
+def serve(settings: Settings, stop: threading.Event, *, check_seconds: float = 5.0) -> int:
+    """Run a dispatcher until `stop` is set (0), or until its loop stops or stalls (1, so that whatever
+    supervises this process restarts it): what `flowyard dispatcher` runs."""
+    dispatcher = Dispatcher(settings)
+    dispatcher.start()
+    within = max(STALLED_SECONDS, 3 * settings.dispatcher.poll_seconds)
+    started = time.monotonic()
+    try:
+        while not stop.wait(check_seconds):
+            if time.monotonic() - started > within and not dispatcher.alive(within_seconds=within):
+                log.error("the dispatcher loop has not completed a pass in the last %g s: exiting", within)
+                return 1
+        return 0
+    finally:
+        dispatcher.stop()

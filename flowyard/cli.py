@@ -1,4 +1,4 @@
-"""The `flowyard` command line: `up`, `worker`, `db upgrade`, `maintenance run`, `keys rotate-master`,
+"""The `flowyard` command line: `up`, `worker`, `dispatcher`, `db upgrade`, `maintenance run`, `keys rotate-master`,
 `keys reencrypt`, `users reset-link`, `version`."""
 
 from __future__ import annotations
@@ -52,6 +52,23 @@ def cmd_worker(settings_loader) -> int:
     ensure_maintenance(settings)  # the hourly retention flow this worker runs
     child = worker(settings, env, settings.home_dir / "logs")
     os.execvpe(child.argv[0], child.argv, child.env)
+
+
+def cmd_dispatcher(settings_loader) -> int:
+    """Run the dispatcher alone, in the foreground, until SIGTERM (on Kubernetes its own Deployment, with
+    FLOWYARD_DISPATCHER__ENABLED=false in the platform API); exits 1 if its loop stops or stalls."""
+    import logging
+    import signal
+    import threading
+
+    from engine.dispatcher import serve
+
+    settings: Settings = settings_loader()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return serve(settings, stop)
 
 
 def cmd_maintenance_run(settings_loader) -> int:
@@ -227,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_up
     )
     commands.add_parser("worker", help="run a worker in the foreground").set_defaults(handler=cmd_worker)
+    commands.add_parser("dispatcher", help="run the dispatcher alone, in the foreground").set_defaults(
+        handler=cmd_dispatcher
+    )
     commands.add_parser("settings", help="print every setting as a Markdown table").set_defaults(handler=cmd_settings)
     commands.add_parser("version", help="print the version").set_defaults(handler=cmd_version)
     db = commands.add_parser("db", help="platform database").add_subparsers(dest="db_command", required=True)

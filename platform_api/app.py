@@ -19,6 +19,7 @@ from platform_api.audit.routes import router as audit_router
 from platform_api.auth.routes import router as auth_router
 from platform_api.connections.routes import router as connections_router
 from platform_api.crm.routes import router as crm_router
+from platform_api.internal.routes import router as internal_router
 from platform_api.limits import BodySizeLimit
 from platform_api.members.routes import router as members_router
 from platform_api.privacy.routes import router as privacy_router
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health.router,
         help_pages.router,
         metrics.router,
+        internal_router,
     ):
         app.include_router(router)
 

@@ -1,6 +1,6 @@
 """Kubernetes, checked offline: the Flowyard worker's manifests are valid Kubernetes objects whose settings Flowyard
 reads, and Prefect's Kubernetes worker builds a valid Job for a Flowyard batch from the pool template in
-`k8s/worker` (its own code, against the real Prefect server of `flowyard up`). The Job runs
+`k8s/base/worker` (its own code, against the real Prefect server of `flowyard up`). The Job runs
 `prefect flow-run execute`, the command Prefect's process worker runs in `test_worker.py`."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.engine.support import Workflow, prefect_client
 from tests.engine.test_worker import held_graph
 from tests.support import Api
 
-MANIFESTS = Path(__file__).parents[2] / "k8s" / "worker"
+MANIFESTS = Path(__file__).parents[2] / "k8s" / "base" / "worker"
 KUBERNETES = "1.33"
 
 

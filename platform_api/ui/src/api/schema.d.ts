@@ -1786,6 +1786,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/internal/pools/{pool}/backlog": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Pool Backlog
+         * @description Flow runs of a Prefect work pool that are due and not started, for KEDA's metrics-api scaler
+         *     (`valueLocation: backlog`). Bearer token: FLOWYARD_KUBERNETES__METRICS_TOKEN.
+         */
+        get: operations["pool_backlog_internal_pools__pool__backlog_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -2152,6 +2173,14 @@ export interface components {
              * @description Whether every row of the workspace's chain is intact and linked to the one before.
              */
             ok: boolean;
+        };
+        /** Backlog */
+        Backlog: {
+            /**
+             * Backlog
+             * @description Flow runs of the work pool that are due and not started: Scheduled (Late and AwaitingRetry included) or Pending, with a next scheduled start time before now. Prefect clears that time when a run leaves Scheduled, so a Pending run (one a worker already holds) is not counted.
+             */
+            backlog: number;
         };
         /** Body_decide_by_link_approvals__token__post */
         Body_decide_by_link_approvals__token__post: {
@@ -8444,6 +8473,58 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    pool_backlog_internal_pools__pool__backlog_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Backlog"];
+                };
+            };
+            /** @description No bearer token, or not FLOWYARD_KUBERNETES__METRICS_TOKEN. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description FLOWYARD_KUBERNETES__METRICS_TOKEN is unset, or Prefect has no such work pool. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Prefect did not answer. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
