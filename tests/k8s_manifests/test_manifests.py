@@ -256,6 +256,8 @@ def test_the_ingress_serves_the_apis_public_url_over_https(overlay):
     assert urlsplit(public_url).scheme == "https" and {urlsplit(public_url).hostname} == hosts
     backends = {p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
     assert backends == {"platform-api"}
+    api = environment(overlay, pod_specs(overlay)["platform-api"]["containers"][0])
+    assert api["FLOWYARD_API__METRICS_TOKEN"].startswith("<secret:")  # GET /metrics is open without a token
 
 
 def settings_of(overlay: str, workload: str, monkeypatch, secrets: dict[str, str]) -> Settings:
