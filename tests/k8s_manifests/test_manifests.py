@@ -222,9 +222,11 @@ def test_flowyard_runs_the_image_of_its_version_with_the_dispatcher_on_its_own(o
     assert specs["dispatcher"]["containers"][0]["command"] == ["flowyard", "dispatcher"]
     prefect = {c["image"] for name in PREFECT_PODS for c in specs[name]["containers"]}
     assert prefect == {"prefecthq/prefect:3.9.1-python3.11"}  # the Prefect Flowyard pins
-    server = specs["prefect-server"]["containers"][0]["command"]
+    server = specs["prefect-server"]["containers"][0]["args"]
     assert server[:3] == ["prefect", "server", "start"] and "--no-services" in server
-    assert specs["prefect-services"]["containers"][0]["command"] == ["prefect", "server", "services", "start"]
+    assert specs["prefect-services"]["containers"][0]["args"] == ["prefect", "server", "services", "start"]
+    assert specs["prefect-migrations"]["containers"][0]["args"] == ["prefect", "server", "database", "upgrade", "-y"]
+    assert not [name for name in PREFECT_PODS for c in specs[name]["containers"] if "command" in c]
     assert one(overlay, "Deployment", "prefect-services")["spec"]["replicas"] == 1
 
 
