@@ -446,6 +446,12 @@ class KubernetesSettings(BaseModel):
         description="Labels of the Prefect API pods in the platform namespace, the only pods tenants' pods may "
         "reach on port 4200.",
     )
+    reconcile_batch: int = Field(
+        200,
+        ge=1,
+        description="Workspaces the hourly maintenance pass reconciles on Kubernetes (drift repair, retries of "
+        "failed sign-ups), the never or least recently reconciled first.",
+    )
 
     @model_validator(mode="after")
     def _default_tier_exists(self) -> KubernetesSettings:

@@ -2,7 +2,8 @@
 
 Operators see it in the Prefect UI as `flowyard-maintenance/hourly-retention` (tags `flowyard`,
 `flowyard-system`, `retention`), in the Flowyard work pool on a queue of its own; each flow run applies every
-workspace's retention policy (`engine.retention.purge_expired`) and logs what it purged. `flowyard up` and
+workspace's retention policy (`engine.retention.purge_expired`) and logs what it purged; with Kubernetes on, it
+then reconciles workspaces' namespaces and pools (`engine.kube.reconcile.reconcile_all`, bounded). `flowyard up` and
 `flowyard worker` create or update the deployment; an operator may also run it from the Prefect UI at once,
 or run the purge in the foreground with `flowyard maintenance run`. Creating it creates the other system
 deployment beside it too: `flowyard-reencrypt/on-key-rotation` (`engine.reencrypt`), which key rotations start.
@@ -19,7 +20,8 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate
 from prefect.client.schemas.schedules import IntervalSchedule
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
+from engine.kube.reconcile import reconcile_all
 from engine.publish import ensure_system_deployment
 from engine.reencrypt import ensure_reencrypt_deployment
 from engine.retention import SYSTEM_TAG, purge_expired
@@ -35,10 +37,31 @@ INTERVAL = timedelta(hours=1)
 async def flowyard_maintenance() -> dict[str, int]:
     """Purge what every workspace's retention policy no longer keeps. The purge (blocking database and
     Prefect calls) runs in a thread: the Flowyard worker runs other flow runs on this event loop."""
-    report = await asyncio.to_thread(purge_expired, get_settings())
+    settings = get_settings()
+    report = await asyncio.to_thread(purge_expired, settings)
     totals = report.totals()
     get_run_logger().info("purged %s", ", ".join(f"{count} {kind}" for kind, count in totals.items()) or "nothing")
+    if settings.kubernetes.enabled:
+        totals |= await asyncio.to_thread(reconcile_kubernetes, settings)
     return totals
+
+
+def reconcile_kubernetes(settings: Settings) -> dict[str, int]:
+    """Repair drift in workspaces' namespaces and pools (`reconcile_batch` of them, least recently reconciled
+    first) and remove those of deleted workspaces; a tenant that fails is logged and tried again next hour."""
+    try:
+        report = reconcile_all(settings, limit=settings.kubernetes.reconcile_batch)
+    except Exception:  # the cluster itself: the purge is done, the next run tries again
+        get_run_logger().warning("could not reach the Kubernetes cluster", exc_info=True)
+        return {"kubernetes_failed": 1}
+    for slug, error in report.failed.items():
+        get_run_logger().warning("workspace %s not reconciled on Kubernetes: %s", slug, error)
+    return {
+        "kubernetes_reconciled": len(report.reconciled),
+        "kubernetes_repaired": sum(1 for changes in report.reconciled.values() if changes),
+        "kubernetes_failed": len(report.failed),
+        "kubernetes_namespaces_removed": len(report.removed),
+    }
 
 
 def ensure_maintenance_deployment(client: SyncPrefectClient, *, work_pool: str) -> UUID:

@@ -12,6 +12,8 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from pydantic import BaseModel
 
 from core.naming import tenant_object_name, tenant_prefix, tenant_tags
+from core.settings import Settings
+from engine.kube.objects import pool_name, tier_of, work_pool_template
 from flow_factory.interpreter import ENTRYPOINT, FLOW_NAME
 
 TEST_RUNS_SUFFIX = "test-runs"
@@ -54,12 +56,39 @@ _pools_seen: set[tuple[str, str]] = set()  # (API URL, pool): a publish need not
 _queues_seen: set[tuple[str, str, str, int]] = set()  # (API URL, pool, queue, limit)
 
 
-def ensure_work_pool(client: SyncPrefectClient, work_pool: str) -> None:
+@dataclass(frozen=True)
+class PoolChoice:
+    name: str
+    template: dict[str, Any] | None  # the base job template of a tenant's own Kubernetes pool; None: shared pool
+
+
+def tenant_work_pool(settings: Settings, tenant_slug: str, tier: str | None) -> str:
+    """The pool a tenant's deployments run on: its own (`t-<slug>`, Jobs in its namespace) when Kubernetes is on
+    and its tier has a dedicated pool, else the shared Flowyard pool."""
+    return tenant_pool_choice(settings, tenant_slug, tier).name
+
+
+def tenant_pool_choice(settings: Settings, tenant_slug: str, tier: str | None) -> PoolChoice:
+    kube = settings.kubernetes
+    tier = tier or kube.default_tier
+    if kube.enabled and tier_of(tier, kube).dedicated_pool:
+        return PoolChoice(pool_name(tenant_slug), work_pool_template(tenant_slug, tier, kube))
+    return PoolChoice(settings.worker.work_pool, None)
+
+
+def ensure_work_pool(client: SyncPrefectClient, work_pool: str, template: dict[str, Any] | None = None) -> None:
+    """Create the pool if it is missing: the Flowyard worker's type, or a Kubernetes pool with `template` (a
+    tenant's own; `engine.kube.reconcile` keeps its template up to date)."""
     key = (str(client.api_url), work_pool)
     if key in _pools_seen:
         return
+    create = (
+        WorkPoolCreate(name=work_pool, type="flowyard")
+        if template is None
+        else WorkPoolCreate(name=work_pool, type="kubernetes", base_job_template=template)
+    )
     try:
-        client.create_work_pool(WorkPoolCreate(name=work_pool, type="flowyard"))  # the Flowyard worker's type
+        client.create_work_pool(create)
     except ObjectAlreadyExists:
         pass
     _pools_seen.add(key)
@@ -139,15 +168,17 @@ def upsert_deployment(
     known_id: str | None,
     limits: BatchLimits,
     schedules: list[DeploymentScheduleCreate] | None = None,
+    pool_template: dict[str, Any] | None = None,
 ) -> UUID:
-    """Create or update the deployment; refuse one of the same name that carries another tenant's tag."""
+    """Create or update the deployment; refuse one of the same name that carries another tenant's tag.
+    `pool_template`: `work_pool` is the tenant's own Kubernetes pool, created with it if missing."""
     try:
         existing = client.read_deployment_by_name(f"{FLOW_NAME}/{target.name}")
     except ObjectNotFound:
         existing = None
     if existing and str(existing.id) != known_id and f"tenant:{target.tenant_id}" not in (existing.tags or []):
         raise DeploymentNameTaken(target.name)
-    ensure_work_pool(client, work_pool)
+    ensure_work_pool(client, work_pool, pool_template)
     ensure_work_queue(client, work_pool, target.work_queue, limits.per_tenant)
     flow_id = client.create_flow_from_name(FLOW_NAME)
     return client.create_deployment(

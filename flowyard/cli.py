@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.settings import Settings, get_settings
+from flowyard import kube_cli
 
 
 def package_version(name: str) -> str:
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     maintenance.add_parser("run", help="purge expired runs, payloads and logs now").set_defaults(
         handler=cmd_maintenance_run
     )
+    kube_cli.add_commands(commands)
     return parser
 
 
@@ -282,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
             code = args.handler(get_settings, email=args.email)
         elif args.command == "keys" and args.keys_command == "reencrypt":
             code = args.handler(get_settings, tenant=args.tenant, all_tenants=args.all_tenants)
+        elif args.command in ("tenants", "kube"):
+            code = args.handler(get_settings, args)
         else:
             code = args.handler(get_settings)
     except ValidationError as exc:

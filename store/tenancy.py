@@ -26,6 +26,10 @@ class Tenant(IdMixin, TimestampMixin, Base):
     retention_run_history_days: Mapped[int | None] = mapped_column(Integer)
     retention_step_payload_days: Mapped[int | None] = mapped_column(Integer)
     retention_log_days: Mapped[int | None] = mapped_column(Integer)
+    # Kubernetes tier (core.settings.KubernetesSettings.tiers): namespace quota and whether the workspace has a
+    # Prefect work pool of its own. None (rows older than migration 0020): the settings' default tier.
+    tier: Mapped[str | None] = mapped_column(String(32))
+    kube_reconciled_at: Mapped[datetime | None]  # last pass that applied its Kubernetes objects; None: never
 
 
 class User(IdMixin, TimestampMixin, Base):

@@ -31,7 +31,7 @@ os.environ.setdefault("FLOWYARD_EGRESS__ALLOW", EGRESS_ALLOW)
 os.environ.setdefault("FLOWYARD_KEYS__VAULT_URL", f"sqlite:///{tempfile.mkdtemp(prefix='flowyard-vault-')}/vault.db")
 os.environ.setdefault("FLOWYARD_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
 BACKENDS = ["sqlite", "postgres"]
-STACK_FIXTURES = {"stack", "restartable_stack", "https_stack"}  # each starts the whole platform (`flowyard up`)
+STACK_FIXTURES = {"stack", "restartable_stack", "https_stack", "kube_stack"}  # each starts `flowyard up`
 BROWSER_DIR = Path(__file__).parent / "browser"
 
 
@@ -257,7 +257,9 @@ class Stack:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def _start_stack(request, tmp_path_factory, own_worker: bool = False, tls: TlsFiles | None = None) -> Iterator[Stack]:
+def _start_stack(
+    request, tmp_path_factory, own_worker: bool = False, tls: TlsFiles | None = None, extra_env: dict | None = None
+) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp(f"stack-{request.param}")
     env = {
         **os.environ,
@@ -267,6 +269,7 @@ def _start_stack(request, tmp_path_factory, own_worker: bool = False, tls: TlsFi
         "FLOWYARD_EXECUTION__RETRY_BASE_SECONDS": "0.2",
         "FLOWYARD_EXECUTION__RETRY_MAX_SECONDS": "2",
         **request.getfixturevalue("fake_services").env,  # SendGrid, Twilio, X, Mastodon fakes (tests/fakes)
+        **(extra_env or {}),
     }
     env.pop("PREFECT_API_URL", None)
     env.pop("PREFECT_API_AUTH_STRING", None)  # `flowyard up` makes its own

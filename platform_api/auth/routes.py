@@ -26,7 +26,9 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 @router.post("/signup", status_code=201, response_model=schemas.SignupRead)
-def signup(data: schemas.SignupCreate, db: DB, settings: AppSettings, request: Request) -> schemas.SignupRead:
+def signup(
+    data: schemas.SignupCreate, db: DB, settings: AppSettings, request: Request, background: BackgroundTasks
+) -> schemas.SignupRead:
     if not settings.api.signup_enabled:
         raise Problem(
             403,
@@ -35,7 +37,7 @@ def signup(data: schemas.SignupCreate, db: DB, settings: AppSettings, request: R
             "This installation does not accept new sign-ups.",
             hint="Ask the operator for an invitation.",
         )
-    return service.signup(db, data=data, ttl_hours=settings.api.session_ttl_hours, request=request)
+    return service.signup(db, data=data, settings=settings, request=request, background=background)
 
 
 @router.post("/auth/login", response_model=schemas.LoginRead)

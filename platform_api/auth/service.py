@@ -12,14 +12,16 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from fastapi import Request
+from fastapi import BackgroundTasks, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.settings import ApiSettings
+from core.settings import ApiSettings, Settings
+from engine.kube.reconcile import TenantRef
 from platform_api.audit.service import audit
 from platform_api.auth import schemas, throttle
 from platform_api.deps import API_KEY_PREFIX, SESSION_TOKEN_PREFIX, Caller, hash_secret
+from platform_api.kube import provision_workspace
 from platform_api.problems import Problem, not_found
 from store import ROLES, ApiKey, LoginSession, Membership, Role, Tenant, User, new_id, utcnow
 
@@ -73,10 +75,13 @@ def _tenant_read(tenant: Tenant) -> schemas.TenantRead:
     return schemas.TenantRead(id=tenant.id, slug=tenant.slug, name=tenant.name)
 
 
-def signup(db: Session, *, data: schemas.SignupCreate, ttl_hours: int, request: Request) -> schemas.SignupRead:
+def signup(
+    db: Session, *, data: schemas.SignupCreate, settings: Settings, request: Request, background: BackgroundTasks
+) -> schemas.SignupRead:
     """A new workspace owned by a new user, or by the existing user of that email when the password is theirs.
     Someone else's email answers the same 201 with a token that opens nothing: the answer does not say
-    whether the email has an account."""
+    whether the email has an account. The workspace is on the default tier; its Kubernetes namespace and pool
+    are reconciled after the answer is sent (a decoy's would take longer: it must not)."""
     email = data.email.lower()
     user = db.scalar(select(User).where(User.email == email))
     if user is not None and not password_matches(user, data.password):
@@ -84,12 +89,15 @@ def signup(db: Session, *, data: schemas.SignupCreate, ttl_hours: int, request: 
     if user is None:
         user = User(email=email, password_hash=password_hasher.hash(data.password))
         db.add(user)
-    tenant = Tenant(name=data.tenant_name.strip(), slug=_unique_tenant_slug(db, data.tenant_name))
+    tier = settings.kubernetes.default_tier
+    tenant = Tenant(name=data.tenant_name.strip(), slug=_unique_tenant_slug(db, data.tenant_name), tier=tier)
     db.add(tenant)
     db.flush()
     db.add(Membership(tenant_id=tenant.id, user_id=user.id, role=Role.OWNER))
+    ttl_hours = settings.api.session_ttl_hours
     token = issue_login_token(db, tenant_id=tenant.id, user_id=user.id, ttl_hours=ttl_hours, request=request)
     db.commit()
+    background.add_task(provision_workspace, settings, TenantRef(tenant.id, tenant.slug, tier))
     return schemas.SignupRead(
         tenant=_tenant_read(tenant), user=schemas.UserRead(id=user.id, email=user.email), token=token
     )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from blocks.crypto import destroy_tenant_keys
 from core.settings import Settings
 from platform_api.deps import Caller
+from platform_api.kube import deprovision_workspace
 from platform_api.privacy import schemas
 from platform_api.privacy.prefect import Workspace, remove_workspace
 from platform_api.problems import Problem
@@ -52,6 +53,7 @@ def delete_workspace(
     if _used_prefect(db, tenant.id):
         flow_runs = [i for i in db.scalars(select(Batch.flow_run_id).where(Batch.tenant_id == tenant.id)) if i]
         removed = remove_workspace(settings, Workspace(tenant.id, tenant.slug, flow_runs))
+    kubernetes = deprovision_workspace(settings, tenant.slug)
     db.commit()  # end the request's transaction: on SQLite it holds the write lock the deletion needs
     with get_session_factory(settings.platform_database_url)() as platform:  # crosses tenants: users, the chain
         _delete_rows(platform, tenant.id)
@@ -63,7 +65,7 @@ def delete_workspace(
             actor_user_id=caller.user_id if caller.api_key_id is None else None,
             actor_api_key_id=caller.api_key_id,
             client_address=request.client.host if request.client else None,
-            detail={"slug": tenant.slug, "prefect": removed},
+            detail={"slug": tenant.slug, "prefect": removed, **({"kubernetes": kubernetes} if kubernetes else {})},
         )
         platform.commit()
 

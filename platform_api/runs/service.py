@@ -53,7 +53,7 @@ def _test_deployment_id(db: Session, settings: Settings, tenant_id: str) -> str:
     if tenant_id not in _test_deployments:
         tenant = db.get_one(Tenant, tenant_id)
         target = DeploymentTarget(tenant.id, tenant.slug, TEST_RUNS_SUFFIX, f"{tenant.name}: test runs")
-        _test_deployments[tenant_id] = deploy(settings, target=target, known_id=None)
+        _test_deployments[tenant_id] = deploy(settings, target=target, known_id=None, tier=tenant.tier)
     return _test_deployments[tenant_id]
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.naming import tenant_object_name
 from core.prefect_client import prefect_client
 from core.settings import Settings
-from engine.publish import BatchLimits, DeploymentNameTaken, DeploymentTarget, upsert_deployment
+from engine.publish import BatchLimits, DeploymentNameTaken, DeploymentTarget, tenant_pool_choice, upsert_deployment
 from flow_factory.graph import MAX_NODES, Graph
 from flow_factory.validation import graph_warnings, validate_graph
 from platform_api.audit.service import audit
@@ -320,7 +320,16 @@ def _prefect_unavailable(exc: Exception) -> Problem:
     )
 
 
-def deploy(settings: Settings, *, target: DeploymentTarget, known_id: str | None, schedules: list | None = None) -> str:
+def deploy(
+    settings: Settings,
+    *,
+    target: DeploymentTarget,
+    known_id: str | None,
+    schedules: list | None = None,
+    tier: str | None = None,
+) -> str:
+    """Create or update the deployment on the pool of the tenant's tier (`engine.publish.tenant_work_pool`)."""
+    pool = tenant_pool_choice(settings, target.tenant_slug, tier)
     try:
         with prefect_client(settings) as client:
             limits = BatchLimits(settings.dispatcher.batches_per_workflow, settings.dispatcher.batches_per_tenant)
@@ -328,10 +337,11 @@ def deploy(settings: Settings, *, target: DeploymentTarget, known_id: str | None
                 upsert_deployment(
                     client,
                     target=target,
-                    work_pool=settings.worker.work_pool,
+                    work_pool=pool.name,
                     known_id=known_id,
                     limits=limits,
                     schedules=schedules,
+                    pool_template=pool.template,
                 )
             )
     except DeploymentNameTaken:
@@ -358,7 +368,9 @@ def _deploy_version(
     schedules = triggers.deployment_schedules(workflow, graph, tenant.time_zone)
     if release:
         db.commit()
-    workflow.deployment_id = deploy(settings, target=target, known_id=workflow.deployment_id, schedules=schedules)
+    workflow.deployment_id = deploy(
+        settings, target=target, known_id=workflow.deployment_id, schedules=schedules, tier=tenant.tier
+    )
     triggers.sync_subscriptions(db, workflow, graph)
     return graph
 
