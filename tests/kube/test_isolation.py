@@ -6,6 +6,7 @@ workspace change the cluster and Prefect."""
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 import uuid
@@ -341,3 +342,28 @@ def test_deleting_the_workspace_removes_its_namespace_and_pool(kube_stack, kube)
     assert deleted.status_code == 204, deleted.text
     assert work_pool(kube_stack, tenant["slug"]) is None
     wait_until(lambda: read(kube, "Namespace", namespace) is None, timeout=120, what="the namespace to go")
+
+
+def test_the_hourly_maintenance_flow_repairs_drift_and_removes_namespaces_of_deleted_workspaces(kube_stack, kube):
+    _, tenant = signed_up(kube_stack)
+    settings = kube_settings(kube_stack)
+    namespace = namespace_name(tenant["slug"], settings)
+    kube.resources.get(api_version="networking.k8s.io/v1", kind="NetworkPolicy").delete(
+        name="allow-prefect-api", namespace=namespace
+    )
+    # a workspace deleted while the cluster was unreachable left its namespace behind; another platform's is not ours
+    orphan, foreign = f"gone-{uuid.uuid4().hex[:6]}", KubernetesSettings(namespace_prefix="other-platform-")
+    for prefix_settings in (settings, foreign):
+        for obj in tenant_objects(str(uuid.uuid4()), orphan, "shared", prefix_settings)[:1]:
+            kube.resources.get(api_version="v1", kind="Namespace").create(body=obj)
+
+    code = "import asyncio, json; from engine.maintenance import flowyard_maintenance as f; print(json.dumps(asyncio.run(f())))"
+    env = {**kube_stack.env, "PREFECT_API_URL": kube_stack.prefect_url}
+    ran = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    totals = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert totals["kubernetes_failed"] == 0 and totals["kubernetes_repaired"] >= 1
+    assert read(kube, "NetworkPolicy", "allow-prefect-api", namespace, "networking.k8s.io/v1") is not None
+    gone = read(kube, "Namespace", namespace_name(orphan, settings))
+    assert gone is None or gone["status"]["phase"] == "Terminating"
+    assert read(kube, "Namespace", namespace_name(orphan, foreign))["status"]["phase"] == "Active"  # type: ignore[index]
