@@ -2,7 +2,7 @@
 for the session, a stand-in kubelet that marks pods done, and the platform (`flowyard up`) with Kubernetes on.
 
 The envtest script is `../shared/tools/k8s-envtest/k8s-envtest.sh` beside the repository, or FLOWYARD_K8S_ENVTEST;
-without it these tests skip. It installs etcd itself when it is missing. Each session runs its own control plane
+without it these tests skip, or fail in CI (CI set), as the PostgreSQL leg does. It installs etcd itself when it is missing. Each session runs its own control plane
 (own directory and ports), so parallel sessions do not share one."""
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class Envtest:
 def _envtest_script() -> Path:
     script = Path(os.environ.get(ENVTEST_ENV) or DEFAULT_ENVTEST)
     if not script.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"no Kubernetes envtest script at {script}: CI runs tests/kube (set {ENVTEST_ENV})")
         pytest.skip(f"no Kubernetes envtest script at {script} (set {ENVTEST_ENV} to its path)")
     return script
 
