@@ -63,10 +63,9 @@ check: install ui
 	$(VENV)/bin/lint-imports
 	$(MAKE) --no-print-directory ui-check
 
-# The browser tests run in their own pytest process: Playwright's sync API keeps an event loop running.
+# tests/run_suites.sh: the main suite with tests/kube beside it, then the browser tests alone.
 test: check
-	$(VENV)/bin/python -m pytest --ignore=tests/browser $(PYTEST_ARGS)
-	$(VENV)/bin/python -m pytest tests/browser $(PYTEST_ARGS)
+	tests/run_suites.sh $(PYTEST_ARGS)
 
 # What needs no stack: deselects the markers tests/conftest.py applies (pyproject.toml lists them). Under 2 minutes.
 .PHONY: test-fast
