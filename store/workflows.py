@@ -49,5 +49,3 @@ class WorkflowVersion(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     graph: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("workflow_versions.graph"))
     valid: Mapped[bool] = mapped_column(Boolean)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    # in clear, like a workflow's name and description: workflow metadata, not run data (docs/encryption.md)
-    message: Mapped[str | None] = mapped_column(String(500))
