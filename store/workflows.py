@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
@@ -23,7 +23,11 @@ def trashed_name(name: str, workflow_id: str) -> str:
 
 class Workflow(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     __tablename__ = "workflows"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"), UniqueConstraint("tenant_id", "slug"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        UniqueConstraint("tenant_id", "slug"),
+        Index("ix_workflows_tenant_key", "tenant_id", "key", unique=True),
+    )
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(60))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -37,6 +41,9 @@ class Workflow(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(index=True)  # in the trash since; no trigger starts it
     deleted_name: Mapped[str | None] = mapped_column(String(200))  # its name, while `name` is `trashed_name`
+    # metadata in clear, like the name: the key a workflow file is imported by (NULL until exported or imported)
+    key: Mapped[str | None] = mapped_column(String(100))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class WorkflowVersion(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
@@ -49,3 +56,4 @@ class WorkflowVersion(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     graph: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("workflow_versions.graph"))
     valid: Mapped[bool] = mapped_column(Boolean)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    message: Mapped[str | None] = mapped_column(String(500))  # the note given when saved; in clear, like the name
