@@ -6,7 +6,7 @@ from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings
 from platform_api.pagination import MAX_PAGE, Cursor, limit_query
 from platform_api.permissions import Allowed, Permission
-from platform_api.workflows import schemas, service, trash
+from platform_api.workflows import schemas, service, trash, versions
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 
@@ -65,6 +65,40 @@ def list_versions(workflow_id: str, db: DB, caller: CurrentCaller) -> list[schem
 @router.get("/{workflow_id}/versions/{version}", response_model=schemas.VersionRead)
 def read_version(workflow_id: str, version: int, db: DB, caller: CurrentCaller) -> schemas.VersionRead:
     return service.read_version(db, caller=caller, workflow_id=workflow_id, version=version)
+
+
+@router.get("/{workflow_id}/versions/{a}/diff/{b}", response_model=schemas.VersionDiff)
+def diff_versions(workflow_id: str, a: int, b: int, db: DB, caller: CurrentCaller) -> schemas.VersionDiff:
+    """What changed from version `a` to version `b`: nodes added, removed, moved and changed (field by field,
+    secret values masked), edges, and the trigger called out when what starts the workflow changed."""
+    return versions.diff_versions(db, caller=caller, workflow_id=workflow_id, a=a, b=b)
+
+
+@router.post(
+    "/{workflow_id}/versions/{version}/restore",
+    response_model=schemas.WorkflowRead,
+    dependencies=[Allowed(Permission.PUBLISH)],
+)
+def restore_version(
+    workflow_id: str,
+    version: int,
+    request: Request,
+    db: DB,
+    caller: CurrentCaller,
+    data: schemas.VersionRestore | None = None,
+    settings: Settings = Depends(get_settings),
+) -> schemas.WorkflowRead:
+    """Roll back: save version `version`'s graph as a new version and publish it (`publish: false` keeps it a
+    draft). Nothing is rewritten: the versions in between stay in the history."""
+    return versions.restore_version(
+        db,
+        caller=caller,
+        workflow_id=workflow_id,
+        version=version,
+        data=data or schemas.VersionRestore(),
+        settings=settings,
+        request=request,
+    )
 
 
 @router.post("/{workflow_id}/publish", response_model=schemas.WorkflowRead, dependencies=[Allowed(Permission.PUBLISH)])

@@ -5,6 +5,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flow_factory.diff import GraphDiff
+
+VersionMessage = Field(None, max_length=500, description="A note kept with the version, e.g. what changed and why.")
+
 
 class WorkflowCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -23,6 +27,7 @@ class WorkflowUpdate(BaseModel):
         None, description="The version you edited; if someone saved since, the save answers 409."
     )
     allow_invalid: bool = Field(False, description="Save a work-in-progress graph that does not validate yet.")
+    message: str | None = VersionMessage
     conflict_policy: Literal["queue", "skip", "parallel"] | None = Field(
         None,
         description="When a run is still going as the next starts: `queue` it, `skip` it, or run in "
@@ -82,7 +87,24 @@ class VersionRead(BaseModel):
     valid: bool
     created_at: datetime
     created_by: str | None = Field(description="Email of who saved it, when known.")
+    message: str | None = Field(None, description="The note given when it was saved.")
+    published: bool = Field(False, description="It is the version live now.")
     graph: dict[str, Any] | None = None
+
+
+class VersionDiff(GraphDiff):
+    """What changed from version `from_version` to `to_version`; secret config values are never shown."""
+
+    from_version: int
+    to_version: int
+
+
+class VersionRestore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str | None = VersionMessage
+    publish: bool = Field(
+        True, description="Publish the restored version at once (a rollback); false saves it as a draft."
+    )
 
 
 class TrashedWorkflow(WorkflowSummary):

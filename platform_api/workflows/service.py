@@ -10,7 +10,7 @@ from fastapi import Request, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from core.naming import tenant_object_name
 from core.prefect_client import prefect_client
@@ -195,7 +195,7 @@ def create_workflow(
     )
     db.add(workflow)
     db.flush()
-    db.add(_new_version(caller, workflow, 1, data.graph, valid=not errors))
+    db.add(new_version(caller, workflow, 1, data.graph, valid=not errors))
     audit(db, caller, "workflow.created", f"workflow:{workflow.id}", request=request, detail={"name": data.name})
     try:
         db.commit()
@@ -205,7 +205,9 @@ def create_workflow(
     return _read(db, workflow, caller)
 
 
-def _new_version(caller: Caller, workflow: Workflow, number: int, graph: dict, *, valid: bool) -> WorkflowVersion:
+def new_version(
+    caller: Caller, workflow: Workflow, number: int, graph: dict, *, valid: bool, message: str | None = None
+) -> WorkflowVersion:
     return WorkflowVersion(
         tenant_id=caller.tenant_id,
         workflow_id=workflow.id,
@@ -213,6 +215,7 @@ def _new_version(caller: Caller, workflow: Workflow, number: int, graph: dict, *
         graph=graph,
         valid=valid,
         created_by=caller.user_id,
+        message=message,
     )
 
 
@@ -239,7 +242,9 @@ def update_workflow(
     if data.graph is not None:
         errors = _checked_graph(data.graph, allow_invalid=data.allow_invalid)
         workflow.latest_version += 1
-        db.add(_new_version(caller, workflow, workflow.latest_version, data.graph, valid=not errors))
+        db.add(
+            new_version(caller, workflow, workflow.latest_version, data.graph, valid=not errors, message=data.message)
+        )
     workflow.name = data.name or workflow.name
     workflow.description = data.description if data.description is not None else workflow.description
     if data.conflict_policy is not None:
@@ -247,7 +252,7 @@ def update_workflow(
     if "max_parallel" in data.model_fields_set:
         workflow.max_parallel = data.max_parallel
     workflow.updated_at = utcnow()
-    changed = sorted(data.model_fields_set - {"base_version", "allow_invalid"})
+    changed = sorted(data.model_fields_set - {"base_version", "allow_invalid", "message"})
     detail = {"version": workflow.latest_version, "changed": changed}
     audit(db, caller, "workflow.updated", f"workflow:{workflow.id}", request=request, detail=detail)
     try:
@@ -288,14 +293,12 @@ def list_versions(db: Session, *, caller: Caller, workflow_id: str) -> list[sche
     workflow = get_owned_workflow(db, caller, workflow_id)
     rows = db.execute(
         select(WorkflowVersion, User.email)
+        .options(defer(WorkflowVersion.graph))  # the list shows no graph: do not open each sealed one
         .outerjoin(User, User.id == WorkflowVersion.created_by)
         .where(WorkflowVersion.workflow_id == workflow.id)
         .order_by(WorkflowVersion.version.desc())
     ).all()
-    return [
-        schemas.VersionRead(version=v.version, valid=v.valid, created_at=v.created_at, created_by=email)
-        for v, email in rows
-    ]
+    return [_version_read(workflow, v, email) for v, email in rows]
 
 
 def read_version(db: Session, *, caller: Caller, workflow_id: str, version: int) -> schemas.VersionRead:
@@ -304,8 +307,20 @@ def read_version(db: Session, *, caller: Caller, workflow_id: str, version: int)
     if row is None:
         raise not_found("workflow version")
     email = db.scalar(select(User.email).where(User.id == row.created_by)) if row.created_by else None
+    return _version_read(workflow, row, email, graph=row.graph)
+
+
+def _version_read(
+    workflow: Workflow, row: WorkflowVersion, email: str | None, graph: dict[str, Any] | None = None
+) -> schemas.VersionRead:
     return schemas.VersionRead(
-        version=row.version, valid=row.valid, created_at=row.created_at, created_by=email, graph=row.graph
+        version=row.version,
+        valid=row.valid,
+        created_at=row.created_at,
+        created_by=email,
+        message=row.message,
+        published=row.version == workflow.published_version,
+        graph=graph,
     )
 
 
