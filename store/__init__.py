@@ -13,6 +13,12 @@ from store.executions import Approval, Batch, Execution, StepResult, enqueue_exe
 from store.ledger import SideEffect
 from store.notifications import Notification
 from store.privacy import PrivacyExport
+from store.publish_requests import (
+    PublishPolicy,
+    PublishRequest,
+    PublishRequestStatus,
+    mark_stale_publish_requests,
+)
 from store.quotas import TenantMinuteCount, TenantQuota, TriggerKind, count_one
 from store.reports import RunRollup, StepRollup
 from store.search import DEFAULT_SEARCH_FIELDS, RunSearchKey
@@ -81,6 +87,10 @@ __all__ = [
     "SideEffect",
     "Notification",
     "PrivacyExport",
+    "PublishPolicy",
+    "PublishRequest",
+    "PublishRequestStatus",
+    "mark_stale_publish_requests",
     "TenantMinuteCount",
     "TenantQuota",
     "TriggerKind",
