@@ -1701,6 +1701,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/{workflow_id}/versions/{a}/diff/{b}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Diff Versions
+         * @description What changed from version `a` to version `b`: nodes added, removed, moved and changed (field by field,
+         *     secret values masked), edges, and the trigger called out when what starts the workflow changed.
+         */
+        get: operations["diff_versions_api_v1_workflows__workflow_id__versions__a__diff__b__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/{workflow_id}/versions/{version}": {
         parameters: {
             query?: never;
@@ -1712,6 +1733,27 @@ export interface paths {
         get: operations["read_version_api_v1_workflows__workflow_id__versions__version__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow_id}/versions/{version}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore Version
+         * @description Roll back: save version `version`'s graph as a new version and publish it (`publish: false` keeps it a
+         *     draft). Nothing is rewritten: the versions in between stay in the history.
+         */
+        post: operations["restore_version_api_v1_workflows__workflow_id__versions__version__restore_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2691,6 +2733,24 @@ export interface components {
             /** Title */
             title?: string | null;
         };
+        /** EdgeChange */
+        EdgeChange: {
+            after: components["schemas"]["EdgeRef"];
+            before: components["schemas"]["EdgeRef"];
+            /** Id */
+            id: string;
+        };
+        /** EdgeRef */
+        EdgeRef: {
+            /** Id */
+            id: string;
+            /** Source */
+            source: string;
+            /** Source Handle */
+            source_handle?: string | null;
+            /** Target */
+            target: string;
+        };
         /** ErasureCreate */
         ErasureCreate: {
             /**
@@ -2858,6 +2918,30 @@ export interface components {
              * @default 1
              */
             window_hours?: number;
+        };
+        /** FieldChange */
+        FieldChange: {
+            /**
+             * After
+             * @description null when the field was removed; masked when secret.
+             */
+            after?: unknown;
+            /**
+             * Before
+             * @description null when the field was added; masked when secret.
+             */
+            before?: unknown;
+            /**
+             * Path
+             * @description The node field, e.g. label or config.subject.
+             */
+            path: string;
+            /**
+             * Secret
+             * @description The values are secret: only the fact that they changed is shown.
+             * @default false
+             */
+            secret?: boolean;
         };
         /** GraphErrorRead */
         GraphErrorRead: {
@@ -3247,6 +3331,43 @@ export interface components {
              * @default true
              */
             enabled?: boolean;
+        };
+        /** NodeChange */
+        NodeChange: {
+            /** Fields */
+            fields: components["schemas"]["FieldChange"][];
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /** Type */
+            type: string;
+        };
+        /** NodeMove */
+        NodeMove: {
+            /** After */
+            after: {
+                [key: string]: number;
+            };
+            /** Before */
+            before: {
+                [key: string]: number;
+            };
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /** Type */
+            type: string;
+        };
+        /** NodeRef */
+        NodeRef: {
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /** Type */
+            type: string;
         };
         /** OAuthStartRead */
         OAuthStartRead: {
@@ -4211,6 +4332,26 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** TriggerChange */
+        TriggerChange: {
+            /** After */
+            after: string | null;
+            /**
+             * Before
+             * @description The trigger type before, e.g. trigger.webhook.
+             */
+            before: string | null;
+            /**
+             * Change
+             * @enum {string}
+             */
+            change: "added" | "removed" | "replaced" | "changed";
+            /**
+             * Fields
+             * @description With `changed`: its settings that did.
+             */
+            fields?: components["schemas"]["FieldChange"][];
+        };
         /** TriggerOverrides */
         TriggerOverrides: {
             /**
@@ -4334,6 +4475,40 @@ export interface components {
              */
             warnings?: components["schemas"]["GraphErrorRead"][];
         };
+        /**
+         * VersionDiff
+         * @description What changed from version `from_version` to `to_version`; secret config values are never shown.
+         */
+        VersionDiff: {
+            /** Edges Added */
+            edges_added?: components["schemas"]["EdgeRef"][];
+            /** Edges Changed */
+            edges_changed?: components["schemas"]["EdgeChange"][];
+            /** Edges Removed */
+            edges_removed?: components["schemas"]["EdgeRef"][];
+            /** From Version */
+            from_version: number;
+            /** Nodes Added */
+            nodes_added?: components["schemas"]["NodeRef"][];
+            /** Nodes Changed */
+            nodes_changed?: components["schemas"]["NodeChange"][];
+            /**
+             * Nodes Moved
+             * @description Only their canvas position changed.
+             */
+            nodes_moved?: components["schemas"]["NodeMove"][];
+            /** Nodes Removed */
+            nodes_removed?: components["schemas"]["NodeRef"][];
+            /** To Version */
+            to_version: number;
+            /** @description Set when what starts the workflow changed. */
+            trigger?: components["schemas"]["TriggerChange"] | null;
+            /**
+             * Unchanged
+             * @description The two graphs are the same, positions included.
+             */
+            unchanged: boolean;
+        };
         /** VersionRead */
         VersionRead: {
             /**
@@ -4350,10 +4525,35 @@ export interface components {
             graph?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Message
+             * @description The note given when it was saved.
+             */
+            message?: string | null;
+            /**
+             * Published
+             * @description It is the version live now.
+             * @default false
+             */
+            published?: boolean;
             /** Valid */
             valid: boolean;
             /** Version */
             version: number;
+        };
+        /** VersionRestore */
+        VersionRestore: {
+            /**
+             * Message
+             * @description A note kept with the version, e.g. what changed and why.
+             */
+            message?: string | null;
+            /**
+             * Publish
+             * @description Publish the restored version at once (a rollback); false saves it as a draft.
+             * @default true
+             */
+            publish?: boolean;
         };
         /** WebhookDelivered */
         WebhookDelivered: {
@@ -4631,6 +4831,11 @@ export interface components {
              * @description With `parallel`: most runs at once; null for no limit.
              */
             max_parallel?: number | null;
+            /**
+             * Message
+             * @description A note kept with the version, e.g. what changed and why.
+             */
+            message?: string | null;
             /** Name */
             name?: string | null;
         };
@@ -8312,6 +8517,39 @@ export interface operations {
             };
         };
     };
+    diff_versions_api_v1_workflows__workflow_id__versions__a__diff__b__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+                a: number;
+                b: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionDiff"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     read_version_api_v1_workflows__workflow_id__versions__version__get: {
         parameters: {
             query?: never;
@@ -8331,6 +8569,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VersionRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    restore_version_api_v1_workflows__workflow_id__versions__version__restore_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["VersionRestore"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowRead"];
                 };
             };
             /** @description Validation Error */
