@@ -30,6 +30,7 @@ from platform_api.runs.routes import router as runs_router
 from platform_api.security_headers import SecurityHeaders
 from platform_api.templates.routes import router as templates_router
 from platform_api.triggers.routes import router as triggers_router
+from platform_api.workflows.files_routes import router as workflow_files_router
 from platform_api.workflows.routes import router as workflows_router
 
 UI_DIST = Path(__file__).parent / "ui" / "dist"
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         members_router,
         graphs.router,
         workflows_router,
+        workflow_files_router,
         runs_router,
         run_control_router,
         reports_router,
