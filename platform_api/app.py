@@ -24,6 +24,7 @@ from platform_api.limits import BodySizeLimit
 from platform_api.members.routes import router as members_router
 from platform_api.privacy.routes import router as privacy_router
 from platform_api.problems import install_problem_handlers
+from platform_api.publish_requests.routes import router as publish_requests_router
 from platform_api.reports.routes import router as reports_router
 from platform_api.run_control.routes import router as run_control_router
 from platform_api.runs.routes import router as runs_router
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         members_router,
         graphs.router,
         workflows_router,
+        publish_requests_router,
         workflow_files_router,
         runs_router,
         run_control_router,

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from sqlalchemy.orm import Session
 
 from core.settings import RetentionSettings, Settings
 from engine.retention import tenant_policy
@@ -16,6 +17,7 @@ from platform_api.audit.service import audit
 from platform_api.deps import DB, Caller, CurrentCaller, get_settings
 from platform_api.permissions import Allowed, Permission
 from platform_api.problems import Problem
+from platform_api.publish_requests import policy as publish_policy
 from store import Tenant
 
 router = APIRouter(prefix="/api/v1/tenant", tags=["workspace"])
@@ -24,6 +26,7 @@ router = APIRouter(prefix="/api/v1/tenant", tags=["workspace"])
 MAX_RETENTION_DAYS = 3650
 RETENTION_FIELDS = ("run_history_days", "step_payload_days", "log_days")
 AppSettings = Annotated[Settings, Depends(get_settings)]
+DirectRole = Literal["owner", "admin"]
 
 
 class RetentionDays(BaseModel):
@@ -57,6 +60,14 @@ class TenantSettingsRead(BaseModel):
     time_zone: str
     retention: RetentionRead
     search_fields: list[str] = Field(description="Top-level input fields runs can be found by (GET /runs?search=).")
+    publish_requires_approval: bool = Field(
+        False,
+        description="Publishing needs an owner's or admin's approval (POST /workflows/{id}/publish then answers 202 "
+        "with a publish request); a workflow's own `publish_requires_approval` overrides it.",
+    )
+    publish_direct_roles: list[DirectRole] = Field(
+        description="While approval is required, these roles still publish directly; editors never do.",
+    )
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -66,6 +77,10 @@ class TenantSettingsUpdate(BaseModel):
     retention: RetentionUpdate | None = None
     search_fields: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")]] | None = Field(
         None, max_length=20, description="Input fields to find runs by; applies to runs accepted from then on."
+    )
+    publish_requires_approval: bool | None = Field(None, description="Publishing needs approval.")
+    publish_direct_roles: list[DirectRole] | None = Field(
+        None, max_length=2, description="Roles that still publish directly while approval is required; [] for none."
     )
 
     @field_validator("time_zone")
@@ -78,8 +93,9 @@ class TenantSettingsUpdate(BaseModel):
         return value
 
 
-def _read(tenant: Tenant, defaults: RetentionSettings) -> TenantSettingsRead:
+def _read(db: Session, tenant: Tenant, defaults: RetentionSettings) -> TenantSettingsRead:
     policy = tenant_policy(tenant, defaults)
+    publishing = publish_policy.workspace_rule(db, tenant.id)
     default_days = RetentionDays(**defaults.model_dump(include=set(RETENTION_FIELDS)))
     return TenantSettingsRead(
         id=tenant.id,
@@ -88,6 +104,8 @@ def _read(tenant: Tenant, defaults: RetentionSettings) -> TenantSettingsRead:
         time_zone=tenant.time_zone,
         search_fields=search_fields(tenant),
         retention=RetentionRead(**vars(policy), defaults=default_days),
+        publish_requires_approval=publishing.requires_approval,
+        publish_direct_roles=list(publishing.direct_roles),
     )
 
 
@@ -131,7 +149,7 @@ def apply_retention(tenant: Tenant, update: RetentionUpdate, defaults: Retention
 
 @router.get("", response_model=TenantSettingsRead)
 def read_tenant(db: DB, caller: CurrentCaller, settings: AppSettings) -> TenantSettingsRead:
-    return _read(db.get_one(Tenant, caller.tenant_id), settings.retention)
+    return _read(db, db.get_one(Tenant, caller.tenant_id), settings.retention)
 
 
 @router.patch("", response_model=TenantSettingsRead)
@@ -149,7 +167,14 @@ def update_tenant(
         apply_retention(tenant, data.retention, settings.retention)
     if data.search_fields is not None:
         tenant.search_fields = list(dict.fromkeys(data.search_fields))
+    if data.publish_requires_approval is not None or data.publish_direct_roles is not None:
+        publish_policy.set_workspace_rule(
+            db,
+            tenant_id=tenant.id,
+            requires_approval=data.publish_requires_approval,
+            direct_roles=data.publish_direct_roles,
+        )
     changed = data.model_dump(mode="json", exclude_unset=True)
     audit(db, caller, "settings.changed", f"tenant:{tenant.id}", request=request, detail={"changed": changed})
     db.commit()
-    return _read(tenant, settings.retention)
+    return _read(db, tenant, settings.retention)

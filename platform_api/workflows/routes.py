@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings
 from platform_api.pagination import MAX_PAGE, Cursor, limit_query
 from platform_api.permissions import Allowed, Permission
+from platform_api.publish_requests import service as publish_requests
+from platform_api.publish_requests.schemas import PublishPending
 from platform_api.workflows import schemas, service, trash, versions
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
@@ -101,10 +104,26 @@ def restore_version(
     )
 
 
-@router.post("/{workflow_id}/publish", response_model=schemas.WorkflowRead, dependencies=[Allowed(Permission.PUBLISH)])
+@router.post(
+    "/{workflow_id}/publish",
+    response_model=schemas.WorkflowRead,
+    responses={
+        200: {"description": "Published: the latest version is live."},
+        202: {
+            "model": PublishPending,
+            "description": "Publishing this workflow needs approval and your role may not publish directly: a "
+            "publish request for the latest version waits for an owner or admin (the same one when asked again).",
+        },
+    },
+    dependencies=[Allowed(Permission.PUBLISH)],
+)
 def publish_workflow(
     workflow_id: str, request: Request, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
-) -> schemas.WorkflowRead:
+) -> schemas.WorkflowRead | JSONResponse:
+    """Make the latest valid version live, or, where it needs approval (see GET /api/v1/tenant), ask for it."""
+    pending = publish_requests.request_if_required(db, caller=caller, workflow_id=workflow_id, request=request)
+    if pending is not None:
+        return JSONResponse(pending.model_dump(mode="json"), status_code=202)
     return service.publish_workflow(db, caller=caller, workflow_id=workflow_id, settings=settings, request=request)
 
 

@@ -36,6 +36,11 @@ class WorkflowUpdate(BaseModel):
     max_parallel: int | None = Field(
         None, ge=1, le=10_000, description="With `parallel`: most runs at once; null for no limit."
     )
+    publish_requires_approval: bool | None = Field(
+        None,
+        description="Whether publishing this workflow needs an owner's or admin's approval; null follows the "
+        "workspace's `publish_requires_approval`. Changing it needs the manage_settings permission.",
+    )
 
 
 class GraphErrorRead(BaseModel):
@@ -79,6 +84,12 @@ class WorkflowRead(WorkflowSummary):
         None,
         description="Only in the answer to the first publish of a webhook workflow: the endpoint's secret. "
         "It is never shown again; rotate it to get a new one.",
+    )
+    publish_requires_approval: bool | None = Field(
+        None, description="This workflow's own approval rule; null: it follows the workspace's."
+    )
+    approval_required: bool = Field(
+        False, description="Whether publishing it needs approval now (its own rule, else the workspace's)."
     )
 
 

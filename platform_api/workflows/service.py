@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,9 +25,10 @@ from platform_api.connections.service import check_connections
 from platform_api.deps import Caller
 from platform_api.pagination import paginate
 from platform_api.problems import Problem, not_found
+from platform_api.publish_requests import policy as publish_policy
 from platform_api.triggers import service as triggers
 from platform_api.workflows import schemas
-from store import Role, Tenant, User, Workflow, WorkflowLineage, WorkflowVersion, utcnow
+from store import Role, Tenant, User, Workflow, WorkflowLineage, WorkflowVersion, mark_stale_publish_requests, utcnow
 from store.workflows import TRASH_DAYS
 
 
@@ -167,6 +169,8 @@ def _read(db: Session, workflow: Workflow, caller: Caller, webhook_secret: str |
         schedules_paused=workflow.schedules_paused,
         template=_lineage(db, workflow.id),
         webhook_secret=webhook_secret,
+        publish_requires_approval=publish_policy.workflow_override(db, workflow),
+        approval_required=publish_policy.approval_required(db, workflow),
     )
 
 
@@ -251,6 +255,8 @@ def update_workflow(
         workflow.conflict_policy = data.conflict_policy
     if "max_parallel" in data.model_fields_set:
         workflow.max_parallel = data.max_parallel
+    if "publish_requires_approval" in data.model_fields_set:
+        publish_policy.set_workflow_override(db, caller=caller, workflow=workflow, value=data.publish_requires_approval)
     workflow.updated_at = utcnow()
     changed = sorted(data.model_fields_set - {"base_version", "allow_invalid", "message"})
     detail = {"version": workflow.latest_version, "changed": changed}
@@ -407,22 +413,48 @@ def redeploy(
     db.commit()
 
 
-def publish_workflow(
-    db: Session, *, caller: Caller, workflow_id: str, settings: Settings, request: Request | None = None
+def publish_version(
+    db: Session,
+    *,
+    caller: Caller,
+    workflow: Workflow,
+    version: int,
+    settings: Settings,
+    request: Request | None = None,
+    on_deployed: Callable[[], None] | None = None,
 ) -> schemas.WorkflowRead:
-    caller.require(Role.EDITOR, "publish workflows")
-    workflow = get_owned_workflow(db, caller, workflow_id)
-    latest = get_version(db, workflow, workflow.latest_version)
-    errors = graph_errors(latest.graph) + check_connections(db, tenant_id=caller.tenant_id, graph=latest.graph)
+    """Make exactly `version` live (a direct publish, or an approved publish request): check it, deploy it, sync
+    its webhook endpoint, tell admins of a changed trigger, mark other versions' pending publish requests stale,
+    audit `workflow.published` and commit. `on_deployed` records the caller's own part (an approval) once the
+    deployment succeeded, in the same transaction; when the engine is down nothing of it is written."""
+    row = get_version(db, workflow, version)
+    errors = graph_errors(row.graph) + check_connections(db, tenant_id=caller.tenant_id, graph=row.graph)
     if errors:
         raise invalid_graph(errors)
     before = get_version(db, workflow, workflow.published_version).graph if workflow.published_version else None
-    graph = _deploy_version(db, workflow=workflow, version=workflow.latest_version, settings=settings, release=True)
+    graph = _deploy_version(db, workflow=workflow, version=version, settings=settings, release=True)
+    if on_deployed is not None:
+        on_deployed()
     secret = triggers.sync_endpoint(db, settings, workflow, graph)
     triggers.notify_trigger_change(db, caller=caller, workflow=workflow, before=before, after=graph)
-    workflow.published_version = workflow.latest_version
+    workflow.published_version = version
     workflow.updated_at = utcnow()
-    detail = {"version": workflow.published_version}
+    mark_stale_publish_requests(db, workflow_id=workflow.id, live_version=version)
+    detail = {"version": version}
     audit(db, caller, "workflow.published", f"workflow:{workflow.id}", request=request, detail=detail)
     db.commit()
     return _read(db, workflow, caller, webhook_secret=secret)
+
+
+def publish_workflow(
+    db: Session, *, caller: Caller, workflow_id: str, settings: Settings, request: Request | None = None
+) -> schemas.WorkflowRead:
+    """Publish the latest version directly; 403 `approval-required` where the workflow needs approval and the
+    caller's role may not publish it directly (POST /publish then asks for approval instead)."""
+    caller.require(Role.EDITOR, "publish workflows")
+    workflow = get_owned_workflow(db, caller, workflow_id)
+    if not publish_policy.publishes_directly(db, caller=caller, workflow=workflow):
+        raise publish_policy.approval_needed(workflow)
+    return publish_version(
+        db, caller=caller, workflow=workflow, version=workflow.latest_version, settings=settings, request=request
+    )

@@ -1,0 +1,45 @@
+"""API shapes of publish requests (approval before production)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flow_factory.diff import GraphDiff
+
+RequestStatus = Literal["pending", "approved", "rejected", "stale"]
+
+
+class PublishPending(BaseModel):
+    """POST /workflows/{id}/publish's 202: the workflow needs approval, so its latest version waits for it."""
+
+    status: Literal["pending_approval"] = "pending_approval"
+    request_id: str = Field(description="GET /api/v1/publish-requests/{request_id} shows it.")
+    version: int = Field(description="The version that goes live when the request is approved.")
+
+
+class PublishRequestRead(BaseModel):
+    id: str
+    workflow_id: str
+    workflow_name: str
+    version: int = Field(description="Exactly this version goes live when approved, even if newer ones exist.")
+    status: RequestStatus = Field(
+        description="`stale`: another version was published after it was made; it can no longer be approved."
+    )
+    requested_by: str | None = Field(description="Email of who asked, when known.")
+    created_at: datetime
+    decided_by: str | None = Field(None, description="Email of who approved or rejected it.")
+    decided_at: datetime | None = None
+    comment: str | None = Field(None, description="The decider's comment.")
+    live_version: int | None = Field(None, description="The workflow's version live now.")
+
+
+class PublishRequestDetail(PublishRequestRead):
+    diff: GraphDiff = Field(description="From the version live now (or an empty graph) to the requested version.")
+
+
+class PublishDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str | None = Field(None, max_length=2000, description="Why; the requester is told.")
