@@ -1,6 +1,7 @@
 // Reads of workflows, runs and node types through the query cache, and the writes that change them.
 import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
-import { api } from "./client";
+import { api, http, unwrap } from "./client";
+import type { components } from "./schema";
 import type { Graph, Workflow } from "./types";
 
 export const keys = {
@@ -9,6 +10,7 @@ export const keys = {
   workflow: (id: string) => ["workflows", id] as const,
   versions: (id: string) => ["workflows", id, "versions"] as const,
   version: (id: string, version: number) => ["workflows", id, "versions", version] as const,
+  versionDiff: (id: string, a: number, b: number) => ["workflows", id, "versions", "diff", a, b] as const,
   run: (id: string | null) => ["run", id] as const,
 };
 
@@ -38,6 +40,34 @@ export function useVersions(workflowId: string) {
 
 export function useVersion(workflowId: string | undefined, version: number | undefined) {
   return useQuery({ ...versionQuery(workflowId ?? "", version ?? 0), enabled: !!workflowId && version !== undefined });
+}
+
+/** What changed from version `a` to version `b` (secret values masked by the API); saved versions never change. */
+export function useVersionDiff(workflowId: string, a: number | undefined, b: number | undefined) {
+  return useQuery({
+    queryKey: keys.versionDiff(workflowId, a ?? 0, b ?? 0),
+    queryFn: () => unwrap(http.GET("/api/v1/workflows/{workflow_id}/versions/{a}/diff/{b}", {
+      params: { path: { workflow_id: workflowId, a: a ?? 0, b: b ?? 0 } },
+    })),
+    enabled: a !== undefined && b !== undefined && a !== b,
+    staleTime: Infinity,
+  });
+}
+
+export type VersionRestore = components["schemas"]["VersionRestore"];
+
+/** A rollback: version `version`'s graph saved as a new version and (unless `publish: false`) published. */
+export function useRestoreVersion(workflowId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ version, ...body }: VersionRestore & { version: number }) =>
+      unwrap(http.POST("/api/v1/workflows/{workflow_id}/versions/{version}/restore", {
+        params: { path: { workflow_id: workflowId, version } }, body,
+      })) as Promise<Workflow>,
+    onSuccess: (workflow) => storeWorkflow(client, workflow),
+    // A failed publish still saved the restored version as a draft: the list shows it either way.
+    onError: () => client.invalidateQueries({ queryKey: keys.versions(workflowId), exact: true }),
+  });
 }
 
 /** A workflow as the server now has it: in the cache, and every list that shows it marked stale. */

@@ -127,6 +127,7 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
           on={{
             undo: state.undo, redo: state.redo, layout, save: sync.save, publish: sync.publish, test: () => setTesting(true),
             pickProblem: select, openVersion: (g, v) => openGraph(g, `Version ${v} opened: save to make it the latest`),
+            reload: sync.reload,
           }} />
         {readOnly && <ReadOnlyBanner />}
         <OfflineBanner />

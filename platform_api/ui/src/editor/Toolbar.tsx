@@ -23,6 +23,8 @@ type Props = {
   on: {
     undo: () => void; redo: () => void; layout: () => void; save: () => void; publish: () => void; test: () => void;
     pickProblem: (nodeId: string) => void; openVersion: (graph: Graph, version: number) => void;
+    /** The workflow changed on the server (a version restored): load its latest version. */
+    reload: () => Promise<unknown>;
   };
 };
 
@@ -63,12 +65,12 @@ export function Toolbar({ workflow, name, onName, dirty, busy, readOnly, errors,
         )}
       </div>
       <div className="menu-anchor">
-        <button className="btn btn-ghost" onClick={() => toggle("versions")} aria-expanded={menu === "versions"}>
+        <button className="btn btn-ghost" onClick={() => toggle("versions")} aria-expanded={menu === "versions"} aria-label="Versions">
           <Icon name="history" size={16} /> <span className="hide-narrow">Versions</span>
         </button>
         {menu === "versions" && (
-          <VersionsMenu workflowId={workflow.id} current={workflow.version} published={workflow.published_version}
-            onOpen={(graph, version) => { setMenu(""); on.openVersion(graph, version); }} />
+          <VersionsMenu workflowId={workflow.id} current={workflow.version} published={workflow.published_version} dirty={dirty}
+            onOpen={(graph, version) => { setMenu(""); on.openVersion(graph, version); }} onRestored={on.reload} />
         )}
       </div>
       {!readOnly && (
