@@ -190,7 +190,8 @@ class _Exporter:
             node_type = get_node_type(node.type)
             if node.type in _TRIGGER_DEFINITION or (node_type is not None and node_type.is_trigger):
                 tag = "startEvent"
-            element = _Element(element_id, tag, container_of.get(node.id, ""), node=node, name=node.label)
+            name = node.label or (node_type.label if node_type is not None else node.type)  # an unnamed step: its kind
+            element = _Element(element_id, tag, container_of.get(node.id, ""), node=node, name=name)
             element.definition = _TRIGGER_DEFINITION.get(node.type) if tag == "startEvent" else None
             if node.type == "logic.delay":
                 element.definition = "timerEventDefinition"
@@ -397,6 +398,8 @@ class _Exporter:
     def _extension(self, xml: etree._Element, node: Node, *, with_position: bool) -> None:
         extensions = etree.SubElement(xml, _q(BPMN, "extensionElements"))
         fy_node = etree.SubElement(extensions, _q(FY, "node"), node=_text(node.id), type=_text(node.type))
+        if not node.label:  # the element's name is the node type's label
+            fy_node.set("label", "")
         if with_position:
             fy_node.set("x", _num(node.position.x))
             fy_node.set("y", _num(node.position.y))
@@ -793,7 +796,9 @@ class _Importer:
         node = {
             "id": str(fy_node.get("node")) if fy_node is not None and fy_node.get("node") else element_id,
             "type": node_type,
-            "label": element.get("name") or "",
+            "label": fy_node.get("label")
+            if fy_node is not None and fy_node.get("label") is not None
+            else element.get("name") or "",
             "config": config,
             "position": {"x": x, "y": y},
         }

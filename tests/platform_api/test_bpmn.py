@@ -193,6 +193,9 @@ def every_construct() -> dict[str, Any]:
         edge("route", "until", "small"),
         edge("route", "until", "default"),
         edge("until", "small_log"),
+        edge("check", "failed", "error"),  # a gateway and a delay cannot hold a boundary event
+        edge("wait", "failed", "error"),
+        edge("each", "failed", "error"),
     ]
     graph = {"version": 1, "nodes": nodes, "edges": edges}
     assert validate_graph(graph) == []
@@ -220,6 +223,8 @@ def test_actions_become_service_tasks_with_their_type_and_config(construct_xml):
     assert task.get("implementation") == NODE_TYPE_URI + "http.request"
     assert task.get("name") == "Fetch"
     assert one(task, "bpmn:extensionElements/fy:node").attrib == {"node": "fetch", "type": "http.request"}
+    unnamed = one(root, "//bpmn:serviceTask[@id='failed']")  # no label: the node type's, kept apart
+    assert unnamed.get("name") == "Log" and one(unnamed, "bpmn:extensionElements/fy:node").get("label") == ""
     assert one(task, "bpmn:extensionElements/fy:node/fy:config[@key='url']").text == '"https://api.example.com/orders"'
 
 
@@ -276,6 +281,15 @@ def test_error_paths_become_error_boundary_events(construct_xml):
     assert one(boundary, "bpmn:errorEventDefinition").get("errorRef") == error.get("id")
     assert boundary.get("cancelActivity") == "true"
     assert one(root, f"//bpmn:sequenceFlow[@sourceRef='{boundary.get('id')}']").get("targetRef") == "failed"
+
+
+def test_error_paths_of_gateways_and_events_are_named_flows(construct_xml):
+    root = parse(construct_xml)
+    for source in ("check", "wait"):
+        condition = one(root, f"//bpmn:sequenceFlow[@sourceRef='{source}' and @name='error']/bpmn:conditionExpression")
+        assert (condition.text, condition.get("language")) == ("error", f"{FY}/handle")
+    boundary = one(root, "//bpmn:process/bpmn:boundaryEvent[@attachedToRef='each']")
+    one(boundary, "bpmn:errorEventDefinition")
 
 
 def test_a_loop_becomes_a_multi_instance_sub_process_around_its_body(construct_xml):
@@ -539,6 +553,13 @@ def test_an_entity_bomb_is_refused_by_the_parser_too(monkeypatch):
         from_bpmn(BILLION_LAUGHS)
     with pytest.raises(BpmnError):
         from_bpmn(EXTERNAL_ENTITY)
+
+
+def test_an_empty_graph_exports_and_imports(bpmn_schema):
+    xml = to_bpmn({"nodes": [], "edges": []}, process_id="empty", name="")
+    check_document_without_nodes = parse(xml)
+    assert bpmn_schema.validate(check_document_without_nodes), bpmn_schema.error_log
+    assert from_bpmn(xml).graph == {"version": 1, "nodes": [], "edges": []}
 
 
 def test_the_export_does_not_change_the_graph():
