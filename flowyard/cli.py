@@ -1,5 +1,5 @@
 """The `flowyard` command line: `up`, `worker`, `dispatcher`, `db upgrade`, `maintenance run`, `keys rotate-master`,
-`keys reencrypt`, `users reset-link`, `version`."""
+`keys reencrypt`, `users reset-link`, `deploy` and `export` (workflow files), `version`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.settings import Settings, get_settings
-from flowyard import kube_cli
+from flowyard import deploy, kube_cli
 
 
 def package_version(name: str) -> str:
@@ -274,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_maintenance_run
     )
     kube_cli.add_commands(commands)
+    deploy.add_commands(commands)
     return parser
 
 
@@ -284,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
             code = args.handler(get_settings, email=args.email)
         elif args.command == "keys" and args.keys_command == "reencrypt":
             code = args.handler(get_settings, tenant=args.tenant, all_tenants=args.all_tenants)
-        elif args.command in ("tenants", "kube"):
+        elif args.command in ("tenants", "kube", "deploy", "export"):
             code = args.handler(get_settings, args)
         else:
             code = args.handler(get_settings)
