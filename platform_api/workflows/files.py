@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import yaml
 from fastapi import Request
+from lxml import etree
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,11 +36,12 @@ from platform_api.audit.service import audit
 from platform_api.auth.service import slugify
 from platform_api.deps import Caller
 from platform_api.problems import Problem, validation_problem
+from platform_api.workflows import bpmn
 from platform_api.workflows import file_schemas as fs
 from platform_api.workflows.service import get_owned_workflow, get_version, graph_errors
 from store import CatalogTemplate, Connection, Role, Workflow, WorkflowLineage, WorkflowVersion, utcnow
 
-Format = Literal["flowyard", "yaml", "bpmn"]
+Format = Literal["flowyard", "yaml"]
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 EMPTY_GRAPH: dict[str, Any] = {"nodes": [], "edges": []}
 IMPORTED = "Imported from a workflow file"
@@ -179,6 +182,46 @@ def render_yaml(document: dict[str, Any]) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
+def render_bpmn(document: dict[str, Any]) -> str:
+    """The document's graph as BPMN 2.0 (platform_api.workflows.bpmn), its process id the key. BPMN carries the
+    graph only: the description, tags and settings stay out (an import of it keeps the workflow's own)."""
+    return bpmn.to_bpmn(document["graph"], process_id=document["key"], name=document["name"])
+
+
+def document_from_bpmn(
+    db: Session, *, caller: Caller, body: bytes, key: str | None, name: str | None
+) -> tuple[dict[str, Any], list[str]]:
+    """A workflow document made from a BPMN 2.0 body, and what of it has no Flowyard meaning. The key is `key`,
+    else the process id (an export's is its key), else the slug of the process name; the name is `name`, else the
+    process name. What BPMN does not carry (description, tags, settings) is the workflow's own when it exists."""
+    try:
+        imported = bpmn.from_bpmn(body)
+    except ValueError as exc:  # bpmn.BpmnError: hostile, not XML, not BPMN
+        raise _unreadable(str(exc), "send a BPMN 2.0 document (bpmn:definitions with a process)") from None
+    process_id, process_name = _process_of(body)
+    if key is None:
+        candidate = process_id.removeprefix("_")  # to_bpmn puts a _ before an id that starts with a digit
+        key = candidate if re.match(fs.KEY_PATTERN, candidate) else slugify(process_name or process_id, max_length=60)
+    document: dict[str, Any] = {"key": key, "name": name or process_name or key, "graph": imported.graph}
+    existing = db.scalar(select(Workflow).where(Workflow.tenant_id == caller.tenant_id, Workflow.key == key))
+    if existing is not None:
+        document |= {
+            "description": existing.description,
+            "tags": list(existing.tags or []),
+            "settings": {"conflict_policy": existing.conflict_policy, "max_parallel": existing.max_parallel},
+        }
+    return document, imported.unmapped
+
+
+def _process_of(body: bytes) -> tuple[str, str]:
+    """The first process's id and name (from_bpmn has refused hostile XML already; parsed as safely again)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    process = etree.fromstring(body, parser).find(f"{{{bpmn.BPMN}}}process")
+    if process is None:
+        return "", ""
+    return str(process.get("id") or ""), str(process.get("name") or "")
+
+
 # --- reading a body ------------------------------------------------------------------------------------------
 
 
@@ -210,21 +253,9 @@ def _unreadable(message: str, hint: str) -> Problem:
     )
 
 
-def bpmn_not_yet() -> Problem:
-    return Problem(
-        422,
-        "format-not-supported",
-        "Format not supported yet",
-        "BPMN import and export are not available yet.",
-        hint="Use format=flowyard (JSON) or format=yaml.",
-        errors=[{"path": "format", "message": "bpmn is not supported yet", "hint": "use flowyard or yaml"}],
-    )
-
-
 def parse_body(body: bytes, *, fmt: Format, content_type: str) -> Any:
-    """The document in a request body: YAML with format=yaml or a YAML content type, else JSON."""
-    if fmt == "bpmn":
-        raise bpmn_not_yet()
+    """The document in a request body: YAML with format=yaml or a YAML content type, else JSON (BPMN: see
+    document_from_bpmn)."""
     as_yaml = fmt == "yaml" or content_type.split(";")[0].strip().lower() in YAML_TYPES
     try:
         text = body.decode("utf-8-sig")
@@ -518,7 +549,13 @@ def _commit(db: Session) -> None:
 
 
 def import_workflow(
-    db: Session, *, caller: Caller, document: Any, dry_run: bool, request: Request | None = None
+    db: Session,
+    *,
+    caller: Caller,
+    document: Any,
+    dry_run: bool,
+    request: Request | None = None,
+    unmapped: list[str] | None = None,
 ) -> fs.ImportResult:
     caller.require(Role.EDITOR, "import workflows")
     file, errors = check_document(document)
@@ -526,10 +563,13 @@ def import_workflow(
         raise _invalid(errors)
     plan = plan_import(db, caller=caller, file=file)
     if dry_run:
-        return _result(plan, plan.workflow, dry_run=True)
-    workflow = apply(db, caller=caller, plan=plan, request=request)
-    _commit(db)
-    return _result(plan, workflow, dry_run=False)
+        result = _result(plan, plan.workflow, dry_run=True)
+    else:
+        workflow = apply(db, caller=caller, plan=plan, request=request)
+        _commit(db)
+        result = _result(plan, workflow, dry_run=False)
+    result.unmapped = unmapped or []
+    return result
 
 
 def import_workspace(

@@ -47,6 +47,12 @@ async def _raw_body(request: Request) -> bytes:
 
 
 def _file_response(document: dict[str, Any], fmt: str, filename: str) -> Response:
+    if fmt == "bpmn":
+        return Response(
+            files.render_bpmn(document),
+            media_type="application/xml",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.bpmn"'},
+        )
     if fmt == "yaml":
         return Response(
             files.render_yaml(document),
@@ -72,9 +78,8 @@ def export_workflow(
 ) -> Response:
     """The workflow as a file: its latest version's graph, settings, tags, template and the connections it uses
     by type and name. Never a secret: config values under secret-looking keys are exported empty. A workflow
-    without a key gets one here (the slug of its name, unique in the workspace)."""
-    if fmt == "bpmn":
-        raise files.bpmn_not_yet()
+    without a key gets one here (the slug of its name, unique in the workspace). `bpmn`: the graph as BPMN 2.0
+    (docs/bpmn.md), the process id being the key."""
     document = files.export_workflow(
         db, caller=caller, workflow_id=workflow_id, schema_url=_schema_url(request), request=request
     )
@@ -96,12 +101,21 @@ def import_workflow(
     body: bytes = Depends(_raw_body),
     dry_run: bool = Query(False, description="Check the file and say what would change; write nothing."),
     fmt: ExportFormat = Query("flowyard", alias="format"),
+    key: str | None = Query(None, description="format=bpmn: the key (default: the process id)."),
+    name: str | None = Query(None, description="format=bpmn: the name (default: the process name)."),
 ) -> ImportResult:
     """Create the workflow with the file's key (201), or save what changed as a new version (200, `update`), or
-    nothing (200, `unchanged`). JSON, or YAML with Content-Type application/yaml or format=yaml. Connections the
-    workspace lacks are listed in `setup`, not refused."""
-    document = files.parse_body(body, fmt=fmt, content_type=request.headers.get("content-type", ""))
-    result = files.import_workflow(db, caller=caller, document=document, dry_run=dry_run, request=request)
+    nothing (200, `unchanged`). JSON, or YAML with Content-Type application/yaml or format=yaml, or BPMN 2.0 XML
+    with format=bpmn (what it cannot map is listed in `unmapped`). Connections the workspace lacks are listed in
+    `setup`, not refused."""
+    unmapped: list[str] = []
+    if fmt == "bpmn":
+        document, unmapped = files.document_from_bpmn(db, caller=caller, body=body, key=key, name=name)
+    else:
+        document = files.parse_body(body, fmt=fmt, content_type=request.headers.get("content-type", ""))
+    result = files.import_workflow(
+        db, caller=caller, document=document, dry_run=dry_run, request=request, unmapped=unmapped
+    )
     response.status_code = 201 if result.action == "create" and not dry_run else 200
     return result
 

@@ -7,9 +7,9 @@ import json
 import uuid
 
 import jsonschema
-import pytest
 import yaml
 
+from flow_factory.graph import Graph
 from store import Connection, ConnectionStatus
 from store.db import get_session_factory
 from tests.platform_api.test_audit import _events
@@ -327,11 +327,33 @@ def test_hostile_requests_are_refused(tenant, anonymous, minimal_graph):
     _problem(tenant.post("/api/v1/workflows/import", content="[" * 100_000), 422, "/invalid-workflow-file")
 
 
-@pytest.mark.parametrize("fmt", ["bpmn"])
-def test_bpmn_is_not_there_yet(tenant, minimal_graph, fmt):
-    created = _import(tenant, _document("flow", minimal_graph), expect=201)
-    _problem(
-        tenant.get(f"/api/v1/workflows/{created['workflow_id']}/export", params={"format": fmt}),
+def test_bpmn_exports_and_imports_as_the_same_workflow(tenant, anonymous, platform_db_url):
+    connection = _add_connection(platform_db_url, tenant, "sendgrid", "Main")
+    created = _import(tenant, _document("9-lives", _mailing_graph(connection), tags=["t"]), expect=201)
+    exported = _export(tenant, created["workflow_id"], "bpmn")
+    assert exported.headers["content-type"].startswith("application/xml")
+    assert "<bpmn:definitions" in exported.text and "s3cret" not in exported.text
+
+    again = tenant.post("/api/v1/workflows/import", params={"format": "bpmn"}, content=exported.content)
+    assert again.status_code == 200, again.text
+    assert (again.json()["key"], again.json()["action"]) == ("9-lives", "unchanged")  # tags and secret kept
+
+    other = anonymous.signup()
+    copied = other.post("/api/v1/workflows/import", params={"format": "bpmn"}, content=exported.content)
+    assert copied.status_code == 201, copied.text
+    assert [(s["type"], s["name"]) for s in copied.json()["setup"]] == [
+        ("sendgrid", "Main"),
+        ("secret", "graph.nodes[2].config.headers.Authorization"),
+    ]
+    graphs = [
+        _export(api, i).json()["graph"]
+        for api, i in ((other, copied.json()["workflow_id"]), (tenant, created["workflow_id"]))
+    ]
+    assert Graph.model_validate(graphs[0]) == Graph.model_validate(graphs[1])
+    hostile = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>'
+    body = _problem(
+        tenant.post("/api/v1/workflows/import", params={"format": "bpmn"}, content=hostile),
         422,
-        "/format-not-supported",
+        "/invalid-workflow-file",
     )
+    assert body["errors"][0]["path"] == "body" and "DOCTYPE" in body["detail"]
