@@ -56,7 +56,10 @@ def open_versions(page: Page):
 
 
 def logical(graph: dict) -> tuple:
-    nodes = sorted((n["id"], n["type"], n["label"], repr(n["config"]), n["position"]["x"], n["position"]["y"]) for n in graph["nodes"])
+    nodes = sorted(
+        (n["id"], n["type"], n["label"], repr(n["config"]), n["position"]["x"], n["position"]["y"])
+        for n in graph["nodes"]
+    )
     edges = sorted((e["id"], e["source"], e.get("source_handle"), e["target"]) for e in graph["edges"])
     return nodes, edges
 
@@ -160,3 +163,29 @@ def test_compare_on_a_phone_stacks_the_canvases_and_calls_out_the_trigger(phone:
     top, bottom = before.bounding_box(), after.bounding_box()
     assert bottom["y"] >= top["y"] + top["height"], "the canvases are stacked on a narrow screen"
     assert top["width"] > 250 and top["x"] + top["width"] <= 390
+
+
+def test_a_restore_whose_publish_fails_is_kept_as_a_draft(page: Page, app_url: str):
+    api = new_tenant(app_url)
+    broken = three_step_graph()
+    broken["nodes"][2]["config"] = {}  # the log step without its message: saved, but not publishable
+    workflow = create_workflow(api, "Half done", broken)
+    save(api, workflow["id"], three_step_graph(), base_version=1)
+    publish(api, workflow["id"])
+
+    sign_in(page, app_url, api)
+    open_editor(page, app_url, workflow["id"])
+    menu = open_versions(page)
+    menu.locator('li[data-version="1"]').get_by_role("button", name="Restore").click()
+    confirm = page.get_by_role("dialog", name="Restore version 1")
+    confirm.get_by_role("button", name="Restore and publish").click()
+    problem = confirm.get_by_role("alert")
+    expect(problem).to_contain_text("message")  # the problem's detail names the field, and its hint follows
+    hint = api.post("/api/v1/graphs/validate", json={"graph": broken}).json()["errors"][0]["hint"]
+    expect(problem).to_contain_text(hint)
+    expect(confirm).to_contain_text("It was saved as version 3, but not published")
+    expect(confirm.get_by_role("button", name="Restore and publish")).to_have_count(0)
+
+    current = api.get(f"/api/v1/workflows/{workflow['id']}").json()
+    assert current["version"] == 3 and current["published_version"] == 2
+    expect(page.get_by_test_id("save-state")).to_have_text("Version 3 · live: v2")

@@ -29,6 +29,7 @@ type RestoreProps = {
 function RestoreDialog({ workflowId, version, latest, dirty, onDone, onClose }: RestoreProps) {
   const [message, setMessage] = useState("");
   const [draft, setDraft] = useState<number | null>(null); // saved as this version, but its publish failed
+  const [next] = useState(latest + 1); // as it was when asked: the editor reloads once a version is restored
   const restore = useRestoreVersion(workflowId);
   const client = useQueryClient();
   const toast = useToast();
@@ -60,18 +61,18 @@ function RestoreDialog({ workflowId, version, latest, dirty, onDone, onClose }: 
     }>
       <p>Restore version {version} as a new version and publish it?</p>
       <p className="muted small">
-        Its steps become version {latest + 1} and go live at once. Nothing is deleted: the versions in between stay in the history.
+        Its steps become version {next} and go live at once. Nothing is deleted: the versions in between stay in the history.
       </p>
       {dirty && <div className="callout callout-warn">Your unsaved changes on the canvas will be replaced by the restored version.</div>}
       <label htmlFor="restore-message">Message (optional)</label>
       <input id="restore-message" value={message} onChange={(e) => setMessage(e.target.value)} maxLength={500}
         placeholder={`Restored from version ${version}`} disabled={restore.isPending || !!draft} />
+      <ProblemNote error={restore.error} />
       {draft && (
         <div className="callout callout-warn" role="status">
           It was saved as version {draft}, but not published: the live version is unchanged.
         </div>
       )}
-      <ProblemNote error={restore.error} />
     </Modal>
   );
 }
