@@ -23,13 +23,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
-SUFFIXES = {".yaml": "application/yaml", ".yml": "application/yaml", ".json": "application/json"}
+SUFFIXES = {
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".json": "application/json",
+    ".bpmn": "application/xml",  # BPMN 2.0: imported with format=bpmn, the key being the process id
+}
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")  # platform_api.workflows.file_schemas.KEY_PATTERN
 TIMEOUT_SECONDS = 60
 
 
 def add_commands(commands: Any) -> None:
-    deploy = commands.add_parser("deploy", help="import workflow files (YAML or JSON) into a workspace, by key")
+    deploy = commands.add_parser("deploy", help="import workflow files (YAML, JSON, BPMN) into a workspace, by key")
     deploy.add_argument("paths", nargs="+", metavar="PATH", help="workflow files, or directories to search")
     _connection_arguments(deploy)
     deploy.add_argument("--dry-run", action="store_true", help="validate and show what would change; write nothing")
@@ -102,7 +107,7 @@ def cmd_deploy(_settings_loader: Any, args: argparse.Namespace) -> int:
     for name in missing:
         console.print(f"{escape(name)}: no such file or directory")
     if not files and not missing:
-        console.print("flowyard deploy: no workflow files (*.yaml, *.yml, *.json) found")
+        console.print("flowyard deploy: no workflow files (*.yaml, *.yml, *.json, *.bpmn) found")
     client = _client(args, console)
     if client is None or not files:
         return 1
@@ -148,7 +153,8 @@ def _import(client: httpx.Client, outcome: Outcome, *, dry_run: bool) -> dict[st
     try:
         response = client.post(
             "/api/v1/workflows/import",
-            params={"dry_run": "true" if dry_run else "false"},
+            params={"dry_run": "true" if dry_run else "false"}
+            | ({"format": "bpmn"} if content_type == "application/xml" else {}),
             content=body,
             headers={"Content-Type": content_type},
         )

@@ -123,16 +123,22 @@ def test_export_all_then_deploy_changes_nothing(workspace, tmp_path, capsys, min
         code, out = flowyard(capsys, "deploy", str(out_dir), *connect)
         assert code == 0, out
         assert out.count(": unchanged, version 1") == 2, out
+    welcome = next(w for w in owner.get("/api/v1/workflows").json() if w["name"] == "Welcome")
+    bpmn = owner.get(f"/api/v1/workflows/{welcome['id']}/export", params={"format": "bpmn"})
+    (tmp_path / "bpmn").mkdir()
+    (tmp_path / "bpmn" / "welcome.bpmn").write_bytes(bpmn.content)
+    code, out = flowyard(capsys, "deploy", str(tmp_path / "bpmn"), *connect)
+    assert code == 0 and "welcome.bpmn: welcome: unchanged, version 1" in out, out
     assert (tmp_path / "out-yaml" / "welcome.yaml").read_text().startswith("# yaml-language-server: $schema=")
     assert yaml.safe_load((tmp_path / "out-yaml" / "welcome.yaml").read_text())["tags"] == ["onboarding"]
 
 
 def test_files_are_found_in_directories_and_diffs_summarised(tmp_path):
     (tmp_path / "a").mkdir()
-    for name in ("a/one.yml", "b.json", "c.yaml", "d.txt"):
+    for name in ("a/one.yml", "a/two.bpmn", "b.json", "c.yaml", "d.txt"):
         Path(tmp_path / name).write_text("{}")
     found, missing = workflow_files([str(tmp_path), str(tmp_path / "c.yaml"), str(tmp_path / "nope")])
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/one.yml", "b.json", "c.yaml"]
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/one.yml", "a/two.bpmn", "b.json", "c.yaml"]
     assert missing == [str(tmp_path / "nope")]
     assert summary({"action": "unchanged", "diff": {"unchanged": True}}) == "unchanged"
     assert summary({"action": "update", "diff": {"nodes_removed": [{}], "trigger": {"change": "replaced"}}}) == (
