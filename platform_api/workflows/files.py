@@ -57,7 +57,7 @@ def export_workflow(
     """The workflow's document (a key is given to it first if it has none)."""
     workflow = get_owned_workflow(db, caller, workflow_id)
     document = _document(db, caller, workflow, schema_url, request)
-    db.commit()
+    _commit(db)  # the key given to it, if any
     return document
 
 
@@ -68,7 +68,7 @@ def export_workspace(db: Session, *, caller: Caller, schema_url: str, request: R
         .order_by(Workflow.name)
     ).all()
     documents = [_document(db, caller, workflow, schema_url, request) for workflow in workflows]
-    db.commit()
+    _commit(db)
     return {"format": fs.WORKSPACE_FORMAT, "format_version": fs.FORMAT_VERSION, "workflows": documents}
 
 
@@ -541,10 +541,10 @@ def _commit(db: Session) -> None:
         db.rollback()
         raise Problem(
             409,
-            "import-conflict",
+            "changed-meanwhile",
             "Changed at the same time",
             "Another change to these workflows (a key or a name) happened at the same time.",
-            hint="Import again.",
+            hint="Send the request again.",
         ) from None
 
 

@@ -357,3 +357,22 @@ def test_bpmn_exports_and_imports_as_the_same_workflow(tenant, anonymous, platfo
         "/invalid-workflow-file",
     )
     assert body["errors"][0]["path"] == "body" and "DOCTYPE" in body["detail"]
+
+
+def test_the_template_link_travels_with_the_file(tenant, anonymous, platform_db_url):
+    for kind in ("twilio", "sendgrid"):
+        _add_connection(platform_db_url, tenant, kind, "Main")
+    made = tenant.post(
+        "/api/v1/templates/new-lead-welcome-sms-follow-up/instantiate",
+        json={"name": "Bakery leads", "parameters": {"wait_days": 3, "business_name": "Alice's Bakery"}},
+    )
+    assert made.status_code == 201, made.text
+    document = _export(tenant, made.json()["workflow"]["id"]).json()
+    assert document["template"]["slug"] == "new-lead-welcome-sms-follow-up"
+    assert document["template"]["parameters"]["wait_days"] == 3
+
+    other = anonymous.signup()
+    copied = _import(other, document, expect=201)
+    assert {s["type"] for s in copied["setup"]} <= {"twilio", "sendgrid"} and copied["setup"]
+    read = other.get(f"/api/v1/workflows/{copied['workflow_id']}").json()
+    assert read["template"] == document["template"]
