@@ -62,10 +62,13 @@ def workflow_override(db: Session, workflow: Workflow) -> bool | None:
 
 
 def set_workflow_override(db: Session, *, caller: Caller, workflow: Workflow, value: bool | None) -> None:
-    """Only those who manage the workspace's settings change it: otherwise an editor could lift the rule."""
+    """Only those who manage the workspace's settings change it: otherwise an editor could lift the rule. Sending
+    the value it already has changes nothing and is allowed to all who may edit the workflow."""
+    row = _workflow_row(db, workflow)
+    if value == (None if row is None else row.requires_approval):
+        return
     if Permission.MANAGE_SETTINGS not in caller.permissions:
         raise not_permitted(Permission.MANAGE_SETTINGS, role=caller.role, scopes=caller.scopes)
-    row = _workflow_row(db, workflow)
     if value is None:
         if row is not None:
             db.delete(row)

@@ -171,6 +171,8 @@ def test_a_workflows_own_rule_overrides_the_workspaces(team):
     workflow_id = _create(editor)
     path = f"/api/v1/workflows/{workflow_id}"
     _problem(editor.put(path, json={"publish_requires_approval": False}), 403, "forbidden")  # editors cannot lift it
+    unchanged = editor.put(path, json={"publish_requires_approval": None, "description": "same rule"})
+    assert unchanged.status_code == 200, unchanged.text  # sending the value it has is no change
 
     on = owner.put(path, json={"publish_requires_approval": True})
     assert on.status_code == 200, on.text
@@ -183,8 +185,10 @@ def test_a_workflows_own_rule_overrides_the_workspaces(team):
     assert off.json()["publish_requires_approval"] is False and off.json()["approval_required"] is False
     _problem(editor.post(f"{path}/publish"), 503, "engine-unavailable")  # published directly (no engine here)
 
+    _problem(editor.put(path, json={"publish_requires_approval": None}), 403, "forbidden")
     follow = owner.put(path, json={"publish_requires_approval": None})
     assert follow.json()["publish_requires_approval"] is None and follow.json()["approval_required"] is True
+    assert [e["detail"]["changed"] for e in _audited(owner, "workflow.updated")][:1] == [["publish_requires_approval"]]
     other = _create(editor)
     assert editor.get(f"/api/v1/workflows/{other}").json()["approval_required"] is True
 
