@@ -216,6 +216,8 @@ def _publish(client: httpx.Client, outcome: Outcome) -> None:
         return
     if response.status_code == 200:
         result["published"] = response.json().get("published_version")
+    elif response.status_code == 202:  # the workspace requires approval: an owner or admin publishes it
+        result["awaiting_approval"] = response.json().get("request_id")
     else:
         outcome.problems += [f"publishing: {problem}" for problem in _problems(response)]
 
@@ -265,6 +267,8 @@ def _report_done(console: Console, outcome: Outcome) -> None:
     result = outcome.result
     if result is not None:
         published = f", published version {result['published']}" if result.get("published") else ""
+        if result.get("awaiting_approval"):
+            published = f", publishing awaits approval (publish request {result['awaiting_approval']})"
         console.print(
             f"{name}: {result.get('key')}: {result.get('action')}, version {result.get('version')}{published}"
         )

@@ -145,3 +145,16 @@ def test_files_are_found_in_directories_and_diffs_summarised(tmp_path):
         "update (nodes 1 removed; trigger replaced)"
     )
     assert summary({"action": "update", "changed": ["name"], "diff": {}}) == "update (name changed)"
+
+
+def test_where_publishing_needs_approval_deploy_asks_for_it(workspace, tmp_path, capsys):
+    owner, connect = workspace  # the CI key is an editor's: it may not publish directly once approval is on
+    assert owner.request("PATCH", "/api/v1/tenant", json={"publish_requires_approval": True}).status_code == 200
+    (tmp_path / "welcome.yaml").write_text(WELCOME)
+    code, out = flowyard(capsys, "deploy", str(tmp_path), *connect, "--publish")
+    assert code == 0, out
+    assert "welcome.yaml: welcome: create, version 1, publishing awaits approval (publish request " in out
+    pending = owner.get("/api/v1/publish-requests", params={"status": "pending"}).json()
+    assert [(r["version"], r["status"]) for r in pending] == [(1, "pending")]
+    welcome = owner.get("/api/v1/workflows").json()[0]
+    assert welcome["status"] == "draft"

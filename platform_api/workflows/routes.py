@@ -80,6 +80,13 @@ def diff_versions(workflow_id: str, a: int, b: int, db: DB, caller: CurrentCalle
 @router.post(
     "/{workflow_id}/versions/{version}/restore",
     response_model=schemas.WorkflowRead,
+    responses={
+        202: {
+            "model": PublishPending,
+            "description": "Restored as the newest version, whose publishing waits for approval (as with POST "
+            "/publish when your role may not publish this workflow directly).",
+        }
+    },
     dependencies=[Allowed(Permission.PUBLISH)],
 )
 def restore_version(
@@ -90,18 +97,16 @@ def restore_version(
     caller: CurrentCaller,
     data: schemas.VersionRestore | None = None,
     settings: Settings = Depends(get_settings),
-) -> schemas.WorkflowRead:
+) -> schemas.WorkflowRead | JSONResponse:
     """Roll back: save version `version`'s graph as a new version and publish it (`publish: false` keeps it a
-    draft). Nothing is rewritten: the versions in between stay in the history."""
-    return versions.restore_version(
-        db,
-        caller=caller,
-        workflow_id=workflow_id,
-        version=version,
-        data=data or schemas.VersionRestore(),
-        settings=settings,
-        request=request,
-    )
+    draft). Nothing is rewritten: the versions in between stay in the history. When publishing fails, the restored
+    version stays saved as a draft and the live version is unchanged."""
+    data = data or schemas.VersionRestore()
+    restored = versions.restore_version(db, caller=caller, workflow_id=workflow_id, version=version, data=data,
+                                        request=request)  # fmt: skip
+    if not data.publish:
+        return restored
+    return publish_workflow(workflow_id, request, db, caller, settings)
 
 
 @router.post(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from core.settings import Settings
 from flow_factory.diff import diff_graphs
 from platform_api.audit.service import audit
 from platform_api.deps import Caller
@@ -42,12 +41,9 @@ def restore_version(
     workflow_id: str,
     version: int,
     data: schemas.VersionRestore,
-    settings: Settings,
     request: Request | None = None,
 ) -> schemas.WorkflowRead:
-    """Save version `version`'s graph as the newest version, then publish it unless asked not to. When the
-    publish fails (an invalid graph, a missing connection, the engine down), the restored version stays saved
-    as a draft and the live version is unchanged."""
+    """Save version `version`'s graph as the newest version (publishing it is the route's next step)."""
     caller.require(Role.EDITOR, "restore versions")
     old = _existing_version(db, workflow_id, caller, version)
     workflow = service.get_owned_workflow(db, caller, workflow_id, lock=True)
@@ -58,6 +54,4 @@ def restore_version(
     detail = {"from_version": version, "version": workflow.latest_version, "publish": data.publish}
     audit(db, caller, "workflow.version_restored", f"workflow:{workflow.id}", request=request, detail=detail)
     db.commit()
-    if not data.publish:
-        return service.read_workflow(db, caller=caller, workflow_id=workflow.id)
-    return service.publish_workflow(db, caller=caller, workflow_id=workflow.id, settings=settings, request=request)
+    return service.read_workflow(db, caller=caller, workflow_id=workflow.id)

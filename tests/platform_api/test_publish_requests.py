@@ -360,3 +360,18 @@ def test_an_approved_request_deploys_its_version_not_a_newer_draft_and_stale_one
     body = _problem(owner.post(f"/api/v1/publish-requests/{stale}/approve", json={}), 409, "publish-request-stale")
     assert "version 3 is live now" in body["detail"]
     assert owner.get(f"/api/v1/workflows/{workflow_id}").json()["published_version"] == 3
+
+
+def test_an_editors_rollback_is_restored_as_a_draft_and_waits_for_approval(tenant):
+    _require_approval(tenant)
+    editor = _member(tenant, "editor")
+    workflow_id = _create(editor, "first")
+    _save(editor, workflow_id, "second")
+    answer = editor.post(f"/api/v1/workflows/{workflow_id}/versions/1/restore")
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["version"] == 3
+    request = tenant.get(f"/api/v1/publish-requests/{answer.json()['request_id']}").json()
+    assert (request["version"], request["status"]) == (3, "pending")
+    assert request["diff"]["nodes_added"] and not request["diff"]["nodes_removed"]  # against no live version
+    workflow = editor.get(f"/api/v1/workflows/{workflow_id}").json()
+    assert (workflow["version"], workflow["status"], workflow["graph"]) == (3, "draft", _graph("first"))
