@@ -932,6 +932,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/publish-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Requests
+         * @description Newest first; the next page's cursor is in the X-Next-Cursor (and Link) header.
+         */
+        get: operations["list_requests_api_v1_publish_requests_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publish-requests/{request_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Request
+         * @description The request and what it would change: the diff from the version live now (or nothing) to its version.
+         */
+        get: operations["read_request_api_v1_publish_requests__request_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publish-requests/{request_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve
+         * @description Owners and admins, never the requester: publishes exactly the requested version. 409
+         *     `publish-request-stale` once another version was published after the request was made.
+         */
+        post: operations["approve_api_v1_publish_requests__request_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publish-requests/{request_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject
+         * @description Owners and admins: closes the request without publishing; the requester is told, with the comment.
+         */
+        post: operations["reject_api_v1_publish_requests__request_id__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/reports/tenant": {
         parameters: {
             query?: never;
@@ -1232,6 +1313,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schema/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Schema
+         * @description The JSON Schema (draft 2020-12) of a workflow file, as exported and imported.
+         */
+        get: operations["export_schema_api_v1_schema_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schema/graph": {
         parameters: {
             query?: never;
@@ -1454,6 +1555,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Workflow
+         * @description Create the workflow with the file's key (201), or save what changed as a new version (200, `update`), or
+         *     nothing (200, `unchanged`). JSON, or YAML with Content-Type application/yaml or format=yaml, or BPMN 2.0 XML
+         *     with format=bpmn (what it cannot map is listed in `unmapped`). Connections the workspace lacks are listed in
+         *     `setup`, not refused.
+         */
+        post: operations["import_workflow_api_v1_workflows_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/trash": {
         parameters: {
             query?: never;
@@ -1560,6 +1684,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/{workflow_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Workflow
+         * @description The workflow as a file: its latest version's graph, settings, tags, template and the connections it uses
+         *     by type and name. Never a secret: config values under secret-looking keys are exported empty. A workflow
+         *     without a key gets one here (the slug of its name, unique in the workspace). `bpmn`: the graph as BPMN 2.0
+         *     (docs/bpmn.md), the process id being the key.
+         */
+        get: operations["export_workflow_api_v1_workflows__workflow_id__export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/{workflow_id}/publish": {
         parameters: {
             query?: never;
@@ -1569,7 +1716,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Publish Workflow */
+        /**
+         * Publish Workflow
+         * @description Make the latest valid version live, or, where it needs approval (see GET /api/v1/tenant), ask for it.
+         */
         post: operations["publish_workflow_api_v1_workflows__workflow_id__publish_post"];
         delete?: never;
         options?: never;
@@ -1751,7 +1901,8 @@ export interface paths {
         /**
          * Restore Version
          * @description Roll back: save version `version`'s graph as a new version and publish it (`publish: false` keeps it a
-         *     draft). Nothing is rewritten: the versions in between stay in the history.
+         *     draft). Nothing is rewritten: the versions in between stay in the history. When publishing fails, the restored
+         *     version stays saved as a draft and the live version is unchanged.
          */
         post: operations["restore_version_api_v1_workflows__workflow_id__versions__version__restore_post"];
         delete?: never;
@@ -1788,6 +1939,46 @@ export interface paths {
         put?: never;
         /** Rotate Webhook Secret */
         post: operations["rotate_webhook_secret_api_v1_workflows__workflow_id__webhook_rotate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspace/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Workspace
+         * @description Every workflow of the workspace: `{"format": "flowyard.workspace", "format_version": 1, "workflows": [...]}`.
+         */
+        get: operations["export_workspace_api_v1_workspace_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspace/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Workspace
+         * @description Import every workflow of a workspace file: all are checked first, and nothing is written if any is invalid.
+         */
+        post: operations["import_workspace_api_v1_workspace_import_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2943,6 +3134,33 @@ export interface components {
              */
             secret?: boolean;
         };
+        /** GraphDiff */
+        GraphDiff: {
+            /** Edges Added */
+            edges_added?: components["schemas"]["EdgeRef"][];
+            /** Edges Changed */
+            edges_changed?: components["schemas"]["EdgeChange"][];
+            /** Edges Removed */
+            edges_removed?: components["schemas"]["EdgeRef"][];
+            /** Nodes Added */
+            nodes_added?: components["schemas"]["NodeRef"][];
+            /** Nodes Changed */
+            nodes_changed?: components["schemas"]["NodeChange"][];
+            /**
+             * Nodes Moved
+             * @description Only their canvas position changed.
+             */
+            nodes_moved?: components["schemas"]["NodeMove"][];
+            /** Nodes Removed */
+            nodes_removed?: components["schemas"]["NodeRef"][];
+            /** @description Set when what starts the workflow changed. */
+            trigger?: components["schemas"]["TriggerChange"] | null;
+            /**
+             * Unchanged
+             * @description The two graphs are the same, positions included.
+             */
+            unchanged: boolean;
+        };
         /** GraphErrorRead */
         GraphErrorRead: {
             /** Hint */
@@ -2964,6 +3182,45 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** ImportResult */
+        ImportResult: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "create" | "update" | "unchanged";
+            /**
+             * Changed
+             * @description With update: what differs, of graph, name, description, tags and settings.
+             */
+            changed?: string[];
+            /** @description Against the workflow's latest version (for a create: against an empty graph). */
+            diff: components["schemas"]["GraphDiff"] | null;
+            /** Dry Run */
+            dry_run: boolean;
+            /** Key */
+            key: string;
+            /**
+             * Setup
+             * @description Connections and secrets to set up.
+             */
+            setup?: components["schemas"]["SetupStep"][];
+            /**
+             * Unmapped
+             * @description BPMN only: elements with no Flowyard equivalent.
+             */
+            unmapped?: string[];
+            /**
+             * Version
+             * @description The workflow's latest version after the import (dry run: as it would be).
+             */
+            version: number | null;
+            /**
+             * Workflow Id
+             * @description null for a dry run that would create it.
+             */
+            workflow_id: string | null;
         };
         /** InstantiateCreate */
         InstantiateCreate: {
@@ -3512,6 +3769,132 @@ export interface components {
              */
             waiting_until?: string | null;
         };
+        /** PublishDecision */
+        PublishDecision: {
+            /**
+             * Comment
+             * @description Why; the requester is told.
+             */
+            comment?: string | null;
+        };
+        /**
+         * PublishPending
+         * @description POST /workflows/{id}/publish's 202: the workflow needs approval, so its latest version waits for it.
+         */
+        PublishPending: {
+            /**
+             * Request Id
+             * @description GET /api/v1/publish-requests/{request_id} shows it.
+             */
+            request_id: string;
+            /**
+             * Status
+             * @default pending_approval
+             * @constant
+             */
+            status?: "pending_approval";
+            /**
+             * Version
+             * @description The version that goes live when the request is approved.
+             */
+            version: number;
+        };
+        /** PublishRequestDetail */
+        PublishRequestDetail: {
+            /**
+             * Comment
+             * @description The decider's comment.
+             */
+            comment?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at?: string | null;
+            /**
+             * Decided By
+             * @description Email of who approved or rejected it.
+             */
+            decided_by?: string | null;
+            /** @description From the version live now (or an empty graph) to the requested version. */
+            diff: components["schemas"]["GraphDiff"];
+            /** Id */
+            id: string;
+            /**
+             * Live Version
+             * @description The workflow's version live now.
+             */
+            live_version?: number | null;
+            /**
+             * Requested By
+             * @description Email of who asked, when known.
+             */
+            requested_by: string | null;
+            /**
+             * Status
+             * @description `stale`: another version was published after it was made; it can no longer be approved.
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "rejected" | "stale";
+            /**
+             * Version
+             * @description Exactly this version goes live when approved, even if newer ones exist.
+             */
+            version: number;
+            /** Workflow Id */
+            workflow_id: string;
+            /** Workflow Name */
+            workflow_name: string;
+        };
+        /** PublishRequestRead */
+        PublishRequestRead: {
+            /**
+             * Comment
+             * @description The decider's comment.
+             */
+            comment?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at?: string | null;
+            /**
+             * Decided By
+             * @description Email of who approved or rejected it.
+             */
+            decided_by?: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Live Version
+             * @description The workflow's version live now.
+             */
+            live_version?: number | null;
+            /**
+             * Requested By
+             * @description Email of who asked, when known.
+             */
+            requested_by: string | null;
+            /**
+             * Status
+             * @description `stale`: another version was published after it was made; it can no longer be approved.
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "rejected" | "stale";
+            /**
+             * Version
+             * @description Exactly this version goes live when approved, even if newer ones exist.
+             */
+            version: number;
+            /** Workflow Id */
+            workflow_id: string;
+            /** Workflow Name */
+            workflow_name: string;
+        };
         /** PublishedRead */
         PublishedRead: {
             /**
@@ -3954,6 +4337,24 @@ export interface components {
             unbound_steps: components["schemas"]["StepNeedingConnection"][];
             workflow: components["schemas"]["WorkflowRead"];
         };
+        /**
+         * SetupStep
+         * @description Something the workspace lacks for the imported workflow to run; the import goes ahead without it.
+         */
+        SetupStep: {
+            /** Hint */
+            hint: string;
+            /**
+             * Name
+             * @description The connection's name, or the path of the empty secret value.
+             */
+            name: string;
+            /**
+             * Type
+             * @description A connection type (e.g. sendgrid), or `secret` for a config value left empty.
+             */
+            type: string;
+        };
         /** SideEffect */
         SideEffect: {
             /**
@@ -4235,6 +4636,17 @@ export interface components {
             id: string;
             /** Name */
             name: string;
+            /**
+             * Publish Direct Roles
+             * @description While approval is required, these roles still publish directly; editors never do.
+             */
+            publish_direct_roles: ("owner" | "admin")[];
+            /**
+             * Publish Requires Approval
+             * @description Publishing needs an owner's or admin's approval (POST /workflows/{id}/publish then answers 202 with a publish request); a workflow's own `publish_requires_approval` overrides it.
+             * @default false
+             */
+            publish_requires_approval?: boolean;
             retention: components["schemas"]["RetentionRead"];
             /**
              * Search Fields
@@ -4250,6 +4662,16 @@ export interface components {
         TenantSettingsUpdate: {
             /** Name */
             name?: string | null;
+            /**
+             * Publish Direct Roles
+             * @description Roles that still publish directly while approval is required; [] for none.
+             */
+            publish_direct_roles?: ("owner" | "admin")[] | null;
+            /**
+             * Publish Requires Approval
+             * @description Publishing needs approval.
+             */
+            publish_requires_approval?: boolean | null;
             retention?: components["schemas"]["RetentionUpdate"] | null;
             /**
              * Search Fields
@@ -4679,6 +5101,12 @@ export interface components {
         /** WorkflowRead */
         WorkflowRead: {
             /**
+             * Approval Required
+             * @description Whether publishing it needs approval now (its own rule, else the workspace's).
+             * @default false
+             */
+            approval_required?: boolean;
+            /**
              * Conflict Policy
              * @enum {string}
              */
@@ -4710,6 +5138,11 @@ export interface components {
             max_parallel: number | null;
             /** Name */
             name: string;
+            /**
+             * Publish Requires Approval
+             * @description This workflow's own approval rule; null: it follows the workspace's.
+             */
+            publish_requires_approval?: boolean | null;
             /** Published Version */
             published_version: number | null;
             /** Schedules Paused */
@@ -4838,6 +5271,11 @@ export interface components {
             message?: string | null;
             /** Name */
             name?: string | null;
+            /**
+             * Publish Requires Approval
+             * @description Whether publishing this workflow needs an owner's or admin's approval; null follows the workspace's `publish_requires_approval`. Changing it needs the manage_settings permission.
+             */
+            publish_requires_approval?: boolean | null;
         };
         /**
          * WorkflowUsingConnection
@@ -4865,6 +5303,11 @@ export interface components {
              * @description The workspace's slug, typed to confirm.
              */
             confirm: string;
+        };
+        /** WorkspaceImportResult */
+        WorkspaceImportResult: {
+            /** Results */
+            results: components["schemas"]["ImportResult"][];
         };
         /** NotificationRead */
         platform_api__notifications__NotificationRead: {
@@ -6957,6 +7400,145 @@ export interface operations {
             };
         };
     };
+    list_requests_api_v1_publish_requests_get: {
+        parameters: {
+            query?: {
+                /** @description Only requests in this state. */
+                status?: ("pending" | "approved" | "rejected" | "stale") | null;
+                /** @description Only this workflow's. */
+                workflow_id?: string | null;
+                /** @description Items per page, at most 200. */
+                limit?: number;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublishRequestRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_request_api_v1_publish_requests__request_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublishRequestDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_api_v1_publish_requests__request_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PublishDecision"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublishRequestDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reject_api_v1_publish_requests__request_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PublishDecision"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublishRequestDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     tenant_report_api_v1_reports_tenant_get: {
         parameters: {
             query?: {
@@ -7502,6 +8084,28 @@ export interface operations {
             };
         };
     };
+    export_schema_api_v1_schema_export_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     graph_schema_api_v1_schema_graph_get: {
         parameters: {
             query?: never;
@@ -7993,6 +8597,58 @@ export interface operations {
             };
         };
     };
+    import_workflow_api_v1_workflows_import_post: {
+        parameters: {
+            query?: {
+                /** @description Check the file and say what would change; write nothing. */
+                dry_run?: boolean;
+                format?: "flowyard" | "yaml" | "bpmn";
+                /** @description format=bpmn: the key (default: the process id). */
+                key?: string | null;
+                /** @description format=bpmn: the name (default: the process name). */
+                name?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+                "application/xml": string;
+                "application/yaml": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResult"];
+                };
+            };
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_trash_api_v1_workflows_trash_get: {
         parameters: {
             query?: {
@@ -8217,6 +8873,41 @@ export interface operations {
             };
         };
     };
+    export_workflow_api_v1_workflows__workflow_id__export_get: {
+        parameters: {
+            query?: {
+                format?: "flowyard" | "yaml" | "bpmn";
+            };
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document: JSON (format=flowyard), YAML (format=yaml) or BPMN 2.0 XML (format=bpmn). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "application/xml": unknown;
+                    "application/yaml": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     publish_workflow_api_v1_workflows__workflow_id__publish_post: {
         parameters: {
             query?: never;
@@ -8228,13 +8919,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Published: the latest version is live. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WorkflowRead"];
+                };
+            };
+            /** @description Publishing this workflow needs approval and your role may not publish directly: a publish request for the latest version waits for an owner or admin (the same one when asked again). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublishPending"];
                 };
             };
             /** @description Validation Error */
@@ -8607,6 +9307,15 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowRead"];
                 };
             };
+            /** @description Restored as the newest version, whose publishing waits for approval (as with POST /publish when your role may not publish this workflow directly). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublishPending"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -8671,6 +9380,78 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookRotated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_workspace_api_v1_workspace_export_get: {
+        parameters: {
+            query?: {
+                format?: "flowyard" | "yaml";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document: JSON (format=flowyard), YAML (format=yaml) or BPMN 2.0 XML (format=bpmn). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "application/xml": unknown;
+                    "application/yaml": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    import_workspace_api_v1_workspace_import_post: {
+        parameters: {
+            query?: {
+                /** @description Check every file and say what would change; write nothing. */
+                dry_run?: boolean;
+                format?: "flowyard" | "yaml";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+                "application/xml": string;
+                "application/yaml": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceImportResult"];
                 };
             };
             /** @description Validation Error */
