@@ -5,6 +5,7 @@ import { Icon } from "../components/Icon";
 import { StatusPill } from "../components/StatusPill";
 import type { IndexedErrors } from "../lib/errors";
 import { navigate } from "../lib/route";
+import { ExportMenu } from "./ExportMenu";
 import { ProblemsMenu } from "./ProblemsMenu";
 import { VersionsMenu } from "./VersionsMenu";
 
@@ -15,6 +16,8 @@ type Props = {
   dirty: boolean;
   busy: string;
   readOnly: boolean;
+  /** Publishing this workflow needs approval the person cannot give: the button asks for it. */
+  requestsApproval?: boolean;
   errors: IndexedErrors;
   checking: string;
   canUndo: boolean;
@@ -34,7 +37,7 @@ function problemsText(count: number, checking: string): string {
   return checking === "checking" ? "Checking…" : "No problems";
 }
 
-export function Toolbar({ workflow, name, onName, dirty, busy, readOnly, errors, checking, canUndo, canRedo, labelOf, on }: Props) {
+export function Toolbar({ workflow, name, onName, dirty, busy, readOnly, requestsApproval, errors, checking, canUndo, canRedo, labelOf, on }: Props) {
   const [menu, setMenu] = useState<"" | "problems" | "versions">("");
   const toggle = (m: typeof menu) => setMenu(menu === m ? "" : m);
   const count = errors.all.length;
@@ -73,6 +76,7 @@ export function Toolbar({ workflow, name, onName, dirty, busy, readOnly, errors,
             onOpen={(graph, version) => { setMenu(""); on.openVersion(graph, version); }} onRestored={on.reload} />
         )}
       </div>
+      <ExportMenu workflow={workflow} dirty={dirty} />
       {!readOnly && (
         <>
           <button className="btn btn-secondary" onClick={on.save} disabled={!dirty || !!busy}>
@@ -82,8 +86,9 @@ export function Toolbar({ workflow, name, onName, dirty, busy, readOnly, errors,
             <Icon name="play" size={15} /> Test run
           </button>
           <button className="btn btn-primary" onClick={on.publish} disabled={!!blocked || !!busy}
-            title={blocked || "Make this version live"} aria-describedby="publish-reason">
-            {busy === "publishing" ? "Publishing…" : "Publish"}
+            title={blocked || (requestsApproval ? "Ask an owner or admin to approve this version" : "Make this version live")}
+            aria-describedby="publish-reason">
+            {busy === "publishing" ? (requestsApproval ? "Sending…" : "Publishing…") : requestsApproval ? "Request publish" : "Publish"}
           </button>
           <span id="publish-reason" className="sr-only">{blocked}</span>
         </>

@@ -1,4 +1,5 @@
-// The workflows list, with the way to create one and to run a published one now.
+// The workflows list, with the way to create one, to run a published one now, to import a workflow file and to
+// export every workflow as one file.
 import { useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
@@ -10,6 +11,9 @@ import { useToast } from "../components/Toasts";
 import { RunDialog } from "../editor/RunDialog";
 import { timeAgo } from "../lib/format";
 import { navigate } from "../lib/route";
+import { saveBlob } from "../settings/download";
+import { workflowFiles } from "../workflows/api";
+import { ImportDialog } from "../workflows/ImportDialog";
 
 type Starting = { workflow: WorkflowSummary; trigger: GraphNode | undefined };
 
@@ -42,6 +46,8 @@ export function WorkflowsPage() {
   const problem = error?.message;
   const [creating, setCreating] = useState(false);
   const [starting, setStarting] = useState<Starting | null>(null);
+  const [importing, setImporting] = useState(false);
+  const [exporting, setExporting] = useState(false);
   const client = useQueryClient();
   const startRun = useStartRun();
   const toast = useToast();
@@ -59,11 +65,29 @@ export function WorkflowsPage() {
     const { run_id } = await startRun.mutateAsync({ workflowId: starting!.workflow.id, input, mode: "live" });
     navigate(`/runs/${run_id}`);
   };
+  /** Every workflow of the workspace as one YAML file. */
+  const exportAll = async () => {
+    setExporting(true);
+    try {
+      const { blob, fileName } = await workflowFiles.exportWorkspace("yaml");
+      saveBlob(blob, fileName ?? "workflows.yaml");
+    } catch (error) {
+      const hint = error instanceof ApiError && error.hint ? ` ${error.hint}` : "";
+      toast(`Could not export the workflows: ${(error as Error).message}${hint}`, "error");
+    } finally {
+      setExporting(false);
+    }
+  };
   return (
     <main className="page">
       <div className="page-head">
         <h1>Workflows</h1>
-        <button className="btn btn-primary" onClick={() => setCreating(true)}>+ New workflow</button>
+        <div className="page-actions">
+          <button className="btn btn-ghost" onClick={exportAll} disabled={exporting || !workflows?.length}
+            title="Download every workflow as one YAML file">{exporting ? "Exporting…" : "Export all"}</button>
+          <button className="btn btn-secondary" onClick={() => setImporting(true)} title="Create or update a workflow from a file">Import</button>
+          <button className="btn btn-primary" onClick={() => setCreating(true)}>+ New workflow</button>
+        </div>
       </div>
       {creating && <NewWorkflowForm onCancel={() => setCreating(false)} />}
       {problem && <div className="callout callout-error">{problem}</div>}
@@ -101,6 +125,7 @@ export function WorkflowsPage() {
         <RunDialog mode="live" workflowName={starting.workflow.name} schema={starting.trigger?.config.input_schema as JsonSchema | undefined}
           sample={starting.trigger?.config.sample} onRun={startLive} onClose={() => setStarting(null)} />
       )}
+      {importing && <ImportDialog onClose={() => setImporting(false)} />}
     </main>
   );
 }

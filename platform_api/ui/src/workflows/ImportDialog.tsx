@@ -1,0 +1,139 @@
+// Importing a workflow file (JSON, YAML or BPMN 2.0): choosing it runs a dry run that says what would happen
+// (create, update or unchanged, what changes, what to set up after, what BPMN could not map) or what is wrong
+// with the file; "Import" then does it and opens the workflow.
+import { useState, type ChangeEvent } from "react";
+import { ApiError } from "../api/client";
+import { Modal } from "../components/Modal";
+import { useToast } from "../components/Toasts";
+import { typeLabel } from "../connections/api";
+import { useConnectionTypes } from "../connections/queries";
+import { navigate } from "../lib/route";
+import { useImportWorkflow } from "./api";
+import { ACCEPTED_FILES, actionSummary, formatOf, setupText, type FileFormat, type ImportResult } from "./files";
+
+type Chosen = { name: string; text: string; format: FileFormat };
+
+const ACTION_LABELS: Record<ImportResult["action"], string> = { create: "New workflow", update: "Update", unchanged: "Unchanged" };
+
+function Problem({ error }: { error: unknown }) {
+  const problem = error instanceof ApiError ? error : new ApiError(0, "", String(error));
+  return (
+    <div className="callout callout-error import-problem" role="alert">
+      <strong>{problem.message}</strong>
+      {problem.hint && <p>{problem.hint}</p>}
+      {problem.errors.length > 0 && (
+        <ul className="import-errors">
+          {problem.errors.map((e, i) => (
+            <li key={`${e.path}-${i}`} data-path={e.path}>
+              {e.path && <code>{e.path}</code>} {e.message}
+              {e.hint && <div className="hint">How to fix it: {e.hint}</div>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+function Preview({ result, labelOf }: { result: ImportResult; labelOf: (type: string) => string | undefined }) {
+  const setup = result.setup ?? [];
+  const unmapped = result.unmapped ?? [];
+  return (
+    <div className="import-preview" data-testid="import-preview" data-action={result.action}>
+      <p>
+        <span className={`tag import-action import-${result.action}`}>{ACTION_LABELS[result.action]}</span>{" "}
+        {actionSummary(result)}
+      </p>
+      {setup.length > 0 && (
+        <div className="import-setup" data-testid="import-setup">
+          <strong>To do after importing</strong>
+          <ul>
+            {setup.map((step) => (
+              <li key={`${step.type}-${step.name}`} title={step.hint}>{setupText(step, labelOf)}</li>
+            ))}
+          </ul>
+          <p className="muted small">Publishing waits until these are done. Nothing is published by an import.</p>
+        </div>
+      )}
+      {unmapped.length > 0 && (
+        <div className="import-unmapped" data-testid="import-unmapped">
+          <strong>Not brought over from the BPMN file</strong>
+          <ul>{unmapped.map((element) => <li key={element}>{element}</li>)}</ul>
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function ImportDialog({ onClose }: { onClose: () => void }) {
+  const [chosen, setChosen] = useState<Chosen | null>(null);
+  const [fileProblem, setFileProblem] = useState("");
+  const check = useImportWorkflow();
+  const perform = useImportWorkflow();
+  const types = useConnectionTypes().data;
+  const toast = useToast();
+  const labelOf = (slug: string) => {
+    const type = types?.find((t) => t.type === slug);
+    return type ? typeLabel(type, slug) : undefined;
+  };
+
+  const choose = async (event: ChangeEvent<HTMLInputElement>) => {
+    const file = event.target.files?.[0];
+    setChosen(null);
+    setFileProblem("");
+    check.reset();
+    perform.reset();
+    if (!file) return;
+    const format = formatOf(file.name);
+    if (!format) {
+      setFileProblem(`${file.name} is not a workflow file: choose a .json, .yaml, .yml, .bpmn or .xml file.`);
+      return;
+    }
+    const text = await file.text();
+    setChosen({ name: file.name, text, format });
+    check.mutate({ text, format, dryRun: true });
+  };
+
+  const doImport = () => {
+    if (!chosen) return;
+    perform.mutate({ text: chosen.text, format: chosen.format, dryRun: false }, {
+      onSuccess: (result) => {
+        toast(actionSummary(result), "success");
+        onClose();
+        if (result.workflow_id) navigate(`/workflows/${result.workflow_id}`);
+      },
+    });
+  };
+
+  const preview = check.data;
+  const ready = !!chosen && !!preview && !check.isPending;
+  const openExisting = preview?.action === "unchanged" && preview.workflow_id;
+  return (
+    <Modal title="Import a workflow" onClose={onClose} wide footer={
+      <>
+        <button className="btn btn-ghost" onClick={onClose}>Cancel</button>
+        {openExisting ? (
+          <button className="btn btn-primary" onClick={() => { onClose(); navigate(`/workflows/${preview.workflow_id}`); }}>
+            Open the workflow
+          </button>
+        ) : (
+          <button className="btn btn-primary" onClick={doImport} disabled={!ready || perform.isPending}>
+            {perform.isPending ? "Importing…" : "Import"}
+          </button>
+        )}
+      </>
+    }>
+      <p className="muted small">
+        A workflow file exported from Flowyard (JSON or YAML) or a BPMN 2.0 diagram. A file whose key matches one of your
+        workflows updates it as a new version; otherwise it creates a new workflow. Nothing is published.
+      </p>
+      <label htmlFor="import-file">Workflow file</label>
+      <input id="import-file" type="file" accept={ACCEPTED_FILES} onChange={choose} />
+      {fileProblem && <p className="field-error" role="alert">{fileProblem}</p>}
+      {check.isPending && <p className="muted" role="status">Checking {chosen?.name}…</p>}
+      {check.error && <Problem error={check.error} />}
+      {preview && !check.isPending && <Preview result={preview} labelOf={labelOf} />}
+      {perform.error && <Problem error={perform.error} />}
+    </Modal>
+  );
+}
