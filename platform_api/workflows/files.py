@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 import yaml
 from fastapi import Request
-from lxml import etree
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -198,7 +197,7 @@ def document_from_bpmn(
         imported = bpmn.from_bpmn(body)
     except ValueError as exc:  # bpmn.BpmnError: hostile, not XML, not BPMN
         raise _unreadable(str(exc), "send a BPMN 2.0 document (bpmn:definitions with a process)") from None
-    process_id, process_name = _process_of(body)
+    process_id, process_name = imported.process_id, imported.process_name
     if key is None:
         candidate = process_id.removeprefix("_")  # to_bpmn puts a _ before an id that starts with a digit
         key = candidate if re.match(fs.KEY_PATTERN, candidate) else slugify(process_name or process_id, max_length=60)
@@ -211,15 +210,6 @@ def document_from_bpmn(
             "settings": {"conflict_policy": existing.conflict_policy, "max_parallel": existing.max_parallel},
         }
     return document, imported.unmapped
-
-
-def _process_of(body: bytes) -> tuple[str, str]:
-    """The first process's id and name (from_bpmn has refused hostile XML already; parsed as safely again)."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    process = etree.fromstring(body, parser).find(f"{{{bpmn.BPMN}}}process")
-    if process is None:
-        return "", ""
-    return str(process.get("id") or ""), str(process.get("name") or "")
 
 
 # --- reading a body ------------------------------------------------------------------------------------------

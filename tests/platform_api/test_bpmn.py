@@ -21,7 +21,8 @@ from catalog.loader import load_all
 from flow_factory.graph import Graph
 from flow_factory.redact import MASK
 from flow_factory.validation import validate_graph
-from platform_api.workflows.bpmn import CEL_LANGUAGE, FY, NODE_TYPE_URI, BpmnError, from_bpmn, to_bpmn
+from platform_api.workflows.bpmn import BpmnError, from_bpmn, to_bpmn
+from platform_api.workflows.bpmn.vocabulary import CEL_LANGUAGE, FY, NODE_TYPE_URI
 
 XSD_ENV = "FLOWYARD_BPMN_XSD"
 DEFAULT_XSD = Path(__file__).parents[2].parent / "shared/reference/bpmn20-xsd/BPMN20.xsd"
@@ -546,9 +547,9 @@ def test_what_is_not_bpmn_is_refused_as_a_value_error(document, message):
 
 def test_an_entity_bomb_is_refused_by_the_parser_too(monkeypatch):
     """Without the DOCTYPE check, libxml2 (no entity resolution, no huge trees) still refuses it."""
-    from platform_api.workflows import bpmn
+    from platform_api.workflows.bpmn import reader
 
-    monkeypatch.setattr(bpmn, "_declares_doctype", lambda data: False)
+    monkeypatch.setattr(reader, "_declares_doctype", lambda data: False)
     with pytest.raises(BpmnError):
         from_bpmn(BILLION_LAUGHS)
     with pytest.raises(BpmnError):
