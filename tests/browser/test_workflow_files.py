@@ -91,6 +91,24 @@ def test_export_edit_and_import_a_copy(page: Page, app_url: str, tmp_path: Path)
 
     assert sorted(names(api)) == ["Lead follow-up", "Lead follow-up (FR)"]
 
+    # Export all: one YAML file of the workspace, which imports back as it is.
+    page.goto(f"{app_url}/#/")
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Export all").click()
+    download = downloading.value
+    assert download.suggested_filename == f"{api.signup_body['tenant']['slug']}-workflows.yaml"
+    everything = tmp_path / download.suggested_filename
+    download.save_as(everything)
+    workspace = yaml.safe_load(everything.read_text())
+    assert workspace["format"] == "flowyard.workspace"
+    assert sorted(w["key"] for w in workspace["workflows"]) == ["lead-follow-up", "lead-follow-up-fr"]
+
+    dialog = open_import(page, app_url, everything)
+    preview = dialog.get_by_test_id("import-preview")
+    expect(preview).to_have_attribute("data-action", "workspace")
+    expect(preview).to_contain_text("2 are already up to date")
+    expect(dialog.get_by_role("button", name="Import", exact=True)).to_be_disabled()
+
 
 def test_an_invalid_file_shows_its_problems_and_creates_nothing(page: Page, app_url: str, tmp_path: Path):
     api = new_tenant(app_url)

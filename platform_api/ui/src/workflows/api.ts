@@ -17,7 +17,14 @@ async function download(call: Promise<Answer>): Promise<Download> {
   return { blob: data as Blob, fileName: fileNameFromDisposition(response.headers.get("content-disposition")) };
 }
 
-export type ImportRequest = { text: string; format: FileFormat; dryRun: boolean };
+/** A file's text as it is (JSON, YAML or BPMN XML); `workspace`: a workspace file (several workflows). */
+export type ImportRequest = { text: string; format: FileFormat; dryRun: boolean; workspace?: boolean };
+
+const rawBody = (text: string, format: FileFormat) => ({
+  body: text as never,
+  bodySerializer: (body: unknown) => body as string,
+  headers: { "Content-Type": CONTENT_TYPES[format] },
+});
 
 export const workflowFiles = {
   exportWorkflow: (workflowId: string, format: FileFormat) => download(http.GET("/api/v1/workflows/{workflow_id}/export", {
@@ -26,28 +33,37 @@ export const workflowFiles = {
   exportWorkspace: (format: "flowyard" | "yaml") => download(http.GET("/api/v1/workspace/export", {
     params: { query: { format } }, parseAs: "blob",
   })),
-  /** The file's text as it is: JSON, YAML or BPMN XML, with the content type of its format. */
   importWorkflow: async ({ text, format, dryRun }: ImportRequest): Promise<ImportResult> => {
     const { data, error, response } = await http.POST("/api/v1/workflows/import", {
-      params: { query: { dry_run: dryRun, format } },
-      body: text as never,
-      bodySerializer: (body: unknown) => body as string,
-      headers: { "Content-Type": CONTENT_TYPES[format] },
+      params: { query: { dry_run: dryRun, format } }, ...rawBody(text, format),
     });
     if (!response.ok) throw problemFrom(response.status, response.statusText, error);
     return data as ImportResult;
   },
+  /** Every workflow of a workspace file: all checked first, none written if any is invalid. */
+  importWorkspace: async ({ text, format, dryRun }: ImportRequest): Promise<ImportResult[]> => {
+    const { data, error, response } = await http.POST("/api/v1/workspace/import", {
+      params: { query: { dry_run: dryRun, format: format === "yaml" ? "yaml" : "flowyard" } }, ...rawBody(text, format),
+    });
+    if (!response.ok) throw problemFrom(response.status, response.statusText, error);
+    return (data as { results: ImportResult[] }).results;
+  },
+  /** Either kind of file: the answers, one per workflow. */
+  importFile: async (request: ImportRequest): Promise<ImportResult[]> =>
+    request.workspace ? workflowFiles.importWorkspace(request) : [await workflowFiles.importWorkflow(request)],
 };
 
-/** An import (or its dry run); a real one marks the workflow list, and the workflow it wrote, stale. */
-export function useImportWorkflow() {
+/** An import of a workflow or workspace file (or its dry run): one answer per workflow. A real one marks the
+ * workflow list, and each workflow it wrote, stale. */
+export function useImportFile() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: workflowFiles.importWorkflow,
-    onSuccess: async (result) => {
-      if (result.dry_run || result.action === "unchanged") return;
+    mutationFn: workflowFiles.importFile,
+    onSuccess: async (results) => {
+      const written = results.filter((r) => !r.dry_run && r.action !== "unchanged");
+      if (!written.length) return;
       await client.invalidateQueries({ queryKey: keys.workflows, exact: true });
-      if (result.workflow_id) await client.invalidateQueries({ queryKey: keys.workflow(result.workflow_id) });
+      await Promise.all(written.flatMap((r) => (r.workflow_id ? [client.invalidateQueries({ queryKey: keys.workflow(r.workflow_id) })] : [])));
     },
   });
 }

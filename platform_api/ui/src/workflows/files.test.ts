@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
-  actionSummary, diffSummary, exportFileName, fileNameFromDisposition, formatOf, setupText, type GraphDiff, type ImportResult,
+  actionSummary, diffSummary, exportFileName, fileNameFromDisposition, formatOf, isWorkspaceFile, setupText, workspaceSummary,
+  type GraphDiff, type ImportResult,
 } from "./files";
 
 const node = (id: string) => ({ id, label: id, type: "util.log" });
@@ -93,5 +94,27 @@ describe("setupText", () => {
   it("points at an emptied secret", () => {
     expect(setupText({ type: "secret", name: "graph.nodes[2].config.headers.Authorization", hint: "" }))
       .toBe("Fill in the secret value at graph.nodes[2].config.headers.Authorization");
+  });
+});
+
+describe("workspace files", () => {
+  it("tells a workspace file from a workflow file", () => {
+    expect(isWorkspaceFile("format: flowyard.workspace\nformat_version: 1\nworkflows: []\n", "yaml")).toBe(true);
+    expect(isWorkspaceFile("workflows:\n- format: flowyard.workspace\nformat: flowyard.workflow\n", "yaml")).toBe(false);
+    expect(isWorkspaceFile('{"format": "flowyard.workspace", "workflows": []}', "flowyard")).toBe(true);
+    expect(isWorkspaceFile('{"format": "flowyard.workflow", "key": "a"}', "flowyard")).toBe(false);
+    expect(isWorkspaceFile("{not json", "flowyard")).toBe(false);
+    expect(isWorkspaceFile("format: flowyard.workspace", "bpmn")).toBe(false);
+  });
+
+  it("sums up what a workspace import does", () => {
+    const result = (action: ImportResult["action"]): ImportResult =>
+      ({ key: "k", action, dry_run: true, workflow_id: null, version: 1, diff: null });
+    const all = [result("create"), result("create"), result("update"), result("unchanged")];
+    expect(workspaceSummary(all, true)).toBe("Will create 2 workflows and update 1; 1 is already up to date.");
+    expect(workspaceSummary(all, false)).toBe("Created 2 workflows and updated 1; 1 is already up to date.");
+    expect(workspaceSummary([result("update")], true)).toBe("Will update 1 workflow.");
+    expect(workspaceSummary([result("unchanged"), result("unchanged")], true)).toBe("2 are already up to date.");
+    expect(workspaceSummary([], true)).toBe("The file has no workflows.");
   });
 });

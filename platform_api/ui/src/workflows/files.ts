@@ -115,6 +115,34 @@ export function actionSummary(result: ImportResult): string {
   return `${would ? "Will update" : "Updated"} the workflow ${result.key}${graph ? version : ""}${what ? `: ${what}` : ""}.`;
 }
 
+/** Whether the file is a workspace file (`flowyard export` / Export all: `format: flowyard.workspace`), which
+ * imports through POST /workspace/import. Only JSON and YAML files can be. */
+export function isWorkspaceFile(text: string, format: FileFormat): boolean {
+  if (format === "yaml") return /^format:\s*["']?flowyard\.workspace["']?\s*(#.*)?$/m.test(text);
+  if (format !== "flowyard") return false;
+  try {
+    const document: unknown = JSON.parse(text);
+    return typeof document === "object" && document !== null && (document as { format?: unknown }).format === "flowyard.workspace";
+  } catch {
+    return false; // the API says what is wrong with it
+  }
+}
+
+/** One sentence for a workspace file's answers: "Will create 2 workflows and update 1; 3 are up to date." */
+export function workspaceSummary(results: ImportResult[], dryRun: boolean): string {
+  const count = (action: ImportResult["action"]) => results.filter((r) => r.action === action).length;
+  const [created, updated, unchanged] = [count("create"), count("update"), count("unchanged")];
+  if (!results.length) return "The file has no workflows.";
+  const verbs = [
+    created ? `${dryRun ? "create" : "created"} ${plural(created, "workflow")}` : "",
+    updated ? `${dryRun ? "update" : "updated"} ${created ? updated : plural(updated, "workflow")}` : "",
+  ].filter(Boolean);
+  const done = verbs.length ? `${dryRun ? "Will " : ""}${verbs.join(" and ")}` : "";
+  const same = unchanged ? `${unchanged === 1 ? "1 is" : `${unchanged} are`} already up to date` : "";
+  const text = [done, same].filter(Boolean).join("; ");
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
+}
+
 const KNOWN_TYPES: Record<string, string> = {
   sendgrid: "SendGrid", twilio: "Twilio", hubspot: "HubSpot", salesforce: "Salesforce", slack: "Slack",
   mailchimp: "Mailchimp", x: "X", linkedin: "LinkedIn", facebook: "Facebook", instagram: "Instagram",
