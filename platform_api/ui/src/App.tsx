@@ -8,11 +8,14 @@ import { ToastProvider } from "./components/Toasts";
 import { ConnectionsPage } from "./connections/ConnectionsPage";
 import { navigate, useRoute } from "./lib/route";
 import { AuthPage } from "./pages/AuthPage";
+import { badgeText } from "./publish/api";
+import { usePendingBadge } from "./publish/queries";
 import { RunPage } from "./pages/RunPage";
 import { RunsPage } from "./pages/RunsPage";
 import { AcceptInvitePage } from "./settings/AcceptInvitePage";
 import { ResetPasswordPage } from "./settings/ResetPasswordPage";
 import { settingsApi } from "./settings/api";
+import { useMe } from "./settings/queries";
 import { GalleryPage } from "./templates/GalleryPage";
 import { TemplatePage } from "./templates/TemplatePage";
 import { WorkflowsPage } from "./pages/WorkflowsPage";
@@ -22,6 +25,20 @@ const EditorPage = lazy(() => import("./pages/EditorPage").then((m) => ({ defaul
 // The dashboard's charts (Recharts) load only when it is opened.
 const DashboardPage = lazy(() => import("./dashboard/DashboardPage").then((m) => ({ default: m.DashboardPage })));
 const SettingsPage = lazy(() => import("./settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
+// Changes to approve: loaded when opened; one request draws both graphs (React Flow).
+const PublishRequestsPage = lazy(() => import("./publish/PublishRequestsPage").then((m) => ({ default: m.PublishRequestsPage })));
+const PublishRequestPage = lazy(() => import("./publish/PublishRequestPage").then((m) => ({ default: m.PublishRequestPage })));
+
+/** "Changes to approve", with how many wait for owners and admins (the ones who decide). */
+function ApprovalsLink({ active }: { active: boolean }) {
+  const role = useMe().data?.role;
+  const badge = badgeText(usePendingBadge(role === "owner" || role === "admin").data);
+  return (
+    <a href="#/publish-requests" className={active ? "active" : ""} aria-label={badge ? `Changes to approve (${badge} waiting)` : undefined}>
+      Changes to approve{badge && <span className="nav-badge" data-testid="approvals-badge">{badge}</span>}
+    </a>
+  );
+}
 
 function Header({ session, section, onSignOut }: { session: Session; section: string; onSignOut: () => void }) {
   return (
@@ -32,6 +49,7 @@ function Header({ session, section, onSignOut }: { session: Session; section: st
       <a href="#/dashboard" className={section === "dashboard" ? "active" : ""}>Dashboard</a>
       <a href="#/templates" className={section === "templates" ? "active" : ""}>Templates</a>
       <a href="#/connections" className={section === "connections" ? "active" : ""}>Connections</a>
+      <ApprovalsLink active={section === "publish-requests"} />
       <a href="#/settings" className={section === "settings" ? "active" : ""}>Settings</a>
       <span className="toolbar-spacer" />
       <span className="muted small hide-narrow">{session.tenant.name ?? session.tenant.slug} · {session.email}</span>
@@ -71,7 +89,8 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
     setSession(null);
     navigate("/login");
   };
-  const section = first === "runs" || first === "dashboard" || first === "templates" || first === "connections" || first === "settings" ? first : "workflows";
+  const section = first === "runs" || first === "dashboard" || first === "templates" || first === "connections" || first === "settings"
+    || first === "publish-requests" ? first : "workflows";
   return (
     <div className={`app${first === "workflows" && id ? " app-editor" : ""}`}>
       <Header session={session} section={section} onSignOut={signOut} />
@@ -85,6 +104,11 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
         )
         : first === "templates" ? (id ? <TemplatePage slug={id} /> : <GalleryPage />)
         : first === "connections" ? <ConnectionsPage add={query.get("add")} workflowId={query.get("workflow")} />
+        : first === "publish-requests" ? (
+          <Suspense fallback={<main className="page muted">Loading…</main>}>
+            {id ? <PublishRequestPage key={id} id={id} /> : <PublishRequestsPage key={query.toString()} search={query} />}
+          </Suspense>
+        )
         : first === "settings" ? (
           <Suspense fallback={<main className="page muted">Loading settings…</main>}>
             <SettingsPage section={id} session={session} onSignOut={signOut} onSwitched={(s) => switchTo(s, setSession)} />

@@ -1,8 +1,20 @@
 // Reads of workflows, runs and node types through the query cache, and the writes that change them.
 import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { isPending, type PublishPending } from "../publish/api";
 import { api, http, unwrap } from "./client";
 import type { components } from "./schema";
 import type { Graph, Workflow } from "./types";
+
+export type { PublishPending };
+/** What a publish did: the workflow as it is live now, or the request that waits for approval. */
+export type PublishOutcome = { published: Workflow; pending?: undefined } | { pending: PublishPending; published?: undefined };
+
+/** A 200 (the workflow, published) or a 202 (a publish request) of POST /publish or /restore. */
+async function publishOutcome(call: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<PublishOutcome> {
+  const body = await unwrap(call);
+  const { response } = await call;
+  return response.status === 202 && isPending(body) ? { pending: body } : { published: body as Workflow };
+}
 
 export const keys = {
   nodeTypes: ["node-types"] as const,
@@ -56,15 +68,21 @@ export function useVersionDiff(workflowId: string, a: number | undefined, b: num
 
 export type VersionRestore = components["schemas"]["VersionRestore"];
 
-/** A rollback: version `version`'s graph saved as a new version and (unless `publish: false`) published. */
+/** A rollback: version `version`'s graph saved as a new version and (unless `publish: false`) published, or, where
+ * publishing needs approval, sent for it (a 202: `pending`). */
 export function useRestoreVersion(workflowId: string) {
   const client = useQueryClient();
   return useMutation({
     mutationFn: ({ version, ...body }: VersionRestore & { version: number }) =>
-      unwrap(http.POST("/api/v1/workflows/{workflow_id}/versions/{version}/restore", {
+      publishOutcome(http.POST("/api/v1/workflows/{workflow_id}/versions/{version}/restore", {
         params: { path: { workflow_id: workflowId, version } }, body,
-      })) as Promise<Workflow>,
-    onSuccess: (workflow) => storeWorkflow(client, workflow),
+      })),
+    onSuccess: (outcome) => {
+      if (outcome.published) return storeWorkflow(client, outcome.published);
+      void client.invalidateQueries({ queryKey: keys.workflow(workflowId), exact: true });
+      void client.invalidateQueries({ queryKey: keys.versions(workflowId), exact: true });
+      void client.invalidateQueries({ queryKey: ["publish-requests"] });
+    },
     // A failed publish still saved the restored version as a draft: the list shows it either way.
     onError: () => client.invalidateQueries({ queryKey: keys.versions(workflowId), exact: true }),
   });
@@ -93,9 +111,16 @@ export function useSaveWorkflow(id: string) {
   });
 }
 
+/** Publishes the latest version, or (a 202) asks for approval to. */
 export function usePublishWorkflow(id: string) {
   const client = useQueryClient();
-  return useMutation({ mutationFn: () => api.publish(id), onSuccess: (workflow) => storeWorkflow(client, workflow) });
+  return useMutation({
+    mutationFn: () => publishOutcome(http.POST("/api/v1/workflows/{workflow_id}/publish", { params: { path: { workflow_id: id } } })),
+    onSuccess: (outcome) => {
+      if (outcome.published) storeWorkflow(client, outcome.published);
+      else void client.invalidateQueries({ queryKey: ["publish-requests"] });
+    },
+  });
 }
 
 type RunStart = { workflowId: string; input: Record<string, unknown>; mode: "test" | "live" };

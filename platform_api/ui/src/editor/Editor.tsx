@@ -6,6 +6,8 @@ import { useToast } from "../components/Toasts";
 import { logicalKey, newNodeId, NODE_HEIGHT, NODE_WIDTH, toFlowNode, toGraph, type StepData } from "../lib/graph";
 import { autoLayout } from "../lib/layout";
 import { useRun } from "../lib/useRun";
+import { PendingBanner } from "../publish/PendingBanner";
+import { usePublishesDirectly } from "../publish/usePublishRule";
 import { DraftBanner, OfflineBanner, ReadOnlyBanner } from "./Banners";
 import { Canvas, FIT } from "./Canvas";
 import { ConflictDialog } from "./ConflictDialog";
@@ -47,6 +49,7 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
   const edges = useDeferredValue(state.edges);
   const graph = useMemo(() => toGraph(nodes, edges), [nodes, edges]);
   const sync = useWorkflowSync(initial, graph, name, state.reset);
+  const direct = usePublishesDirectly(sync.workflow);
   const [runId, setRunId] = useState<string | null>(null);
   const { run } = useRun(runId);
   const [testing, setTesting] = useState(false);
@@ -122,6 +125,7 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
     <EditorContext.Provider value={env}>
       <div className={`editor${readOnly ? " read-only" : ""}`}>
         <Toolbar workflow={sync.workflow} name={name} onName={setName} dirty={sync.dirty} busy={sync.busy} readOnly={readOnly}
+          requestsApproval={!direct}
           errors={validation.errors} checking={validation.status} canUndo={state.canUndo} canRedo={state.canRedo}
           labelOf={(id) => state.nodes.find((n) => n.id === id)?.data.label || id}
           on={{
@@ -131,6 +135,7 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
           }} />
         {readOnly && <ReadOnlyBanner />}
         <OfflineBanner />
+        {sync.pending && <PendingBanner pending={sync.pending} onClose={sync.closePending} />}
         {sync.draft && <DraftBanner draft={sync.draft} onRestore={restoreDraft} onDiscard={sync.discardDraft} />}
         <div className="editor-body">
           {!readOnly && <Palette types={nodeTypes} onAdd={addNode} />}

@@ -1,7 +1,7 @@
 // Comparing two versions: both graphs side by side on read-only canvases (stacked on a narrow screen), steps
 // coloured by what happened to them, a legend, the trigger called out, and the changes field by field.
 import { Background, Controls, ReactFlow, ReactFlowProvider, type NodeProps } from "@xyflow/react";
-import { useMemo, useState } from "react";
+import { useMemo, useState, type ReactNode } from "react";
 import { useVersion, useVersionDiff } from "../api/queries";
 import type { Graph, VersionInfo } from "../api/types";
 import { Modal } from "../components/Modal";
@@ -28,19 +28,22 @@ function DiffStep(props: NodeProps<DiffNode>) {
 const NODE_TYPES = { step: DiffStep };
 const PRO_OPTIONS = { hideAttribution: true };
 
-type CanvasProps = { side: "before" | "after"; version: number; graph: Graph | undefined; marks: SideMarks | undefined };
+/** `name`: what the side shows, e.g. "version 3" or "nothing live"; `version` is null when it is no version. */
+type CanvasProps = { side: "before" | "after"; name: string; version: number | null; graph: Graph | undefined; marks: SideMarks | undefined };
+
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 /** One version's graph, read-only. Its own React Flow store and no editor decorations (errors, run steps). */
-function DiffCanvas({ side, version, graph, marks }: CanvasProps) {
+function DiffCanvas({ side, name, version, graph, marks }: CanvasProps) {
   const { types } = useEditorEnv();
   const [decorations] = useState(createDecorations);
   const env = useMemo(() => ({ types, decorations }), [types, decorations]);
   const flow = useMemo(() => graph && markedFlow(graph, marks ?? { nodes: new Map(), edges: new Map() }), [graph, marks]);
   return (
-    <section className={`diff-side diff-${side}`} aria-label={`Version ${version}`} data-version={version}>
-      <h4>{side === "before" ? "Before" : "After"}: version {version}</h4>
+    <section className={`diff-side diff-${side}`} aria-label={capitalized(name)} data-version={version ?? undefined}>
+      <h4>{side === "before" ? "Before" : "After"}: {name}</h4>
       <div className="diff-canvas">
-        {!flow ? <p className="muted diff-loading">Loading version {version}…</p> : (
+        {!flow ? <p className="muted diff-loading">Loading {name}…</p> : (
           <EditorContext.Provider value={env}>
             <ReactFlowProvider>
               <ReactFlow<DiffNode>
@@ -148,10 +151,6 @@ export function VersionDiffDialog({ workflowId, versions, from: initialFrom, to:
   const diff = useVersionDiff(workflowId, from, to);
   const before = useVersion(workflowId, from).data?.graph;
   const after = useVersion(workflowId, to).data?.graph;
-  const marks = useMemo(() => diff.data && diffMarks(diff.data), [diff.data]);
-  const labelOf = useMemo(() => labelsOf(before, after), [before, after]);
-  const { types } = useEditorEnv();
-  const count = diff.data ? changeCount(diff.data) : 0;
   return (
     <Modal title="Compare versions" onClose={onClose} footer={<button className="btn btn-secondary" onClick={onClose}>Close</button>}>
       <div className="version-diff">
@@ -164,25 +163,54 @@ export function VersionDiffDialog({ workflowId, versions, from: initialFrom, to:
         {from === to && <p className="muted">Pick two different versions to compare.</p>}
         <ProblemNote error={diff.error} />
         {diff.isFetching && !diff.data && from !== to && <p className="muted">Comparing…</p>}
-        {diff.data?.trigger && (
-          <div className="callout callout-warn diff-trigger" role="status" data-testid="trigger-change">
-            <strong>{triggerText(diff.data.trigger, types)}</strong>
-            <p>Runs start differently in version {to} than in version {from}: check the trigger before you publish or restore.</p>
-          </div>
-        )}
-        {diff.data?.unchanged && (
-          <p className="callout diff-unchanged" role="status">Versions {from} and {to} are the same: no step, setting or connection differs.</p>
-        )}
-        {diff.data && !diff.data.unchanged && (
-          <p className="muted small">{count} change{count === 1 ? "" : "s"} from version {from} to version {to}.</p>
-        )}
-        <div className="diff-canvases">
-          <DiffCanvas key={`before-${from}`} side="before" version={from} graph={before} marks={marks?.before} />
-          <DiffCanvas key={`after-${to}`} side="after" version={to} graph={after} marks={marks?.after} />
-        </div>
-        <Legend />
-        {diff.data && !diff.data.unchanged && <Changes diff={diff.data} labelOf={labelOf} />}
+        <GraphDiffView diff={diff.data} before={before} after={after} beforeName={`version ${from}`} afterName={`version ${to}`}
+          beforeVersion={from} afterVersion={to}
+          triggerNote={<p>Runs start differently in version {to} than in version {from}: check the trigger before you publish or restore.</p>} />
       </div>
     </Modal>
+  );
+}
+
+type ViewProps = {
+  diff: Diff | undefined;
+  before: Graph | undefined;
+  after: Graph | undefined;
+  /** What each side shows, as in "Before: version 3" (or "nothing live"). */
+  beforeName: string;
+  afterName: string;
+  beforeVersion: number | null;
+  afterVersion: number | null;
+  /** Under the trigger callout: what a changed trigger means here. */
+  triggerNote?: ReactNode;
+};
+
+/** What changed between two graphs: the trigger called out, both sides drawn with their marks, a legend and the
+ * changes field by field. Needs the node types in an EditorContext. Used by Compare versions and by a publish request. */
+export function GraphDiffView({ diff, before, after, beforeName, afterName, beforeVersion, afterVersion, triggerNote }: ViewProps) {
+  const marks = useMemo(() => diff && diffMarks(diff), [diff]);
+  const labelOf = useMemo(() => labelsOf(before, after), [before, after]);
+  const { types } = useEditorEnv();
+  const count = diff ? changeCount(diff) : 0;
+  return (
+    <>
+      {diff?.trigger && (
+        <div className="callout callout-warn diff-trigger" role="status" data-testid="trigger-change">
+          <strong>{triggerText(diff.trigger, types)}</strong>
+          {triggerNote}
+        </div>
+      )}
+      {diff?.unchanged && (
+        <p className="callout diff-unchanged" role="status">{capitalized(beforeName)} and {afterName} are the same: no step, setting or connection differs.</p>
+      )}
+      {diff && !diff.unchanged && (
+        <p className="muted small">{count} change{count === 1 ? "" : "s"} from {beforeName} to {afterName}.</p>
+      )}
+      <div className="diff-canvases">
+        <DiffCanvas key={`before-${beforeName}`} side="before" name={beforeName} version={beforeVersion} graph={before} marks={marks?.before} />
+        <DiffCanvas key={`after-${afterName}`} side="after" name={afterName} version={afterVersion} graph={after} marks={marks?.after} />
+      </div>
+      <Legend />
+      {diff && !diff.unchanged && <Changes diff={diff} labelOf={labelOf} />}
+    </>
   );
 }

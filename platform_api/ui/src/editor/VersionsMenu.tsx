@@ -4,11 +4,13 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { createPortal } from "react-dom";
 import { ApiError } from "../api/client";
-import { useRestoreVersion, useVersions, versionQuery, workflowQuery } from "../api/queries";
+import { useRestoreVersion, useVersions, useWorkflow, versionQuery, workflowQuery } from "../api/queries";
 import type { Graph, VersionInfo, Workflow } from "../api/types";
 import { Modal } from "../components/Modal";
 import { useToast } from "../components/Toasts";
 import { dateTime, timeAgo } from "../lib/format";
+import { pendingText } from "../publish/api";
+import { usePublishesDirectly } from "../publish/usePublishRule";
 import { ProblemNote } from "../settings/ProblemNote";
 import { useMe } from "../settings/queries";
 import { VersionDiffDialog } from "./VersionDiff";
@@ -33,11 +35,19 @@ function RestoreDialog({ workflowId, version, latest, dirty, onDone, onClose }: 
   const restore = useRestoreVersion(workflowId);
   const client = useQueryClient();
   const toast = useToast();
+  const direct = usePublishesDirectly(useWorkflow(workflowId).data ?? {});
   const confirm = () => restore.mutate({ version, message: message.trim() || undefined, publish: true }, {
-    onSuccess: async (workflow) => {
-      await onDone(workflow);
+    onSuccess: async ({ published, pending }) => {
+      if (pending) { // saved as the newest version; going live waits for an owner's or admin's approval
+        const fresh = await client.fetchQuery({ ...workflowQuery(workflowId), staleTime: 0 }).catch(() => null);
+        if (fresh) await onDone(fresh);
+        onClose();
+        toast(pendingText(pending.version), "success", `Version ${version} was restored as version ${pending.version}; the live version stays until then.`);
+        return;
+      }
+      await onDone(published);
       onClose();
-      toast(`Version ${version} restored as version ${workflow.version} and published`, "success");
+      toast(`Version ${version} restored as version ${published.version} and published`, "success");
     },
     onError: async (error) => {
       if (error instanceof ApiError && error.status === 0) return; // nothing reached the server
@@ -54,14 +64,15 @@ function RestoreDialog({ workflowId, version, latest, dirty, onDone, onClose }: 
         <button className="btn btn-ghost" onClick={onClose}>{draft ? "Close" : "Cancel"}</button>
         {!draft && (
           <button className="btn btn-primary" onClick={confirm} disabled={restore.isPending}>
-            {restore.isPending ? "Restoring…" : "Restore and publish"}
+            {restore.isPending ? "Restoring…" : direct ? "Restore and publish" : "Restore and request publish"}
           </button>
         )}
       </>
     }>
       <p>Restore version {version} as a new version and publish it?</p>
       <p className="muted small">
-        Its steps become version {next} and go live at once. Nothing is deleted: the versions in between stay in the history.
+        Its steps become version {next} and {direct ? "go live at once" : "go live once an owner or admin approves them"}.
+        Nothing is deleted: the versions in between stay in the history.
       </p>
       {dirty && <div className="callout callout-warn">Your unsaved changes on the canvas will be replaced by the restored version.</div>}
       <label htmlFor="restore-message">Message (optional)</label>

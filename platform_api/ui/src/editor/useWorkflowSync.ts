@@ -3,12 +3,13 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { ApiError } from "../api/client";
-import { useCreateWorkflow, usePublishWorkflow, useSaveWorkflow, useStartRun, workflowQuery } from "../api/queries";
+import { useCreateWorkflow, usePublishWorkflow, useSaveWorkflow, useStartRun, workflowQuery, type PublishPending } from "../api/queries";
 import type { Graph, Workflow } from "../api/types";
 import { useToast } from "../components/Toasts";
 import { clearDraft, loadDraft, storeDraft, type Draft } from "../lib/drafts";
 import { toFlow, toGraph } from "../lib/graph";
 import { navigate } from "../lib/route";
+import { pendingText } from "../publish/api";
 
 const DRAFT_DELAY_MS = 300;
 const normalized = (graph: Graph) => JSON.stringify(toGraph(toFlow(graph).nodes, toFlow(graph).edges));
@@ -32,6 +33,8 @@ export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, r
   const [draft, setDraft] = useState<Draft | null>(() => offeredDraft(initial));
   const [busy, setBusy] = useState<"" | "saving" | "publishing" | "starting">("");
   const [conflict, setConflict] = useState(false);
+  /** The publish request the last Publish made (where publishing needs approval), shown until the next publish. */
+  const [pending, setPending] = useState<PublishPending | null>(null);
   const graphKey = useMemo(() => JSON.stringify(graph), [graph]);
   const graphDirty = graphKey !== savedKey;
   const dirty = graphDirty || name !== workflow.name;
@@ -84,9 +87,15 @@ export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, r
     if (!(await save())) return;
     setBusy("publishing");
     try {
-      const published = await publishWorkflow();
-      setWorkflow(published);
-      toast(`Published: version ${published.published_version} is live`, "success");
+      const outcome = await publishWorkflow();
+      if (outcome.pending) {
+        setPending(outcome.pending);
+        toast(pendingText(outcome.pending.version), "success");
+        return;
+      }
+      setPending(null);
+      setWorkflow(outcome.published);
+      toast(`Published: version ${outcome.published.published_version} is live`, "success");
     } catch (error) {
       fail("publish", error);
     } finally {
@@ -147,7 +156,7 @@ export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, r
   }, [id]);
 
   return {
-    workflow, dirty, busy, conflict, draft, save, publish, startTest, reload, keepBoth, restoreDraft, discardDraft,
-    closeConflict: () => setConflict(false),
+    workflow, dirty, busy, conflict, draft, pending, save, publish, startTest, reload, keepBoth, restoreDraft, discardDraft,
+    closeConflict: () => setConflict(false), closePending: () => setPending(null),
   };
 }

@@ -28,3 +28,8 @@ export function useMediaQuery(query: string): boolean {
   }, [query]);
   return matches;
 }
+
+/** Changes the address to `path` without a new history entry (e.g. a list's filters: Back skips them). */
+export function replaceRoute(path: string): void {
+  window.history.replaceState(window.history.state, "", `#${path}`);
+}

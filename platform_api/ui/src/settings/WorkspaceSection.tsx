@@ -1,4 +1,5 @@
-// The workspace: name, time zone and how long run data is kept; and the other workspaces the user belongs to.
+// The workspace: name, time zone and how long run data is kept; whether publishing needs approval and who still
+// publishes directly; and the other workspaces the user belongs to.
 import { useState, type FormEvent } from "react";
 import { saveSession } from "../api/client";
 import type { Session } from "../api/types";
@@ -26,6 +27,7 @@ export function WorkspaceSection({ me, onSwitched }: { me: Me | undefined; onSwi
       <h2>Workspace</h2>
       <ProblemNote error={error} />
       {workspace && <WorkspaceForm key={workspace.id} workspace={workspace} locked={refusal(me, "edit_workspace")} />}
+      {workspace && <ApprovalForm key={`approval-${workspace.id}`} workspace={workspace} locked={refusal(me, "edit_workspace")} />}
       {me && <KeyRotation locked={refusal(me, "rotate_keys")} />}
       {me && me.memberships.length > 1 && <WorkspaceSwitcher me={me} onSwitched={onSwitched} />}
     </>
@@ -119,6 +121,59 @@ function WorkspaceForm({ workspace, locked }: { workspace: Workspace; locked: st
           {update.isPending ? "Saving…" : "Save"}
         </button>
         {locked && <span className="muted small">{locked}</span>}
+      </div>
+    </form>
+  );
+}
+
+type DirectRole = Workspace["publish_direct_roles"][number];
+const DIRECT_ROLES: { role: DirectRole; label: string }[] = [{ role: "owner", label: "Owners" }, { role: "admin", label: "Admins" }];
+
+/** Approval before production: on, every publish by someone not let publish directly waits for an owner or admin. */
+function ApprovalForm({ workspace, locked }: { workspace: Workspace; locked: string | null }) {
+  const update = useUpdateWorkspace();
+  const toast = useToast();
+  const [required, setRequired] = useState(!!workspace.publish_requires_approval);
+  const [direct, setDirect] = useState<DirectRole[]>(workspace.publish_direct_roles);
+  const toggle = (role: DirectRole) =>
+    setDirect((roles) => DIRECT_ROLES.map((r) => r.role).filter((r) => (r === role ? !roles.includes(r) : roles.includes(r))));
+  const changed = required !== !!workspace.publish_requires_approval
+    || direct.join() !== workspace.publish_direct_roles.join();
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    update.mutate({ publish_requires_approval: required, publish_direct_roles: direct }, {
+      onSuccess: (fresh) => {
+        setRequired(!!fresh.publish_requires_approval);
+        setDirect(fresh.publish_direct_roles);
+        toast(fresh.publish_requires_approval ? "Publishing now needs approval" : "Publishing no longer needs approval", "success");
+      },
+    });
+  };
+  return (
+    <form className="card settings-form" onSubmit={submit} aria-label="Approval before production">
+      <h3>Approval before production</h3>
+      <p className="muted">When it is on, a version goes live only once an owner or admin approves it: others' Publish becomes
+        Request publish, and the versions wait in <a href="#/publish-requests">Changes to approve</a>. A workflow can have its own rule.</p>
+      <label className="switch">
+        <input type="checkbox" checked={required} onChange={(e) => setRequired(e.target.checked)} disabled={!!locked} />
+        Require approval before publishing
+      </label>
+      <fieldset className="approval-roles" disabled={!!locked || !required}>
+        <legend>Who may still publish directly</legend>
+        {DIRECT_ROLES.map(({ role, label }) => (
+          <label key={role} className="switch">
+            <input type="checkbox" checked={direct.includes(role)} onChange={() => toggle(role)} /> {label}
+          </label>
+        ))}
+        <span className="help">Editors always ask for approval. Nobody ticked: every publish is reviewed, and no one approves their own.</span>
+        <FieldProblem error={update.error} path="publish_direct_roles" />
+      </fieldset>
+      <ProblemNote error={update.error} fields={["publish_direct_roles"]} />
+      <div className="row">
+        <button className="btn btn-primary" disabled={!!locked || update.isPending || !changed} title={locked ?? undefined}>
+          {update.isPending ? "Saving…" : "Save"}
+        </button>
+        {locked && <span className="muted small" data-testid="approval-locked">{locked}</span>}
       </div>
     </form>
   );

@@ -1,0 +1,148 @@
+"""Approval before production in the builder (issue 17 item 2): the owner turns approval on in Settings; an editor
+(in a browser of their own) presses Request publish and is told the version was sent for approval; the owner opens
+Changes to approve (a badge counts what waits), sees what the version changes against the live one side by side,
+cannot be stopped by their own rules, approves with a comment, and the workflow is live at that version. The request
+page fits a phone."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.helpers import PASSWORD, create_workflow, new_tenant, open_editor, sign_in, three_step_graph
+from tests.support import Api
+
+pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+
+
+def member(owner: Api, role: str) -> Api:
+    """A person invited into the owner's workspace with `role`, signed in through the API."""
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    invited = owner.post("/api/v1/invitations", json={"email": email, "role": role})
+    assert invited.status_code == 201, invited.text
+    token = invited.json()["url"].rsplit("/", 1)[1]
+    accepted = owner.http.post(f"/api/v1/invitations/{token}/accept", json={"password": PASSWORD, "name": role})
+    assert accepted.status_code == 200, accepted.text
+    person = Api(owner.base_url, accepted.json()["token"])
+    person.email = email
+    return person
+
+
+def sign_in_as(page: Page, app_url: str, person: Api, tenant: dict) -> None:
+    session = {"token": person.token, "tenant": tenant, "email": person.email}
+    page.goto(app_url + "/")
+    page.evaluate("s => localStorage.setItem('flowyard:session', s)", json.dumps(session))
+    page.reload()
+
+
+def with_extra_step(graph: dict) -> dict:
+    """The log step's message changed and a step added after it."""
+    changed = copy.deepcopy(graph)
+    nodes = {n["id"]: n for n in changed["nodes"]}
+    nodes["say"]["config"]["message"] = "Welcome {{ steps.shape.output.name }}"
+    changed["nodes"].append(
+        {"id": "extra", "type": "util.log", "label": "Log again", "config": {"message": "done"},
+         "position": {"x": 900, "y": 0}}  # fmt: skip
+    )
+    changed["edges"].append({"id": "e3", "source": "say", "source_handle": None, "target": "extra"})
+    return changed
+
+
+def test_editor_requests_publish_and_owner_approves(page: Page, browser, app_url: str):
+    owner = new_tenant(app_url)
+    tenant = owner.signup_body["tenant"]
+    editor = member(owner, "editor")
+    workflow = create_workflow(owner, f"Leads {uuid.uuid4().hex[:6]}", three_step_graph())
+    published = owner.post(f"/api/v1/workflows/{workflow['id']}/publish")
+    assert published.status_code == 200, published.text
+    assert published.json()["published_version"] == 1
+
+    # The owner requires approval in Settings → Workspace.
+    sign_in(page, app_url, owner)
+    page.goto(f"{app_url}/#/settings/workspace")
+    form = page.get_by_role("form", name="Approval before production")
+    toggle = form.get_by_label("Require approval before publishing")
+    expect(toggle).not_to_be_checked()
+    expect(form.get_by_label("Owners")).to_be_checked()
+    expect(form.get_by_label("Admins")).to_be_checked()
+    toggle.check()
+    form.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Publishing now needs approval")).to_be_visible()
+    rule = owner.get("/api/v1/tenant").json()
+    assert rule["publish_requires_approval"] is True
+    assert rule["publish_direct_roles"] == ["owner", "admin"]
+
+    # The editor changes the workflow (version 2) and, in a browser of their own, asks for it to be published.
+    saved = editor.put(f"/api/v1/workflows/{workflow['id']}", json={"graph": with_extra_step(three_step_graph())})
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["version"] == 2
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        theirs = context.new_page()
+        theirs.set_default_timeout(15_000)
+        sign_in_as(theirs, app_url, editor, tenant)
+        open_editor(theirs, app_url, workflow["id"])
+        request_button = theirs.get_by_role("button", name="Request publish")
+        expect(request_button).to_be_enabled(timeout=20_000)
+        request_button.click()
+        expect(theirs.get_by_text("Sent for approval: an owner or admin will review version 2").first).to_be_visible()
+        expect(theirs.get_by_test_id("pending-banner")).to_be_visible()
+        # Settings shows the rule to an editor read-only, and why.
+        theirs.goto(f"{app_url}/#/settings/workspace")
+        locked = theirs.get_by_role("form", name="Approval before production")
+        expect(locked.get_by_label("Require approval before publishing")).to_be_checked()
+        expect(locked.get_by_label("Require approval before publishing")).to_be_disabled()
+        expect(locked.get_by_test_id("approval-locked")).to_have_text("Only an admin or owner can change the workspace's settings.")
+        # The editor sees their request, but cannot decide it.
+        theirs.goto(f"{app_url}/#/publish-requests")
+        theirs.get_by_role("list", name="Publish requests").get_by_role("link").first.click()
+        expect(theirs.get_by_test_id("decision-refusal")).to_have_text("Only an owner or admin can approve or reject changes.")
+        expect(theirs.get_by_role("button", name="Approve and publish")).to_be_disabled()
+    finally:
+        context.close()
+    assert owner.get(f"/api/v1/workflows/{workflow['id']}").json()["published_version"] == 1  # nothing live yet
+
+    # The owner opens Changes to approve from the navigation: one waits.
+    page.goto(f"{app_url}/#/")
+    page.reload()  # the owner comes back to the app later (the badge is otherwise read every minute)
+    nav = page.locator(".app-header")
+    expect(nav.get_by_test_id("approvals-badge")).to_have_text("1")
+    nav.get_by_role("link", name=re.compile("Changes to approve")).click()
+    expect(page.get_by_role("heading", name="Changes to approve")).to_be_visible()
+    requests = page.get_by_role("list", name="Publish requests")
+    item = requests.get_by_role("link", name=re.compile(f"{workflow['name']}, version 2"))
+    expect(item).to_contain_text(editor.email)
+    expect(item.locator("[data-status]").first).to_have_text("Waiting")
+    item.click()
+
+    # The request: what version 2 changes against the live version 1, side by side.
+    expect(page.get_by_role("heading", name=f"{workflow['name']}: version 2")).to_be_visible()
+    expect(page.get_by_role("region", name="Version 1 (live)").locator(".react-flow__node")).to_have_count(3)
+    expect(page.get_by_role("region", name="Version 2", exact=True).locator(".react-flow__node")).to_have_count(4)
+    changes = page.get_by_test_id("diff-changes")
+    expect(changes.locator('[data-kind="steps-added"]')).to_contain_text("Log again")
+    expect(changes.locator('[data-kind="steps-changed"]')).to_contain_text("Welcome")
+
+    page.get_by_label("Comment (optional)").fill("Looks right, ship it")
+    page.get_by_role("button", name="Approve and publish").click()
+    decision = page.get_by_test_id("decision")
+    expect(decision).to_contain_text("Approved", timeout=60_000)
+    expect(decision).to_contain_text("Looks right, ship it")
+
+    # Live at version 2, through the API; the request says who approved it, with the comment.
+    live = owner.get(f"/api/v1/workflows/{workflow['id']}").json()
+    assert live["published_version"] == 2
+    listed = owner.get("/api/v1/publish-requests", params={"workflow_id": workflow["id"]}).json()
+    assert [(r["version"], r["status"], r["comment"]) for r in listed] == [(2, "approved", "Looks right, ship it")]
+
+    # On a phone the request page fits the screen: the graphs stack, nothing runs off the side.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    expect(page.get_by_role("heading", name=f"{workflow['name']}: version 2")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the request page is {width}px wide on a 390px phone"
