@@ -110,6 +110,38 @@ def test_export_edit_and_import_a_copy(page: Page, app_url: str, tmp_path: Path)
     expect(dialog.get_by_role("button", name="Import", exact=True)).to_be_disabled()
 
 
+def test_bpmn_export_imports_back_unchanged_with_what_bpmn_cannot_map(page: Page, app_url: str, tmp_path: Path):
+    api = new_tenant(app_url)
+    workflow = create_workflow(api, "Lead follow-up", three_step_graph())
+    sign_in(page, app_url, api)
+    open_editor(page, app_url, workflow["id"])
+
+    page.get_by_role("button", name="Export").click()
+    with page.expect_download() as downloading:
+        page.get_by_role("menu", name="Export as").get_by_role("menuitem", name=re.compile("^BPMN 2.0")).click()
+    download = downloading.value
+    assert download.suggested_filename == "lead-follow-up.bpmn"
+    exported = tmp_path / download.suggested_filename
+    download.save_as(exported)
+    xml = exported.read_text()
+    # A text annotation: BPMN that has no Flowyard meaning, listed as unmapped.
+    match = re.search(r"</([A-Za-z0-9_-]+:)?process>", xml)
+    assert match, xml[:400]
+    prefix = match.group(1) or ""
+    note = f'<{prefix}textAnnotation id="note"><{prefix}text>Ask sales first</{prefix}text></{prefix}textAnnotation>'
+    annotated = tmp_path / "annotated.bpmn"
+    annotated.write_text(xml[: match.start()] + note + xml[match.start() :])
+
+    dialog = open_import(page, app_url, annotated)
+    preview = dialog.get_by_test_id("import-preview")
+    expect(preview).to_have_attribute("data-action", "unchanged")
+    expect(preview).to_contain_text("already up to date")
+    expect(dialog.get_by_test_id("import-unmapped")).to_contain_text("note")
+    dialog.get_by_role("button", name="Open the workflow").click()
+    expect(page).to_have_url(re.compile(f"#/workflows/{workflow['id']}$"))
+    assert api.get(f"/api/v1/workflows/{workflow['id']}").json()["version"] == 1
+
+
 def test_an_invalid_file_shows_its_problems_and_creates_nothing(page: Page, app_url: str, tmp_path: Path):
     api = new_tenant(app_url)
     graph = three_step_graph()
