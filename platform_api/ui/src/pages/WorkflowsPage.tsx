@@ -12,6 +12,7 @@ import { RunDialog } from "../editor/RunDialog";
 import { timeAgo } from "../lib/format";
 import { navigate } from "../lib/route";
 import { saveBlob } from "../settings/download";
+import { useMe } from "../settings/queries";
 import { workflowFiles } from "../workflows/api";
 import { ImportDialog } from "../workflows/ImportDialog";
 
@@ -48,6 +49,8 @@ export function WorkflowsPage() {
   const [starting, setStarting] = useState<Starting | null>(null);
   const [importing, setImporting] = useState(false);
   const [exporting, setExporting] = useState(false);
+  const me = useMe().data;
+  const importRefused = me && !me.permissions.includes("create_edit") ? "Only an editor or above can import workflows." : undefined;
   const client = useQueryClient();
   const startRun = useStartRun();
   const toast = useToast();
@@ -85,7 +88,8 @@ export function WorkflowsPage() {
         <div className="page-actions">
           <button className="btn btn-ghost" onClick={exportAll} disabled={exporting || !workflows?.length}
             title="Download every workflow as one YAML file">{exporting ? "Exporting…" : "Export all"}</button>
-          <button className="btn btn-secondary" onClick={() => setImporting(true)} title="Create or update a workflow from a file">Import</button>
+          <button className="btn btn-secondary" onClick={() => setImporting(true)} disabled={!!importRefused}
+            title={importRefused ?? "Create or update a workflow from a file"}>Import</button>
           <button className="btn btn-primary" onClick={() => setCreating(true)}>+ New workflow</button>
         </div>
       </div>
