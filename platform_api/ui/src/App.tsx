@@ -34,8 +34,9 @@ function ApprovalsLink({ active }: { active: boolean }) {
   const role = useMe().data?.role;
   const badge = badgeText(usePendingBadge(role === "owner" || role === "admin").data);
   return (
-    <a href="#/publish-requests" className={active ? "active" : ""} aria-label={badge ? `Changes to approve (${badge} waiting)` : undefined}>
-      Changes to approve{badge && <span className="nav-badge" data-testid="approvals-badge">{badge}</span>}
+    <a href="#/publish-requests" className={active ? "active" : ""} aria-label={badge ? `Changes to approve (${badge} waiting)` : "Changes to approve"}>
+      <span className="hide-narrow">Changes to approve</span><span className="show-narrow">Approvals</span>
+      {badge && <span className="nav-badge" data-testid="approvals-badge">{badge}</span>}
     </a>
   );
 }
