@@ -1,8 +1,9 @@
 """Approval before production in the builder (issue 17 item 2): the owner turns approval on in Settings; an editor
-(in a browser of their own) presses Request publish and is told the version was sent for approval; the owner opens
-Changes to approve (a badge counts what waits), sees what the version changes against the live one side by side,
-cannot be stopped by their own rules, approves with a comment, and the workflow is live at that version. The request
-page fits a phone."""
+(in a browser of their own) presses Request publish and is told the version was sent for approval, and sees the rule
+read-only; the owner opens Changes to approve (a badge counts what waits), sees what the version changes against the
+live one side by side, approves with a comment, and the workflow is live at that version; the request page fits a
+phone. A request made stale by a direct publish, and one's own request (a rollback that asked for approval), cannot
+be approved, and say why."""
 
 from __future__ import annotations
 
@@ -46,8 +47,13 @@ def with_extra_step(graph: dict) -> dict:
     nodes = {n["id"]: n for n in changed["nodes"]}
     nodes["say"]["config"]["message"] = "Welcome {{ steps.shape.output.name }}"
     changed["nodes"].append(
-        {"id": "extra", "type": "util.log", "label": "Log again", "config": {"message": "done"},
-         "position": {"x": 900, "y": 0}}  # fmt: skip
+        {
+            "id": "extra",
+            "type": "util.log",
+            "label": "Log again",
+            "config": {"message": "done"},
+            "position": {"x": 900, "y": 0},
+        }
     )
     changed["edges"].append({"id": "e3", "source": "say", "source_handle": None, "target": "extra"})
     return changed
@@ -97,11 +103,15 @@ def test_editor_requests_publish_and_owner_approves(page: Page, browser, app_url
         locked = theirs.get_by_role("form", name="Approval before production")
         expect(locked.get_by_label("Require approval before publishing")).to_be_checked()
         expect(locked.get_by_label("Require approval before publishing")).to_be_disabled()
-        expect(locked.get_by_test_id("approval-locked")).to_have_text("Only an admin or owner can change the workspace's settings.")
+        expect(locked.get_by_test_id("approval-locked")).to_have_text(
+            "Only an admin or owner can change the workspace's settings."
+        )
         # The editor sees their request, but cannot decide it.
         theirs.goto(f"{app_url}/#/publish-requests")
         theirs.get_by_role("list", name="Publish requests").get_by_role("link").first.click()
-        expect(theirs.get_by_test_id("decision-refusal")).to_have_text("Only an owner or admin can approve or reject changes.")
+        expect(theirs.get_by_test_id("decision-refusal")).to_have_text(
+            "Only an owner or admin can approve or reject changes."
+        )
         expect(theirs.get_by_role("button", name="Approve and publish")).to_be_disabled()
     finally:
         context.close()
@@ -146,3 +156,56 @@ def test_editor_requests_publish_and_owner_approves(page: Page, browser, app_url
     expect(page.get_by_role("heading", name=f"{workflow['name']}: version 2")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the request page is {width}px wide on a 390px phone"
+
+
+def test_stale_and_own_requests_cannot_be_approved_and_restore_asks_too(page: Page, app_url: str):
+    owner = new_tenant(app_url)
+    editor = member(owner, "editor")
+    workflow = create_workflow(owner, f"Orders {uuid.uuid4().hex[:6]}", three_step_graph())
+    path = f"/api/v1/workflows/{workflow['id']}"
+    assert owner.post(f"{path}/publish").status_code == 200
+    assert owner.request("PATCH", "/api/v1/tenant", json={"publish_requires_approval": True}).status_code == 200
+
+    # The editor asks for version 2; then the owner publishes version 3 directly: the request is out of date.
+    assert editor.put(path, json={"graph": with_extra_step(three_step_graph())}).status_code == 200
+    asked = editor.post(f"{path}/publish")
+    assert asked.status_code == 202, asked.text
+    stale_id = asked.json()["request_id"]
+    assert owner.put(path, json={"graph": three_step_graph(spread=False)}).status_code == 200
+    published = owner.post(f"{path}/publish")
+    assert published.status_code == 200, published.text
+    assert published.json()["published_version"] == 3
+
+    sign_in(page, app_url, owner)
+    page.goto(f"{app_url}/#/publish-requests?status=stale")
+    item = page.get_by_role("list", name="Publish requests").get_by_role("link", name=re.compile("version 2"))
+    expect(item.locator("[data-status]").first).to_have_text("Out of date")
+    item.click()
+    expect(page).to_have_url(re.compile(f"#/publish-requests/{stale_id}$"))
+    expect(page.get_by_test_id("stale")).to_contain_text("version 3 was published after this request and is live now")
+    expect(page.get_by_test_id("decision-refusal")).to_contain_text("version 3 is live now")
+    expect(page.get_by_role("button", name="Approve and publish")).to_be_disabled()
+    expect(page.get_by_role("button", name="Reject")).to_be_disabled()
+
+    # Nobody publishes directly now: the owner's rollback asks for approval too, and the owner cannot approve it.
+    assert owner.request("PATCH", "/api/v1/tenant", json={"publish_direct_roles": []}).status_code == 200
+    open_editor(page, app_url, workflow["id"])
+    expect(page.get_by_role("button", name="Request publish")).to_be_visible()
+    page.get_by_role("button", name="Versions").click()
+    menu = page.get_by_role("dialog", name="Versions")
+    menu.locator('li[data-version="1"]').get_by_role("button", name="Restore").click()
+    confirm = page.get_by_role("dialog", name="Restore version 1")
+    expect(confirm).to_contain_text("go live once an owner or admin approves them")
+    confirm.get_by_role("button", name="Restore and request publish").click()
+    expect(page.get_by_text("Sent for approval: an owner or admin will review version 4").first).to_be_visible()
+    read = owner.get(path).json()
+    assert (read["version"], read["published_version"]) == (4, 3)
+    pending = owner.get("/api/v1/publish-requests", params={"workflow_id": workflow["id"], "status": "pending"}).json()
+    assert [(r["version"], r["requested_by"]) for r in pending] == [(4, owner.signup_body["user"]["email"])]
+
+    page.goto(f"{app_url}/#/publish-requests/{pending[0]['id']}")
+    expect(page.get_by_test_id("decision-refusal")).to_have_text(
+        "You asked for this one: another owner or admin must review it."
+    )
+    expect(page.get_by_role("button", name="Approve and publish")).to_be_disabled()
+    assert owner.get(path).json()["published_version"] == 3
