@@ -37,7 +37,7 @@ from platform_api.deps import Caller
 from platform_api.problems import Problem, validation_problem
 from platform_api.workflows import bpmn
 from platform_api.workflows import file_schemas as fs
-from platform_api.workflows.service import get_owned_workflow, get_version, graph_errors
+from platform_api.workflows.service import get_owned_workflow, get_version, graph_errors, invalid_graph
 from store import CatalogTemplate, Connection, Role, Workflow, WorkflowLineage, WorkflowVersion, utcnow
 
 Format = Literal["flowyard", "yaml"]
@@ -284,16 +284,7 @@ class Plan:
 
 
 def _invalid(errors: list[dict[str, str]]) -> Problem:
-    first = errors[0]
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return Problem(
-        422,
-        "invalid-workflow-file",
-        "Invalid workflow file",
-        f"{first['path'] or 'body'}: {first['message']}{more}",
-        hint=first["hint"],
-        errors=errors,
-    )
+    return invalid_graph(errors, slug="invalid-workflow-file", title="Invalid workflow file")
 
 
 def check_document(document: Any, *, prefix: str = "") -> tuple[fs.WorkflowFile | None, list[dict[str, str]]]:

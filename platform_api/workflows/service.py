@@ -59,16 +59,14 @@ def check_graph_size(graph: Any, *, prefix: str = "graph") -> None:
         )
 
 
-def invalid_graph(errors: list[dict[str, str]]) -> Problem:
+def invalid_graph(
+    errors: list[dict[str, str]], *, slug: str = "invalid-graph", title: str = "Invalid workflow graph"
+) -> Problem:
+    """422 listing every error; the detail names the first by its path (`body` when it has none)."""
     first = errors[0]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return Problem(
-        422,
-        "invalid-graph",
-        "Invalid workflow graph",
-        f"{first['path']}: {first['message']}{more}",
-        hint=first["hint"],
-        errors=errors,
+        422, slug, title, f"{first['path'] or 'body'}: {first['message']}{more}", hint=first["hint"], errors=errors
     )
 
 
