@@ -9,13 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flow_factory.diff import GraphDiff
 from flow_factory.graph import Graph
+from platform_api.workflows.schemas import MAX_TAGS, TAGS_DESCRIPTION, Tag
 
 FORMAT: Final = "flowyard.workflow"
 WORKSPACE_FORMAT: Final = "flowyard.workspace"
 FORMAT_VERSION: Final = 1
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
 KEY_HINT = "use 1 to 100 lowercase letters, digits, '-' and '_', starting with a letter or digit, e.g. welcome-email"
-MAX_TAGS = 20
 
 
 class _Strict(BaseModel):
@@ -64,9 +64,7 @@ class WorkflowFile(_Strict):
     )
     name: str = Field(min_length=1, max_length=200, description="Unique within the workspace.")
     description: str = Field("", max_length=2000)
-    tags: list[str] = Field(
-        default_factory=list, max_length=MAX_TAGS, description="Free labels, e.g. onboarding; 1 to 40 characters each."
-    )
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS, description=TAGS_DESCRIPTION)
     graph: dict[str, Any] = Field(description="The latest version's graph, canvas positions included.")
     settings: FileSettings = Field(default_factory=FileSettings)
     template: FileTemplate | None = Field(None, description="The template it was made from, if any.")

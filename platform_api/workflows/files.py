@@ -317,9 +317,6 @@ def check_document(document: Any, *, prefix: str = "") -> tuple[fs.WorkflowFile 
                     errors.append(
                         {"path": at("graph"), "message": "not a valid graph", "hint": "see /api/v1/schema/graph"}
                     )
-    for index, tag in enumerate(file.tags if file else []):
-        if not 1 <= len(tag.strip()) <= 40:
-            errors.append({"path": at(f"tags[{index}]"), "message": "1 to 40 characters", "hint": "shorten the tag"})
     return (file if not errors else None), errors
 
 
@@ -480,7 +477,7 @@ def apply(db: Session, *, caller: Caller, plan: Plan, request: Request | None = 
 
 
 def _set_metadata(workflow: Workflow, file: fs.WorkflowFile) -> None:
-    workflow.name, workflow.description, workflow.tags = file.name, file.description, [t.strip() for t in file.tags]
+    workflow.name, workflow.description, workflow.tags = file.name, file.description, list(dict.fromkeys(file.tags))
     workflow.conflict_policy, workflow.max_parallel = file.settings.conflict_policy, file.settings.max_parallel
 
 

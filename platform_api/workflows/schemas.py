@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from flow_factory.diff import GraphDiff
 
+MAX_TAGS = 20
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+TAGS_DESCRIPTION = "Free labels, e.g. onboarding; 1 to 40 characters each, at most 20."
 VersionMessage = Field(None, max_length=500, description="A note kept with the version, e.g. what changed and why.")
 
 
@@ -14,6 +17,7 @@ class WorkflowCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200, description="Unique within your workspace.")
     description: str = Field("", max_length=2000)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS, description=TAGS_DESCRIPTION)
     graph: dict[str, Any] = Field(description="The graph; see GET /api/v1/schema/graph.")
     allow_invalid: bool = Field(False, description="Save a work-in-progress graph that does not validate yet.")
 
@@ -22,6 +26,7 @@ class WorkflowUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
+    tags: list[Tag] | None = Field(None, max_length=MAX_TAGS, description=TAGS_DESCRIPTION)
     graph: dict[str, Any] | None = Field(None, description="A new graph: saved as a new immutable version.")
     base_version: int | None = Field(
         None, description="The version you edited; if someone saved since, the save answers 409."
@@ -54,6 +59,7 @@ class WorkflowSummary(BaseModel):
     name: str
     slug: str
     description: str
+    tags: list[str] = Field(default_factory=list)
     version: int
     status: Literal["draft", "published"]
     published_version: int | None

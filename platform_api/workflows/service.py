@@ -144,6 +144,7 @@ def _summary_fields(workflow: Workflow) -> dict[str, Any]:
         "name": workflow.name,
         "slug": workflow.slug,
         "description": workflow.description,
+        "tags": list(workflow.tags or []),
         "version": workflow.latest_version,
         "status": "published" if workflow.published_version else "draft",
         "published_version": workflow.published_version,
@@ -193,6 +194,7 @@ def create_workflow(
         name=data.name,
         slug=f"{slugify(data.name)}-{secrets.token_hex(3)}",
         description=data.description,
+        tags=list(dict.fromkeys(data.tags)),
         latest_version=1,
     )
     db.add(workflow)
@@ -249,6 +251,8 @@ def update_workflow(
         )
     workflow.name = data.name or workflow.name
     workflow.description = data.description if data.description is not None else workflow.description
+    if data.tags is not None:
+        workflow.tags = list(dict.fromkeys(data.tags))
     if data.conflict_policy is not None:
         workflow.conflict_policy = data.conflict_policy
     if "max_parallel" in data.model_fields_set:

@@ -215,3 +215,18 @@ def test_run_input_is_checked_against_the_trigger_schema_field_by_field(tenant, 
     }
     assert list(refused({"email": "not an address", "seats": 2})) == ["input.email"]
     assert tenant.get("/api/v1/runs", params={"workflow_id": workflow_id}).json() == []
+
+
+def test_tags_are_kept_with_the_workflow_and_checked(tenant, minimal_graph):
+    created = tenant.post(
+        "/api/v1/workflows", json={"name": "Tagged", "graph": minimal_graph, "tags": [" crm ", "crm"]}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["tags"] == ["crm"]
+    updated = tenant.put(f"/api/v1/workflows/{created.json()['id']}", json={"tags": ["onboarding", "email"]})
+    assert updated.json()["tags"] == ["onboarding", "email"] and updated.json()["version"] == 1
+    assert [w["tags"] for w in tenant.get("/api/v1/workflows").json()] == [["onboarding", "email"]]
+
+    body = _problem(tenant.put(f"/api/v1/workflows/{created.json()['id']}", json={"tags": ["x" * 41]}), 422, "")
+    assert body["errors"][0]["path"] == "tags[0]", body
+    assert tenant.get(f"/api/v1/workflows/{created.json()['id']}").json()["tags"] == ["onboarding", "email"]

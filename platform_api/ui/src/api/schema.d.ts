@@ -4746,6 +4746,8 @@ export interface components {
              * @enum {string}
              */
             status: "draft" | "published";
+            /** Tags */
+            tags?: string[];
             /**
              * Updated At
              * Format: date-time
@@ -5045,6 +5047,11 @@ export interface components {
              * @description Unique within your workspace.
              */
             name: string;
+            /**
+             * Tags
+             * @description Free labels, e.g. onboarding; 1 to 40 characters each, at most 20.
+             */
+            tags?: string[];
         };
         /** WorkflowDeleted */
         WorkflowDeleted: {
@@ -5090,6 +5097,8 @@ export interface components {
              * @enum {string}
              */
             status: "draft" | "published";
+            /** Tags */
+            tags?: string[];
             /**
              * Updated At
              * Format: date-time
@@ -5154,6 +5163,8 @@ export interface components {
              * @enum {string}
              */
             status: "draft" | "published";
+            /** Tags */
+            tags?: string[];
             /** @description The template it was made from, if any. */
             template?: components["schemas"]["LineageRead"] | null;
             /**
@@ -5224,6 +5235,8 @@ export interface components {
              * @enum {string}
              */
             status: "draft" | "published";
+            /** Tags */
+            tags?: string[];
             /**
              * Updated At
              * Format: date-time
@@ -5276,6 +5289,11 @@ export interface components {
              * @description Whether publishing this workflow needs an owner's or admin's approval; null follows the workspace's `publish_requires_approval`. Changing it needs the manage_settings permission.
              */
             publish_requires_approval?: boolean | null;
+            /**
+             * Tags
+             * @description Free labels, e.g. onboarding; 1 to 40 characters each, at most 20.
+             */
+            tags?: string[] | null;
         };
         /**
          * WorkflowUsingConnection
