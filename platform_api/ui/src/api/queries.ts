@@ -111,6 +111,22 @@ export function useSaveWorkflow(id: string) {
   });
 }
 
+/** A workflow's own settings: what happens when a run is still going as the next starts, and its approval rule. */
+export type WorkflowSettings = Pick<components["schemas"]["WorkflowUpdate"], "conflict_policy" | "max_parallel" | "publish_requires_approval">;
+
+/** Saves only a workflow's settings (no graph: no new version), then reads the workflow again. */
+export function useSaveWorkflowSettings(id: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: WorkflowSettings) =>
+      unwrap(http.PUT("/api/v1/workflows/{workflow_id}", { params: { path: { workflow_id: id } }, body })) as Promise<Workflow>,
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: keys.workflows, exact: true });
+      return client.invalidateQueries({ queryKey: keys.workflow(id), exact: true });
+    },
+  });
+}
+
 /** Publishes the latest version, or (a 202) asks for approval to. */
 export function usePublishWorkflow(id: string) {
   const client = useQueryClient();

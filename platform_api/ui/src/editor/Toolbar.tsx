@@ -8,6 +8,7 @@ import { navigate } from "../lib/route";
 import { ExportMenu } from "./ExportMenu";
 import { ProblemsMenu } from "./ProblemsMenu";
 import { VersionsMenu } from "./VersionsMenu";
+import { WorkflowSettingsButton } from "./WorkflowSettingsDialog";
 
 type Props = {
   workflow: Workflow;
@@ -77,6 +78,7 @@ export function Toolbar({ workflow, name, onName, dirty, busy, readOnly, request
         )}
       </div>
       <ExportMenu workflow={workflow} dirty={dirty} />
+      {!readOnly && <WorkflowSettingsButton workflow={workflow} />}
       {!readOnly && (
         <>
           <button className="btn btn-secondary" onClick={on.save} disabled={!dirty || !!busy}>
