@@ -2,6 +2,7 @@
 import { useReactFlow, type XYPosition } from "@xyflow/react";
 import { useCallback, useDeferredValue, useEffect, useMemo, useState } from "react";
 import type { Graph, GraphError, JsonSchema, NodeTypeInfo, Workflow } from "../api/types";
+import { useWorkflow } from "../api/queries";
 import { useToast } from "../components/Toasts";
 import { logicalKey, newNodeId, NODE_HEIGHT, NODE_WIDTH, toFlowNode, toGraph, type StepData } from "../lib/graph";
 import { autoLayout } from "../lib/layout";
@@ -49,7 +50,9 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
   const edges = useDeferredValue(state.edges);
   const graph = useMemo(() => toGraph(nodes, edges), [nodes, edges]);
   const sync = useWorkflowSync(initial, graph, name, state.reset);
-  const direct = usePublishesDirectly(sync.workflow);
+  // the cached workflow, when there is one, follows a change of its approval rule in Workflow settings
+  const cached = useWorkflow(sync.workflow.id).data;
+  const direct = usePublishesDirectly(cached ?? sync.workflow);
   const [runId, setRunId] = useState<string | null>(null);
   const { run } = useRun(runId);
   const [testing, setTesting] = useState(false);
