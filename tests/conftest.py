@@ -130,6 +130,9 @@ class InProcessApi(Api):
         self.http = client
         self.token = token
 
+    def with_token(self, token: str) -> InProcessApi:
+        return InProcessApi(self.http, token)
+
     def signup(self, tenant_name: str | None = None) -> InProcessApi:
         response = self.http.post(
             "/api/v1/signup",

@@ -158,6 +158,10 @@ class Api:
     def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("DELETE", path, **kwargs)
 
+    def with_token(self, token: str) -> Api:
+        """The same API, as whoever `token` signs in."""
+        return Api(self.base_url, token)
+
     def signup(self, tenant_name: str | None = None) -> Api:
         name = tenant_name or f"Tenant {uuid.uuid4().hex[:8]}"
         response = self.http.post(
@@ -268,3 +272,17 @@ def publish_and_run(
 
 def steps_by_node(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {step["node_id"]: step for step in run["steps"] if step.get("item_index") is None}
+
+
+def member(owner: Api, role: str) -> Api:
+    """A person invited into the owner's workspace with `role`, signed in (their email in `.email`)."""
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    invited = owner.post("/api/v1/invitations", json={"email": email, "role": role})
+    assert invited.status_code == 201, invited.text
+    token = invited.json()["url"].rsplit("/", 1)[1]
+    password = "correct horse battery"
+    accepted = owner.http.post(f"/api/v1/invitations/{token}/accept", json={"password": password, "name": role})
+    assert accepted.status_code == 200, accepted.text
+    person = owner.with_token(accepted.json()["token"])
+    person.email = email
+    return person

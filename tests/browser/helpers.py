@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -146,3 +147,21 @@ def eventually(check, timeout: float = 5.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def with_extra_step(graph: dict) -> dict:
+    """The log step's message changed and a step added after it."""
+    changed = copy.deepcopy(graph)
+    nodes = {n["id"]: n for n in changed["nodes"]}
+    nodes["say"]["config"]["message"] = "Welcome {{ steps.shape.output.name }}"
+    changed["nodes"].append(
+        {
+            "id": "extra",
+            "type": "util.log",
+            "label": "Log again",
+            "config": {"message": "done"},
+            "position": {"x": 900, "y": 0},
+        }
+    )
+    changed["edges"].append({"id": "e3", "source": "say", "source_handle": None, "target": "extra"})
+    return changed

@@ -7,7 +7,6 @@ be approved, and say why."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import uuid
@@ -15,23 +14,10 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import PASSWORD, create_workflow, new_tenant, open_editor, sign_in, three_step_graph
-from tests.support import Api
+from tests.browser.helpers import create_workflow, new_tenant, open_editor, sign_in, three_step_graph, with_extra_step
+from tests.support import Api, member
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
-
-
-def member(owner: Api, role: str) -> Api:
-    """A person invited into the owner's workspace with `role`, signed in through the API."""
-    email = f"{uuid.uuid4().hex[:10]}@example.com"
-    invited = owner.post("/api/v1/invitations", json={"email": email, "role": role})
-    assert invited.status_code == 201, invited.text
-    token = invited.json()["url"].rsplit("/", 1)[1]
-    accepted = owner.http.post(f"/api/v1/invitations/{token}/accept", json={"password": PASSWORD, "name": role})
-    assert accepted.status_code == 200, accepted.text
-    person = Api(owner.base_url, accepted.json()["token"])
-    person.email = email
-    return person
 
 
 def sign_in_as(page: Page, app_url: str, person: Api, tenant: dict) -> None:
@@ -39,24 +25,6 @@ def sign_in_as(page: Page, app_url: str, person: Api, tenant: dict) -> None:
     page.goto(app_url + "/")
     page.evaluate("s => localStorage.setItem('flowyard:session', s)", json.dumps(session))
     page.reload()
-
-
-def with_extra_step(graph: dict) -> dict:
-    """The log step's message changed and a step added after it."""
-    changed = copy.deepcopy(graph)
-    nodes = {n["id"]: n for n in changed["nodes"]}
-    nodes["say"]["config"]["message"] = "Welcome {{ steps.shape.output.name }}"
-    changed["nodes"].append(
-        {
-            "id": "extra",
-            "type": "util.log",
-            "label": "Log again",
-            "config": {"message": "done"},
-            "position": {"x": 900, "y": 0},
-        }
-    )
-    changed["edges"].append({"id": "e3", "source": "say", "source_handle": None, "target": "extra"})
-    return changed
 
 
 def test_editor_requests_publish_and_owner_approves(page: Page, browser, app_url: str):

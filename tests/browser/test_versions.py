@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import create_workflow, new_tenant, open_editor, sign_in, three_step_graph
+from tests.browser.helpers import create_workflow, new_tenant, open_editor, sign_in, three_step_graph, with_extra_step
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 
@@ -19,20 +19,8 @@ AMBER = "rgb(217, 119, 6)"  # --waiting
 
 def second_version(graph: dict) -> dict:
     """The log step's message changed, a step added after it, the transform step moved."""
-    changed = copy.deepcopy(graph)
-    nodes = {n["id"]: n for n in changed["nodes"]}
-    nodes["say"]["config"]["message"] = "Welcome {{ steps.shape.output.name }}"
-    nodes["shape"]["position"] = {"x": 300, "y": 160}
-    changed["nodes"].append(
-        {
-            "id": "extra",
-            "type": "util.log",
-            "label": "Log again",
-            "config": {"message": "done"},
-            "position": {"x": 900, "y": 0},
-        }
-    )
-    changed["edges"].append({"id": "e3", "source": "say", "source_handle": None, "target": "extra"})
+    changed = with_extra_step(graph)
+    next(n for n in changed["nodes"] if n["id"] == "shape")["position"] = {"x": 300, "y": 160}
     return changed
 
 

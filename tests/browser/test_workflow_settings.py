@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import create_workflow, new_tenant, open_editor, sign_in, three_step_graph
-from tests.browser.test_publish_approval import member, sign_in_as
+from tests.browser.test_publish_approval import sign_in_as
+from tests.support import member
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 

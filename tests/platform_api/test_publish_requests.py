@@ -18,7 +18,7 @@ from store import Workflow, mark_stale_publish_requests
 from store.db import get_session_factory
 from tests.conftest import InProcessApi
 from tests.platform_api.test_auth import _problem
-from tests.support import Api
+from tests.support import Api, member
 
 PASSWORD = "correct horse battery"
 
@@ -31,20 +31,6 @@ def _graph(message: str = "hi") -> dict[str, Any]:
         ],
         "edges": [{"id": "e1", "source": "start", "target": "say"}],
     }
-
-
-def _member(owner: Api, role: str) -> Api:
-    """A person invited into the owner's workspace with `role`, signed in."""
-    email = f"{uuid.uuid4().hex[:10]}@example.com"
-    invited = owner.post("/api/v1/invitations", json={"email": email, "role": role})
-    assert invited.status_code == 201, invited.text
-    token = invited.json()["url"].rsplit("/", 1)[1]
-    accepted = owner.http.post(f"/api/v1/invitations/{token}/accept", json={"password": PASSWORD, "name": role})
-    assert accepted.status_code == 200, accepted.text
-    session = accepted.json()["token"]
-    member = InProcessApi(owner.http, session) if isinstance(owner, InProcessApi) else Api(owner.base_url, session)
-    member.email = email
-    return member
 
 
 def _require_approval(owner: Api, **more: Any) -> dict[str, Any]:
@@ -87,14 +73,14 @@ def _notifications(api: Api, kind: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def team(tenant: InProcessApi) -> tuple[InProcessApi, Api, Api]:
     """The owner, an admin and an editor of one workspace that requires approval before publishing."""
-    return tenant, _member(tenant, "admin"), _member(tenant, "editor")
+    return tenant, member(tenant, "admin"), member(tenant, "editor")
 
 
 def test_the_workspace_rule_is_off_by_default_and_only_admins_change_it(tenant):
     settings = tenant.get("/api/v1/tenant").json()
     assert settings["publish_requires_approval"] is False
     assert settings["publish_direct_roles"] == ["owner", "admin"]
-    editor = _member(tenant, "editor")
+    editor = member(tenant, "editor")
     refused = editor.request("PATCH", "/api/v1/tenant", json={"publish_requires_approval": True})
     _problem(refused, 403, "forbidden")
 
@@ -248,7 +234,7 @@ def test_only_owners_and_admins_decide_and_never_on_their_own_request(team):
     _require_approval(owner, publish_direct_roles=["owner"])
     workflow_id = _create(editor)
     request_id = _ask(editor, workflow_id)["request_id"]
-    viewer = _member(owner, "viewer")
+    viewer = member(owner, "viewer")
     assert [r["id"] for r in viewer.get("/api/v1/publish-requests").json()] == [request_id]  # visible to all
     for who in (viewer, editor):
         for verb in ("approve", "reject"):
@@ -330,7 +316,7 @@ def test_the_publish_route_documents_both_answers(api_app):
 
 def test_an_approved_request_deploys_its_version_not_a_newer_draft_and_stale_ones_are_refused(stack):
     owner = Api(stack.api_url).signup()
-    editor = _member(owner, "editor")
+    editor = member(owner, "editor")
     _require_approval(owner)
     workflow_id = _create(editor, "version one")
     request_id = _ask(editor, workflow_id)["request_id"]
@@ -364,7 +350,7 @@ def test_an_approved_request_deploys_its_version_not_a_newer_draft_and_stale_one
 
 def test_an_editors_rollback_is_restored_as_a_draft_and_waits_for_approval(tenant):
     _require_approval(tenant)
-    editor = _member(tenant, "editor")
+    editor = member(tenant, "editor")
     workflow_id = _create(editor, "first")
     _save(editor, workflow_id, "second")
     answer = editor.post(f"/api/v1/workflows/{workflow_id}/versions/1/restore")
