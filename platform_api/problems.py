@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://docs.flowyard.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
@@ -111,6 +116,17 @@ def validation_problem(errors: list[dict[str, Any]]) -> Problem:
     )
 
 
+def database_unavailable() -> Problem:
+    return Problem(
+        503,
+        "database-unavailable",
+        "Service temporarily unavailable",
+        "Flowyard's database cannot be reached right now; nothing of this request was saved.",
+        hint=f"Send it again in {DATABASE_RETRY_AFTER_SECONDS} seconds; webhook senders retry a 503 by themselves.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -119,6 +135,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return problem_response(validation_problem(list(exc.errors())), request)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """The platform database cannot be reached (or is too busy): ask the client to come back, as a webhook
+        sender retries a 503; nothing of this request was committed."""
+        log.warning("database unavailable for %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return problem_response(database_unavailable(), request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
