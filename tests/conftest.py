@@ -35,6 +35,16 @@ STACK_FIXTURES = {"stack", "restartable_stack", "https_stack", "kube_stack"}  # 
 BROWSER_DIR = Path(__file__).parent / "browser"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--leg",
+        choices=("all", "sqlite", "postgres"),
+        default="all",
+        help="run only the PostgreSQL leg (tests marked postgres), or only the rest; tests/run_suites.sh runs both "
+        "side by side",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Markers from what a test uses, so a new test gets them without remembering (see pyproject.toml):
     `stack` for the fixtures that start the platform, directly or through another fixture; `browser` under
@@ -49,6 +59,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         if "postgres" in fixtures or (callspec is not None and "postgres" in callspec.id.split("-")):
             item.add_marker(pytest.mark.postgres)
+    leg = config.getoption("--leg")
+    if leg != "all":
+        on_postgres = {item: item.get_closest_marker("postgres") is not None for item in items}
+        config.hook.pytest_deselected(items=[item for item in items if on_postgres[item] != (leg == "postgres")])
+        items[:] = [item for item in items if on_postgres[item] == (leg == "postgres")]
 
 
 def _postgres_admin_url() -> str:
