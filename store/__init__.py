@@ -17,6 +17,7 @@ from store.publish_requests import (
     PublishPolicy,
     PublishRequest,
     PublishRequestStatus,
+    close_fulfilled_publish_requests,
     mark_stale_publish_requests,
 )
 from store.quotas import TenantMinuteCount, TenantQuota, TriggerKind, count_one
@@ -90,6 +91,7 @@ __all__ = [
     "PublishPolicy",
     "PublishRequest",
     "PublishRequestStatus",
+    "close_fulfilled_publish_requests",
     "mark_stale_publish_requests",
     "TenantMinuteCount",
     "TenantQuota",

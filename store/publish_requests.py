@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin
+from store.base import Base, IdMixin, TenantOwnedMixin, TimestampMixin, utcnow
 
 DEFAULT_DIRECT_ROLES = ("owner", "admin")  # who may still publish directly while approval is required
 
@@ -81,6 +81,27 @@ def mark_stale_publish_requests(db: Session, *, workflow_id: str, live_version: 
             PublishRequest.version != live_version,
         )
         .values(status=PublishRequestStatus.STALE)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def close_fulfilled_publish_requests(db: Session, *, workflow_id: str, version: int, published_by: str | None) -> int:
+    """`version` was just published directly by someone who may: a request still pending for it is approved by
+    them, since what it asked for is live. Returns how many were."""
+    result = db.execute(
+        update(PublishRequest)
+        .where(
+            PublishRequest.workflow_id == workflow_id,
+            PublishRequest.status == PublishRequestStatus.PENDING,
+            PublishRequest.version == version,
+        )
+        .values(
+            status=PublishRequestStatus.APPROVED,
+            decided_by=published_by,
+            decided_at=utcnow(),
+            comment="Published directly",
+        )
         .execution_options(synchronize_session="fetch")
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -28,7 +28,17 @@ from platform_api.problems import Problem, not_found
 from platform_api.publish_requests import policy as publish_policy
 from platform_api.triggers import service as triggers
 from platform_api.workflows import schemas
-from store import Role, Tenant, User, Workflow, WorkflowLineage, WorkflowVersion, mark_stale_publish_requests, utcnow
+from store import (
+    Role,
+    Tenant,
+    User,
+    Workflow,
+    WorkflowLineage,
+    WorkflowVersion,
+    close_fulfilled_publish_requests,
+    mark_stale_publish_requests,
+    utcnow,
+)
 from store.workflows import TRASH_DAYS
 
 
@@ -426,7 +436,8 @@ def publish_version(
     on_deployed: Callable[[], None] | None = None,
 ) -> schemas.WorkflowRead:
     """Make exactly `version` live (a direct publish, or an approved publish request): check it, deploy it, sync
-    its webhook endpoint, tell admins of a changed trigger, mark other versions' pending publish requests stale,
+    its webhook endpoint, tell admins of a changed trigger, mark other versions' pending publish requests stale
+    (and, on a direct publish, approve one still waiting for this version),
     audit `workflow.published` and commit. `on_deployed` records the caller's own part (an approval) once the
     deployment succeeded, in the same transaction; when the engine is down nothing of it is written."""
     row = get_version(db, workflow, version)
@@ -442,6 +453,8 @@ def publish_version(
     workflow.published_version = version
     workflow.updated_at = utcnow()
     mark_stale_publish_requests(db, workflow_id=workflow.id, live_version=version)
+    if on_deployed is None:  # a direct publish fulfils a request still waiting for this very version
+        close_fulfilled_publish_requests(db, workflow_id=workflow.id, version=version, published_by=caller.user_id)
     detail = {"version": version}
     audit(db, caller, "workflow.published", f"workflow:{workflow.id}", request=request, detail=detail)
     db.commit()

@@ -347,6 +347,14 @@ def test_an_approved_request_deploys_its_version_not_a_newer_draft_and_stale_one
     assert "version 3 is live now" in body["detail"]
     assert owner.get(f"/api/v1/workflows/{workflow_id}").json()["published_version"] == 3
 
+    assert _save(editor, workflow_id, "version four") == 4
+    waiting = _ask(editor, workflow_id)["request_id"]
+    assert owner.post(f"/api/v1/workflows/{workflow_id}/publish").json()["published_version"] == 4
+    settled = owner.get(f"/api/v1/publish-requests/{waiting}").json()  # what it asked for is live
+    assert (settled["status"], settled["comment"], settled["decided_by"]) == (
+        "approved", "Published directly", owner.get("/api/v1/me").json()["user"]["email"],
+    )  # fmt: skip
+
 
 def test_an_editors_rollback_is_restored_as_a_draft_and_waits_for_approval(tenant):
     _require_approval(tenant)
