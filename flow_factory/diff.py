@@ -69,7 +69,9 @@ class GraphDiff(BaseModel):
     unchanged: bool = Field(description="The two graphs are the same, positions included.")
 
 
-def diff_graphs(before: dict[str, Any], after: dict[str, Any]) -> GraphDiff:
+def diff_graphs(before: dict[str, Any] | None, after: dict[str, Any]) -> GraphDiff:
+    """`before` None: nothing yet (a new workflow, or none of its versions live), so everything is added."""
+    before = before or {}
     old, new = _by_id(before, "nodes"), _by_id(after, "nodes")
     old_edges, new_edges = _by_id(before, "edges"), _by_id(after, "edges")
     moved, changed = [], []

@@ -4,8 +4,6 @@ rejection. Every step is audited; reviewers are told of a new request and the re
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,15 +11,14 @@ from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from flow_factory.diff import diff_graphs
+from notifications.people import actor_name, notify_owners_and_admins
 from platform_api.audit.service import audit
-from platform_api.connections.service import check_connections
 from platform_api.deps import Caller
 from platform_api.pagination import paginate
 from platform_api.problems import Problem, not_found
 from platform_api.publish_requests import policy, schemas
 from platform_api.workflows import service as workflows
 from store import (
-    Membership,
     Notification,
     PublishRequest,
     PublishRequestStatus,
@@ -30,13 +27,6 @@ from store import (
     Workflow,
     utcnow,
 )
-
-EMPTY_GRAPH: dict[str, Any] = {"nodes": [], "edges": []}
-
-
-def _who(db: Session, caller: Caller) -> str:
-    email = db.scalar(select(User.email).where(User.id == caller.user_id)) if caller.user_id else None
-    return email or "an API key"
 
 
 def _pending(db: Session, workflow_id: str, version: int) -> PublishRequest | None:
@@ -59,10 +49,7 @@ def request_if_required(
     if policy.publishes_directly(db, caller=caller, workflow=workflow):
         return None
     version = workflow.latest_version
-    graph = workflows.get_version(db, workflow, version).graph
-    errors = workflows.graph_errors(graph) + check_connections(db, tenant_id=caller.tenant_id, graph=graph)
-    if errors:
-        raise workflows.invalid_graph(errors)
+    workflows.check_publishable(db, caller, workflows.get_version(db, workflow, version).graph)
     existing = _pending(db, workflow.id, version)
     if existing is not None:
         return schemas.PublishPending(request_id=existing.id, version=version)
@@ -91,32 +78,23 @@ def request_if_required(
 
 def _notify_reviewers(db: Session, *, caller: Caller, workflow: Workflow, row: PublishRequest) -> None:
     """Tell the workspace's owners and admins (but the requester) that a version waits for their approval."""
-    who = _who(db, caller)
-    reviewers = db.scalars(
-        select(Membership.user_id).where(
-            Membership.tenant_id == workflow.tenant_id, Membership.role.in_((Role.OWNER, Role.ADMIN))
-        )
+    who = actor_name(db, caller.user_id)
+    notify_owners_and_admins(
+        db,
+        workflow.tenant_id,
+        kind="publish_requested",
+        title=f"Approval requested: '{workflow.name}' version {row.version}",
+        body=f"{who} asks to publish version {row.version} of '{workflow.name}'. Review what changes and approve or "
+        "reject it.",
+        data={"workflow_id": workflow.id, "request_id": row.id, "version": row.version, "by": who},
+        skip=caller.user_id,
     )
-    for user_id in reviewers:
-        if user_id == caller.user_id:
-            continue
-        db.add(
-            Notification(
-                tenant_id=workflow.tenant_id,
-                user_id=user_id,
-                kind="publish_requested",
-                title=f"Approval requested: '{workflow.name}' version {row.version}",
-                body=f"{who} asks to publish version {row.version} of '{workflow.name}'. Review what changes and "
-                "approve or reject it.",
-                data={"workflow_id": workflow.id, "request_id": row.id, "version": row.version, "by": who},
-            )
-        )
 
 
 def _notify_requester(db: Session, *, caller: Caller, workflow: Workflow, row: PublishRequest) -> None:
     if row.requested_by is None or row.requested_by == caller.user_id:
         return
-    who = _who(db, caller)
+    who = actor_name(db, caller.user_id)
     comment = f' Comment: "{row.comment}"' if row.comment else ""
     outcome = "approved and published" if row.status == PublishRequestStatus.APPROVED else "rejected"
     db.add(
@@ -210,9 +188,7 @@ def read_request(db: Session, *, caller: Caller, request_id: str) -> schemas.Pub
 def _detail(db: Session, row: PublishRequest, workflow: Workflow) -> schemas.PublishRequestDetail:
     live = workflows.get_version(db, workflow, workflow.published_version).graph if workflow.published_version else None
     requested = workflows.get_version(db, workflow, row.version).graph
-    return schemas.PublishRequestDetail(
-        **_reads(db, [row])[0].model_dump(), diff=diff_graphs(live or EMPTY_GRAPH, requested)
-    )
+    return schemas.PublishRequestDetail(**_reads(db, [row])[0].model_dump(), diff=diff_graphs(live, requested))
 
 
 def _check_reviewer(caller: Caller) -> None:

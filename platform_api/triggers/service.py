@@ -16,9 +16,10 @@ from core.settings import Settings
 from engine.outbox import topic_for
 from engine.publish import schedule_creates
 from flow_factory.nodes.trigger_schedule import ScheduleTriggerConfig, prefect_schedule
+from notifications.people import actor_name, notify_owners_and_admins
 from platform_api.deps import Caller
 from platform_api.problems import Problem
-from store import Membership, Notification, Role, Tenant, TriggerSubscription, User, WebhookEndpoint, Workflow
+from store import Role, Tenant, TriggerSubscription, WebhookEndpoint, Workflow
 
 SECRET_CONTEXT = "webhook-endpoint"
 
@@ -105,26 +106,18 @@ def notify_trigger_change(db: Session, *, caller: Caller, workflow: Workflow, be
     """Tell the workspace's owners and admins when a live workflow's trigger changes: what, from what, by whom."""
     if before is None or trigger_of(before) == trigger_of(after):
         return
-    who = db.scalar(select(User.email).where(User.id == caller.user_id)) if caller.user_id else "an API key"
+    who = actor_name(db, caller.user_id)
     old, new = (
         f"{kind} {json.dumps(config, sort_keys=True)}" for kind, config in (trigger_of(before), trigger_of(after))
     )
-    recipients = db.scalars(
-        select(Membership.user_id).where(
-            Membership.tenant_id == workflow.tenant_id, Membership.role.in_((Role.OWNER, Role.ADMIN))
-        )
+    notify_owners_and_admins(
+        db,
+        workflow.tenant_id,
+        kind="trigger_changed",
+        title=f"Trigger of '{workflow.name}' changed",
+        body=f"{who} changed the trigger of '{workflow.name}' from {old} to {new}. It is live now.",
+        data={"workflow_id": workflow.id, "from": trigger_of(before)[1], "to": trigger_of(after)[1], "by": who},
     )
-    for user_id in recipients:
-        db.add(
-            Notification(
-                tenant_id=workflow.tenant_id,
-                user_id=user_id,
-                kind="trigger_changed",
-                title=f"Trigger of '{workflow.name}' changed",
-                body=f"{who} changed the trigger of '{workflow.name}' from {old} to {new}. It is live now.",
-                data={"workflow_id": workflow.id, "from": trigger_of(before)[1], "to": trigger_of(after)[1], "by": who},
-            )
-        )
 
 
 def preview(graph: dict[str, Any], tenant: Tenant, count: int, start: datetime | None) -> list[dict[str, Any]]:

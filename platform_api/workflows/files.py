@@ -42,7 +42,6 @@ from store import CatalogTemplate, Connection, Role, Workflow, WorkflowLineage, 
 
 Format = Literal["flowyard", "yaml"]
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-EMPTY_GRAPH: dict[str, Any] = {"nodes": [], "edges": []}
 IMPORTED = "Imported from a workflow file"
 Path = tuple[str, ...]
 
@@ -352,7 +351,7 @@ def plan_import(db: Session, *, caller: Caller, file: fs.WorkflowFile, prefix: s
         )
     before = get_version(db, workflow, workflow.latest_version).graph if workflow else None
     graph, setup = _resolve(db, caller.tenant_id, file, before, prefix)
-    diff = diff_graphs(before if before is not None else EMPTY_GRAPH, graph)
+    diff = diff_graphs(before, graph)
     changed = [] if workflow is None else _changed(workflow, file, graph_changed=not diff.unchanged)
     action: Literal["create", "update", "unchanged"] = (
         "create" if workflow is None else ("update" if changed else "unchanged")

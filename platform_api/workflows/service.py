@@ -425,6 +425,13 @@ def redeploy(
     db.commit()
 
 
+def check_publishable(db: Session, caller: Caller, graph: dict[str, Any]) -> None:
+    """422 unless the graph validates and every connection it names exists in the caller's workspace."""
+    errors = graph_errors(graph) + check_connections(db, tenant_id=caller.tenant_id, graph=graph)
+    if errors:
+        raise invalid_graph(errors)
+
+
 def publish_version(
     db: Session,
     *,
@@ -441,9 +448,7 @@ def publish_version(
     audit `workflow.published` and commit. `on_deployed` records the caller's own part (an approval) once the
     deployment succeeded, in the same transaction; when the engine is down nothing of it is written."""
     row = get_version(db, workflow, version)
-    errors = graph_errors(row.graph) + check_connections(db, tenant_id=caller.tenant_id, graph=row.graph)
-    if errors:
-        raise invalid_graph(errors)
+    check_publishable(db, caller, row.graph)
     before = get_version(db, workflow, workflow.published_version).graph if workflow.published_version else None
     graph = _deploy_version(db, workflow=workflow, version=version, settings=settings, release=True)
     if on_deployed is not None:
