@@ -6,9 +6,11 @@ import copy
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.support import Api
 
@@ -165,3 +167,19 @@ def with_extra_step(graph: dict) -> dict:
     )
     changed["edges"].append({"id": "e3", "source": "say", "source_handle": None, "target": "extra"})
     return changed
+
+
+@contextmanager
+def browser_as(browser: Browser, app_url: str, person: Api, tenant: dict) -> Iterator[Page]:
+    """A page in a browser context of its own (its own storage), signed in as `person` of `tenant`."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        session = {"token": person.token, "tenant": tenant, "email": person.email}
+        page.goto(app_url + "/")
+        page.evaluate("s => localStorage.setItem('flowyard:session', s)", json.dumps(session))
+        page.reload()
+        yield page
+    finally:
+        context.close()

@@ -7,24 +7,24 @@ be approved, and say why."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import create_workflow, new_tenant, open_editor, sign_in, three_step_graph, with_extra_step
-from tests.support import Api, member
+from tests.browser.helpers import (
+    browser_as,
+    create_workflow,
+    new_tenant,
+    open_editor,
+    sign_in,
+    three_step_graph,
+    with_extra_step,
+)
+from tests.support import member
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
-
-
-def sign_in_as(page: Page, app_url: str, person: Api, tenant: dict) -> None:
-    session = {"token": person.token, "tenant": tenant, "email": person.email}
-    page.goto(app_url + "/")
-    page.evaluate("s => localStorage.setItem('flowyard:session', s)", json.dumps(session))
-    page.reload()
 
 
 def test_editor_requests_publish_and_owner_approves(page: Page, browser, app_url: str):
@@ -55,11 +55,7 @@ def test_editor_requests_publish_and_owner_approves(page: Page, browser, app_url
     saved = editor.put(f"/api/v1/workflows/{workflow['id']}", json={"graph": with_extra_step(three_step_graph())})
     assert saved.status_code == 200, saved.text
     assert saved.json()["version"] == 2
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        theirs = context.new_page()
-        theirs.set_default_timeout(15_000)
-        sign_in_as(theirs, app_url, editor, tenant)
+    with browser_as(browser, app_url, editor, tenant) as theirs:
         open_editor(theirs, app_url, workflow["id"])
         request_button = theirs.get_by_role("button", name="Request publish")
         expect(request_button).to_be_enabled(timeout=20_000)
@@ -81,8 +77,6 @@ def test_editor_requests_publish_and_owner_approves(page: Page, browser, app_url
             "Only an owner or admin can approve or reject changes."
         )
         expect(theirs.get_by_role("button", name="Approve and publish")).to_be_disabled()
-    finally:
-        context.close()
     assert owner.get(f"/api/v1/workflows/{workflow['id']}").json()["published_version"] == 1  # nothing live yet
 
     # The owner opens Changes to approve from the navigation: one waits.

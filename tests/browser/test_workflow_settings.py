@@ -10,8 +10,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import create_workflow, new_tenant, open_editor, sign_in, three_step_graph
-from tests.browser.test_publish_approval import sign_in_as
+from tests.browser.helpers import browser_as, create_workflow, new_tenant, open_editor, sign_in, three_step_graph
 from tests.support import member
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
@@ -58,11 +57,7 @@ def test_owner_sets_approval_and_queue_editor_sees_approval_locked(page: Page, b
     expect(dialog).to_be_hidden()
 
     # An editor, in a browser of their own: the approval choice is disabled with the reason.
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        theirs = context.new_page()
-        theirs.set_default_timeout(15_000)
-        sign_in_as(theirs, app_url, editor, tenant)
+    with browser_as(browser, app_url, editor, tenant) as theirs:
         open_editor(theirs, app_url, workflow["id"])
         request_publish = theirs.get_by_role("button", name="Request publish")
         expect(request_publish).to_be_visible(timeout=20_000)
@@ -79,8 +74,6 @@ def test_owner_sets_approval_and_queue_editor_sees_approval_locked(page: Page, b
         locked.get_by_label("Skip it").check()
         locked.get_by_role("button", name="Save").click()
         expect(theirs.get_by_text("Workflow settings saved")).to_be_visible()
-    finally:
-        context.close()
     final = owner.get(path).json()
     assert final["conflict_policy"] == "skip"
     assert final["publish_requires_approval"] is True
