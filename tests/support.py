@@ -286,3 +286,22 @@ def member(owner: Api, role: str) -> Api:
     person = owner.with_token(accepted.json()["token"])
     person.email = email
     return person
+
+
+class PatientTransport(httpx.HTTPTransport):
+    """Asks again when a busy SQLite Prefect answers 503, as Prefect's own client does."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(8):
+            response = super().handle_request(request)
+            if response.status_code != 503:
+                return response
+            response.close()
+            time.sleep(0.5)
+        return response
+
+
+def prefect_http(stack: Any) -> httpx.Client:
+    """Prefect's API as an operator (or an attacker who got its credentials) calls it, raw."""
+    auth = getattr(stack, "prefect_auth", None)  # Prefect's auth string, once `flowyard up` sets one
+    return httpx.Client(base_url=stack.prefect_url, auth=auth, timeout=30, transport=PatientTransport())

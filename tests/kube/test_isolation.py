@@ -31,7 +31,7 @@ from engine.kube.reconcile import MANAGED_SELECTOR, NAMESPACED_KINDS
 from store import Tenant
 from store.db import get_session_factory
 from tests.engine.support import WorkerProcess, Workflow, platform_db_url, prefect_client, wait_until
-from tests.support import Api, publish
+from tests.support import Api, prefect_http, publish
 
 KUBERNETES = "1.33"
 
@@ -217,7 +217,7 @@ def test_a_dedicated_pools_jobs_cannot_be_sent_to_another_namespace(kube_stack, 
     set_tier(kube_stack, tenant["slug"], "dedicated")
     pool = pool_name(tenant["slug"])
     assert work_pool(kube_stack, tenant["slug"]).type == "kubernetes"
-    prefect = httpx.Client(base_url=kube_stack.prefect_url, auth=kube_stack.prefect_auth, timeout=30)
+    prefect = prefect_http(kube_stack)
     flow_id = prefect.post("/flows/", json={"name": "graph-interpreter"}).json()["id"]
 
     def deployment(job_variables: dict) -> httpx.Response:

@@ -7,14 +7,12 @@ connection without entering its secret again."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.support import Api, edge, graph, node, steps_by_node
+from tests.support import Api, edge, graph, node, prefect_http, steps_by_node
 
 pytestmark = [pytest.mark.stack, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -22,27 +20,8 @@ CHANGED = "were changed outside Flowyard, so its secrets were not used."
 SAVE_AGAIN = "Open it in Settings → Connections and save it again."
 
 
-class _PatientTransport(httpx.HTTPTransport):
-    """Asks again when a busy SQLite Prefect answers 503, as Prefect's own client does."""
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        for _ in range(8):
-            response = super().handle_request(request)
-            if response.status_code != 503:
-                return response
-            response.close()
-            time.sleep(0.5)
-        return response
-
-
-def _prefect(stack) -> httpx.Client:
-    """Prefect's API as an operator (or an attacker who got its credentials) calls it."""
-    auth = getattr(stack, "prefect_auth", None)  # Prefect's auth string, once `flowyard up` sets one
-    return httpx.Client(base_url=stack.prefect_url, auth=auth, timeout=30, transport=_PatientTransport())
-
-
 def _edit_block(stack, block_name: str, type_slug: str, **changes: Any) -> None:
-    with _prefect(stack) as prefect:
+    with prefect_http(stack) as prefect:
         found = prefect.get(
             f"/block_types/slug/flowyard-{type_slug}/block_documents/name/{block_name}",
             params={"include_secrets": "true"},
