@@ -460,6 +460,35 @@ class KubernetesSettings(BaseModel):
         return self
 
 
+LAST_BACKUP_FILE = "last-backup"  # touched in the backup directory by each successful `flowyard backup`
+
+
+class BackupSettings(BaseModel):
+    """`flowyard backup` and `flowyard restore` (docs/backups.md)."""
+
+    dir: Path | None = Field(None, description="Where `flowyard backup` writes; defaults to FLOWYARD_HOME/backups.")
+    keep: int = Field(7, ge=1, description="Backups kept: a successful `flowyard backup` deletes older ones.")
+    daily: bool | None = Field(
+        None,
+        description="Whether the hourly maintenance flow takes a backup when the last is a day old. Unset: on "
+        "when the platform database is SQLite (the embedded default), off on PostgreSQL, whose base backups need "
+        "replication rights, the PostgreSQL tools and a volume where the worker runs.",
+    )
+    wal_archive: Path | None = Field(
+        None,
+        description="PostgreSQL: the WAL archive directory archive_command copies into, which `flowyard restore "
+        "--to` replays from (its --wal-archive) and retention trims.",
+    )
+    postgres_bin: Path | None = Field(
+        None,
+        description="Directory of pg_basebackup and pg_verifybackup; unset: PATH, then the newest "
+        "/usr/lib/postgresql/<version>/bin.",
+    )
+
+    def directory(self, home: Path) -> Path:
+        return (self.dir or home / "backups").expanduser().resolve()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOWYARD_", env_nested_delimiter="__", extra="ignore")
 
@@ -511,6 +540,9 @@ class Settings(BaseSettings):
     keys: KeySettings = Field(default_factory=KeySettings, description="Workspace data keys and the key vault.")
     kubernetes: KubernetesSettings = Field(
         default_factory=KubernetesSettings, description="Per-tenant isolation on Kubernetes (tiers, namespaces)."
+    )
+    backup: BackupSettings = Field(
+        default_factory=BackupSettings, description="Backups of the databases and point-in-time recovery."
     )
 
     @model_validator(mode="after")

@@ -1,5 +1,5 @@
 """The `flowyard` command line: `up`, `worker`, `dispatcher`, `db upgrade`, `maintenance run`, `keys rotate-master`,
-`keys reencrypt`, `users reset-link`, `deploy` and `export` (workflow files), `version`."""
+`keys reencrypt`, `users reset-link`, `deploy` and `export` (workflow files), `backup` and `restore`, `version`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.settings import Settings, get_settings
-from flowyard import deploy, kube_cli
+from flowyard import backup, deploy, kube_cli
 
 
 def package_version(name: str) -> str:
@@ -275,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kube_cli.add_commands(commands)
     deploy.add_commands(commands)
+    backup.add_commands(commands)
     return parser
 
 
@@ -285,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
             code = args.handler(get_settings, email=args.email)
         elif args.command == "keys" and args.keys_command == "reencrypt":
             code = args.handler(get_settings, tenant=args.tenant, all_tenants=args.all_tenants)
-        elif args.command in ("tenants", "kube", "deploy", "export"):
+        elif args.command in ("tenants", "kube", "deploy", "export", "backup", "restore"):
             code = args.handler(get_settings, args)
         else:
             code = args.handler(get_settings)
