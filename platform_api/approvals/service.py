@@ -74,6 +74,9 @@ def _decide(
             "The time to answer this approval has run out.",
             hint="The run took its timeout path; start the workflow again if needed.",
         )
+    # The run's row first, as the engine's end of batch takes it before it reads the answers: else an answer
+    # given as the run stops to wait would be seen by neither side and the run would wait for its timeout.
+    db.execute(select(Execution.id).where(Execution.id == approval.execution_id).with_for_update())
     still_open = [Approval.id == approval.id, Approval.status == ApprovalStatus.PENDING]
     seal_as(db, approval.tenant_id)  # the comment is sealed; a link's answer has no signed-in workspace
     if token_hash is not None:
