@@ -33,6 +33,13 @@ class ApiSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the platform API listens on.")
     port: int = Field(8000, description="Port of the platform API and the builder UI.")
     max_body_bytes: int = Field(1_048_576, description="Largest request body accepted; larger ones get 413.")
+    max_in_flight: int = Field(
+        256, ge=1, description="Requests to /api/ and /hooks/ in progress in one API process before new ones get 429."
+    )
+    max_in_flight_per_tenant: int = Field(
+        64, ge=1, description="Of those, how many one workspace may have in progress before its new ones get 429."
+    )
+    shed_retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a request refused for load.")
     signup_enabled: bool = Field(True, description="Whether POST /api/v1/signup may create new tenants.")
     session_ttl_hours: int = Field(24 * 7, description="How long a login token stays valid, in hours.")
     login_throttle_minutes: int = Field(

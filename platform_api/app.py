@@ -29,6 +29,7 @@ from platform_api.reports.routes import router as reports_router
 from platform_api.run_control.routes import router as run_control_router
 from platform_api.runs.routes import router as runs_router
 from platform_api.security_headers import SecurityHeaders
+from platform_api.shedding import LoadShedding
 from platform_api.templates.routes import router as templates_router
 from platform_api.triggers.routes import router as triggers_router
 from platform_api.workflows.files_routes import router as workflow_files_router
@@ -61,6 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(
+        LoadShedding,
+        most=settings.api.max_in_flight,
+        most_per_tenant=settings.api.max_in_flight_per_tenant,
+        retry_after_seconds=settings.api.shed_retry_after_seconds,
+    )
     app.add_middleware(metrics.WebhookMetrics)
     app.add_middleware(SecurityHeaders, https=settings.api_public_url.startswith("https://"))  # outermost
     install_problem_handlers(app)

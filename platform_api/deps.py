@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from core.settings import Settings
 from platform_api.permissions import Permission, not_permitted, permissions_of
 from platform_api.problems import Problem, forbidden
+from platform_api.shedding import bearer_credential, tenants_by_credential
 from store import ApiKey, LoginSession, Membership, Role, Tenant, utcnow
 from store.db import get_session_factory, scope_to_tenant
 
@@ -146,6 +147,7 @@ def authenticate(request: Request, db: Session) -> Caller:
 
 def get_caller(request: Request, db: DB, settings: Annotated[Settings, Depends(get_settings)]) -> Caller:
     caller = authenticate(request, db)
+    tenants_by_credential.learn(bearer_credential(request.headers["authorization"]), caller.tenant_id)
     db.commit()  # end the lookup's transaction: on SQLite it holds the write lock (a live stream would keep it)
     scope_to_tenant(db, tenant_id=caller.tenant_id, switch_role=settings.api.tenant_role)
     return caller

@@ -12,6 +12,7 @@ from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.permissions import Allowed, Permission
 from platform_api.problems import Problem
+from platform_api.shedding import tenants_by_credential, webhook_credential
 from platform_api.triggers import ingress, service
 from platform_api.workflows.service import get_owned_workflow, get_version, redeploy
 from store import Role, Tenant, WebhookEndpoint
@@ -75,6 +76,7 @@ async def deliver(endpoint_id: str, request: Request, settings: Settings = Depen
             )
 
     execution, created = await run_in_threadpool(accept)
+    tenants_by_credential.learn(webhook_credential(endpoint_id), execution.tenant_id)
     wake_dispatcher(request)
     return WebhookDelivered(run_id=execution.id, duplicate=not created)
 
