@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from core.settings import LAST_BACKUP_FILE, BackupSettings, KeySettings, PrefectSettings, Settings
+from engine.maintenance import DAILY_BACKUP_COMMAND, backup_due
 from flowyard import backup, backup_postgres
 from flowyard.cli import build_parser
 from tests.support import free_port
@@ -166,6 +167,32 @@ def test_retention_deletes_the_oldest_backups_only(home: Path):
     assert left[0] == taken[-1] and len(left) == 2 and left[1] not in taken
 
 
+def test_the_daily_backup_is_due_a_day_after_the_last(home: Path):
+    settings = sqlite_settings(home)
+    now = datetime.now(UTC)
+    assert backup_due(settings, now)  # none yet
+
+    assert flowyard(settings, "backup") == 0
+    assert not backup_due(settings, now + timedelta(hours=23))
+    assert backup_due(settings, now + timedelta(hours=24))
+
+    on_postgres = settings.model_copy(update={"database_url": "postgresql+psycopg://flowyard@db/flowyard"})
+    assert not backup_due(on_postgres, now + timedelta(days=2))  # off by default there
+    on_postgres.backup.daily = True
+    assert backup_due(on_postgres, now + timedelta(days=2))
+
+
+def test_the_command_the_maintenance_flow_runs_takes_a_backup(home: Path):
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("FLOWYARD_", "PREFECT_"))}
+    env = {**clean, "FLOWYARD_HOME": str(home), "FLOWYARD_KEYS__VAULT_URL": f"sqlite:///{home / 'key-vault.db'}"}
+
+    result = subprocess.run(DAILY_BACKUP_COMMAND, env=env, capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, result.stderr
+    [taken] = backup.list_backups(home / "backups")
+    assert count(taken.path / "platform.db") == 3000 and str(taken.path) in result.stdout
+
+
 # --- PostgreSQL: point-in-time recovery -----------------------------------------------------------------------
 
 
@@ -290,6 +317,12 @@ def test_point_in_time_recovery_from_a_base_backup_and_the_wal_archive(scratch: 
         print(f"recovery to the target and promotion took {time.monotonic() - started:.1f} s")
         assert recovered.has_table("a") and not recovered.has_table("b")
         assert primary.has_table("b") and not primary.has_table("a")
+
+        assert flowyard(settings, "backup", "--keep", "1") == 0  # retention: the first base backup and its WAL go
+        [newer] = backup.list_backups(scratch / "backups")
+        left = [path.name for path in archive.iterdir() if len(path.name) == 24]  # WAL segments, any timeline
+        assert newer.path != base.path and segment not in left
+        assert all(name[8:] >= newer.manifest["start_wal"][8:] for name in left)
     finally:
         recovered.stop()
         primary.stop()
