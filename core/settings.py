@@ -488,8 +488,8 @@ class BackupSettings(BaseModel):
     )
     postgres_bin: Path | None = Field(
         None,
-        description="Directory of pg_basebackup and pg_verifybackup; unset: PATH, then the newest "
-        "/usr/lib/postgresql/<version>/bin.",
+        description="Directory of the PostgreSQL tools backups run (pg_basebackup, pg_verifybackup, "
+        "pg_archivecleanup); unset: PATH, then the newest /usr/lib/postgresql/<version>/bin.",
     )
 
     def directory(self, home: Path) -> Path:
