@@ -144,7 +144,7 @@ class WorkerSettings(BaseModel):
         300,
         ge=0,
         description="On SIGTERM, how long the Flowyard worker lets running flow runs finish before it "
-        "stops them (they end Crashed, their executions failed).",
+        "stops them (they end Crashed; their executions resume on another worker).",
     )
     start: bool = Field(True, description="Whether `flowyard up` starts a worker.")
 
@@ -175,8 +175,8 @@ class DispatcherSettings(BaseModel):
     reconcile_seconds: float = Field(
         10,
         gt=0,
-        description="How often the dispatcher marks runs of dead Flowyard workers crashed and ends the "
-        "executions of batches whose flow run ended crashed, failed or cancelled.",
+        description="How often the dispatcher marks runs of dead Flowyard workers crashed, queues again the "
+        "unfinished executions of crashed batches and ends those of batches that failed or were cancelled.",
     )
     missed_heartbeats: int = Field(
         6, ge=2, description="Heartbeats a Flowyard worker may miss before its running flow runs are marked crashed."
@@ -192,6 +192,12 @@ class ExecutionSettings(BaseModel):
     retry_base_seconds: float = Field(1.0, ge=0, description="First retry delay; doubles each attempt, with jitter.")
     retry_max_seconds: float = Field(60.0, ge=0, description="Longest delay between two attempts.")
     step_concurrency: int = Field(50, ge=1, description="Executions of one batch that run one step at once.")
+    max_resumptions: int = Field(
+        3,
+        ge=0,
+        description="Times an execution whose worker died (its flow run crashed) is queued again to resume from its "
+        "stored steps; after that it fails, so a step that kills its worker cannot loop forever.",
+    )
 
 
 class LimitSettings(BaseModel):

@@ -246,7 +246,9 @@ def submit_batches(db: Session, settings: Settings, client: SyncPrefectClient | 
 def reconcile(db: Session, settings: Settings, client: SyncPrefectClient) -> None:
     """Crash flow runs of dead Flowyard workers, then end executions of batches whose flow run ended."""
     crash_runs_of_dead_workers(client, missed_heartbeats=settings.dispatcher.missed_heartbeats)
-    end_executions_of_ended_batches(db, client, BatchStore(settings.platform_database_url))
+    end_executions_of_ended_batches(
+        db, client, BatchStore(settings.platform_database_url), max_resumptions=settings.execution.max_resumptions
+    )
 
 
 class Dispatcher:

@@ -7,12 +7,13 @@
    without a worker label for `ORPHAN_PENDING_SECONDS` (its worker died between claiming and
    labelling it). Only pools of type "flowyard" are checked: a process worker's flow run lives in a
    subprocess that may outlive the worker.
-2. `end_executions_of_ended_batches`: when a batch's flow run ended `Crashed`, `Failed` or
-   `Cancelled` (or in any final state) while some of its executions are still `batched` or
-   `running` in the platform database, those executions end `failed` (`cancelled` for a cancelled
-   flow run) with an error naming the flow run's state. They are not requeued: a crash can repeat
-   (a step that kills the worker would kill the next one too), and a side effect may already have
-   happened; the user sees why and can run them again.
+2. `end_executions_of_ended_batches`: when a batch's flow run ended while some of its executions
+   are still `batched` or `running` in the platform database:
+   - `Crashed` (its worker died): they queue again and resume from their stored steps in a new batch
+     (`BatchStore.resume_unfinished`), at most `FLOWYARD_EXECUTION__MAX_RESUMPTIONS` times each, since
+     a step that kills its worker would kill the next one too; then they fail;
+   - `Failed`, `Cancelled` or any other final state: they end `failed` (`cancelled` for a cancelled flow
+     run) with an error naming the flow run's state.
 """
 
 from __future__ import annotations
@@ -105,8 +106,10 @@ def crash_runs_of_dead_workers(client: SyncPrefectClient, *, missed_heartbeats: 
     return crashed
 
 
-def end_executions_of_ended_batches(db: Session, client: SyncPrefectClient, store: BatchStore) -> int:
-    """End the pending/running executions of batches whose flow run has ended. Returns batches fixed."""
+def end_executions_of_ended_batches(
+    db: Session, client: SyncPrefectClient, store: BatchStore, *, max_resumptions: int
+) -> int:
+    """Resume or end the pending/running executions of batches whose flow run has ended. Returns batches fixed."""
     batches = dict(
         db.execute(
             select(Batch.id, Batch.flow_run_id)
@@ -132,24 +135,24 @@ def end_executions_of_ended_batches(db: Session, client: SyncPrefectClient, stor
             ),
         )
         for run in ended:
-            status = ExecutionStatus.CANCELLED if run.state_type == StateType.CANCELLED else ExecutionStatus.FAILED
-            state = run.state.name if run.state else (run.state_type.value if run.state_type else "ended")
-            detail = f": {run.state.message}" if run.state and run.state.message else ""
-            store.fail_unfinished(
-                by_flow_run[str(run.id)],
-                status,
-                {
-                    "message": f"The batch running this execution ended {state}{detail}",
-                    "hint": "Run it again; if it keeps happening, contact your operator.",
-                    "retryable": False,
-                },
-            )
-            log.warning(
-                "batch %s: flow run %s ended %s; its unfinished executions are now %s",
-                by_flow_run[str(run.id)],
-                run.id,
-                state,
-                status,
-            )
+            _resume_or_end(store, by_flow_run[str(run.id)], run, max_resumptions)
             fixed += 1
     return fixed
+
+
+def _resume_or_end(store: BatchStore, batch_id: str, run: FlowRun, max_resumptions: int) -> None:
+    state = run.state.name if run.state else (run.state_type.value if run.state_type else "ended")
+    detail = f": {run.state.message}" if run.state and run.state.message else ""
+    reason = f"The batch running this execution ended {state}{detail}"
+    if run.state_type == StateType.CRASHED:
+        outcome = store.resume_unfinished(batch_id, most=max_resumptions, reason=reason)
+        log.warning("batch %s: flow run %s crashed; %s", batch_id, run.id, dict(outcome) or "nothing unfinished")
+        return
+    status = ExecutionStatus.CANCELLED if run.state_type == StateType.CANCELLED else ExecutionStatus.FAILED
+    error = {
+        "message": reason,
+        "hint": "Run it again; if it keeps happening, contact your operator.",
+        "retryable": False,
+    }
+    store.fail_unfinished(batch_id, status, error)
+    log.warning("batch %s: flow run %s ended %s; its unfinished executions are now %s", batch_id, run.id, state, status)

@@ -34,7 +34,6 @@ from prefect import Flow, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.context import FlowRunContext
-from prefect.flows import FlowStateHook
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
 from prefect.utilities.annotations import quote
@@ -80,19 +79,29 @@ def _store() -> BatchStore:
     return BatchStore(get_settings().platform_database_url)
 
 
-def _on_crash_or_cancel(status: ExecutionStatus, message: str) -> FlowStateHook[..., Any]:
-    def hook(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
-        batch_id = (flow_run.parameters or {}).get("batch_id")
-        if batch_id:
-            _store().fail_unfinished(
-                batch_id,
-                status,
-                {"message": message, "hint": None, "retryable": False},
-                deployment_id=str(flow_run.deployment_id) if flow_run.deployment_id else None,
-                flow_run_id=str(flow_run.id),
-            )
+def _on_cancel(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    batch_id = (flow_run.parameters or {}).get("batch_id")
+    if batch_id:
+        _store().fail_unfinished(
+            batch_id,
+            ExecutionStatus.CANCELLED,
+            {"message": "The run was cancelled.", "hint": None, "retryable": False},
+            deployment_id=str(flow_run.deployment_id) if flow_run.deployment_id else None,
+            flow_run_id=str(flow_run.id),
+        )
 
-    return hook
+
+def _on_crash(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """Its executions resume in a new batch (`BatchStore.resume_unfinished`)."""
+    batch_id = (flow_run.parameters or {}).get("batch_id")
+    if batch_id:
+        _store().resume_unfinished(
+            batch_id,
+            most=get_settings().execution.max_resumptions,
+            reason="The worker running this run stopped unexpectedly",
+            deployment_id=str(flow_run.deployment_id) if flow_run.deployment_id else None,
+            flow_run_id=str(flow_run.id),
+        )
 
 
 def _own_deployment_id() -> str | None:
@@ -159,8 +168,8 @@ async def _run_batch(store: BatchStore, batch_id: str, settings: ExecutionSettin
     # nothing is persisted, but without a storage of its own the engine asks the server for its default
     # result storage at every flow run (a blocking call); a local path costs no call
     result_storage=Path(get_current_settings().results.local_storage_path),
-    on_crashed=[_on_crash_or_cancel(ExecutionStatus.FAILED, "The worker running this run stopped unexpectedly.")],
-    on_cancellation=[_on_crash_or_cancel(ExecutionStatus.CANCELLED, "The run was cancelled.")],
+    on_crashed=[_on_crash],
+    on_cancellation=[_on_cancel],
 )
 async def graph_interpreter(batch_id: str = "", workflow_id: str = "") -> dict[str, int]:
     """Run every execution of one batch through its workflow graph; or, fired by a schedule, queue one."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store import (
@@ -317,32 +318,113 @@ class BatchStore:
         deployment_id: str | None = None,
         flow_run_id: str | None = None,
     ) -> None:
-        """After a crash or a cancellation: nothing of the batch stays `running` forever. Given the flow run
+        """After a failure or a cancellation: nothing of the batch stays `running` forever. Given the flow run
         that ended (its deployment and id), nothing happens unless it is the batch's: a flow run with a forged
         batch id, or a second one of the batch, never ends the executions another flow run is running."""
-        now = utcnow()
         with self._sessions.begin() as db:
             batch = db.get(Batch, batch_id)
-            if deployment_id is not None or flow_run_id is not None:
-                if batch is None or batch.deployment_id != deployment_id:
-                    return
-                if batch.flow_run_id is not None and flow_run_id is not None and batch.flow_run_id != flow_run_id:
-                    return
+            if not _ended_flow_run_is_the_batchs(batch, deployment_id, flow_run_id):
+                return
             if batch is not None:
                 seal_as(db, batch.tenant_id)
-            running = select(Execution.id).where(
-                Execution.batch_id == batch_id, Execution.status == ExecutionStatus.RUNNING
+            unfinished = select(Execution.id).where(Execution.batch_id == batch_id, Execution.status.in_(UNFINISHED))
+            _end(db, list(db.scalars(unfinished)), status, error)
+
+    def resume_unfinished(
+        self,
+        batch_id: str,
+        *,
+        most: int,
+        reason: str,
+        deployment_id: str | None = None,
+        flow_run_id: str | None = None,
+    ) -> Counter[str]:
+        """After a crash (the worker died): the batch's unfinished executions queue again, to resume from their
+        stored steps in a new batch. The step that was in flight runs again: a pure step may, an HTTP step
+        sends the same Idempotency-Key, and an integration's ledger row keeps a message from going out twice.
+        An execution already resumed `most` times fails instead (a step that kills its worker would kill the
+        next one too), and so does one stopped inside a loop (its loop would write its item rows again).
+        Guarded like `fail_unfinished`. Returns how many were resumed and failed."""
+        outcome: Counter[str] = Counter()
+        with self._sessions.begin() as db:
+            batch = db.get(Batch, batch_id)
+            if batch is None or not _ended_flow_run_is_the_batchs(batch, deployment_id, flow_run_id):
+                return outcome
+            seal_as(db, batch.tenant_id)
+            unfinished = dict(
+                db.execute(
+                    select(Execution.id, Execution.resumptions).where(
+                        Execution.batch_id == batch_id, Execution.status.in_(UNFINISHED)
+                    )
+                ).all()
             )
+            in_loop = _stopped_inside_a_loop(db, list(unfinished))
+            worn_out = [i for i, times in unfinished.items() if times >= most]
+            resumable = [i for i in unfinished if i not in in_loop and i not in worn_out]
+            _end(db, [i for i in in_loop if i not in worn_out], ExecutionStatus.FAILED, _crash_error(reason, None))
+            _end(db, worn_out, ExecutionStatus.FAILED, _crash_error(reason, most))
             db.execute(
-                update(StepResult)
-                .where(StepResult.execution_id.in_(running), StepResult.status == StepStatus.RUNNING)
-                .values(status=status, error=error, ended_at=now)
+                delete(StepResult).where(
+                    StepResult.execution_id.in_(resumable), StepResult.status == StepStatus.RUNNING
+                )
             )
             db.execute(
                 update(Execution)
-                .where(
-                    Execution.batch_id == batch_id,
-                    Execution.status.in_((ExecutionStatus.RUNNING, ExecutionStatus.BATCHED, ExecutionStatus.QUEUED)),
-                )
-                .values(status=status, error=error, ended_at=now)
+                .where(Execution.id.in_(resumable))
+                .values(status=ExecutionStatus.QUEUED, batch_id=None, resumptions=Execution.resumptions + 1)
             )
+            outcome.update(resumed=len(resumable), failed=len(unfinished) - len(resumable))
+        return outcome
+
+
+UNFINISHED = (ExecutionStatus.RUNNING, ExecutionStatus.BATCHED, ExecutionStatus.QUEUED)
+
+
+def _ended_flow_run_is_the_batchs(batch: Batch | None, deployment_id: str | None, flow_run_id: str | None) -> bool:
+    """Whether the flow run that ended (when named: its deployment and id) is the one running `batch`."""
+    if deployment_id is None and flow_run_id is None:
+        return True
+    if batch is None or batch.deployment_id != deployment_id:
+        return False
+    return batch.flow_run_id is None or flow_run_id is None or batch.flow_run_id == flow_run_id
+
+
+def _end(db: Session, execution_ids: list[str], status: ExecutionStatus, error: dict[str, Any]) -> None:
+    """End these executions and the steps they were running with `status` and `error`."""
+    if not execution_ids:
+        return
+    now = utcnow()
+    db.execute(
+        update(StepResult)
+        .where(StepResult.execution_id.in_(execution_ids), StepResult.status == StepStatus.RUNNING)
+        .values(status=status, error=error, ended_at=now)
+    )
+    db.execute(
+        update(Execution)
+        .where(Execution.id.in_(execution_ids), Execution.status.in_(UNFINISHED))
+        .values(status=status, error=error, ended_at=now)
+    )
+
+
+def _stopped_inside_a_loop(db: Session, execution_ids: list[str]) -> set[str]:
+    """Executions with a step still running and loop items stored (loops write a row per item)."""
+    running = select(StepResult.execution_id).where(
+        StepResult.execution_id.in_(execution_ids), StepResult.status == StepStatus.RUNNING
+    )
+    with_items = select(StepResult.execution_id).where(
+        StepResult.execution_id.in_(execution_ids), StepResult.item_index.is_not(None)
+    )
+    return set(db.scalars(running.intersect(with_items)))
+
+
+def _crash_error(reason: str, most: int | None) -> dict[str, Any]:
+    why = (
+        f"it was already resumed {most} times, so it was not resumed again"
+        if most is not None
+        else "it stopped inside a loop, which cannot resume halfway"
+    )
+    return {
+        "message": f"{reason}; {why}.",
+        "hint": "Run it again; if it keeps happening, contact your operator.",
+        "retryable": False,
+    }

@@ -65,6 +65,7 @@ class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     waiting_node_id: Mapped[str | None] = mapped_column(String(64))
     stopped_at_node_id: Mapped[str | None] = mapped_column(String(64))  # the step a cancelled run stopped at
     retry_of: Mapped[str | None] = mapped_column(String(36), index=True)  # the run this one retries or replays
+    resumptions: Mapped[int] = mapped_column(default=0)  # queued again after its batch's flow run crashed
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     payload_cleared_at: Mapped[datetime | None]  # retention cleared its input and its steps' payloads

@@ -181,3 +181,102 @@ async def test_a_wait_stored_by_one_batch_is_resumed_by_the_next_from_the_stored
     assert sorted(by_node) == ["after", "start", "wait"] and len(rows) == 3  # no step ran twice
     assert by_node["wait"].status == "completed" and "resumed_at" in by_node["wait"].output
     assert by_node["after"].output == {"message": "n=1"}
+
+
+# --- a crashed batch: its executions resume from their stored steps ---------------------------------------------
+
+THREE_STEPS = {
+    "nodes": [
+        {"id": "start", "type": "trigger.manual", "config": {}},
+        {"id": "first", "type": "util.log", "config": {"message": "first {{ trigger.n }}"}},
+        {"id": "second", "type": "util.log", "config": {"message": "second {{ trigger.n }}"}},
+    ],
+    "edges": [{"id": "e1", "source": "start", "target": "first"}, {"id": "e2", "source": "first", "target": "second"}],
+}
+
+
+def _into_new_batch(db_url: str, execution_ids: list[str]) -> str:
+    """What the dispatcher does with queued executions: a new batch."""
+    with get_session_factory(db_url).begin() as db:
+        one = db.get(Execution, execution_ids[0])
+        batch = Batch(tenant_id=one.tenant_id, workflow_id=one.workflow_id, version=1, deployment_id=one.deployment_id)
+        db.add(batch)
+        db.flush()
+        db.execute(
+            update(Execution)
+            .where(Execution.id.in_(execution_ids), Execution.status == ExecutionStatus.QUEUED)
+            .values(status=ExecutionStatus.BATCHED, batch_id=batch.id)
+        )
+        return batch.id
+
+
+async def _crash_after_first_step(store: BatchStore, batch_id: str) -> dict[str, str]:
+    """A batch whose worker died while its second step ran: the first one's rows are stored, the second one's
+    are `running`. Returns the first step's row id by execution."""
+    work = await asyncio.to_thread(store.start, batch_id)
+    writer = StepWriter(store)
+    first = {}
+    for execution in work.executions:
+        done = [_record(execution.tenant_id, execution.id, node) for node in ("start", "first")]
+        for record in done:
+            record.status, record.ended_at = StepStatus.COMPLETED, utcnow()
+        writer.insert([*done, _record(execution.tenant_id, execution.id, "second")])
+        first[execution.id] = done[1].id
+    await writer.flush()
+    return first
+
+
+async def test_a_crashed_batch_resumes_from_its_stored_steps_running_none_twice(platform_db_url):
+    store = BatchStore(platform_db_url)
+    batch_id, ids = _batch_of(platform_db_url, 2, THREE_STEPS)
+    first_rows = await _crash_after_first_step(store, batch_id)
+
+    outcome = await asyncio.to_thread(store.resume_unfinished, batch_id, most=3, reason="The worker died")
+    assert outcome == {"resumed": 2, "failed": 0}
+    assert _statuses(platform_db_url, ids) == ["queued"] * 2
+    await _run(store, _into_new_batch(platform_db_url, ids))
+
+    assert _statuses(platform_db_url, ids) == ["completed"] * 2
+    rows = _rows(platform_db_url, ids).values()
+    for execution_id in ids:
+        mine = {r.node_id: r for r in rows if r.execution_id == execution_id}
+        assert (
+            sorted(mine) == ["first", "second", "start"]
+            and len([r for r in rows if r.execution_id == execution_id]) == 3
+        )
+        assert mine["first"].id == first_rows[execution_id]  # the stored step was not run again
+        assert mine["second"].status == "completed"
+    with get_session_factory(platform_db_url)() as db:
+        assert db.get(Execution, ids[0]).resumptions == 1
+
+
+async def test_an_execution_resumed_its_most_times_fails_with_the_reason(platform_db_url):
+    store = BatchStore(platform_db_url)
+    batch_id, [execution_id] = _batch_of(platform_db_url, 1, THREE_STEPS)
+    await _crash_after_first_step(store, batch_id)
+    assert await asyncio.to_thread(store.resume_unfinished, batch_id, most=1, reason="The worker died") == {
+        "resumed": 1,
+        "failed": 0,
+    }
+    again = _into_new_batch(platform_db_url, [execution_id])
+    await asyncio.to_thread(store.start, again)  # and its worker dies again
+    assert await asyncio.to_thread(store.resume_unfinished, again, most=1, reason="The worker died") == {
+        "resumed": 0,
+        "failed": 1,
+    }
+
+    assert _statuses(platform_db_url, [execution_id]) == ["failed"]
+    with get_session_factory(platform_db_url)() as db:
+        error = db.get(Execution, execution_id).error
+    assert error["message"] == "The worker died; it was already resumed 1 times, so it was not resumed again."
+
+
+async def test_a_flow_run_not_the_batchs_resumes_nothing(platform_db_url):
+    store = BatchStore(platform_db_url)
+    batch_id, ids = _batch_of(platform_db_url, 1, THREE_STEPS)
+    await _crash_after_first_step(store, batch_id)
+    forged = await asyncio.to_thread(
+        store.resume_unfinished, batch_id, most=3, reason="x", deployment_id=str(uuid.uuid4()), flow_run_id="f"
+    )
+    assert forged == {}
+    assert _statuses(platform_db_url, ids) == ["running"]

@@ -11,6 +11,7 @@ import pytest
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.states import Cancelling
 from prefect.workers.process import ProcessWorker
+from sqlalchemy import select
 
 from tests.engine.support import (
     GateServer,
@@ -111,20 +112,30 @@ def test_sigterm_drains_running_flow_runs_and_takes_no_new_ones(stack, gate, set
     assert flow_run_state(stack, late_run) == "SCHEDULED"  # left for another worker
 
 
-def test_runs_of_a_killed_worker_are_crashed_and_their_executions_failed(stack, gate, setup):
+def test_runs_of_a_killed_worker_are_crashed_and_their_executions_resume_on_another(stack, gate, setup):
     workflow, worker = setup
     _, flow_run_id, executions = workflow.run_batch([{"n": "doomed"}])
     wait_until(lambda: gate.held, what="the run to reach the gate")
     worker.signal(signal.SIGKILL)
     worker.process.wait()
-    # The dispatcher (in the platform API) notices the missed heartbeats, then ends the execution.
+    # The dispatcher (in the platform API) notices the missed heartbeats, then queues the execution again.
     wait_until(lambda: flow_run_state(stack, flow_run_id) == "CRASHED", timeout=180, what="the flow run to crash")
-    wait_until(lambda: workflow.status(executions[0]) == "failed", timeout=120, what="the execution to fail")
-    with workflow.sessions() as db:
-        from store import Execution
+    wait_until(
+        lambda: workflow.status(executions[0]) in ("queued", "batched"), timeout=120, what="it to be queued again"
+    )
 
-        error = db.get(Execution, executions[0]).error
-    assert "Crashed" in error["message"] and "stopped heartbeating" in error["message"], error
+    gate.released.set()
+    another = WorkerProcess(stack, worker.pool, limit=2, drain_seconds="5")
+    try:
+        wait_until(lambda: workflow.status(executions[0]) == "completed", timeout=180, what="the execution to complete")
+    finally:
+        another.stop()
+    with workflow.sessions() as db:
+        from store import Execution, StepResult
+
+        assert db.get(Execution, executions[0]).resumptions == 1
+        steps = db.scalars(select(StepResult).where(StepResult.execution_id == executions[0])).all()
+    assert sorted((s.node_id, s.status) for s in steps) == [("call", "completed"), ("start", "completed")]
 
 
 def test_prefects_process_worker_runs_the_same_deployments(stack, gate):
