@@ -1,4 +1,5 @@
-"""Child processes of `flowyard up`: start one, wait until it is healthy, stop it with everything it started.
+"""Child processes of `flowyard up`: start one, wait until it is healthy, restart it when it crashes, stop it with
+everything it started.
 
 Each child runs in its own session (so a Ctrl-C in the terminal reaches only the supervisor, which
 stops the children in order), asks Linux to SIGTERM it if the supervisor dies (so a killed
@@ -15,8 +16,10 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,6 +69,18 @@ def _die_with_parent(parent_pid: int):
             os._exit(1)
 
     return preexec
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """Where a child answers 200 once it is up, what is trusted there, and the name its certificate must carry."""
+
+    url: str
+    verify: ssl.SSLContext | bool = True
+    server_name: str | None = None
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(verify=self.verify, timeout=2.0)
 
 
 class ChildProcess:
@@ -126,23 +141,29 @@ class ChildProcess:
 
         `server_name`: the name an https url's certificate is checked against (and sent as SNI), when the url
         reaches the child by another name (a local address)."""
-        extensions = {"sni_hostname": server_name} if server_name else {}
+        check = HealthCheck(url, verify, server_name)
         deadline = time.monotonic() + timeout
-        with httpx.Client(verify=verify, timeout=2.0) as client:
+        with check.client() as client:
             while time.monotonic() < deadline:
                 code = self.returncode()
                 if code is not None:
                     raise ChildFailed(self, f"{self.name} {describe_exit(code)} before it became healthy")
-                try:
-                    if client.get(url, extensions=extensions).status_code == 200:
-                        return
-                except httpx.ConnectError as exc:
-                    if isinstance(_root_cause(exc), ssl.SSLCertVerificationError):
-                        raise ChildFailed(self, f"{self.name}'s certificate does not verify: {exc}") from exc
-                except httpx.HTTPError:
-                    pass
+                if self.answers(check, client):
+                    return
                 time.sleep(interval)
         raise ChildFailed(self, f"{self.name} did not answer 200 at {url} within {timeout:.0f} s")
+
+    def answers(self, check: HealthCheck, client: httpx.Client) -> bool:
+        """Whether the child answers 200 at the check's url now; ChildFailed if its certificate does not verify."""
+        extensions = {"sni_hostname": check.server_name} if check.server_name else {}
+        try:
+            return client.get(check.url, extensions=extensions).status_code == 200
+        except httpx.ConnectError as exc:
+            if isinstance(_root_cause(exc), ssl.SSLCertVerificationError):
+                raise ChildFailed(self, f"{self.name}'s certificate does not verify: {exc}") from exc
+        except httpx.HTTPError:
+            pass
+        return False
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM the child, SIGKILL its whole process group after `grace` seconds, then reap it."""
@@ -182,25 +203,131 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
+def report_failure(child: ChildProcess, message: str) -> None:
+    """`flowyard up: <message>` on stderr, with the last lines the child wrote."""
+    print(f"flowyard up: {message}", file=sys.stderr)
+    tail = child.log_tail()
+    if tail:
+        print(f"--- last lines of {child.log_path} ---\n{tail}\n---", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How a child that exits on its own is restarted: after 1, 2, 4 ... seconds up to `max_delay`, from 1 s again
+    once it stayed up `stable_after`; more than `max_restarts` crashes within `window` seconds: give up."""
+
+    first_delay: float = 1.0
+    max_delay: float = 30.0
+    stable_after: float = 60.0
+    max_restarts: int = 10
+    window: float = 600.0
+    health_timeout: float = 300.0  # a restarted child with a health check must answer 200 within this
+
+    def delay(self, consecutive_crashes: int) -> float:
+        return min(self.first_delay * 2 ** (consecutive_crashes - 1), self.max_delay)
+
+
+@dataclass
+class _Tended:
+    """A child as the supervisor tends it."""
+
+    health: HealthCheck | None
+    started_at: float = field(default_factory=time.monotonic)
+    restart_at: float | None = None  # set: backing off, restart then
+    healthy_by: float | None = None  # set: restarted, not healthy yet, must be by then
+    consecutive: int = 0  # crashes since it last stayed up `stable_after`
+    crash_times: list[float] = field(default_factory=list)  # within the policy's window
+    restarts: int = 0
+
+
 class Supervisor:
-    """Children in start order; stopped in reverse order."""
+    """Children in start order, restarted when they crash; stopped in reverse order.
 
-    def __init__(self) -> None:
+    `log_path`: a line for every start, crash, restart and give-up (stderr gets the crashes too)."""
+
+    def __init__(self, log_path: Path | None = None, policy: RestartPolicy | None = None) -> None:
         self.children: list[ChildProcess] = []
+        self.log_path = log_path
+        self.policy = policy or RestartPolicy()
+        self._tended: dict[ChildProcess, _Tended] = {}
 
-    def start(self, child: ChildProcess) -> ChildProcess:
+    def start(self, child: ChildProcess, health: HealthCheck | None = None) -> ChildProcess:
+        """Start a child; `health`: what it answers once up, checked again when it is restarted."""
         self.children.append(child)
+        self._tended[child] = _Tended(health)
         child.start()
+        self._log(f"{child.name} started (pid {child.pid})")
         return child
 
-    def watch(self, interval: float = 0.5) -> ChildProcess:
-        """Block until a child exits; return it."""
-        while True:
+    def run(self, interval: float = 0.5, stop: threading.Event | None = None) -> None:
+        """Restart children that exit, until `stop` is set (or Ctrl-C); ChildFailed when one crash-loops."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
             for child in self.children:
-                if child.returncode() is not None:
-                    return child
-            time.sleep(interval)
+                self._tend(child)
+            stop.wait(interval)
 
     def stop_all(self, grace: float = 10.0) -> None:
         for child in reversed(self.children):
             child.stop(grace)
+
+    def _tend(self, child: ChildProcess) -> None:
+        tended, now = self._tended[child], time.monotonic()
+        if tended.restart_at is not None:
+            if now >= tended.restart_at:
+                self._restart(child, tended)
+            return
+        code = child.returncode()
+        if code is not None:
+            self._crashed(child, tended, describe_exit(code))
+        elif tended.healthy_by is not None:
+            self._check_restarted(child, tended, overdue=now > tended.healthy_by)
+
+    def _check_restarted(self, child: ChildProcess, tended: _Tended, overdue: bool) -> None:
+        assert tended.health is not None, "only a child with a health check waits to be healthy"
+        with tended.health.client() as client:
+            if child.answers(tended.health, client):
+                tended.healthy_by = None
+                self._log(f"{child.name} is healthy again (pid {child.pid})")
+                return
+        if overdue:
+            child.stop()
+            timeout = self.policy.health_timeout
+            self._crashed(
+                child, tended, f"did not answer 200 at {tended.health.url} within {timeout:.0f} s of a restart"
+            )
+
+    def _crashed(self, child: ChildProcess, tended: _Tended, what: str) -> None:
+        child.stop(grace=0)  # reap it, and kill what it left in its process group
+        now, policy = time.monotonic(), self.policy
+        tended.crash_times = [t for t in tended.crash_times if now - t < policy.window] + [now]
+        if len(tended.crash_times) > policy.max_restarts:
+            message = (
+                f"{child.name} {what}; it crashed {len(tended.crash_times)} times within {policy.window:.0f} s: "
+                "giving up, stopping the others"
+            )
+            self._log(message)
+            raise ChildFailed(child, message)
+        stayed_up = now - tended.started_at >= policy.stable_after
+        tended.consecutive = 1 if stayed_up else tended.consecutive + 1
+        tended.restarts += 1
+        delay = policy.delay(tended.consecutive)
+        tended.restart_at, tended.healthy_by = now + delay, None
+        message = f"{child.name} {what}; restarting in {delay:g} s (restart {tended.restarts})"
+        self._log(message)
+        report_failure(child, message)
+
+    def _restart(self, child: ChildProcess, tended: _Tended) -> None:
+        child.start()
+        tended.started_at, tended.restart_at = time.monotonic(), None
+        if tended.health is not None:
+            tended.healthy_by = tended.started_at + self.policy.health_timeout
+        self._log(f"{child.name} restarted (pid {child.pid})")
+        print(f"flowyard up: {child.name} restarted (pid {child.pid})", file=sys.stderr)
+
+    def _log(self, line: str) -> None:
+        if self.log_path is None:
+            return
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        with open(self.log_path, "a") as log:
+            log.write(f"{stamp} {line}\n")

@@ -7,6 +7,7 @@ import os
 import signal
 import ssl
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,10 +17,20 @@ from rich.console import Console
 from core.settings import Settings
 from flowyard import master_key, prefect_secrets
 from flowyard.prefect_secrets import PrefectSecrets
-from flowyard.processes import ChildFailed, ChildProcess, Supervisor, describe_exit, port_is_free
+from flowyard.processes import (
+    ChildFailed,
+    ChildProcess,
+    HealthCheck,
+    RestartPolicy,
+    Supervisor,
+    port_is_free,
+    report_failure,
+)
 
 HEALTH_TIMEOUT_SECONDS = 300.0  # a loaded 2-core machine can take minutes to start Prefect
 STOP_GRACE_SECONDS = 10.0
+RESTART_POLICY = RestartPolicy(health_timeout=HEALTH_TIMEOUT_SECONDS)
+SUPERVISOR_LOG = "supervisor.log"
 EXIT_CONFIG_ERROR = 2
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -207,18 +218,11 @@ def _raise_shutdown(signum, _frame) -> None:
     raise Shutdown(signal.Signals(signum).name)
 
 
-def _start(
-    supervisor: Supervisor,
-    child: ChildProcess,
-    label: str,
-    health_url: str | None,
-    verify: ssl.SSLContext | bool = True,
-    server_name: str | None = None,
-) -> None:
-    supervisor.start(child)
-    if health_url:
+def _start(supervisor: Supervisor, child: ChildProcess, label: str, health: HealthCheck | None = None) -> None:
+    supervisor.start(child, health)
+    if health:
         with console.status(f"Starting {label} (log: {child.log_path}) ..."):
-            child.wait_healthy(health_url, HEALTH_TIMEOUT_SECONDS, verify=verify, server_name=server_name)
+            child.wait_healthy(health.url, HEALTH_TIMEOUT_SECONDS, verify=health.verify, server_name=health.server_name)
     console.print(f"[green]✓[/] {label} started (pid {child.pid})")
 
 
@@ -227,7 +231,7 @@ def start_all(
 ) -> None:
     if settings.prefect.start_server:
         health = settings.prefect_api_url.rstrip("/") + "/health"  # GET /health needs no auth string
-        _start(supervisor, prefect_server(settings, env, logs, secrets), "Prefect server", health)
+        _start(supervisor, prefect_server(settings, env, logs, secrets), "Prefect server", HealthCheck(health))
     if settings.worker.start:  # before the API, which would otherwise create it (type "flowyard") on a publish
         try:
             ensure_work_pool(settings, settings.worker.work_pool, settings.worker.type)
@@ -237,10 +241,10 @@ def start_all(
             ensure_maintenance(settings)
         except Exception as exc:
             raise StartupError(f"could not create the flowyard-maintenance deployment: {exc}") from exc
-    _start(supervisor, platform_api(settings, env, logs), "platform API", *api_health_probe(settings))
+    _start(supervisor, platform_api(settings, env, logs), "platform API", HealthCheck(*api_health_probe(settings)))
     if settings.worker.start:
         label = f"{settings.worker.type} worker (pool {settings.worker.work_pool!r})"
-        _start(supervisor, worker(settings, env, logs), label, None)
+        _start(supervisor, worker(settings, env, logs), label)
 
 
 def print_banner(settings: Settings, logs: Path) -> None:
@@ -269,13 +273,6 @@ def _with_auth_string(settings: Settings, secrets: PrefectSecrets) -> Settings:
         return settings
     prefect = settings.prefect.model_copy(update={"auth_string": SecretStr(secrets.auth_string)})
     return settings.model_copy(update={"prefect": prefect})
-
-
-def report_failure(child: ChildProcess, message: str) -> None:
-    print(f"flowyard up: {message}", file=sys.stderr)
-    tail = child.log_tail()
-    if tail:
-        print(f"--- last lines of {child.log_path} ---\n{tail}\n---", file=sys.stderr)
 
 
 def run_up(settings: Settings) -> int:
@@ -320,17 +317,24 @@ def run_up(settings: Settings) -> int:
 
 
 def supervise(settings: Settings, env: dict[str, str], logs: Path, secrets: PrefectSecrets) -> int:
-    supervisor = Supervisor()
+    supervisor = Supervisor(logs / SUPERVISOR_LOG, RESTART_POLICY)
+
+    def start() -> None:
+        start_all(_with_auth_string(settings, secrets), supervisor, env, logs, secrets)
+        print_banner(settings, logs)
+
+    return keep_running(supervisor, start)
+
+
+def keep_running(supervisor: Supervisor, start: Callable[[], None]) -> int:
+    """Start the children, restart those that crash until Ctrl-C or SIGTERM (0), stop them all. 1 when a child
+    fails to start or crash-loops, or something else fails while starting."""
     for sig in SHUTDOWN_SIGNALS:
         signal.signal(sig, _raise_shutdown)
     try:
-        start_all(_with_auth_string(settings, secrets), supervisor, env, logs, secrets)
-        print_banner(settings, logs)
-        dead = supervisor.watch()
-        code = dead.returncode()
-        assert code is not None, "watch returns a child that exited"
-        report_failure(dead, f"{dead.name} {describe_exit(code)} unexpectedly; stopping the others")
-        return 1
+        start()
+        supervisor.run()
+        return 0
     except ChildFailed as exc:
         report_failure(exc.child, str(exc))
         return 1

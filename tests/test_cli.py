@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from flowyard.processes import ChildFailed, ChildProcess, Supervisor, port_is_free
+from flowyard.processes import ChildFailed, ChildProcess, RestartPolicy, Supervisor, port_is_free
 from tests.support import make_tls_files
 
 FLOWYARD_SCRIPT = Path(sys.executable).with_name("flowyard")
@@ -196,7 +196,7 @@ def test_supervisor_stops_children_in_reverse_order_and_reports_a_dead_one(tmp_p
         "print('re' + 'ady', flush=True)\n"
         "time.sleep(600)\n"
     )
-    supervisor = Supervisor()
+    supervisor = Supervisor(policy=RestartPolicy(max_restarts=0))
     try:
         for name in ("first", "second"):
             child = python_child(tmp_path, name, polite)
@@ -204,7 +204,9 @@ def test_supervisor_stops_children_in_reverse_order_and_reports_a_dead_one(tmp_p
             wait_for_line(supervisor.start(child), "ready")
         supervisor.start(python_child(tmp_path, "crasher", "print('boom'); raise SystemExit(3)"))
 
-        dead = supervisor.watch(interval=0.1)
+        with pytest.raises(ChildFailed, match="giving up") as gave_up:
+            supervisor.run(interval=0.1)
+        dead = gave_up.value.child
         assert (dead.name, dead.returncode()) == ("crasher", 3)
         assert "boom" in dead.log_tail()
     finally:
