@@ -4,7 +4,8 @@ Before the call a `sending` row is claimed under the key `<execution>-<node>`. A
 result (`done`): a retry or a replay gets that result back and sends nothing. A failure that provably
 did not reach the service (refused, 4xx, 429, 5xx) removes the row so a retry may send. A failure
 after which the service may have acted (the answer timed out) leaves the row `uncertain`, and no
-later attempt sends again: the step fails with a message that says so.
+later attempt sends again: it raises `MaybeSent` (so does a row left `sending` by a worker that died), and the
+execution waits as `needs_attention` until a person says whether it went out (run control's attention).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from blocks.base import ActionContext
 from blocks.runtime import platform_sessions
-from core.errors import ErrorKind, Permanent, StepFailure
+from core.errors import MaybeSent, StepFailure
 from store import SideEffect, SideEffectStatus, utcnow
 from store.sealed import seal_as
 
@@ -48,12 +49,11 @@ def _replay(ctx: ActionContext, prior: SideEffect) -> dict[str, Any]:
     if prior.status == SideEffectStatus.DONE:
         ctx.logger.info("already done by an earlier attempt (key %s): not sending again", ctx.idempotency_key)
         return prior.result or {}
-    raise Permanent(
-        "An earlier attempt of this step may already have reached the service (it did not answer in time), "
-        "so Flowyard did not send it again.",
-        hint="Check in the service whether it arrived; if it did not, run the workflow again.",
+    raise MaybeSent(
+        "An earlier attempt of this step may already have reached the service (it did not answer in time, or "
+        "its worker stopped), so Flowyard did not send it again.",
+        hint="Check in the service whether it arrived, then choose Mark as sent or Send again on the run.",
         details={"idempotency_key": ctx.idempotency_key},
-        kind=ErrorKind.TIMEOUT,
     )
 
 

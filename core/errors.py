@@ -78,6 +78,7 @@ class StepFailure(Exception):
             "retryable": self.retryable,
             "kind": self.kind.value,
             "docs_url": docs_url(self.kind),
+            **({"maybe_sent": True} if self.maybe_sent else {}),
             **({"details": self.details} if self.details else {}),
         }
 

@@ -33,6 +33,7 @@ class ExecutionRun:
     finish_order: list[str] = field(default_factory=list)
     records: dict[str, StepRecord] = field(default_factory=dict)  # steps that waited, by node id
     error: dict[str, Any] | None = None
+    attention: tuple[str, dict[str, Any]] | None = None  # (node id, error) of a send that may have gone through
     wait: tuple[str, Wait] | None = None
     item: tuple[int, Any] | None = None
     cancelled: bool = False  # through the API, while its batch ran: it runs no further step
@@ -56,12 +57,14 @@ class ExecutionRun:
         )
 
     def reached(self, plan: ExecutionPlan, node_id: str) -> bool:
-        if self.error is not None or self.wait is not None or self.cancelled or node_id in self.settled:
+        stopped = self.error is not None or self.attention is not None or self.wait is not None or self.cancelled
+        if stopped or node_id in self.settled:
             return False
         return node_id == plan.trigger_id or any(edge.id in self.taken_edges for edge in plan.incoming[node_id])
 
     def settle(self, plan: ExecutionPlan, record: StepRecord) -> None:
-        """Route a finished step: its handle's edges, the error path, or a failed run."""
+        """Route a finished step: its handle's edges, the error path, a failed run, or (a send that may have gone
+        through, with no error path, outside a loop) a run that needs a person's attention."""
         node_id = record.node_id
         self.settled.add(node_id)
         self.finish_order.append(node_id)
@@ -71,8 +74,10 @@ class ExecutionRun:
             return
         self.steps[node_id]["error"] = record.error
         error_edges = plan.next_edges(node_id, ERROR_HANDLE)
-        if error_edges:
+        if error_edges:  # the workflow's own answer to a failure, a send that may have gone through included
             self.taken_edges.update(edge.id for edge in error_edges)
+        elif (record.error or {}).get("maybe_sent") and self.item is None:
+            self.attention = (node_id, record.error or {})  # a person says whether it went out
         else:
             self.error = {"node_id": node_id, **(record.error or {})}
 
@@ -96,6 +101,13 @@ class ExecutionRun:
             return {"status": ExecutionStatus.CANCELLED}
         if self.error:
             return {"status": ExecutionStatus.FAILED, "error": self.error}
+        if self.attention:
+            node_id, error = self.attention
+            return {
+                "status": ExecutionStatus.NEEDS_ATTENTION,
+                "error": {"node_id": node_id, **error},
+                "waiting_node_id": node_id,
+            }
         if self.wait:
             node_id, wait = self.wait
             return {"status": ExecutionStatus.WAITING, "resume_at": wait.until, "waiting_node_id": node_id}

@@ -214,10 +214,11 @@ class BatchRouter:
 
     async def _alert_if_final_failure(self, run: ExecutionRun, record: StepRecord) -> None:
         """Tell the tenant's admins when a live step failed for good: its last retry failed, or the failure
-        ends the run. A failure the workflow handles on its error path at the first attempt is not news."""
+        ends the run or makes it wait for a person. A failure the workflow handles on its error path at the first
+        attempt is not news."""
         if run.queued.mode != ExecutionMode.LIVE or record.status != StepStatus.FAILED:
             return
-        if (record.error or {}).get("retryable") or run.error is not None:
+        if (record.error or {}).get("retryable") or run.error is not None or run.attention is not None:
             await self.alert(
                 tenant_id=run.queued.tenant_id, execution_id=run.id, node_id=record.node_id, error=record.error
             )

@@ -11,6 +11,7 @@ class ExecutionStatus(StrEnum):
     BATCHED = "batched"  # in a batch whose flow run has not started it yet
     RUNNING = "running"
     WAITING = "waiting"  # left its batch for a delay or an approval
+    NEEDS_ATTENTION = "needs_attention"  # a send may have gone through: a person says whether (run control)
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"

@@ -121,10 +121,13 @@ def _erase_crm(db: Session, tenant_id: str, email: str) -> dict[str, int]:
     return {"crm_contacts": len(contact_ids), "crm_activities": len(activities), "outbox_snapshots": len(snapshots)}
 
 
+WAIT_TO_RUN_ON = (ExecutionStatus.QUEUED, ExecutionStatus.WAITING, ExecutionStatus.NEEDS_ATTENTION)
+
+
 def _erase_executions(db: Session, execution_ids: list[str], email: str) -> dict[str, int]:
     executions = db.scalars(select(Execution).where(Execution.id.in_(execution_ids))).all()
     for execution in executions:
-        if execution.status in (ExecutionStatus.QUEUED, ExecutionStatus.WAITING):  # not to run on without its input
+        if execution.status in WAIT_TO_RUN_ON:  # not to run on without its input
             execution.status, execution.ended_at, execution.resume_at = ExecutionStatus.CANCELLED, utcnow(), None
             execution.error = {"message": "Cancelled: the person it was for was erased.", "retryable": False}
         execution.input = ERASED_PAYLOAD

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.permissions import Allowed, Permission
-from platform_api.run_control import rerun, schemas, service
+from platform_api.run_control import attention, rerun, schemas, service
 from platform_api.workflows.schemas import WorkflowRead
 
 router = APIRouter(prefix="/api/v1", tags=["run control"])
@@ -19,6 +19,20 @@ def cancel_run(
 ) -> schemas.RunCancelled:
     """Queued and waiting runs stop at once; a running one at its next step boundary. 409 if it already ended."""
     return service.cancel_run(db, caller=caller, run_id=run_id, settings=settings, request=request)
+
+
+@router.post(
+    "/runs/{run_id}/attention", response_model=schemas.AttentionResolved, dependencies=[Allowed(Permission.RUN)]
+)
+def resolve_attention(
+    run_id: str, data: schemas.AttentionResolve, request: Request, db: DB, caller: CurrentCaller
+) -> schemas.AttentionResolved:
+    """Answer a run that needs attention (a step may have been sent): after checking the service, `mark_sent`
+    completes the step without sending, `send_again` sends it once more; the run then goes on. 409 if the run
+    does not need attention."""
+    resolved = attention.resolve(db, caller=caller, run_id=run_id, data=data, request=request)
+    wake_dispatcher(request)
+    return resolved
 
 
 @router.post(

@@ -55,3 +55,17 @@ class RerunAccepted(RerunPlan):
     run_id: str
     retry_of: str
     status: Literal["pending"] = "pending"
+
+
+class AttentionResolve(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resolution: Literal["mark_sent", "send_again"] = Field(
+        description="What checking the service showed: `mark_sent` (it arrived) completes the step without sending; "
+        "`send_again` (it did not) sends it once more. Either way the run goes on from there."
+    )
+
+
+class AttentionResolved(BaseModel):
+    run_id: str
+    node_id: str = Field(description="The step that may have been sent.")
+    resolution: Literal["mark_sent", "send_again"]

@@ -38,7 +38,13 @@ from store import (
 
 log = logging.getLogger("flowyard.run_control")
 
-ACTIVE = (ExecutionStatus.QUEUED, ExecutionStatus.BATCHED, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
+ACTIVE = (
+    ExecutionStatus.QUEUED,
+    ExecutionStatus.BATCHED,
+    ExecutionStatus.RUNNING,
+    ExecutionStatus.WAITING,
+    ExecutionStatus.NEEDS_ATTENTION,
+)
 IN_A_BATCH = (ExecutionStatus.BATCHED, ExecutionStatus.RUNNING)
 CANCELLED = {
     "message": "Cancelled on request.",

@@ -124,6 +124,8 @@ def progress(
     now = utcnow()
     if execution.status in WAITING_TO_START:
         return schemas.Progress(current_steps=[], queue=_queue(db, execution, settings))
+    if execution.status == ExecutionStatus.NEEDS_ATTENTION:
+        return schemas.Progress(current_steps=[execution.waiting_node_id or ""])
     if execution.status == ExecutionStatus.WAITING:
         return schemas.Progress(current_steps=[execution.waiting_node_id or ""], waiting_until=execution.resume_at)
     if execution.status == ExecutionStatus.RUNNING:

@@ -7,7 +7,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from store import ExecutionStatus
 
-RunStatus = Literal["scheduled", "pending", "running", "waiting", "completed", "failed", "cancelled"]
+RunStatus = Literal["scheduled", "pending", "running", "waiting", "needs_attention", "completed", "failed", "cancelled"]
 
 # The API's word for each stored execution status: queued (accepted) and batched (in a batch not yet
 # started) are both `pending` to API users.
@@ -16,6 +16,7 @@ RUN_STATUS: dict[ExecutionStatus, RunStatus] = {
     ExecutionStatus.BATCHED: "pending",
     ExecutionStatus.RUNNING: "running",
     ExecutionStatus.WAITING: "waiting",
+    ExecutionStatus.NEEDS_ATTENTION: "needs_attention",
     ExecutionStatus.COMPLETED: "completed",
     ExecutionStatus.FAILED: "failed",
     ExecutionStatus.CANCELLED: "cancelled",

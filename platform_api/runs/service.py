@@ -245,7 +245,13 @@ def count_runs(db: Session, *, caller: Caller, filters: schemas.RunFilters, sett
     return counts
 
 
-ACTIVE_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.BATCHED, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
+ACTIVE_STATUSES = (
+    ExecutionStatus.QUEUED,
+    ExecutionStatus.BATCHED,
+    ExecutionStatus.RUNNING,
+    ExecutionStatus.WAITING,
+    ExecutionStatus.NEEDS_ATTENTION,
+)
 
 
 def last_change(db: Session, *, caller: Caller) -> tuple[Any, ...]:

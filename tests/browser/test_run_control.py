@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import new_tenant, sign_in
+from tests.fakes.base import Delay
 from tests.support import RecordingServer, edge, graph, labelled, publish, start_run
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
@@ -105,3 +106,41 @@ def test_retry_a_failed_run_from_the_failed_step(page: Page, app_url: str, targe
 
     lineage.get_by_role("link").click()  # back to the run it retries
     expect(page.locator(".page-head .pill")).to_have_text("Failed")
+
+
+def test_answer_a_run_whose_email_may_have_gone_out(page: Page, app_url: str, fake_services):
+    """SendGrid took the email and never answered: the run page asks whether it arrived instead of guessing."""
+    api = new_tenant(app_url)
+    connection = api.post(
+        "/api/v1/connections",
+        json={
+            "type": "sendgrid",
+            "name": "Orders",
+            "config": {"from_email": "orders@alice-bakery.com"},
+            "secrets": {"api_key": fake_services.sendgrid.add_key()},
+        },
+    ).json()["id"]
+    to = f"slow-{uuid.uuid4().hex[:8]}@example.com"
+    fake_services.sendgrid.script(lambda r: to in r.text(), Delay(25))  # longer than the client's 20 s
+    mail = {"connection": connection, "to": to, "subject": "Your order", "text": "Hi"}
+    flow = graph(
+        [
+            labelled("start", "trigger.manual", "New order"),
+            labelled("email", "email.sendgrid", "Confirm the order", mail),
+            labelled("after", "util.log", "Note it", {"message": "confirmed"}),
+        ],
+        [edge("start", "email"), edge("email", "after")],
+    )
+    run_id = start_run(api, publish(api, "Confirm orders", flow))
+    sign_in(page, app_url, api)
+    page.goto(f"{app_url}/#/runs/{run_id}")
+
+    panel = page.get_by_test_id("needs-attention")
+    expect(panel).to_contain_text("Confirm the order may already have been sent", timeout=90_000)
+    expect(page.locator(".page-head .pill")).to_have_text("Needs attention")
+    panel.get_by_role("button", name="It arrived: mark as sent").click()
+
+    expect(page.locator(".page-head .pill")).to_have_text("Completed", timeout=60_000)
+    expect(panel).to_have_count(0)
+    expect(page.locator('.step-card[data-node-id="after"]')).to_have_attribute("data-status", "completed")
+    assert len(fake_services.sendgrid.received(lambda r: to in r.text())) == 1  # marked as sent, not sent again

@@ -1191,6 +1191,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/attention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve Attention
+         * @description Answer a run that needs attention (a step may have been sent): after checking the service, `mark_sent`
+         *     completes the step without sending, `send_again` sends it once more; the run then goes on. 409 if the run
+         *     does not need attention.
+         */
+        post: operations["resolve_attention_api_v1_runs__run_id__attention_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run_id}/cancel": {
         parameters: {
             query?: never;
@@ -2331,6 +2353,30 @@ export interface components {
              * @enum {string}
              */
             status: "pending" | "approved" | "rejected" | "timed_out" | "cancelled";
+        };
+        /** AttentionResolve */
+        AttentionResolve: {
+            /**
+             * Resolution
+             * @description What checking the service showed: `mark_sent` (it arrived) completes the step without sending; `send_again` (it did not) sends it once more. Either way the run goes on from there.
+             * @enum {string}
+             */
+            resolution: "mark_sent" | "send_again";
+        };
+        /** AttentionResolved */
+        AttentionResolved: {
+            /**
+             * Node Id
+             * @description The step that may have been sent.
+             */
+            node_id: string;
+            /**
+             * Resolution
+             * @enum {string}
+             */
+            resolution: "mark_sent" | "send_again";
+            /** Run Id */
+            run_id: string;
         };
         /** AuditEventRead */
         AuditEventRead: {
@@ -4119,7 +4165,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "scheduled" | "pending" | "running" | "waiting" | "completed" | "failed" | "cancelled";
+            status: "scheduled" | "pending" | "running" | "waiting" | "needs_attention" | "completed" | "failed" | "cancelled";
         };
         /** RunCancelled */
         RunCancelled: {
@@ -4191,7 +4237,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "scheduled" | "pending" | "running" | "waiting" | "completed" | "failed" | "cancelled";
+            status: "scheduled" | "pending" | "running" | "waiting" | "needs_attention" | "completed" | "failed" | "cancelled";
             /** Steps */
             steps: components["schemas"]["StepRead"][];
             /**
@@ -4244,7 +4290,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "scheduled" | "pending" | "running" | "waiting" | "completed" | "failed" | "cancelled";
+            status: "scheduled" | "pending" | "running" | "waiting" | "needs_attention" | "completed" | "failed" | "cancelled";
             /**
              * Stopped At
              * @description When `cancelled`: the step it stopped at, if it had started.
@@ -7681,7 +7727,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Any of these statuses (repeat the parameter). */
-                status?: ("scheduled" | "pending" | "running" | "waiting" | "completed" | "failed" | "cancelled")[];
+                status?: ("scheduled" | "pending" | "running" | "waiting" | "needs_attention" | "completed" | "failed" | "cancelled")[];
                 workflow_id?: string | null;
                 version?: number | null;
                 mode?: ("live" | "test") | null;
@@ -7734,7 +7780,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Any of these statuses (repeat the parameter). */
-                status?: ("scheduled" | "pending" | "running" | "waiting" | "completed" | "failed" | "cancelled")[];
+                status?: ("scheduled" | "pending" | "running" | "waiting" | "needs_attention" | "completed" | "failed" | "cancelled")[];
                 workflow_id?: string | null;
                 version?: number | null;
                 mode?: ("live" | "test") | null;
@@ -7891,6 +7937,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApprovalLink"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    resolve_attention_api_v1_runs__run_id__attention_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttentionResolve"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttentionResolved"];
                 };
             };
             /** @description Validation Error */

@@ -1,5 +1,5 @@
 const LABELS: Record<string, string> = {
-  pending: "Pending", scheduled: "Scheduled", running: "Running", waiting: "Waiting", completed: "Completed",
+  pending: "Pending", scheduled: "Scheduled", running: "Running", waiting: "Waiting", needs_attention: "Needs attention", completed: "Completed",
   failed: "Failed", cancelled: "Cancelled", skipped: "Skipped", draft: "Draft", published: "Published",
 };
 

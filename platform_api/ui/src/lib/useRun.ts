@@ -37,8 +37,11 @@ export function useRun(runId: string | null): { run: Run | null; problem: string
     const controller = new AbortController();
     const done = () => controller.signal.aborted;
     const refresh = () => client.fetchQuery({ queryKey: keys.run(runId), queryFn: () => api.run(runId), staleTime: 0 });
-    const onEvent = (message: SseMessage) =>
+    const onEvent = (message: SseMessage) => {
       client.setQueryData<Run>(keys.run(runId), (current) => (current ? applyEvent(current, message) : current));
+      // a status event carries the status only: what needs attention (the step, its error) comes with the run
+      if (message.event === "status" && JSON.parse(message.data).status === "needs_attention") void refresh();
+    };
     const follow = async () => {
       if (FINAL_STATUSES.includes((await refresh()).status)) return;
       try {

@@ -8,6 +8,7 @@ import { StatusPill } from "../components/StatusPill";
 import { StepDetails } from "../components/StepDetails";
 import { dateTime, duration } from "../lib/format";
 import { useRun } from "../lib/useRun";
+import { AttentionPanel } from "../runs/AttentionPanel";
 import { RunActions } from "../runs/RunActions";
 import { RunProgressNote, RunTimeline } from "../runs/RunProgress";
 import { TRIGGERS } from "../runs/api";
@@ -78,6 +79,7 @@ export function RunPage({ id }: { id: string }) {
         <div className="progress" aria-hidden="true"><span style={{ width: `${total ? (100 * done) / total : 0}%` }} /></div>
       </div>
       <RunProgressNote run={run} labelOf={labelOf} />
+      <AttentionPanel run={run} labelOf={labelOf} />
       {run.error && <ErrorNote error={run.error} prefix={run.error.node_id ? `${labelOf(run.error.node_id)}: ` : ""} />}
       {run.steps.some((s) => s.started_at) && <h2>Timeline</h2>}
       <RunTimeline run={run} labelOf={labelOf} />

@@ -4,7 +4,7 @@ import type { RunStatus, WorkflowSummary } from "../api/types";
 import { LISTED_STATUSES, TRIGGERS, type RunCounts, type RunFilters } from "./api";
 
 const STATUS_LABELS: Record<string, string> = {
-  pending: "Pending", running: "Running", waiting: "Waiting", completed: "Completed", failed: "Failed", cancelled: "Cancelled",
+  pending: "Pending", running: "Running", waiting: "Waiting", needs_attention: "Needs attention", completed: "Completed", failed: "Failed", cancelled: "Cancelled",
 };
 
 /** `status` added to the chosen ones, or taken out if it was chosen. */

@@ -11,9 +11,10 @@ export type RerunAccepted = Schemas["RerunAccepted"];
 export type SideEffect = Schemas["SideEffect"];
 export type TriggerKind = NonNullable<NonNullable<operations["list_runs_api_v1_runs_get"]["parameters"]["query"]>["trigger"]>;
 export type RetryFrom = "failed_step" | "start";
+export type AttentionResolution = Schemas["AttentionResolve"]["resolution"];
 
 /** The statuses the list filters by, in the order its chips show them. */
-export const LISTED_STATUSES: RunStatus[] = ["pending", "running", "waiting", "completed", "failed", "cancelled"];
+export const LISTED_STATUSES: RunStatus[] = ["pending", "running", "waiting", "needs_attention", "completed", "failed", "cancelled"];
 
 export const TRIGGERS: { value: TriggerKind; label: string }[] = [
   { value: "manual", label: "Manual" },
@@ -117,6 +118,8 @@ export const runsApi = {
     unwrap(http.GET("/api/v1/runs/counts", { params: { query: runsQuery({ ...filters, statuses: [] }) } })) as Promise<RunCounts>,
   read: (runId: string) => unwrap(http.GET("/api/v1/runs/{run_id}", { params: runPath(runId) })) as Promise<Run>,
   cancel: (runId: string) => unwrap(http.POST("/api/v1/runs/{run_id}/cancel", { params: runPath(runId) })),
+  resolveAttention: (runId: string, resolution: AttentionResolution) =>
+    unwrap(http.POST("/api/v1/runs/{run_id}/attention", { params: runPath(runId), body: { resolution } })),
   retryPreview: (runId: string, from: RetryFrom) =>
     unwrap(http.GET("/api/v1/runs/{run_id}/retry/preview", { params: { ...runPath(runId), query: { from } } })),
   retry: (runId: string, from: RetryFrom) =>

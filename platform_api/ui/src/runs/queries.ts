@@ -5,7 +5,7 @@ import { useEffect, useState } from "react";
 import { streamEvents } from "../api/events";
 import { keys } from "../api/queries";
 import type { Run } from "../api/types";
-import { runsApi, type RetryFrom, type RunFilters } from "./api";
+import { runsApi, type AttentionResolution, type RetryFrom, type RunFilters } from "./api";
 
 const POLL_MS = 5000;
 const RECONNECT_MS = 10_000;
@@ -74,6 +74,19 @@ export function useCancelRun(runId: string) {
       void client.invalidateQueries({ queryKey: runsKeys.all });
     },
     // e.g. 409: it ended meanwhile; show it as it is now
+    onError: () => client.fetchQuery({ queryKey: keys.run(runId), queryFn: () => runsApi.read(runId), staleTime: 0 }),
+  });
+}
+
+/** Answer a run that needs attention; it then queues again, so the cache shows it pending until its events come. */
+export function useResolveAttention(runId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (resolution: AttentionResolution) => runsApi.resolveAttention(runId, resolution),
+    onSuccess: () => {
+      client.setQueryData<Run>(keys.run(runId), (run) => (run ? { ...run, status: "pending", error: null } : run));
+      void client.invalidateQueries({ queryKey: runsKeys.all });
+    },
     onError: () => client.fetchQuery({ queryKey: keys.run(runId), queryFn: () => runsApi.read(runId), staleTime: 0 }),
   });
 }
