@@ -3,6 +3,7 @@
 #   make test    run the checks, then the whole test suite (pass extra pytest flags with PYTEST_ARGS="-k cli -x")
 #   make test-fast  the tests that need no Prefect server, stack or browser (SQLite; PostgreSQL too if FLOWYARD_TEST_POSTGRES_URL is set)
 #   make check   ruff (lint, format), mypy, the layering contract, the UI's lint, types, unit tests and API types
+#   make chaos   kill the worker, the API and Prefect 25 times each under load; prints the table of trials
 #   make bench   run the benchmarks (then the reports at 1,000,000 runs on PostgreSQL)
 #   make clean   remove build artefacts;  make reset   delete all local data in .flowyard/
 
@@ -71,6 +72,11 @@ test: check
 .PHONY: test-fast
 test-fast: install
 	$(VENV)/bin/python -m pytest -m "not stack and not browser and not slow" $(PYTEST_ARGS)
+
+# The chaos suite alone, 25 trials per fault; `make test` runs it with 5.
+.PHONY: chaos
+chaos: install ui
+	FLOWYARD_CHAOS_TRIALS=25 $(VENV)/bin/python -m pytest tests/chaos -s $(PYTEST_ARGS)
 
 bench: install
 	$(VENV)/bin/python -m bench

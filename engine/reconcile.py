@@ -4,9 +4,11 @@
    it dies they die with it. Each of its flow runs carries its name (label `prefect.worker.name`)
    and it heartbeats to Prefect; a flow run whose worker missed `missed_heartbeats` heartbeats (or
    is gone) is set `Crashed` (`Cancelled` if it was being cancelled). So is a run left `Pending`
-   without a worker label for `ORPHAN_PENDING_SECONDS` (its worker died between claiming and
-   labelling it). Only pools of type "flowyard" are checked: a process worker's flow run lives in a
-   subprocess that may outlive the worker.
+   without a worker label for as long (its worker died between claiming and labelling it). Crashing
+   a live worker's run by mistake (its label call was slow) costs a claim, not a double run: its
+   executions leave the batch to resume in a new one, so its engine finds none left to run.
+   Only pools of type "flowyard" are checked: a process worker's flow run lives in a subprocess that
+   may outlive the worker.
 2. `end_executions_of_ended_batches`: when a batch's flow run ended while some of its executions
    are still `batched` or `running` in the platform database:
    - `Crashed` (its worker died): they queue again and resume from their stored steps in a new batch
@@ -43,7 +45,7 @@ from store.batches import BatchStore
 log = logging.getLogger("flowyard.reconcile")
 WORKER_TYPE = "flowyard"
 WORKER_LABEL = "prefect.worker.name"
-ORPHAN_PENDING_SECONDS = 900  # far beyond how long an overloaded Prefect keeps a live worker's run Pending
+DEFAULT_HEARTBEAT_SECONDS = 30  # Prefect's, for a worker that did not say
 PAGE = 200
 ACTIVE = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 ENDED = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
@@ -63,12 +65,20 @@ def _read_all(client: SyncPrefectClient, **filters: Any) -> list[FlowRun]:
 def _live_workers(client: SyncPrefectClient, pool: str, missed_heartbeats: int, now: datetime) -> set[str]:
     live = set()
     for worker in client.read_workers_for_work_pool(pool):
-        interval = worker.heartbeat_interval_seconds or 30
+        interval = worker.heartbeat_interval_seconds or DEFAULT_HEARTBEAT_SECONDS
         if worker.last_heartbeat_time and now - worker.last_heartbeat_time < timedelta(
             seconds=interval * missed_heartbeats
         ):
             live.add(worker.name)
     return live
+
+
+def _silence_of_a_dead_worker(client: SyncPrefectClient, pool: str, missed_heartbeats: int) -> timedelta:
+    """How long the pool's workers stay silent before they count as dead: their missed heartbeats."""
+    intervals = [
+        w.heartbeat_interval_seconds or DEFAULT_HEARTBEAT_SECONDS for w in client.read_workers_for_work_pool(pool)
+    ]
+    return timedelta(seconds=max(intervals, default=DEFAULT_HEARTBEAT_SECONDS) * missed_heartbeats)
 
 
 def crash_runs_of_dead_workers(client: SyncPrefectClient, *, missed_heartbeats: int) -> int:
@@ -80,14 +90,18 @@ def crash_runs_of_dead_workers(client: SyncPrefectClient, *, missed_heartbeats: 
     )
     now = datetime.now(UTC)
     live: dict[str, set[str]] = {}
+    silence: dict[str, timedelta] = {}
     crashed = 0
     for run in runs:
         worker = (run.labels or {}).get(WORKER_LABEL)
+        pool = run.work_pool_name or ""
         if worker is None:
-            age = now - (run.state.timestamp if run.state else now)
-            dead = run.state_type == StateType.PENDING and age > timedelta(seconds=ORPHAN_PENDING_SECONDS)
+            if run.state_type != StateType.PENDING:
+                continue
+            if pool not in silence:
+                silence[pool] = _silence_of_a_dead_worker(client, pool, missed_heartbeats)
+            dead = now - (run.state.timestamp if run.state else now) > silence[pool]
         else:
-            pool = run.work_pool_name or ""
             if pool not in live:
                 live[pool] = _live_workers(client, pool, missed_heartbeats, now)
             dead = worker not in live[pool]

@@ -148,12 +148,13 @@ class BatchStore:
     def __init__(self, database_url: str) -> None:
         self._sessions = get_session_factory(database_url)
         self._tenant_id: str | None = None  # the started batch's: whose payloads `finish` seals
+        self._batch_id: str | None = None  # the started batch: `finish` ends only executions still in it
 
     def start(self, batch_id: str) -> BatchWork:
         """The batch's work (`_load`), claimed (`_claim`), in one transaction."""
         with self._sessions.begin() as db:
             batch = db.get(Batch, batch_id)
-            self._tenant_id = batch.tenant_id if batch else None
+            self._tenant_id, self._batch_id = (batch.tenant_id, batch.id) if batch else (None, None)
             return self._load(db, batch_id, self._claim(db, batch) if batch else [])
 
     def start_in_flow_run(self, batch_id: str, deployment_id: str | None) -> BatchWork:
@@ -165,7 +166,7 @@ class BatchStore:
                 raise NotThisDeployment(
                     f"batch {batch_id} is not a batch of this flow run's deployment {deployment_id}"
                 )
-            self._tenant_id = batch.tenant_id
+            self._tenant_id, self._batch_id = batch.tenant_id, batch.id
             return self._load(db, batch_id, self._claim(db, batch))
 
     @staticmethod
@@ -274,8 +275,10 @@ class BatchStore:
 
     def finish(self, outcomes: dict[str, dict[str, Any]], steps: list[StepWrite] | None = None) -> None:
         """Each execution's end of this batch: completed, failed, or waiting until `resume_at`; `steps`
-        (step rows not written yet) are written in the same transaction."""
+        (step rows not written yet) are written in the same transaction. An execution that left the batch
+        meanwhile (its worker was taken for dead and it was queued again) is left as it is."""
         now = utcnow()
+        still_here = [Execution.batch_id == self._batch_id] if self._batch_id else []
         completed = [i for i, values in outcomes.items() if values["status"] == ExecutionStatus.COMPLETED]
         with self._sessions.begin() as db:
             if self._tenant_id is not None:
@@ -284,7 +287,7 @@ class BatchStore:
             if completed:  # the common case, in one statement
                 db.execute(
                     update(Execution)
-                    .where(Execution.id.in_(completed), Execution.status.not_in(FINAL_EXECUTION_STATUSES))
+                    .where(Execution.id.in_(completed), Execution.status.not_in(FINAL_EXECUTION_STATUSES), *still_here)
                     .values(status=ExecutionStatus.COMPLETED, error=None, ended_at=now)
                 )
             for execution_id, values in outcomes.items():
@@ -293,7 +296,7 @@ class BatchStore:
                 ended = {"ended_at": now} if values["status"] in FINAL_EXECUTION_STATUSES else {}
                 db.execute(
                     update(Execution)
-                    .where(Execution.id == execution_id, Execution.status.not_in(FINAL_EXECUTION_STATUSES))
+                    .where(Execution.id == execution_id, Execution.status.not_in(FINAL_EXECUTION_STATUSES), *still_here)
                     .values(**values, **ended)
                 )
             self._wake_answered_approvals(

@@ -305,3 +305,14 @@ def prefect_http(stack: Any) -> httpx.Client:
     """Prefect's API as an operator (or an attacker who got its credentials) calls it, raw."""
     auth = getattr(stack, "prefect_auth", None)  # Prefect's auth string, once `flowyard up` sets one
     return httpx.Client(base_url=stack.prefect_url, auth=auth, timeout=30, transport=PatientTransport())
+
+
+def log_lines(path: Path) -> list[str]:
+    """`flowyard up`'s supervisor log (logs/supervisor.log): its lines without their timestamps."""
+    return [line.split(" ", 1)[1] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def started_pid(log: Path, name: str, verb: str = "started") -> int | None:
+    """The pid the supervisor last logged for child `name` with `verb` (started or restarted)."""
+    pids = [int(m[1]) for line in log_lines(log) if (m := re.fullmatch(rf"{name} {verb} \(pid (\d+)\)", line))]
+    return pids[-1] if pids else None

@@ -19,7 +19,7 @@ import pytest
 
 from flowyard.processes import ChildFailed, ChildProcess, HealthCheck, RestartPolicy, Supervisor
 from tests.conftest import _start_stack
-from tests.support import Api, free_port, publish, start_run
+from tests.support import Api, free_port, log_lines, publish, start_run, started_pid
 
 SLEEPER = "import time; print('st' + 'arted', flush=True); time.sleep(600)"  # split: the log header quotes the code
 
@@ -41,16 +41,6 @@ def wait_until(condition, timeout: float = 60, what: str = "") -> None:
     while not condition():
         assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
         time.sleep(0.05)
-
-
-def log_lines(path: Path) -> list[str]:
-    """The supervisor log's lines without their timestamps."""
-    return [line.split(" ", 1)[1] for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def started_pid(log: Path, name: str, verb: str = "started") -> int | None:
-    pids = [int(m[1]) for line in log_lines(log) if (m := re.fullmatch(rf"{name} {verb} \(pid (\d+)\)", line))]
-    return pids[-1] if pids else None
 
 
 @contextmanager

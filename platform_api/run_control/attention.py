@@ -39,15 +39,11 @@ def resolve(
     node_id = execution.waiting_node_id
     ledger_key = f"{execution.id}-{node_id}"  # blocks.base.ActionContext.idempotency_key
     if data.resolution == "mark_sent":
-        _mark_sent(db, caller, execution, node_id, ledger_key)
+        _mark_sent(db, caller, execution.id, node_id, ledger_key)
     else:
         _forget_the_send(db, caller, execution.id, node_id, ledger_key)
-    execution.status, execution.batch_id, execution.error, execution.waiting_node_id = (
-        ExecutionStatus.QUEUED,
-        None,
-        None,
-        None,
-    )
+    execution.status = ExecutionStatus.QUEUED  # to resume from its stored steps in a new batch
+    execution.batch_id = execution.error = execution.waiting_node_id = None
     detail = {"workflow_id": execution.workflow_id, "node_id": node_id, "resolution": data.resolution}
     audit(db, caller, "run.attention_resolved", f"run:{execution.id}", request=request, detail=detail)
     db.commit()
@@ -58,13 +54,13 @@ def _the_step(execution_id: str, node_id: str) -> tuple[ColumnElement[bool], ...
     return (StepResult.execution_id == execution_id, StepResult.node_id == node_id, StepResult.item_index.is_(None))
 
 
-def _mark_sent(db: Session, caller: Caller, execution: Execution, node_id: str, ledger_key: str) -> None:
+def _mark_sent(db: Session, caller: Caller, execution_id: str, node_id: str, ledger_key: str) -> None:
     now = utcnow()
     marked = {"marked_sent_by": actor_name(db, caller.user_id), "marked_sent_at": now.isoformat()}
     effect = db.scalar(select(SideEffect).where(SideEffect.tenant_id == caller.tenant_id, SideEffect.key == ledger_key))
     if effect is not None:
         effect.status, effect.result, effect.updated_at = SideEffectStatus.DONE, marked, now
-    step = db.scalar(select(StepResult).where(*_the_step(execution.id, node_id)))
+    step = db.scalar(select(StepResult).where(*_the_step(execution_id, node_id)))
     if step is not None:
         step.status, step.output, step.error, step.handle, step.ended_at = StepStatus.COMPLETED, marked, None, None, now
 
