@@ -316,3 +316,9 @@ def started_pid(log: Path, name: str, verb: str = "started") -> int | None:
     """The pid the supervisor last logged for child `name` with `verb` (started or restarted)."""
     pids = [int(m[1]) for line in log_lines(log) if (m := re.fullmatch(rf"{name} {verb} \(pid (\d+)\)", line))]
     return pids[-1] if pids else None
+
+
+def current_pid(log: Path, name: str) -> int | None:
+    """The pid of child `name` now: the last one the supervisor logged it started or restarted with."""
+    pids = [int(m[1]) for line in log_lines(log) if (m := re.fullmatch(rf"{name} (?:re)?started \(pid (\d+)\)", line))]
+    return pids[-1] if pids else None

@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from tests.conftest import Stack, _start_stack
-from tests.support import Api, edge, graph, log_lines, node, publish
+from tests.support import Api, current_pid, edge, graph, log_lines, node, publish
 
 TRIALS = int(os.environ.get("FLOWYARD_CHAOS_TRIALS", "5"))
 EXECUTIONS_PER_TRIAL = 6
@@ -141,12 +141,9 @@ def _workflow(api: Api, sink: IdempotentSink, fake_services) -> str:
 
 
 def _current_pid(stack: Stack, child: str) -> int:
-    lines = log_lines(stack.home / "logs" / "supervisor.log")
-    pids = [
-        int(line.rsplit("pid ", 1)[1].rstrip(")")) for line in lines if line.startswith(f"{child} ") and "(pid " in line
-    ]
-    assert pids, lines
-    return pids[-1]
+    pid = current_pid(stack.home / "logs" / "supervisor.log", child)
+    assert pid is not None, log_lines(stack.home / "logs" / "supervisor.log")
+    return pid
 
 
 def _wait(condition, timeout: float, what: str) -> None:

@@ -76,11 +76,11 @@ def test_references_that_fan_out_stop_at_the_budget():
     started = time.monotonic()
     (issue,) = schema_issues(schema)  # tried on small values when saved
     assert issue[1] == "checking the data against the schema took longer than 1s"
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # stopped: 2**40 paths would take days (generous: a loaded CI machine)
     started = time.monotonic()
     with pytest.raises(SchemaRefused, match="took longer than 1s"):  # and refused when applied
         validate(schema, [5], what="the schema", seconds=0.5)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 15
 
 
 def test_property_names_are_not_mistaken_for_keywords():

@@ -6,6 +6,7 @@ import { queryClient } from "./api/queryClient";
 import type { Session } from "./api/types";
 import { ToastProvider } from "./components/Toasts";
 import { ConnectionsPage } from "./connections/ConnectionsPage";
+import { EngineBanner } from "./health/EngineBanner";
 import { navigate, useRoute } from "./lib/route";
 import { AuthPage } from "./pages/AuthPage";
 import { badgeText } from "./publish/api";
@@ -95,6 +96,7 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
   return (
     <div className={`app${first === "workflows" && id ? " app-editor" : ""}`}>
       <Header session={session} section={section} onSignOut={signOut} />
+      <EngineBanner />
       {first === "workflows" && id ? <Suspense fallback={<main className="page muted">Loading the editor…</main>}><EditorPage id={id} /></Suspense>
         : first === "runs" && id ? <RunPage key={id} id={id} />
         : first === "runs" ? <RunsPage key={query.toString()} search={query} />
