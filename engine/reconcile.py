@@ -11,11 +11,13 @@
    may outlive the worker.
 2. `end_executions_of_ended_batches`: when a batch's flow run ended while some of its executions
    are still `batched` or `running` in the platform database:
-   - `Crashed` (its worker died): they queue again and resume from their stored steps in a new batch
-     (`BatchStore.resume_unfinished`), at most `FLOWYARD_EXECUTION__MAX_RESUMPTIONS` times each, since
-     a step that kills its worker would kill the next one too; then they fail;
-   - `Failed`, `Cancelled` or any other final state: they end `failed` (`cancelled` for a cancelled flow
-     run) with an error naming the flow run's state.
+   - `Crashed` (its worker died) or `Failed`: they queue again and resume from their stored steps in a
+     new batch (`BatchStore.resume_unfinished`), at most `FLOWYARD_EXECUTION__MAX_RESUMPTIONS` times
+     each, since a step that kills its worker would kill the next one too; then they fail. A failing
+     interpreter ends its unfinished executions itself before its flow run fails, so a `Failed` one
+     that left some unfinished could not write: the platform database was away;
+   - `Cancelled` or any other final state: they end `cancelled` (`failed` for another state) with an
+     error naming the flow run's state.
 """
 
 from __future__ import annotations
@@ -149,18 +151,21 @@ def end_executions_of_ended_batches(
             ),
         )
         for run in ended:
-            _resume_or_end(store, by_flow_run[str(run.id)], run, max_resumptions)
+            resume_or_end(store, by_flow_run[str(run.id)], run, max_resumptions)
             fixed += 1
     return fixed
 
 
-def _resume_or_end(store: BatchStore, batch_id: str, run: FlowRun, max_resumptions: int) -> None:
+def resume_or_end(store: BatchStore, batch_id: str, run: FlowRun, max_resumptions: int) -> None:
+    """The unfinished executions of a batch whose flow run `run` ended: resumed or ended, by its state."""
     state = run.state.name if run.state else (run.state_type.value if run.state_type else "ended")
     detail = f": {run.state.message}" if run.state and run.state.message else ""
     reason = f"The batch running this execution ended {state}{detail}"
-    if run.state_type == StateType.CRASHED:
+    if run.state_type in (StateType.CRASHED, StateType.FAILED):
         outcome = store.resume_unfinished(batch_id, most=max_resumptions, reason=reason)
-        log.warning("batch %s: flow run %s crashed; %s", batch_id, run.id, dict(outcome) or "nothing unfinished")
+        log.warning(
+            "batch %s: flow run %s ended %s; %s", batch_id, run.id, state, dict(outcome) or "nothing unfinished"
+        )
         return
     status = ExecutionStatus.CANCELLED if run.state_type == StateType.CANCELLED else ExecutionStatus.FAILED
     error = {

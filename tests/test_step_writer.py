@@ -11,10 +11,12 @@ import uuid
 from typing import Any
 
 import pytest
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.settings import ExecutionSettings
+from engine.reconcile import resume_or_end
 from flow_factory.graph import Graph
 from flow_factory.plan import compile_plan
 from flow_factory.routing import BatchRouter, inline_runner
@@ -280,3 +282,18 @@ async def test_a_flow_run_not_the_batchs_resumes_nothing(platform_db_url):
     )
     assert forged == {}
     assert _statuses(platform_db_url, ids) == ["running"]
+
+
+@pytest.mark.parametrize(
+    ("ended", "then"),
+    [(StateType.CRASHED, "queued"), (StateType.FAILED, "queued"), (StateType.CANCELLED, "cancelled")],
+)
+async def test_a_batch_whose_flow_run_ended_resumes_or_ends_what_it_left(platform_db_url, ended, then):
+    """Crashed (a dead worker) or Failed while executions were still running (the interpreter could not even
+    record their failure: the database was away): they resume. Cancelled: they end cancelled."""
+    store = BatchStore(platform_db_url)
+    batch_id, ids = _batch_of(platform_db_url, 2, THREE_STEPS)
+    await asyncio.to_thread(store.start, batch_id)
+    run = FlowRun(flow_id=uuid.uuid4(), state_type=ended, state=State(type=ended, name=ended.value.title()))
+    await asyncio.to_thread(resume_or_end, store, batch_id, run, 3)
+    assert _statuses(platform_db_url, ids) == [then] * 2
