@@ -176,7 +176,7 @@ class DispatcherSettings(BaseModel):
         10,
         gt=0,
         description="How often the dispatcher marks runs of dead Flowyard workers crashed, queues again the "
-        "unfinished executions of crashed batches and ends those of batches that failed or were cancelled.",
+        "unfinished executions of batches that crashed or failed and ends those of cancelled ones.",
     )
     missed_heartbeats: int = Field(
         6, ge=2, description="Heartbeats a Flowyard worker may miss before its running flow runs are marked crashed."
