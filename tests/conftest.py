@@ -25,6 +25,9 @@ POSTGRES_ENV = "FLOWYARD_TEST_POSTGRES_URL"
 # Test servers listen on 127.0.0.1; steps run in this process (and in every stack) reach them only
 # through the egress allow-list. Flowyard's own services stay refused (tests/security/test_egress.py).
 os.environ.setdefault("FLOWYARD_EGRESS__ALLOW", EGRESS_ALLOW)
+# Prefect code that needs a client where no server is named (prefect-kubernetes' job templates) starts an ephemeral
+# server and waits 20 s for it by default: too little beside the other legs on a 2-core machine.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # One key vault for this process and every stack it starts (as in production, where every process names the
 # same vault): a test that writes a workspace's rows itself must wrap its keys as the stack does.
 # The same goes for the master key.

@@ -129,7 +129,9 @@ def test_counts_per_status_follow_every_filter_but_status(tenant, thousand_runs)
     counts = tenant.get("/api/v1/runs/counts", params={"workflow_id": workflow_id, "status": "failed"})
     assert counts.status_code == 200, counts.text
     mine = [row for row in thousand_runs if row["workflow_id"] == workflow_id]
-    expected = {word: 0 for word in ("pending", "running", "waiting", "completed", "failed", "cancelled")}
+    expected = {
+        word: 0 for word in ("pending", "running", "waiting", "needs_attention", "completed", "failed", "cancelled")
+    }
     for row in mine:
         expected[API_WORD.get(row["status"], row["status"])] += 1
     assert counts.json() == expected and sum(expected.values()) == 500
