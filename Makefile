@@ -81,6 +81,7 @@ chaos: install ui
 bench: install
 	$(VENV)/bin/python -m bench
 	$(VENV)/bin/python -m bench reports
+	$(VENV)/bin/python -m bench soak
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache test-artifacts $(UI_DIR)/dist

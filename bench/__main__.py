@@ -3,8 +3,8 @@
 the backends. `throughput` also runs its Flowyard burst on a second stack with payload encryption off
 (FLOWYARD_KEYS__ENCRYPT_PAYLOADS=false, for this comparison only) and prints the on/off ratio; `encryption` is
 in-process (encrypt/decrypt µs per step value and per step row, next to plain JSON), once for both backends.
-`python -m bench triggers` (or browser_canvas, integration_step, k8s_topology) runs a standalone benchmark with its own
-table.
+`python -m bench triggers` (or browser_canvas, integration_step, k8s_topology, soak) runs a standalone benchmark with
+its own table; `python -m bench soak --minutes 10 --overload-minutes 2` passes its options on.
 
 PostgreSQL is the server at FLOWYARD_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
 it is skipped, with a note, when it does not answer."""
@@ -29,8 +29,10 @@ STANDALONE = (
     "catalog_search",
     "reports",
     "k8s_topology",
+    "soak",
 )  # their own tables: `python -m bench triggers`
-WITH_BACKEND = ("triggers",)  # standalone ones that take --backend
+WITH_BACKEND = ("triggers", "soak")  # standalone ones that take --backend
+WITH_OPTIONS = ("soak",)  # standalone ones given the options this parser does not know (soak: --minutes ...)
 HEADER = ("backend", "benchmark", "metric", "Flowyard", "raw: process worker", "raw: in-process / Prefect API", "note")
 
 
@@ -100,12 +102,14 @@ def main(argv: list[str] | None = None) -> int:
         "names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all of {', '.join(NAMES)})"
     )
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     names = args.names or list(NAMES)
+    if extra and not (len(names) == 1 and names[0] in WITH_OPTIONS):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if len(names) == 1 and names[0] in STANDALONE:
         import importlib
 
-        sys.argv = [f"bench.{names[0]}", *(["--backend", args.backend] if names[0] in WITH_BACKEND else [])]
+        sys.argv = [f"bench.{names[0]}", *(["--backend", args.backend] if names[0] in WITH_BACKEND else []), *extra]
         return importlib.import_module(f"bench.{names[0]}").main() or 0
     unknown = set(names) - set(NAMES)
     if unknown:
