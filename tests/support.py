@@ -322,3 +322,18 @@ def current_pid(log: Path, name: str) -> int | None:
     """The pid of child `name` now: the last one the supervisor logged it started or restarted with."""
     pids = [int(m[1]) for line in log_lines(log) if (m := re.fullmatch(rf"{name} (?:re)?started \(pid (\d+)\)", line))]
     return pids[-1] if pids else None
+
+
+def sendgrid_connection(api: Api, fake_services: Any, name: str = "Orders") -> str:
+    """A SendGrid connection of `api`'s workspace with a key the SendGrid fake accepts; its id."""
+    created = api.post(
+        "/api/v1/connections",
+        json={
+            "type": "sendgrid",
+            "name": name,
+            "config": {"from_email": "orders@alice-bakery.com"},
+            "secrets": {"api_key": fake_services.sendgrid.add_key()},
+        },
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["id"]

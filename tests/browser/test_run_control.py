@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import new_tenant, sign_in
 from tests.fakes.base import Delay
-from tests.support import RecordingServer, edge, graph, labelled, publish, start_run
+from tests.support import RecordingServer, edge, graph, labelled, publish, sendgrid_connection, start_run
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 
@@ -111,15 +111,7 @@ def test_retry_a_failed_run_from_the_failed_step(page: Page, app_url: str, targe
 def test_answer_a_run_whose_email_may_have_gone_out(page: Page, app_url: str, fake_services):
     """SendGrid took the email and never answered: the run page asks whether it arrived instead of guessing."""
     api = new_tenant(app_url)
-    connection = api.post(
-        "/api/v1/connections",
-        json={
-            "type": "sendgrid",
-            "name": "Orders",
-            "config": {"from_email": "orders@alice-bakery.com"},
-            "secrets": {"api_key": fake_services.sendgrid.add_key()},
-        },
-    ).json()["id"]
+    connection = sendgrid_connection(api, fake_services)
     to = f"slow-{uuid.uuid4().hex[:8]}@example.com"
     fake_services.sendgrid.script(lambda r: to in r.text(), Delay(25))  # longer than the client's 20 s
     mail = {"connection": connection, "to": to, "subject": "Your order", "text": "Hi"}

@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from tests.conftest import Stack, _start_stack
-from tests.support import Api, current_pid, edge, graph, log_lines, node, publish
+from tests.support import Api, current_pid, edge, graph, log_lines, node, publish, sendgrid_connection
 
 TRIALS = int(os.environ.get("FLOWYARD_CHAOS_TRIALS", "5"))
 EXECUTIONS_PER_TRIAL = 6
@@ -122,15 +122,7 @@ def table() -> Iterator[list[Trial]]:
 
 
 def _workflow(api: Api, sink: IdempotentSink, fake_services) -> str:
-    connection = api.post(
-        "/api/v1/connections",
-        json={
-            "type": "sendgrid",
-            "name": "Orders",
-            "config": {"from_email": "orders@alice-bakery.com"},
-            "secrets": {"api_key": fake_services.sendgrid.add_key()},
-        },
-    ).json()["id"]
+    connection = sendgrid_connection(api, fake_services)
     mail = {"connection": connection, "to": "{{ trigger.to }}", "subject": "Your order", "text": "Thanks"}
     call = {"method": "POST", "url": f"{sink.url}/orders", "json_body": {"to": "{{ trigger.to }}"}}
     flow = graph(

@@ -9,23 +9,14 @@ import uuid
 from typing import Any
 
 from tests.fakes.base import Delay
-from tests.support import Api, edge, graph, node, steps_by_node
+from tests.support import Api, edge, graph, node, sendgrid_connection, steps_by_node
 
 LONGER_THAN_THE_CLIENT_WAITS = 25  # FLOWYARD_INTEGRATIONS__TIMEOUT_SECONDS is 20 on the stack
 
 
 def _workflow(owner: Api, fake_services) -> str:
-    connection = owner.post(
-        "/api/v1/connections",
-        json={
-            "type": "sendgrid",
-            "name": "Orders",
-            "config": {"from_email": "orders@alice-bakery.com"},
-            "secrets": {"api_key": fake_services.sendgrid.add_key()},
-        },
-    )
-    assert connection.status_code == 201, connection.text
-    mail = {"connection": connection.json()["id"], "to": "{{ trigger.to }}", "subject": "Your order", "text": "Hi"}
+    connection = sendgrid_connection(owner, fake_services)
+    mail = {"connection": connection, "to": "{{ trigger.to }}", "subject": "Your order", "text": "Hi"}
     flow = graph(
         [
             node("start", "trigger.manual"),
