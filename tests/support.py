@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import os
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -20,6 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from flowyard.processes import ChildProcess
 
 
 def free_port() -> int:
@@ -337,3 +341,17 @@ def sendgrid_connection(api: Api, fake_services: Any, name: str = "Orders") -> s
     )
     assert created.status_code == 201, created.text
     return created.json()["id"]
+
+
+def python_child(tmp_path: Path, name: str, code: str) -> ChildProcess:
+    """A child process for the supervisor that runs `code`, logging under tmp_path/logs."""
+    return ChildProcess(name, [sys.executable, "-c", code], dict(os.environ), tmp_path / "logs" / f"{name}.log")
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from flowyard.processes import ChildFailed, ChildProcess, RestartPolicy, Supervisor, port_is_free
-from tests.support import make_tls_files
+from tests.support import alive, make_tls_files, python_child
 
 FLOWYARD_SCRIPT = Path(sys.executable).with_name("flowyard")
 
@@ -131,18 +131,6 @@ def test_up_refuses_a_key_that_is_not_the_certificates_before_starting_anything(
     assert "FLOWYARD_API__TLS_CERT" in result.stderr and "KEY_VALUES_MISMATCH" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not home.exists(), "nothing may be created or started when the certificate cannot be served"
-
-
-def python_child(tmp_path: Path, name: str, code: str) -> ChildProcess:
-    return ChildProcess(name, [sys.executable, "-c", code], dict(os.environ), tmp_path / "logs" / f"{name}.log")
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def gone(pid: int, timeout: float = 10) -> bool:

@@ -13,27 +13,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 from flowyard.processes import ChildFailed, ChildProcess, HealthCheck, RestartPolicy, Supervisor
 from tests.conftest import _start_stack
-from tests.support import Api, free_port, log_lines, publish, start_run, started_pid
+from tests.support import Api, alive, free_port, log_lines, publish, python_child, start_run, started_pid
 
 SLEEPER = "import time; print('st' + 'arted', flush=True); time.sleep(600)"  # split: the log header quotes the code
-
-
-def python_child(tmp_path: Path, name: str, code: str) -> ChildProcess:
-    return ChildProcess(name, [sys.executable, "-c", code], dict(os.environ), tmp_path / "logs" / f"{name}.log")
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def wait_until(condition, timeout: float = 60, what: str = "") -> None:
