@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sqlite3
 import subprocess
-import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from core.settings import LAST_BACKUP_FILE, BackupSettings, KeySettings, PrefectSettings, Settings
 from engine.maintenance import DAILY_BACKUP_COMMAND, backup_due
-from flowyard import backup, backup_postgres
+from flowyard import backup
 from flowyard.cli import build_parser
-from tests.support import free_port
+from tests.pg_cluster import Cluster, give_to_postgres, scratch_directory, wait_for
 
 
 def sqlite_settings(home: Path, **backup_settings: object) -> Settings:
@@ -196,72 +194,10 @@ def test_the_command_the_maintenance_flow_runs_takes_a_backup(home: Path):
 # --- PostgreSQL: point-in-time recovery -----------------------------------------------------------------------
 
 
-def as_postgres(command: list[str]) -> list[str]:
-    """initdb and postgres refuse to run as root: the tests do, so the server side runs as `postgres`."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-def give_to_postgres(path: Path) -> None:
-    if os.geteuid() == 0:
-        subprocess.run(["chown", "-R", "postgres:postgres", str(path)], check=True)
-
-
-class Cluster:
-    """A PostgreSQL server of the test's own, on a free port, archiving its WAL."""
-
-    def __init__(self, settings: Settings, data: Path) -> None:
-        self.settings, self.data, self.port = settings, data, free_port()
-        self.log = data.parent / f"{data.name}.log"
-
-    def tool(self, name: str) -> str:
-        return backup_postgres.tool(self.settings, name)  # raises when the binaries are missing: the test fails
-
-    def initdb(self, wal_archive: Path) -> None:
-        initdb = [self.tool("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync"]
-        subprocess.run(as_postgres(initdb), check=True, capture_output=True, timeout=300)
-        with (self.data / "postgresql.conf").open("a") as conf:  # what docs/backups.md asks for, and test speed
-            conf.write(
-                "listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\nfsync = off\narchive_mode = on\n"
-                f'archive_command = \'test ! -f "{wal_archive}/%f" && cp "%p" "{wal_archive}/%f"\'\n'
-            )
-
-    def start(self) -> None:
-        command = [self.tool("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", f"-p {self.port}"]
-        started = subprocess.run(as_postgres([*command, "-w", "-t", "180", "start"]), capture_output=True, timeout=240)
-        assert started.returncode == 0, self.log.read_text() if self.log.exists() else started.stderr
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            subprocess.run(
-                as_postgres([self.tool("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]), timeout=120
-            )
-
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True)
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def has_table(self, name: str) -> bool:
-        with self.connect() as connection:
-            return connection.execute("SELECT to_regclass(%s) IS NOT NULL", [name]).fetchone()[0]
-
-
-def wait_for(condition, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 @pytest.fixture
-def scratch():
-    """A directory the `postgres` user can reach (pytest's tmp_path sits under a root-only directory)."""
-    path = Path(tempfile.mkdtemp(prefix="flowyard-pitr-"))
-    give_to_postgres(path)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+def scratch() -> Iterator[Path]:
+    with scratch_directory("flowyard-pitr-") as path:
+        yield path
 
 
 @pytest.mark.postgres
@@ -276,9 +212,9 @@ def test_point_in_time_recovery_from_a_base_backup_and_the_wal_archive(scratch: 
         primary.start()
         settings = Settings(
             home=scratch / "home",
-            database_url=primary.url,
-            prefect=PrefectSettings(database_url=primary.url.replace("+psycopg", "+asyncpg")),
-            keys=KeySettings(vault_url=primary.url),
+            database_url=primary.url(),
+            prefect=PrefectSettings(database_url=primary.url(driver="asyncpg")),
+            keys=KeySettings(vault_url=primary.url()),
             backup=BackupSettings(dir=scratch / "backups", wal_archive=archive),
         )
         assert flowyard(settings, "backup") == 0

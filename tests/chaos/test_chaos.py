@@ -1,14 +1,16 @@
 """Chaos: a process of `flowyard up` is SIGKILLed while executions are in flight, and nothing is lost or doubled.
 
 Each trial fires executions of one workflow (an HTTP POST to a sink that honours Idempotency-Key, then a SendGrid
-email to an address of the execution's own), kills the worker, the platform API or the Prefect server at a random
-moment, lets `flowyard up` restart it, and waits for every accepted execution to end. Over all trials of a fault:
+email to an address of the execution's own), then at a random moment kills the worker, the platform API or the
+Prefect server (and lets `flowyard up` restart it), or restarts PostgreSQL as a crash would (`pg_ctl -m immediate`,
+down for up to 3 s), and waits for every accepted execution to end. Over all trials of a fault:
 - every accepted execution ended `completed` or `needs_attention` (none lost, none failed for the crash);
 - the sink acted once per Idempotency-Key, and every completed execution's key was acted on;
 - SendGrid never received the same execution's email twice, and every completed execution's once.
 
 `FLOWYARD_CHAOS_TRIALS` trials per fault (5 in `make test`, 25 in `make chaos`); the table of trials is printed.
-One stack, on SQLite, for every trial (the PostgreSQL outage is tests/platform_api/test_database_outage.py's)."""
+The process faults share one stack on SQLite; the PostgreSQL fault has a stack on a PostgreSQL server of its own
+(tests/pg_cluster.py), holding both the platform's database and Prefect's, which it restarts."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,7 +30,9 @@ from typing import Any
 import httpx
 import pytest
 
+from core.settings import Settings
 from tests.conftest import Stack, _start_stack
+from tests.pg_cluster import Cluster, scratch_directory
 from tests.support import Api, current_pid, edge, graph, log_lines, node, publish, sendgrid_connection
 
 TRIALS = int(os.environ.get("FLOWYARD_CHAOS_TRIALS", "5"))
@@ -101,11 +105,36 @@ def sink() -> Iterator[IdempotentSink]:
     server.stop()
 
 
+# Workers heartbeat every 2 s and the dispatcher reconciles every 2 s, so a dead worker is noticed in ~15 s.
+FAST = {"FLOWYARD_WORKER__HEARTBEAT_SECONDS": "2", "FLOWYARD_DISPATCHER__RECONCILE_SECONDS": "2"}
+
+
 @pytest.fixture(scope="module", params=["sqlite"])
 def chaos_stack(request, tmp_path_factory) -> Iterator[Stack]:
-    """Workers heartbeat every 2 s and the dispatcher reconciles every 2 s, so a dead worker is noticed in ~15 s."""
-    fast = {"FLOWYARD_WORKER__HEARTBEAT_SECONDS": "2", "FLOWYARD_DISPATCHER__RECONCILE_SECONDS": "2"}
-    yield from _start_stack(request, tmp_path_factory, extra_env=fast)
+    yield from _start_stack(request, tmp_path_factory, extra_env=FAST)
+
+
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[Cluster]:
+    with scratch_directory("flowyard-chaos-") as scratch:
+        cluster = Cluster(Settings(home=scratch / "home"), scratch / "data")
+        try:
+            cluster.initdb(max_connections=200)
+            cluster.start()
+            cluster.create_database("platform")
+            cluster.create_database("prefect")
+            yield cluster
+        finally:
+            cluster.stop()
+
+
+@pytest.fixture(scope="module", params=["own-postgres"])
+def postgres_chaos_stack(request, tmp_path_factory, own_postgres: Cluster) -> Iterator[Stack]:
+    databases = {
+        "FLOWYARD_DATABASE_URL": own_postgres.url("platform"),
+        "FLOWYARD_PREFECT__DATABASE_URL": own_postgres.url("prefect", driver="asyncpg"),
+    }
+    yield from _start_stack(request, tmp_path_factory, extra_env=FAST | databases)
 
 
 @pytest.fixture(scope="module")
@@ -170,15 +199,23 @@ def _kill_and_await_restart(stack: Stack, fault: str) -> None:
         _wait(lambda: _answers(health), 180, f"{child} to answer again")
 
 
-def _trial(stack: Stack, api: Api, workflow_id: str, trial: Trial) -> tuple[dict[str, str], dict[str, str]]:
-    """Fire the executions, kill, wait for them to end: (their email address, their status), by run id."""
+def _restart_postgres(cluster: Cluster) -> None:
+    cluster.stop()
+    time.sleep(random.uniform(0, 3))
+    cluster.start()
+
+
+def _trial(
+    api: Api, workflow_id: str, trial: Trial, fault: Callable[[], None]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Fire the executions, do the fault, wait for them to end: (their email address, their status), by run id."""
     started = time.monotonic()
     addresses: dict[str, str] = {}
     for _ in range(EXECUTIONS_PER_TRIAL):
         to = f"chaos-{uuid.uuid4().hex[:10]}@example.com"
         addresses[api.post(f"/api/v1/workflows/{workflow_id}/runs", json={"input": {"to": to}}).json()["run_id"]] = to
     time.sleep(trial.killed_after)
-    _kill_and_await_restart(stack, trial.fault)
+    fault()
     ended: dict[str, str] = {}
 
     def all_ended() -> bool:
@@ -200,25 +237,42 @@ def _trial(stack: Stack, api: Api, workflow_id: str, trial: Trial) -> tuple[dict
     return addresses, ended
 
 
+def _trials(
+    api: Api, workflow_id: str, name: str, fault: Callable[[], None], table: list[Trial]
+) -> dict[str, tuple[str, str]]:
+    """Every trial of one fault: the email address and the status of each execution they fired, by run id."""
+    runs: dict[str, tuple[str, str]] = {}
+    for number in range(1, TRIALS + 1):
+        trial = Trial(name, number, killed_after=random.uniform(0.2, 3.0))
+        table.append(trial)
+        addresses, statuses = _trial(api, workflow_id, trial, fault)
+        runs |= {run_id: (addresses[run_id], status) for run_id, status in statuses.items()}
+    return runs
+
+
+def _assert_none_lost_or_doubled(runs: dict[str, tuple[str, str]], sink: IdempotentSink, sendgrid) -> None:
+    assert {status for _, status in runs.values()} <= {"completed", "needs_attention"}, Counter(runs.values())
+    for run_id, (address, status) in runs.items():
+        key = f"{run_id}-call"
+        assert sink.acted[key] <= 1
+        emails = sendgrid.delivered_to(address)
+        assert len(emails) <= 1, f"{address} got {len(emails)} emails"
+        if status == "completed":
+            assert sink.acted[key] == 1 and len(emails) == 1, (run_id, sink.acted[key], len(emails))
+
+
 @pytest.mark.stack
 @pytest.mark.parametrize("fault", ["worker", "api", "prefect"])
 def test_a_killed_process_loses_and_doubles_nothing(chaos_stack, sink, fake_services, table, fault):
     api = Api(chaos_stack.api_url).signup()
     workflow_id = _workflow(api, sink, fake_services)
-    statuses: dict[str, str] = {}
-    addresses: dict[str, str] = {}
-    for number in range(1, TRIALS + 1):
-        trial = Trial(fault, number, killed_after=random.uniform(0.2, 3.0))
-        table.append(trial)
-        fired, ended = _trial(chaos_stack, api, workflow_id, trial)
-        addresses |= fired
-        statuses |= ended
+    runs = _trials(api, workflow_id, fault, lambda: _kill_and_await_restart(chaos_stack, fault), table)
+    _assert_none_lost_or_doubled(runs, sink, fake_services.sendgrid)
 
-    assert set(statuses.values()) <= {"completed", "needs_attention"}, Counter(statuses.values())
-    for run_id, status in statuses.items():
-        key = f"{run_id}-call"
-        assert sink.acted[key] <= 1
-        emails = fake_services.sendgrid.delivered_to(addresses[run_id])
-        assert len(emails) <= 1, f"{addresses[run_id]} got {len(emails)} emails"
-        if status == "completed":
-            assert sink.acted[key] == 1 and len(emails) == 1, (run_id, sink.acted[key], len(emails))
+
+@pytest.mark.stack
+def test_a_restarted_database_loses_and_doubles_nothing(postgres_chaos_stack, own_postgres, sink, fake_services, table):
+    api = Api(postgres_chaos_stack.api_url).signup()
+    workflow_id = _workflow(api, sink, fake_services)
+    runs = _trials(api, workflow_id, "postgres", lambda: _restart_postgres(own_postgres), table)
+    _assert_none_lost_or_doubled(runs, sink, fake_services.sendgrid)
