@@ -1,5 +1,6 @@
 """Alerts to a tenant's owners and admins when a step failed after its last retry: a notification
-record each, and an email when the tenant marked a SendGrid connection "use for alerts".
+record each, and an email when the tenant marked a SendGrid connection "use for alerts" (but to those who
+turned that email off in their notification preferences).
 Recorded once per execution and node (the ledger key `alert-<execution>-<node>`)."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from store import (
     SideEffectStatus,
     User,
     Workflow,
+    emails_muted_by,
 )
 from store.sealed import sealing_for
 
@@ -84,6 +86,7 @@ def _record(tenant_id: str, execution_id: str, node_id: str, error: dict[str, An
                 )
                 for user_id, _ in admins
             )
+            muted = emails_muted_by(db, tenant_id, "step_failed")  # their notification stays; no email
             connection_id = db.scalar(
                 select(Connection.id).where(
                     Connection.tenant_id == tenant_id,
@@ -94,7 +97,7 @@ def _record(tenant_id: str, execution_id: str, node_id: str, error: dict[str, An
             return {
                 "title": title,
                 "body": body,
-                "emails": [email for _, email in admins],
+                "emails": [email for user_id, email in admins if user_id not in muted],
                 "connection_id": connection_id,
             }
     except IntegrityError:
@@ -153,10 +156,12 @@ def alert_changed(db: Session, alert: Alert) -> AlertMail | None:
             Connection.use_for_alerts.is_(True),
         )
     )
-    if not connection_id or not admins:
+    muted = emails_muted_by(db, alert.tenant_id, "alerts")
+    to = [email for user_id, email in admins if user_id not in muted]
+    if not connection_id or not to:
         return None
     return AlertMail(
-        alert.tenant_id, f"alert-{alert.id}-{kind}", connection_id, [email for _, email in admins],
+        alert.tenant_id, f"alert-{alert.id}-{kind}", connection_id, to,
         f"Flowyard: {title}", body,
     )  # fmt: skip
 

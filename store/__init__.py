@@ -11,7 +11,7 @@ from store.catalog import FTS_TABLE, CatalogTemplate, CatalogTemplateTag, Catalo
 from store.crm import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag
 from store.executions import Approval, Batch, Execution, StepResult, enqueue_execution
 from store.ledger import SideEffect
-from store.notifications import Notification
+from store.notifications import Notification, NotificationPreference, emails_muted_by
 from store.privacy import PrivacyExport
 from store.publish_requests import (
     PublishPolicy,
@@ -87,6 +87,8 @@ __all__ = [
     "enqueue_execution",
     "SideEffect",
     "Notification",
+    "NotificationPreference",
+    "emails_muted_by",
     "PrivacyExport",
     "PublishPolicy",
     "PublishRequest",

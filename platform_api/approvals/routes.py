@@ -3,7 +3,7 @@ from __future__ import annotations
 import html
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from core.settings import Settings
@@ -21,9 +21,15 @@ LINK_PAGE = """<!doctype html><meta name="viewport" content="width=device-width"
 </form></body>"""
 
 
-@router.get("/api/v1/approvals", response_model=list[schemas.ApprovalRead])
-def list_approvals(db: DB, caller: CurrentCaller, status: str | None = None) -> list[schemas.ApprovalRead]:
-    return service.list_approvals(db, caller=caller, status=status)
+@router.get("/api/v1/approvals", response_model=list[schemas.ApprovalItem])
+def list_approvals(
+    db: DB,
+    caller: CurrentCaller,
+    status: schemas.ApprovalState | None = None,
+    decidable: bool = Query(False, description="Only those you may answer: the inbox."),
+) -> list[schemas.ApprovalItem]:
+    """The workspace's approvals, newest first (200 at most), each with its run's workflow, step and data."""
+    return service.list_approvals(db, caller=caller, status=status, decidable=decidable)
 
 
 @router.post("/api/v1/runs/{run_id}/approvals/{node_id}", response_model=schemas.ApprovalRead)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,21 @@ class ApprovalRead(BaseModel):
     decided_by: str | None
     decided_at: datetime | None
     comment: str | None
+
+
+ApprovalState = Literal["pending", "approved", "rejected", "timed_out", "cancelled"]
+
+
+class ApprovalItem(ApprovalRead):
+    """An approval with the context its run attached: what the inbox shows."""
+
+    created_at: datetime
+    workflow_id: str
+    workflow_name: str
+    step_label: str = Field(description="The approval step's label in the run's workflow version (else its id).")
+    run_status: str = Field(description="The run's status: `waiting` while the approval is pending.")
+    run_input: dict[str, Any] = Field(description="The data the run was started with (its trigger's payload).")
+    can_decide: bool = Field(description="Whether you may answer it: operators and above, and its named approvers.")
 
 
 class ApprovalLinkCreate(BaseModel):

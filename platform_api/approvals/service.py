@@ -18,8 +18,19 @@ from core.settings import Settings
 from platform_api.approvals import schemas
 from platform_api.audit.service import audit
 from platform_api.deps import Caller
+from platform_api.permissions import permissions_of
 from platform_api.problems import Problem, not_found
-from store import Approval, ApprovalStatus, Execution, ExecutionStatus, Role, User, utcnow
+from store import (
+    Approval,
+    ApprovalStatus,
+    Execution,
+    ExecutionStatus,
+    Role,
+    User,
+    Workflow,
+    WorkflowVersion,
+    utcnow,
+)
 from store.sealed import seal_as
 
 
@@ -37,11 +48,55 @@ def _read(approval: Approval) -> schemas.ApprovalRead:
     )
 
 
-def list_approvals(db: Session, *, caller: Caller, status: str | None) -> list[schemas.ApprovalRead]:
-    query = select(Approval).where(Approval.tenant_id == caller.tenant_id)
+def list_approvals(
+    db: Session, *, caller: Caller, status: str | None, decidable: bool = False
+) -> list[schemas.ApprovalItem]:
+    """The newest 200 of the workspace (of `status`), each with its run's context; `decidable`: only those the
+    caller may answer (every one for operators and above, else those that name the caller an approver)."""
+    query = (
+        select(Approval, Execution, Workflow.name)
+        .join(Execution, Execution.id == Approval.execution_id)
+        .join(Workflow, Workflow.id == Execution.workflow_id)
+        .where(Approval.tenant_id == caller.tenant_id)
+    )
     if status:
         query = query.where(Approval.status == status)
-    return [_read(a) for a in db.scalars(query.order_by(Approval.created_at.desc()).limit(200))]
+    rows = db.execute(query.order_by(Approval.created_at.desc()).limit(200)).all()
+    email = db.scalar(select(User.email).where(User.id == caller.user_id)) if caller.user_id else None
+    operator = not (permissions_of(Role.OPERATOR) - caller.permissions)  # as `caller.require(Role.OPERATOR)`
+    labels = _step_labels(db, {(e.workflow_id, e.version) for _, e, _ in rows})
+    items = []
+    for approval, execution, workflow_name in rows:
+        can_decide = operator or (email is not None and email in approval.approvers.get("emails", []))
+        if decidable and not can_decide:
+            continue
+        items.append(
+            schemas.ApprovalItem(
+                **_read(approval).model_dump(),
+                created_at=approval.created_at,
+                workflow_id=execution.workflow_id,
+                workflow_name=workflow_name,
+                step_label=labels.get((execution.workflow_id, execution.version, approval.node_id), approval.node_id),
+                run_status=execution.status,
+                run_input=execution.input or {},
+                can_decide=can_decide,
+            )
+        )
+    return items
+
+
+def _step_labels(db: Session, versions: set[tuple[str, int]]) -> dict[tuple[str, int, str], str]:
+    labels: dict[tuple[str, int, str], str] = {}
+    for workflow_id, version in versions:
+        graph = db.scalar(
+            select(WorkflowVersion.graph).where(
+                WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.version == version
+            )
+        )
+        for node in (graph or {}).get("nodes", []):
+            if node.get("label"):
+                labels[(workflow_id, version, node["id"])] = node["label"]
+    return labels
 
 
 def _already_decided(approval: Approval) -> Problem:

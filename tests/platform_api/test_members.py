@@ -189,6 +189,8 @@ NOT_ROLE_GATED = {
     ("POST", "/api/v1/invitations/{token}/accept"),
     ("POST", "/api/v1/graphs/validate"),  # computes an answer, stores nothing
     ("POST", "/api/v1/notifications/{notification_id}/read"),  # the member's own notifications
+    ("POST", "/api/v1/notifications/read"),
+    ("PUT", "/api/v1/notifications/preferences"),  # the member's own email preferences
     ("POST", "/approvals/{token}"),  # a single-use approval link
     # a step's named approvers answer whatever their role (operators and above answer any approval)
     ("POST", "/api/v1/runs/{run_id}/approvals/{node_id}"),

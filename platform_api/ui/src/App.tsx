@@ -7,6 +7,7 @@ import type { Session } from "./api/types";
 import { ToastProvider } from "./components/Toasts";
 import { ConnectionsPage } from "./connections/ConnectionsPage";
 import { EngineBanner } from "./health/EngineBanner";
+import { InboxLink, NotificationBell } from "./inbox/NavItems";
 import { navigate, useRoute } from "./lib/route";
 import { AuthPage } from "./pages/AuthPage";
 import { badgeText } from "./publish/api";
@@ -26,6 +27,9 @@ const EditorPage = lazy(() => import("./pages/EditorPage").then((m) => ({ defaul
 // The dashboard's charts (Recharts) load only when it is opened.
 const DashboardPage = lazy(() => import("./dashboard/DashboardPage").then((m) => ({ default: m.DashboardPage })));
 const SettingsPage = lazy(() => import("./settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
+// The approvals inbox and the notification centre: loaded when opened.
+const InboxPage = lazy(() => import("./inbox/InboxPage").then((m) => ({ default: m.InboxPage })));
+const NotificationsPage = lazy(() => import("./inbox/NotificationsPage").then((m) => ({ default: m.NotificationsPage })));
 // Changes to approve: loaded when opened; one request draws both graphs (React Flow).
 const PublishRequestsPage = lazy(() => import("./publish/PublishRequestsPage").then((m) => ({ default: m.PublishRequestsPage })));
 const PublishRequestPage = lazy(() => import("./publish/PublishRequestPage").then((m) => ({ default: m.PublishRequestPage })));
@@ -51,9 +55,11 @@ function Header({ session, section, onSignOut }: { session: Session; section: st
       <a href="#/dashboard" className={section === "dashboard" ? "active" : ""}>Dashboard</a>
       <a href="#/templates" className={section === "templates" ? "active" : ""}>Templates</a>
       <a href="#/connections" className={section === "connections" ? "active" : ""}>Connections</a>
+      <InboxLink active={section === "inbox"} />
       <ApprovalsLink active={section === "publish-requests"} />
       <a href="#/settings" className={section === "settings" ? "active" : ""}>Settings</a>
       <span className="toolbar-spacer" />
+      <NotificationBell active={section === "notifications"} />
       <span className="muted small hide-narrow">{session.tenant.name ?? session.tenant.slug} · {session.email}</span>
       <button className="btn btn-ghost btn-xs" onClick={onSignOut}>Sign out</button>
     </nav>
@@ -92,7 +98,7 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
     navigate("/login");
   };
   const section = first === "runs" || first === "dashboard" || first === "templates" || first === "connections" || first === "settings"
-    || first === "publish-requests" ? first : "workflows";
+    || first === "publish-requests" || first === "inbox" || first === "notifications" ? first : "workflows";
   return (
     <div className={`app${first === "workflows" && id ? " app-editor" : ""}`}>
       <Header session={session} section={section} onSignOut={signOut} />
@@ -107,6 +113,11 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
         )
         : first === "templates" ? (id ? <TemplatePage slug={id} /> : <GalleryPage />)
         : first === "connections" ? <ConnectionsPage add={query.get("add")} workflowId={query.get("workflow")} />
+        : first === "inbox" || first === "notifications" ? (
+          <Suspense fallback={<main className="page muted">Loading…</main>}>
+            {first === "inbox" ? <InboxPage /> : <NotificationsPage />}
+          </Suspense>
+        )
         : first === "publish-requests" ? (
           <Suspense fallback={<main className="page muted">Loading…</main>}>
             {id ? <PublishRequestPage key={id} id={id} /> : <PublishRequestsPage key={query.toString()} search={query} />}

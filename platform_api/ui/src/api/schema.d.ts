@@ -89,7 +89,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Approvals */
+        /**
+         * List Approvals
+         * @description The workspace's approvals, newest first (200 at most), each with its run's workflow, step and data.
+         */
         get: operations["list_approvals_api_v1_approvals_get"];
         put?: never;
         post?: never;
@@ -814,8 +817,75 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Notifications */
+        /**
+         * List Notifications
+         * @description The newest 200 (or the unread ones), newest first.
+         */
         get: operations["list_notifications_api_v1_notifications_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Preferences
+         * @description The signed-in person's email choices for this workspace (every email on until changed).
+         */
+        get: operations["read_preferences_api_v1_notifications_preferences_get"];
+        /**
+         * Write Preferences
+         * @description Turns emails of a kind on or off for the signed-in person; notifications in the app are always kept.
+         */
+        put: operations["write_preferences_api_v1_notifications_preferences_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark All Read
+         * @description Marks every unread notification of the caller read.
+         */
+        post: operations["mark_all_read_api_v1_notifications_read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/unread-count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Unread Count
+         * @description How many are unread: the number on the bell.
+         */
+        get: operations["unread_count_api_v1_notifications_unread_count_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2301,6 +2371,67 @@ export interface components {
              */
             decision: "approve" | "reject";
         };
+        /**
+         * ApprovalItem
+         * @description An approval with the context its run attached: what the inbox shows.
+         */
+        ApprovalItem: {
+            /**
+             * Can Decide
+             * @description Whether you may answer it: operators and above, and its named approvers.
+             */
+            can_decide: boolean;
+            /** Comment */
+            comment: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /** Message */
+            message: string;
+            /** Node Id */
+            node_id: string;
+            /** Run Id */
+            run_id: string;
+            /**
+             * Run Input
+             * @description The data the run was started with (its trigger's payload).
+             */
+            run_input: {
+                [key: string]: unknown;
+            };
+            /**
+             * Run Status
+             * @description The run's status: `waiting` while the approval is pending.
+             */
+            run_status: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "rejected" | "timed_out" | "cancelled";
+            /**
+             * Step Label
+             * @description The approval step's label in the run's workflow version (else its id).
+             */
+            step_label: string;
+            /** Workflow Id */
+            workflow_id: string;
+            /** Workflow Name */
+            workflow_name: string;
+        };
         /** ApprovalLink */
         ApprovalLink: {
             /**
@@ -2988,6 +3119,21 @@ export interface components {
             /** Target */
             target: string;
         };
+        /** EmailPreferences */
+        EmailPreferences: {
+            /**
+             * Alerts
+             * @description Email me when an alert rule of the workspace fires or clears.
+             * @default true
+             */
+            alerts?: boolean;
+            /**
+             * Step Failed
+             * @description Email me when a step fails after its last retry (owners, admins).
+             * @default true
+             */
+            step_failed?: boolean;
+        };
         /** ErasureCreate */
         ErasureCreate: {
             /**
@@ -3564,6 +3710,14 @@ export interface components {
             /** Token */
             token: string;
         };
+        /** MarkedRead */
+        MarkedRead: {
+            /**
+             * Marked
+             * @description How many notifications were unread and are read now.
+             */
+            marked: number;
+        };
         /** MeRead */
         MeRead: {
             /** Memberships */
@@ -3671,6 +3825,76 @@ export interface components {
             label: string;
             /** Type */
             type: string;
+        };
+        /** NotificationItem */
+        NotificationItem: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @description step_failed, alert_raised, alert_resolved, trigger_changed, publish_requested, ...
+             */
+            kind: string;
+            /** Read At */
+            read_at: string | null;
+            /**
+             * Request Id
+             * @description The publish request it is about, if any.
+             */
+            request_id?: string | null;
+            /**
+             * Run Id
+             * @description The run it is about, if any.
+             */
+            run_id?: string | null;
+            /**
+             * Template Slug
+             * @description The template it is about, if any.
+             */
+            template_slug?: string | null;
+            /** Title */
+            title: string;
+            /**
+             * Workflow Id
+             * @description The workflow it is about, if any.
+             */
+            workflow_id?: string | null;
+        };
+        /** NotificationPreferences */
+        NotificationPreferences: {
+            /** @description Which emails you get from this workspace; the list shows all kinds. */
+            email: components["schemas"]["EmailPreferences"];
+        };
+        /** NotificationRead */
+        NotificationRead: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: string;
+            /** Read At */
+            read_at: string | null;
+            /** Title */
+            title: string;
         };
         /** OAuthStartRead */
         OAuthStartRead: {
@@ -4837,6 +5061,11 @@ export interface components {
              */
             type?: string | null;
         };
+        /** UnreadCount */
+        UnreadCount: {
+            /** Unread */
+            unread: number;
+        };
         /** UpdateRead */
         UpdateRead: {
             /** Changelog */
@@ -4857,7 +5086,7 @@ export interface components {
         /** UpdatesRead */
         UpdatesRead: {
             /** Notifications */
-            notifications: components["schemas"]["platform_api__templates__schemas__NotificationRead"][];
+            notifications: components["schemas"]["NotificationRead"][];
             /** Updates */
             updates: components["schemas"]["UpdateRead"][];
         };
@@ -5373,48 +5602,6 @@ export interface components {
             /** Results */
             results: components["schemas"]["ImportResult"][];
         };
-        /** NotificationRead */
-        platform_api__notifications__NotificationRead: {
-            /** Body */
-            body: string;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Data */
-            data: {
-                [key: string]: unknown;
-            } | null;
-            /** Id */
-            id: string;
-            /** Kind */
-            kind: string;
-            /** Read At */
-            read_at: string | null;
-            /** Title */
-            title: string;
-        };
-        /** NotificationRead */
-        platform_api__templates__schemas__NotificationRead: {
-            /** Body */
-            body: string;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Data */
-            data: {
-                [key: string]: unknown;
-            } | null;
-            /** Id */
-            id: string;
-            /** Read At */
-            read_at: string | null;
-            /** Title */
-            title: string;
-        };
     };
     responses: never;
     parameters: never;
@@ -5598,7 +5785,9 @@ export interface operations {
     list_approvals_api_v1_approvals_get: {
         parameters: {
             query?: {
-                status?: string | null;
+                status?: ("pending" | "approved" | "rejected" | "timed_out" | "cancelled") | null;
+                /** @description Only those you may answer: the inbox. */
+                decidable?: boolean;
             };
             header?: never;
             path?: never;
@@ -5612,7 +5801,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApprovalRead"][];
+                    "application/json": components["schemas"]["ApprovalItem"][];
                 };
             };
             /** @description Validation Error */
@@ -7284,7 +7473,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["platform_api__notifications__NotificationRead"][];
+                    "application/json": components["schemas"]["NotificationItem"][];
                 };
             };
             /** @description Validation Error */
@@ -7294,6 +7483,99 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_preferences_api_v1_notifications_preferences_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferences"];
+                };
+            };
+        };
+    };
+    write_preferences_api_v1_notifications_preferences_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationPreferences"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferences"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    mark_all_read_api_v1_notifications_read_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarkedRead"];
+                };
+            };
+        };
+    };
+    unread_count_api_v1_notifications_unread_count_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCount"];
                 };
             };
         };
@@ -7315,7 +7597,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["platform_api__notifications__NotificationRead"];
+                    "application/json": components["schemas"]["NotificationItem"];
                 };
             };
             /** @description Validation Error */
