@@ -225,10 +225,10 @@ async def _take_slots(name: str, count: int) -> None:
 
 
 def prefect_settings(settings_: Settings):
-    """Prefect calls of this block go to the configured server (never an ephemeral one)."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    """Prefect calls of this block go to the configured server (never an ephemeral one), with its auth string."""
+    from prefect.settings import temporary_settings
 
-    return temporary_settings({PREFECT_API_URL: settings_.prefect_api_url})
+    return temporary_settings(prefect_retries.api_settings(settings_))
 
 
 def save_block(settings_: Settings, block: IntegrationBlock, name: str) -> UUID:

@@ -1,5 +1,6 @@
-"""Operator commands for workspaces on Kubernetes: `flowyard tenants tier <slug> <tier>` (a workspace's tier,
-then a reconcile of its namespace and pool) and `flowyard kube reconcile` (the maintenance pass, now)."""
+"""Operator commands for workspaces: `flowyard tenants tier <slug> <tier>` (a workspace's tier, then a reconcile of
+its namespace and pool), `flowyard tenants import` (flowyard.tenant_import) and `flowyard kube reconcile` (the
+maintenance pass, now)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core.settings import Settings
+from flowyard import tenant_import
 
 if TYPE_CHECKING:  # the handlers import what they use: every `flowyard` command imports this module
     from engine.kube.reconcile import PassReport
@@ -22,6 +24,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     tier.add_argument("slug", help="the workspace's slug")
     tier.add_argument("tier", help="one of FLOWYARD_KUBERNETES__TIERS")
     tier.set_defaults(handler=cmd_tenants_tier)
+    tenant_import.add_command(tenants)
     kube = commands.add_parser("kube", help="Kubernetes").add_subparsers(dest="kube_command", required=True)
     reconcile = kube.add_parser(
         "reconcile", help="repair workspaces' namespaces and pools, and remove those of deleted workspaces"

@@ -110,7 +110,8 @@ def _kinds(tenant_id: str) -> dict[str, Callable[[Session], Iterator[dict[str, A
     }
 
 
-KIND_COUNT = len(_kinds(""))
+KINDS = tuple(_kinds(""))  # the bundle's files, in the order they are written (and imported)
+KIND_COUNT = len(KINDS)
 
 
 def start_export(db: Session, *, caller: Caller, request: Request, settings: Settings) -> schemas.ExportRead:
