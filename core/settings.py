@@ -40,6 +40,13 @@ class ApiSettings(BaseModel):
         64, ge=1, description="Of those, how many one workspace may have in progress before its new ones get 429."
     )
     shed_retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a request refused for load.")
+    respond_timeout_seconds: float = Field(
+        30,
+        gt=0,
+        le=300,
+        description="How long a webhook set to respond when done (or POST .../runs?wait=) waits for the run's "
+        "answer before answering 202 with the run id; the run goes on.",
+    )
     signup_enabled: bool = Field(True, description="Whether POST /api/v1/signup may create new tenants.")
     session_ttl_hours: int = Field(24 * 7, description="How long a login token stays valid, in hours.")
     login_throttle_minutes: int = Field(

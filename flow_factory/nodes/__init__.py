@@ -21,6 +21,7 @@ from flow_factory.nodes import (
     trigger_schedule,
     trigger_webhook,
     util_log,
+    webhook_respond,
 )
 from flow_factory.nodes.base import NodeType
 from flow_factory.nodes.integration import node_type_for
@@ -37,6 +38,7 @@ _ORDER: tuple[NodeType, ...] = (
     data_transform.NODE_TYPE,
     _ACTION_TYPES.pop("http.request"),  # the general HTTP step, among the built-in ones
     util_log.NODE_TYPE,
+    webhook_respond.NODE_TYPE,
     logic_if.NODE_TYPE,
     logic_switch.NODE_TYPE,
     logic_merge.NODE_TYPE,

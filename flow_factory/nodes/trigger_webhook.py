@@ -34,6 +34,12 @@ class WebhookTriggerConfig(BaseModel):
         600, ge=1, le=60_000, description="Deliveries accepted per minute; more get 429."
     )
     sample: dict[str, Any] = Field(default_factory=dict, description="Example body for test runs.")
+    respond: Literal["accepted", "when_done"] = Field(
+        "accepted",
+        description="accepted: answer 202 with the run id at once. when_done: wait for the run and answer with "
+        "its Respond to webhook step (or, without one, the last step's output); 202 with the run id "
+        "if that takes longer than FLOWYARD_API__RESPOND_TIMEOUT_SECONDS or the run waits for a delay or a person.",
+    )
 
 
 NODE_TYPE = NodeType(

@@ -6,14 +6,16 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.limits import stream_slots
 from platform_api.permissions import Allowed, Permission
-from platform_api.runs import schemas, service
-from store import FINAL_EXECUTION_STATUSES
+from platform_api.runs import answer, schemas, service
+from store import FINAL_EXECUTION_STATUSES, Execution
 from store.db import get_session_factory
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
@@ -25,21 +27,54 @@ RUNS_EVENT_POLL_SECONDS = 1.0
     "/workflows/{workflow_id}/runs",
     status_code=202,
     response_model=schemas.RunAccepted,
+    responses={
+        200: {
+            "description": "With ?wait: the run's answer (its Respond to webhook step's, or the completed run's "
+            "output)."
+        },
+        500: {"description": "With ?wait: the run failed or was cancelled before it had an answer."},
+    },
     dependencies=[Allowed(Permission.RUN)],
 )
-def create_run(
+async def create_run(
     workflow_id: str,
     data: schemas.RunCreate,
     request: Request,
     db: DB,
     caller: CurrentCaller,
     settings: Settings = Depends(get_settings),
-) -> schemas.RunAccepted:
-    execution = service.create_run(
-        db, caller=caller, workflow_id=workflow_id, data=data, settings=settings, request=request
-    )
+    wait: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=300,
+            description="Seconds to wait for the run's answer (at most FLOWYARD_API__RESPOND_TIMEOUT_SECONDS); "
+            "then 202 with the run id, and the run goes on.",
+        ),
+    ] = None,
+) -> Response:
+    def start() -> tuple[Execution, frozenset[str]]:
+        execution = service.create_run(
+            db, caller=caller, workflow_id=workflow_id, data=data, settings=settings, request=request
+        )
+        responders = service.responders_of(db, execution) if wait else frozenset()
+        db.close()  # hold no transaction while waiting: on SQLite it would keep the worker from writing the answer
+        return execution, responders
+
+    execution, responders = await run_in_threadpool(start)
     wake_dispatcher(request)
-    return schemas.RunAccepted(run_id=execution.id, status=schemas.run_status(execution.status))
+    body = schemas.RunAccepted(run_id=execution.id, status=schemas.run_status(execution.status))
+    accepted = JSONResponse(body.model_dump(mode="json"), status_code=202)
+    if not wait:
+        return accepted
+    outcome = await answer.wait_for_outcome(
+        settings,
+        tenant_id=execution.tenant_id,
+        execution_id=execution.id,
+        responders=responders,
+        seconds=min(wait, settings.api.respond_timeout_seconds),
+    )
+    return accepted if outcome is None else answer.outcome_response(outcome, execution.id, accepted)
 
 
 @router.get("/runs", response_model=list[schemas.RunSummary])

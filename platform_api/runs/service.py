@@ -20,7 +20,7 @@ from platform_api.deps import Caller
 from platform_api.limits import refuse_when_queue_full
 from platform_api.pagination import paginate
 from platform_api.problems import Problem, not_found
-from platform_api.runs import schemas
+from platform_api.runs import answer, schemas
 from platform_api.runs.progress import progress
 from platform_api.runs.schemas import run_status
 from platform_api.workflows.service import (
@@ -177,6 +177,12 @@ def create_run(
     audit(db, caller, "run.started", f"run:{execution.id}", request=request, detail=detail)
     db.commit()
     return execution
+
+
+def responders_of(db: Session, execution: Execution) -> frozenset[str]:
+    """The webhook.respond steps of the version the run runs."""
+    workflow = db.get_one(Workflow, execution.workflow_id)
+    return answer.respond_nodes(get_version(db, workflow, execution.version).graph)
 
 
 def _owned_execution(db: Session, caller: Caller, run_id: str) -> Execution:

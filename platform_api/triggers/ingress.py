@@ -8,7 +8,7 @@ import time
 from collections import defaultdict, deque
 from datetime import UTC, datetime
 from threading import Lock
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from flow_factory.nodes.trigger_webhook import WebhookTriggerConfig
 from platform_api.deps import Caller
 from platform_api.limits import count_trigger, refuse_when_queue_full
 from platform_api.problems import Problem
+from platform_api.runs.answer import respond_nodes
 from platform_api.triggers import signatures
 from platform_api.triggers.service import trigger_of, unseal_secret
 from platform_api.workflows.service import get_version
@@ -193,6 +194,13 @@ def _parse(body: bytes, content_type: str) -> Any:
         ) from None
 
 
+class Delivery(NamedTuple):
+    execution: Execution
+    created: bool  # False: a delivery seen before, answered with its run
+    respond_when_done: bool
+    responders: frozenset[str]  # the graph's webhook.respond steps
+
+
 def receive_webhook(
     db: Session,
     *,
@@ -202,7 +210,7 @@ def receive_webhook(
     headers: dict[str, str],
     query: dict[str, str],
     url: str,
-) -> tuple[Execution, bool]:
+) -> Delivery:
     endpoint = db.get(WebhookEndpoint, endpoint_id)
     workflow = db.get(Workflow, endpoint.workflow_id) if endpoint and endpoint.enabled else None
     if endpoint is None or workflow is None or not workflow.published_version or not workflow.deployment_id:
@@ -259,7 +267,7 @@ def receive_webhook(
     if created:  # a repeated delivery is answered with its run even when the queue is full
         refuse_when_queue_full(db, settings=settings, tenant_id=endpoint.tenant_id)
     db.commit()
-    return execution, created
+    return Delivery(execution, created, config.respond == "when_done", respond_nodes(graph))
 
 
 def receive_event(

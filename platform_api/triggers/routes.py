@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +13,7 @@ from core.settings import Settings
 from platform_api.deps import DB, CurrentCaller, get_settings, wake_dispatcher
 from platform_api.permissions import Allowed, Permission
 from platform_api.problems import Problem
+from platform_api.runs import answer
 from platform_api.shedding import tenants_by_credential, webhook_credential
 from platform_api.triggers import ingress, service
 from platform_api.workflows.service import get_owned_workflow, get_version, redeploy
@@ -56,8 +58,21 @@ class WebhookRotated(WebhookRead):
     secret: str = Field(description="Shown only now.")
 
 
-@router.post("/hooks/{endpoint_id}", status_code=202, response_model=WebhookDelivered)
-async def deliver(endpoint_id: str, request: Request, settings: Settings = Depends(get_settings)) -> WebhookDelivered:
+@router.post(
+    "/hooks/{endpoint_id}",
+    status_code=202,
+    response_model=WebhookDelivered,
+    responses={
+        200: {
+            "description": "The trigger responds when done: the run's answer (its Respond to webhook step's, or "
+            "the completed run's output)."
+        },
+        500: {"description": "The trigger responds when done, and the run failed or was cancelled first."},
+    },
+)
+async def deliver(endpoint_id: str, request: Request, settings: Settings = Depends(get_settings)) -> Response:
+    """Start a run with a signed delivery. Answered 202 with the run id at once, or, when the trigger responds when
+    done, with the run's answer (202 with the run id after FLOWYARD_API__RESPOND_TIMEOUT_SECONDS)."""
     body = await request.body()
     url = (
         settings.api_public_url.rstrip("/") + request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -75,10 +90,23 @@ async def deliver(endpoint_id: str, request: Request, settings: Settings = Depen
                 url=url,
             )
 
-    execution, created = await run_in_threadpool(accept)
+    delivery = await run_in_threadpool(accept)
+    execution = delivery.execution
     tenants_by_credential.learn(webhook_credential(endpoint_id), execution.tenant_id)
     wake_dispatcher(request)
-    return WebhookDelivered(run_id=execution.id, duplicate=not created)
+    accepted = JSONResponse(
+        WebhookDelivered(run_id=execution.id, duplicate=not delivery.created).model_dump(), status_code=202
+    )
+    if not delivery.respond_when_done:
+        return accepted
+    outcome = await answer.wait_for_outcome(
+        settings,
+        tenant_id=execution.tenant_id,
+        execution_id=execution.id,
+        responders=delivery.responders,
+        seconds=settings.api.respond_timeout_seconds,
+    )
+    return accepted if outcome is None else answer.outcome_response(outcome, execution.id, accepted)
 
 
 @router.post("/api/v1/events", status_code=202, dependencies=[Allowed(Permission.RUN)])
