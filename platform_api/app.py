@@ -31,6 +31,7 @@ from platform_api.runs.routes import router as runs_router
 from platform_api.security_headers import SecurityHeaders
 from platform_api.shedding import LoadShedding
 from platform_api.templates.routes import router as templates_router
+from platform_api.triggers.panel import router as trigger_panel_router
 from platform_api.triggers.routes import router as triggers_router
 from platform_api.workflows.files_routes import router as workflow_files_router
 from platform_api.workflows.routes import router as workflows_router
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys.router,
         templates_router,
         triggers_router,
+        trigger_panel_router,
         notifications.router,
         audit_router,
         privacy_router,

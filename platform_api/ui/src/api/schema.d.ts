@@ -2020,6 +2020,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/{workflow_id}/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Webhook Deliveries
+         * @description The latest deliveries that started a run, newest first. A repeated delivery id started no new run and is not
+         *     listed again; refused deliveries (a bad signature, a 4xx) start no run and are not kept.
+         */
+        get: operations["list_webhook_deliveries_api_v1_workflows__workflow_id__webhook_deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/{workflow_id}/webhook/rotate": {
         parameters: {
             query?: never;
@@ -2031,6 +2052,27 @@ export interface paths {
         put?: never;
         /** Rotate Webhook Secret */
         post: operations["rotate_webhook_secret_api_v1_workflows__workflow_id__webhook_rotate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow_id}/webhook/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send Test Delivery
+         * @description A delivery of the trigger's sample body, signed with the endpoint's secret by its auth scheme, received as
+         *     any other: it starts a live run of the published version (a real run: its steps act).
+         */
+        post: operations["send_test_delivery_api_v1_workflows__workflow_id__webhook_test_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4954,6 +4996,21 @@ export interface components {
              */
             time_zone?: string | null;
         };
+        /** TestDelivered */
+        TestDelivered: {
+            /**
+             * Delivery Id
+             * @description The test delivery's id (test-…).
+             */
+            delivery_id: string;
+            /**
+             * Duplicate
+             * @description True when this delivery id was seen before: no new run was started.
+             */
+            duplicate: boolean;
+            /** Run Id */
+            run_id: string;
+        };
         /** Totals */
         Totals: {
             /** Cancelled */
@@ -5263,6 +5320,32 @@ export interface components {
             duplicate: boolean;
             /** Run Id */
             run_id: string;
+        };
+        /** WebhookDelivery */
+        WebhookDelivery: {
+            /**
+             * Delivery Id
+             * @description The delivery id the sender gave (header or body field), if any.
+             */
+            delivery_id: string | null;
+            /** Ended At */
+            ended_at: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /**
+             * Run Id
+             * @description The run the delivery started.
+             */
+            run_id: string;
+            /**
+             * Status
+             * @description The run's status.
+             * @enum {string}
+             */
+            status: "scheduled" | "pending" | "running" | "waiting" | "needs_attention" | "completed" | "failed" | "cancelled";
         };
         /** WebhookRead */
         WebhookRead: {
@@ -9739,6 +9822,40 @@ export interface operations {
             };
         };
     };
+    list_webhook_deliveries_api_v1_workflows__workflow_id__webhook_deliveries_get: {
+        parameters: {
+            query?: {
+                /** @description How many of the latest deliveries. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     rotate_webhook_secret_api_v1_workflows__workflow_id__webhook_rotate_post: {
         parameters: {
             query?: never;
@@ -9761,6 +9878,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookRotated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    send_test_delivery_api_v1_workflows__workflow_id__webhook_test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestDelivered"];
                 };
             };
             /** @description Validation Error */

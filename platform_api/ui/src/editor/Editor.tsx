@@ -9,6 +9,7 @@ import { autoLayout } from "../lib/layout";
 import { useRun } from "../lib/useRun";
 import { PendingBanner } from "../publish/PendingBanner";
 import { usePublishesDirectly } from "../publish/usePublishRule";
+import { SecretDialog } from "../triggers/TriggerPanel";
 import { DraftBanner, OfflineBanner, ReadOnlyBanner } from "./Banners";
 import { Canvas, FIT } from "./Canvas";
 import { ConflictDialog } from "./ConflictDialog";
@@ -150,7 +151,8 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
           {current && (
             <NodePanel id={current.id} data={current.data} type={types.get(current.data.type)}
               errors={validation.errors.byNode.get(current.id) ?? NO_ERRORS} fieldErrors={validation.errors.byField.get(current.id) ?? NO_FIELD_ERRORS}
-              references={references} step={steps.get(current.id)} readOnly={readOnly} onChange={updateNode} onClose={closePanel} />
+              references={references} step={steps.get(current.id)} readOnly={readOnly} workflow={sync.workflow}
+              onChange={updateNode} onClose={closePanel} />
           )}
         </div>
       </div>
@@ -159,6 +161,7 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
           sample={trigger?.data.config.sample ?? (trigger && types.get(trigger.data.type)?.sample_output) ?? {}}
           onRun={runTest} onClose={() => setTesting(false)} />
       )}
+      <SecretDialog workflowId={sync.workflow.id} />
       {sync.conflict && <ConflictDialog onReload={sync.reload} onKeepBoth={sync.keepBoth} onClose={sync.closeConflict} />}
     </EditorContext.Provider>
   );

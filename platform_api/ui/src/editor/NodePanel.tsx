@@ -6,6 +6,7 @@ import { Icon } from "../components/Icon";
 import { JsonView } from "../components/JsonView";
 import { StepDetails } from "../components/StepDetails";
 import type { StepData } from "../lib/graph";
+import { hasTriggerPanel, TriggerPanel, type TriggerWorkflow } from "../triggers/TriggerPanel";
 import type { ReferenceGroup } from "./references";
 import { SchemaForm } from "./SchemaForm";
 
@@ -18,13 +19,15 @@ type Props = {
   references: ReferenceGroup[];
   step: Step | undefined;
   readOnly: boolean;
+  /** The open workflow, for a trigger step's Trigger tab (its webhook, schedule, ...). */
+  workflow: TriggerWorkflow;
   onChange: (id: string, data: Partial<StepData>, field: string) => void;
   onClose: () => void;
 };
 
-function NodePanelView({ id, data, type, errors, fieldErrors, references, step, readOnly, onChange, onClose }: Props) {
+function NodePanelView({ id, data, type, errors, fieldErrors, references, step, readOnly, workflow, onChange, onClose }: Props) {
   const hasStep = !!step;
-  const [tab, setTab] = useState<"settings" | "result">(hasStep ? "result" : "settings");
+  const [tab, setTab] = useState<"settings" | "result" | "trigger">(hasStep ? "result" : "settings");
   const [shownFor, setShownFor] = useState({ id, hasStep }); // another step, or a result to show: back to the default tab
   if (shownFor.id !== id || shownFor.hasStep !== hasStep) {
     setShownFor({ id, hasStep });
@@ -43,12 +46,18 @@ function NodePanelView({ id, data, type, errors, fieldErrors, references, step, 
       </header>
       <div className="tabs" role="tablist">
         <button role="tab" aria-selected={tab === "settings"} onClick={() => setTab("settings")}>Settings</button>
+        {hasTriggerPanel(data.type) && (
+          <button role="tab" aria-selected={tab === "trigger"} onClick={() => setTab("trigger")}>Trigger</button>
+        )}
         <button role="tab" aria-selected={tab === "result"} onClick={() => setTab("result")} disabled={!step}>
           Test result
         </button>
       </div>
       <div className="panel-body">
-        {tab === "result" && step ? <StepDetails step={step} /> : (
+        {tab === "trigger" && hasTriggerPanel(data.type) ? (
+          <TriggerPanel workflow={workflow} type={data.type} config={data.config} sampleOutput={type?.sample_output}
+            readOnly={readOnly} onConfig={(config) => onChange(id, { config }, "config")} />
+        ) : tab === "result" && step ? <StepDetails step={step} /> : (
           <fieldset disabled={readOnly} className="plain">
             {type && (
               <div className="help-card">

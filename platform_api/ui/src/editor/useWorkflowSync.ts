@@ -10,6 +10,7 @@ import { clearDraft, loadDraft, storeDraft, type Draft } from "../lib/drafts";
 import { toFlow, toGraph } from "../lib/graph";
 import { navigate } from "../lib/route";
 import { pendingText } from "../publish/api";
+import { showSecret } from "../triggers/api";
 
 const DRAFT_DELAY_MS = 300;
 const normalized = (graph: Graph) => JSON.stringify(toGraph(toFlow(graph).nodes, toFlow(graph).edges));
@@ -95,13 +96,15 @@ export function useWorkflowSync(initial: Workflow, graph: Graph, name: string, r
       }
       setPending(null);
       setWorkflow(outcome.published);
+      // the first publish of a webhook workflow: its secret, shown once
+      if (outcome.published.webhook_secret) showSecret(id, { secret: outcome.published.webhook_secret, why: "published" });
       toast(`Published: version ${outcome.published.published_version} is live`, "success");
     } catch (error) {
       fail("publish", error);
     } finally {
       setBusy("");
     }
-  }, [save, publishWorkflow, fail, toast]);
+  }, [save, publishWorkflow, fail, toast, id]);
 
   /** The test run's id, or null when it could not start (said in a toast); throws a 422 on the input. */
   const startTest = useCallback(async (input: Record<string, unknown>): Promise<string | null> => {
