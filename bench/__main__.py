@@ -1,5 +1,5 @@
 """`python -m bench` runs every benchmark on SQLite and PostgreSQL and prints the table;
-`python -m bench throughput` (or latency, capacity, api, fairness, encryption) runs one. `--backend sqlite` limits
+`python -m bench throughput` (or latency, respond, capacity, api, fairness, encryption) runs one. `--backend sqlite` limits
 the backends. `throughput` also runs its Flowyard burst on a second stack with payload encryption off
 (FLOWYARD_KEYS__ENCRYPT_PAYLOADS=false, for this comparison only) and prints the on/off ratio; `encryption` is
 in-process (encrypt/decrypt µs per step value and per step row, next to plain JSON), once for both backends.
@@ -20,7 +20,7 @@ from bench import benchmarks, encryption, raw
 from bench.servers import TargetServer
 from bench.stack import Stack, postgres_available
 
-NAMES = ("throughput", "latency", "capacity", "api", "fairness", "encryption")
+NAMES = ("throughput", "latency", "respond", "capacity", "api", "fairness", "encryption")
 IN_PROCESS = ("encryption",)  # no stack: run once, not per backend
 STANDALONE = (
     "browser_canvas",
@@ -72,6 +72,8 @@ def run_backend(backend: str, names: list[str]) -> list[tuple]:
                         stack, target.url, benchmarks.SIZES[backend]["raw_process"]
                     )
                     new = benchmarks.capacity(stack, target, process)
+                elif name == "respond":
+                    new = benchmarks.respond_latency(stack, target)
                 elif name == "fairness":
                     new = benchmarks.fairness(stack, target)
                 else:

@@ -268,6 +268,73 @@ def latency_and_overhead(stack, target, raw_in_process: dict) -> list[tuple]:
     ]
 
 
+RESPOND_DELIVERIES = 30
+RESPOND_TARGET_P50_MS = 150  # issue 20; n8n 1.123 answers the same workflow in 18 ms (p50) on this machine kind
+N8N_RESPOND_P50_MS = 18
+
+
+def respond_graph(url: str) -> dict:
+    """trigger.webhook (respond when done) -> logic.if -> http.request -> data.transform -> webhook.respond"""
+    return chain(
+        node("hook", "trigger.webhook", {"respond": "when_done", "rate_limit_per_minute": 60_000}),
+        node("check", "logic.if", {"expression": "trigger.body.x > 3"}),
+        node("call", "http.request", {"method": "POST", "url": url + "/respond/{{ execution.id }}", "json_body": {}}),
+        node(
+            "shape",
+            "data.transform",
+            {"fields": {"key": "{{ trigger.body.key }}", "status": "{{ steps.call.output.status_code }}"}},
+        ),
+        node("answer", "webhook.respond", {"body": "{{ steps.shape.output }}"}),
+        handles={"check": "true"},
+    )
+
+
+def respond_latency(stack, target) -> list[tuple]:
+    """Webhook in, answer out: one client sends signed deliveries one after another to a workflow that answers
+    when done, and times each answer; raw Prefect runs the same steps in-process, one at a time."""
+    import json
+
+    import httpx
+
+    from platform_api.triggers.signatures import sign
+
+    platform = Platform(stack)
+    workflow_id = platform.publish(respond_graph(target.url))
+    secret = platform.http.post(f"/api/v1/workflows/{workflow_id}/webhook/rotate", json={}).json()["secret"]
+    url = platform.http.get(f"/api/v1/workflows/{workflow_id}/webhook").json()["url"]
+
+    def deliver(client: httpx.Client, k: int) -> float:
+        body = json.dumps({"key": f"r{k}", "x": 5}).encode()
+        headers = {"content-type": "application/json", "X-Delivery-Id": f"{workflow_id}-{k}"}
+        headers["X-Flowyard-Signature"] = sign(secret, body, delivery_id=headers["X-Delivery-Id"])
+        sent = time.perf_counter()
+        answer = client.post(url, content=body, headers=headers)
+        assert answer.status_code == 200, f"delivery {k}: {answer.status_code} {answer.text[:200]}"
+        return time.perf_counter() - sent
+
+    with httpx.Client(timeout=60) as client:
+        for k in range(3):  # warm-up: not counted
+            deliver(client, -1 - k)
+        cpu_before = stack.cpu()
+        latencies = [deliver(client, k) for k in range(RESPOND_DELIVERIES)]
+        cpu = {name: (used - cpu_before[name]) * 1000 / RESPOND_DELIVERIES for name, used in stack.cpu().items()}
+    single = raw.in_process(stack, target.url, 5, 1)
+    p50 = pct(latencies, 50) * 1000
+    verdict = "PASS" if p50 <= RESPOND_TARGET_P50_MS else "MISS"
+    return [
+        (
+            "respond",
+            "webhook in -> answer out, 5 steps, 1 client, p50/p95/p99 ms (raw: in-process run, 1 at a time)",
+            lat(latencies, 1000),
+            "-",
+            lat([end - start for _, start, end in single["runs"]], 1000),
+            f"{load_average()}; target p50 <= {RESPOND_TARGET_P50_MS} ms: {verdict} (n8n 1.123: {N8N_RESPOND_P50_MS} ms); "
+            f"{RESPOND_DELIVERIES} deliveries; CPU ms per execution: API {cpu['api']:.0f}, worker {cpu['worker']:.0f}, "
+            f"Prefect {cpu['prefect']:.0f}",
+        )
+    ]
+
+
 def capacity(stack, target, raw_process: dict) -> list[tuple]:
     """Executions waiting in a delay (5,000 on PostgreSQL) hold no worker slot; worker and Prefect RSS with 1,000
     in flight."""
