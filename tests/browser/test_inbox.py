@@ -4,8 +4,10 @@ lands on the failed run and marks it read; email preferences are saved per perso
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -15,6 +17,12 @@ from tests.browser.test_mobile import assert_fits_width
 from tests.support import Api, RecordingServer, edge, graph, labelled, publish, start_run, steps_by_node
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+
+
+def docs_screenshot(page: Page, name: str) -> None:
+    """With FLOWYARD_DOCS_SCREENSHOTS=docs/screenshots, refreshes the pictures docs/operations.md shows."""
+    if folder := os.environ.get("FLOWYARD_DOCS_SCREENSHOTS"):
+        page.screenshot(path=str(Path(folder) / name))
 
 
 def wait_for_approval(api: Api, run_id: str, timeout: float = 90) -> dict:
@@ -51,6 +59,7 @@ def test_approve_from_the_inbox_on_a_phone(phone: Page, app_url: str):
     inbox = phone.get_by_role("navigation").get_by_role("link", name="Inbox (1 waiting for you)")
     expect(inbox).to_be_visible()
     expect(phone.get_by_test_id("inbox-badge")).to_have_text("1")
+    expect(phone.get_by_test_id("notification-bell")).to_be_in_viewport()  # first in the bar on a phone
     inbox.click()
     expect(phone.get_by_role("heading", name="Approvals inbox")).to_be_visible()
     card = phone.locator(f'[data-testid="approval"][data-run-id="{run_id}"]')
@@ -62,9 +71,12 @@ def test_approve_from_the_inbox_on_a_phone(phone: Page, app_url: str):
     expect(context).to_contain_text("Ada Lovelace")
     expect(context).to_contain_text("180")
     assert_fits_width(phone)
+    docs_screenshot(phone, "inbox-phone.png")
 
     card.get_by_label("Comment (optional)").fill("Loyal customer")
-    card.get_by_role("button", name="Approve").click()
+    phone.keyboard.press("Tab")  # from the comment to Approve, and answered with the keyboard
+    expect(card.get_by_role("button", name="Approve")).to_be_focused()
+    phone.keyboard.press("Enter")
     expect(phone.get_by_test_id("inbox-empty")).to_be_visible()
     expect(phone.get_by_test_id("inbox-badge")).to_have_count(0)
     assert_fits_width(phone)
@@ -104,8 +116,10 @@ def test_see_and_open_a_failure_notification(page: Page, app_url: str, target_se
     item = group.locator(".notification").first
     expect(item).to_contain_text("'Route leads' failed at step 'save'")
     expect(item).to_have_attribute("data-unread", "true")
+    docs_screenshot(page, "notifications.png")
 
-    item.get_by_role("link", name="Open the run").click()
+    item.get_by_role("link", name="Open the run").focus()
+    page.keyboard.press("Enter")
     expect(page).to_have_url(f"{app_url}/#/runs/{run['id']}")
     expect(page.locator(".page-head .pill")).to_have_text("Failed")
     expect(page.get_by_test_id("bell-badge")).to_have_count(0)  # opened: read

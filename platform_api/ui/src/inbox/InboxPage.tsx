@@ -17,7 +17,10 @@ function ApprovalCard({ approval }: { approval: ApprovalItem }) {
   const rows = contextRows(approval.run_input);
   const send = (approve: boolean) => decide.mutate(
     { runId: approval.run_id, nodeId: approval.node_id, approve, comment: comment.trim() || null },
-    { onSuccess: () => toast(approve ? `Approved: “${approval.workflow_name}” goes on` : `Rejected: “${approval.workflow_name}” takes its rejected path`, "success") },
+    {
+      onSuccess: () => toast(approve ? `Approved: “${approval.workflow_name}” goes on` : `Rejected: “${approval.workflow_name}” takes its rejected path`, "success"),
+      onError: (error) => toast(error.message, "error", "The inbox shows what still waits."), // e.g. answered by someone else
+    },
   );
   const busy = decide.isPending;
   return (

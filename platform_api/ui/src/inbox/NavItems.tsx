@@ -2,6 +2,7 @@
 // (with how many are unread). Both read again every 30 s.
 import { countText } from "./api";
 import { usePendingApprovals, useUnreadCount } from "./queries";
+import "./inbox.css";
 
 export function InboxLink({ active }: { active: boolean }) {
   const badge = countText(usePendingApprovals().data?.length);
