@@ -21,7 +21,7 @@ from core.settings import Settings, get_settings
 from flowyard.cli import main
 from platform_api.app import create_app
 from platform_api.privacy import restore
-from store import Tenant, TenantKey, User, WorkflowVersion
+from store import Execution, StepResult, Tenant, TenantKey, User, WorkflowVersion, utcnow
 from store.db import get_engine, get_session_factory
 from store.migrate import upgrade
 from tests.conftest import InProcessApi
@@ -47,13 +47,12 @@ def _installation(db_url_of_source: str, request, tmp_path: Path) -> str:
     return url
 
 
-def _import(monkeypatch, capsys, home: Path, db_url: str, *args: str, prefect: Any = None) -> tuple[int, str, str]:
-    """`flowyard tenants import ...` against the installation of `db_url`; exit code, stdout, stderr."""
+def _import(monkeypatch, capsys, home: Path, db_url: str, *args: str, prefect_port: str = "9") -> tuple[int, str, str]:
+    """`flowyard tenants import ...` against the installation of `db_url` (its Prefect server on `prefect_port`;
+    nothing listens on 9); exit code, stdout, stderr."""
     monkeypatch.setenv("FLOWYARD_HOME", str(home))
     monkeypatch.setenv("FLOWYARD_DATABASE_URL", db_url)
-    monkeypatch.setenv("FLOWYARD_PREFECT__API_URL", prefect.prefect_url if prefect else "http://127.0.0.1:9/api")
-    if prefect:
-        monkeypatch.setenv("FLOWYARD_PREFECT__AUTH_STRING", prefect.auth_string)
+    monkeypatch.setenv("FLOWYARD_PREFECT__PORT", prefect_port)
     get_settings.cache_clear()
     with pytest.raises(SystemExit) as exited:
         main(["tenants", "import", *args])
@@ -84,7 +83,33 @@ def _counts(db_url: str) -> dict[str, int]:
 # --- the whole way: installation A (`flowyard up`) to installation B -----------------------------
 
 
-def _workspace_with_everything(owner: Api, fake_services) -> dict[str, Any]:
+def _add_runs(db_url: str, tenant_id: str, workflow_id: str) -> tuple[str, str]:
+    """A completed run with its steps (as the interpreter writes them) and one still queued; their ids."""
+    with get_session_factory(db_url)() as db:
+        done, queued = (
+            Execution(
+                tenant_id=tenant_id,
+                workflow_id=workflow_id,
+                version=1,
+                mode="live",
+                deployment_id=str(uuid.uuid4()),
+                status=status,
+                input={"to": "pat@example.com"},
+                trigger="manual",
+                ended_at=utcnow() if status == "completed" else None,
+            )
+            for status in ("completed", "queued")
+        )
+        db.add_all([done, queued])
+        db.flush()
+        for node_id, output in (("start", {"to": "pat@example.com"}), ("email", {"message_id": "m-1"})):
+            step = {"node_id": node_id, "status": "completed", "input": {"trigger": {"to": "pat@example.com"}}}
+            db.add(StepResult(tenant_id=tenant_id, execution_id=done.id, output=output, **step))
+        db.commit()
+        return done.id, queued.id
+
+
+def _workspace_with_everything(owner: InProcessApi, fake_services, db_url: str) -> dict[str, Any]:
     connection = sendgrid_connection(owner, fake_services)
     mail = {"connection": connection, "to": "{{ trigger.to }}", "subject": "Welcome", "text": "Hi"}
     flow = graph(
@@ -96,10 +121,9 @@ def _workspace_with_everything(owner: Api, fake_services) -> dict[str, Any]:
         [edge("start", "email"), edge("email", "after")],
     )
     workflow = owner.post("/api/v1/workflows", json={"name": "Welcome mail", "graph": flow}).json()
-    assert owner.post(f"/api/v1/workflows/{workflow['id']}/publish").status_code == 200
-    run_id = owner.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": {"to": "pat@example.com"}})
-    run = owner.wait_for_run(run_id.json()["run_id"])
-    assert run["status"] == "completed", run
+    published = owner.post(f"/api/v1/workflows/{workflow['id']}/publish")
+    assert published.status_code == 200, published.text
+    run_id, queued_id = _add_runs(db_url, owner.signup_body["tenant"]["id"], workflow["id"])
     company = owner.post("/api/v1/crm/companies", json={"name": "Pat's Bakery"}).json()
     contact = owner.post(
         "/api/v1/crm/contacts",
@@ -107,10 +131,8 @@ def _workspace_with_everything(owner: Api, fake_services) -> dict[str, Any]:
     ).json()
     deal = owner.post("/api/v1/crm/deals", json={"title": "Cakes", "contact_id": contact["id"], "amount": "120.50"})
     assert deal.status_code == 201, deal.text
-    assert (
-        owner.post("/api/v1/crm/activities", json={"body": "Called Pat", "contact_id": contact["id"]}).status_code
-        == 201
-    )
+    note = {"body": "Called Pat", "contact_id": contact["id"]}
+    assert owner.post("/api/v1/crm/activities", json=note).status_code == 201
     template = owner.post(
         "/api/v1/templates",
         json={
@@ -121,89 +143,100 @@ def _workspace_with_everything(owner: Api, fake_services) -> dict[str, Any]:
         },
     )
     assert template.status_code == 201, template.text
-    return {"workflow": workflow, "run": run, "contact": contact, "deal": deal.json(), "template": template.json()}
+    return {
+        "workflow": workflow,
+        "run": owner.get(f"/api/v1/runs/{run_id}").json(),
+        "queued_id": queued_id,
+        "contact": contact,
+        "deal": deal.json(),
+        "template": template.json(),
+    }
 
 
-def _sign_in_with_link(client: TestClient, email: str, link: str) -> InProcessApi:
+def _sign_in_with_link(api: Api, email: str, link: str) -> Api:
     token = link.rsplit("/", 1)[1]
-    confirmed = client.post(
-        "/api/v1/auth/password-reset/confirm", json={"token": token, "password": "a new passphrase"}
-    )
+    confirmed = api.post("/api/v1/auth/password-reset/confirm", json={"token": token, "password": "a new passphrase"})
     assert confirmed.status_code == 204, confirmed.text
-    login = client.post("/api/v1/auth/login", json={"email": email, "password": "a new passphrase"})
+    login = api.post("/api/v1/auth/login", json={"email": email, "password": "a new passphrase"})
     assert login.status_code == 200, login.text
-    return InProcessApi(client, login.json()["token"])
+    return api.with_token(login.json()["token"])
 
 
 def test_a_workspace_exported_from_one_installation_imports_into_another(
     stack, fake_services, request, tmp_path, monkeypatch, capsys
 ):
-    a = Api(stack.api_url).signup()
-    seeded = _workspace_with_everything(a, fake_services)
-    bundle = tmp_path / "bundle.zip"
-    bundle.write_bytes(_export(a))
-    b_url = _installation(stack.env.get("FLOWYARD_DATABASE_URL", "sqlite"), request, tmp_path)
+    """A: an installation of its own (database, home) on the stack's Prefect server, in-process. B: the stack,
+    a running `flowyard up`, beside which the operator runs the command (its home gives the keys and Prefect)."""
+    b_url = stack.env.get("FLOWYARD_DATABASE_URL") or f"sqlite:///{stack.home / 'platform.db'}"
+    a_settings = Settings(
+        home=tmp_path / "home-a",
+        database_url=_installation(b_url, request, tmp_path),
+        dispatcher={"enabled": False},
+        prefect={"api_url": stack.prefect_url, "auth_string": stack.auth_string},
+    )
+    with TestClient(create_app(a_settings), base_url="http://testserver") as client:
+        a = InProcessApi(client).signup()
+        seeded = _workspace_with_everything(a, fake_services, a_settings.platform_database_url)
+        bundle = tmp_path / "bundle.zip"
+        bundle.write_bytes(_export(a))
     owner, slug = f"owner-{uuid.uuid4().hex[:8]}@example.com", f"b-{uuid.uuid4().hex[:8]}"
+    args = (str(bundle), "--owner", owner, "--slug", slug)
 
     code, out, err = _import(
-        monkeypatch, capsys, tmp_path / "home-b", b_url, str(bundle), "--owner", owner, "--slug", slug, prefect=stack
+        monkeypatch, capsys, stack.home, b_url, *args, prefect_port=stack.env["FLOWYARD_PREFECT__PORT"]
     )
 
     assert code == 0, out + err
     assert "published again: 1 of 1 workflows" in out and "1 connections need their secrets entered again" in out
+    assert "1 runs were unfinished in the bundle" in out
     link = next(line for line in out.splitlines() if "reset-password" in line).rsplit(" ", 1)[1]
-    settings = Settings(
-        home=tmp_path / "home-b",
-        database_url=b_url,
-        dispatcher={"enabled": False},
-        prefect={"api_url": stack.prefect_url, "auth_string": stack.auth_string},
-    )
-    with TestClient(create_app(settings), base_url="http://testserver") as client:
-        b = _sign_in_with_link(client, owner, link)
-        me = b.get("/api/v1/me").json()
-        assert me["tenant"]["slug"] == slug and me["role"] == "owner"
+    b = _sign_in_with_link(Api(stack.api_url), owner, link)
+    me = b.get("/api/v1/me").json()
+    assert me["tenant"]["slug"] == slug and me["role"] == "owner"
 
-        workflow = b.get(f"/api/v1/workflows/{seeded['workflow']['id']}").json()
-        assert workflow["status"] == "published" and workflow["published_version"] == 1
-        assert workflow["graph"] == seeded["workflow"]["graph"]  # its connection's id still names the connection
-        deployment = prefect_http(stack).get(f"/deployments/{_deployment_id(b_url, workflow['id'])}")
-        assert deployment.status_code == 200 and slug in deployment.json()["name"]
+    workflow = b.get(f"/api/v1/workflows/{seeded['workflow']['id']}").json()
+    assert workflow["status"] == "published" and workflow["published_version"] == 1
+    assert workflow["graph"] == seeded["workflow"]["graph"]  # its connection's id still names the connection
+    deployment = prefect_http(stack).get(f"/deployments/{_deployment_id(b_url, workflow['id'])}")
+    assert deployment.status_code == 200 and slug in deployment.json()["name"]
 
-        run = b.get(f"/api/v1/runs/{seeded['run']['id']}").json()
-        assert run["status"] == "completed"
-        fields = ("node_id", "status", "input", "output", "error")
-        assert [{k: s[k] for k in fields} for s in run["steps"]] == [
-            {k: s[k] for k in fields} for s in seeded["run"]["steps"]
-        ]
+    run = b.get(f"/api/v1/runs/{seeded['run']['id']}").json()
+    assert run["status"] == "completed"
+    fields = ("node_id", "status", "input", "output", "error")
+    assert [{k: s[k] for k in fields} for s in run["steps"]] == [
+        {k: s[k] for k in fields} for s in seeded["run"]["steps"]
+    ]
+    assert b.get(f"/api/v1/runs/{seeded['queued_id']}").json()["status"] == "cancelled"
 
-        (contact,) = b.get("/api/v1/crm/contacts", params={"email": "pat@example.com"}).json()
-        assert contact["id"] == seeded["contact"]["id"] and contact["tags"] == ["vip"]  # blind index made here
-        assert contact["company_id"] == seeded["contact"]["company_id"]
-        deal = b.get(f"/api/v1/crm/deals/{seeded['deal']['id']}").json()
-        assert deal["contact_id"] == contact["id"] and float(deal["amount"]) == 120.5
-        assert [n["body"] for n in b.get("/api/v1/crm/activities", params={"contact_id": contact["id"]}).json()] == [
-            "Called Pat"
-        ]
-        template = b.get(f"/api/v1/templates/{seeded['template']['slug']}")
-        assert template.status_code == 200 and template.json()["title"] == "Our welcome"
+    (contact,) = b.get("/api/v1/crm/contacts", params={"email": "pat@example.com"}).json()  # blind index made in B
+    assert contact["id"] == seeded["contact"]["id"] and contact["tags"] == ["vip"]
+    assert contact["company_id"] == seeded["contact"]["company_id"]
+    deal = b.get(f"/api/v1/crm/deals/{seeded['deal']['id']}").json()
+    assert deal["contact_id"] == contact["id"] and float(deal["amount"]) == 120.5
+    notes = b.get("/api/v1/crm/activities", params={"contact_id": contact["id"]}).json()
+    assert [n["body"] for n in notes] == ["Called Pat"]
+    template = b.get(f"/api/v1/templates/{seeded['template']['slug']}")
+    assert template.status_code == 200 and template.json()["title"] == "Our welcome"
 
-        (connection,) = b.get("/api/v1/connections").json()
-        assert connection["status"] == "failed" and connection["secrets"] == {}
-        assert "without its secrets" in connection["last_error"]["message"]
-        entered = b.request(
-            "PATCH", f"/api/v1/connections/{connection['id']}", json={"secrets": {"api_key": "SG.new-key"}}
-        )
-        assert entered.status_code == 200, entered.text
-        assert set(entered.json()["secrets"]) == {"api_key"} and entered.json()["status"] == "untested"
-
-        actions = [e["action"] for e in b.get("/api/v1/audit", params={"limit": 200}).json()]
-        assert {"workflow.published", "connection.created", "privacy.exported", "tenant.imported"} <= set(actions)
-        assert b.get("/api/v1/audit/verify").json()["ok"] is True
-
+    actions = [e["action"] for e in b.get("/api/v1/audit", params={"limit": 200}).json()]
+    assert {"workflow.published", "connection.created", "privacy.exported", "tenant.imported"} <= set(actions)
+    assert b.get("/api/v1/audit/verify").json()["ok"] is True
     with get_engine(b_url).connect() as db:  # sealed with B's own data key
         key_id = db.scalar(select(TenantKey.key_id).join(Tenant).where(Tenant.slug == slug))
         raw = db.scalar(text("SELECT graph FROM workflow_versions WHERE workflow_id = :id"), {"id": workflow["id"]})
     assert raw.startswith(f"fy2.{key_id}.")
+
+    (connection,) = b.get("/api/v1/connections").json()
+    assert connection["status"] == "failed" and connection["secrets"] == {}
+    assert "without its secrets" in connection["last_error"]["message"]
+    secrets = {"secrets": {"api_key": fake_services.sendgrid.add_key()}}
+    entered = b.request("PATCH", f"/api/v1/connections/{connection['id']}", json=secrets)
+    assert entered.status_code == 200, entered.text
+    assert set(entered.json()["secrets"]) == {"api_key"}
+    started = b.post(f"/api/v1/workflows/{workflow['id']}/runs", json={"input": {"to": "kim@example.com"}})
+    ran = b.wait_for_run(started.json()["run_id"])  # B's dispatcher and worker run the imported workflow
+    assert ran["status"] == "completed", ran
+    assert [s["node_id"] for s in ran["steps"] if s["status"] == "completed"] == ["start", "email", "after"]
 
 
 def _deployment_id(db_url: str, workflow_id: str) -> str:
