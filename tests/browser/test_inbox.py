@@ -1,6 +1,7 @@
 """The approvals inbox on a 390 px phone (the badge counts the run waiting for an answer; approving with a comment
 lets the run go on to the end), and the notification centre (a failed step rings the bell; opening the notification
-lands on the failed run and marks it read; email preferences are saved per person)."""
+lands on the failed run and marks it read; email preferences are saved per person). On SQLite and PostgreSQL:
+both pages read rows the engine wrote."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.browser.helpers import new_tenant, sign_in
 from tests.browser.test_mobile import assert_fits_width
 from tests.support import Api, RecordingServer, edge, graph, labelled, publish, start_run, steps_by_node
 
-pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("stack", ["sqlite", "postgres"], indirect=True)
 
 
 def docs_screenshot(page: Page, name: str) -> None:
