@@ -25,7 +25,7 @@ from playwright.sync_api import Locator, Page, expect
 from tests.browser.helpers import create_workflow, new_tenant, node, open_editor, sign_in
 from tests.support import Api
 
-pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("stack", ["sqlite", "postgres"], indirect=True)  # the pages read runs from both
 
 
 def _graph(trigger_type: str, config: dict) -> dict:

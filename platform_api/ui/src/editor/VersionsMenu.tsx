@@ -13,6 +13,7 @@ import { pendingText } from "../publish/api";
 import { usePublishesDirectly } from "../publish/usePublishRule";
 import { ProblemNote } from "../settings/ProblemNote";
 import { useMe } from "../settings/queries";
+import { showSecret } from "../triggers/api";
 import { VersionDiffDialog } from "./VersionDiff";
 import { comparePair } from "./versionDiff";
 
@@ -47,6 +48,7 @@ function RestoreDialog({ workflowId, version, latest, dirty, onDone, onClose }: 
       }
       await onDone(published);
       onClose();
+      if (published.webhook_secret) showSecret(workflowId, { secret: published.webhook_secret, why: "published" }); // a first publish
       toast(`Version ${version} restored as version ${published.version} and published`, "success");
     },
     onError: async (error) => {

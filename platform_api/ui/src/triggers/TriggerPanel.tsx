@@ -103,7 +103,8 @@ function WebhookPanel({ workflow, config }: { workflow: TriggerWorkflow; config:
           <CopyButton text={url} label="Copy URL" />
         </div>
         <p className="help">{webhook.data.enabled ? "Live: deliveries start the published version." : "Disabled: the live version has another trigger."}
-          {" "}Secret {webhook.data.rotated_at ? `rotated ${timeAgo(webhook.data.rotated_at)}` : `created ${timeAgo(webhook.data.created_at)}`}.</p>
+          {" "}Secret {webhook.data.rotated_at ? `rotated ${timeAgo(webhook.data.rotated_at)}` : `created ${timeAgo(webhook.data.created_at)}`}.
+          {" "}The secret was shown once, when it was made; lost it, or published through an approval? Rotate it to get a new one.</p>
         <button type="button" className="btn btn-secondary btn-xs" onClick={() => setRotating(true)}
           disabled={!permissions.includes("create_edit")} title={permissions.includes("create_edit") ? undefined : "Editors and above rotate secrets"}>
           Rotate secret…
