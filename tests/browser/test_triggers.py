@@ -44,6 +44,12 @@ def _graph(trigger_type: str, config: dict) -> dict:
     }
 
 
+def _docs_screenshot(page: Page, name: str) -> None:
+    """With FLOWYARD_DOCS_SCREENSHOTS=docs/screenshots, refreshes the pictures docs/triggers.md shows."""
+    if folder := os.environ.get("FLOWYARD_DOCS_SCREENSHOTS"):
+        page.screenshot(path=str(Path(folder) / name))
+
+
 def _trigger_tab(page: Page) -> Locator:
     node(page, "start").click()
     panel = page.get_by_label("Step settings")
@@ -118,6 +124,8 @@ def test_copy_the_webhook_url_and_start_runs_with_the_pages_own_sample_code(page
     # A test delivery from the page starts one more.
     panel.get_by_role("button", name="Send test delivery").click()
     expect(deliveries.locator("tr", has_text="test-")).to_have_count(1)
+    panel.get_by_role("tab", name="Python").click()
+    _docs_screenshot(page, "webhook-panel.png")
 
     # A delivery links to its run's page.
     deliveries.locator(f'tr[data-run-id="{runs[0]}"]').get_by_role("link").click()
@@ -161,6 +169,8 @@ def test_build_preview_and_pause_a_schedule(page: Page, app_url: str):
     assert [fires.nth(i).get_attribute("data-utc") for i in range(10)] == [f["utc"] for f in preview["fires"]]
     assert all(f["local"][10:] == "T09:00:00" + f["local"][19:] for f in preview["fires"])
     expect(panel.get_by_test_id("dst-note").first).to_contain_text("Clocks go forward")
+    panel.get_by_test_id("dst-note").first.scroll_into_view_if_needed()
+    _docs_screenshot(page, "schedule-panel.png")
 
     # Paused from the keyboard: the page and the API say so; resumed the same way.
     expect(panel.get_by_test_id("schedule-state")).to_have_text("Active")
