@@ -2145,7 +2145,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Deliver */
+        /**
+         * Deliver
+         * @description Start a run with a signed delivery. Answered 202 with the run id at once, or, when the trigger responds when
+         *     done, with the run's answer (202 with the run id after FLOWYARD_API__RESPOND_TIMEOUT_SECONDS).
+         */
         post: operations["deliver_hooks__endpoint_id__post"];
         delete?: never;
         options?: never;
@@ -9449,7 +9453,10 @@ export interface operations {
     };
     create_run_api_v1_workflows__workflow_id__runs_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Seconds to wait for the run's answer (at most FLOWYARD_API__RESPOND_TIMEOUT_SECONDS); then 202 with the run id, and the run goes on. */
+                wait?: number | null;
+            };
             header?: never;
             path: {
                 workflow_id: string;
@@ -9462,6 +9469,13 @@ export interface operations {
             };
         };
         responses: {
+            /** @description With ?wait: the run's answer (its Respond to webhook step's, or the completed run's output). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Successful Response */
             202: {
                 headers: {
@@ -9479,6 +9493,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description With ?wait: the run failed or was cancelled before it had an answer. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -10040,6 +10061,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description The trigger responds when done: the run's answer (its Respond to webhook step's, or the completed run's output). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Successful Response */
             202: {
                 headers: {
@@ -10057,6 +10085,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description The trigger responds when done, and the run failed or was cancelled first. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
