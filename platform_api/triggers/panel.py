@@ -22,7 +22,7 @@ from platform_api.problems import Problem
 from platform_api.runs.schemas import RunStatus, run_status
 from platform_api.triggers import ingress, service, signatures
 from platform_api.workflows.service import get_owned_workflow, get_version
-from store import Execution, Role, WebhookEndpoint
+from store import Execution, Role
 from store.db import get_session_factory
 
 router = APIRouter(tags=["triggers"])
@@ -40,19 +40,6 @@ class TestDelivered(BaseModel):
     run_id: str
     duplicate: bool = Field(description="True when this delivery id was seen before: no new run was started.")
     delivery_id: str = Field(description="The test delivery's id (test-…).")
-
-
-def _endpoint_of(db: DB, workflow_id: str) -> WebhookEndpoint:
-    endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.workflow_id == workflow_id))
-    if endpoint is None:
-        raise Problem(
-            404,
-            "no-webhook",
-            "No webhook",
-            "This workflow has no webhook endpoint.",
-            hint="Give it a trigger.webhook and publish it.",
-        )
-    return endpoint
 
 
 def signed_sample(
@@ -123,7 +110,7 @@ def send_test_delivery(
     any other: it starts a live run of the published version (a real run: its steps act)."""
     caller.require(Role.OPERATOR, "send test deliveries")
     workflow = get_owned_workflow(db, caller, workflow_id)
-    endpoint = _endpoint_of(db, workflow.id)
+    endpoint = service.endpoint_of(db, workflow.id)
     if not workflow.published_version or not endpoint.enabled:
         raise Problem(
             409,

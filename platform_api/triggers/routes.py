@@ -6,7 +6,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from core.settings import Settings
@@ -132,16 +131,7 @@ def _webhook_read(endpoint: WebhookEndpoint, settings: Settings) -> dict[str, An
 @router.get("/api/v1/workflows/{workflow_id}/webhook", response_model=WebhookRead)
 def read_webhook(workflow_id: str, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)):
     workflow = get_owned_workflow(db, caller, workflow_id)
-    endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.workflow_id == workflow.id))
-    if endpoint is None:
-        raise Problem(
-            404,
-            "no-webhook",
-            "No webhook",
-            "This workflow has no webhook endpoint.",
-            hint="Give it a trigger.webhook and publish it.",
-        )
-    return _webhook_read(endpoint, settings)
+    return _webhook_read(service.endpoint_of(db, workflow.id), settings)
 
 
 @router.post(

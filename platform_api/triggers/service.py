@@ -83,11 +83,9 @@ def sync_endpoint(db: Session, settings: Settings, workflow: Workflow, graph: di
     return secret
 
 
-def rotate_secret(
-    db: Session, *, caller: Caller, workflow: Workflow, settings: Settings, secret: str | None
-) -> tuple[WebhookEndpoint, str]:
-    caller.require(Role.EDITOR, "rotate webhook secrets")
-    endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.workflow_id == workflow.id))
+def endpoint_of(db: Session, workflow_id: str) -> WebhookEndpoint:
+    """The workflow's webhook endpoint; 404 when it has none."""
+    endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.workflow_id == workflow_id))
     if endpoint is None:
         raise Problem(
             404,
@@ -96,6 +94,14 @@ def rotate_secret(
             "This workflow has no webhook endpoint.",
             hint="Give it a trigger.webhook and publish it.",
         )
+    return endpoint
+
+
+def rotate_secret(
+    db: Session, *, caller: Caller, workflow: Workflow, settings: Settings, secret: str | None
+) -> tuple[WebhookEndpoint, str]:
+    caller.require(Role.EDITOR, "rotate webhook secrets")
+    endpoint = endpoint_of(db, workflow.id)
     secret = secret or "whsec_" + secrets.token_urlsafe(32)
     endpoint.sealed_secret, endpoint.rotated_at = _seal(db, settings, workflow.tenant_id, secret), datetime.now(UTC)
     db.commit()
