@@ -189,8 +189,12 @@ def render(
     if trigger_overrides:
         trigger = next((node for node in graph["nodes"] if is_trigger(node)), None)
         if trigger is not None:
-            trigger["type"] = trigger_overrides.get("type") or trigger["type"]
-            trigger["config"] = {**trigger.get("config", {}), **(trigger_overrides.get("config") or {})}
+            config = trigger.get("config", {})
+            kind = trigger_overrides.get("type") or trigger["type"]
+            if kind != trigger["type"]:  # another kind of trigger: its own settings; the test sample carries over
+                config = {key: value for key, value in config.items() if key == "sample"}
+            trigger["type"] = kind
+            trigger["config"] = {**config, **(trigger_overrides.get("config") or {})}
     return graph
 
 

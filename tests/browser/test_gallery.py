@@ -1,8 +1,8 @@
 """The template gallery as a marketing user meets it: Templates from the nav, the four categories, a
-category filter, a search whose best match comes first, the preview (steps, parameters, what it needs),
-the instantiate form, the guidance about what to connect, and the editor on the new draft. The API then
-confirms the draft, the changed parameter in its graph and its lineage. A search with no match shows an
-empty state, not an error."""
+category filter, a search whose best match comes first, the preview (its graph on a read-only canvas,
+parameters, what it needs), the instantiate form, the guidance about what to connect, and the editor on
+the new draft. The API then confirms the draft, the changed parameter in its graph and its lineage. A
+search with no match shows an empty state, not an error."""
 
 from __future__ import annotations
 
@@ -89,10 +89,13 @@ def test_browse_search_preview_and_instantiate_a_template(page: Page, app_url: s
     expect(needs).to_have_text(
         ["CRM (built into Flowyard): built in", "SendGrid: not connected yet", "Twilio: not connected yet"]
     )
+    canvas = page.get_by_test_id("template-canvas")  # the steps drawn read-only, as the editor draws them
+    expect(canvas.locator(".react-flow__node")).to_have_count(len(template["graph"]["nodes"]), timeout=30_000)
+    for step in ("Cart abandoned", "Reminder email", "Discount email", "Last-chance text"):
+        expect(canvas.locator(".react-flow__node").filter(has_text=step)).not_to_have_count(0)
+    page.get_by_text(f"The {len(template['graph']['nodes'])} steps as a list").click()  # and as text
     steps = page.get_by_role("list", name="Steps").get_by_role("listitem")
     expect(steps).to_have_count(len(template["graph"]["nodes"]))
-    for step in ("Cart abandoned", "Reminder email", "Discount email", "Last-chance text"):
-        expect(steps.filter(has_text=step)).not_to_have_count(0)
     form = page.get_by_role("form", name="Use this template")
     expect(form.get_by_label("Workflow name")).to_have_value(TITLE)
     expect(form.get_by_label("Hours before the reminder")).to_have_value("1")

@@ -298,3 +298,90 @@ def test_publishing_the_same_version_twice_changes_nothing(platform_db_url):
             publish(db, changed)
         db.rollback()
         assert db.query(CatalogTemplate).filter_by(slug=SLUG).one().title == definition["title"]
+
+
+def test_instantiate_with_another_trigger(tenant, anonymous):
+    """The instantiate form's trigger choice: another kind of trigger gets its own settings (the template's
+    test sample carries over), and settings that do not fit it are refused with their field path."""
+    url = f"/api/v1/templates/{SLUG}/instantiate"  # made for a CRM data-change trigger
+    sample = tenant.get(f"/api/v1/templates/{SLUG}").json()["graph"]["nodes"][0]["config"]["sample"]
+    answer = tenant.post(
+        url,
+        json={
+            "name": "Leads every morning",
+            "trigger_overrides": {
+                "type": "trigger.schedule",
+                "config": {"schedules": [{"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}]},
+            },
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    start = answer.json()["workflow"]["graph"]["nodes"][0]
+    assert start["type"] == "trigger.schedule"
+    assert start["config"] == {"schedules": [{"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}], "sample": sample}
+    workflow_id = answer.json()["workflow"]["id"]
+    lineage = tenant.get(f"/api/v1/workflows/{workflow_id}").json()["template"]
+    assert lineage["slug"] == SLUG
+
+    hooked = tenant.post(
+        url,
+        json={
+            "name": "Leads by webhook",
+            "trigger_overrides": {"type": "trigger.webhook", "config": {"auth": "bearer"}},
+        },
+    )
+    assert hooked.status_code == 201, hooked.text
+    start = hooked.json()["workflow"]["graph"]["nodes"][0]
+    assert (start["type"], start["config"]["auth"]) == ("trigger.webhook", "bearer") and "record_type" not in start[
+        "config"
+    ]
+    manual = tenant.post(url, json={"name": "Leads by hand", "trigger_overrides": {"type": "trigger.manual"}})
+    assert manual.status_code == 201, manual.text
+    config = manual.json()["workflow"]["graph"]["nodes"][0]["config"]
+    assert config["sample"] == sample and set(config) <= {
+        "sample",
+        "input_schema",
+    }  # the schema is made from the sample
+
+    before = len(tenant.get("/api/v1/workflows").json())
+    body = problem(
+        tenant.post(
+            url,
+            json={
+                "name": "Never",
+                "trigger_overrides": {"type": "trigger.schedule", "config": {"schedules": [{"cron": "every day"}]}},
+            },
+        ),
+        422,
+        "invalid-graph",
+    )
+    assert body["errors"][0]["path"].startswith("graph.nodes[0].config.schedules"), body
+    body = problem(
+        tenant.post(
+            url, json={"name": "Never", "trigger_overrides": {"type": "trigger.webhook", "config": {"auth": "x"}}}
+        ),
+        422,
+        "invalid-graph",
+    )
+    assert body["errors"][0]["path"] == "graph.nodes[0].config.auth", body
+    problem(tenant.post(url, json={"name": "Never", "trigger_overrides": {"kind": "webhook"}}), 422, "validation-error")
+    assert len(tenant.get("/api/v1/workflows").json()) == before  # nothing made of bad input
+
+    private = tenant.post(  # another workspace's template is not found, whatever the trigger
+        "/api/v1/templates",
+        json={
+            "workflow_id": _workflow(tenant, "Morning source", "Good morning")["id"],
+            "title": "Morning leads",
+            "description": "Leads, every weekday morning.",
+            "category": "sales",
+        },
+    )
+    assert private.status_code == 201, private.text
+    problem(
+        anonymous.signup().post(
+            f"/api/v1/templates/{private.json()['slug']}/instantiate",
+            json={"name": "Theirs", "trigger_overrides": {"type": "trigger.manual"}},
+        ),
+        404,
+        "not-found",
+    )

@@ -20,6 +20,8 @@ import { settingsApi } from "./settings/api";
 import { useMe } from "./settings/queries";
 import { GalleryPage } from "./templates/GalleryPage";
 import { TemplatePage } from "./templates/TemplatePage";
+import { UpgradeBanner } from "./templates/UpgradeBanner";
+import { UpgradePage } from "./templates/UpgradePage";
 import { WorkflowsPage } from "./pages/WorkflowsPage";
 
 // The editor (React Flow, dagre) loads only when a workflow is opened: the runs pages stay light on a phone.
@@ -103,7 +105,12 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
     <div className={`app${first === "workflows" && id ? " app-editor" : ""}`}>
       <Header session={session} section={section} onSignOut={signOut} />
       <EngineBanner />
-      {first === "workflows" && id ? <Suspense fallback={<main className="page muted">Loading the editor…</main>}><EditorPage id={id} /></Suspense>
+      {first === "workflows" && id ? (
+        <>
+          <UpgradeBanner workflowId={id} />
+          <Suspense fallback={<main className="page muted">Loading the editor…</main>}><EditorPage id={id} /></Suspense>
+        </>
+      )
         : first === "runs" && id ? <RunPage key={id} id={id} />
         : first === "runs" ? <RunsPage key={query.toString()} search={query} />
         : first === "dashboard" ? (
@@ -112,6 +119,7 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
           </Suspense>
         )
         : first === "templates" ? (id ? <TemplatePage slug={id} /> : <GalleryPage />)
+        : first === "upgrade" && id ? <UpgradePage key={id} workflowId={id} />
         : first === "connections" ? <ConnectionsPage add={query.get("add")} workflowId={query.get("workflow")} />
         : first === "inbox" || first === "notifications" ? (
           <Suspense fallback={<main className="page muted">Loading…</main>}>

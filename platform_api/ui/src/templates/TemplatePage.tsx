@@ -1,11 +1,16 @@
-// One template: what it does, what it needs, its steps, and the form that makes it a workflow of yours.
-import { useState, type FormEvent } from "react";
+// One template: what it does, what it needs, its graph on a read-only canvas, and the form that makes it a
+// workflow of yours (its parameters and how it starts).
+import { lazy, Suspense, useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import type { JsonSchema } from "../api/types";
 import { navigate } from "../lib/route";
 import type { Instantiated, TemplateDetail } from "./api";
+import { INITIAL_TRIGGER, TriggerChoice, triggerOverrides, type TriggerForm } from "./TriggerChoice";
 import { useInstantiate, useTemplate } from "./queries";
 import "./templates.css";
+
+// The canvas (React Flow) loads with the preview only: the gallery stays light.
+const GraphPreview = lazy(() => import("./GraphPreview").then((m) => ({ default: m.GraphPreview })));
 
 type Values = Record<string, unknown>;
 
@@ -77,20 +82,23 @@ function Result({ result }: { result: Instantiated }) {
   );
 }
 
-/** What went wrong instantiating: the message on top, and the parameters' errors by name. */
-function problemOf(error: Error | null): { message: string | null; byParameter: Record<string, string> } {
+/** What went wrong instantiating: the message on top, the parameters' errors by name, and the trigger's
+ * (trigger_overrides, or the settings of the graph's trigger step at `triggerIndex`). */
+function problemOf(error: Error | null, triggerIndex: number): { message: string | null; byParameter: Record<string, string>; trigger?: string } {
   if (!error) return { message: null, byParameter: {} };
   if (!(error instanceof ApiError)) return { message: String(error), byParameter: {} };
+  const onTrigger = error.errors.find((e) => e.path.startsWith("trigger_overrides") || e.path.startsWith(`graph.nodes[${triggerIndex}].`));
   return {
     message: `${error.message}${error.hint ? ` ${error.hint}` : ""}`,
     byParameter: Object.fromEntries(error.errors.map((e) => [e.path.replace(/^parameters\./, ""), e.message])),
+    trigger: onTrigger && `${onTrigger.path.replace(/^graph\.nodes\[\d+\]\.config\./, "")}: ${onTrigger.message}${onTrigger.hint ? ` (${onTrigger.hint})` : ""}`,
   };
 }
 
 export function TemplatePage({ slug }: { slug: string }) {
   const { data: template, error } = useTemplate(slug);
   if (!template) {
-    return <main className="page">{error ? <div className="callout callout-error" role="alert">{error.message}</div> : <p className="muted">Loading…</p>}</main>;
+    return <main className="page">{error ? <div className="callout callout-error" role="alert">{error.message} <a href="#/templates">Back to the templates</a></div> : <p className="muted" role="status">Loading the template…</p>}</main>;
   }
   return <TemplateView key={slug} template={template} />;
 }
@@ -98,16 +106,17 @@ export function TemplatePage({ slug }: { slug: string }) {
 function TemplateView({ template }: { template: TemplateDetail }) {
   const [name, setName] = useState(template.title);
   const [values, setValues] = useState<Values>(() => initialValues(template.parameters));
+  const [trigger, setTrigger] = useState<TriggerForm>(INITIAL_TRIGGER);
   const instantiate = useInstantiate(template.slug);
   const result = instantiate.data;
-  const { message: problem, byParameter: errors } = problemOf(instantiate.error);
+  const triggerIndex = template.graph.nodes.findIndex((n) => n.type.startsWith("trigger."));
+  const { message: problem, byParameter: errors, trigger: triggerError } = problemOf(instantiate.error, triggerIndex);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    instantiate.mutate({ name: name.trim(), parameters: values });
+    instantiate.mutate({ name: name.trim(), parameters: values, trigger_overrides: triggerOverrides(trigger) });
   };
 
-  const steps = template.graph.nodes;
   return (
     <main className="page template-page">
       <a className="muted small" href="#/templates">← All templates</a>
@@ -128,11 +137,9 @@ function TemplateView({ template }: { template: TemplateDetail }) {
           </ul>
           {template.trigger && <p className="muted small">Starts: {template.trigger.description}</p>}
           <h2>The steps</h2>
-          <ol className="template-steps" aria-label="Steps">
-            {steps.map((node) => (
-              <li key={node.id}><strong>{node.label || node.id}</strong> <span className="muted small">{node.type}</span></li>
-            ))}
-          </ol>
+          <Suspense fallback={<p className="muted" role="status">Loading the canvas…</p>}>
+            <GraphPreview graph={template.graph} label={`The steps of ${template.title}`} />
+          </Suspense>
           <h2>Changelog</h2>
           <ul className="muted small">
             {template.changelog.map((c) => <li key={c.version}>v{c.version} ({c.date}): {c.changes}</li>)}
@@ -150,6 +157,7 @@ function TemplateView({ template }: { template: TemplateDetail }) {
                 <ParameterField key={param} name={param} spec={spec} value={values[param]} error={errors[param]}
                                 onChange={(v) => setValues((current) => ({ ...current, [param]: v }))} />
               ))}
+              <TriggerChoice template={template.trigger} value={trigger} onChange={setTrigger} error={triggerError} />
               {problem && <div className="callout callout-error" role="alert">{problem}</div>}
               <button className="btn btn-primary" disabled={instantiate.isPending}>{instantiate.isPending ? "Creating…" : "Use this template"}</button>
               <p className="muted small">This creates a draft workflow of yours; the template itself never changes.</p>
