@@ -7,6 +7,14 @@ export function ReadOnlyBanner() {
   return <div className="banner banner-info">Editing needs a larger screen: this is a read-only view. Tap a step to see it.</div>;
 }
 
+export function NarrowBanner() {
+  return (
+    <div className="banner banner-info" data-testid="narrow-banner">
+      On a phone: pick a step from the list to change its settings, then publish. Moving, connecting and adding steps on the canvas needs a larger screen.
+    </div>
+  );
+}
+
 export function OfflineBanner() {
   const [online, setOnline] = useState(navigator.onLine);
   useEffect(() => {

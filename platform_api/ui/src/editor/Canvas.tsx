@@ -10,11 +10,11 @@ import { connectionProblem, DEFAULT_HANDLE, newEdgeId, nodeAt, toFlowEdge, type 
 import { useSelector } from "../lib/store";
 import { useEditorEnv } from "./context";
 import { DRAG_MIME } from "./Palette";
+import { DELETE_KEYS } from "./shortcuts";
 import { StepNode as StepNodeView } from "./StepNode";
 import type { GraphState } from "./useGraphState";
 
 const NODE_TYPES = { step: StepNodeView };
-const DELETE_KEYS = ["Backspace", "Delete"];
 export const FIT = { maxZoom: 1.1, padding: 0.15 };
 const STATUS_COLOURS: Record<string, string> = {
   running: "#2563eb", completed: "#16a34a", failed: "#dc2626", waiting: "#d97706",

@@ -10,23 +10,27 @@ import { useRun } from "../lib/useRun";
 import { PendingBanner } from "../publish/PendingBanner";
 import { usePublishesDirectly } from "../publish/usePublishRule";
 import { SecretDialog } from "../triggers/TriggerPanel";
-import { DraftBanner, OfflineBanner, ReadOnlyBanner } from "./Banners";
+import { DraftBanner, NarrowBanner, OfflineBanner, ReadOnlyBanner } from "./Banners";
 import { Canvas, FIT } from "./Canvas";
 import { ConflictDialog } from "./ConflictDialog";
 import { createDecorations, EditorContext } from "./context";
 import { EmptyGuide } from "./EmptyGuide";
+import { FindStep } from "./FindStep";
 import { NodePanel } from "./NodePanel";
 import { Palette } from "./Palette";
 import { buildReferences } from "./references";
 import { RunBar } from "./RunBar";
 import { RunDialog } from "./RunDialog";
+import { ShortcutsHelp } from "./ShortcutsHelp";
+import { StepList } from "./StepList";
 import { Toolbar } from "./Toolbar";
 import { useGraphState } from "./useGraphState";
 import { useShortcuts } from "./useShortcuts";
 import { useValidation } from "./useValidation";
 import { useWorkflowSync } from "./useWorkflowSync";
 
-type Props = { initial: Workflow; nodeTypes: NodeTypeInfo[]; readOnly: boolean };
+/** `narrow`: a phone. Settings, publishing and the step list work; moving, connecting and adding steps (drags) do not. */
+type Props = { initial: Workflow; nodeTypes: NodeTypeInfo[]; readOnly: boolean; narrow?: boolean };
 const NO_ERRORS: GraphError[] = [];
 const NO_FIELD_ERRORS = new Map<string, GraphError[]>();
 
@@ -37,7 +41,7 @@ function dropPoint(screen?: XYPosition): XYPosition {
   return box ? { x: box.x + box.width / 2, y: box.y + box.height / 2 } : { x: 0, y: 0 };
 }
 
-export function Editor({ initial, nodeTypes, readOnly }: Props) {
+export function Editor({ initial, nodeTypes, readOnly, narrow = false }: Props) {
   const types = useMemo(() => new Map(nodeTypes.map((t) => [t.type, t])), [nodeTypes]);
   const [decorations] = useState(createDecorations);
   const env = useMemo(() => ({ types, decorations }), [types, decorations]);
@@ -83,7 +87,8 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
 
   const select = useCallback((id: string | null) => {
     setNodes((ns) => ns.map((n) => (n.selected === (n.id === id) ? n : { ...n, selected: n.id === id })));
-    if (id) flow.fitView({ ...FIT, nodes: [{ id }], duration: 300 });
+    // once the panel it opens has narrowed the canvas (two frames: the layout, then React Flow's resize)
+    if (id) requestAnimationFrame(() => requestAnimationFrame(() => flow.fitView({ ...FIT, nodes: [{ id }], duration: 300 })));
   }, [setNodes, flow]);
 
   const layout = useCallback(() => {
@@ -98,7 +103,20 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
     toast(note, "info");
   }, [replace, toast]);
 
-  useShortcuts(readOnly ? null : { undo: state.undo, redo: state.redo, copy: state.copy, paste: state.paste, save: sync.save });
+  const [finding, setFinding] = useState(false);
+  const [helping, setHelping] = useState(false);
+  const find = useCallback((id: string) => {
+    setFinding(false);
+    select(id);
+  }, [select]);
+  useShortcuts({
+    find: () => setFinding(true), help: () => setHelping(true),
+    undo: state.undo, redo: state.redo, copy: state.copy, paste: narrow ? undefined : state.paste, save: sync.save,
+    layout: narrow ? undefined : layout,
+  }, readOnly);
+  const findable = useMemo(() => (finding || narrow ? nodes.map((n) => ({
+    id: n.id, label: n.data.label, type: n.data.type, typeLabel: types.get(n.data.type)?.label ?? "",
+  })) : []), [finding, narrow, nodes, types]);
 
   const trigger = state.nodes.find((n) => types.get(n.data.type)?.is_trigger);
   const firstTrigger = nodeTypes.find((t) => t.is_trigger);
@@ -135,16 +153,18 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
           on={{
             undo: state.undo, redo: state.redo, layout, save: sync.save, publish: sync.publish, test: () => setTesting(true),
             pickProblem: select, openVersion: (g, v) => openGraph(g, `Version ${v} opened: save to make it the latest`),
-            reload: sync.reload,
+            reload: sync.reload, find: () => setFinding(true), help: () => setHelping(true),
           }} />
         {readOnly && <ReadOnlyBanner />}
+        {narrow && !readOnly && <NarrowBanner />}
+        {narrow && <StepList steps={findable} selected={currentId ?? null} onPick={select} />}
         <OfflineBanner />
         {sync.pending && <PendingBanner pending={sync.pending} onClose={sync.closePending} />}
         {sync.draft && <DraftBanner draft={sync.draft} onRestore={restoreDraft} onDiscard={sync.discardDraft} />}
         <div className="editor-body">
-          {!readOnly && <Palette types={nodeTypes} onAdd={addNode} />}
+          {!readOnly && !narrow && <Palette types={nodeTypes} onAdd={addNode} />}
           <div className="canvas-wrap">
-            <Canvas state={state} readOnly={readOnly} onAdd={addNode} />
+            <Canvas state={state} readOnly={readOnly || narrow} onAdd={addNode} />
             {state.nodes.length === 0 && <EmptyGuide onStart={readOnly || !firstTrigger ? null : () => addNode(firstTrigger.type)} />}
             {runId && <RunBar run={run} stepCount={state.nodes.length} onClose={() => setRunId(null)} />}
           </div>
@@ -161,6 +181,8 @@ export function Editor({ initial, nodeTypes, readOnly }: Props) {
           sample={trigger?.data.config.sample ?? (trigger && types.get(trigger.data.type)?.sample_output) ?? {}}
           onRun={runTest} onClose={() => setTesting(false)} />
       )}
+      {finding && <FindStep steps={findable} onPick={find} onClose={() => setFinding(false)} />}
+      {helping && <ShortcutsHelp onClose={() => setHelping(false)} />}
       <SecretDialog workflowId={sync.workflow.id} />
       {sync.conflict && <ConflictDialog onReload={sync.reload} onKeepBoth={sync.keepBoth} onClose={sync.closeConflict} />}
     </EditorContext.Provider>

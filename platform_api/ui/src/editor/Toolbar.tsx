@@ -29,6 +29,8 @@ type Props = {
     pickProblem: (nodeId: string) => void; openVersion: (graph: Graph, version: number) => void;
     /** The workflow changed on the server (a version restored): load its latest version. */
     reload: () => Promise<unknown>;
+    /** Find-a-step (Ctrl-K) and the keyboard shortcuts help (?). */
+    find: () => void; help: () => void;
   };
 };
 
@@ -56,9 +58,13 @@ export function Toolbar({ workflow, name, onName, dirty, busy, readOnly, request
         <div className="btn-group">
           <button className="btn btn-ghost btn-icon" onClick={on.undo} disabled={!canUndo} title="Undo (Ctrl+Z)" aria-label="Undo"><Icon name="undo" /></button>
           <button className="btn btn-ghost btn-icon" onClick={on.redo} disabled={!canRedo} title="Redo (Ctrl+Shift+Z)" aria-label="Redo"><Icon name="redo" /></button>
-          <button className="btn btn-ghost btn-icon" onClick={on.layout} title="Tidy up the layout" aria-label="Auto-layout"><Icon name="layout" /></button>
+          <button className="btn btn-ghost btn-icon hide-narrow" onClick={on.layout} title="Tidy up the layout (Ctrl+Shift+L)" aria-label="Auto-layout"><Icon name="layout" /></button>
         </div>
       )}
+      <div className="btn-group">
+        <button className="btn btn-ghost btn-icon" onClick={on.find} title="Find a step (Ctrl+K)" aria-label="Find a step" aria-keyshortcuts="Control+K Meta+K"><Icon name="search" /></button>
+        <button className="btn btn-ghost btn-icon hide-narrow" onClick={on.help} title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts" aria-keyshortcuts="Shift+?"><Icon name="help" /></button>
+      </div>
       <div className="menu-anchor">
         <button className={`btn btn-chip ${count ? "chip-error" : checking === "done" ? "chip-ok" : ""}`}
           onClick={() => toggle("problems")} disabled={!count} data-testid="problems">

@@ -1,23 +1,23 @@
-// Keyboard shortcuts of the editor (Delete is handled by the canvas itself).
+// The editor's keyboard shortcuts, from the one list in shortcuts.ts (Delete is handled by the canvas).
 import { useEffect, useEffectEvent } from "react";
+import { shortcutFor, type ShortcutAction } from "./shortcuts";
 
-type Actions = { undo: () => void; redo: () => void; copy: () => void; paste: () => void; save: () => void };
+type Actions = Partial<Record<ShortcutAction, () => void>>;
 
 const isTyping = (target: EventTarget | null) =>
   target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
 
-export function useShortcuts(actions: Actions | null): void {
+/** `readOnly`: only the shortcuts that change nothing (find, help, copy) work. */
+export function useShortcuts(actions: Actions, readOnly: boolean): void {
   const onKey = useEffectEvent((e: KeyboardEvent) => {
-    const a = actions;
-    if (!a || !(e.ctrlKey || e.metaKey)) return;
-    const key = e.key.toLowerCase();
-    if (key === "s") return (e.preventDefault(), a.save());
-    if (isTyping(e.target)) return;
-    const action = { z: e.shiftKey ? a.redo : a.undo, y: a.redo, c: a.copy, v: a.paste }[key];
-    if (action) {
-      e.preventDefault();
-      action();
-    }
+    const shortcut = shortcutFor(e);
+    if (!shortcut || (readOnly && shortcut.edits)) return;
+    if (!shortcut.whileTyping && isTyping(e.target)) return;
+    if (document.querySelector('[role="dialog"][aria-modal="true"]') && shortcut.action !== "save") return;
+    const action = actions[shortcut.action];
+    if (!action) return;
+    e.preventDefault();
+    action();
   });
   useEffect(() => {
     const listener = (e: KeyboardEvent) => onKey(e);

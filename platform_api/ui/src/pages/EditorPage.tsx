@@ -1,4 +1,4 @@
-// Loads a workflow and the node types, then opens the editor (read-only on a phone).
+// Loads a workflow and the node types, then opens the editor (on a phone: settings and publish, no canvas drags).
 import { ReactFlowProvider } from "@xyflow/react";
 import { useNodeTypes, useWorkflow } from "../api/queries";
 import { Editor } from "../editor/Editor";
@@ -13,7 +13,7 @@ export function EditorPage({ id }: { id: string }) {
   if (workflow.data && workflow.isFetchedAfterMount && types.data) {
     return (
       <ReactFlowProvider>
-        <Editor key={workflow.data.id} initial={workflow.data} nodeTypes={types.data} readOnly={narrow} />
+        <Editor key={workflow.data.id} initial={workflow.data} nodeTypes={types.data} readOnly={false} narrow={narrow} />
       </ReactFlowProvider>
     );
   }
