@@ -308,6 +308,8 @@ def soak(backend: str, minutes: float, overload_minutes: float) -> tuple[list[tu
         total, errors = accepted, rows[0][4]
         bounds = {}
         for name, share, length in (("soak", SOAK_SHARE, minutes), ("overload", OVERLOAD_SHARE, overload_minutes)):
+            if length <= 0:  # `--overload-minutes 0`: a soak at 80% only
+                continue
             rate = share * capacity
             sampler.phase = f"{name} {share:.0%}"
             log(f"{name}: {rate:.1f}/s for {length:g} min")
@@ -368,8 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench soak", description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--minutes", type=float, default=10, help="at 80%% of capacity (default 10)")
-    parser.add_argument("--overload-minutes", type=float, default=2, help="then at 150%% (default 2)")
+    parser.add_argument("--overload-minutes", type=float, default=2, help="then at 150%% (default 2; 0: none)")
     args = parser.parse_args(argv)
+    if args.minutes <= 0:
+        parser.error("--minutes must be more than 0: the RSS slope is fitted over the 80% phase")
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     errors = 0
     for backend in backends:

@@ -228,3 +228,16 @@ def test_up_refuses_a_home_another_up_is_using(tmp_path):
     assert result.returncode == 2, result.stderr
     assert f"another `flowyard up` is already using {home}" in result.stderr
     assert not (home / "logs" / "prefect-server.log").exists()
+
+
+def test_children_get_the_malloc_tuning_unless_the_environment_sets_its_own(tmp_path, monkeypatch):
+    from core.settings import Settings
+    from flowyard.up import MALLOC_ENV, child_env
+
+    for variable in MALLOC_ENV:
+        monkeypatch.delenv(variable, raising=False)
+    settings = Settings(home=tmp_path)
+    env = child_env(settings)
+    assert {variable: env[variable] for variable in MALLOC_ENV} == MALLOC_ENV
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # an operator's own value wins
+    assert child_env(settings)["MALLOC_ARENA_MAX"] == "4"
