@@ -6,9 +6,9 @@ on), else by the run's end: the last step's output when it completed, a problem 
 run that stops to wait (a delay, an approval, a person's answer), or takes longer than the timeout, is answered
 202 with its id and goes on.
 
-The wait polls the run's row, every 10 ms at first and then less often (up to every 200 ms), in a thread: the
-step rows are written by the worker, in another process, and a poll of one row by its key is cheap on both
-databases."""
+The wait polls the run's row in a thread (the step rows are written by the worker, in another process, and a
+poll of one row by its key is cheap on both databases): every 20 ms for the first 2 seconds, where most answers
+come, so that polling adds little to their latency; then less and less often, up to every 200 ms."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from store import Execution, ExecutionStatus, StepResult, StepStatus
 from store.db import get_session_factory, scope_to_tenant
 
 RESPOND_NODE_TYPE = "webhook.respond"
-FIRST_POLL_SECONDS, LONGEST_POLL_SECONDS = 0.01, 0.2
+QUICK_POLL_SECONDS, QUICK_POLLS_FOR_SECONDS, LONGEST_POLL_SECONDS = 0.02, 2.0, 0.2
 STOPPED_TO_WAIT = (ExecutionStatus.WAITING, ExecutionStatus.NEEDS_ATTENTION)
 # The answer comes from the platform's address: whatever it holds is a document of no origin, running nothing.
 ANSWER_CONTENT_SECURITY_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: https:"
@@ -74,14 +74,16 @@ async def wait_for_outcome(
     settings: Settings, *, tenant_id: str, execution_id: str, responders: frozenset[str], seconds: float
 ) -> Outcome | None:
     """The run's outcome, or None when it has none within `seconds`."""
-    deadline, pause = time.monotonic() + seconds, FIRST_POLL_SECONDS
+    began = time.monotonic()
+    pause = QUICK_POLL_SECONDS
     while True:
         outcome = await asyncio.to_thread(_look, settings, tenant_id, execution_id, responders)
-        left = deadline - time.monotonic()
-        if outcome is not None or left <= 0:
+        waited = time.monotonic() - began
+        if outcome is not None or waited >= seconds:
             return outcome
-        await asyncio.sleep(min(pause, left))
-        pause = min(pause * 1.5, LONGEST_POLL_SECONDS)
+        await asyncio.sleep(min(pause, seconds - waited))
+        if waited > QUICK_POLLS_FOR_SECONDS:
+            pause = min(pause * 1.5, LONGEST_POLL_SECONDS)
 
 
 def answer_response(answer: dict[str, Any]) -> Response:
