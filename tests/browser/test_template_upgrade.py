@@ -7,7 +7,9 @@ one is resolved each way and the merge is applied as a new draft version, which 
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -46,6 +48,12 @@ def greeting_graph(subject: str, message: str, *, audit: bool = False) -> dict:
     return {"nodes": nodes, "edges": edges}
 
 
+def docs_screenshot(page: Page, name: str) -> None:
+    """With FLOWYARD_DOCS_SCREENSHOTS=docs/screenshots, refreshes the pictures docs/templates.md shows."""
+    if folder := os.environ.get("FLOWYARD_DOCS_SCREENSHOTS"):
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
 def saved_workflow(api: Api, name: str, graph: dict) -> dict:
     created = api.post("/api/v1/workflows", json={"name": name, "graph": graph})
     assert created.status_code == 201, created.text
@@ -81,12 +89,24 @@ def test_preview_instantiate_with_a_webhook_and_upgrade_through_the_merge_screen
     expect(canvas.locator(".react-flow__node.draggable")).to_have_count(0)  # read-only
     page.get_by_text("The 3 steps as a list").click()
     expect(page.get_by_role("list", name="Steps").get_by_role("listitem")).to_have_count(3)
+    before = len(api.get("/api/v1/workflows").json())
+
+    # A schedule whose cron is not one: refused, the reason under the trigger choice, nothing made.
+    form = page.get_by_role("form", name="Use this template")
+    trigger = form.get_by_role("group", name="How it starts")
+    trigger.get_by_role("radio", name=re.compile("^Schedule")).check()
+    trigger.get_by_label("Cron expression").fill("every day")
+    expect(trigger.get_by_label("Time zone")).to_have_value("")
+    with page.expect_response(lambda r: r.url.endswith(f"/api/v1/templates/{slug}/instantiate")) as refused:
+        form.get_by_role("button", name="Use this template").click()
+    assert refused.value.status == 422, refused.value.text()
+    expect(trigger.locator(".field-error")).to_contain_text("schedules[0].cron")
+    assert len(api.get("/api/v1/workflows").json()) == before
+    docs_screenshot(page, "template-preview.png")
 
     # Instantiate it, starting by a webhook with a bearer token instead of by hand (keyboard only for the trigger).
-    form = page.get_by_role("form", name="Use this template")
     form.get_by_label("Workflow name").fill("Greetings")
-    trigger = form.get_by_role("group", name="How it starts")
-    expect(trigger.get_by_role("radio", name=re.compile("^As the template says"))).to_be_checked()
+    trigger.get_by_role("radio", name=re.compile("^As the template says")).check()
     trigger.get_by_role("radio", name=re.compile("^As the template says")).focus()
     page.keyboard.press("ArrowDown")  # radios of one name: arrows move the choice
     expect(trigger.get_by_role("radio", name=re.compile("^Webhook"))).to_be_checked()
@@ -118,7 +138,10 @@ def test_preview_instantiate_with_a_webhook_and_upgrade_through_the_merge_screen
     )
     assert published.status_code == 201, published.text
 
-    # The editor says an update is available; the banner opens the merge screen.
+    # The workflows list says an update is available; so does the editor, whose banner opens the merge screen.
+    page.goto(f"{app_url}/#/")
+    expect(page.get_by_role("link", name="Update Greetings from its template")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("link", name="Update Greeting source from its template")).to_have_count(0)
     page.goto(f"{app_url}/#/workflows/{workflow_id}")
     banner = page.get_by_test_id("upgrade-banner")
     expect(banner).to_contain_text("Update available: version 2 of the template “Greet new customers”", timeout=30_000)
@@ -138,6 +161,7 @@ def test_preview_instantiate_with_a_webhook_and_upgrade_through_the_merge_screen
     expect(message).to_contain_text("Mine: {{ steps.shape.output.subject }}")
     expect(message).to_contain_text("Greeted: {{ steps.shape.output.subject }}")
     expect(subject.get_by_role("radio", name=re.compile("^Keep yours"))).to_be_checked()  # yours by default
+    docs_screenshot(page, "template-merge.png")
 
     # Resolve: the template's greeting, but keep our message. The diff follows the choice.
     with page.expect_response(lambda r: r.url.endswith(f"/api/v1/workflows/{workflow_id}/upgrade")) as previewed:

@@ -13,6 +13,7 @@ import { timeAgo } from "../lib/format";
 import { navigate } from "../lib/route";
 import { saveBlob } from "../settings/download";
 import { useMe } from "../settings/queries";
+import { useUpdates } from "../templates/queries";
 import { workflowFiles } from "../workflows/api";
 import { ImportDialog } from "../workflows/ImportDialog";
 
@@ -44,6 +45,7 @@ function NewWorkflowForm({ onCancel }: { onCancel: () => void }) {
 
 export function WorkflowsPage() {
   const { data: workflows, error } = useWorkflows();
+  const updates = useUpdates().data?.updates; // workflows whose template has a newer version
   const problem = error?.message;
   const [creating, setCreating] = useState(false);
   const [starting, setStarting] = useState<Starting | null>(null);
@@ -121,6 +123,9 @@ export function WorkflowsPage() {
                 </button>
               )}
               <a className="btn btn-ghost btn-xs" href={`#/runs?workflow=${w.id}`} aria-label={`Runs of ${w.name}`}>Runs</a>
+              {updates?.some((u) => u.workflow_id === w.id) && (
+                <a className="btn btn-secondary btn-xs" href={`#/upgrade/${w.id}`} aria-label={`Update ${w.name} from its template`}>Update available</a>
+              )}
             </li>
           ))}
         </ul>

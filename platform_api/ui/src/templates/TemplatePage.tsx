@@ -95,6 +95,9 @@ function problemOf(error: Error | null, triggerIndex: number): { message: string
   };
 }
 
+/** A problem whose one error is shown next to its field needs no callout too. */
+const onlyOneError = (error: Error | null) => error instanceof ApiError && error.errors.length === 1;
+
 export function TemplatePage({ slug }: { slug: string }) {
   const { data: template, error } = useTemplate(slug);
   if (!template) {
@@ -125,9 +128,14 @@ function TemplateView({ template }: { template: TemplateDetail }) {
         <span><span className="tag">{template.category_label}</span><span className="tag">v{template.version}</span></span>
       </div>
       <p>{template.description}</p>
+      <h2 className="template-steps-title">The steps</h2>
+      <Suspense fallback={<p className="muted" role="status">Loading the canvas…</p>}>
+        <GraphPreview graph={template.graph} label={`The steps of ${template.title}`} />
+      </Suspense>
       <div className="template-columns">
         <section>
           <h2>What it needs</h2>
+          {template.required_integrations.length === 0 && <p className="muted">Nothing to connect: every step is built in.</p>}
           <ul className="template-needs" aria-label="Integrations it needs">
             {template.required_integrations.map((i) => (
               <li key={i.type} className={i.connected ? "chip-ok" : "chip-error"}>
@@ -136,10 +144,6 @@ function TemplateView({ template }: { template: TemplateDetail }) {
             ))}
           </ul>
           {template.trigger && <p className="muted small">Starts: {template.trigger.description}</p>}
-          <h2>The steps</h2>
-          <Suspense fallback={<p className="muted" role="status">Loading the canvas…</p>}>
-            <GraphPreview graph={template.graph} label={`The steps of ${template.title}`} />
-          </Suspense>
           <h2>Changelog</h2>
           <ul className="muted small">
             {template.changelog.map((c) => <li key={c.version}>v{c.version} ({c.date}): {c.changes}</li>)}
@@ -158,7 +162,7 @@ function TemplateView({ template }: { template: TemplateDetail }) {
                                 onChange={(v) => setValues((current) => ({ ...current, [param]: v }))} />
               ))}
               <TriggerChoice template={template.trigger} value={trigger} onChange={setTrigger} error={triggerError} />
-              {problem && <div className="callout callout-error" role="alert">{problem}</div>}
+              {problem && !(triggerError && onlyOneError(instantiate.error)) && <div className="callout callout-error" role="alert">{problem}</div>}
               <button className="btn btn-primary" disabled={instantiate.isPending}>{instantiate.isPending ? "Creating…" : "Use this template"}</button>
               <p className="muted small">This creates a draft workflow of yours; the template itself never changes.</p>
             </form>

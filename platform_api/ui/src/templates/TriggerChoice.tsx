@@ -92,7 +92,7 @@ export function TriggerChoice({ template, value, onChange, error }: Props) {
           </div>
         </>
       )}
-      {error && <div className="field-error" id="trigger-error">{error}</div>}
+      {error && <div className="field-error" id="trigger-error" role="alert">{error}</div>}
     </fieldset>
   );
 }

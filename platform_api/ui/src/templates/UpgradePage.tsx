@@ -27,7 +27,7 @@ export function pathText(path: string, graph: Graph | undefined): string {
 function Value({ value }: { value: unknown }) {
   if (value === undefined || value === null) return <span className="muted">(none)</span>;
   const text = typeof value === "string" ? value : JSON.stringify(value, null, 2);
-  return <code className="merge-value">{text}</code>;
+  return text.includes("\n") ? <pre className="merge-value merge-value-block">{text}</pre> : <code className="merge-value">{text}</code>;
 }
 
 function ConflictChoice({ conflict, graph, choice, onChoose, fromVersion, toVersion }: {

@@ -39,7 +39,7 @@ export function useInstantiate(slug: string) {
 
 /** The workspace's workflows whose template has a newer version. */
 export function useUpdates() {
-  return useQuery({ queryKey: keys.updates, queryFn: catalog.updates, staleTime: 30_000 });
+  return useQuery({ queryKey: keys.updates, queryFn: catalog.updates }); // asked again on each page that shows it
 }
 
 /** What upgrading would do with these resolutions (a dry run: nothing saved). */
