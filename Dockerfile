@@ -34,14 +34,18 @@ RUN rm -rf platform_api/ui \
     && /opt/venv/bin/pip install --editable . \
     && /opt/venv/bin/python -m compileall -q /app
 
-# 3. Runtime: slim, no compilers, no node, not root.
+# 3. Runtime: slim, no compilers, no node, not root. glibc malloc as `flowyard up` tunes it for its children
+# (flowyard.up.MALLOC_ENV): two arenas, fixed thresholds, so freed memory goes back (bench/README.md, Soak).
 FROM python:3.11.14-slim-bookworm AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp \
     PREFECT_HOME=/tmp/prefect \
-    FLOWYARD_HOME=/tmp/flowyard
+    FLOWYARD_HOME=/tmp/flowyard \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=131072 \
+    MALLOC_TRIM_THRESHOLD_=131072
 COPY --from=python /opt/venv /opt/venv
 COPY --from=python /app /app
 COPY --from=ui /ui/dist /app/platform_api/ui/dist
