@@ -1,13 +1,13 @@
 // Comparing two versions: both graphs side by side on read-only canvases (stacked on a narrow screen), steps
 // coloured by what happened to them, a legend, the trigger called out, and the changes field by field.
-import { Background, Controls, ReactFlow, ReactFlowProvider, type NodeProps } from "@xyflow/react";
+import type { NodeProps } from "@xyflow/react";
 import { useMemo, useState, type ReactNode } from "react";
 import { useVersion, useVersionDiff } from "../api/queries";
 import type { Graph, VersionInfo } from "../api/types";
 import { Modal } from "../components/Modal";
 import { ProblemNote } from "../settings/ProblemNote";
-import { FIT } from "./Canvas";
-import { createDecorations, EditorContext, useEditorEnv } from "./context";
+import { createDecorations, useEditorEnv } from "./context";
+import { ReadOnlyCanvas } from "./ReadOnlyCanvas";
 import { StepNode } from "./StepNode";
 import {
   changeCount, diffMarks, edgeText, fieldText, fieldTitle, labelsOf, MARK_LABELS, markedFlow, triggerText,
@@ -26,7 +26,6 @@ function DiffStep(props: NodeProps<DiffNode>) {
 }
 
 const NODE_TYPES = { step: DiffStep };
-const PRO_OPTIONS = { hideAttribution: true };
 
 /** `name`: what the side shows, e.g. "version 3" or "nothing live"; `version` is null when it is no version. */
 type CanvasProps = { side: "before" | "after"; name: string; version: number | null; graph: Graph | undefined; marks: SideMarks | undefined };
@@ -44,19 +43,7 @@ function DiffCanvas({ side, name, version, graph, marks }: CanvasProps) {
       <h4>{side === "before" ? "Before" : "After"}: {name}</h4>
       <div className="diff-canvas">
         {!flow ? <p className="muted diff-loading">Loading {name}…</p> : (
-          <EditorContext.Provider value={env}>
-            <ReactFlowProvider>
-              <ReactFlow<DiffNode>
-                nodes={flow.nodes} edges={flow.edges} nodeTypes={NODE_TYPES}
-                nodesDraggable={false} nodesConnectable={false} elementsSelectable={false} nodesFocusable={false}
-                edgesFocusable={false} zoomOnScroll={false} preventScrolling={false} zoomOnDoubleClick={false}
-                fitView fitViewOptions={FIT} minZoom={0.1} maxZoom={2} proOptions={PRO_OPTIONS}
-              >
-                <Background gap={20} size={1.2} color="#d7dbe7" />
-                <Controls showInteractive={false} fitViewOptions={FIT} />
-              </ReactFlow>
-            </ReactFlowProvider>
-          </EditorContext.Provider>
+          <ReadOnlyCanvas<DiffNode> nodes={flow.nodes} edges={flow.edges} nodeTypes={NODE_TYPES} env={env} />
         )}
       </div>
     </section>
