@@ -249,13 +249,18 @@ def labelled(node_id: str, node_type: str, label: str, config: dict[str, Any] | 
     return {**node(node_id, node_type, config), "label": label}
 
 
-def publish(api: Api, name: str, workflow_graph: dict[str, Any]) -> str:
-    """Create and publish a workflow; returns its id."""
+def publish_answer(api: Api, name: str, workflow_graph: dict[str, Any]) -> dict[str, Any]:
+    """Create and publish a workflow; returns the publish answer (the workflow, and a webhook's secret)."""
     created = api.post("/api/v1/workflows", json={"name": name, "graph": workflow_graph})
     assert created.status_code == 201, created.text
     published = api.post(f"/api/v1/workflows/{created.json()['id']}/publish")
     assert published.status_code == 200, published.text
-    return str(created.json()["id"])
+    return published.json()
+
+
+def publish(api: Api, name: str, workflow_graph: dict[str, Any]) -> str:
+    """Create and publish a workflow; returns its id."""
+    return str(publish_answer(api, name, workflow_graph)["id"])
 
 
 def start_run(api: Api, workflow_id: str, payload: dict[str, Any] | None = None) -> str:

@@ -9,15 +9,11 @@ import uuid
 import httpx
 
 from platform_api.triggers.signatures import sign
-from tests.support import Api, edge, graph, node
+from tests.support import Api, edge, graph, node, publish_answer
 
 
 def _publish(api: Api, flow: dict) -> dict:
-    workflow = api.post("/api/v1/workflows", json={"name": f"Lookup {uuid.uuid4().hex[:6]}", "graph": flow})
-    assert workflow.status_code == 201, workflow.text
-    published = api.post(f"/api/v1/workflows/{workflow.json()['id']}/publish")
-    assert published.status_code == 200, published.text
-    return published.json()
+    return publish_answer(api, f"wf {uuid.uuid4().hex[:6]}", flow)
 
 
 def _deliver(api: Api, published: dict, payload: dict, delivery_id: str | None = None) -> httpx.Response:

@@ -25,7 +25,7 @@ from tests.engine.support import platform_db_url as stack_db_url
 from tests.engine.support import prefect_client
 from tests.platform_api.test_auth import _problem
 from tests.platform_rows import RunRows, add_workflow
-from tests.support import Api, RecordingServer, edge, graph, node, steps_by_node
+from tests.support import Api, RecordingServer, edge, graph, node, publish_answer, steps_by_node
 
 WAIT_GRAPH = {
     "nodes": [
@@ -180,11 +180,7 @@ def _wait_until(condition: Callable[[], object], timeout: float = 120) -> None:
 
 
 def _publish(api: Api, flow: dict) -> dict:
-    created = api.post("/api/v1/workflows", json={"name": f"wf {uuid.uuid4().hex[:6]}", "graph": flow})
-    assert created.status_code == 201, created.text
-    published = api.post(f"/api/v1/workflows/{created.json()['id']}/publish")
-    assert published.status_code == 200, published.text
-    return published.json()
+    return publish_answer(api, f"wf {uuid.uuid4().hex[:6]}", flow)
 
 
 def _start(api: Api, workflow_id: str) -> str:
