@@ -483,6 +483,18 @@ class KubernetesSettings(BaseModel):
 LAST_BACKUP_FILE = "last-backup"  # touched in the backup directory by each successful `flowyard backup`
 
 
+class SupervisionSettings(BaseModel):
+    """How `flowyard up` restarts a child that died (docs/operations.md, Supervision)."""
+
+    max_restarts: int = Field(
+        10,
+        ge=1,
+        description="Crashes of one child within the window that `flowyard up` restarts; one more and it "
+        "gives up and stops the others (a crash loop).",
+    )
+    restart_window_seconds: float = Field(600, gt=0, description="The window those crashes are counted in.")
+
+
 class BackupSettings(BaseModel):
     """`flowyard backup` and `flowyard restore` (docs/backups.md)."""
 
@@ -563,6 +575,9 @@ class Settings(BaseSettings):
     )
     backup: BackupSettings = Field(
         default_factory=BackupSettings, description="Backups of the databases and point-in-time recovery."
+    )
+    supervision: SupervisionSettings = Field(
+        default_factory=SupervisionSettings, description="How `flowyard up` restarts its children."
     )
 
     @model_validator(mode="after")

@@ -52,14 +52,15 @@ from prefect import Flow, flow_engine
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState, FlowRunFilterStateType
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.context import AsyncClientContext, SyncClientContext
-from prefect.exceptions import Abort, TerminationSignal
+from prefect.exceptions import Abort, ObjectNotFound, TerminationSignal
 from prefect.flow_engine import run_flow_async
 from prefect.settings import (
     PREFECT_LOGGING_TO_API_BATCH_INTERVAL,
     PREFECT_WORKER_PREFETCH_SECONDS,
     temporary_settings,
 )
-from prefect.states import Cancelled
+from prefect.states import Cancelled, Crashed
+from prefect.utilities.engine import propose_state
 from prefect.utilities.services import critical_service_loop
 from prefect.workers.base import BaseJobConfiguration, BaseVariables, BaseWorker, BaseWorkerResult
 
@@ -80,6 +81,7 @@ WORKER_TYPE = "flowyard"
 CANCEL_POLL_SECONDS = 1.0
 LOG_BATCH_SECONDS = 0.25  # run logs reach Prefect soon after the step that wrote them (Prefect's default: 2 s)
 STOP_CHECK_SECONDS = 0.2
+CRASH_REPORT_PAUSES = (1, 2, 4, 8, 15, 30, 30, 30, 30, 30, 60, 60, 60)  # about 6 minutes of trying
 log = logging.getLogger("flowyard.worker")
 
 
@@ -219,9 +221,26 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
             return FlowyardWorkerResult(identifier=str(flow_run.id), status_code=1)  # else drained: Crashed
         except Exception as exc:  # the engine itself failed (e.g. the API went away): do not leave it Running
             self._logger.exception("flow run %s failed in the engine", flow_run.id)
-            await self._propose_crashed_state(flow_run, f"The Flowyard worker could not run it: {exc!r}")
+            await self._report_crashed(flow_run, f"The Flowyard worker could not run it: {exc!r}")
             return FlowyardWorkerResult(identifier=str(flow_run.id), status_code=1)
         return FlowyardWorkerResult(identifier=str(flow_run.id), status_code=0)
+
+    async def _report_crashed(self, flow_run: FlowRun, message: str) -> None:
+        """Set the flow run Crashed, so that the dispatcher resumes its executions; tried again while Prefect
+        cannot take it (its database restarting, say). Nothing else would notice a flow run left Running by a
+        worker that lives on: crash detection goes by the worker's heartbeats."""
+        for pause in CRASH_REPORT_PAUSES:
+            try:
+                await propose_state(self.client, Crashed(message=message), flow_run_id=flow_run.id)
+                return
+            except (Abort, ObjectNotFound):  # ended meanwhile, or deleted
+                return
+            except Exception as exc:
+                self._logger.warning(
+                    "flow run %s not reported Crashed yet (%r); again in %g s", flow_run.id, exc, pause
+                )
+                await asyncio.sleep(pause)
+        self._logger.error("flow run %s could not be reported Crashed: it stays Running", flow_run.id)
 
     async def _flow_for(self, flow_run: FlowRun) -> Flow[..., Any]:
         """The flow a flow run's deployment runs: the interpreter, or a system flow (by the flow's name)."""

@@ -29,7 +29,6 @@ from flowyard.processes import (
 
 HEALTH_TIMEOUT_SECONDS = 300.0  # a loaded 2-core machine can take minutes to start Prefect
 STOP_GRACE_SECONDS = 10.0
-RESTART_POLICY = RestartPolicy(health_timeout=HEALTH_TIMEOUT_SECONDS)
 SUPERVISOR_LOG = "supervisor.log"
 EXIT_CONFIG_ERROR = 2
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -327,7 +326,11 @@ def run_up(settings: Settings) -> int:
 
 
 def supervise(settings: Settings, env: dict[str, str], logs: Path, secrets: PrefectSecrets) -> int:
-    supervisor = Supervisor(logs / SUPERVISOR_LOG, RESTART_POLICY)
+    limits = settings.supervision
+    policy = RestartPolicy(
+        health_timeout=HEALTH_TIMEOUT_SECONDS, max_restarts=limits.max_restarts, window=limits.restart_window_seconds
+    )
+    supervisor = Supervisor(logs / SUPERVISOR_LOG, policy)
 
     def start() -> None:
         start_all(_with_auth_string(settings, secrets), supervisor, env, logs, secrets)

@@ -105,8 +105,14 @@ def sink() -> Iterator[IdempotentSink]:
     server.stop()
 
 
-# Workers heartbeat every 2 s and the dispatcher reconciles every 2 s, so a dead worker is noticed in ~15 s.
-FAST = {"FLOWYARD_WORKER__HEARTBEAT_SECONDS": "2", "FLOWYARD_DISPATCHER__RECONCILE_SECONDS": "2"}
+# Workers heartbeat every 2 s and the dispatcher reconciles every 2 s, so a dead worker is noticed in ~15 s; and
+# `flowyard up` keeps restarting a child killed more than 10 times in 10 minutes (which it otherwise takes for a
+# crash loop).
+FAST = {
+    "FLOWYARD_WORKER__HEARTBEAT_SECONDS": "2",
+    "FLOWYARD_DISPATCHER__RECONCILE_SECONDS": "2",
+    "FLOWYARD_SUPERVISION__MAX_RESTARTS": str(10 * TRIALS),
+}
 
 
 @pytest.fixture(scope="module", params=["sqlite"])
