@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from platform_api.problems import Problem
@@ -43,7 +44,7 @@ def respond_nodes(graph: dict[str, Any]) -> frozenset[str]:
     return frozenset(node["id"] for node in graph.get("nodes", []) if node.get("type") == RESPOND_NODE_TYPE)
 
 
-def _step_output(db: Any, execution_id: str, *conditions: Any, first: bool = False) -> dict[str, Any] | None:
+def _step_output(db: Session, execution_id: str, *conditions: Any, first: bool = False) -> dict[str, Any] | None:
     """The output of the first or last step (outside loops) that ended, of those the conditions pick."""
     query = select(StepResult.output).where(
         StepResult.execution_id == execution_id, StepResult.item_index.is_(None), *conditions
