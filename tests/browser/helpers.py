@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -183,3 +184,9 @@ def browser_as(browser: Browser, app_url: str, person: Api, tenant: dict) -> Ite
         yield page
     finally:
         context.close()
+
+
+def docs_screenshot(page: Page, name: str, full_page: bool = False) -> None:
+    """With FLOWYARD_DOCS_SCREENSHOTS=docs/screenshots, refreshes a picture the docs show."""
+    if folder := os.environ.get("FLOWYARD_DOCS_SCREENSHOTS"):
+        page.screenshot(path=str(Path(folder) / name), full_page=full_page)

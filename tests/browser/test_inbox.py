@@ -5,25 +5,17 @@ both pages read rows the engine wrote."""
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import new_tenant, sign_in
+from tests.browser.helpers import docs_screenshot, new_tenant, sign_in
 from tests.browser.test_mobile import assert_fits_width
 from tests.support import Api, RecordingServer, edge, graph, labelled, publish, start_run, steps_by_node
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite", "postgres"], indirect=True)
-
-
-def docs_screenshot(page: Page, name: str) -> None:
-    """With FLOWYARD_DOCS_SCREENSHOTS=docs/screenshots, refreshes the pictures docs/operations.md shows."""
-    if folder := os.environ.get("FLOWYARD_DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(Path(folder) / name))
 
 
 def wait_for_approval(api: Api, run_id: str, timeout: float = 90) -> dict:

@@ -7,14 +7,12 @@ one is resolved each way and the merge is applied as a new draft version, which 
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import new_tenant, sign_in
+from tests.browser.helpers import docs_screenshot, new_tenant, sign_in
 from tests.support import Api
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite", "postgres"], indirect=True)  # the pages read both
@@ -46,12 +44,6 @@ def greeting_graph(subject: str, message: str, *, audit: bool = False) -> dict:
     for index, node in enumerate(nodes):
         node["position"] = {"x": 280 * index, "y": 0}
     return {"nodes": nodes, "edges": edges}
-
-
-def docs_screenshot(page: Page, name: str) -> None:
-    """With FLOWYARD_DOCS_SCREENSHOTS=docs/screenshots, refreshes the pictures docs/templates.md shows."""
-    if folder := os.environ.get("FLOWYARD_DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 def saved_workflow(api: Api, name: str, graph: dict) -> dict:
@@ -102,7 +94,7 @@ def test_preview_instantiate_with_a_webhook_and_upgrade_through_the_merge_screen
     assert refused.value.status == 422, refused.value.text()
     expect(trigger.locator(".field-error")).to_contain_text("schedules[0].cron")
     assert len(api.get("/api/v1/workflows").json()) == before
-    docs_screenshot(page, "template-preview.png")
+    docs_screenshot(page, "template-preview.png", full_page=True)
 
     # Instantiate it, starting by a webhook with a bearer token instead of by hand (keyboard only for the trigger).
     form.get_by_label("Workflow name").fill("Greetings")
@@ -161,7 +153,7 @@ def test_preview_instantiate_with_a_webhook_and_upgrade_through_the_merge_screen
     expect(message).to_contain_text("Mine: {{ steps.shape.output.subject }}")
     expect(message).to_contain_text("Greeted: {{ steps.shape.output.subject }}")
     expect(subject.get_by_role("radio", name=re.compile("^Keep yours"))).to_be_checked()  # yours by default
-    docs_screenshot(page, "template-merge.png")
+    docs_screenshot(page, "template-merge.png", full_page=True)
 
     # Resolve: the template's greeting, but keep our message. The diff follows the choice.
     with page.expect_response(lambda r: r.url.endswith(f"/api/v1/workflows/{workflow_id}/upgrade")) as previewed:

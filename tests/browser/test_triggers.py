@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.helpers import create_workflow, new_tenant, node, open_editor, sign_in
+from tests.browser.helpers import create_workflow, docs_screenshot, new_tenant, node, open_editor, sign_in
 from tests.support import Api
 
 pytestmark = pytest.mark.parametrize("stack", ["sqlite", "postgres"], indirect=True)  # the pages read runs from both
@@ -42,12 +42,6 @@ def _graph(trigger_type: str, config: dict) -> dict:
         ],
         "edges": [{"id": "e1", "source": "start", "source_handle": None, "target": "say"}],
     }
-
-
-def _docs_screenshot(page: Page, name: str) -> None:
-    """With FLOWYARD_DOCS_SCREENSHOTS=docs/screenshots, refreshes the pictures docs/triggers.md shows."""
-    if folder := os.environ.get("FLOWYARD_DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(Path(folder) / name))
 
 
 def _trigger_tab(page: Page) -> Locator:
@@ -125,7 +119,7 @@ def test_copy_the_webhook_url_and_start_runs_with_the_pages_own_sample_code(page
     panel.get_by_role("button", name="Send test delivery").click()
     expect(deliveries.locator("tr", has_text="test-")).to_have_count(1)
     panel.get_by_role("tab", name="Python").click()
-    _docs_screenshot(page, "webhook-panel.png")
+    docs_screenshot(page, "webhook-panel.png")
 
     # A delivery links to its run's page.
     deliveries.locator(f'tr[data-run-id="{runs[0]}"]').get_by_role("link").click()
@@ -170,7 +164,7 @@ def test_build_preview_and_pause_a_schedule(page: Page, app_url: str):
     assert all(f["local"][10:] == "T09:00:00" + f["local"][19:] for f in preview["fires"])
     expect(panel.get_by_test_id("dst-note").first).to_contain_text("Clocks go forward")
     panel.get_by_test_id("dst-note").first.scroll_into_view_if_needed()
-    _docs_screenshot(page, "schedule-panel.png")
+    docs_screenshot(page, "schedule-panel.png")
 
     # Paused from the keyboard: the page and the API say so; resumed the same way.
     expect(panel.get_by_test_id("schedule-state")).to_have_text("Active")
