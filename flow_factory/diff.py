@@ -128,10 +128,15 @@ def _position(node: dict[str, Any]) -> dict[str, float]:
 
 def _field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
     """Changed node fields (id and position aside) and config fields, in name order."""
-    fields = {k: v for k, v in old.items() if k not in ("id", "position", "config")}
-    fields_after = {k: v for k, v in new.items() if k not in ("id", "position", "config")}
+    fields = {k: v for k, v in old.items() if k not in ("id", "position", "config") and not _default(k, v)}
+    fields_after = {k: v for k, v in new.items() if k not in ("id", "position", "config") and not _default(k, v)}
     changes = _changes(fields, fields_after, prefix="")
     return changes + _changes(old.get("config") or {}, new.get("config") or {}, prefix="config.")
+
+
+def _default(name: str, value: Any) -> bool:
+    """`disabled: false` is what a node without the field means: not a change."""
+    return name == "disabled" and value is False
 
 
 def _changes(old: dict[str, Any], new: dict[str, Any], *, prefix: str) -> list[FieldChange]:

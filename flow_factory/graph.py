@@ -40,6 +40,11 @@ class Node(_Strict):
         description="Settings of the node type (its config_schema); strings may hold templates.",
     )
     position: Position = Field(default_factory=Position, description="Canvas position.")
+    disabled: bool = Field(
+        default=False,
+        description="A disabled step does not run: it passes the data it was reached with on, through its first "
+        "output (an if node's `true`, a switch's first case, a loop's `done`). A trigger cannot be disabled.",
+    )
 
 
 class Edge(_Strict):

@@ -9,7 +9,7 @@ from flow_factory.graph import Edge, Graph, Node
 from flow_factory.nodes import get_node_type
 
 DEFAULT_HANDLES = (None, "default")
-LOOP_TYPE, LOOP_EACH = "logic.loop", "each"
+LOOP_TYPE, LOOP_EACH, LOOP_DONE = "logic.loop", "each", "done"
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,21 @@ class ExecutionPlan:
         """Edges leaving `node_id` through `handle` (None and "default" are the same)."""
         wanted = DEFAULT_HANDLES if handle in DEFAULT_HANDLES else (handle,)
         return [edge for edge in self.outgoing[node_id] if edge.source_handle in wanted]
+
+
+def pass_through_handle(node: Node) -> str | None:
+    """The output a disabled node leaves through: its first one, as in n8n (an if node's `true`, a switch's
+    first case, an approval's `approved`), except that a loop leaves through `done`, its body not run."""
+    if node.type == LOOP_TYPE:
+        return LOOP_DONE
+    node_type = get_node_type(node.type)
+    if node_type is None:
+        return None
+    try:
+        first = node_type.handles_for(node.config)[0]
+    except Exception:  # a config too broken to name its cases: the default output
+        first = node_type.outputs[0]
+    return None if first in DEFAULT_HANDLES else first
 
 
 def compile_plan(graph: Graph) -> ExecutionPlan:

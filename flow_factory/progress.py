@@ -69,7 +69,7 @@ class ExecutionRun:
         self.settled.add(node_id)
         self.finish_order.append(node_id)
         self.steps[node_id] = {"output": record.output}
-        if record.status == StepStatus.COMPLETED:
+        if record.status in (StepStatus.COMPLETED, StepStatus.SKIPPED):
             self.taken_edges.update(edge.id for edge in plan.next_edges(node_id, record.handle))
             return
         self.steps[node_id]["error"] = record.error
@@ -80,6 +80,15 @@ class ExecutionRun:
             self.attention = (node_id, record.error or {})  # a person says whether it went out
         else:
             self.error = {"node_id": node_id, **(record.error or {})}
+
+    def passed_through(self, plan: ExecutionPlan, node_id: str) -> Any:
+        """What a disabled step passes on: the output of the step it was reached from (the first to finish when
+        several lead into it, as n8n takes a disabled node's first input), or inside a loop body the item."""
+        sources = {edge.source for edge in plan.incoming[node_id] if edge.id in self.taken_edges}
+        first = next((n for n in self.finish_order if n in sources), None)
+        if first is not None:
+            return self.steps[first]["output"]
+        return self.item[1] if self.item is not None else None
 
     def item_run(self, plan: ExecutionPlan, loop_id: str, index: int, value: Any) -> ExecutionRun:
         """One item of a loop: starts on the loop's `each` edges and sees the steps before the loop."""

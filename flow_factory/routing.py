@@ -30,8 +30,9 @@ from typing import Any, Protocol
 from core.errors import StepFailure
 from core.settings import ExecutionSettings
 from flow_factory.expressions import render_value
-from flow_factory.plan import LOOP_TYPE, ExecutionPlan
+from flow_factory.plan import LOOP_TYPE, ExecutionPlan, pass_through_handle
 from flow_factory.progress import ExecutionRun, RunKey, restore
+from flow_factory.redact import redact
 from flow_factory.steps import (
     ANY_EXECUTION,
     Logger,
@@ -132,7 +133,9 @@ class BatchRouter:
             await asyncio.gather(*(done[p].wait() for p in self.plan.predecessors(node_id) if p in done))
             reached = await self._not_cancelled([run for run in runs if run.reached(self.plan, node_id)])
             try:
-                if reached and self.plan.nodes[node_id].type == LOOP_TYPE:
+                if reached and self.plan.nodes[node_id].disabled and node_id != self.plan.trigger_id:
+                    self._pass_disabled(node_id, reached)
+                elif reached and self.plan.nodes[node_id].type == LOOP_TYPE:
                     await self._run_loop(node_id, reached)
                 elif reached:
                     await self._run_with_retries(node_id, reached, limits=limits)
@@ -140,6 +143,20 @@ class BatchRouter:
                 done[node_id].set()
 
         await asyncio.gather(*(drive(node_id) for node_id in node_ids))
+
+    def _pass_disabled(self, node_id: str, runs: list[ExecutionRun]) -> None:
+        """A disabled step does not run (no runner, no task run): each run's data passes through it, out of its
+        first output, and its step record says `skipped`."""
+        records, new = _records_for(node_id, runs)
+        handle = pass_through_handle(self.plan.nodes[node_id])
+        for run in runs:
+            record = records[run.key]
+            passed = redact(run.passed_through(self.plan, node_id))
+            record.status, record.input, record.output, record.handle = StepStatus.SKIPPED, passed, passed, handle
+            record.ended_at = utcnow()
+            run.settle(self.plan, record)
+        self.sink.insert(new)
+        self.sink.update(list(records.values()))
 
     async def _run_with_retries(
         self,

@@ -74,7 +74,7 @@ def _validate(data: Any) -> list[GraphError]:
         graph = Graph.model_validate(data)
     except ValidationError as exc:
         return [_structure_error(error) for error in exc.errors(include_url=False)]
-    errors = _node_errors(graph) + _edge_errors(graph)
+    errors = _node_errors(graph) + _edge_errors(graph) + _disabled_trigger_errors(graph)
     if len({node.id for node in graph.nodes}) == len(graph.nodes):
         errors += _flow_errors(graph)
     return errors
@@ -185,6 +185,26 @@ def _node_errors(graph: Graph) -> list[GraphError]:
                 for path, message, hint in _config_issues(node, node_type)
             ]
     return errors
+
+
+def _disabled_trigger_errors(graph: Graph) -> list[GraphError]:
+    return [
+        _error(
+            f"nodes[{index}].disabled",
+            f"the trigger '{node.id}' cannot be disabled: it is what starts the workflow",
+            "set disabled to false; to stop the workflow from starting, unpublish it instead",
+        )
+        for index, node in enumerate(graph.nodes)
+        if node.disabled and _is_trigger(node)
+    ]
+
+
+def refused_at_save(data: Any) -> list[GraphError]:
+    """The problems no saved version may have, not even a draft: a disabled trigger."""
+    try:
+        return _disabled_trigger_errors(Graph.model_validate(data))
+    except ValidationError:
+        return []  # validate_graph reports these
 
 
 def _unknown_type_error(index: int, type_name: str) -> GraphError:

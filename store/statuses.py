@@ -26,9 +26,10 @@ class StepStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # a disabled step: it did not run, its input passed through
 
 
-FINISHED_STEP_STATUSES = (StepStatus.COMPLETED, StepStatus.FAILED)
+FINISHED_STEP_STATUSES = (StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED)
 
 
 class ExecutionMode(StrEnum):

@@ -67,7 +67,7 @@ def _eta(db: Session, execution: Execution, steps: list[schemas.StepRead], now: 
     history, runs = _step_history(db, execution, waits)
     if not runs:
         return None
-    done = {s.node_id for s in steps if s.status in (StepStatus.COMPLETED, StepStatus.FAILED)}
+    done = {s.node_id for s in steps if s.status in (StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED)}
     started = {s.node_id: s.started_at for s in steps if s.status == StepStatus.RUNNING and s.started_at}
     p50 = p90 = 0.0
     for node_id, seconds in history.items():  # what is left, one step after another (an upper bound)

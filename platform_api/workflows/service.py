@@ -18,7 +18,7 @@ from core.prefect_client import prefect_client
 from core.settings import Settings
 from engine.publish import BatchLimits, DeploymentNameTaken, DeploymentTarget, tenant_pool_choice, upsert_deployment
 from flow_factory.graph import MAX_NODES, Graph
-from flow_factory.validation import graph_warnings, validate_graph
+from flow_factory.validation import graph_warnings, refused_at_save, validate_graph
 from platform_api.audit.service import audit
 from platform_api.auth.service import slugify
 from platform_api.connections.service import check_connections
@@ -86,6 +86,9 @@ def _checked_graph(graph: dict[str, Any], *, allow_invalid: bool) -> list[dict[s
     errors = graph_errors(graph)
     if errors and not allow_invalid:
         raise invalid_graph(errors)
+    refused = [{**e.model_dump(), "path": f"graph.{e.path}"} for e in refused_at_save(graph)]
+    if refused:  # not even a draft may hold these
+        raise invalid_graph(refused)
     try:
         Graph.model_validate(graph)
     except ValidationError:

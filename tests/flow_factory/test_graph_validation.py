@@ -54,7 +54,7 @@ def test_unknown_field_names_the_allowed_ones():
     error = only_error(graph)
     assert error.path == "nodes[0].colour"
     assert "Extra inputs are not permitted" in error.message
-    assert error.hint == "remove the field; allowed fields are: id, type, label, config, position"
+    assert error.hint == "remove the field; allowed fields are: id, type, label, config, position, disabled"
 
 
 def test_unknown_field_in_nested_model_and_at_top():
