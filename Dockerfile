@@ -53,4 +53,5 @@ WORKDIR /app
 # The uid the manifests' securityContext names (runAsUser 10001); the image needs no user entry for it.
 USER 10001:10001
 EXPOSE 8000
-CMD ["uvicorn", "platform_api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+# Idle connections kept 75 s, above a proxy's idle timeout (FLOWYARD_API__KEEP_ALIVE_SECONDS for `flowyard up`).
+CMD ["uvicorn", "platform_api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--timeout-keep-alive", "75"]

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from bench.benchmarks import pct
 from bench.flowyard_runs import Platform, chain, node
 from bench.stack import Stack, postgres_available
+from core.settings import ApiSettings
 from platform_api.triggers.signatures import sign
 
 CAPACITY_SECONDS = 40
@@ -49,6 +50,7 @@ WARM_UP_SECONDS = 60
 FLAT_MB_PER_MINUTE = 1.0
 FLAT_SHARE_PER_10_MINUTES = 0.02
 REQUEST_TIMEOUT = 60.0  # an answer slower than this counts as an error
+KEEP_ALIVE_EXPIRY = ApiSettings().keep_alive_seconds - 5.0  # the sender's idle limit, below the stack API's
 DRAIN_SECONDS = 900  # at most, waiting for the accepted executions to end; stops early once nothing moves
 SETTINGS = {"FLOWYARD_QUOTAS__WEBHOOKS_PER_MINUTE": "10000000"}
 STARTED = re.compile(r"(\S+) (?:re)?started \(pid (\d+)\)")
@@ -94,7 +96,7 @@ class Hook:
         took = time.perf_counter() - sent
         if status == 429:
             try:
-                return "429 " + json.loads(answer).get("type", "").rsplit("/", 1)[-1], took
+                return "429 " + json.loads(answer).get("type", "").rstrip("/").rsplit("/", 1)[-1], took
             except ValueError:
                 return "429", took
         return str(status), took
@@ -103,18 +105,24 @@ class Hook:
 class Sender:
     """POSTs to one URL over kept-alive HTTP/1.1 connections, opening one more whenever none is idle (so an open
     loop never waits for a connection). Not httpx: its async pool spends time proportional to waiting requests x
-    connections on every request, which with hundreds in flight made the sender, not the API, the bottleneck."""
+    connections on every request, which with hundreds in flight made the sender, not the API, the bottleneck.
+
+    Like httpx's `keepalive_expiry`, a connection idle for longer than the server keeps one is not used again: a
+    request sent as the server's keep-alive timer closes the connection is reset, not answered."""
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         self.host, self.port, self.path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []  # and when it went idle
 
     async def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         head = f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Length: {len(body)}\r\n"
         request = (head + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode() + body
         while self.idle:  # an idle connection the server closed meanwhile answers nothing: take the next
-            reader, writer = self.idle.pop()
+            reader, writer, since = self.idle.pop()
+            if time.monotonic() - since > KEEP_ALIVE_EXPIRY:
+                writer.close()
+                continue
             try:
                 return await self._exchange(reader, writer, request)
             except (ConnectionError, asyncio.IncompleteReadError) as exc:
@@ -139,11 +147,11 @@ class Sender:
         if fields.get("connection", "").lower() == "close":
             writer.close()
         else:
-            self.idle.append((reader, writer))
+            self.idle.append((reader, writer, time.monotonic()))
         return int(status_line.split()[1]), answer
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         self.idle.clear()
 

@@ -40,6 +40,12 @@ class ApiSettings(BaseModel):
         64, ge=1, description="Of those, how many one workspace may have in progress before its new ones get 429."
     )
     shed_retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a request refused for load.")
+    keep_alive_seconds: int = Field(
+        75,
+        ge=1,
+        description="How long the API keeps an idle HTTP connection open. Keep it above the idle timeout of "
+        "any proxy or client in front: a request sent just as the server closes the connection is reset.",
+    )
     respond_timeout_seconds: float = Field(
         30,
         gt=0,

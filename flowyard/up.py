@@ -146,7 +146,8 @@ def prefect_server(settings: Settings, env: dict[str, str], logs: Path, secrets:
 
 def platform_api(settings: Settings, env: dict[str, str], logs: Path) -> ChildProcess:
     argv = [sys.executable, "-m", "uvicorn", "platform_api.app:create_app", "--factory",
-            "--host", settings.api.host, "--port", str(settings.api.port)]  # fmt: skip
+            "--host", settings.api.host, "--port", str(settings.api.port),
+            "--timeout-keep-alive", str(settings.api.keep_alive_seconds)]  # fmt: skip
     if settings.api.tls_cert and settings.api.tls_key:  # HTTPS only: plain HTTP to this port fails
         argv += ["--ssl-certfile", str(settings.api.tls_cert), "--ssl-keyfile", str(settings.api.tls_key)]
     return ChildProcess("platform-api", argv, env, logs / "platform-api.log")
