@@ -29,6 +29,7 @@ def _run(
     ctx: ActionContext, action: str, change: Callable[[Session], dict[str, Any]], *, writes: bool
 ) -> dict[str, Any]:
     with platform_sessions().begin() as db:
+        records.for_run(db, execution_id=ctx.execution_id, node_id=ctx.node_id, action=action)
         if writes:
             prior = db.scalar(
                 select(SideEffect).where(SideEffect.tenant_id == ctx.tenant_id, SideEffect.key == ctx.idempotency_key)

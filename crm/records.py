@@ -3,6 +3,9 @@ and, in the same transaction, adds the outbox row (`crm.<type>.<created|updated|
 record before and after) that data-change triggers are dispatched from. The caller commits.
 A test run's writes pass `test_data=True`: a record it creates is marked as test data, and the outbox
 row of any change it makes is too, so no data-change trigger fires for it.
+A workflow step marks its session with `for_run` (execution, node, step type) before it writes: each record it
+writes (and, for an activity, the records the activity is about) then gets a `CrmRecordRun` link to the run in
+the same transaction, which the record page lists as "workflows that touched this record".
 
 A contact's email and phone are sealed at rest (`store.sealed`), so SQL cannot compare them: each write also
 sets their blind indexes (`email_index`, `phone_index`: HMAC-SHA256 of the normalised value under the
@@ -16,14 +19,26 @@ import string
 import unicodedata
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NamedTuple, NoReturn
 
 from sqlalchemy import ColumnElement, and_, delete, false, or_, select
 from sqlalchemy.orm import Session, load_only
 
 from core import checks
-from store import DEAL_STAGES, CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag, DealStage, Outbox, utcnow
-from store.sealed import tenant_blind_index
+from store import (
+    DEAL_STAGES,
+    CrmActivity,
+    CrmCompany,
+    CrmContact,
+    CrmDeal,
+    CrmRecordRun,
+    CrmTag,
+    DealStage,
+    Execution,
+    Outbox,
+    utcnow,
+)
+from store.sealed import blind_index, installed_keyring
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +122,62 @@ def write(
             )
         )
         db.flush()
+    run: RunRef | None = db.info.get(_RUN_KEY)
+    if run is not None and db.get(Execution, run.execution_id) is not None:  # a step outside a run links nothing
+        linked = [(record_type, record.id)]
+        if record_type == "activity":
+            linked += [(kind, getattr(record, f"{kind}_id")) for kind in ("contact", "company", "deal")]
+        for kind, record_id in linked:
+            if record_id:
+                link_run(
+                    db,
+                    tenant_id,
+                    kind,
+                    record_id,
+                    execution_id=run.execution_id,
+                    node_id=run.node_id,
+                    action=run.action,
+                )
     return record
+
+
+class RunRef(NamedTuple):
+    execution_id: str
+    node_id: str
+    action: str  # the step's node type, e.g. crm.move_deal_stage
+
+
+_RUN_KEY = "flowyard.crm_run"
+
+
+def for_run(db: Session, *, execution_id: str, node_id: str, action: str) -> None:
+    """Marks `db` as the session of a workflow step: every `write` in it links its records to that run."""
+    db.info[_RUN_KEY] = RunRef(execution_id, node_id, action)
+
+
+def link_run(
+    db: Session,
+    tenant_id: str,
+    record_type: str,
+    record_id: str,
+    *,
+    execution_id: str,
+    node_id: str | None,
+    action: str,
+    relation: Literal["wrote", "triggered"] = "wrote",
+) -> None:
+    """Links a run to a record it touched (see `CrmRecordRun`); the caller commits."""
+    db.add(
+        CrmRecordRun(
+            tenant_id=tenant_id,
+            record_type=record_type,
+            record_id=record_id,
+            execution_id=execution_id,
+            node_id=node_id[:64] if node_id else None,  # a step inside a loop is `<node>-<item>`
+            action=action,
+            relation=relation,
+        )
+    )
 
 
 def _changed(before: dict | None, after: dict | None) -> bool:
@@ -328,7 +398,20 @@ def contact_index(db: Session, tenant_id: str, field: IndexedField, value: str |
     under the tenant's index key, as `crm_contacts.email_index` / `phone_index` hold it."""
     if value is None:
         return None
-    return tenant_blind_index(db, tenant_id, f"crm_contacts.{field}", _NORMALISE[field](value))
+    return _blind_index(db, tenant_id, field, _NORMALISE[field](value))
+
+
+_INDEX_KEYS = "flowyard.crm_index_keys"
+
+
+def _blind_index(db: Session, tenant_id: str, field: IndexedField, normalised: str) -> str:
+    """`store.sealed.tenant_blind_index`, with the tenant's index key read once per session: a CSV import
+    computes several indexes per row, and reading the key costs a few queries each time. The index key never
+    changes (rotating the data key leaves it as it is), so a session may keep it."""
+    keys: dict[str, bytes] = db.info.setdefault(_INDEX_KEYS, {})
+    if tenant_id not in keys:
+        keys[tenant_id] = installed_keyring().index_key(db, tenant_id)
+    return blind_index(keys[tenant_id], f"crm_contacts.{field}", normalised)
 
 
 def _as_stored(field: IndexedField, value: str) -> str:
@@ -346,7 +429,7 @@ def contact_match(db: Session, tenant_id: str, field: IndexedField, value: str) 
     normalised = _NORMALISE[field](_as_stored(field, value))
     if not normalised:
         return false()
-    index = tenant_blind_index(db, tenant_id, f"crm_contacts.{field}", normalised)
+    index = _blind_index(db, tenant_id, field, normalised)
     column, index_column = _columns(field)
     unindexed = db.execute(
         select(CrmContact.id, column).where(

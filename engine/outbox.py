@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, event, select, text
 from sqlalchemy.orm import Mapper, Session
 
+from crm.records import link_run
 from flow_factory.conditions import evaluate
 from store import ExecutionMode, Outbox, TriggerSubscription, Workflow, enqueue_execution, utcnow
 
@@ -101,7 +102,7 @@ def fan_out(db: Session, limit: int = 200) -> int:
             if workflow is None or not workflow.published_version or not workflow.deployment_id or workflow.disabled:
                 continue
             if matches(subscription.config, change):
-                _, created = enqueue_execution(
+                execution, created = enqueue_execution(
                     db,
                     workflow=workflow,
                     version=workflow.published_version,
@@ -111,6 +112,17 @@ def fan_out(db: Session, limit: int = 200) -> int:
                     trigger="data_change",
                     dedupe_key=f"outbox:{row.id}",
                 )
+                if created:  # the record page lists the runs its changes started
+                    link_run(
+                        db,
+                        row.tenant_id,
+                        row.record_type,
+                        row.record_id,
+                        execution_id=execution.id,
+                        node_id=None,
+                        action="trigger.data_change",
+                        relation="triggered",
+                    )
                 queued += created
         row.dispatched_at = utcnow()
         db.commit()

@@ -8,7 +8,7 @@ from store.alerts import Alert
 from store.audit import AuditEvent, record_event
 from store.base import Base, IdMixin, JsonType, TenantOwnedMixin, TimestampMixin, UtcDateTime, new_id, utcnow
 from store.catalog import FTS_TABLE, CatalogTemplate, CatalogTemplateTag, CatalogTemplateVersion, WorkflowLineage
-from store.crm import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag
+from store.crm import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmRecordRun, CrmTag
 from store.executions import Approval, Batch, Execution, StepResult, enqueue_execution
 from store.ledger import SideEffect
 from store.notifications import Notification, NotificationPreference, emails_muted_by
@@ -79,6 +79,7 @@ __all__ = [
     "CrmCompany",
     "CrmContact",
     "CrmDeal",
+    "CrmRecordRun",
     "CrmTag",
     "Approval",
     "Batch",

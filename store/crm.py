@@ -90,3 +90,21 @@ class CrmActivity(IdMixin, TenantOwnedMixin, TimestampMixin, FromTestRunMixin, B
     company_id: Mapped[str | None] = mapped_column(ForeignKey("crm_companies.id", ondelete="CASCADE"))
     deal_id: Mapped[str | None] = mapped_column(ForeignKey("crm_deals.id", ondelete="CASCADE"))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CrmRecordRun(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
+    """A run that touched a CRM record, for the record page's "workflows that touched this record": a step of
+    the run wrote the record (`relation` "wrote", `action` the step's type, e.g. crm.move_deal_stage), or a change
+    to the record started the run through a data-change trigger ("triggered", `action` trigger.data_change).
+    Written in the same transaction as the change (crm.records.write) or the queued execution (engine.outbox).
+    No foreign key to the record: a link outlives the record's deletion, and goes with its execution."""
+
+    __tablename__ = "crm_record_runs"
+    __table_args__ = (Index("ix_crm_record_runs_record", "tenant_id", "record_id", "created_at"),)
+    tenant_index = False  # found through a composite index or its parent row
+    record_type: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[str] = mapped_column(String(36))
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), index=True)
+    node_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(60))
+    relation: Mapped[str] = mapped_column(String(16))  # wrote | triggered

@@ -136,3 +136,33 @@ class ActivityRead(BaseModel):
     occurred_at: datetime
     created_at: datetime
     test_data: bool = TEST_DATA
+
+
+class RecordRunRead(BaseModel):
+    """A run that touched a record: one of its steps wrote it, or a change to it started the run."""
+
+    run_id: str = Field(description="The run (open it at #/runs/<run_id>, or GET /api/v1/runs/<run_id>).")
+    workflow_id: str
+    workflow_name: str
+    status: str = Field(description="The run's status, as GET /api/v1/runs/<run_id> gives it.")
+    mode: str = Field(description="live or test.")
+    relation: Literal["wrote", "triggered"] = Field(
+        description="wrote: a step of the run changed the record; triggered: a change to the record started the run."
+    )
+    action: str = Field(description="The step's type (e.g. crm.move_deal_stage), or trigger.data_change.")
+    node_id: str | None = Field(description="The step that wrote the record (none for a triggered run).")
+    at: datetime = Field(description="When the step wrote the record, or when the change queued the run.")
+
+
+ImportTarget = str  # a contact field (IMPORT_FIELDS), `properties.<name>` for a custom field, or null to skip
+
+
+class ImportPreview(BaseModel):
+    """What a CSV file holds, for the mapping step: its header, its first rows and a suggested mapping."""
+
+    headers: list[str] = Field(description="The file's first row.")
+    rows: list[list[str]] = Field(description="Its first data rows (at most 5), as the file has them.")
+    total_rows: int = Field(description="How many data rows the file has.")
+    delimiter: str = Field(description="The separator found: ',', ';' or a tab.")
+    fields: list[str] = Field(description="The contact fields a column can be mapped to (or properties.<name>).")
+    suggested: list[str | None] = Field(description="One target per column, guessed from the headers (null: skip).")

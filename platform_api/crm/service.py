@@ -17,7 +17,8 @@ from platform_api.crm.schemas import ContactUpsert
 from platform_api.deps import Caller
 from platform_api.pagination import paginate
 from platform_api.problems import Problem, not_found
-from store import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmTag, Role
+from platform_api.runs.schemas import run_status
+from store import CrmActivity, CrmCompany, CrmContact, CrmDeal, CrmRecordRun, CrmTag, Execution, Role, Workflow
 
 MAX_PAGE = 200
 
@@ -138,20 +139,7 @@ def _search(db: Session, tenant_id: str, model: Any, q: str) -> ColumnElement[bo
     return or_(*matches) if matches else false()
 
 
-def list_records(
-    db: Session,
-    *,
-    caller: Caller,
-    record_type: str,
-    filters: dict[str, Any],
-    q: str | None,
-    limit: int,
-    offset: int,
-    cursor: str | None = None,
-    request: Request,
-    response: Response,
-) -> list[dict[str, Any]]:
-    model: Any = records.RECORD_TYPES[record_type]  # the filters and columns below differ by record type
+def _filtered(db: Session, caller: Caller, model: Any, filters: dict[str, Any], q: str | None) -> Any:
     query = select(model).where(model.tenant_id == caller.tenant_id)
     for name, value in filters.items():
         if value is None:
@@ -170,6 +158,24 @@ def list_records(
             query = query.where(getattr(model, name) == value)
     if q and q.strip():
         query = query.where(_search(db, caller.tenant_id, model, q.strip()))
+    return query
+
+
+def list_records(
+    db: Session,
+    *,
+    caller: Caller,
+    record_type: str,
+    filters: dict[str, Any],
+    q: str | None,
+    limit: int,
+    offset: int,
+    cursor: str | None = None,
+    request: Request,
+    response: Response,
+) -> list[dict[str, Any]]:
+    model: Any = records.RECORD_TYPES[record_type]  # the filters and columns below differ by record type
+    query = _filtered(db, caller, model, filters, q)
     rows = paginate(
         db,
         query,
@@ -182,3 +188,67 @@ def list_records(
         offset=offset,
     )
     return [records.snapshot(db, record_type, row) for row in rows]
+
+
+def filtered_contacts(db: Session, *, caller: Caller, filters: dict[str, Any], q: str | None, most: int) -> list[Any]:
+    """The contacts of a list filter, oldest first, at most `most` (the CSV export)."""
+    query = _filtered(db, caller, CrmContact, filters, q)
+    return list(db.scalars(query.order_by(CrmContact.created_at, CrmContact.id).limit(most)))
+
+
+def record_runs(
+    db: Session,
+    *,
+    caller: Caller,
+    record_type: str,
+    record_id: str,
+    limit: int,
+    cursor: str | None,
+    request: Request,
+    response: Response,
+) -> list[dict[str, Any]]:
+    """The runs that touched a record (newest first): its steps that wrote it, the runs its changes started."""
+    _owned(db, caller, record_type, record_id)
+    query = (
+        select(CrmRecordRun)
+        .join(Execution, Execution.id == CrmRecordRun.execution_id)
+        .where(
+            CrmRecordRun.tenant_id == caller.tenant_id,
+            CrmRecordRun.record_type == record_type,
+            CrmRecordRun.record_id == record_id,
+            Execution.tenant_id == caller.tenant_id,
+        )
+    )
+    links = paginate(
+        db,
+        query,
+        order=((CrmRecordRun.created_at, True),),
+        row_id=CrmRecordRun.id,
+        limit=min(limit, MAX_PAGE),
+        cursor=cursor,
+        request=request,
+        response=response,
+    )
+    runs = {
+        e.id: (e, name)
+        for e, name in db.execute(
+            select(Execution, Workflow.name)
+            .join(Workflow, Workflow.id == Execution.workflow_id)
+            .where(Execution.tenant_id == caller.tenant_id, Execution.id.in_({link.execution_id for link in links}))
+        )
+    }
+    return [
+        {
+            "run_id": link.execution_id,
+            "workflow_id": runs[link.execution_id][0].workflow_id,
+            "workflow_name": runs[link.execution_id][1],
+            "status": run_status(runs[link.execution_id][0].status),
+            "mode": runs[link.execution_id][0].mode,
+            "relation": link.relation,
+            "action": link.action,
+            "node_id": link.node_id,
+            "at": link.created_at,
+        }
+        for link in links
+        if link.execution_id in runs
+    ]

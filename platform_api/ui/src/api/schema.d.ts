@@ -449,6 +449,26 @@ export interface paths {
         patch: operations["update_company_api_v1_crm_companies__company_id__patch"];
         trace?: never;
     };
+    "/api/v1/crm/companies/{company_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Company Runs
+         * @description The runs that touched the company, newest first.
+         */
+        get: operations["company_runs_api_v1_crm_companies__company_id__runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/crm/contacts": {
         parameters: {
             query?: never;
@@ -461,6 +481,68 @@ export interface paths {
         put?: never;
         /** Create Contact */
         post: operations["create_contact_api_v1_crm_contacts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/crm/contacts/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Contacts
+         * @description The contacts of the same filters as the list, as a CSV file (at most 100,000; cells a spreadsheet would
+         *     run as a formula are prefixed with ').
+         */
+        get: operations["export_contacts_api_v1_crm_contacts_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/crm/contacts/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Contacts
+         * @description Imports the file's rows as contacts (a row with a known email updates that contact). The file and the
+         *     mapping are checked first (problem+json); then progress is streamed while chunks of rows are written.
+         */
+        post: operations["import_contacts_api_v1_crm_contacts_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/crm/contacts/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview Import
+         * @description The mapping step: the file's header, first rows and a suggested column mapping. Nothing is written.
+         */
+        post: operations["preview_import_api_v1_crm_contacts_import_preview_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -501,6 +583,26 @@ export interface paths {
         head?: never;
         /** Update Contact */
         patch: operations["update_contact_api_v1_crm_contacts__contact_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/crm/contacts/{contact_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Contact Runs
+         * @description The runs that touched the contact, newest first: steps that wrote it, runs its changes started.
+         */
+        get: operations["contact_runs_api_v1_crm_contacts__contact_id__runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/crm/contacts/{contact_id}/tags": {
@@ -589,6 +691,26 @@ export interface paths {
         head?: never;
         /** Update Deal */
         patch: operations["update_deal_api_v1_crm_deals__deal_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/crm/deals/{deal_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deal Runs
+         * @description The runs that touched the deal, newest first: steps that wrote it, runs its changes started.
+         */
+        get: operations["deal_runs_api_v1_crm_deals__deal_id__runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/events": {
@@ -2648,6 +2770,27 @@ export interface components {
              */
             decision: "approve" | "reject";
         };
+        /** Body_import_contacts_api_v1_crm_contacts_import_post */
+        Body_import_contacts_api_v1_crm_contacts_import_post: {
+            /**
+             * Columns
+             * @description JSON list, one target per column: a contact field, "properties.<name>" or null.
+             */
+            columns: string;
+            /**
+             * File
+             * @description A CSV file: UTF-8, a header row, at most 10,000 rows and 1 MB.
+             */
+            file: string;
+        };
+        /** Body_preview_import_api_v1_crm_contacts_import_preview_post */
+        Body_preview_import_api_v1_crm_contacts_import_preview_post: {
+            /**
+             * File
+             * @description A CSV file: UTF-8, a header row, at most 10,000 rows and 1 MB.
+             */
+            file: string;
+        };
         /** CategoryRead */
         CategoryRead: {
             /** Count */
@@ -3420,6 +3563,42 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * ImportPreview
+         * @description What a CSV file holds, for the mapping step: its header, its first rows and a suggested mapping.
+         */
+        ImportPreview: {
+            /**
+             * Delimiter
+             * @description The separator found: ',', ';' or a tab.
+             */
+            delimiter: string;
+            /**
+             * Fields
+             * @description The contact fields a column can be mapped to (or properties.<name>).
+             */
+            fields: string[];
+            /**
+             * Headers
+             * @description The file's first row.
+             */
+            headers: string[];
+            /**
+             * Rows
+             * @description Its first data rows (at most 5), as the file has them.
+             */
+            rows: string[][];
+            /**
+             * Suggested
+             * @description One target per column, guessed from the headers (null: skip).
+             */
+            suggested: (string | null)[];
+            /**
+             * Total Rows
+             * @description How many data rows the file has.
+             */
+            total_rows: number;
         };
         /** ImportResult */
         ImportResult: {
@@ -4248,6 +4427,53 @@ export interface components {
              * @description 1: the next of the workspace's runs to start.
              */
             position: number;
+        };
+        /**
+         * RecordRunRead
+         * @description A run that touched a record: one of its steps wrote it, or a change to it started the run.
+         */
+        RecordRunRead: {
+            /**
+             * Action
+             * @description The step's type (e.g. crm.move_deal_stage), or trigger.data_change.
+             */
+            action: string;
+            /**
+             * At
+             * Format: date-time
+             * @description When the step wrote the record, or when the change queued the run.
+             */
+            at: string;
+            /**
+             * Mode
+             * @description live or test.
+             */
+            mode: string;
+            /**
+             * Node Id
+             * @description The step that wrote the record (none for a triggered run).
+             */
+            node_id: string | null;
+            /**
+             * Relation
+             * @description wrote: a step of the run changed the record; triggered: a change to the record started the run.
+             * @enum {string}
+             */
+            relation: "wrote" | "triggered";
+            /**
+             * Run Id
+             * @description The run (open it at #/runs/<run_id>, or GET /api/v1/runs/<run_id>).
+             */
+            run_id: string;
+            /**
+             * Status
+             * @description The run's status, as GET /api/v1/runs/<run_id> gives it.
+             */
+            status: string;
+            /** Workflow Id */
+            workflow_id: string;
+            /** Workflow Name */
+            workflow_name: string;
         };
         /** ReencryptionRunRead */
         ReencryptionRunRead: {
@@ -6470,6 +6696,7 @@ export interface operations {
         parameters: {
             query?: {
                 contact_id?: string | null;
+                company_id?: string | null;
                 deal_id?: string | null;
                 limit?: number;
                 offset?: number;
@@ -6702,6 +6929,41 @@ export interface operations {
             };
         };
     };
+    company_runs_api_v1_crm_companies__company_id__runs_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                company_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordRunRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_contacts_api_v1_crm_contacts_get: {
         parameters: {
             query?: {
@@ -6764,6 +7026,110 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ContactRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_contacts_api_v1_crm_contacts_export_get: {
+        parameters: {
+            query?: {
+                /** @description Contacts whose first or last name contains this text (case-insensitive), or whose email address or phone number is exactly this. Email and phone are exact-match only (after normalising: case and surrounding blanks for email, everything but '+' and digits for phone), never part of one: they are stored encrypted and searched through a keyed hash. */
+                q?: string | null;
+                /** @description Only the contact with exactly this email address (case-insensitive; no partial match). */
+                email?: string | null;
+                tag?: string | null;
+                company_id?: string | null;
+                /** @description false: leave out what test runs wrote; true: only that; absent: both (flagged `test_data`). */
+                test_data?: boolean | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The contacts of the filter, as CSV. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    import_contacts_api_v1_crm_contacts_import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_contacts_api_v1_crm_contacts_import_post"];
+            };
+        };
+        responses: {
+            /** @description One JSON line per 100 rows: processed, total, created, updated, failed, errors (line, field, message, hint) of those rows, done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    preview_import_api_v1_crm_contacts_import_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_preview_import_api_v1_crm_contacts_import_preview_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreview"];
                 };
             };
             /** @description Validation Error */
@@ -6905,6 +7271,41 @@ export interface operations {
             };
         };
     };
+    contact_runs_api_v1_crm_contacts__contact_id__runs_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                contact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordRunRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     add_tag_api_v1_crm_contacts__contact_id__tags_post: {
         parameters: {
             query?: never;
@@ -6998,6 +7399,7 @@ export interface operations {
                 q?: string | null;
                 stage?: ("lead" | "qualified" | "proposal" | "negotiation" | "won" | "lost") | null;
                 contact_id?: string | null;
+                company_id?: string | null;
                 limit?: number;
                 offset?: number;
                 /** @description false: leave out what test runs wrote; true: only that; absent: both (flagged `test_data`). */
@@ -7146,6 +7548,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DealRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    deal_runs_api_v1_crm_deals__deal_id__runs_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Where the page starts: the previous page's X-Next-Cursor header. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                deal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordRunRead"][];
                 };
             };
             /** @description Validation Error */
