@@ -50,6 +50,8 @@ export type GraphNode = {
   label: string;
   config: Record<string, unknown>;
   position: { x: number; y: number };
+  /** Does not run; its input passes through (absent: enabled). */
+  disabled?: boolean;
 };
 
 export type GraphEdge = { id: string; source: string; source_handle: string | null; target: string };

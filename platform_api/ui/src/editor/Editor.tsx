@@ -116,6 +116,7 @@ export function Editor({ initial, nodeTypes, readOnly, narrow = false }: Props) 
   }, readOnly);
   const findable = useMemo(() => (finding || narrow ? nodes.map((n) => ({
     id: n.id, label: n.data.label, type: n.data.type, typeLabel: types.get(n.data.type)?.label ?? "",
+    disabled: !!n.data.disabled, trigger: !!types.get(n.data.type)?.is_trigger,
   })) : []), [finding, narrow, nodes, types]);
 
   const trigger = state.nodes.find((n) => types.get(n.data.type)?.is_trigger);
@@ -157,7 +158,8 @@ export function Editor({ initial, nodeTypes, readOnly, narrow = false }: Props) 
           }} />
         {readOnly && <ReadOnlyBanner />}
         {narrow && !readOnly && <NarrowBanner />}
-        {narrow && <StepList steps={findable} selected={currentId ?? null} onPick={select} />}
+        {narrow && <StepList steps={findable} selected={currentId ?? null} onPick={select}
+          onToggle={readOnly ? undefined : (id, disabled) => updateNode(id, { disabled }, "disabled")} />}
         <OfflineBanner />
         {sync.pending && <PendingBanner pending={sync.pending} onClose={sync.closePending} />}
         {sync.draft && <DraftBanner draft={sync.draft} onRestore={restoreDraft} onDiscard={sync.discardDraft} />}

@@ -9,6 +9,7 @@ import type { StepData } from "../lib/graph";
 import { hasTriggerPanel, TriggerPanel, type TriggerWorkflow } from "../triggers/TriggerPanel";
 import type { ReferenceGroup } from "./references";
 import { SchemaForm } from "./SchemaForm";
+import { StepSwitch } from "./StepSwitch";
 
 type Props = {
   id: string;
@@ -77,6 +78,10 @@ function NodePanelView({ id, data, type, errors, fieldErrors, references, step, 
                 onChange={(e) => onChange(id, { label: e.target.value }, "label")} />
               <p className="help">Other steps read this step's output as <code>steps.{id}.output</code>.</p>
             </div>
+            {type && !type.is_trigger && (
+              <StepSwitch id={id} label={data.label || type.label} disabled={!!data.disabled}
+                onToggle={(_, disabled) => onChange(id, { disabled }, "disabled")} />
+            )}
             {type ? (
               <SchemaForm schema={type.config_schema} value={data.config} errors={fieldErrors}
                 references={type.is_trigger ? null : references}

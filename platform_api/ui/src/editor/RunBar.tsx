@@ -5,7 +5,7 @@ import { StatusPill } from "../components/StatusPill";
 import { duration } from "../lib/format";
 
 export function RunBar({ run, stepCount, onClose }: { run: Run | null; stepCount: number; onClose: () => void }) {
-  const done = run?.steps.filter((s) => s.status === "completed").length ?? 0;
+  const done = run?.steps.filter((s) => s.status === "completed" || s.status === "skipped").length ?? 0;
   return (
     <div className="run-bar" data-testid="run-bar" data-status={run?.status ?? "pending"}>
       <strong>Test run</strong>

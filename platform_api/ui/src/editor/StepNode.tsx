@@ -6,6 +6,7 @@ import { CATEGORY_ICONS, Icon } from "../components/Icon";
 import { DEFAULT_HANDLE, type StepNode as StepNodeT } from "../lib/graph";
 import { useSelector } from "../lib/store";
 import { useEditorEnv } from "./context";
+import "./steps.css";
 
 const NO_ERRORS: never[] = [];
 
@@ -25,7 +26,7 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeT>) {
   const unknownHandles = useUsedHandles(id);
   const outputs = type ? type.outputs : unknownHandles;
   const hasInput = type ? type.inputs.length > 0 : true;
-  const classes = ["step-node", selected && "selected", errors.length && "has-errors", !type && "unknown"];
+  const classes = ["step-node", selected && "selected", errors.length && "has-errors", !type && "unknown", data.disabled && "step-disabled"];
 
   return (
     <div className={classes.filter(Boolean).join(" ")} data-status={status ?? ""} data-node-id={id}
@@ -35,7 +36,7 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeT>) {
       <div className="step-icon"><Icon name={type ? CATEGORY_ICONS[type.category] ?? "puzzle" : "help"} /></div>
       <div className="step-text">
         <div className="step-title">{data.label || type?.label || data.type}</div>
-        <div className="step-sub">{type ? type.label : `Unknown step type “${data.type}”`}</div>
+        <div className="step-sub">{type ? type.label : `Unknown step type “${data.type}”`}{data.disabled && " · disabled"}</div>
       </div>
       {errors.length > 0 && <span className="step-badge" aria-label={`${errors.length} problems`}>{errors.length}</span>}
       {status && <span className={`step-status status-${status}`}>{status}</span>}

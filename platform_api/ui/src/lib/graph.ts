@@ -2,7 +2,8 @@
 import type { Edge, Node, XYPosition } from "@xyflow/react";
 import type { Graph, GraphEdge, GraphNode, NodeTypeInfo } from "../api/types";
 
-export type StepData = { label: string; type: string; config: Record<string, unknown> };
+/** `disabled`: the step does not run when the workflow runs; its input passes through (a trigger cannot be). */
+export type StepData = { label: string; type: string; config: Record<string, unknown>; disabled?: boolean };
 export type StepNode = Node<StepData, "step">;
 export type TypeMap = Map<string, NodeTypeInfo>;
 
@@ -16,7 +17,7 @@ export function toFlowNode(node: GraphNode): StepNode {
     id: node.id,
     type: "step",
     position: { x: node.position?.x ?? 0, y: node.position?.y ?? 0 },
-    data: { label: node.label ?? "", type: node.type, config: node.config ?? {} },
+    data: { label: node.label ?? "", type: node.type, config: node.config ?? {}, ...(node.disabled ? { disabled: true } : {}) },
   };
 }
 
@@ -43,6 +44,7 @@ export function toGraph(nodes: StepNode[], edges: Edge[]): Graph {
       label: n.data.label,
       config: n.data.config,
       position: { x: Math.round(n.position.x), y: Math.round(n.position.y) },
+      ...(n.data.disabled ? { disabled: true } : {}), // an enabled step has no field: older graphs stay as they were
     })),
     edges: edges.map((e) => ({
       id: e.id,
@@ -55,7 +57,7 @@ export function toGraph(nodes: StepNode[], edges: Edge[]): Graph {
 
 /** What validation depends on (positions left out), to skip re-validating after a mere move. */
 export function logicalKey(graph: Graph): string {
-  return JSON.stringify([graph.nodes.map((n) => [n.id, n.type, n.label, n.config]), graph.edges]);
+  return JSON.stringify([graph.nodes.map((n) => [n.id, n.type, n.label, n.config, !!n.disabled]), graph.edges]);
 }
 
 /** "Transform data" -> "transform_data", made unique among `taken`. */

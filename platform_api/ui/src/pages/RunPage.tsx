@@ -61,7 +61,7 @@ export function RunPage({ id }: { id: string }) {
   if (!run) return <main className="page muted">Loading the run…</main>;
   const labelOf = (nodeId: string) => graph?.nodes.find((n) => n.id === nodeId)?.label || nodeId;
   const total = graph?.nodes.length ?? run.steps.length;
-  const done = run.steps.filter((s) => s.status === "completed").length;
+  const done = run.steps.filter((s) => s.status === "completed" || s.status === "skipped").length;
   return (
     <main className="page run-page">
       <a href={`#/runs?workflow=${run.workflow_id}`} className="small">← Runs of {workflowName || "this workflow"}</a>
