@@ -51,3 +51,29 @@ def test_a_disabled_step_saves_valid_and_shows_in_the_version_diff(tenant, minim
 
     schema = tenant.get("/api/v1/schema/graph").json()
     assert schema["$defs"]["Node"]["properties"]["disabled"]["default"] is False
+
+
+def test_the_flag_travels_in_workflow_files_and_bpmn(tenant, minimal_graph):
+    quiet = copy.deepcopy(minimal_graph)
+    quiet["nodes"][1]["disabled"] = True
+    workflow = tenant.post("/api/v1/workflows", json={"name": "Quiet file", "graph": quiet}).json()
+    step_id = quiet["nodes"][1]["id"]
+
+    exported = tenant.get(f"/api/v1/workflows/{workflow['id']}/export")
+    assert exported.status_code == 200, exported.text
+    assert [n.get("disabled", False) for n in exported.json()["graph"]["nodes"]] == [False, True]
+
+    bpmn = tenant.get(f"/api/v1/workflows/{workflow['id']}/export", params={"format": "bpmn"})
+    assert bpmn.status_code == 200, bpmn.text
+    assert f'node="{step_id}"' in bpmn.text and 'disabled="true"' in bpmn.text
+    assert bpmn.text.count('disabled="true"') == 1  # the trigger's fy:node has none
+    imported = tenant.post(
+        "/api/v1/workflows/import",
+        params={"format": "bpmn", "key": "quiet-copy", "name": "Quiet copy"},
+        content=bpmn.text.encode(),
+        headers={"content-type": "application/xml"},
+    )
+    assert imported.status_code == 201, imported.text
+    copied = next(w for w in tenant.get("/api/v1/workflows").json() if w["name"] == "Quiet copy")
+    nodes = tenant.get(f"/api/v1/workflows/{copied['id']}").json()["graph"]["nodes"]
+    assert {n["id"]: n.get("disabled", False) for n in nodes} == {quiet["nodes"][0]["id"]: False, step_id: True}

@@ -251,6 +251,8 @@ class _Importer:
             "config": config,
             "position": {"x": x, "y": y},
         }
+        if fy_node is not None and fy_node.get("disabled") == "true":
+            node["disabled"] = True
         self.kind[element_id] = ("node", node)
         self.nodes.append(node)
         return node

@@ -335,6 +335,8 @@ class _Exporter:
         fy_node = etree.SubElement(extensions, qname(FY, "node"), node=xml_text(node.id), type=xml_text(node.type))
         if not node.label:  # the element's name is the node type's label
             fy_node.set("label", "")
+        if node.disabled:  # BPMN has no disabled element: only Flowyard reads this
+            fy_node.set("disabled", "true")
         if with_position:
             fy_node.set("x", number_text(node.position.x))
             fy_node.set("y", number_text(node.position.y))
