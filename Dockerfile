@@ -34,7 +34,14 @@ RUN rm -rf platform_api/ui \
     && /opt/venv/bin/pip install --editable . \
     && /opt/venv/bin/python -m compileall -q /app
 
-# 3. Runtime: slim, no compilers, no node, not root. glibc malloc as `flowyard up` tunes it for its children
+# 3. The help site (mkdocs.yml, docs/): built from the code installed above, served by the API at /help/. MkDocs
+# stays out of the runtime image; the site needs no network to build or to view.
+FROM python AS help
+COPY mkdocs.yml ./
+RUN /opt/venv/bin/pip install --editable '.[docs]' \
+    && NO_MKDOCS_2_WARNING=1 /opt/venv/bin/mkdocs build --strict --quiet --site-dir /help
+
+# 4. Runtime: slim, no compilers, no node, not root. glibc malloc as `flowyard up` tunes it for its children
 # (flowyard.up.MALLOC_ENV): two arenas, fixed thresholds, so freed memory goes back (bench/README.md, Soak).
 FROM python:3.11.14-slim-bookworm AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
@@ -49,6 +56,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 COPY --from=python /opt/venv /opt/venv
 COPY --from=python /app /app
 COPY --from=ui /ui/dist /app/platform_api/ui/dist
+COPY --from=help /help /app/build/help
 WORKDIR /app
 # The uid the manifests' securityContext names (runAsUser 10001); the image needs no user entry for it.
 USER 10001:10001

@@ -1,5 +1,6 @@
 # Flowyard developer commands. GNU make; needs python3.11 (or a python3 that is 3.11) on PATH.
 #   make run     start the embedded platform (Prefect server, platform API, worker) under .flowyard/
+#   make docs    build the help site (mkdocs.yml, docs/) into build/help/, which the API serves at /help/
 #   make test    run the checks, then the whole test suite (pass extra pytest flags with PYTEST_ARGS="-k cli -x")
 #   make test-fast  the tests that need no Prefect server, stack or browser (SQLite; PostgreSQL too if FLOWYARD_TEST_POSTGRES_URL is set)
 #   make check   ruff (lint, format), mypy, the layering contract, the UI's lint, types, unit tests and API types
@@ -14,7 +15,7 @@ STAMP := $(VENV)/.installed
 UI_DIR := platform_api/ui
 PYTEST_ARGS ?=
 
-.PHONY: .venv install ui run check test bench clean reset help
+.PHONY: .venv install ui docs run check test bench clean reset help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -27,7 +28,7 @@ $(VENV)/bin/python:
 
 # Reinstall only when pyproject.toml changed since the last successful install.
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	$(VENV)/bin/python -m pip install -q -e '.[test,docs]'
 	@touch $@
 
 ui:
@@ -54,7 +55,19 @@ ui-check: install
 	npm test; \
 	npm run check:api -- "$$openapi"
 
-run: install ui
+# The help site. Its node, error, problem and API pages are made from the code at build time (docs/hooks/), so it
+# is rebuilt when docs/ or the Python code changed. Offline: no fonts or scripts from elsewhere.
+HELP_SITE := build/help/index.html
+HELP_SOURCES := mkdocs.yml $(shell find docs core blocks flow_factory platform_api catalog/templates -type f \
+  \( -name '*.md' -o -name '*.py' -o -name '*.png' -o -name '*.yaml' \) -not -path '*/node_modules/*' 2>/dev/null)
+
+docs: $(HELP_SITE)
+
+$(HELP_SITE): $(STAMP) $(HELP_SOURCES)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --quiet
+	@touch $@
+
+run: install ui docs
 	$(VENV)/bin/flowyard up
 
 check: install ui
@@ -65,7 +78,7 @@ check: install ui
 	$(MAKE) --no-print-directory ui-check
 
 # tests/run_suites.sh: the main suite with tests/kube beside it, then the browser tests alone.
-test: check
+test: check docs
 	tests/run_suites.sh $(PYTEST_ARGS)
 
 # What needs no stack: deselects the markers tests/conftest.py applies (pyproject.toml lists them). Under 2 minutes.

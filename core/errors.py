@@ -14,11 +14,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, ClassVar
 
-ERRORS_DOCS = "/help/errors"  # served by the platform API from docs/errors.md, one section per kind
+from core.settings import get_settings
+
+ERRORS_DOCS = "/help/errors"  # the page of every kind (docs/errors.md); the links stored before the help site
 
 
 class ErrorKind(StrEnum):
-    """What kind of failure it is, for people: each has a section in docs/errors.md with what to do."""
+    """What kind of failure it is, for people: each has a section in docs/errors.md with what to do, and a
+    page of the help site of its own (errors/<kind>/, made from that section)."""
 
     AUTH = "auth"  # the service rejected the credentials
     PERMISSION = "permission"  # the credentials may not do this
@@ -44,8 +47,18 @@ def kind_of_status(status: int) -> ErrorKind:
     return ErrorKind.UPSTREAM_DOWN if status >= 500 else ErrorKind.VALIDATION
 
 
+def help_url(path: str) -> str:
+    """A page of the help site (FLOWYARD_HELP__BASE_URL, by default the platform's own /help/)."""
+    return get_settings().help.base_url + path
+
+
+def kind_anchor(kind: ErrorKind) -> str:
+    """Its anchor in docs/errors.md and the name of its page: `rate-limited`."""
+    return kind.value.replace("_", "-")
+
+
 def docs_url(kind: ErrorKind) -> str:
-    return f"{ERRORS_DOCS}#{kind.value.replace('_', '-')}"
+    return help_url(f"errors/{kind_anchor(kind)}/")
 
 
 class StepFailure(Exception):

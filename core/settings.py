@@ -527,6 +527,21 @@ class BackupSettings(BaseModel):
         return (self.dir or home / "backups").expanduser().resolve()
 
 
+class HelpSettings(BaseModel):
+    """Where the help lives (docs/help.md): every docs link of node types, step failures and problem types."""
+
+    base_url: str = Field(
+        "/help/",
+        description="Base URL of the help site that node types', step failures' and problem types' docs links "
+        "start with; the default is the copy the platform API serves itself. Set it (ending in /) to a hosted copy.",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _ends_in_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOWYARD_", env_nested_delimiter="__", extra="ignore")
 
@@ -585,6 +600,7 @@ class Settings(BaseSettings):
     supervision: SupervisionSettings = Field(
         default_factory=SupervisionSettings, description="How `flowyard up` restarts its children."
     )
+    help: HelpSettings = Field(default_factory=HelpSettings, description="The help site and its links.")
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

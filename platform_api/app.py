@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
 
+    help_pages.mount(app)  # before the UI at /
     _mount_ui(app)
     return app
 

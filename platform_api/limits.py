@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import Settings
-from platform_api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Problem
+from platform_api.problem_types import problem_type
+from platform_api.problems import PROBLEM_MEDIA_TYPE, Problem
 from store import Execution, ExecutionStatus, TenantQuota, TriggerKind, count_one
 
 PENDING = (ExecutionStatus.QUEUED, ExecutionStatus.BATCHED)  # accepted, not started: the API's `pending`
@@ -71,7 +72,7 @@ class BodySizeLimit:
     async def _too_large(self, scope: Scope, send: Send) -> None:
         body = json.dumps(
             {
-                "type": PROBLEM_BASE + "payload-too-large",
+                "type": problem_type("payload-too-large"),
                 "title": "Request too large",
                 "status": 413,
                 "detail": f"The request body is larger than {self.max_bytes} bytes.",

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-PROBLEM_BASE = "https://docs.flowyard.dev/problems/"
+from platform_api.problem_types import problem_type
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 DATABASE_RETRY_AFTER_SECONDS = 5
 
@@ -37,7 +38,7 @@ class Problem(Exception):
 
     def body(self, instance: str) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "type": PROBLEM_BASE + self.slug,
+            "type": problem_type(self.slug),
             "title": self.title,
             "status": self.status,
             "detail": self.detail,

@@ -19,7 +19,8 @@ from threading import Lock
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from platform_api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from platform_api.problem_types import problem_type
+from platform_api.problems import PROBLEM_MEDIA_TYPE
 
 SHED_PREFIXES = ("/api/", "/hooks/")
 NEVER_SHED_PREFIX = "/api/v1/health"  # a probe that got 429 would take a busy replica out of service
@@ -127,7 +128,7 @@ class LoadShedding:
     async def _refuse(self, scope: Scope, send: Send, kind: str, detail: str) -> None:
         body = json.dumps(
             {
-                "type": PROBLEM_BASE + kind,
+                "type": problem_type(kind),
                 "title": "Too many requests in progress",
                 "status": 429,
                 "detail": detail,

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from core.errors import ErrorKind, Permanent
+from core.errors import ErrorKind, Permanent, help_url
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class NodeType:
     config_model: ConfigModel
     run: RunFn = _settled_by_the_interpreter
     sample_output: dict[str, Any]
-    docs_url: str
+    docs_url: str | None = None  # None: its page of the help site, nodes/<type>/ (made from this declaration)
     is_trigger: bool = False
     outputs: tuple[str, ...] = ("default",)
     can_fail_to_error_edge: bool = True
@@ -148,7 +148,7 @@ class NodeType:
             "inputs": list(self.inputs),
             "outputs": list(self.handles),
             "sample_output": self.sample_output,
-            "docs_url": self.docs_url,
+            "docs_url": self.docs_url or help_url(f"nodes/{self.type}/"),
             "is_trigger": self.is_trigger,
             **self.extra,
         }

@@ -114,6 +114,5 @@ NODE_TYPE = NodeType(
     config_model=TransformConfig,
     run=run,
     sample_output={"full_name": "Jane Doe", "email": "jane@example.com"},
-    docs_url="https://docs.flowyard.dev/nodes/data.transform",
     check_config=check_config,
 )

@@ -29,7 +29,6 @@ def node_type_for(action: Action) -> NodeType:
         config_model=_config_model(action),
         run=_runner(action),
         sample_output=action.sample_output,
-        docs_url=f"https://docs.flowyard.dev/nodes/{action.node_type}",
         extra=_extra(action),
         check_config=_checker(action),
         output_fields=fixed_output(*action.output_model.model_fields) if action.known_output else None,

@@ -114,5 +114,4 @@ NODE_TYPE = NodeType(
         "decided_at": "2026-12-01T09:00:00+00:00",
         "message": "Send the discount?",
     },
-    docs_url="https://docs.flowyard.dev/nodes/logic.approval",
 )

@@ -87,5 +87,4 @@ NODE_TYPE = NodeType(
     run=run,
     resume=resume,
     sample_output={"waiting_until": "2026-12-01T09:00:00+00:00", "resumed_at": "2026-12-01T09:00:01+00:00"},
-    docs_url="https://docs.flowyard.dev/nodes/logic.delay",
 )

@@ -119,7 +119,6 @@ NODE_TYPE = NodeType(
     config_model=IfConfig,
     run=run,
     sample_output={"result": True},
-    docs_url="https://docs.flowyard.dev/nodes/logic.if",
     outputs=("true", "false"),
     cel_expressions=cel_expressions,
 )

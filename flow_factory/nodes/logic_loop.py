@@ -58,5 +58,4 @@ NODE_TYPE = NodeType(
             {"index": 1, "status": "failed", "output": None, "error": {"message": "invalid email"}},
         ],
     },
-    docs_url="https://docs.flowyard.dev/nodes/logic.loop",
 )

@@ -58,5 +58,4 @@ NODE_TYPE = NodeType(
         "merged": {"sent": True, "sid": "SM1"},
         "arrived": ["email", "sms"],
     },
-    docs_url="https://docs.flowyard.dev/nodes/logic.merge",
 )

@@ -93,7 +93,6 @@ NODE_TYPE = NodeType(
     config_model=SwitchConfig,
     run=run,
     sample_output={"case": "vip"},
-    docs_url="https://docs.flowyard.dev/nodes/logic.switch",
     outputs=("default",),
     config_handles=case_handles,
     cel_expressions=cel_expressions,

@@ -44,7 +44,6 @@ NODE_TYPE = NodeType(
         "before": {"stage": "negotiation"},
         "changed_fields": ["stage"],
     },
-    docs_url="https://docs.flowyard.dev/nodes/trigger.data_change",
     is_trigger=True,
     cel_expressions=filter_expressions,
     output_fields=fixed_output("event", "record_type", "record_id", "record", "before", "changed_fields"),

@@ -24,7 +24,6 @@ NODE_TYPE = NodeType(
     description="Starts the workflow when your system sends the named event to POST /api/v1/events.",
     config_model=EventTriggerConfig,
     sample_output={"event": "order.paid", "id": "ord_42", "payload": {"order_id": 42, "total": 99.5}},
-    docs_url="https://docs.flowyard.dev/nodes/trigger.event",
     is_trigger=True,
     check_config=lambda config: check_schema_config(config, "payload_schema"),
     output_fields=fixed_output("event", "id", "payload"),

@@ -93,7 +93,6 @@ NODE_TYPE = NodeType(
     description="Starts the workflow when you press Run or call the runs API; its output is the run input.",
     config_model=ManualTriggerConfig,
     sample_output={"email": "jane@example.com", "first_name": "Jane"},
-    docs_url="https://docs.flowyard.dev/nodes/trigger.manual",
     is_trigger=True,
     check_config=check_config,
 )

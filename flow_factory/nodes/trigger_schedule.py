@@ -84,7 +84,6 @@ NODE_TYPE = NodeType(
     description="Starts the workflow on a schedule (cron or every N minutes) in your time zone.",
     config_model=ScheduleTriggerConfig,
     sample_output={"scheduled_at": "2026-12-01T09:30:00+01:00", "schedule": "30 9 * * 1-5"},
-    docs_url="https://docs.flowyard.dev/nodes/trigger.schedule",
     is_trigger=True,
     check_config=check_config,
     output_fields=fixed_output("scheduled_at", "schedule"),

@@ -55,7 +55,6 @@ NODE_TYPE = NodeType(
         "delivery_id": "evt_123",
         "received_at": "2026-11-27T09:00:00+00:00",
     },
-    docs_url="https://docs.flowyard.dev/nodes/trigger.webhook",
     is_trigger=True,
     check_config=lambda config: check_schema_config(config, "payload_schema"),
     output_fields=fixed_output("body", "headers", "query", "delivery_id", "received_at"),

@@ -43,5 +43,4 @@ NODE_TYPE = NodeType(
     config_model=LogConfig,
     run=run,
     sample_output={"message": "Order 1042 received"},
-    docs_url="https://docs.flowyard.dev/nodes/util.log",
 )

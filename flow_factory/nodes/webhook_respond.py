@@ -121,7 +121,6 @@ NODE_TYPE = NodeType(
         "content_type": "application/json",
         "body": '{"order": "1042", "status": "shipped"}',
     },
-    docs_url="https://docs.flowyard.dev/nodes/webhook.respond",
     output_fields=fixed_output("status_code", "headers", "content_type", "body"),
     check_config=check_config,
 )

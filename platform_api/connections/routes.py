@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from blocks import registry
 from blocks.base import SETTINGS_MAC, IntegrationBlock
+from core.errors import help_url
 from core.settings import Settings
 from platform_api.connections import schemas, service
 from platform_api.deps import DB, CurrentCaller, get_settings
@@ -27,7 +28,7 @@ def connection_types(caller: CurrentCaller) -> list[schemas.ConnectionTypeRead]:
         schemas.ConnectionTypeRead(
             type=slug,
             label=block.get_block_type_name(),
-            docs_url=block._documentation_url,
+            docs_url=help_url(f"integrations/{slug}/"),  # its setup guide on the help site
             config_fields=block.config_fields(),
             secret_fields=block.secret_fields(),
             oauth=block.oauth_spec is not None,

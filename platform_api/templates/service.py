@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from blocks import registry
 from catalog import definition as defs
 from catalog import index, params
+from core.errors import help_url
 from platform_api.auth.service import slugify
 from platform_api.deps import Caller
 from platform_api.problems import Problem, not_found
@@ -152,7 +153,7 @@ def integration_statuses(db: Session, tenant_id: str, integrations: list[str]) -
                 connected=connected,
                 connections=mine,
                 how_to_connect=None if connected else how_to_connect(kind),
-                docs_url=block._documentation_url if block else None,
+                docs_url=help_url(f"integrations/{kind}/") if block else None,
             )
         )
     return statuses

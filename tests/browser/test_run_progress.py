@@ -108,12 +108,12 @@ def test_a_failed_step_says_what_kind_of_failure_and_what_to_do(
         "data-status", "failed"
     )
     link = error.get_by_role("link", name="What to do")
-    expect(link).to_have_attribute("href", "/help/errors#auth")
+    expect(link).to_have_attribute("href", "/help/errors/auth/")
     with page.context.expect_page() as opened:
         link.click()
     help_page = opened.value
     help_page.wait_for_load_state()
-    assert help_page.url.endswith("/help/errors#auth")
+    assert help_page.url.endswith("/help/errors/auth/")
     expect(help_page.get_by_role("heading", name=re.compile("Credentials rejected"))).to_be_visible()
 
 

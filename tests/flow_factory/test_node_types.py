@@ -34,7 +34,7 @@ def test_registry_and_descriptions():
     assert described["http.request"]["outputs"] == ["default", "error"]
     assert described["http.request"]["category"] == "Actions"
     for type_name, entry in described.items():
-        assert entry["docs_url"] == f"https://docs.flowyard.dev/nodes/{type_name}"
+        assert entry["docs_url"] == f"/help/nodes/{type_name}/"  # FLOWYARD_HELP__BASE_URL
         assert entry["sample_output"] and entry["label"] and entry["description"]
         schema = entry["config_schema"]
         assert schema["additionalProperties"] is False

@@ -102,7 +102,7 @@ async def test_wrong_key_fails_at_once_with_what_to_do(acme, fake_services):
     assert not error.retryable
     assert error.message.startswith("SendGrid rejected the API key (401): The provided authorization grant is invalid")
     assert "Mail Send permission" in error.hint
-    assert error.as_dict()["kind"] == "auth" and error.as_dict()["docs_url"] == "/help/errors#auth"
+    assert error.as_dict()["kind"] == "auth" and error.as_dict()["docs_url"] == "/help/errors/auth/"
     with pytest.raises(StepFailure) as tested:
         await block.test_connection()
     assert "rejected the API key (401)" in tested.value.message

@@ -1,5 +1,5 @@
 """The Dockerfile the manifests' image is built from, read with Docker's own parser (`docker build` cannot run
-here): a UI stage, a Python stage and a slim runtime stage; exact base image versions; not root; the builder UI
+here): a UI stage, a Python stage, the help site's stage and a slim runtime stage; exact base image versions; not root; the builder UI
 copied to where the API serves it from; every package and the help pages in the image."""
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ def stages() -> dict[str, list[dockerfile.Command]]:
     return named
 
 
-def test_three_stages_from_exactly_versioned_base_images():
-    assert list(stages()) == ["ui", "python", "runtime"]
+def test_the_stages_come_from_exactly_versioned_base_images():
+    assert list(stages()) == ["ui", "python", "help", "runtime"]
     for command in instructions():
-        if command.cmd == "FROM":
+        if command.cmd == "FROM" and command.value[0] not in stages():  # `FROM python AS help`: a stage above
             image = command.value[0]
             name, _, tag = image.partition(":")
             assert tag and tag != "latest" and re.match(r"\d+\.\d+\.\d+-", tag), f"pin {image} to an exact version"
@@ -57,6 +57,14 @@ def test_the_builder_ui_is_built_and_copied_where_the_api_serves_it():
     copies = [c for c in stages()["runtime"] if c.cmd == "COPY" and "--from=ui" in c.flags]
     served = "/app/" + UI_DIST.relative_to(ROOT).as_posix()
     assert [c.value[-1] for c in copies] == [served]
+
+
+def test_the_help_site_is_built_strictly_and_copied_where_the_api_serves_it():
+    from platform_api.help_pages import HELP_SITE
+
+    assert any(c.cmd == "RUN" and "mkdocs build --strict" in c.value[0] for c in stages()["help"])
+    copies = [c for c in stages()["runtime"] if c.cmd == "COPY" and "--from=help" in c.flags]
+    assert [c.value[-1] for c in copies] == ["/app/" + HELP_SITE.relative_to(ROOT).as_posix()]
 
 
 def test_every_package_and_the_help_pages_are_in_the_image():
