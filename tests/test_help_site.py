@@ -195,6 +195,21 @@ def test_the_site_loads_nothing_from_elsewhere(site):
         assert not external, (page, external)
 
 
+def test_without_a_build_help_says_how_to_build_it_and_the_old_error_links_still_work(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from core.settings import Settings
+    from platform_api import help_pages
+    from platform_api.app import create_app
+
+    monkeypatch.setattr(help_pages, "HELP_SITE", tmp_path / "not-built")
+    client = TestClient(create_app(Settings(home=tmp_path, dispatcher={"enabled": False})))
+    page = client.get("/help/nodes/logic.if/")
+    assert page.status_code == 503 and "make docs" in page.text
+    errors = client.get("/help/errors")  # docs/errors.md, rendered by the API itself
+    assert errors.status_code == 200 and '<a id="rate-limited"></a>' in errors.text
+
+
 def test_a_hosted_copy_can_be_linked_instead(monkeypatch):
     from core.settings import get_settings
     from flow_factory.nodes import describe_all

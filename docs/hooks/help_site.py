@@ -229,6 +229,12 @@ def _schema_summary(schema: dict[str, Any], components: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _answer(code: str, response: dict[str, Any]) -> str:
+    schema = response.get("content", {}).get("application/json", {}).get("schema")
+    shape = f" (`{_type_of(schema, {})}`)" if schema and ("$ref" in schema or "items" in schema) else ""
+    return f"`{code}` {_cell(response.get('description', ''))}{shape}"
+
+
 def api_pages(document: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """tag slug -> (tag, page): every operation of the tag, its parameters, body and answers."""
     components = document.get("components", {}).get("schemas", {})
@@ -253,9 +259,7 @@ def api_pages(document: dict[str, Any]) -> dict[str, tuple[str, str]]:
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
             if body:
                 lines += ["**Body:** " + _schema_summary(body, components)]
-            answers = ", ".join(
-                f"`{code}` {_cell(r.get('description', ''))}" for code, r in op.get("responses", {}).items()
-            )
+            answers = ", ".join(_answer(code, r) for code, r in op.get("responses", {}).items())
             lines.append(f"**Answers:** {answers}\n")
             by_tag.setdefault(tag, []).append("\n".join(lines))
     return {
