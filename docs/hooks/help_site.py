@@ -128,6 +128,13 @@ def _errors_of(node: dict[str, Any]) -> str:
     return intro + "\n\n" + "\n".join(lines) + "\n" + tail
 
 
+NODE_GUIDES = {
+    "trigger": ("Triggers and webhooks", "../triggers.md"),
+    "webhook.respond": ("Webhooks that answer with the result", "../webhook-answers.md"),
+    "http.request": ("HTTP APIs", "../integrations/http.md"),
+}
+
+
 def node_page(node: dict[str, Any], examples: dict[str, tuple[str, dict[str, Any]]]) -> str:
     outputs = ", ".join(f"`{o}`" for o in node["outputs"]) or "none"
     parts = [
@@ -136,6 +143,9 @@ def node_page(node: dict[str, Any], examples: dict[str, tuple[str, dict[str, Any
         f"**Category:** {node['category']} · **Inputs:** {', '.join(node['inputs']) or 'none (a trigger)'} · "
         f"**Outgoing edges (handles):** {outputs}\n",
     ]
+    guide = NODE_GUIDES.get(node["type"]) or (NODE_GUIDES["trigger"] if node["is_trigger"] else None)
+    if guide:
+        parts.append(f"More about it: [{guide[0]}]({guide[1]}).\n")
     if node.get("connection_type"):
         parts.append(
             f"Needs a connection of type `{node['connection_type']}`: see "
@@ -181,6 +191,31 @@ def error_pages() -> dict[str, str]:
     return pages
 
 
+# Where a problem's subject is explained at length, by the slug's first word or the whole slug.
+PROBLEM_SEE_ALSO = {
+    "bad-signature": ("Triggers and webhooks", "../triggers.md"),
+    "unknown-webhook": ("Triggers and webhooks", "../triggers.md"),
+    "payload": ("Triggers and webhooks", "../triggers.md"),
+    "dedupe-key-too-long": ("Triggers and webhooks", "../triggers.md"),
+    "forbidden": ("Roles and security", "../security.md"),
+    "unauthorized": ("Roles and security", "../security.md"),
+    "role-too-high": ("Roles and security", "../security.md"),
+    "invalid-graph": ("The editor", "../editor.md"),
+    "invalid-workflow-file": ("Workflow files", "../workflow-files.md"),
+    "key-in-trash": ("Workflow files", "../workflow-files.md"),
+    "version-conflict": ("Versions", "../versions.md"),
+    "run-failed": ("Why a step failed", "../errors.md"),
+    "invalid-connection": ("Integrations", "../integrations/index.md"),
+    "oauth": ("Integrations", "../integrations/index.md"),
+    "template-outdated": ("Templates", "../templates.md"),
+}
+
+
+def _see_also(slug: str) -> str:
+    found = PROBLEM_SEE_ALSO.get(slug) or PROBLEM_SEE_ALSO.get(slug.split("-")[0])
+    return f"See also: [{found[0]}]({found[1]}).\n\n" if found else ""
+
+
 def problem_pages() -> dict[str, str]:
     from platform_api.problem_types import PROBLEM_TYPES
 
@@ -189,6 +224,7 @@ def problem_pages() -> dict[str, str]:
             f"# {problem.title} (`{slug}`)\n\n"
             f"An API answer of `application/problem+json` whose `type` ends in `problems/{slug}/`.\n\n"
             f"## What to do\n\n{problem.fix}\n\n"
+            f"{_see_also(slug)}"
             "Its `detail` says what happened to this request, its `hint` what to do, and `errors` (when there) "
             "names each field by its path. All problem types: [API problems](index.md).\n"
         )
