@@ -132,8 +132,8 @@ def test_preview_instantiate_with_a_webhook_and_upgrade_through_the_merge_screen
 
     # The workflows list says an update is available; so does the editor, whose banner opens the merge screen.
     page.goto(f"{app_url}/#/")
-    expect(page.get_by_role("link", name="Update Greetings from its template")).to_be_visible(timeout=30_000)
-    expect(page.get_by_role("link", name="Update Greeting source from its template")).to_have_count(0)
+    expect(page.get_by_role("link", name="Update available for Greetings", exact=True)).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("link", name="Update available for Greeting source", exact=True)).to_have_count(0)
     page.goto(f"{app_url}/#/workflows/{workflow_id}")
     banner = page.get_by_test_id("upgrade-banner")
     expect(banner).to_contain_text("Update available: version 2 of the template “Greet new customers”", timeout=30_000)

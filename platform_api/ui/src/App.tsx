@@ -4,11 +4,14 @@ import { lazy, Suspense, useEffect, useState } from "react";
 import { loadSession, saveSession, setUnauthorizedHandler } from "./api/client";
 import { queryClient } from "./api/queryClient";
 import type { Session } from "./api/types";
+import { SkipLink, useFocusOnNavigate } from "./components/SkipLink";
 import { ToastProvider } from "./components/Toasts";
+import { WorkspaceTimeZone } from "./components/WorkspaceTimeZone";
 import { ConnectionsPage } from "./connections/ConnectionsPage";
 import { EngineBanner } from "./health/EngineBanner";
 import { InboxLink, NotificationBell } from "./inbox/NavItems";
 import { navigate, useRoute } from "./lib/route";
+import { GettingStartedLink } from "./onboarding/GettingStarted";
 import { AuthPage } from "./pages/AuthPage";
 import { badgeText } from "./publish/api";
 import { usePendingBadge } from "./publish/queries";
@@ -35,6 +38,8 @@ const NotificationsPage = lazy(() => import("./inbox/NotificationsPage").then((m
 // Changes to approve: loaded when opened; one request draws both graphs (React Flow).
 const PublishRequestsPage = lazy(() => import("./publish/PublishRequestsPage").then((m) => ({ default: m.PublishRequestsPage })));
 const PublishRequestPage = lazy(() => import("./publish/PublishRequestPage").then((m) => ({ default: m.PublishRequestPage })));
+// The CRM screens (contacts, companies, the deal board, CSV import): loaded when opened.
+const CrmPage = lazy(() => import("./crm/CrmPage").then((m) => ({ default: m.CrmPage })));
 
 /** "Changes to approve", with how many wait for owners and admins (the ones who decide). */
 function ApprovalsLink({ active }: { active: boolean }) {
@@ -50,17 +55,19 @@ function ApprovalsLink({ active }: { active: boolean }) {
 
 function Header({ session, section, onSignOut }: { session: Session; section: string; onSignOut: () => void }) {
   return (
-    <nav className="app-header">
+    <nav className="app-header" aria-label="Main">
       <a className="brand" href="#/" aria-label="Flowyard"><span className="brand-mark" /><span className="hide-narrow">Flowyard</span></a>
       <a href="#/" className={section === "workflows" ? "active" : ""}>Workflows</a>
       <a href="#/runs" className={section === "runs" ? "active" : ""}>Runs</a>
       <a href="#/dashboard" className={section === "dashboard" ? "active" : ""}>Dashboard</a>
       <a href="#/templates" className={section === "templates" ? "active" : ""}>Templates</a>
       <a href="#/connections" className={section === "connections" ? "active" : ""}>Connections</a>
+      <a href="#/crm/contacts" className={section === "crm" ? "active" : ""}>CRM</a>
       <InboxLink active={section === "inbox"} />
       <ApprovalsLink active={section === "publish-requests"} />
       <a href="#/settings" className={section === "settings" ? "active" : ""}>Settings</a>
       <span className="toolbar-spacer" />
+      <GettingStartedLink />
       <NotificationBell active={section === "notifications"} />
       <span className="muted small hide-narrow">{session.tenant.name ?? session.tenant.slug} · {session.email}</span>
       <button className="btn btn-ghost btn-xs" onClick={onSignOut}>Sign out</button>
@@ -89,6 +96,7 @@ function Redirect({ to }: { to: string }) {
 function Screen({ session, setSession }: { session: Session | null; setSession: (s: Session | null) => void }) {
   const { parts, query } = useRoute();
   const [first, id] = parts;
+  useFocusOnNavigate(parts.join("/"));
   if (first === "reset-password") return <ResetPasswordPage key={id ?? ""} token={id} />;
   if (first === "invite" && id) return <AcceptInvitePage invitation={id} session={session} onSignedIn={(s) => switchTo(s, setSession)} />;
   if (!session) return <AuthPage mode={first === "signup" ? "signup" : "login"} onSignedIn={setSession} />;
@@ -100,9 +108,11 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
     navigate("/login");
   };
   const section = first === "runs" || first === "dashboard" || first === "templates" || first === "connections" || first === "settings"
-    || first === "publish-requests" || first === "inbox" || first === "notifications" ? first : "workflows";
+    || first === "publish-requests" || first === "inbox" || first === "notifications" || first === "crm" ? first : "workflows";
   return (
+    <WorkspaceTimeZone>
     <div className={`app${first === "workflows" && id ? " app-editor" : ""}`}>
+      <SkipLink />
       <Header session={session} section={section} onSignOut={signOut} />
       <EngineBanner />
       {first === "workflows" && id ? (
@@ -131,6 +141,11 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
             {id ? <PublishRequestPage key={id} id={id} /> : <PublishRequestsPage key={query.toString()} search={query} />}
           </Suspense>
         )
+        : first === "crm" ? (
+          <Suspense fallback={<main className="page muted">Loading…</main>}>
+            <CrmPage key={parts.slice(0, 3).join("/")} parts={parts} search={query} />
+          </Suspense>
+        )
         : first === "settings" ? (
           <Suspense fallback={<main className="page muted">Loading settings…</main>}>
             <SettingsPage section={id} session={session} onSignOut={signOut} onSwitched={(s) => switchTo(s, setSession)} />
@@ -138,6 +153,7 @@ function Screen({ session, setSession }: { session: Session | null; setSession: 
         )
         : <WorkflowsPage />}
     </div>
+    </WorkspaceTimeZone>
   );
 }
 

@@ -1,11 +1,13 @@
 // A step's result: status, timing, attempts, error with its kind, remediation hint and help link, input and output.
 import type { Step } from "../api/types";
-import { dateTime, duration } from "../lib/format";
+import { duration } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { ErrorNote } from "./ErrorNote";
 import { JsonView } from "./JsonView";
 import { StatusPill } from "./StatusPill";
 
 export function StepDetails({ step }: { step: Step }) {
+  const { dateTime } = useDates();
   return (
     <div className="step-details" data-testid="step-details">
       <div className="step-meta">

@@ -5,7 +5,8 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { Icon } from "../components/Icon";
 import { useToast } from "../components/Toasts";
-import { humanize, timeAgo } from "../lib/format";
+import { humanize } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { navigate } from "../lib/route";
 import { connections, STATUS_LABELS, typeLabel, type Connection, type ConnectionStatus, type ConnectionType, type TestResult } from "./api";
 import { ConnectionForm } from "./ConnectionForm";
@@ -24,6 +25,7 @@ function ConnectionItem({ connection, type, result, busy, onTest, onEdit, onDele
   connection: Connection; type: ConnectionType | undefined; result: TestResult | undefined; busy: string;
   onTest: () => void; onEdit: () => void; onDelete: () => void; onConnect: () => void;
 }) {
+  const { ago: timeAgo } = useDates();
   const c = connection;
   const shownError = !result && c.status === "failed" ? c.last_error : null;
   const settings = Object.entries(c.config).filter(([, v]) => v !== null && v !== "" && typeof v !== "object");

@@ -1,6 +1,6 @@
 // Notices above the canvas: read-only on a small screen, offline, and unsaved work kept in the browser.
 import { useEffect, useState } from "react";
-import { timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import type { Draft } from "../lib/drafts";
 
 export function ReadOnlyBanner() {
@@ -30,6 +30,7 @@ export function OfflineBanner() {
 }
 
 export function DraftBanner({ draft, onRestore, onDiscard }: { draft: Draft; onRestore: () => void; onDiscard: () => void }) {
+  const { ago: timeAgo } = useDates();
   return (
     <div className="banner banner-warn" data-testid="draft-banner">
       Unsaved changes from {timeAgo(draft.savedAt)} were kept in this browser.

@@ -146,7 +146,7 @@ export function Editor({ initial, nodeTypes, readOnly, narrow = false }: Props) 
 
   return (
     <EditorContext.Provider value={env}>
-      <div className={`editor${readOnly ? " read-only" : ""}`}>
+      <main className={`editor${readOnly ? " read-only" : ""}`}>
         <Toolbar workflow={sync.workflow} name={name} onName={setName} dirty={sync.dirty} busy={sync.busy} readOnly={readOnly}
           requestsApproval={!direct}
           errors={validation.errors} checking={validation.status} canUndo={state.canUndo} canRedo={state.canRedo}
@@ -177,7 +177,7 @@ export function Editor({ initial, nodeTypes, readOnly, narrow = false }: Props) 
               onChange={updateNode} onClose={closePanel} />
           )}
         </div>
-      </div>
+      </main>
       {testing && (
         <RunDialog mode="test" schema={trigger?.data.config.input_schema as JsonSchema | undefined}
           sample={trigger?.data.config.sample ?? (trigger && types.get(trigger.data.type)?.sample_output) ?? {}}

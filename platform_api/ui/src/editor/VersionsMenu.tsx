@@ -8,7 +8,7 @@ import { useRestoreVersion, useVersions, useWorkflow, versionQuery, workflowQuer
 import type { Graph, VersionInfo, Workflow } from "../api/types";
 import { Modal } from "../components/Modal";
 import { useToast } from "../components/Toasts";
-import { dateTime, timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { pendingText } from "../publish/api";
 import { usePublishesDirectly } from "../publish/usePublishRule";
 import { ProblemNote } from "../settings/ProblemNote";
@@ -101,6 +101,7 @@ type Props = {
 };
 
 export function VersionsMenu({ workflowId, current, published, dirty, onOpen, onRestored }: Props) {
+  const { dateTime, ago: timeAgo } = useDates();
   const { data, error } = useVersions(workflowId);
   const versions = useMemo(() => data && [...data].sort((a, b) => b.version - a.version), [data]);
   const problem = error?.message;

@@ -3,13 +3,14 @@
 // question and the run's data. Approve or reject with a comment; the run goes on at once. Works at 390 px wide.
 import { useState } from "react";
 import { useToast } from "../components/Toasts";
-import { dateTime, timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { ProblemNote } from "../settings/ProblemNote";
 import { contextRows, type ApprovalItem } from "./api";
 import { useDecideApproval, usePendingApprovals } from "./queries";
 import "./inbox.css";
 
 function ApprovalCard({ approval }: { approval: ApprovalItem }) {
+  const { dateTime, ago: timeAgo } = useDates();
   const decide = useDecideApproval();
   const toast = useToast();
   const [comment, setComment] = useState("");

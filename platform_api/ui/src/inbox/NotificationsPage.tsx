@@ -3,7 +3,7 @@
 // all read; and which emails this workspace sends them.
 import { useState } from "react";
 import { useToast } from "../components/Toasts";
-import { dateTime, timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { navigate } from "../lib/route";
 import { ProblemNote } from "../settings/ProblemNote";
 import { EMAIL_LABELS, groupByKind, notificationLink, type EmailKind, type Notification, type Preferences } from "./api";
@@ -11,6 +11,7 @@ import { useMarkRead, useNotifications, usePreferences, useSavePreferences } fro
 import "./inbox.css";
 
 function NotificationItem({ note }: { note: Notification }) {
+  const { dateTime, ago: timeAgo } = useDates();
   const mark = useMarkRead();
   const link = notificationLink(note);
   const unread = !note.read_at;

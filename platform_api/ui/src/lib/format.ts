@@ -1,12 +1,8 @@
+import { formatAgo, formatDateTime } from "./dates";
+
+/** "5 min ago", then the day, in the browser's zone: components use useDates() for the workspace's zone. */
 export function timeAgo(iso: string | null | undefined): string {
-  if (!iso) return "—";
-  const seconds = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
-  if (seconds < 45) return "just now";
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
-  const hours = Math.round(minutes / 60);
-  if (hours < 24) return `${hours} h ago`;
-  return new Date(iso).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+  return formatAgo(iso, undefined);
 }
 
 export function duration(start: string | null | undefined, end: string | null | undefined): string {
@@ -17,8 +13,9 @@ export function duration(start: string | null | undefined, end: string | null | 
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
+/** In the browser's zone: components use useDates() for the workspace's zone. */
 export function dateTime(iso: string | null | undefined): string {
-  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" }) : "—";
+  return formatDateTime(iso, undefined);
 }
 
 export function pretty(value: unknown): string {

@@ -6,7 +6,8 @@ import type { Run, Step } from "../api/types";
 import { ErrorNote } from "../components/ErrorNote";
 import { StatusPill } from "../components/StatusPill";
 import { StepDetails } from "../components/StepDetails";
-import { dateTime, duration } from "../lib/format";
+import { duration } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { useRun } from "../lib/useRun";
 import { AttentionPanel } from "../runs/AttentionPanel";
 import { RunActions } from "../runs/RunActions";
@@ -53,6 +54,7 @@ function Lineage({ run, labelOf }: { run: Run; labelOf: (nodeId: string) => stri
 const triggerLabel = (trigger: string) => TRIGGERS.find((t) => t.value === trigger)?.label ?? trigger;
 
 export function RunPage({ id }: { id: string }) {
+  const { dateTime, clock, zone } = useDates();
   const { run, problem } = useRun(id);
   const graph = useVersion(run?.workflow_id, run?.version).data?.graph;
   const workflowName = useWorkflow(run?.workflow_id).data?.name ?? "";
@@ -73,7 +75,7 @@ export function RunPage({ id }: { id: string }) {
       <Lineage run={run} labelOf={labelOf} />
       <div className="card run-summary">
         <div><span className="muted small">Mode</span><strong>{run.mode === "test" ? "Test" : "Live"} · v{run.version} · {triggerLabel(run.trigger)}</strong></div>
-        <div><span className="muted small">Started</span><strong>{dateTime(run.started_at ?? run.created_at)}</strong></div>
+        <div><span className="muted small">Started</span><strong data-testid="run-started" data-zone={zone}>{dateTime(run.started_at ?? run.created_at)}</strong></div>
         <div><span className="muted small">Duration</span><strong>{duration(run.started_at, run.ended_at)}</strong></div>
         <div><span className="muted small">Progress</span><strong>{done} of {total} steps</strong></div>
         <div className="progress" aria-hidden="true"><span style={{ width: `${total ? (100 * done) / total : 0}%` }} /></div>
@@ -89,7 +91,7 @@ export function RunPage({ id }: { id: string }) {
       {run.logs?.length > 0 && (
         <>
           <h2>Log</h2>
-          <pre className="logs">{run.logs.map((l) => `${new Date(l.timestamp).toLocaleTimeString()}  ${l.level.padEnd(7)} ${l.message}`).join("\n")}</pre>
+          <pre className="logs">{run.logs.map((l) => `${clock(l.timestamp)}  ${l.level.padEnd(7)} ${l.message}`).join("\n")}</pre>
         </>
       )}
     </main>

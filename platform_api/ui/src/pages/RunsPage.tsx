@@ -5,7 +5,8 @@ import { useMemo, useState } from "react";
 import { useWorkflows } from "../api/queries";
 import type { RunSummary } from "../api/types";
 import { StatusPill } from "../components/StatusPill";
-import { duration, timeAgo } from "../lib/format";
+import { duration } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { RunFiltersBar } from "../runs/RunFilters";
 import { RunSearch } from "../runs/RunSearch";
 import { filtersFromSearch, filtersToSearch, NO_FILTERS, TRIGGERS, type RunFilters } from "../runs/api";
@@ -15,6 +16,7 @@ import "../runs/runs.css";
 const triggerLabel = (trigger: string) => TRIGGERS.find((t) => t.value === trigger)?.label ?? trigger;
 
 function RunItem({ run, name }: { run: RunSummary; name: string }) {
+  const { ago: timeAgo } = useDates();
   return (
     <li>
       <a className="list-item run-item" href={`#/runs/${run.id}`} data-run-id={run.id} data-status={run.status}>

@@ -6,11 +6,13 @@ import { ApiError } from "../api/client";
 import { useCreateWorkflow, useStartRun, useWorkflows, versionQuery } from "../api/queries";
 import type { GraphNode, JsonSchema, WorkflowSummary } from "../api/types";
 import { Icon } from "../components/Icon";
+import { EmptyState, Loading } from "../components/ListState";
 import { StatusPill } from "../components/StatusPill";
 import { useToast } from "../components/Toasts";
 import { RunDialog } from "../editor/RunDialog";
-import { timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { navigate } from "../lib/route";
+import { GettingStarted } from "../onboarding/GettingStarted";
 import { saveBlob } from "../settings/download";
 import { useMe } from "../settings/queries";
 import { useUpdates } from "../templates/queries";
@@ -44,6 +46,7 @@ function NewWorkflowForm({ onCancel }: { onCancel: () => void }) {
 }
 
 export function WorkflowsPage() {
+  const { ago: timeAgo } = useDates();
   const { data: workflows, error } = useWorkflows();
   const updates = useUpdates().data?.updates; // workflows whose template has a newer version
   const problem = error?.message;
@@ -96,14 +99,17 @@ export function WorkflowsPage() {
         </div>
       </div>
       {creating && <NewWorkflowForm onCancel={() => setCreating(false)} />}
+      <GettingStarted onDraw={() => setCreating(true)} />
       {problem && <div className="callout callout-error">{problem}</div>}
+      {!workflows && !problem && <Loading what="your workflows" />}
       {workflows?.length === 0 && !creating && (
-        <div className="empty card">
-          <Icon name="bolt" size={32} />
-          <h2>Automate your first task</h2>
-          <p className="muted">A workflow starts with a trigger and runs steps for you: shape a new lead, call your CRM, log what happened.</p>
-          <button className="btn btn-primary" onClick={() => setCreating(true)}>Create your first workflow</button>
-        </div>
+        <EmptyState icon="bolt" title="Automate your first task"
+          action={<>
+            <button className="btn btn-primary" onClick={() => setCreating(true)}>Create your first workflow</button>
+            <a className="btn btn-secondary" href="#/templates">Start from a template</a>
+          </>}>
+          A workflow starts with a trigger and runs steps for you: shape a new lead, call your CRM, log what happened.
+        </EmptyState>
       )}
       {!!workflows?.length && (
         <ul className="list">
@@ -117,14 +123,13 @@ export function WorkflowsPage() {
                 <StatusPill status={w.status} />
               </a>
               {w.published_version !== null && (
-                <button className="btn btn-secondary btn-xs" onClick={() => runNow(w)} aria-label={`Run ${w.name} now`}
-                  title={`Run version ${w.published_version} now`}>
-                  <Icon name="play" size={14} />Run now
+                <button className="btn btn-secondary btn-xs" onClick={() => runNow(w)} title={`Run version ${w.published_version} now`}>
+                  <Icon name="play" size={14} />Run<span className="sr-only"> {w.name}</span> now
                 </button>
               )}
               <a className="btn btn-ghost btn-xs" href={`#/runs?workflow=${w.id}`} aria-label={`Runs of ${w.name}`}>Runs</a>
               {updates?.some((u) => u.workflow_id === w.id) && (
-                <a className="btn btn-secondary btn-xs" href={`#/upgrade/${w.id}`} aria-label={`Update ${w.name} from its template`}>Update available</a>
+                <a className="btn btn-secondary btn-xs" href={`#/upgrade/${w.id}`}>Update available<span className="sr-only"> for {w.name}</span></a>
               )}
             </li>
           ))}

@@ -8,7 +8,7 @@ import type { Graph } from "../api/types";
 import { useToast } from "../components/Toasts";
 import { createDecorations, EditorContext } from "../editor/context";
 import { GraphDiffView } from "../editor/VersionDiff";
-import { dateTime, timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { ProblemNote } from "../settings/ProblemNote";
 import { useMe } from "../settings/queries";
 import { decisionRefusal, STATUS_LABELS, type PublishRequestDetail } from "./api";
@@ -19,6 +19,7 @@ import "./publish.css";
 const EMPTY: Graph = { nodes: [], edges: [] };
 
 function Decision({ request }: { request: PublishRequestDetail }) {
+  const { dateTime, ago: timeAgo } = useDates();
   const me = useMe().data;
   const decide = useDecide(request.id);
   const toast = useToast();
@@ -63,6 +64,7 @@ function Decision({ request }: { request: PublishRequestDetail }) {
 }
 
 export function PublishRequestPage({ id }: { id: string }) {
+  const { dateTime, ago: timeAgo } = useDates();
   const { data: request, error } = useRequest(id);
   const nodeTypes = useNodeTypes().data;
   const env = useMemo(() => ({ types: new Map((nodeTypes ?? []).map((t) => [t.type, t])), decorations: createDecorations() }), [nodeTypes]);

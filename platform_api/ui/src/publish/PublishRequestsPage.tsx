@@ -2,7 +2,7 @@
 // admin, and what was decided; filtered by state (kept in the address), newest first, a page at a time. Works at
 // 390 px wide. One request opens at #/publish-requests/<id>.
 import { useState } from "react";
-import { dateTime, timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { replaceRoute } from "../lib/route";
 import { useMe } from "../settings/queries";
 import { REQUEST_STATUSES, STATUS_LABELS, statusFilter, type PublishRequest, type RequestStatus } from "./api";
@@ -14,6 +14,7 @@ export function RequestStatusPill({ status }: { status: RequestStatus }) {
 }
 
 function RequestItem({ request }: { request: PublishRequest }) {
+  const { dateTime, ago: timeAgo } = useDates();
   const live = request.live_version ? `live now: v${request.live_version}` : "nothing live yet";
   return (
     <li>

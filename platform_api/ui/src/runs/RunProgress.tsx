@@ -3,7 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { FINAL_STATUSES, type Run } from "../api/types";
-import { dateTime } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { ms } from "../dashboard/api";
 import { runsApi } from "./api";
 import { clock, etaText, queueText, timeline } from "./progress";
@@ -37,6 +37,7 @@ function useProgress(run: Run) {
 export function RunProgressNote({ run, labelOf }: { run: Run; labelOf: (nodeId: string) => string }) {
   const progress = useProgress(run);
   const now = useNow(!!progress);
+  const { dateTime, zone } = useDates();
   if (!progress) return null;
   const current = progress.current_steps.filter(Boolean);
   return (
@@ -46,7 +47,7 @@ export function RunProgressNote({ run, labelOf }: { run: Run; labelOf: (nodeId: 
       )}
       {run.status === "running" && progress.eta && (
         <p data-testid="eta" title={`Learned from ${progress.eta.based_on_runs} completed runs of this version`}>
-          {etaText(progress.eta, now)}
+          {etaText(progress.eta, now, zone)}
         </p>
       )}
       {run.status === "waiting" && (
@@ -63,13 +64,14 @@ export function RunProgressNote({ run, labelOf }: { run: Run; labelOf: (nodeId: 
 export function RunTimeline({ run, labelOf }: { run: Run; labelOf: (nodeId: string) => string }) {
   const active = !FINAL_STATUSES.includes(run.status);
   const now = useNow(active);
+  const { zone } = useDates();
   const line = timeline(run.steps, now);
   if (!line) return null;
   const total = line.end - line.start;
   return (
     <section className="card run-timeline" aria-label="Timeline">
       <div className="timeline-axis muted small" aria-hidden="true">
-        <span>{clock(new Date(line.start).toISOString())}</span>
+        <span>{clock(new Date(line.start).toISOString(), zone)}</span>
         <span>{ms(total / 2)}</span>
         <span>{ms(total)}</span>
       </div>

@@ -1,6 +1,7 @@
 // An active run's progress in words (where it is, when it should end, its place in the queue), the kinds of
 // step failures as people read them, and the layout of a run's timeline (one bar per step on a shared axis).
 import type { RunProgress, Step } from "../api/types";
+import { formatClock, type Zone } from "../lib/dates";
 
 /** The kinds of failure, titled as the help page (/help/errors, docs/errors.md) titles them. */
 export const ERROR_KINDS: Record<string, string> = {
@@ -17,9 +18,8 @@ export const ERROR_KINDS: Record<string, string> = {
 
 export const errorKindLabel = (kind: string): string => ERROR_KINDS[kind] ?? kind;
 
-/** "09:12:05": a time of day, 24 hours. */
-export const clock = (iso: string): string =>
-  new Date(iso).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+/** "09:12:05": a time of day, 24 hours, in the workspace's zone (the browser's when none is given). */
+export const clock = (iso: string, zone?: Zone): string => formatClock(iso, zone);
 
 /** Seconds as people say them: "about 40 s", "about 3 min", "about 2 h". */
 export function roughly(seconds: number): string {
@@ -30,11 +30,11 @@ export function roughly(seconds: number): string {
 }
 
 /** "Should finish in about 12 s (by 09:12:30), at the latest 09:12:41", from the run's ETA at `now`. */
-export function etaText(eta: NonNullable<RunProgress["eta"]>, now: number): string {
+export function etaText(eta: NonNullable<RunProgress["eta"]>, now: number, zone?: Zone): string {
   const left = (new Date(eta.p50).getTime() - now) / 1000;
-  const latest = `at the latest ${clock(eta.p90)}`;
-  if (left < 1) return `Taking longer than usual: it usually ends by ${clock(eta.p50)}, ${latest}`;
-  return `Should finish in about ${roughly(left)} (by ${clock(eta.p50)}), ${latest}`;
+  const latest = `at the latest ${clock(eta.p90, zone)}`;
+  if (left < 1) return `Taking longer than usual: it usually ends by ${clock(eta.p50, zone)}, ${latest}`;
+  return `Should finish in about ${roughly(left)} (by ${clock(eta.p50, zone)}), ${latest}`;
 }
 
 /** "Number 3 in the queue — <what holds it>". */

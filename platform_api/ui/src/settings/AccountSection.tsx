@@ -3,7 +3,7 @@
 import { useState, type FormEvent } from "react";
 import type { Session } from "../api/types";
 import { useToast } from "../components/Toasts";
-import { dateTime, timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { settingsApi } from "./api";
 import { FieldProblem, ProblemNote } from "./ProblemNote";
 import { useEndSession, useSessions } from "./queries";
@@ -62,6 +62,7 @@ function PasswordForm() {
 }
 
 function Sessions() {
+  const { dateTime, ago: timeAgo } = useDates();
   const { data: sessions, error } = useSessions();
   const end = useEndSession();
   return (

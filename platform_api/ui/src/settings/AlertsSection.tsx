@@ -2,7 +2,7 @@
 // themselves, which admins and owners change (everyone else sees them).
 import { useState, type FormEvent } from "react";
 import { useToast } from "../components/Toasts";
-import { dateTime, timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import type { Alert, AlertRules, AlertStatus, Me } from "./api";
 import { refusal } from "./permissions";
 import { FieldProblem, ProblemNote } from "./ProblemNote";
@@ -62,6 +62,7 @@ export function AlertsSection({ me }: { me: Me | undefined }) {
 }
 
 function AlertItem({ alert }: { alert: Alert }) {
+  const { dateTime, ago: timeAgo } = useDates();
   return (
     <li className="card settings-row alert-item" data-alert-id={alert.id} data-status={alert.status} data-rule={alert.rule}>
       <div className="settings-row-main">

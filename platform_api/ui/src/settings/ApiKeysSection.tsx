@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from "react";
 import { Icon } from "../components/Icon";
 import { useToast } from "../components/Toasts";
-import { dateTime, timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { ROLES, SCOPES, type ApiKey, type Me, type Role, type Scope } from "./api";
 import { grantable, refusal } from "./permissions";
 import { FieldProblem, ProblemNote } from "./ProblemNote";
@@ -13,6 +13,7 @@ const SCOPE_HELP: Record<Scope, string> = {
 };
 
 export function ApiKeysSection({ me }: { me: Me | undefined }) {
+  const { dateTime, ago: timeAgo } = useDates();
   const locked = refusal(me, "manage_api_keys");
   const { data: keys, error } = useApiKeys(!!me && !locked);
   const revoke = useRevokeApiKey();

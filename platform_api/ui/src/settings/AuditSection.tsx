@@ -1,7 +1,7 @@
 // The audit log: who did what to which object, newest first, filtered by actor, action, target and time;
 // a page at a time; the hash chain checked on demand; the whole log downloaded as JSON Lines.
 import { useMemo, useState, type FormEvent } from "react";
-import { dateTime } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { settingsApi, type AuditCheck, type AuditEvent, type AuditFilters, type Me } from "./api";
 import { saveBlob } from "./download";
 import { refusal } from "./permissions";
@@ -30,6 +30,7 @@ function targetOf(target: string, emails: Map<string, string>): string {
 }
 
 export function AuditSection({ me }: { me: Me | undefined }) {
+  const { dateTime } = useDates();
   const locked = refusal(me, "see_audit");
   const [draft, setDraft] = useState<AuditFilters>({});
   const [filters, setFilters] = useState<AuditFilters>({});

@@ -4,7 +4,7 @@ import { useState, type FormEvent } from "react";
 import { Icon } from "../components/Icon";
 import { Modal } from "../components/Modal";
 import { useToast } from "../components/Toasts";
-import { dateTime, timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { ROLES, type Invitation, type Me, type Member, type Role } from "./api";
 import { grantable, refusal } from "./permissions";
 import { FieldProblem, ProblemNote } from "./ProblemNote";
@@ -110,6 +110,7 @@ function InviteForm({ locked, roles }: { locked: string | null; roles: Role[] })
 }
 
 function PendingInvitations() {
+  const { dateTime, ago: timeAgo } = useDates();
   const { data: invitations, error } = useInvitations(true);
   const withdraw = useWithdrawInvitation();
   const open = invitations ?? []; // the API lists those not yet accepted

@@ -4,7 +4,8 @@ import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Modal } from "../components/Modal";
 import { useToast } from "../components/Toasts";
-import { dateTime, humanize } from "../lib/format";
+import { humanize } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { settingsApi, type Erasure, type ExportJob, type Me } from "./api";
 import { saveBlob } from "./download";
 import { refusal } from "./permissions";
@@ -27,6 +28,7 @@ export function PrivacySection({ me, slug, onDeleted }: { me: Me | undefined; sl
 }
 
 function ExportCard({ locked }: { locked: string | null }) {
+  const { dateTime } = useDates();
   const [started, setStarted] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const { data: earlier } = useQuery({ queryKey: ["privacy-exports"], queryFn: settingsApi.exports, enabled: !locked });

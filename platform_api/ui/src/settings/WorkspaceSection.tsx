@@ -100,7 +100,7 @@ function WorkspaceForm({ workspace, locked }: { workspace: Workspace; locked: st
       </label>
       <label>Time zone
         <input value={form.time_zone} onChange={set("time_zone")} disabled={!!locked} list="time-zones" required />
-        <span className="help">Schedules, delays and time conditions use it, e.g. Europe/Berlin.</span>
+        <span className="help">Schedules, delays and time conditions use it, and the builder shows every date and time in it, e.g. Europe/Berlin.</span>
         <FieldProblem error={update.error} path="time_zone" />
       </label>
       <datalist id="time-zones">{ZONES.map((z) => <option key={z} value={z} />)}</datalist>

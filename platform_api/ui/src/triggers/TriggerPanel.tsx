@@ -9,7 +9,7 @@ import { ApiError } from "../api/client";
 import { JsonView } from "../components/JsonView";
 import { Modal } from "../components/Modal";
 import { StatusPill } from "../components/StatusPill";
-import { dateTime, timeAgo } from "../lib/format";
+import { useDates } from "../lib/dates";
 import { useMe } from "../settings/queries";
 import {
   forgetSecret, useDeliveries, usePauseSchedule, useRotateSecret, useSchedulePreview, useShownSecret, useTestDelivery, useWebhook,
@@ -81,6 +81,7 @@ const errorText = (error: unknown) => (error instanceof ApiError ? error.message
 // --- webhook -----------------------------------------------------------------------------------
 
 function WebhookPanel({ workflow, config }: { workflow: TriggerWorkflow; config: Record<string, unknown> }) {
+  const { ago: timeAgo } = useDates();
   const live = !!workflow.published_version;
   const webhook = useWebhook(workflow.id, live);
   const permissions = useMe().data?.permissions ?? [];
@@ -138,6 +139,7 @@ function WebhookPanel({ workflow, config }: { workflow: TriggerWorkflow; config:
 }
 
 function Deliveries({ workflowId, canSend }: { workflowId: string; canSend: boolean }) {
+  const { dateTime, ago: timeAgo } = useDates();
   const deliveries = useDeliveries(workflowId, true);
   const send = useTestDelivery(workflowId);
   return (
