@@ -74,12 +74,15 @@ def _decode(data: bytes) -> str:
             line = data[: exc.start].count(b"\n") + 1
             raise _refused(
                 422,
-                "invalid-csv",
+                "validation-error",
                 f"The file is not UTF-8 text: line {line} has bytes that are not UTF-8.",
                 "Save it as 'CSV UTF-8' (Excel: File > Save as > CSV UTF-8; Numbers and Google Sheets export UTF-8).",
             ) from None
     raise _refused(
-        422, "invalid-csv", "The file is not a text CSV file.", "Export your contacts as CSV (comma-separated values)."
+        422,
+        "validation-error",
+        "The file is not a text CSV file.",
+        "Export your contacts as CSV (comma-separated values).",
     )
 
 
@@ -107,12 +110,14 @@ def _rows(text: str) -> tuple[str, list[tuple[int, list[str]]]]:
     except csv.Error as exc:
         raise _refused(
             422,
-            "invalid-csv",
+            "validation-error",
             f"Line {line} is not valid CSV: {exc}.",
             "Check its quotes (a quote inside a cell is doubled).",
         ) from None
     if not rows:
-        raise _refused(422, "invalid-csv", "The file is empty.", "The first row names the columns; contacts follow.")
+        raise _refused(
+            422, "validation-error", "The file is empty.", "The first row names the columns; contacts follow."
+        )
     return delimiter, rows
 
 
@@ -149,7 +154,7 @@ def check_mapping(raw: str, header: list[str]) -> list[str | None]:
     """The `columns` form field: a JSON list with one target per column (a field, properties.<name>, or null)."""
 
     def bad(detail: str, hint: str) -> Problem:
-        return _refused(422, "invalid-mapping", detail, hint, path="columns")
+        return _refused(422, "validation-error", detail, hint, path="columns")
 
     try:
         columns = json.loads(raw)
