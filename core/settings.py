@@ -110,6 +110,12 @@ class PrefectSettings(BaseModel):
         "defaults to SQLite under FLOWYARD_HOME/prefect.",
     )
     start_server: bool = Field(True, description="Whether `flowyard up` starts a local Prefect server.")
+    sqlite_memory_mb: int = Field(
+        64,
+        ge=0,
+        description="Bound on the SQLite memory (page caches) of the local Prefect server when its database is "
+        "SQLite, in MB; 0 for Prefect's own (80 MB of cache per connection, so RSS grows with the database).",
+    )
     internal_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts (JSON list) production may reach the Prefect API at over plain http, because they are "

@@ -129,6 +129,8 @@ def prefect_server(settings: Settings, env: dict[str, str], logs: Path, secrets:
     blocks encrypted with a key kept outside its database."""
     port = str(settings.prefect.port)
     argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", port]
+    if settings.prefect_database_url.startswith("sqlite") and settings.prefect.sqlite_memory_mb:
+        argv[1:3] = ["-m", "flowyard.prefect_server", str(settings.prefect.sqlite_memory_mb)]
     env = {
         **env,
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_database_url,

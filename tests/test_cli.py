@@ -241,3 +241,28 @@ def test_children_get_the_malloc_tuning_unless_the_environment_sets_its_own(tmp_
     assert {variable: env[variable] for variable in MALLOC_ENV} == MALLOC_ENV
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # an operator's own value wins
     assert child_env(settings)["MALLOC_ARENA_MAX"] == "4"
+
+
+def test_a_local_prefect_server_on_sqlite_starts_with_its_sqlite_memory_bounded(tmp_path):
+    from core.settings import Settings
+    from flowyard.prefect_secrets import PrefectSecrets
+    from flowyard.up import prefect_server
+
+    def argv(**settings) -> list[str]:
+        return prefect_server(Settings(home=tmp_path, **settings), {}, tmp_path, PrefectSecrets(None, None)).argv
+
+    assert argv()[1:5] == ["-m", "flowyard.prefect_server", "64", "server"]
+    assert argv(prefect={"sqlite_memory_mb": 0})[1:4] == ["-m", "prefect", "server"]  # Prefect's own caches
+    on_postgres = argv(prefect={"database_url": "postgresql+asyncpg://postgres@127.0.0.1/prefect"})
+    assert on_postgres[1:4] == ["-m", "prefect", "server"]
+
+    limit = subprocess.run(  # in a process of its own: the limit holds for the whole process
+        [sys.executable, "-c", "import sqlite3; from flowyard.prefect_server import bound_sqlite_memory as bound;"
+         "bound(16); print(sqlite3.connect(':memory:').execute('PRAGMA soft_heap_limit').fetchone()[0])"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert int(limit.stdout) == 16 << 20
+    version = subprocess.run(
+        [sys.executable, "-m", "flowyard.prefect_server", "16", "version"], capture_output=True, text=True, check=True
+    )
+    assert "Version:" in version.stdout  # the rest of the command line is Prefect's
