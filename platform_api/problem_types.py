@@ -224,5 +224,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
 
 
 def problem_type(slug: str) -> str:
-    """The `type` URI of a problem: its page of the help site (FLOWYARD_HELP__BASE_URL)."""
-    return help_url(f"problems/{slug}/")
+    """The `type` URI of a problem: its page of the help site (FLOWYARD_HELP__BASE_URL). It ends in the slug,
+    without a slash, as it always did (clients tell problems apart by `type.endswith("/<slug>")`); the site
+    answers it with a redirect to the page's directory, as static hosts do."""
+    return help_url(f"problems/{slug}")

@@ -222,7 +222,7 @@ def problem_pages() -> dict[str, str]:
     return {
         slug: (
             f"# {problem.title} (`{slug}`)\n\n"
-            f"An API answer of `application/problem+json` whose `type` ends in `problems/{slug}/`.\n\n"
+            f"An API answer of `application/problem+json` whose `type` ends in `problems/{slug}`.\n\n"
             f"## What to do\n\n{problem.fix}\n\n"
             f"{_see_also(slug)}"
             "Its `detail` says what happened to this request, its `hint` what to do, and `errors` (when there) "
