@@ -213,7 +213,7 @@ class RssSampler(threading.Thread):
         return pids
 
     def sample(self) -> None:
-        now, rss = time.monotonic(), {}
+        now, rss, threads = time.monotonic(), {}, {}
         for name, pid in self.processes().items():
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
@@ -222,10 +222,11 @@ class RssSampler(threading.Thread):
             kb = re.search(r"^VmRSS:\s+(\d+)", status, re.M)
             if kb:
                 rss[name] = (pid, int(kb.group(1)) / 1024)
+                threads[name] = re.search(r"^Threads:\s+(\d+)", status, re.M).group(1)
         self.samples.append((now, rss))
         log(
             f"{self.phase}: "
-            + ", ".join(f"{name} {mb:.0f} MB" for name, (_, mb) in rss.items())
+            + ", ".join(f"{name} {mb:.0f} MB ({threads[name]} threads)" for name, (_, mb) in rss.items())
             + f"; load average {os.getloadavg()[0]:.1f}"
         )
 
