@@ -117,3 +117,38 @@ def test_a_new_workspace_follows_the_guide(page: Page, app_url: str, fake_servic
     expect(guide.get_by_role("heading", name="You are all set")).to_be_focused()
     expect(page.get_by_role("button", name="Getting started")).to_have_count(0)
     assert page.evaluate("k => localStorage.getItem(k)", key) is None
+
+
+def test_a_new_workspace_s_lists_say_what_to_do_next(page: Page, app_url: str):
+    """Each list page of an empty workspace: "Loading …" while its list is read (held back here), then an empty
+    state whose heading says so and whose button or link leads to the next step."""
+    api = new_tenant(app_url)
+    sign_in(page, app_url, api)
+    expect(page.get_by_role("heading", name="Automate your first task")).to_be_visible()
+
+    held: list = []
+    page.route(re.compile(r"/api/v1/runs\?"), lambda route: held.append(route))
+    page.goto(f"{app_url}/#/runs")
+    expect(page.get_by_role("status").filter(has_text="Loading the runs…")).to_be_visible()
+    expect(page.get_by_role("heading", name="No runs yet")).to_have_count(0)
+    page.wait_for_timeout(300)
+    for route in held:
+        route.continue_()
+    page.unroute(re.compile(r"/api/v1/runs\?"))
+    expect(page.get_by_role("heading", name="No runs yet")).to_be_visible()
+    expect(page.get_by_test_id("loading")).to_have_count(0)
+
+    next_steps = {
+        "#/": ("Automate your first task", "Create your first workflow"),
+        "#/runs": ("No runs yet", "Open a workflow"),
+        "#/connections": ("Connect your first account", "Add a connection"),
+        "#/inbox": ("Nothing waits for you", "See waiting runs"),
+        "#/notifications": ("No notifications yet", "Set up alerts"),
+        "#/publish-requests": ("Nothing waits for approval", "Back to workflows"),
+    }
+    for path, (heading, action) in next_steps.items():
+        page.goto(f"{app_url}/{path}")
+        empty = page.locator(".empty").filter(has=page.get_by_role("heading", name=heading))
+        expect(empty).to_be_visible()
+        expect(empty.get_by_role("button", name=action).or_(empty.get_by_role("link", name=action))).to_be_visible()
+        expect(page.get_by_test_id("loading")).to_have_count(0)

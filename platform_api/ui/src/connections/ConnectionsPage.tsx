@@ -15,6 +15,7 @@ import { errorMessage } from "./messages";
 import { storeConnection, useConnections, useConnectionTypes, useStartOAuth, useTestConnection } from "./queries";
 import { SetupBanner } from "./SetupBanner";
 import "./connections.css";
+import { EmptyState, Loading } from "../components/ListState";
 
 type FormState = { connection?: Connection; type?: string };
 
@@ -189,13 +190,12 @@ export function ConnectionsPage({ add, workflowId }: { add: string | null; workf
       </div>
       {workflowId && types && <SetupBanner workflowId={workflowId} added={added} types={types} />}
       {problem && <div className="callout callout-error" role="alert">{problem}</div>}
+      {!items && !problem && <Loading what="your connections" />}
       {items?.length === 0 && (
-        <div className="empty card">
-          <Icon name="plug" size={32} />
-          <h2>Connect your first account</h2>
-          <p className="muted">Email through SendGrid, texts through Twilio, posts on X or Mastodon: add the account once, then choose it in any step.</p>
-          <button className="btn btn-primary" onClick={() => setForm({})} disabled={!types}>Add a connection</button>
-        </div>
+        <EmptyState icon="plug" title="Connect your first account"
+          action={<button className="btn btn-primary" onClick={() => setForm({})} disabled={!types}>Add a connection</button>}>
+          Email through SendGrid, texts through Twilio, posts on X or Mastodon: add the account once, then choose it in any step.
+        </EmptyState>
       )}
       {!!items?.length && (
         <ul className="list connections" aria-label="Your connections">

@@ -14,6 +14,7 @@ import { DurationChart, RunsByStatusChart, SuccessRateChart } from "./Charts";
 import { WorkflowHealth } from "./Health";
 import { StepTable, WorkflowTable } from "./Tables";
 import "./dashboard.css";
+import { Loading } from "../components/ListState";
 
 function Tiles({ tiles, label }: { tiles: Tile[]; label: string }) {
   return (
@@ -107,7 +108,7 @@ export function DashboardPage({ workflowId }: { workflowId: string | null }) {
       </div>
       <Pickers controls={{ range, bucket, workflowId }} onChange={change} onDownload={download} />
       <ProblemNote error={report.error} />
-      {report.isPending && <p className="muted">Loading the report…</p>}
+      {report.isPending && <Loading what="the report" />}
       {workflowId && <WorkflowHealth key={workflowId} workflowId={workflowId} range={range} bucket={bucket} />}
       {report.data && <ReportView report={report.data} timeZone={timeZone} onOpen={open} />}
     </main>

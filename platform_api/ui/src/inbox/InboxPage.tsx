@@ -8,6 +8,7 @@ import { ProblemNote } from "../settings/ProblemNote";
 import { contextRows, type ApprovalItem } from "./api";
 import { useDecideApproval, usePendingApprovals } from "./queries";
 import "./inbox.css";
+import { Loading } from "../components/ListState";
 
 function ApprovalCard({ approval }: { approval: ApprovalItem }) {
   const { dateTime, ago: timeAgo } = useDates();
@@ -73,11 +74,12 @@ export function InboxPage() {
         </div>
       </div>
       {pending.error && <div className="callout callout-error" role="alert"><strong>{pending.error.message}</strong></div>}
-      {!items && !pending.error && <p className="muted" role="status">Loading approvals…</p>}
+      {!items && !pending.error && <Loading what="approvals" />}
       {items?.length === 0 && (
         <div className="empty card" data-testid="inbox-empty">
           <h2>Nothing waits for you</h2>
           <p className="muted">When a workflow reaches an Approval step that you may answer, it waits here.</p>
+          <a className="btn btn-secondary" href="#/runs?status=waiting">See waiting runs</a>
         </div>
       )}
       {!!items?.length && (

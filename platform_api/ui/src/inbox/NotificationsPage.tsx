@@ -9,6 +9,7 @@ import { ProblemNote } from "../settings/ProblemNote";
 import { EMAIL_LABELS, groupByKind, notificationLink, type EmailKind, type Notification, type Preferences } from "./api";
 import { useMarkRead, useNotifications, usePreferences, useSavePreferences } from "./queries";
 import "./inbox.css";
+import { Loading } from "../components/ListState";
 
 function NotificationItem({ note }: { note: Notification }) {
   const { dateTime, ago: timeAgo } = useDates();
@@ -96,11 +97,12 @@ export function NotificationsPage() {
         </button>
       </div>
       {error && <div className="callout callout-error" role="alert"><strong>{error.message}</strong></div>}
-      {!data && !error && <p className="muted" role="status">Loading notifications…</p>}
+      {!data && !error && <Loading what="notifications" />}
       {data?.length === 0 && (
         <div className="empty card" data-testid="notifications-empty">
           <h2>No notifications yet</h2>
           <p className="muted">Failed steps, alerts, trigger changes, changes to approve and template updates appear here.</p>
+          <a className="btn btn-secondary" href="#/settings/alerts">Set up alerts</a>
         </div>
       )}
       {data && groupByKind(data).map((group) => (

@@ -12,6 +12,7 @@ import { RunSearch } from "../runs/RunSearch";
 import { filtersFromSearch, filtersToSearch, NO_FILTERS, TRIGGERS, type RunFilters } from "../runs/api";
 import { useRunCounts, useRunsList, useRunsLive } from "../runs/queries";
 import "../runs/runs.css";
+import { EmptyState, Loading } from "../components/ListState";
 
 const triggerLabel = (trigger: string) => TRIGGERS.find((t) => t.value === trigger)?.label ?? trigger;
 
@@ -70,9 +71,14 @@ export function RunsPage({ search }: { search: URLSearchParams }) {
       )}
       <RunFiltersBar filters={filters} counts={counts} workflows={workflows} onChange={change} />
       {list.error && <div className="callout callout-error">{list.error.message}</div>}
+      {!runs && !list.error && <Loading what="the runs" />}
       {runs?.length === 0 && (filtered(filters)
-        ? <div className="empty card"><h2>No runs match</h2><button className="btn btn-secondary" onClick={() => change(NO_FILTERS)}>Clear the filters</button></div>
-        : <div className="empty card"><h2>No runs yet</h2><p className="muted">Open a workflow and press Test run to see it work.</p></div>)}
+        ? <EmptyState title="No runs match" action={<button className="btn btn-secondary" onClick={() => change(NO_FILTERS)}>Clear the filters</button>} />
+        : (
+          <EmptyState title="No runs yet" action={<a className="btn btn-primary" href="#/">Open a workflow</a>}>
+            Open a workflow and press Test run to see it work.
+          </EmptyState>
+        ))}
       <ul className="list runs-list" aria-label="Runs">
         {runs?.map((run) => <RunItem key={run.id} run={run} name={names.get(run.workflow_id) ?? "Workflow"} />)}
       </ul>

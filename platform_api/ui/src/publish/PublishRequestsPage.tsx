@@ -8,6 +8,7 @@ import { useMe } from "../settings/queries";
 import { REQUEST_STATUSES, STATUS_LABELS, statusFilter, type PublishRequest, type RequestStatus } from "./api";
 import { useRequests } from "./queries";
 import "./publish.css";
+import { Loading } from "../components/ListState";
 
 export function RequestStatusPill({ status }: { status: RequestStatus }) {
   return <span className={`pill pill-request-${status}`} data-status={status}>{STATUS_LABELS[status]}</span>;
@@ -66,11 +67,12 @@ export function PublishRequestsPage({ search }: { search: URLSearchParams }) {
         ))}
       </div>
       {list.error && <div className="callout callout-error" role="alert"><strong>{list.error.message}</strong></div>}
-      {!requests && !list.error && <p className="muted">Loading…</p>}
+      {!requests && !list.error && <Loading what="publish requests" />}
       {requests?.length === 0 && (
         <div className="empty card">
           <h2>{status === "pending" ? "Nothing waits for approval" : "No requests here"}</h2>
           <p className="muted">When someone who may not publish directly presses Request publish, the version waits here.</p>
+          <a className="btn btn-secondary" href="#/">Back to workflows</a>
         </div>
       )}
       <ul className="list requests-list" aria-label="Publish requests">

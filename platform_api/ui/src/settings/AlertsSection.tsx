@@ -7,6 +7,7 @@ import type { Alert, AlertRules, AlertStatus, Me } from "./api";
 import { refusal } from "./permissions";
 import { FieldProblem, ProblemNote } from "./ProblemNote";
 import { useAlertRules, useAlerts, useSaveAlertRules } from "./queries";
+import { Loading } from "../components/ListState";
 
 type RuleKey = keyof AlertRules;
 type Setting = { key: string; label: string; min: number; max?: number; step?: number };
@@ -93,6 +94,7 @@ function AlertList() {
         ))}
       </div>
       <ProblemNote error={alerts.error} />
+      {!items && !alerts.error && <Loading what="alerts" />}
       {items?.length === 0 && (
         <p className="muted">{status === "open" ? "No open alerts: every rule is quiet." : "No resolved alerts yet."}</p>
       )}

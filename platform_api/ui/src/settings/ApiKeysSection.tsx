@@ -7,6 +7,7 @@ import { ROLES, SCOPES, type ApiKey, type Me, type Role, type Scope } from "./ap
 import { grantable, refusal } from "./permissions";
 import { FieldProblem, ProblemNote } from "./ProblemNote";
 import { useApiKeys, useCreateApiKey, useRevokeApiKey } from "./queries";
+import { Loading } from "../components/ListState";
 
 const SCOPE_HELP: Record<Scope, string> = {
   read: "read workflows, runs and reports", run: "start runs", deploy: "save and publish workflows", admin: "everything an admin may do",
@@ -30,7 +31,8 @@ export function ApiKeysSection({ me }: { me: Me | undefined }) {
       <h2>API keys</h2>
       {locked ? <p className="callout callout-info">{locked}</p> : <CreateKeyForm roles={grantable(me?.role, ROLES)} />}
       <ProblemNote error={error ?? revoke.error} />
-      {keys && live.length === 0 && <p className="muted">No API keys yet.</p>}
+      {!keys && !error && !locked && <Loading what="API keys" />}
+      {keys && live.length === 0 && <p className="muted">No API keys yet: create one above for a script or CI to call the API.</p>}
       {live.length > 0 && (
         <ul className="list" aria-label="API keys">
           {live.map((k) => (

@@ -7,6 +7,7 @@ import { saveBlob } from "./download";
 import { refusal } from "./permissions";
 import { FieldProblem, ProblemNote } from "./ProblemNote";
 import { useAudit, useMembers } from "./queries";
+import { Loading } from "../components/ListState";
 
 const FILTERS: { key: keyof AuditFilters; label: string; type: string; placeholder?: string }[] = [
   { key: "action", label: "Action", type: "text", placeholder: "member.invited" },
@@ -64,7 +65,8 @@ export function AuditSection({ me }: { me: Me | undefined }) {
         </div>
       </form>
       <ProblemNote error={audit.error} fields={FILTERS.map((f) => f.key)} />
-      {audit.isSuccess && events.length === 0 && <p className="muted">Nothing recorded matches.</p>}
+      {audit.isLoading && <Loading what="the audit log" />}
+      {audit.isSuccess && events.length === 0 && <p className="muted">Nothing recorded matches: clear a filter to see more.</p>}
       {events.length > 0 && (
         <div className="audit-table-wrap">
           <table className="audit-table" aria-label="Audit events">

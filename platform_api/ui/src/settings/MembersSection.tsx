@@ -9,6 +9,7 @@ import { ROLES, type Invitation, type Me, type Member, type Role } from "./api";
 import { grantable, refusal } from "./permissions";
 import { FieldProblem, ProblemNote } from "./ProblemNote";
 import { useChangeRole, useInvitations, useInvite, useMembers, useRemoveMember, useWithdrawInvitation } from "./queries";
+import { Loading } from "../components/ListState";
 
 export function MembersSection({ me }: { me: Me | undefined }) {
   const locked = refusal(me, "manage_members");
@@ -23,6 +24,7 @@ export function MembersSection({ me }: { me: Me | undefined }) {
       {locked && <p className="callout callout-info">{locked}</p>}
       <ProblemNote error={error} />
       <ProblemNote error={changeRole.error} />
+      {!members && !error && <Loading what="members" />}
       {!!members?.length && (
         <ul className="list" aria-label="Members">
           {members.map((m) => (

@@ -4,6 +4,7 @@ import { Icon } from "../components/Icon";
 import type { Filters } from "./api";
 import { useFacets, useTemplates } from "./queries";
 import "./templates.css";
+import { EmptyState, Loading } from "../components/ListState";
 
 const INTEGRATIONS = [
   ["", "Any integration"], ["crm", "CRM"], ["sendgrid", "Email (SendGrid)"], ["twilio", "SMS (Twilio)"],
@@ -63,7 +64,12 @@ export function GalleryPage() {
         <section className="gallery-results" aria-live="polite" aria-label="Results">
           {problem && <div className="callout callout-error" role="alert">{problem}</div>}
           {page && <p className="muted small">{page.total} template{page.total === 1 ? "" : "s"}</p>}
-          {page?.total === 0 && <div className="empty card"><h2>No template matches</h2><p className="muted">Try fewer words or another category.</p></div>}
+          {!page && !problem && <Loading what="the templates" />}
+          {page?.total === 0 && (
+            <EmptyState title="No template matches" action={<a className="btn btn-secondary" href="#/">Draw a workflow instead</a>}>
+              Try fewer words or another category.
+            </EmptyState>
+          )}
           <ul className="gallery-grid">
             {page?.items.map((t) => (
               <li key={t.slug}>
