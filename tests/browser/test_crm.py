@@ -60,7 +60,13 @@ def test_create_a_contact_edit_it_and_add_a_note(page: Page, app_url: str):
     activities = page.get_by_role("region", name="Activities")
     activities.get_by_label("Note").fill("Met at the Analytical Engine meetup")
     activities.get_by_role("button", name="Add note").click()
-    expect(activities.get_by_text("Met at the Analytical Engine meetup")).to_be_visible()
+    notes = activities.get_by_role("listitem")
+    expect(notes).to_have_count(1)
+    expect(notes.first).to_contain_text("Met at the Analytical Engine meetup")
+    expect(activities.get_by_label("Note")).to_have_value("")
+    assert [a["body"] for a in api.get("/api/v1/crm/activities", params={"contact_id": stored[0]["id"]}).json()] == [
+        "Met at the Analytical Engine meetup"
+    ]
     expect(page.get_by_role("region", name="Workflows that touched this record")).to_contain_text("No workflow")
     docs_screenshot(page, "crm-contact.png", full_page=True)
 

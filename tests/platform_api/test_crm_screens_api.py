@@ -17,14 +17,19 @@ from engine.outbox import fan_out
 from store import CrmRecordRun, Outbox, TriggerSubscription, Workflow, enqueue_execution, utcnow
 from store.db import get_session_factory
 from store.sealed import seal_as
+from tests.support import Api, edge, graph, node
 
 
 @pytest.fixture(autouse=True)
-def _outbox_left_delivered(tenant, platform_db_url):
+def _outbox_left_delivered(request):
     """The in-process API has no dispatcher: the thousands of changes these tests write are marked delivered
     after each test, so that they do not sit before the outbox tests' rows in the same session database."""
+    if "tenant" not in request.fixturenames:  # a test on the stack, whose dispatcher delivers them
+        yield
+        return
+    tenant, url = request.getfixturevalue("tenant"), request.getfixturevalue("platform_db_url")
     yield
-    with get_session_factory(platform_db_url)() as db:
+    with get_session_factory(url)() as db:
         db.execute(
             update(Outbox)
             .where(Outbox.tenant_id == tenant.signup_body["tenant"]["id"], Outbox.dispatched_at.is_(None))
@@ -276,3 +281,33 @@ def test_other_workspaces_ids_are_404(tenant, anonymous):
     assert mallory.get("/api/v1/crm/contacts", params={"company_id": company["id"]}).json() == []
     assert mallory.get("/api/v1/crm/deals", params={"company_id": company["id"]}).json() == []
     assert tenant.get(f"/api/v1/crm/deals/{deal['id']}").json()["stage"] == "lead"
+
+
+def test_a_crm_step_links_its_run_to_the_records_it_wrote(stack):
+    """On `flowyard up`: a published workflow's CRM steps write a contact and an activity about it; the contact's
+    page lists the run twice (each step that wrote it), and the link opens the run."""
+    api = Api(stack.api_url).signup()
+    flow = graph(
+        [
+            node("start", "trigger.manual"),
+            node("upsert", "crm.upsert_contact", {"email": "{{ trigger.email }}", "first_name": "{{ trigger.name }}"}),
+            node("note", "crm.log_activity", {"contact": "{{ trigger.email }}", "body": "Signed up"}),
+        ],
+        [edge("start", "upsert"), edge("upsert", "note")],
+    )
+    workflow = api.post("/api/v1/workflows", json={"name": f"Sign-up {uuid.uuid4().hex[:6]}", "graph": flow}).json()
+    assert api.post(f"/api/v1/workflows/{workflow['id']}/publish").status_code == 200
+    address = _email("signup")
+    started = api.post(
+        f"/api/v1/workflows/{workflow['id']}/runs", json={"input": {"email": address, "name": "Sam"}, "mode": "live"}
+    )
+    run = api.wait_for_run(started.json()["run_id"])
+    assert run["status"] == "completed", run
+    (contact,) = api.get("/api/v1/crm/contacts", params={"email": address}).json()
+    links = api.get(f"/api/v1/crm/contacts/{contact['id']}/runs").json()
+    assert [(link["action"], link["node_id"], link["relation"]) for link in links] == [
+        ("crm.log_activity", "note", "wrote"),
+        ("crm.upsert_contact", "upsert", "wrote"),
+    ]
+    assert {link["run_id"] for link in links} == {run["id"]} and links[0]["workflow_name"] == workflow["name"]
+    assert links[0]["status"] == "completed" and links[0]["mode"] == "live"
