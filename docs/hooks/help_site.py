@@ -322,34 +322,40 @@ def api_index(document: dict[str, Any], pages: dict[str, tuple[str, str]]) -> st
 _GENERATED: dict[str, str] = {}
 
 
-def on_config(config: MkDocsConfig) -> MkDocsConfig:
+def generated_pages() -> dict[str, str]:
+    """Every page made from the code: its path below docs/ -> its Markdown (tests/test_docs.py accepts links
+    to them from the hand-written pages)."""
     from flow_factory.nodes import describe_all
     from platform_api.openapi import openapi_document
 
-    _GENERATED.clear()
+    pages: dict[str, str] = {}
     nodes = describe_all()
     examples = _template_examples()
-    _GENERATED["nodes/index.md"] = nodes_index(nodes)
+    pages["nodes/index.md"] = nodes_index(nodes)
     for node in nodes:
-        _GENERATED[f"nodes/{node['type']}.md"] = node_page(node, examples)
+        pages[f"nodes/{node['type']}.md"] = node_page(node, examples)
     for anchor, page in error_pages().items():
-        _GENERATED[f"errors/{anchor}.md"] = page
-    _GENERATED["problems/index.md"] = problems_index()
-    for slug, page in problem_pages().items():
-        _GENERATED[f"problems/{slug}.md"] = page
+        pages[f"errors/{anchor}.md"] = page
+    pages["problems/index.md"] = problems_index()
+    for slug, page in sorted(problem_pages().items()):
+        pages[f"problems/{slug}.md"] = page
     document = openapi_document()
     apis = api_pages(document)
-    _GENERATED["api/index.md"] = api_index(document, apis)
-    for slug, (_tag, page) in apis.items():
-        _GENERATED[f"api/{slug}.md"] = page
+    pages["api/index.md"] = api_index(document, apis)
+    for slug, (_tag, page) in sorted(apis.items()):
+        pages[f"api/{slug}.md"] = page
+    return pages
 
-    generated_nav = [
-        {"Node types": ["nodes/index.md", *(f"nodes/{n['type']}.md" for n in nodes)]},
-        {"Step failures": ["errors.md", *(f"errors/{a}.md" for a in error_pages())]},
-        {"API problems": ["problems/index.md", *(f"problems/{s}.md" for s in sorted(problem_pages()))]},
-        {"API reference": ["api/index.md", *(f"api/{s}.md" for s in sorted(apis))]},
-    ]
-    config.nav = [*(config.nav or []), *generated_nav, *_more(config)]
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    _GENERATED.clear()
+    _GENERATED.update(generated_pages())
+    sections = {"nodes": "Node types", "errors": "Step failures", "problems": "API problems", "api": "API reference"}
+    generated_nav: dict[str, list[str]] = {title: [] for title in sections.values()}
+    generated_nav["Step failures"].append("errors.md")
+    for src_uri in _GENERATED:  # each section's index first: generated_pages puts it there
+        generated_nav[sections[src_uri.split("/")[0]]].append(src_uri)
+    config.nav = [*(config.nav or []), *({t: p} for t, p in generated_nav.items()), *_more(config)]
     return config
 
 
