@@ -49,17 +49,20 @@ def read_request(
     return service.read_request(db, caller=caller, request_id=request_id)
 
 
-@router.post("/{request_id}/approve", response_model=schemas.PublishRequestDetail)
+@router.post("/{request_id}/approve", response_model=schemas.PublishApproved)
 def approve(
     request_id: str,
     request: Request,
+    response: Response,
     db: DB,
     caller: Annotated[Caller, Allowed(Permission.PUBLISH)],
     settings: Annotated[Settings, Depends(get_settings)],
     data: schemas.PublishDecision | None = None,
-) -> schemas.PublishRequestDetail:
+) -> schemas.PublishApproved:
     """Owners and admins, never the requester: publishes exactly the requested version. 409
-    `publish-request-stale` once another version was published after the request was made."""
+    `publish-request-stale` once another version was published after the request was made. When the approval
+    creates the workflow's webhook, `webhook_secret` holds its secret, in this answer only."""
+    response.headers["Cache-Control"] = "no-store"
     return service.approve(
         db,
         caller=caller,

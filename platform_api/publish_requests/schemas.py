@@ -38,6 +38,22 @@ class PublishRequestRead(BaseModel):
 
 class PublishRequestDetail(PublishRequestRead):
     diff: GraphDiff = Field(description="From the version live now (or an empty graph) to the requested version.")
+    has_webhook: bool = Field(
+        False,
+        description="The workflow has a live webhook endpoint. Its signing secret is shown once only: to the approver "
+        "whose approval created it, or to whoever rotates it (POST /api/v1/workflows/{id}/webhook/rotate).",
+    )
+
+
+class PublishApproved(PublishRequestDetail):
+    """The answer of an approval: the request, and the webhook's secret when this approval created it."""
+
+    webhook_secret: str | None = Field(
+        None,
+        description="Only when this approval created the workflow's webhook endpoint: its signing secret, in this "
+        "answer only (sent with Cache-Control: no-store), to the approver. Flowyard keeps it encrypted and never "
+        "shows it again; the requester is told to rotate it in the trigger panel to get one of their own.",
+    )
 
 
 class PublishDecision(BaseModel):

@@ -17,6 +17,7 @@ from platform_api.deps import Caller
 from platform_api.pagination import paginate
 from platform_api.problems import Problem, not_found
 from platform_api.publish_requests import policy, schemas
+from platform_api.triggers import service as triggers
 from platform_api.workflows import service as workflows
 from store import (
     Notification,
@@ -91,11 +92,18 @@ def _notify_reviewers(db: Session, *, caller: Caller, workflow: Workflow, row: P
     )
 
 
-def _notify_requester(db: Session, *, caller: Caller, workflow: Workflow, row: PublishRequest) -> None:
+def _notify_requester(
+    db: Session, *, caller: Caller, workflow: Workflow, row: PublishRequest, webhook_created: bool = False
+) -> None:
     if row.requested_by is None or row.requested_by == caller.user_id:
         return
     who = actor_name(db, caller.user_id)
     comment = f' Comment: "{row.comment}"' if row.comment else ""
+    if webhook_created:  # the secret is never in a notification: it was shown once, to the approver
+        comment += (
+            f" Publishing created its webhook; {who} was shown its signing secret once. To get a secret of your own,"
+            " open the workflow's trigger step, Trigger tab, and rotate it (the one shown before then stops working)."
+        )
     outcome = "approved and published" if row.status == PublishRequestStatus.APPROVED else "rejected"
     db.add(
         Notification(
@@ -188,7 +196,11 @@ def read_request(db: Session, *, caller: Caller, request_id: str) -> schemas.Pub
 def _detail(db: Session, row: PublishRequest, workflow: Workflow) -> schemas.PublishRequestDetail:
     live = workflows.get_version(db, workflow, workflow.published_version).graph if workflow.published_version else None
     requested = workflows.get_version(db, workflow, row.version).graph
-    return schemas.PublishRequestDetail(**_reads(db, [row])[0].model_dump(), diff=diff_graphs(live, requested))
+    return schemas.PublishRequestDetail(
+        **_reads(db, [row])[0].model_dump(),
+        diff=diff_graphs(live, requested),
+        has_webhook=triggers.has_live_endpoint(db, workflow.id),
+    )
 
 
 def _check_reviewer(caller: Caller) -> None:
@@ -240,9 +252,13 @@ def approve(
     data: schemas.PublishDecision,
     settings: Settings,
     request: Request | None = None,
-) -> schemas.PublishRequestDetail:
+) -> schemas.PublishApproved:
     """Deploy exactly the requested version (even when newer drafts exist) and mark the request approved, in one
-    transaction with the deployment's records; when the engine is down (503) the request stays pending."""
+    transaction with the deployment's records; when the engine is down (503) the request stays pending.
+
+    When this publish creates the workflow's webhook endpoint, its new secret is in this answer only, for the
+    approver (who can rotate it anyway); it is stored sealed and never shown again. The audit records that it was
+    shown and to whom; the requester's notification says so and how to get one of their own (a rotation)."""
     _check_reviewer(caller)
     row, workflow = _owned(db, caller, request_id)
     _check_open(row, workflow)
@@ -255,14 +271,16 @@ def approve(
             hint="Ask another owner or admin of the workspace to review it.",
         )
 
+    webhook_created = triggers.creates_endpoint(db, workflow.id, workflows.get_version(db, workflow, row.version).graph)
+
     def record_approval() -> None:
         row.status = PublishRequestStatus.APPROVED
         row.decided_by, row.decided_at, row.comment = caller.user_id, utcnow(), data.comment
-        detail = {"workflow_id": workflow.id, "version": row.version}
+        detail = {"workflow_id": workflow.id, "version": row.version, "webhook_created": webhook_created}
         audit(db, caller, "publish_request.approved", f"publish_request:{row.id}", request=request, detail=detail)
-        _notify_requester(db, caller=caller, workflow=workflow, row=row)
+        _notify_requester(db, caller=caller, workflow=workflow, row=row, webhook_created=webhook_created)
 
-    workflows.publish_version(
+    published = workflows.publish_version(
         db,
         caller=caller,
         workflow=workflow,
@@ -271,7 +289,7 @@ def approve(
         request=request,
         on_deployed=record_approval,
     )
-    return _detail(db, row, workflow)
+    return schemas.PublishApproved(**_detail(db, row, workflow).model_dump(), webhook_secret=published.webhook_secret)
 
 
 def reject(

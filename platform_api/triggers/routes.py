@@ -140,12 +140,21 @@ def read_webhook(workflow_id: str, db: DB, caller: CurrentCaller, settings: Sett
     dependencies=[Allowed(Permission.CREATE_EDIT)],
 )
 def rotate_webhook_secret(
-    workflow_id: str, data: SecretRotate, db: DB, caller: CurrentCaller, settings: Settings = Depends(get_settings)
+    workflow_id: str,
+    data: SecretRotate,
+    db: DB,
+    caller: CurrentCaller,
+    request: Request,
+    response: Response,
+    settings: Settings = Depends(get_settings),
 ):
+    """A new secret, shown once in this answer (never cached); deliveries signed with the old one are refused.
+    Audited as `webhook.secret_rotated`."""
     workflow = get_owned_workflow(db, caller, workflow_id)
     endpoint, secret = service.rotate_secret(
-        db, caller=caller, workflow=workflow, settings=settings, secret=data.secret
+        db, caller=caller, workflow=workflow, settings=settings, secret=data.secret, request=request
     )
+    response.headers["Cache-Control"] = "no-store"
     return {**_webhook_read(endpoint, settings), "secret": secret}
 
 

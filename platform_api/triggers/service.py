@@ -8,6 +8,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from engine.outbox import topic_for
 from engine.publish import schedule_creates
 from flow_factory.nodes.trigger_schedule import ScheduleTriggerConfig, prefect_schedule
 from notifications.people import actor_name, notify_owners_and_admins
+from platform_api.audit.service import audit
 from platform_api.deps import Caller
 from platform_api.problems import Problem
 from store import Role, Tenant, TriggerSubscription, WebhookEndpoint, Workflow
@@ -83,6 +85,18 @@ def sync_endpoint(db: Session, settings: Settings, workflow: Workflow, graph: di
     return secret
 
 
+def creates_endpoint(db: Session, workflow_id: str, graph: dict[str, Any]) -> bool:
+    """Publishing `graph` makes the workflow's first webhook endpoint (and so a secret, shown once)."""
+    if trigger_of(graph)[0] != "trigger.webhook":
+        return False
+    return db.scalar(select(WebhookEndpoint.id).where(WebhookEndpoint.workflow_id == workflow_id)) is None
+
+
+def has_live_endpoint(db: Session, workflow_id: str) -> bool:
+    endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.workflow_id == workflow_id))
+    return endpoint is not None and endpoint.enabled
+
+
 def endpoint_of(db: Session, workflow_id: str) -> WebhookEndpoint:
     """The workflow's webhook endpoint; 404 when it has none."""
     endpoint = db.scalar(select(WebhookEndpoint).where(WebhookEndpoint.workflow_id == workflow_id))
@@ -98,12 +112,21 @@ def endpoint_of(db: Session, workflow_id: str) -> WebhookEndpoint:
 
 
 def rotate_secret(
-    db: Session, *, caller: Caller, workflow: Workflow, settings: Settings, secret: str | None
+    db: Session,
+    *,
+    caller: Caller,
+    workflow: Workflow,
+    settings: Settings,
+    secret: str | None,
+    request: Request | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     caller.require(Role.EDITOR, "rotate webhook secrets")
     endpoint = endpoint_of(db, workflow.id)
+    own = secret
     secret = secret or "whsec_" + secrets.token_urlsafe(32)
     endpoint.sealed_secret, endpoint.rotated_at = _seal(db, settings, workflow.tenant_id, secret), datetime.now(UTC)
+    detail = {"workflow_id": workflow.id, "chosen_by_caller": bool(own)}  # who got a new one when, never the value
+    audit(db, caller, "webhook.secret_rotated", f"workflow:{workflow.id}", request=request, detail=detail)
     db.commit()
     return endpoint, secret
 

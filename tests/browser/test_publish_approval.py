@@ -3,20 +3,25 @@
 read-only; the owner opens Changes to approve (a badge counts what waits), sees what the version changes against the
 live one side by side, approves with a comment, and the workflow is live at that version; the request page fits a
 phone. A request made stale by a direct publish, and one's own request (a rollback that asked for approval), cannot
-be approved, and say why."""
+be approved, and say why. An approval that creates a webhook shows its secret once, to the approver; the requester
+is told and rotates it for one of their own."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from platform_api.triggers.signatures import sign
 from tests.browser.helpers import (
     browser_as,
     create_workflow,
     new_tenant,
+    node,
     open_editor,
     sign_in,
     three_step_graph,
@@ -171,3 +176,65 @@ def test_stale_and_own_requests_cannot_be_approved_and_restore_asks_too(page: Pa
     )
     expect(page.get_by_role("button", name="Approve and publish")).to_be_disabled()
     assert owner.get(path).json()["published_version"] == 3
+
+
+def _signed_delivery(url: str, secret: str) -> int:
+    body = json.dumps({"email": "ada@example.com"}).encode()
+    headers = {"content-type": "application/json", "X-Flowyard-Signature": sign(secret, body)}
+    return httpx.post(url, content=body, headers=headers, timeout=30).status_code
+
+
+def test_an_approved_webhook_shows_its_secret_once_to_the_approver_and_the_requester_rotates(
+    page: Page, browser, app_url: str
+):
+    owner = new_tenant(app_url)
+    tenant = owner.signup_body["tenant"]
+    editor = member(owner, "editor")
+    assert owner.request("PATCH", "/api/v1/tenant", json={"publish_requires_approval": True}).status_code == 200
+    graph = three_step_graph()
+    graph["nodes"][0] = {**graph["nodes"][0], "type": "trigger.webhook", "config": {"auth": "hmac"}}
+    workflow = create_workflow(editor, f"Hooks {uuid.uuid4().hex[:6]}", graph)
+    asked = editor.post(f"/api/v1/workflows/{workflow['id']}/publish")
+    assert asked.status_code == 202, asked.text
+
+    # The owner approves: the approval created the webhook, and its secret is shown to them once, "copy it now".
+    sign_in(page, app_url, owner)
+    page.goto(f"{app_url}/#/publish-requests/{asked.json()['request_id']}")
+    page.get_by_role("button", name="Approve and publish").click()
+    dialog = page.get_by_role("dialog", name="Copy your webhook secret now")
+    expect(dialog).to_contain_text("Copy it now: it is shown only this once.", timeout=60_000)
+    expect(dialog).to_contain_text("Your approval created this workflow's webhook")
+    secret = dialog.get_by_test_id("webhook-secret").input_value()
+    assert secret.startswith("whsec_")
+    url = dialog.get_by_label("Webhook URL").input_value()
+    assert _signed_delivery(url, secret) == 202  # the endpoint's own secret
+    dialog.get_by_role("button", name="I have copied it").click()
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_test_id("webhook-note")).to_contain_text("shown only once")
+    page.reload()  # never shown twice: coming back shows the note, not the secret
+    expect(page.get_by_test_id("decision")).to_contain_text("Approved", timeout=30_000)
+    expect(page.get_by_test_id("webhook-note")).to_be_visible()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    assert secret not in page.content()
+
+    # The requester is told, follows the notification, and rotates to get a secret of their own.
+    with browser_as(browser, app_url, editor, tenant) as theirs:
+        theirs.goto(f"{app_url}/#/notifications")
+        note = theirs.locator('li[data-kind="publish_request_approved"]')
+        expect(note).to_contain_text("shown its signing secret once")
+        assert secret not in theirs.content()
+        note.get_by_role("link", name="Review the change").click()
+        expect(theirs.get_by_test_id("webhook-note")).to_be_visible()
+        theirs.get_by_test_id("webhook-note").get_by_role("link", name="open the workflow").click()
+        expect(node(theirs, "start")).to_be_visible()
+        node(theirs, "start").click()
+        panel = theirs.get_by_label("Step settings")
+        panel.get_by_role("tab", name="Trigger").click()
+        panel.get_by_role("button", name="Rotate secret…").click()
+        theirs.get_by_role("dialog", name="Rotate the webhook secret").get_by_role("button", name="Rotate now").click()
+        shown = theirs.get_by_role("dialog", name="Copy your webhook secret now")
+        expect(shown).to_contain_text("The secret was rotated.")
+        mine = shown.get_by_test_id("webhook-secret").input_value()
+        assert mine.startswith("whsec_") and mine != secret
+    assert _signed_delivery(url, secret) == 401  # the approver's copy stops working
+    assert _signed_delivery(url, mine) == 202

@@ -1176,7 +1176,8 @@ export interface paths {
         /**
          * Approve
          * @description Owners and admins, never the requester: publishes exactly the requested version. 409
-         *     `publish-request-stale` once another version was published after the request was made.
+         *     `publish-request-stale` once another version was published after the request was made. When the approval
+         *     creates the workflow's webhook, `webhook_secret` holds its secret, in this answer only.
          */
         post: operations["approve_api_v1_publish_requests__request_id__approve_post"];
         delete?: never;
@@ -2172,7 +2173,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rotate Webhook Secret */
+        /**
+         * Rotate Webhook Secret
+         * @description A new secret, shown once in this answer (never cached); deliveries signed with the old one are refused.
+         *     Audited as `webhook.secret_rotated`.
+         */
         post: operations["rotate_webhook_secret_api_v1_workflows__workflow_id__webhook_rotate_post"];
         delete?: never;
         options?: never;
@@ -4264,6 +4269,69 @@ export interface components {
              */
             waiting_until?: string | null;
         };
+        /**
+         * PublishApproved
+         * @description The answer of an approval: the request, and the webhook's secret when this approval created it.
+         */
+        PublishApproved: {
+            /**
+             * Comment
+             * @description The decider's comment.
+             */
+            comment?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at?: string | null;
+            /**
+             * Decided By
+             * @description Email of who approved or rejected it.
+             */
+            decided_by?: string | null;
+            /** @description From the version live now (or an empty graph) to the requested version. */
+            diff: components["schemas"]["GraphDiff"];
+            /**
+             * Has Webhook
+             * @description The workflow has a live webhook endpoint. Its signing secret is shown once only: to the approver whose approval created it, or to whoever rotates it (POST /api/v1/workflows/{id}/webhook/rotate).
+             * @default false
+             */
+            has_webhook?: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Live Version
+             * @description The workflow's version live now.
+             */
+            live_version?: number | null;
+            /**
+             * Requested By
+             * @description Email of who asked, when known.
+             */
+            requested_by: string | null;
+            /**
+             * Status
+             * @description `stale`: another version was published after it was made; it can no longer be approved.
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "rejected" | "stale";
+            /**
+             * Version
+             * @description Exactly this version goes live when approved, even if newer ones exist.
+             */
+            version: number;
+            /**
+             * Webhook Secret
+             * @description Only when this approval created the workflow's webhook endpoint: its signing secret, in this answer only (sent with Cache-Control: no-store), to the approver. Flowyard keeps it encrypted and never shows it again; the requester is told to rotate it in the trigger panel to get one of their own.
+             */
+            webhook_secret?: string | null;
+            /** Workflow Id */
+            workflow_id: string;
+            /** Workflow Name */
+            workflow_name: string;
+        };
         /** PublishDecision */
         PublishDecision: {
             /**
@@ -4315,6 +4383,12 @@ export interface components {
             decided_by?: string | null;
             /** @description From the version live now (or an empty graph) to the requested version. */
             diff: components["schemas"]["GraphDiff"];
+            /**
+             * Has Webhook
+             * @description The workflow has a live webhook endpoint. Its signing secret is shown once only: to the approver whose approval created it, or to whoever rotates it (POST /api/v1/workflows/{id}/webhook/rotate).
+             * @default false
+             */
+            has_webhook?: boolean;
             /** Id */
             id: string;
             /**
@@ -8360,7 +8434,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PublishRequestDetail"];
+                    "application/json": components["schemas"]["PublishApproved"];
                 };
             };
             /** @description Validation Error */

@@ -10,6 +10,7 @@ import { createDecorations, EditorContext } from "../editor/context";
 import { GraphDiffView } from "../editor/VersionDiff";
 import { useDates } from "../lib/dates";
 import { ProblemNote } from "../settings/ProblemNote";
+import { SecretDialog } from "../triggers/TriggerPanel";
 import { useMe } from "../settings/queries";
 import { decisionRefusal, STATUS_LABELS, type PublishRequestDetail } from "./api";
 import { RequestStatusPill } from "./PublishRequestsPage";
@@ -63,6 +64,18 @@ function Decision({ request }: { request: PublishRequestDetail }) {
   );
 }
 
+/** After an approval: where the webhook's secret went and how to get one (it is never shown twice). */
+function WebhookNote({ workflowId }: { workflowId: string }) {
+  return (
+    <div className="callout callout-note" role="note" data-testid="webhook-note">
+      <strong>This workflow receives webhooks.</strong>
+      <p>Its signing secret is shown only once: to the approver whose approval created the webhook, or to whoever rotates
+        it. To get a secret of your own, <a href={`#/workflows/${workflowId}`}>open the workflow</a>, select its trigger
+        step and, in the Trigger tab, rotate the secret; the one shown before stops working.</p>
+    </div>
+  );
+}
+
 export function PublishRequestPage({ id }: { id: string }) {
   const { dateTime, ago: timeAgo } = useDates();
   const { data: request, error } = useRequest(id);
@@ -98,6 +111,8 @@ export function PublishRequestPage({ id }: { id: string }) {
             </div>
           )}
           <Decision request={request} />
+          {request.status === "approved" && request.has_webhook && <WebhookNote workflowId={request.workflow_id} />}
+          <SecretDialog workflowId={request.workflow_id} />
           <section className="version-diff" aria-label="What changes">
             <h2>What changes</h2>
             <EditorContext.Provider value={env}>

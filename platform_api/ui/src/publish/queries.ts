@@ -2,6 +2,7 @@
 // sent from the editor) refreshes the lists, the request and the navigation's badge at once.
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { keys } from "../api/queries";
+import { showSecret } from "../triggers/api";
 import { publishApi, type RequestStatus } from "./api";
 
 export const publishKeys = {
@@ -39,8 +40,13 @@ export const useRequest = (id: string) => useQuery({ queryKey: publishKeys.one(i
 export function useDecide(id: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: ({ approve, comment }: { approve: boolean; comment: string | null }) =>
-      (approve ? publishApi.approve(id, comment) : publishApi.reject(id, comment)),
+    mutationFn: async ({ approve, comment }: { approve: boolean; comment: string | null }) => {
+      if (!approve) return publishApi.reject(id, comment);
+      // The secret of a webhook this approval created goes to the one-time dialog, never into a query cache.
+      const { webhook_secret: secret, ...fresh } = await publishApi.approve(id, comment);
+      if (secret) showSecret(fresh.workflow_id, { secret, why: "approved" });
+      return fresh;
+    },
     onSuccess: (fresh) => {
       client.setQueryData(publishKeys.one(id), fresh);
       refreshAfterRequest(client, fresh.workflow_id);

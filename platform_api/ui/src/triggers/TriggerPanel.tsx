@@ -198,7 +198,14 @@ function RotateDialog({ workflowId, onClose }: { workflowId: string; onClose: ()
   );
 }
 
-/** The secret the API showed once (first publish, rotation): copy it now, it is not shown again. */
+const WHY = {
+  published: "Publishing created this workflow's webhook.",
+  rotated: "The secret was rotated.",
+  approved: "Your approval created this workflow's webhook, so you are the only one shown its secret. Hand it to the sender "
+    + "through your password manager, never by chat or email; the requester was told they can rotate it for one of their own.",
+};
+
+/** The secret the API showed once (first publish, rotation, an approval): copy it now, it is not shown again. */
 export function SecretDialog({ workflowId }: { workflowId: string }) {
   const shown = useShownSecret(workflowId);
   const webhook = useWebhook(workflowId, !!shown && !shown.url);
@@ -212,7 +219,7 @@ export function SecretDialog({ workflowId }: { workflowId: string }) {
     )}>
       <div className="callout callout-warn">
         <strong>Copy it now: it is shown only this once.</strong>
-        <p>{shown.why === "published" ? "Publishing created this workflow's webhook." : "The secret was rotated."} Flowyard keeps it
+        <p>{WHY[shown.why]} Flowyard keeps it
           encrypted and cannot show it again; if you lose it, rotate it.</p>
       </div>
       {url && (

@@ -82,7 +82,8 @@ export function usePauseSchedule(workflowId: string) {
   });
 }
 
-export type ShownSecret = { secret: string; url?: string; why: "published" | "rotated" };
+/** `approved`: an approval of someone else's publish request created the webhook; the approver sees it. */
+export type ShownSecret = { secret: string; url?: string; why: "published" | "rotated" | "approved" };
 
 /** Secrets to show once, by workflow id. */
 const shownSecrets = createStore<Record<string, ShownSecret>>({});
