@@ -58,7 +58,7 @@ def test_a_new_workspace_follows_the_guide(page: Page, app_url: str, fake_servic
     dialog.get_by_label("API key").fill(fake_services.sendgrid.add_key())
     dialog.get_by_label("From email").fill("shop@example.com")
     dialog.get_by_role("button", name="Add connection").click()
-    expect(dialog).to_be_hidden()
+    expect(dialog).to_be_hidden(timeout=30_000)  # the credentials are stored as a Prefect block
     guide = back_to_workflows(page)
     expect_ticked(guide, ["connect"])
     expect(guide.locator('[data-step="connect"]').get_by_role("link", name="See connections")).to_be_visible()

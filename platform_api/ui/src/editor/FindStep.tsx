@@ -1,6 +1,7 @@
 // Find-a-step (Ctrl-K): a combobox over the workflow's steps by label, id and type. Arrow keys move,
 // Enter picks (the editor centres the canvas on the step and opens its panel), Escape closes.
-import { useId, useMemo, useState, type KeyboardEvent } from "react";
+import { useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { useFocusTrap } from "../components/Modal";
 import { findSteps, type Findable } from "./findStep";
 
 type Props = { steps: Findable[]; onPick: (id: string) => void; onClose: () => void };
@@ -13,6 +14,8 @@ export function FindStep({ steps, onPick, onClose }: Props) {
   const listId = `${base}-list`;
   const optionId = (i: number) => `${base}-option-${i}`;
   const current = Math.min(active, matches.length - 1);
+  const dialog = useRef<HTMLDivElement>(null);
+  useFocusTrap(dialog, onClose); // Tab stays in the search, Escape closes it, focus returns to where it was
 
   const onKeyDown = (e: KeyboardEvent<HTMLInputElement>) => {
     if (e.key === "Escape") return (e.preventDefault(), onClose());
@@ -29,7 +32,7 @@ export function FindStep({ steps, onPick, onClose }: Props) {
 
   return (
     <div className="modal-backdrop find-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
-      <div className="modal find-step" role="dialog" aria-modal="true" aria-label="Find a step">
+      <div ref={dialog} className="modal find-step" role="dialog" aria-modal="true" aria-label="Find a step">
         <label htmlFor={`${base}-input`} className="sr-only">Find a step</label>
         <input id={`${base}-input`} autoFocus role="combobox" aria-expanded={matches.length > 0} aria-controls={listId}
           aria-autocomplete="list" aria-activedescendant={current >= 0 ? optionId(current) : undefined}
