@@ -180,6 +180,11 @@ class UpgradeRead(BaseModel):
     saved_version: int | None = Field(description="The new draft version; the live version is not changed.")
     changes: list[ChangeRead] = Field(description="What the upgrade changes in your workflow's latest version.")
     conflicts: list[ConflictRead]
+    graph: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The merged graph, with the resolutions applied: what the new draft version holds (or, with "
+        "dry_run, would hold).",
+    )
     valid: bool
     errors: list[GraphErrorRead]
     notes: list[str]

@@ -115,6 +115,7 @@ def upgrade(db: Session, *, caller: Caller, workflow_id: str, data: schemas.Upgr
         saved_version=saved,
         changes=[schemas.ChangeRead(**vars(c)) for c in merge.changes_between(ours, graph)],
         conflicts=[schemas.ConflictRead(**vars(c)) for c in result.conflicts],
+        graph=graph,
         valid=not errors,
         errors=errors,
         notes=notes,

@@ -1,7 +1,8 @@
 """Templates in the builder, issue 16 item 5: a workspace saves a workflow as a private template (version 1);
 the template's page draws its graph on a read-only canvas; the instantiate form makes a workflow of it that
 starts by a webhook instead; the workflow is edited so that it conflicts with the template's version 2; the
-editor's "update available" banner opens the merge screen, which shows the changes and the two conflicts;
+editor's "update available" banner opens the merge screen, which shows the changes, the two conflicts and the
+merged graph on a read-only canvas (the added step and the conflicting ones marked, following the choices);
 one is resolved each way and the merge is applied as a new draft version, which the API confirms."""
 
 from __future__ import annotations
@@ -153,6 +154,26 @@ def test_preview_instantiate_with_a_webhook_and_upgrade_through_the_merge_screen
     expect(message).to_contain_text("Mine: {{ steps.shape.output.subject }}")
     expect(message).to_contain_text("Greeted: {{ steps.shape.output.subject }}")
     expect(subject.get_by_role("radio", name=re.compile("^Keep yours"))).to_be_checked()  # yours by default
+
+    # The merged graph on a read-only canvas: the template's new step added, the two steps in conflict marked.
+    merged = page.get_by_test_id("merge-canvas")
+    for node_id, label in (
+        ("start", "New customer"),
+        ("shape", "Write the greeting"),
+        ("say", "Log it"),
+        ("audit", "Audit"),
+    ):
+        expect(merged.locator(f'.react-flow__node[data-id="{node_id}"]')).to_contain_text(label, timeout=30_000)
+    expect(merged.locator(".react-flow__node")).to_have_count(4)
+    expect(merged.locator(".react-flow__edge")).to_have_count(3)
+    expect(merged.locator(".react-flow__node.draggable")).to_have_count(0)  # read-only
+    audit = merged.locator('.react-flow__node[data-id="audit"]')
+    expect(audit).to_have_class(re.compile(r"\bmerge-added\b"))
+    expect(audit.locator(".diff-badge")).to_have_text("Added")
+    expect(merged.locator(".react-flow__edge.merge-edge-added")).to_have_count(1)  # say -> audit
+    expect(merged.locator('.react-flow__node[data-id="shape"] .diff-badge')).to_have_text("Conflict · yours")
+    expect(merged.locator('.react-flow__node[data-id="say"] .diff-badge')).to_have_text("Conflict · yours")
+    expect(merged.locator('.react-flow__node[data-id="start"] .diff-badge')).to_have_count(0)  # unchanged
     docs_screenshot(page, "template-merge.png", full_page=True)
 
     # Resolve: the template's greeting, but keep our message. The diff follows the choice.
@@ -163,6 +184,9 @@ def test_preview_instantiate_with_a_webhook_and_upgrade_through_the_merge_screen
         "dry_run": True,
     }
     expect(changes.locator('[data-path="nodes.shape.config.fields"]')).to_contain_text("Hello and welcome")
+    expect(merged.locator('.react-flow__node[data-id="shape"] .diff-badge')).to_have_text("Conflict · template's")
+    expect(merged.locator('.react-flow__node[data-id="say"] .diff-badge')).to_have_text("Conflict · yours")
+    expect(merged.locator(".react-flow__node")).to_have_count(4)
     assert api.get(f"/api/v1/workflows/{workflow_id}").json()["version"] == 2  # nothing saved yet
     with page.expect_response(
         lambda r: r.url.endswith(f"/api/v1/workflows/{workflow_id}/upgrade")

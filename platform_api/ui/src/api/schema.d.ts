@@ -5487,6 +5487,13 @@ export interface components {
             errors: components["schemas"]["GraphErrorRead"][];
             /** From Version */
             from_version: number;
+            /**
+             * Graph
+             * @description The merged graph, with the resolutions applied: what the new draft version holds (or, with dry_run, would hold).
+             */
+            graph?: {
+                [key: string]: unknown;
+            };
             /** Notes */
             notes: string[];
             /**

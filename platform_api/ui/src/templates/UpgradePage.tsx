@@ -1,6 +1,7 @@
 // Upgrading a workflow made from a template to the template's latest version: the three-way merge the API
 // makes (what the template changed since your version, merged with what you changed). The screen shows the
-// changes, lets you settle each conflict (keep yours or take the template's), and applies it as a new draft
+// changes, the merged graph on a read-only canvas (steps added, changed or in conflict marked, following the
+// choices), lets you settle each conflict (keep yours or take the template's), and applies it as a new draft
 // version; the live version keeps running until you publish.
 import { useState } from "react";
 import { ApiError } from "../api/client";
@@ -8,6 +9,7 @@ import { useWorkflow } from "../api/queries";
 import type { Graph } from "../api/types";
 import { ProblemNote } from "../settings/ProblemNote";
 import type { Conflict, Resolutions, Update, Upgrade } from "./api";
+import { MergeCanvas } from "./MergeCanvas";
 import { useApplyUpgrade, useMergePreview, useUpdates } from "./queries";
 import "./templates.css";
 
@@ -102,6 +104,7 @@ export function UpgradePage({ workflowId }: { workflowId: string }) {
       {merge && (
         <>
           <Changelog update={update} />
+          <MergeCanvas graph={merge.graph as Graph} changes={merge.changes} conflicts={merge.conflicts} choices={choices} />
           <section aria-labelledby="merge-changes">
             <h2 id="merge-changes">What changes in your workflow</h2>
             {merge.changes.length === 0 ? <p className="muted">Nothing: your workflow already has every change.</p> : (

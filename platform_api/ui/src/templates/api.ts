@@ -22,6 +22,7 @@ export type Instantiate = Pick<Schemas["InstantiateCreate"], "name" | "parameter
 export type Update = Schemas["UpdateRead"];
 export type Upgrade = Schemas["UpgradeRead"];
 export type Conflict = Schemas["ConflictRead"];
+export type Change = Schemas["ChangeRead"];
 /** Per conflict path: keep the workflow's value or take the template's. */
 export type Resolutions = Record<string, "workflow" | "template">;
 
