@@ -119,6 +119,7 @@ def test_move_deals_on_the_board_and_see_the_data_change_workflow_run(page: Page
     # The keyboard's way: the card's stage select.
     board.get_by_label("Stage of Initech pilot").select_option("proposal")
     expect(board.locator(f'[data-stage="proposal"] [data-deal-id="{pilot["id"]}"]')).to_be_visible()
+    expect(page.get_by_text("Moved “Initech pilot” to Proposal")).to_be_visible()  # saved (the card moves at once)
     assert api.get(f"/api/v1/crm/deals/{pilot['id']}").json()["stage"] == "proposal"
     docs_screenshot(page, "crm-deals-board.png")
 
