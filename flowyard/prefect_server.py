@@ -6,14 +6,9 @@ SQLite's soft heap limit is process-wide: above it, SQLite reuses page-cache mem
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 
-
-def bound_sqlite_memory(megabytes: int) -> None:
-    """Set the soft heap limit of every SQLite connection in this process, those opened later included."""
-    with sqlite3.connect(":memory:") as connection:
-        connection.execute(f"PRAGMA soft_heap_limit={megabytes << 20}")
+from store.db import bound_sqlite_memory
 
 
 def main() -> None:

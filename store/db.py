@@ -13,9 +13,20 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from store.sealed import seal_as
 
+# SQLite's page caches and statements, for all connections of a process together. Each connection's page cache
+# grows with the database up to its own bound (2 MB for ours, 80 MB for Prefect's), so a process's RSS crept up
+# for minutes under load (bench/README.md, Soak); above this soft limit SQLite reuses memory instead.
+SQLITE_MEMORY_MB = 16
+
 TENANT_ROLE = "flowyard_tenant"  # created by migration 0007; row-level security applies to it
 TENANT_SETTING = "flowyard.tenant_id"  # the tenant the policies compare tenant_id with
 _SCOPE_KEY = "flowyard.tenant_scope"
+
+
+def bound_sqlite_memory(megabytes: int) -> None:
+    """Set the soft heap limit of every SQLite connection in this process, those opened later included."""
+    with sqlite3.connect(":memory:") as connection:
+        connection.execute(f"PRAGMA soft_heap_limit={megabytes << 20}")
 
 
 def _tune_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -47,6 +58,7 @@ def normalise_url(url: str) -> str:
 def get_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        bound_sqlite_memory(SQLITE_MEMORY_MB)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_immediate)

@@ -257,7 +257,7 @@ def test_a_local_prefect_server_on_sqlite_starts_with_its_sqlite_memory_bounded(
     assert on_postgres[1:4] == ["-m", "prefect", "server"]
 
     limit = subprocess.run(  # in a process of its own: the limit holds for the whole process
-        [sys.executable, "-c", "import sqlite3; from flowyard.prefect_server import bound_sqlite_memory as bound;"
+        [sys.executable, "-c", "import sqlite3; from store.db import bound_sqlite_memory as bound;"
          "bound(16); print(sqlite3.connect(':memory:').execute('PRAGMA soft_heap_limit').fetchone()[0])"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
@@ -266,3 +266,13 @@ def test_a_local_prefect_server_on_sqlite_starts_with_its_sqlite_memory_bounded(
         [sys.executable, "-m", "flowyard.prefect_server", "16", "version"], capture_output=True, text=True, check=True
     )
     assert "Version:" in version.stdout  # the rest of the command line is Prefect's
+
+
+def test_a_process_on_an_sqlite_platform_database_bounds_its_sqlite_memory(tmp_path):
+    probe = (  # in a process of its own: the limit holds for the whole process
+        "import sqlite3; from store.db import get_engine;"
+        f"get_engine('sqlite:///{tmp_path}/platform.db');"
+        "print(sqlite3.connect(':memory:').execute('PRAGMA soft_heap_limit').fetchone()[0])"
+    )
+    limit = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert int(limit.stdout) == 16 << 20  # store.db.SQLITE_MEMORY_MB
