@@ -127,6 +127,8 @@ def _count_steps(
         ).where(StepResult.execution_id.in_(list(by_id)))
     )
     for step in steps:
+        if step.status == StepStatus.SKIPPED:  # a disabled step did not run: no run, failure or duration of its own
+            continue
         run = by_id[step.execution_id]
         hour = _hour(run.ended_at)
         entry = counts.setdefault((run.workflow_id, step.node_id, hour), _StepCounts(run.tenant_id))
