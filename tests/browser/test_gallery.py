@@ -126,7 +126,7 @@ def test_browse_search_preview_and_instantiate_a_template(page: Page, app_url: s
     page.get_by_role("button", name="Open the workflow").click()
     expect(page).to_have_url(re.compile(rf"#/workflows/{workflow_id}$"))
     expect(page.get_by_label("Workflow name")).to_have_value("Bring carts back", timeout=30_000)
-    expect(page.get_by_role("banner").get_by_text("Draft", exact=True)).to_be_visible()
+    expect(page.locator(".toolbar").get_by_text("Draft", exact=True)).to_be_visible()
     expect(page.get_by_test_id("save-state")).to_have_text("Version 1")
     expect(page.get_by_text("Discount email", exact=True)).to_be_visible()
 
