@@ -1,8 +1,8 @@
 """axe-core (the npm package in platform_api/ui, installed by `npm ci`) on every main page of the builder: the
 sign-in page, then, signed in to a workspace with a published workflow and a finished run, the workflows list,
 the editor, the runs list, a run, the dashboard, the template gallery and a template, connections, the inbox,
-notifications and each settings section. Any violation of impact "serious" or "critical" fails the test, listed
-per page with the rule, what it means, and the elements it found."""
+notifications, the CRM's lists, deal board and record pages, and each settings section. Any violation of impact
+"serious" or "critical" fails the test, listed per page with the rule, what it means, and the elements it found."""
 
 from __future__ import annotations
 
@@ -87,6 +87,12 @@ def test_main_pages_have_no_serious_accessibility_violations(page: Page, app_url
     workflow_id = publish(api, "Welcome new leads", three_step_graph())
     run_id = start_run(api, workflow_id, {"first_name": "Ada", "email": "ada@example.com"})
     assert api.wait_for_run(run_id)["status"] == "completed"
+    company = api.post("/api/v1/crm/companies", json={"name": "Globex", "domain": "globex.com"}).json()
+    contact = api.post(
+        "/api/v1/crm/contacts",
+        json={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "company_id": company["id"]},
+    ).json()
+    deal = api.post("/api/v1/crm/deals", json={"title": "Globex renewal", "stage": "lead"}).json()
     sign_in(page, app_url, api)
 
     pages: list[tuple[str, str, Callable[[Page], Locator]]] = [
@@ -100,6 +106,12 @@ def test_main_pages_have_no_serious_accessibility_violations(page: Page, app_url
         ("connections", "#/connections", h1("Connections")),
         ("inbox", "#/inbox", lambda p: p.locator("main h1")),
         ("notifications", "#/notifications", lambda p: p.locator("main h1")),
+        ("CRM contacts", "#/crm/contacts", h1("Contacts")),
+        ("CRM companies", "#/crm/companies", h1("Companies")),
+        ("CRM deal board", "#/crm/deals", h1("Deals")),
+        ("CRM contact page", f"#/crm/contacts/{contact['id']}", h1("Ada Lovelace")),
+        ("CRM company page", f"#/crm/companies/{company['id']}", h1("Globex")),
+        ("CRM deal page", f"#/crm/deals/{deal['id']}", h1("Globex renewal")),
     ]
     for section in ["workspace", "members", "api-keys", "alerts", "audit", "privacy", "account"]:
         pages.append((f"settings: {section}", f"#/settings/{section}", lambda p: p.locator(".settings-body")))
