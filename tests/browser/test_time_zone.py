@@ -1,12 +1,13 @@
 """Dates in the workspace's time zone, not the browser's: in a browser set to New York, a run's start time reads
 in UTC (a new workspace's zone); the owner sets the workspace's zone to Asia/Tokyo on the Settings page, and the
-same run's start now reads in Tokyo time, with the zone's name (GMT+9)."""
+same run's start now reads in Tokyo time, with the zone's name (GMT+9). Times typed into the audit log's filter
+read in Tokyo time too."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -71,3 +72,15 @@ def test_a_run_start_reads_in_the_workspace_time_zone(page: Page, app_url: str):
     # The timeline's axis starts at the first step's start, in the same zone.
     first_step = min(datetime.fromisoformat(s["started_at"]) for s in run["steps"] if s["started_at"])
     expect(page.locator(".timeline-axis span").first).to_have_text(time_pattern(first_step, "Asia/Tokyo"))
+
+    # A time typed into the audit filter is Tokyo's wall clock: "from 5 minutes ago in Tokyo" finds the change just
+    # saved (read as New York's wall clock, it would be 14 hours from now and find nothing).
+    tokyo_before = (datetime.now(ZoneInfo("Asia/Tokyo")) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M")
+    page.goto(f"{app_url}/#/settings/audit")
+    filters = page.get_by_role("form", name="Audit filters")
+    filters.get_by_label("Action").fill("settings.changed")
+    filters.get_by_label("From").fill(tokyo_before)
+    filters.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("table", name="Audit events").locator('tr[data-action="settings.changed"]')).to_have_count(
+        1
+    )

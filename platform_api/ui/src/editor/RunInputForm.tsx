@@ -3,6 +3,7 @@
 // and emails are checked before submit; the server's 422 errors (`input.email`) show next to their field.
 import { useState, type FormEvent } from "react";
 import type { JsonSchema } from "../api/types";
+import { instantToZoned, useDates, zonedToInstant, type Zone } from "../lib/dates";
 import { humanize } from "../lib/format";
 import { JsonField, ListField } from "./fields";
 import { Field, unwrapNullable, withField } from "./SchemaForm";
@@ -14,7 +15,6 @@ type Kind = "enum" | "boolean" | "number" | "email" | "date" | "datetime" | "tex
 const REQUIRED = /^'([^']+)' is a required property$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const isObject = (v: unknown): v is Input => typeof v === "object" && v !== null && !Array.isArray(v);
-const pad = (n: number) => String(n).padStart(2, "0");
 
 function kindOf(schema: JsonSchema): Kind {
   if (schema.enum) return "enum";
@@ -28,11 +28,11 @@ function kindOf(schema: JsonSchema): Kind {
   }
 }
 
-/** An RFC 3339 date-time as a datetime-local input shows it (local time, to the minute). */
-function toLocalInput(value: unknown): string {
+/** An RFC 3339 date-time as a datetime-local input shows it: the workspace's wall clock, to the minute. */
+function toLocalInput(value: unknown, zone: Zone): string {
   const date = typeof value === "string" ? new Date(value) : null;
   if (!date || Number.isNaN(date.getTime())) return "";
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  return instantToZoned(date.toISOString(), zone);
 }
 
 /** The property an error is about: `input.email`, `input.tags[0]` (a missing field is named by its path too). */
@@ -78,6 +78,7 @@ type InputProps = { id: string; schema: JsonSchema; value: unknown; onChange: (v
 
 function RunField({ id, schema, value, onChange, invalid, describedBy }: InputProps) {
   const aria = { id, "aria-invalid": invalid || undefined, "aria-describedby": describedBy };
+  const { zone } = useDates();
   const text = (type: string) => (
     <input {...aria} type={type} value={typeof value === "string" ? value : value === undefined ? "" : String(value)}
       onChange={(e) => onChange(e.target.value === "" ? undefined : e.target.value)} />
@@ -110,8 +111,8 @@ function RunField({ id, schema, value, onChange, invalid, describedBy }: InputPr
     case "date": return text("date");
     case "datetime":
       return (
-        <input {...aria} type="datetime-local" value={toLocalInput(value)}
-          onChange={(e) => onChange(e.target.value === "" ? undefined : new Date(e.target.value).toISOString())} />
+        <input {...aria} type="datetime-local" value={toLocalInput(value, zone)}
+          onChange={(e) => onChange(e.target.value === "" ? undefined : zonedToInstant(e.target.value, zone))} />
       );
     case "text": return text("text");
     case "list": return <ListField id={id} value={value} onChange={onChange} references={null} invalid={invalid} />;

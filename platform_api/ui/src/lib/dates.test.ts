@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { datesIn, formatAgo, formatClock, formatDate, formatDateTime, zoneAbbreviation } from "./dates";
+import { datesIn, formatAgo, formatClock, formatDate, formatDateTime, instantToZoned, zoneAbbreviation, zonedToInstant } from "./dates";
 
 const NOON_UTC = "2026-03-10T12:00:00Z";
 
@@ -47,5 +47,26 @@ describe("formatClock and formatAgo", () => {
     const tokyo = datesIn("Asia/Tokyo");
     expect(tokyo.clock(NOON_UTC)).toBe("21:00:00");
     expect(tokyo.dateTime(NOON_UTC)).toContain("GMT+9");
+  });
+});
+
+describe("zonedToInstant and instantToZoned", () => {
+  it("reads a typed time or day in the workspace's zone, not the browser's", () => {
+    expect(zonedToInstant("2026-03-10T21:00", "Asia/Tokyo")).toBe("2026-03-10T12:00:00.000Z");
+    expect(zonedToInstant("2026-03-10", "America/New_York")).toBe("2026-03-10T04:00:00.000Z"); // EDT, since Mar 8
+    expect(zonedToInstant("2026-03-01", "America/New_York")).toBe("2026-03-01T05:00:00.000Z"); // EST
+    expect(zonedToInstant("2026-03-10", "UTC", 1)).toBe("2026-03-11T00:00:00.000Z");
+    expect(zonedToInstant("2026-03-31", "Asia/Tokyo", 1)).toBe("2026-03-31T15:00:00.000Z");
+  });
+
+  it("shows an instant as a datetime-local value in the zone, and reads it back to the same instant", () => {
+    expect(instantToZoned(NOON_UTC, "Asia/Tokyo")).toBe("2026-03-10T21:00");
+    expect(instantToZoned(NOON_UTC, "America/New_York")).toBe("2026-03-10T08:00");
+    expect(zonedToInstant(instantToZoned(NOON_UTC, "Europe/Berlin"), "Europe/Berlin")).toBe("2026-03-10T12:00:00.000Z");
+  });
+
+  it("gives a time that exists for one skipped by daylight saving", () => {
+    const at = zonedToInstant("2026-03-08T02:30", "America/New_York"); // 02:00-03:00 does not exist that day
+    expect(["2026-03-08T06:30:00.000Z", "2026-03-08T07:30:00.000Z"]).toContain(at);
   });
 });

@@ -63,6 +63,34 @@ export function formatAgo(iso: string | null | undefined, zone: Zone, now = Date
   return formatDate(iso, zone, locale);
 }
 
+const WALL_CLOCK: Intl.DateTimeFormatOptions = {
+  year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+};
+
+/** The zone's wall clock at an instant, read as if it were UTC (milliseconds). */
+function wallClock(at: number, zone: Zone): number {
+  const part = Object.fromEntries(formatter(WALL_CLOCK, zone, "en-US").formatToParts(at).map((p) => [p.type, Number(p.value)]));
+  return Date.UTC(part.year, part.month - 1, part.day, part.hour, part.minute, part.second);
+}
+
+/** The instant (ISO) a wall-clock time typed in the zone stands for: "2026-03-10T09:00" (a datetime-local input's
+ *  value) or a day "2026-03-10" (its midnight), `days` later. A time a daylight-saving change skips gives an instant
+ *  next to the gap. */
+export function zonedToInstant(local: string, zone: Zone, days = 0): string {
+  const [day, time = "00:00"] = local.split("T");
+  const [year, month, date] = day.split("-").map(Number);
+  const [hour, minute] = time.split(":").map(Number);
+  const asUtc = Date.UTC(year, month - 1, date + days, hour, minute);
+  let at = asUtc - (wallClock(asUtc, zone) - asUtc);
+  at = asUtc - (wallClock(at, zone) - at); // once more: the offset at the instant itself, across a change
+  return new Date(at).toISOString();
+}
+
+/** An instant as a datetime-local input shows it in the zone: "2026-03-10T09:00". */
+export function instantToZoned(iso: string, zone: Zone): string {
+  return new Date(wallClock(new Date(iso).getTime(), zone)).toISOString().slice(0, 16);
+}
+
 export type Dates = {
   zone: Zone;
   dateTime: (iso: string | null | undefined) => string;

@@ -44,7 +44,7 @@ function useFacts(): Facts | undefined {
   const connections = useConnections().data;
   const runs = useQuery({
     queryKey: ["onboarding", "runs"],
-    queryFn: () => runsApi.list(NO_FILTERS, null, 1),
+    queryFn: () => runsApi.list(NO_FILTERS, undefined, null, 1),
   }).data;
   if (!workflows || !connections || !runs) return undefined;
   return { workflows, connections: connections.length, runs: runs.runs.length };

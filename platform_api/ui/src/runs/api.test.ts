@@ -1,37 +1,35 @@
 import { describe, expect, it } from "vitest";
-import { filtersFromSearch, filtersToSearch, localDay, NO_FILTERS, runsQuery, type RunFilters } from "./api";
+import { filtersFromSearch, filtersToSearch, NO_FILTERS, runsQuery, type RunFilters } from "./api";
 import { toggled } from "./RunFilters";
 import { searchPrompt } from "./RunSearch";
 
 describe("runsQuery", () => {
   it("leaves out unset filters", () => {
-    expect(runsQuery(NO_FILTERS)).toEqual({});
+    expect(runsQuery(NO_FILTERS, undefined)).toEqual({});
   });
 
   it("sends statuses, workflow, mode and trigger as they are", () => {
-    expect(runsQuery({ ...NO_FILTERS, statuses: ["failed", "cancelled"], workflowId: "w1", mode: "live", trigger: "retry" }))
+    expect(runsQuery({ ...NO_FILTERS, statuses: ["failed", "cancelled"], workflowId: "w1", mode: "live", trigger: "retry" }, undefined))
       .toEqual({ status: ["failed", "cancelled"], workflow_id: "w1", mode: "live", trigger: "retry" });
   });
 
-  it("sends days as instants with a zone, the last day included", () => {
-    const query = runsQuery({ ...NO_FILTERS, createdFrom: "2026-03-01", createdTo: "2026-03-02" });
+  it("sends days as instants of the workspace's midnights, the last day included", () => {
+    const query = runsQuery({ ...NO_FILTERS, createdFrom: "2026-03-01", createdTo: "2026-03-31" }, "Asia/Tokyo");
+    expect(query.created_after).toBe("2026-02-28T15:00:00.000Z");
+    expect(query.created_before).toBe("2026-03-31T15:00:00.000Z"); // April 1st in Tokyo: the month rolls over
+  });
+
+  it("reads days in the browser's zone until the workspace's is known", () => {
+    const query = runsQuery({ ...NO_FILTERS, createdFrom: "2026-03-01" }, undefined);
     expect(query.created_after).toBe(new Date(2026, 2, 1).toISOString());
-    expect(query.created_before).toBe(new Date(2026, 2, 3).toISOString());
-    expect(query.created_before).toMatch(/Z$/);
   });
 });
 
 describe("runsQuery's search", () => {
   it("sends the value trimmed, and the field only with a value", () => {
-    expect(runsQuery({ ...NO_FILTERS, search: " ada@example.com ", searchField: "email" })).toEqual({ search: "ada@example.com", search_field: "email" });
-    expect(runsQuery({ ...NO_FILTERS, search: "+4915112345" })).toEqual({ search: "+4915112345" });
-    expect(runsQuery({ ...NO_FILTERS, search: "  ", searchField: "email" })).toEqual({});
-  });
-});
-
-describe("localDay", () => {
-  it("rolls over the end of a month", () => {
-    expect(localDay("2026-01-31", 1)).toBe(new Date(2026, 1, 1).toISOString());
+    expect(runsQuery({ ...NO_FILTERS, search: " ada@example.com ", searchField: "email" }, undefined)).toEqual({ search: "ada@example.com", search_field: "email" });
+    expect(runsQuery({ ...NO_FILTERS, search: "+4915112345" }, undefined)).toEqual({ search: "+4915112345" });
+    expect(runsQuery({ ...NO_FILTERS, search: "  ", searchField: "email" }, undefined)).toEqual({});
   });
 });
 

@@ -3,6 +3,7 @@
 import { http, unwrap } from "../api/client";
 import type { components, operations } from "../api/schema";
 import type { Run, RunStatus, RunSummary } from "../api/types";
+import { zonedToInstant, type Zone } from "../lib/dates";
 
 type Schemas = components["schemas"];
 
@@ -26,7 +27,8 @@ export const TRIGGERS: { value: TriggerKind; label: string }[] = [
   { value: "replay", label: "Replay" },
 ];
 
-/** The list's filters as the page holds them: dates are the picker's "YYYY-MM-DD" (local days), "" when unset. */
+/** The list's filters as the page holds them: dates are the picker's "YYYY-MM-DD" (days in the workspace's time
+ *  zone), "" when unset. */
 export type RunFilters = {
   statuses: RunStatus[];
   workflowId: string;
@@ -46,21 +48,16 @@ export const NO_FILTERS: RunFilters = {
 
 type RunsQuery = NonNullable<operations["list_runs_api_v1_runs_get"]["parameters"]["query"]>;
 
-/** The start of a local day ("2026-03-01") as an instant with its zone, `days` later. */
-export function localDay(day: string, days = 0): string {
-  const [year, month, date] = day.split("-").map(Number);
-  return new Date(year, month - 1, date + days).toISOString();
-}
-
-/** The filters as query parameters; unset ones left out. The "to" day is included (created before the next day). */
-export function runsQuery(filters: RunFilters): RunsQuery {
+/** The filters as query parameters; unset ones left out. Days start at midnight in `zone` (the workspace's); the
+ *  "to" day is included (created before the next day). */
+export function runsQuery(filters: RunFilters, zone: Zone): RunsQuery {
   const query: RunsQuery = {};
   if (filters.statuses.length) query.status = filters.statuses;
   if (filters.workflowId) query.workflow_id = filters.workflowId;
   if (filters.mode) query.mode = filters.mode;
   if (filters.trigger) query.trigger = filters.trigger;
-  if (filters.createdFrom) query.created_after = localDay(filters.createdFrom);
-  if (filters.createdTo) query.created_before = localDay(filters.createdTo, 1);
+  if (filters.createdFrom) query.created_after = zonedToInstant(filters.createdFrom, zone);
+  if (filters.createdTo) query.created_before = zonedToInstant(filters.createdTo, zone, 1);
   if (filters.search.trim()) {
     query.search = filters.search.trim();
     if (filters.searchField) query.search_field = filters.searchField;
@@ -108,14 +105,14 @@ const runPath = (run_id: string) => ({ path: { run_id } });
 
 export const runsApi = {
   /** A page of runs; the next page's cursor comes in the X-Next-Cursor header. */
-  list: async (filters: RunFilters, cursor: string | null, limit = 50): Promise<RunsPage> => {
-    const answer = http.GET("/api/v1/runs", { params: { query: { ...runsQuery(filters), limit, cursor } } });
+  list: async (filters: RunFilters, zone: Zone, cursor: string | null, limit = 50): Promise<RunsPage> => {
+    const answer = http.GET("/api/v1/runs", { params: { query: { ...runsQuery(filters, zone), limit, cursor } } });
     const runs = (await unwrap(answer)) as RunSummary[];
     return { runs, next: (await answer).response.headers.get("X-Next-Cursor") };
   },
   /** How many runs match the filters per status (the status filter itself is left out). */
-  counts: (filters: RunFilters) =>
-    unwrap(http.GET("/api/v1/runs/counts", { params: { query: runsQuery({ ...filters, statuses: [] }) } })) as Promise<RunCounts>,
+  counts: (filters: RunFilters, zone: Zone) =>
+    unwrap(http.GET("/api/v1/runs/counts", { params: { query: runsQuery({ ...filters, statuses: [] }, zone) } })) as Promise<RunCounts>,
   read: (runId: string) => unwrap(http.GET("/api/v1/runs/{run_id}", { params: runPath(runId) })) as Promise<Run>,
   cancel: (runId: string) => unwrap(http.POST("/api/v1/runs/{run_id}/cancel", { params: runPath(runId) })),
   resolveAttention: (runId: string, resolution: AttentionResolution) =>

@@ -5,6 +5,7 @@ import { useEffect, useState } from "react";
 import { streamEvents } from "../api/events";
 import { keys } from "../api/queries";
 import type { Run } from "../api/types";
+import { useDates, type Zone } from "../lib/dates";
 import { runsApi, type AttentionResolution, type RetryFrom, type RunFilters } from "./api";
 
 const POLL_MS = 5000;
@@ -13,8 +14,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const runsKeys = {
   all: ["runs"] as const,
-  list: (filters: RunFilters) => ["runs", "list", filters] as const,
-  counts: (filters: RunFilters) => ["runs", "counts", { ...filters, statuses: [] }] as const,
+  list: (filters: RunFilters, zone: Zone) => ["runs", "list", filters, zone] as const,
+  counts: (filters: RunFilters, zone: Zone) => ["runs", "counts", { ...filters, statuses: [] }, zone] as const,
 };
 
 /** What a retry or replay would be: the kind, and where it starts from or the version it runs. */
@@ -48,9 +49,10 @@ export function useRunsLive(): { live: boolean } {
 }
 
 export function useRunsList(filters: RunFilters, live: boolean) {
+  const { zone } = useDates();
   return useInfiniteQuery({
-    queryKey: runsKeys.list(filters),
-    queryFn: ({ pageParam }) => runsApi.list(filters, pageParam),
+    queryKey: runsKeys.list(filters, zone),
+    queryFn: ({ pageParam }) => runsApi.list(filters, zone, pageParam),
     initialPageParam: null as string | null,
     getNextPageParam: (page) => page.next,
     refetchInterval: live ? false : POLL_MS,
@@ -58,9 +60,10 @@ export function useRunsList(filters: RunFilters, live: boolean) {
 }
 
 export function useRunCounts(filters: RunFilters, live: boolean) {
+  const { zone } = useDates();
   return useQuery({
-    queryKey: runsKeys.counts(filters),
-    queryFn: () => runsApi.counts(filters),
+    queryKey: runsKeys.counts(filters, zone),
+    queryFn: () => runsApi.counts(filters, zone),
     refetchInterval: live ? false : POLL_MS,
   });
 }

@@ -1,7 +1,7 @@
 // The audit log: who did what to which object, newest first, filtered by actor, action, target and time;
 // a page at a time; the hash chain checked on demand; the whole log downloaded as JSON Lines.
 import { useMemo, useState, type FormEvent } from "react";
-import { useDates } from "../lib/dates";
+import { useDates, zonedToInstant } from "../lib/dates";
 import { settingsApi, type AuditCheck, type AuditEvent, type AuditFilters, type Me } from "./api";
 import { saveBlob } from "./download";
 import { refusal } from "./permissions";
@@ -31,7 +31,7 @@ function targetOf(target: string, emails: Map<string, string>): string {
 }
 
 export function AuditSection({ me }: { me: Me | undefined }) {
-  const { dateTime } = useDates();
+  const { dateTime, zone } = useDates();
   const locked = refusal(me, "see_audit");
   const [draft, setDraft] = useState<AuditFilters>({});
   const [filters, setFilters] = useState<AuditFilters>({});
@@ -42,7 +42,8 @@ export function AuditSection({ me }: { me: Me | undefined }) {
 
   const apply = (event: FormEvent) => {
     event.preventDefault();
-    setFilters({ ...draft });
+    const instant = (typed?: string) => (typed?.trim() ? zonedToInstant(typed.trim(), zone) : undefined);
+    setFilters({ ...draft, from: instant(draft.from), to: instant(draft.to) }); // typed in the workspace's zone
   };
 
   if (locked) return <><h2>Audit log</h2><p className="callout callout-info">{locked}</p></>;
