@@ -24,9 +24,8 @@ from tests.browser.helpers import (
 )
 from tests.support import RecordingServer, edge, graph, labelled, publish, start_run
 
-pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 
-
+@pytest.mark.parametrize("stack", ["sqlite", "postgres"], indirect=True)  # the run page reads both
 def test_a_failed_steps_help_link_explains_the_error(page: Page, app_url: str, target_server: RecordingServer):
     api = new_tenant(app_url)
     refused = f"/orders-{uuid.uuid4().hex[:8]}"
@@ -84,6 +83,7 @@ def test_a_failed_steps_help_link_explains_the_error(page: Page, app_url: str, t
     expect(node_page.locator("article table").first).to_contain_text("fail_on_error_status")
 
 
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 def test_the_getting_started_guide_works_as_written(page: Page, app_url: str):
     """docs/getting-started.md, step by step, taking its pictures."""
     api = new_tenant(app_url)
