@@ -47,7 +47,7 @@ function ApprovalsLink({ active }: { active: boolean }) {
   const badge = badgeText(usePendingBadge(role === "owner" || role === "admin").data);
   return (
     <a href="#/publish-requests" className={active ? "active" : ""} aria-label={badge ? `Changes to approve (${badge} waiting)` : "Changes to approve"}>
-      <span className="hide-narrow">Changes to approve</span><span className="show-narrow">Approvals</span>
+      <span className="hide-narrow">Changes to approve</span><span className="show-narrow">Changes</span>
       {badge && <span className="nav-badge" data-testid="approvals-badge">{badge}</span>}
     </a>
   );
