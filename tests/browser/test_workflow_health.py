@@ -52,7 +52,7 @@ def test_the_dashboard_groups_a_workflows_failures(page: Page, app_url: str, tar
     )
     expect(item).to_contain_text("Credentials rejected")
     expect(item).to_contain_text("How to fix it:")
-    expect(item.get_by_role("link", name="What to do")).to_have_attribute("href", "/help/errors#auth")
+    expect(item.get_by_role("link", name="What to do")).to_have_attribute("href", "/help/errors/auth/")
 
     item.get_by_role("link", name="Open the latest run").click()
     expect(page).to_have_url(re.compile(f"#/runs/{latest}$"))

@@ -81,7 +81,7 @@ export type StepError = {
   hint?: string | null;
   retryable?: boolean;
   kind?: ErrorKind | string;
-  /** The help page's section for its kind, e.g. "/help/errors#auth" (served by the API). */
+  /** The help page's section for its kind, e.g. "/help/errors/auth/" (served by the API). */
   docs_url?: string | null;
 };
 
