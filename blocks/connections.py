@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
+import httpx
 from sqlalchemy import select
 
 from blocks.base import ActionContext, IntegrationBlock
@@ -29,6 +30,7 @@ from store import Connection, ConnectionStatus, Tenant, record_event
 B = TypeVar("B", bound=IntegrationBlock)
 R = TypeVar("R")
 CACHE_SECONDS = 30.0
+BLOCK_LOAD_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # about 15 s in all, before the step's own retries
 _blocks: dict[tuple[str, str], tuple[float, IntegrationBlock]] = {}
 _ensured_limits: set[tuple[str, float]] = set()
 _waiting: dict[tuple[str, int], list[asyncio.Future]] = {}  # (rate limit, event loop) -> steps waiting
@@ -118,7 +120,7 @@ async def _cached_block(block_type: type[B], row: Connection) -> B:
     if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]  # type: ignore[return-value]
     try:
-        block = await block_type.aload(row.block_name)
+        block = await _load_block(block_type, row)
     except ValueError as exc:  # Prefect: no block document of that name
         raise Permanent(
             f"The credentials of connection '{row.name}' are missing from the workflow engine.",
@@ -126,6 +128,27 @@ async def _cached_block(block_type: type[B], row: Connection) -> B:
         ) from exc
     _blocks[key] = (time.monotonic(), block)
     return block
+
+
+async def _load_block(block_type: type[B], row: Connection) -> B:
+    """The block from Prefect, asked again while Prefect cannot answer: it is restarting, or its database is
+    (Prefect answers 500 while it cannot connect to it, which its client does not retry). Nothing was sent
+    yet, so the step may then fail retryably."""
+    delays = iter(BLOCK_LOAD_DELAYS)
+    while True:
+        try:
+            return await block_type.aload(row.block_name)
+        except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+            if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code < 500:
+                raise
+            delay = next(delays, None)
+            if delay is None:
+                raise Retryable(
+                    f"The workflow engine did not answer when asked for the credentials of connection "
+                    f"'{row.name}' ({type(exc).__name__}).",
+                    hint="It is restarting or overloaded; the step will be retried.",
+                ) from exc
+        await asyncio.sleep(delay)
 
 
 def forget_cached(block_name_: str) -> None:

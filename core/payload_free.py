@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from prefect.logging.handlers import APILogHandler
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from core.errors import ErrorKind, StepFailure
 
@@ -38,6 +39,25 @@ class PayloadFreeError(Exception):
     @classmethod
     def of(cls, exc: BaseException) -> PayloadFreeError:
         return exc if isinstance(exc, PayloadFreeError) else cls(failure_class(exc))
+
+
+class PlatformDatabaseAway(PayloadFreeError):
+    """The platform database stopped answering under a step (restarted, failed over, its connection dropped):
+    the batch is interrupted, not failed, and its executions resume from their stored steps."""
+
+    def __init__(self) -> None:
+        super().__init__("PlatformDatabaseAway (internal)")
+
+
+def is_database_away(exc: BaseException) -> bool:
+    """Whether `exc` says a database could not be reached, rather than that it refused a statement. Nodes turn
+    their own databases' errors into step failures (blocks.sql), so one that reaches the interpreter is the
+    platform's."""
+    if isinstance(exc, PlatformDatabaseAway):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    )
 
 
 class PayloadFreeRecords(logging.Filter):

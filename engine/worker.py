@@ -293,6 +293,22 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
             await asyncio.wait(left, timeout=30)
 
 
+async def until_it_gives_up(workload: Callable[[], Coroutine[Any, Any, Any]], interval: float) -> None:
+    """Run `workload` every `interval` s through Prefect's `critical_service_loop`: an error of the Prefect API
+    (unreachable, 5xx: restarting, or its database is) is logged and, after 3 in a row, makes the loop back off
+    (its interval doubles); the fourth time, it gives up and this returns."""
+    with contextlib.suppress(RuntimeError):  # "Service exceeded error threshold."
+        await critical_service_loop(
+            workload=workload, interval=interval, jitter_range=0.3, backoff=4, printer=_log_service_loop
+        )
+
+
+def _log_service_loop(*lines: object) -> None:
+    """`critical_service_loop`'s printer, which it also calls with nothing (a blank line)."""
+    if lines:
+        log.warning("%s", " ".join(map(str, lines)).rstrip())
+
+
 async def poll_when_woken(worker: FlowyardWorker) -> None:
     """Poll Prefect each time the worker is woken (the dispatcher created flow runs, or a slot freed up while
     flow runs waited for one); wake-ups that arrive while a poll runs make one more poll. Errors are logged:
@@ -322,9 +338,7 @@ async def serve(
         workload: Callable[[], Coroutine[Any, Any, Any]], interval: float, scope: anyio.CancelScope | None = None
     ) -> None:
         with scope or anyio.CancelScope():
-            await critical_service_loop(
-                workload=workload, interval=interval, jitter_range=0.3, backoff=4, printer=log.warning
-            )
+            await until_it_gives_up(workload, interval)
             gave_up.append(workload.__name__)  # repeated errors: exit, so that a supervisor restarts us
             stop.set()
 

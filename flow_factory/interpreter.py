@@ -9,7 +9,8 @@ the database) to Prefect and to the platform database:
 - the batch's executions are loaded and marked running in one transaction, and step rows are written
   behind the steps (`StepWriter`): a node does not wait for the database before the next one starts,
   and the rows still queued at the end are written with the executions' outcomes, in one transaction;
-- a crash or a cancellation of the flow run fails (or cancels) what the batch did not finish; an execution
+- a fault of the interpreter fails what the batch did not finish, a crash of the flow run or the platform
+  database going away resumes it in a new batch, and a cancellation cancels it; an execution
   cancelled through the API stops at the next step boundary (`BatchRouter.cancelled`);
 - fired by a schedule (no batch), the flow queues one execution of the workflow;
 - the parameters are not trusted: anyone with the Prefect API can create a flow run of any deployment with
@@ -38,7 +39,7 @@ from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
 from prefect.utilities.annotations import quote
 
-from core.payload_free import PayloadFreeError, keep_payloads_out_of_prefect_logs
+from core.payload_free import PayloadFreeError, is_database_away, keep_payloads_out_of_prefect_logs
 from core.settings import ExecutionSettings, get_settings
 from flow_factory.graph import Graph
 from flow_factory.plan import compile_plan
@@ -146,19 +147,30 @@ async def _run_batch(store: BatchStore, batch_id: str, settings: ExecutionSettin
         outcomes = await router.run(work.executions)
         await asyncio.to_thread(store.finish, outcomes, await writer.pending())
     except Exception as exc:
-        with contextlib.suppress(Exception):  # what the finished steps wrote, before failing what did not finish
+        with contextlib.suppress(Exception):  # what the finished steps wrote, before ending what did not finish
             await writer.flush()
-        error = {"message": f"Internal error while running the workflow: {exc}", "hint": None, "retryable": False}
-        await asyncio.to_thread(
-            store.fail_unfinished,
-            batch_id,
-            ExecutionStatus.FAILED,
-            error,
-            deployment_id=_own_deployment_id(),
-            flow_run_id=flow_run.id,
-        )
+        await asyncio.to_thread(end_unfinished, store, batch_id, exc, _own_deployment_id(), flow_run.id)
         raise
     return dict(Counter(str(outcome["status"]) for outcome in outcomes.values()))
+
+
+def end_unfinished(
+    store: BatchStore, batch_id: str, fault: Exception, deployment_id: str | None, flow_run_id: str | None
+) -> None:
+    """After `fault` stopped the batch: its unfinished executions fail, unless the platform database went
+    away, which is no fault of theirs: then they resume from their stored steps in a new batch. If it is still
+    away, this raises too, the flow run fails, and the dispatcher's reconciliation resumes them later."""
+    if is_database_away(fault):
+        store.resume_unfinished(
+            batch_id,
+            most=get_settings().execution.max_resumptions,
+            reason="The platform database was unavailable while this execution ran",
+            deployment_id=deployment_id,
+            flow_run_id=flow_run_id,
+        )
+        return
+    error = {"message": f"Internal error while running the workflow: {fault}", "hint": None, "retryable": False}
+    store.fail_unfinished(batch_id, ExecutionStatus.FAILED, error, deployment_id=deployment_id, flow_run_id=flow_run_id)
 
 
 @flow(

@@ -3,7 +3,8 @@ node type, and record what happened on each execution's step record.
 
 This is what a step runner (`flow_factory.routing.StepRunner`) runs: in production inside one Prefect
 task run per node (`flow_factory.interpreter.run_node`), in tests as a plain coroutine. Whatever a node
-raises fails its step, never the batch. The step's record keeps the whole error; the log (Prefect's) says
+raises fails its step, never the batch, but for the platform database going away under it
+(`PlatformDatabaseAway`): that interrupts the batch, whose executions resume from their stored steps. The step's record keeps the whole error; the log (Prefect's) says
 only the node type, the attempt and the error's class and kind, never a payload.
 """
 
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import ErrorKind, Permanent, StepFailure, docs_url
-from core.payload_free import failure_class
+from core.payload_free import PlatformDatabaseAway, failure_class, is_database_away
 from flow_factory.expressions import render_value
 from flow_factory.nodes import get_node_type
 from flow_factory.nodes.base import NodeResult, NodeType, StepContext
@@ -104,6 +105,8 @@ async def run_step(plan: ExecutionPlan, node_id: str, work: StepWork, *, logger:
         _log_failure(plan, node_id, record, exc, ctx)
         return StepOutcome(record, retryable=exc.retryable, retry_after=exc.retry_after)
     except Exception as exc:  # a bug in a node must fail its step, not the batch
+        if is_database_away(exc):  # not the step's fault: the batch stops and its executions resume
+            raise PlatformDatabaseAway() from None
         _log_failure(plan, node_id, record, exc, ctx)
         record.status, record.ended_at = StepStatus.FAILED, utcnow()
         record.error = {

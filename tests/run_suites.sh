@@ -36,4 +36,12 @@ echo "==> tests/chaos, run beside the main suite (exit $chaos)"
 cat "$chaos_log"
 "$python" -m pytest tests/browser "$@"; browser=$?
 
+# Last, so that a log cut in the middle still shows why a leg run in the background failed.
+for log in "$postgres_log" "$kube_log" "$chaos_log"; do
+  if grep -qE '^(FAILED|ERROR) ' "$log"; then
+    echo "==> why $log failed (the first 40 lines of its errors)"
+    grep -E '^(E  |FAILED |ERROR )' "$log" | head -n 40
+  fi
+done
+
 passed "$sqlite" && passed "$postgres" && passed "$kube" && passed "$chaos" && passed "$browser"

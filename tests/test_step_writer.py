@@ -13,11 +13,14 @@ from typing import Any
 import pytest
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from core.payload_free import PlatformDatabaseAway
 from core.settings import ExecutionSettings
 from engine.reconcile import resume_or_end
+from flow_factory import steps
 from flow_factory.graph import Graph
+from flow_factory.interpreter import end_unfinished
 from flow_factory.plan import compile_plan
 from flow_factory.routing import BatchRouter, inline_runner
 from store import Batch, Execution, ExecutionStatus, StepResult, StepStatus, utcnow
@@ -297,3 +300,39 @@ async def test_a_batch_whose_flow_run_ended_resumes_or_ends_what_it_left(platfor
     run = FlowRun(flow_id=uuid.uuid4(), state_type=ended, state=State(type=ended, name=ended.value.title()))
     await asyncio.to_thread(resume_or_end, store, batch_id, run, 3)
     assert _statuses(platform_db_url, ids) == [then] * 2
+
+
+# --- the platform database goes away under a step: the batch is interrupted, not failed ----------------------
+
+
+async def test_a_step_that_loses_the_platform_database_interrupts_the_batch_which_resumes(platform_db_url, monkeypatch):
+    store = BatchStore(platform_db_url)
+    batch_id, ids = _batch_of(platform_db_url, 2, THREE_STEPS)
+    invoke = steps._invoke
+
+    async def database_restarts_under_second(plan: Any, node_id: str, work: Any, ctx: Any) -> Any:
+        if node_id == "second":  # as psycopg says it when PostgreSQL restarts under a query
+            raise OperationalError("INSERT INTO side_effects ...", {}, Exception("server closed the connection"))
+        return await invoke(plan, node_id, work, ctx)
+
+    monkeypatch.setattr(steps, "_invoke", database_restarts_under_second)
+    with pytest.raises(PlatformDatabaseAway) as interrupted:
+        await _run(store, batch_id)
+    await asyncio.to_thread(end_unfinished, store, batch_id, interrupted.value, None, None)  # the flow's except
+    assert _statuses(platform_db_url, ids) == ["queued"] * 2  # not failed: they resume
+
+    monkeypatch.setattr(steps, "_invoke", invoke)  # the database is back
+    await _run(store, _into_new_batch(platform_db_url, ids))
+    assert _statuses(platform_db_url, ids) == ["completed"] * 2
+    with get_session_factory(platform_db_url)() as db:
+        assert [db.get(Execution, i).resumptions for i in ids] == [1, 1]
+
+
+async def test_any_other_fault_of_the_interpreter_fails_what_the_batch_left(platform_db_url):
+    store = BatchStore(platform_db_url)
+    batch_id, ids = _batch_of(platform_db_url, 1, THREE_STEPS)
+    await asyncio.to_thread(store.start, batch_id)
+    await asyncio.to_thread(end_unfinished, store, batch_id, KeyError("plan"), None, None)
+    assert _statuses(platform_db_url, ids) == ["failed"]
+    with get_session_factory(platform_db_url)() as db:
+        assert db.get(Execution, ids[0]).error["message"] == "Internal error while running the workflow: 'plan'"
