@@ -226,6 +226,8 @@ def test_an_approved_webhook_shows_its_secret_once_to_the_approver_and_the_reque
         note.get_by_role("link", name="Review the change").click()
         expect(theirs.get_by_test_id("webhook-note")).to_be_visible()
         theirs.get_by_test_id("webhook-note").get_by_role("link", name="open the workflow").click()
+        expect(theirs).to_have_url(re.compile(r"#/workflows/[^/?]+$"))  # off the request's page and its canvases
+        expect(theirs.get_by_test_id("webhook-note")).to_have_count(0)
         expect(node(theirs, "start")).to_be_visible()
         node(theirs, "start").click()
         panel = theirs.get_by_label("Step settings")

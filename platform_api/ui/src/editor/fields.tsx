@@ -1,5 +1,5 @@
 // Inputs used by the schema form. Strings may hold templates, so text inputs carry the expression helper.
-import { useRef, useState } from "react";
+import { useLayoutEffect, useRef, useState } from "react";
 import { InsertData } from "./InsertData";
 import type { ReferenceGroup } from "./references";
 
@@ -16,15 +16,22 @@ type TextProps = {
 
 export function TemplateInput({ id, value, onChange, references, placeholder, multiline, invalid, label }: TextProps) {
   const ref = useRef<HTMLInputElement & HTMLTextAreaElement>(null);
+  const caretAfterInsert = useRef<number | null>(null);
+  // Put the caret after the inserted expression as soon as the new value is in the field, before the next key
+  // is handled (a frame later, it would move the caret back from under what was typed meanwhile).
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (caretAfterInsert.current === null || !el) return;
+    el.focus();
+    el.setSelectionRange(caretAfterInsert.current, caretAfterInsert.current);
+    caretAfterInsert.current = null;
+  }, [value]);
   const insert = (expression: string) => {
     const el = ref.current;
     const start = el?.selectionStart ?? value.length;
     const end = el?.selectionEnd ?? value.length;
+    caretAfterInsert.current = start + expression.length;
     onChange(value.slice(0, start) + expression + value.slice(end));
-    requestAnimationFrame(() => {
-      el?.focus();
-      el?.setSelectionRange(start + expression.length, start + expression.length);
-    });
   };
   const common = {
     id, ref, value, placeholder, "aria-label": label, "aria-invalid": invalid || undefined,
