@@ -4,8 +4,9 @@ node type, and record what happened on each execution's step record.
 This is what a step runner (`flow_factory.routing.StepRunner`) runs: in production inside one Prefect
 task run per node (`flow_factory.interpreter.run_node`), in tests as a plain coroutine. Whatever a node
 raises fails its step, never the batch, but for the platform database going away under it
-(`PlatformDatabaseAway`): that interrupts the batch, whose executions resume from their stored steps. The step's record keeps the whole error; the log (Prefect's) says
-only the node type, the attempt and the error's class and kind, never a payload.
+(`PlatformDatabaseAway`): that interrupts the batch, whose executions resume from their stored steps.
+The step's record keeps the whole error; the log (Prefect's) says only the node type, the attempt and the
+error's class and kind, never a payload.
 """
 
 from __future__ import annotations
