@@ -17,8 +17,9 @@ workers cannot keep up with, `max_pending_batches` (batches of a deployment not 
 new executions in the queue, so that batches grow with the load instead of flow runs piling up.
 
 Every `reconcile_seconds` the dispatcher also runs `engine.reconcile`: flow runs of dead
-Flowyard workers become `Crashed`, and executions of batches whose flow run ended without
-finishing them end `failed` or `cancelled`.
+Flowyard workers become `Crashed` (judged only once Prefect has answered for as long as a worker may stay
+silent: while Prefect is down, no worker can heartbeat), and executions of batches whose flow run ended
+without finishing them resume or end.
 
 It runs in the platform API process (`FLOWYARD_DISPATCHER__ENABLED`, on by default) or alone (`serve`,
 `flowyard dispatcher`: its own Kubernetes Deployment). Several may run at once: claims, outbox rows and
@@ -243,9 +244,12 @@ def submit_batches(db: Session, settings: Settings, client: SyncPrefectClient | 
     return len(batches)
 
 
-def reconcile(db: Session, settings: Settings, client: SyncPrefectClient) -> None:
-    """Crash flow runs of dead Flowyard workers, then end executions of batches whose flow run ended."""
-    crash_runs_of_dead_workers(client, missed_heartbeats=settings.dispatcher.missed_heartbeats)
+def reconcile(db: Session, settings: Settings, client: SyncPrefectClient, *, judge_heartbeats: bool = True) -> None:
+    """Crash flow runs of dead Flowyard workers (unless `judge_heartbeats` is False: Prefect has not been
+    answering for long enough to have heard their heartbeats), then end executions of batches whose flow run
+    ended."""
+    if judge_heartbeats:
+        crash_runs_of_dead_workers(client, missed_heartbeats=settings.dispatcher.missed_heartbeats)
     end_executions_of_ended_batches(
         db, client, BatchStore(settings.platform_database_url), max_resumptions=settings.execution.max_resumptions
     )
@@ -263,6 +267,7 @@ class Dispatcher:
         self._busy = False  # the last pass dispatched something: let the next batch fill for batch_wait_ms
         self._congested = False  # some deployment has max_pending_batches batches not started yet
         self._next_reconcile = 0.0
+        self._reconcile_failed_at: float | None = None  # time.monotonic() of the last pass Prefect (or we) failed
         self._next_pass: dict[str, float] = {}  # _side_passes: when each is due next
         self._client: SyncPrefectClient | None = None  # one for the thread: a new one costs an SSL context
         self.last_pass_at: float | None = None  # time.monotonic() when the loop last looked at the queue
@@ -314,9 +319,19 @@ class Dispatcher:
         self._next_reconcile = time.monotonic() + self._settings.dispatcher.reconcile_seconds
         try:
             with self._sessions() as db:
-                reconcile(db, self._settings, self._client)
+                reconcile(db, self._settings, self._client, judge_heartbeats=self._heartbeats_heard())
         except Exception:  # Prefect may be restarting; the next pass tries again
+            self._reconcile_failed_at = time.monotonic()
             log.exception("reconcile pass failed")
+
+    def _heartbeats_heard(self) -> bool:
+        """Whether Prefect has answered for longer than a worker may stay silent. While Prefect was down, live
+        workers could not heartbeat either: judged at once when it is back, they would all look dead, and their
+        running batches would be crashed and run a second time."""
+        if self._reconcile_failed_at is None:
+            return True
+        silence = self._settings.worker.heartbeat_seconds * self._settings.dispatcher.missed_heartbeats
+        return time.monotonic() - self._reconcile_failed_at > silence
 
     def _side_passes(self) -> None:
         """The passes beside dispatching, each when due: a pass that did a full share of work runs again

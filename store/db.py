@@ -15,8 +15,9 @@ from store.sealed import seal_as
 
 # SQLite's page caches and statements, for all connections of a process together. Each connection's page cache
 # grows with the database up to its own bound (2 MB for ours, 80 MB for Prefect's), so a process's RSS crept up
-# for minutes under load (bench/README.md, Soak); above this soft limit SQLite reuses memory instead.
-SQLITE_MEMORY_MB = 16
+# for minutes under load (bench/README.md, Soak); above this soft limit SQLite reuses memory instead. An idle
+# process uses about 2 MB (schema and statements); the database's pages are in the OS's cache anyway.
+SQLITE_MEMORY_MB = 4
 
 TENANT_ROLE = "flowyard_tenant"  # created by migration 0007; row-level security applies to it
 TENANT_SETTING = "flowyard.tenant_id"  # the tenant the policies compare tenant_id with

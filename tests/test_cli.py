@@ -275,4 +275,4 @@ def test_a_process_on_an_sqlite_platform_database_bounds_its_sqlite_memory(tmp_p
         "print(sqlite3.connect(':memory:').execute('PRAGMA soft_heap_limit').fetchone()[0])"
     )
     limit = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert int(limit.stdout) == 16 << 20  # store.db.SQLITE_MEMORY_MB
+    assert int(limit.stdout) == 4 << 20  # store.db.SQLITE_MEMORY_MB
