@@ -20,8 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from blocks.base import ActionContext
 from blocks.runtime import platform_sessions
 from core.errors import MaybeSent, StepFailure
+from core.payload_free import is_database_away
 from store import SideEffect, SideEffectStatus, utcnow
 from store.sealed import seal_as
+
+DONE_WRITE_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)  # about 8 s: a database restart or failover
 
 
 async def once(ctx: ActionContext, action: str, send: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
@@ -38,11 +41,28 @@ async def once(ctx: ActionContext, action: str, send: Callable[[], Awaitable[dic
     except BaseException:
         await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, SideEffectStatus.UNCERTAIN, None)
         raise
-    try:
-        await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, SideEffectStatus.DONE, result)
-    except Exception:  # it was sent: report that; the row stays `sending`, so a replay will not resend
-        ctx.logger.warning("sent, but could not record it in the idempotency ledger (key %s)", ctx.idempotency_key)
+    await _record_done(ctx, result)
     return result
+
+
+async def _record_done(ctx: ActionContext, result: dict[str, Any]) -> None:
+    """Mark the row `done`, asking again for a few seconds while the database is away (restarting, failing
+    over): the batch of a step whose database went away resumes, and a replay that finds the row still `sending`
+    has to ask a person whether it went out. If it cannot, it was sent all the same: report that; the row stays
+    `sending`, so a replay will not resend."""
+    delays = iter(DONE_WRITE_DELAYS)
+    while True:
+        try:
+            await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, SideEffectStatus.DONE, result)
+            return
+        except Exception as exc:
+            delay = next(delays, None) if is_database_away(exc) else None
+            if delay is None:
+                ctx.logger.warning(
+                    "sent, but could not record it in the idempotency ledger (key %s)", ctx.idempotency_key
+                )
+                return
+        await asyncio.sleep(delay)
 
 
 def _replay(ctx: ActionContext, prior: SideEffect) -> dict[str, Any]:
