@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import math
 import os
 import signal
 import socket
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
 
 WORKER_TYPE = "flowyard"
 CANCEL_POLL_SECONDS = 1.0
+HEARTBEAT_PATIENCE_SECONDS = 300.0  # a Prefect outage the heartbeat rides out at its own pace
 LOG_BATCH_SECONDS = 0.25  # run logs reach Prefect soon after the step that wrote them (Prefect's default: 2 s)
 STOP_CHECK_SECONDS = 0.2
 CRASH_REPORT_PAUSES = (1, 2, 4, 8, 15, 30, 30, 30, 30, 30, 60, 60, 60)  # about 6 minutes of trying
@@ -293,13 +295,22 @@ class FlowyardWorker(BaseWorker[BaseJobConfiguration, BaseVariables, FlowyardWor
             await asyncio.wait(left, timeout=30)
 
 
-async def until_it_gives_up(workload: Callable[[], Coroutine[Any, Any, Any]], interval: float) -> None:
+async def until_it_gives_up(
+    workload: Callable[[], Coroutine[Any, Any, Any]], interval: float, *, patience_seconds: float = 0.0
+) -> None:
     """Run `workload` every `interval` s through Prefect's `critical_service_loop`: an error of the Prefect API
-    (unreachable, 5xx: restarting, or its database is) is logged and, after 3 in a row, makes the loop back off
-    (its interval doubles); the fourth time, it gives up and this returns."""
+    (unreachable, 5xx: restarting, or its database is) is logged and, after 3 in a row (or as many as fill
+    `patience_seconds`), makes the loop back off (its interval doubles); the fourth time, it gives up and this
+    returns."""
+    in_a_row = max(3, math.ceil(patience_seconds / interval))
     with contextlib.suppress(RuntimeError):  # "Service exceeded error threshold."
         await critical_service_loop(
-            workload=workload, interval=interval, jitter_range=0.3, backoff=4, printer=_log_service_loop
+            workload=workload,
+            interval=interval,
+            consecutive=in_a_row,
+            jitter_range=0.3,
+            backoff=4,
+            printer=_log_service_loop,
         )
 
 
@@ -335,10 +346,13 @@ async def serve(
     gave_up: list[str] = []
 
     async def loop(
-        workload: Callable[[], Coroutine[Any, Any, Any]], interval: float, scope: anyio.CancelScope | None = None
+        workload: Callable[[], Coroutine[Any, Any, Any]],
+        interval: float,
+        scope: anyio.CancelScope | None = None,
+        patience_seconds: float = 0.0,
     ) -> None:
         with scope or anyio.CancelScope():
-            await until_it_gives_up(workload, interval)
+            await until_it_gives_up(workload, interval, patience_seconds=patience_seconds)
             gave_up.append(workload.__name__)  # repeated errors: exit, so that a supervisor restarts us
             stop.set()
 
@@ -349,7 +363,12 @@ async def serve(
             prefect_retries.install(worker.client)
             polling, on_wake_up = anyio.CancelScope(), anyio.CancelScope()
             loops.start_soon(loop, worker.get_and_submit_flow_runs, poll_seconds, polling)
-            loops.start_soon(loop, worker._sync_and_initialize, worker.heartbeat_interval_seconds)
+            # Heartbeats do not back off during a Prefect outage shorter than HEARTBEAT_PATIENCE_SECONDS: the
+            # dispatcher judges workers again soon after Prefect is back, and a worker still backing off would
+            # look dead and have its running batches crashed.
+            loops.start_soon(
+                loop, worker._sync_and_initialize, worker.heartbeat_interval_seconds, None, HEARTBEAT_PATIENCE_SECONDS
+            )
             loops.start_soon(loop, worker.check_cancellations, CANCEL_POLL_SECONDS)
 
             async def polls_on_wake_up() -> None:

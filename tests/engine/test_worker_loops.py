@@ -47,3 +47,23 @@ async def test_a_loop_gives_up_after_four_rounds_of_errors():
 
     await asyncio.wait_for(until_it_gives_up(heartbeat, 0.001), timeout=30)
     assert calls == 12
+
+
+async def test_the_heartbeat_rides_out_an_outage_within_its_patience_without_backing_off(caplog):
+    """The dispatcher judges workers again soon after Prefect is back: a heartbeat still backing off then would
+    make a live worker look dead."""
+    calls = 0
+    heard = asyncio.Event()
+
+    async def heartbeat() -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 8:  # Prefect restarting: 8 heartbeats fail
+            raise httpx.ConnectError("Connection refused")
+        heard.set()
+
+    with caplog.at_level(logging.WARNING, logger="flowyard.worker"):
+        loop = asyncio.create_task(until_it_gives_up(heartbeat, 0.01, patience_seconds=0.1))
+        await asyncio.wait_for(heard.wait(), timeout=30)
+        loop.cancel()
+    assert "Backing off" not in caplog.text
