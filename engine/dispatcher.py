@@ -267,7 +267,8 @@ class Dispatcher:
         self._busy = False  # the last pass dispatched something: let the next batch fill for batch_wait_ms
         self._congested = False  # some deployment has max_pending_batches batches not started yet
         self._next_reconcile = 0.0
-        self._reconcile_failed_at: float | None = None  # time.monotonic() of the last pass Prefect (or we) failed
+        self._last_pass_ok_at: float | None = None  # time.monotonic() when a reconcile pass last succeeded
+        self._steady_since = time.monotonic()  # since when every reconcile pass succeeded, each in time
         self._next_pass: dict[str, float] = {}  # _side_passes: when each is due next
         self._client: SyncPrefectClient | None = None  # one for the thread: a new one costs an SSL context
         self.last_pass_at: float | None = None  # time.monotonic() when the loop last looked at the queue
@@ -320,18 +321,24 @@ class Dispatcher:
         try:
             with self._sessions() as db:
                 reconcile(db, self._settings, self._client, judge_heartbeats=self._heartbeats_heard())
+            self._last_pass_ok_at = time.monotonic()
         except Exception:  # Prefect may be restarting; the next pass tries again
-            self._reconcile_failed_at = time.monotonic()
+            self._last_pass_ok_at = None
             log.exception("reconcile pass failed")
 
     def _heartbeats_heard(self) -> bool:
-        """Whether Prefect has answered for longer than a worker may stay silent. While Prefect was down, live
-        workers could not heartbeat either: judged at once when it is back, they would all look dead, and their
-        running batches would be crashed and run a second time."""
-        if self._reconcile_failed_at is None:
-            return True
-        silence = self._settings.worker.heartbeat_seconds * self._settings.dispatcher.missed_heartbeats
-        return time.monotonic() - self._reconcile_failed_at > silence
+        """Whether Prefect has answered every reconcile pass, each in time, for longer than a worker may stay
+        silent. While Prefect was down, live workers could not heartbeat either: judged at once when it is back,
+        they would all look dead, and their running batches would be crashed and run a second time. A pass that
+        failed, or one that came late (this loop waited on Prefect meanwhile, in a dispatch pass's retries),
+        starts the wait again. A pass may be late by half the silence (with the defaults 10 + 30 s, against a
+        silence of 60 s): an outage that goes unseen is then too short for a live worker to miss all its
+        heartbeats."""
+        config, now = self._settings.dispatcher, time.monotonic()
+        silence = self._settings.worker.heartbeat_seconds * config.missed_heartbeats
+        if self._last_pass_ok_at is None or now - self._last_pass_ok_at > config.reconcile_seconds + silence / 2:
+            self._steady_since = now
+        return now - self._steady_since > silence
 
     def _side_passes(self) -> None:
         """The passes beside dispatching, each when due: a pass that did a full share of work runs again

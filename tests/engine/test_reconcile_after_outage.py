@@ -1,55 +1,80 @@
-"""After Prefect was down, the dispatcher does not judge workers by their heartbeats until Prefect has answered
-for as long as a worker may stay silent: no live worker could heartbeat meanwhile, and crashing its running
-batches would run them a second time (its sends would wait for a person as `needs_attention`)."""
+"""The dispatcher judges workers by their heartbeats only once Prefect has answered every reconcile pass, each in
+time, for as long as a worker may stay silent: while Prefect was down no live worker could heartbeat, and crashing
+its running batches would run them a second time (its sends would wait for a person as `needs_attention`)."""
 
 from __future__ import annotations
 
 import time
 
 import httpx
+import pytest
 
 from core.settings import Settings
 from engine import dispatcher
 from engine.dispatcher import Dispatcher
 
+SILENCE = 2.0  # 2 heartbeats of 1 s
 
-def test_heartbeats_are_judged_again_only_after_prefect_answered_for_a_silence(tmp_path, monkeypatch):
-    settings = Settings(
-        home=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'platform.db'}",
-        worker={"heartbeat_seconds": 1},
-        dispatcher={"missed_heartbeats": 2, "reconcile_seconds": 0.01},
-    )
-    judged: list[bool] = []
-    prefect_down = True
 
-    def reconcile(db, settings, client, *, judge_heartbeats: bool) -> None:
-        if prefect_down:
+class Passes:
+    """Reconcile passes of a dispatcher whose reconcile fails while `prefect_down`, and records whether it was
+    asked to judge heartbeats."""
+
+    def __init__(self, tmp_path, monkeypatch) -> None:
+        settings = Settings(
+            home=tmp_path,
+            database_url=f"sqlite:///{tmp_path / 'platform.db'}",
+            worker={"heartbeat_seconds": 1},
+            dispatcher={"missed_heartbeats": 2, "reconcile_seconds": 0.01},
+        )
+        self.judged: list[bool] = []
+        self.prefect_down = False
+        monkeypatch.setattr(dispatcher, "reconcile", self._reconcile)
+        self.dispatcher = Dispatcher(settings)
+        self.dispatcher._client = object()  # type: ignore[assignment]  # handed to reconcile, never called
+
+    def _reconcile(self, db, settings, client, *, judge_heartbeats: bool) -> None:
+        if self.prefect_down:
             raise httpx.ConnectError("All connection attempts failed")
-        judged.append(judge_heartbeats)
+        self.judged.append(judge_heartbeats)
 
-    monkeypatch.setattr(dispatcher, "reconcile", reconcile)
-    passes = Dispatcher(settings)
-    passes._client = object()  # type: ignore[assignment]  # what reconcile is handed; this one never calls it
-
-    def one_pass() -> None:
-        time.sleep(0.02)  # past reconcile_seconds
-        passes._reconcile_if_due()
-
-    one_pass()  # Prefect down: the pass fails
-    prefect_down = False
-    one_pass()
-    one_pass()
-    assert judged == [False, False]  # back, but for less than 2 heartbeats of 1 s
-    time.sleep(2.1)
-    one_pass()
-    assert judged[-1] is True
+    def run_for(self, seconds: float) -> None:
+        """A pass every 0.05 s, as the loop makes them: in time."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            self.dispatcher._reconcile_if_due()
 
 
-def test_heartbeats_are_judged_when_prefect_never_failed(tmp_path, monkeypatch):
-    judged: list[bool] = []
-    monkeypatch.setattr(dispatcher, "reconcile", lambda db, s, c, *, judge_heartbeats: judged.append(judge_heartbeats))
-    passes = Dispatcher(Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'platform.db'}"))
-    passes._client = object()  # type: ignore[assignment]
-    passes._reconcile_if_due()
-    assert judged == [True]
+@pytest.fixture
+def passes(tmp_path, monkeypatch) -> Passes:
+    return Passes(tmp_path, monkeypatch)
+
+
+def test_heartbeats_are_judged_once_passes_succeeded_in_time_for_a_silence(passes):
+    passes.run_for(SILENCE / 2)
+    assert set(passes.judged) == {False}  # just started: not yet
+    passes.run_for(SILENCE)
+    assert passes.judged[-1] is True
+
+
+def test_after_prefect_was_down_heartbeats_wait_for_a_silence_of_answers(passes):
+    passes.run_for(SILENCE + 0.5)
+    assert passes.judged[-1] is True
+    passes.prefect_down = True
+    passes.run_for(0.5)
+    passes.prefect_down, passes.judged = False, []
+    passes.run_for(SILENCE / 2)
+    assert set(passes.judged) == {False}  # back, but not for long enough
+    passes.run_for(SILENCE)
+    assert passes.judged[-1] is True
+
+
+def test_a_late_pass_counts_as_an_outage(passes):
+    """The loop waited on Prefect elsewhere (a dispatch pass in its client's retries): no pass failed, but one
+    came late, after more than half the silence."""
+    passes.run_for(SILENCE + 0.5)
+    assert passes.judged[-1] is True
+    time.sleep(SILENCE / 2 + 0.2)
+    passes.dispatcher._reconcile_if_due()
+    assert passes.judged[-1] is False
