@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 from prometheus_client import Counter, Histogram
 
 from core.settings import Settings
@@ -145,6 +145,15 @@ def auth_string(settings: Settings) -> str | None:
 def api_settings(settings: Settings) -> dict[Any, Any]:
     """Prefect settings (for `temporary_settings`) that bind Prefect's own clients to the configured API."""
     return {PREFECT_API_URL: settings.prefect_api_url, PREFECT_API_AUTH_STRING: auth_string(settings)}
+
+
+@contextmanager
+def few_retries(retries: int = 1) -> Iterator[None]:
+    """Prefect's clients, in this thread, retry a failed call `retries` times (2 s apart) instead of their
+    default five with back-off (about a minute). For a pass that runs again soon and must know that Prefect
+    did not answer, rather than wait through an outage and act on what it reads afterwards."""
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: retries}):
+        yield
 
 
 @contextmanager

@@ -44,7 +44,7 @@ from sqlalchemy import CursorResult, Result, distinct, func, select, true, updat
 from sqlalchemy.orm import Session, defer
 
 from core import prefect_client as prefect_retries
-from core.prefect_client import prefect_client
+from core.prefect_client import few_retries, prefect_client
 from core.settings import Settings
 from engine import outbox
 from engine.admission import admit
@@ -318,8 +318,8 @@ class Dispatcher:
         if self._client is None or time.monotonic() < self._next_reconcile:
             return
         self._next_reconcile = time.monotonic() + self._settings.dispatcher.reconcile_seconds
-        try:
-            with self._sessions() as db:
+        try:  # a pass must not wait through an outage in the client's retries, then judge heartbeats
+            with few_retries(), self._sessions() as db:
                 reconcile(db, self._settings, self._client, judge_heartbeats=self._heartbeats_heard())
             self._last_pass_ok_at = time.monotonic()
         except Exception:  # Prefect may be restarting; the next pass tries again

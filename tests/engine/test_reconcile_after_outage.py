@@ -4,10 +4,13 @@ its running batches would run them a second time (its sends would wait for a per
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 
 import httpx
 import pytest
+from prefect.client.orchestration import SyncPrefectClient
 
 from core.settings import Settings
 from engine import dispatcher
@@ -78,3 +81,41 @@ def test_a_late_pass_counts_as_an_outage(passes):
     time.sleep(SILENCE / 2 + 0.2)
     passes.dispatcher._reconcile_if_due()
     assert passes.judged[-1] is False
+
+
+class HangsUp:
+    """A Prefect that went away mid-answer: it accepts each connection and closes it at once, and counts them."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/api"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            connection.close()
+
+
+def test_a_reconcile_pass_gives_up_on_an_unanswering_prefect_after_one_retry(tmp_path):
+    """Prefect's client would retry five times with back-off (about a minute), and the pass would then judge
+    heartbeats that no live worker could send meanwhile. Bounded, the pass fails and the wait starts again."""
+    prefect = HangsUp()
+    settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'platform.db'}")
+    steady = Dispatcher(settings)
+    steady._last_pass_ok_at, steady._steady_since = time.monotonic(), time.monotonic() - 3600
+    with SyncPrefectClient(prefect.url) as client:
+        steady._client = client
+        steady._reconcile_if_due()
+    prefect.listener.close()
+    assert prefect.connections == 2  # the call and one retry
+    assert steady._last_pass_ok_at is None
+    assert steady._heartbeats_heard() is False
