@@ -24,6 +24,7 @@ from blocks.runtime import platform_sessions, rate_limit_per_second, settings
 from core import prefect_client as prefect_retries
 from core.errors import Permanent, Retryable, StepFailure
 from core.naming import owned_by, slugify, tenant_object_name
+from core.retry import ask_again
 from core.settings import Settings
 from store import Connection, ConnectionStatus, Tenant, record_event
 
@@ -134,21 +135,22 @@ async def _load_block(block_type: type[B], row: Connection) -> B:
     """The block from Prefect, asked again while Prefect cannot answer: it is restarting, or its database is
     (Prefect answers 500 while it cannot connect to it, which its client does not retry). Nothing was sent
     yet, so the step may then fail retryably."""
-    delays = iter(BLOCK_LOAD_DELAYS)
-    while True:
-        try:
-            return await block_type.aload(row.block_name)
-        except (httpx.TransportError, httpx.HTTPStatusError) as exc:
-            if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code < 500:
-                raise
-            delay = next(delays, None)
-            if delay is None:
-                raise Retryable(
-                    f"The workflow engine did not answer when asked for the credentials of connection "
-                    f"'{row.name}' ({type(exc).__name__}).",
-                    hint="It is restarting or overloaded; the step will be retried.",
-                ) from exc
-        await asyncio.sleep(delay)
+    try:
+        return await ask_again(BLOCK_LOAD_DELAYS, when=_prefect_away)(block_type.aload, row.block_name)
+    except Exception as exc:
+        if not _prefect_away(exc):
+            raise
+        raise Retryable(
+            f"The workflow engine did not answer when asked for the credentials of connection "
+            f"'{row.name}' ({type(exc).__name__}).",
+            hint="It is restarting or overloaded; the step will be retried.",
+        ) from exc
+
+
+def _prefect_away(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500
+    return isinstance(exc, httpx.TransportError)
 
 
 def forget_cached(block_name_: str) -> None:

@@ -21,6 +21,7 @@ from blocks.base import ActionContext
 from blocks.runtime import platform_sessions
 from core.errors import MaybeSent, StepFailure
 from core.payload_free import is_database_away
+from core.retry import ask_again
 from store import SideEffect, SideEffectStatus, utcnow
 from store.sealed import seal_as
 
@@ -50,19 +51,12 @@ async def _record_done(ctx: ActionContext, result: dict[str, Any]) -> None:
     over): the batch of a step whose database went away resumes, and a replay that finds the row still `sending`
     has to ask a person whether it went out. If it cannot, it was sent all the same: report that; the row stays
     `sending`, so a replay will not resend."""
-    delays = iter(DONE_WRITE_DELAYS)
-    while True:
-        try:
-            await asyncio.to_thread(_settle, ctx.tenant_id, ctx.idempotency_key, SideEffectStatus.DONE, result)
-            return
-        except Exception as exc:
-            delay = next(delays, None) if is_database_away(exc) else None
-            if delay is None:
-                ctx.logger.warning(
-                    "sent, but could not record it in the idempotency ledger (key %s)", ctx.idempotency_key
-                )
-                return
-        await asyncio.sleep(delay)
+    try:
+        await ask_again(DONE_WRITE_DELAYS, when=is_database_away)(
+            asyncio.to_thread, _settle, ctx.tenant_id, ctx.idempotency_key, SideEffectStatus.DONE, result
+        )
+    except Exception:
+        ctx.logger.warning("sent, but could not record it in the idempotency ledger (key %s)", ctx.idempotency_key)
 
 
 def _replay(ctx: ActionContext, prior: SideEffect) -> dict[str, Any]:

@@ -1,0 +1,18 @@
+"""Ask again, with given delays, while an error says the other side is away for a moment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_chain, wait_fixed
+
+
+def ask_again(delays: Sequence[float], *, when: Callable[[BaseException], bool]) -> AsyncRetrying:
+    """`async for attempt in ask_again(...): with attempt: ...` makes one try, then one more after each delay
+    while `when(error)` holds; the last error is raised as it is."""
+    return AsyncRetrying(
+        wait=wait_chain(*(wait_fixed(delay) for delay in delays)),
+        stop=stop_after_attempt(len(delays) + 1),
+        retry=retry_if_exception(when),
+        reraise=True,
+    )
