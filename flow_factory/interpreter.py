@@ -149,13 +149,20 @@ async def _run_batch(store: BatchStore, batch_id: str, settings: ExecutionSettin
     except Exception as exc:
         with contextlib.suppress(Exception):  # what the finished steps wrote, before ending what did not finish
             await writer.flush()
-        await asyncio.to_thread(end_unfinished, store, batch_id, exc, _own_deployment_id(), flow_run.id)
+        await asyncio.to_thread(
+            end_unfinished, store, batch_id, exc, settings.max_resumptions, _own_deployment_id(), flow_run.id
+        )
         raise
     return dict(Counter(str(outcome["status"]) for outcome in outcomes.values()))
 
 
 def end_unfinished(
-    store: BatchStore, batch_id: str, fault: Exception, deployment_id: str | None, flow_run_id: str | None
+    store: BatchStore,
+    batch_id: str,
+    fault: Exception,
+    max_resumptions: int,
+    deployment_id: str | None,
+    flow_run_id: str | None,
 ) -> None:
     """After `fault` stopped the batch: its unfinished executions fail, unless the platform database went
     away, which is no fault of theirs: then they resume from their stored steps in a new batch. If it is still
@@ -163,7 +170,7 @@ def end_unfinished(
     if is_database_away(fault):
         store.resume_unfinished(
             batch_id,
-            most=get_settings().execution.max_resumptions,
+            most=max_resumptions,
             reason="The platform database was unavailable while this execution ran",
             deployment_id=deployment_id,
             flow_run_id=flow_run_id,

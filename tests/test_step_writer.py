@@ -318,7 +318,7 @@ async def test_a_step_that_loses_the_platform_database_interrupts_the_batch_whic
     monkeypatch.setattr(steps, "_invoke", database_restarts_under_second)
     with pytest.raises(PlatformDatabaseAway) as interrupted:
         await _run(store, batch_id)
-    await asyncio.to_thread(end_unfinished, store, batch_id, interrupted.value, None, None)  # the flow's except
+    await asyncio.to_thread(end_unfinished, store, batch_id, interrupted.value, 3, None, None)  # the flow's except
     assert _statuses(platform_db_url, ids) == ["queued"] * 2  # not failed: they resume
 
     monkeypatch.setattr(steps, "_invoke", invoke)  # the database is back
@@ -332,7 +332,7 @@ async def test_any_other_fault_of_the_interpreter_fails_what_the_batch_left(plat
     store = BatchStore(platform_db_url)
     batch_id, ids = _batch_of(platform_db_url, 1, THREE_STEPS)
     await asyncio.to_thread(store.start, batch_id)
-    await asyncio.to_thread(end_unfinished, store, batch_id, KeyError("plan"), None, None)
+    await asyncio.to_thread(end_unfinished, store, batch_id, KeyError("plan"), 3, None, None)
     assert _statuses(platform_db_url, ids) == ["failed"]
     with get_session_factory(platform_db_url)() as db:
         assert db.get(Execution, ids[0]).error["message"] == "Internal error while running the workflow: 'plan'"
