@@ -8,8 +8,8 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 
 def ask_again(delays: Sequence[float], *, when: Callable[[BaseException], bool]) -> AsyncRetrying:
-    """`async for attempt in ask_again(...): with attempt: ...` makes one try, then one more after each delay
-    while `when(error)` holds; the last error is raised as it is."""
+    """`await ask_again(delays, when=...)(function, *args)` awaits `function(*args)`, then once more after each
+    delay while `when(error)` holds for the error it raised; the last error is raised as it is."""
     return AsyncRetrying(
         wait=wait_chain(*(wait_fixed(delay) for delay in delays)),
         stop=stop_after_attempt(len(delays) + 1),

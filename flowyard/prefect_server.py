@@ -12,9 +12,9 @@ the RSS climbs to each new high-water mark and stays (bench/README.md, Soak)."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 import threading
+import time
 
 from store.db import bound_sqlite_memory
 
@@ -24,25 +24,22 @@ TRIM_SECONDS = 15.0
 def trim_free_memory() -> bool:
     """Give the whole pages malloc holds free back to the system (glibc's `malloc_trim`, which also releases
     those inside the heap, not only at its top). False where the C library has no such call."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    trim = getattr(libc, "malloc_trim", None)
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own C library
     if trim is None:
         return False
     trim(0)
     return True
 
 
-def trim_periodically(every_seconds: float, stop: threading.Event) -> None:
-    while not stop.wait(every_seconds) and trim_free_memory():
-        pass
+def trim_every(seconds: float) -> None:
+    while trim_free_memory():
+        time.sleep(seconds)
 
 
 def main() -> None:
     megabytes = sys.argv.pop(1)  # Prefect's CLI reads the rest of sys.argv
     bound_sqlite_memory(int(megabytes))
-    threading.Thread(
-        target=trim_periodically, args=(TRIM_SECONDS, threading.Event()), name="flowyard-malloc-trim", daemon=True
-    ).start()
+    threading.Thread(target=trim_every, args=(TRIM_SECONDS,), name="flowyard-malloc-trim", daemon=True).start()
     from prefect.cli import app  # after the limit: nothing of Prefect's has opened its database yet
 
     app()
