@@ -314,6 +314,14 @@ async def until_it_gives_up(
         )
 
 
+async def heartbeat_once(worker: BaseWorker[Any, Any, Any]) -> None:
+    """One heartbeat, asked of Prefect once. Prefect's client would retry it for up to a minute with back-off, so
+    the first heartbeat after an outage could come long after Prefect is back, when the dispatcher already
+    judges workers again: this live worker would look dead. Its loop asks again every interval instead."""
+    with prefect_retries.few_retries(0):
+        await worker._sync_and_initialize()
+
+
 def _log_service_loop(*lines: object) -> None:
     """`critical_service_loop`'s printer, which it also calls with nothing (a blank line)."""
     if lines:
@@ -363,12 +371,14 @@ async def serve(
             prefect_retries.install(worker.client)
             polling, on_wake_up = anyio.CancelScope(), anyio.CancelScope()
             loops.start_soon(loop, worker.get_and_submit_flow_runs, poll_seconds, polling)
+
+            async def heartbeat() -> None:
+                await heartbeat_once(worker)
+
             # Heartbeats do not back off during a Prefect outage shorter than HEARTBEAT_PATIENCE_SECONDS: the
             # dispatcher judges workers again soon after Prefect is back, and a worker still backing off would
             # look dead and have its running batches crashed.
-            loops.start_soon(
-                loop, worker._sync_and_initialize, worker.heartbeat_interval_seconds, None, HEARTBEAT_PATIENCE_SECONDS
-            )
+            loops.start_soon(loop, heartbeat, worker.heartbeat_interval_seconds, None, HEARTBEAT_PATIENCE_SECONDS)
             loops.start_soon(loop, worker.check_cancellations, CANCEL_POLL_SECONDS)
 
             async def polls_on_wake_up() -> None:

@@ -10,11 +10,12 @@ import time
 
 import httpx
 import pytest
-from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.orchestration import PrefectClient, SyncPrefectClient
 
 from core.settings import Settings
 from engine import dispatcher
 from engine.dispatcher import Dispatcher
+from engine.worker import heartbeat_once
 
 SILENCE = 2.0  # 2 heartbeats of 1 s
 
@@ -119,3 +120,19 @@ def test_a_reconcile_pass_gives_up_on_an_unanswering_prefect_after_one_retry(tmp
     assert prefect.connections == 2  # the call and one retry
     assert steady._last_pass_ok_at is None
     assert steady._heartbeats_heard() is False
+
+
+async def test_a_heartbeat_during_an_outage_is_asked_once_so_the_next_one_comes_on_time():
+    """Prefect's client would retry it for up to a minute with back-off, and the first heartbeat after Prefect is
+    back would come after the dispatcher judges workers again."""
+    prefect = HangsUp()
+    async with PrefectClient(prefect.url) as client:
+
+        class Worker:  # what of a worker a heartbeat uses: its client
+            async def _sync_and_initialize(self) -> None:
+                await client.read_work_pool("flowyard")
+
+        with pytest.raises(httpx.HTTPError):
+            await heartbeat_once(Worker())  # type: ignore[arg-type]
+    prefect.listener.close()
+    assert prefect.connections == 1
