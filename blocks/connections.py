@@ -203,23 +203,34 @@ async def _ensure_limit(name: str, slots: int, per_second: float) -> None:
 async def _acquire_for(key: tuple[str, int], name: str, slots: int) -> None:
     """Acquire slots for everyone waiting on this limit, at most `slots` per call to Prefect."""
     waiters = _waiting[key]
-    while waiters:
-        group = waiters[:slots]
-        try:
-            await _take_slots(name, len(group))
-        except Exception as exc:  # e.g. Prefect unreachable: the steps fail (retryably) with it
-            for future in group:
-                future.set_exception(
+    try:
+        while waiters:
+            group = waiters[:slots]
+            try:
+                await _take_slots(name, len(group))
+            except Exception as exc:  # e.g. Prefect unreachable: the steps fail (retryably) with it
+                _answer(
+                    group,
                     Retryable(
                         f"Could not take a slot of the rate limit {name}: {type(exc).__name__}.",
                         hint="The workflow engine is busy or unreachable; the step will be retried.",
-                    )
+                    ),
                 )
+            else:
+                _answer(group, None)
+            del waiters[: len(group)]
+    finally:  # whatever happened, the next step to wait starts a new acquisition rather than wait for this one
+        _waiting.pop(key, None)
+
+
+def _answer(group: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for future in group:
+        if future.done():  # its step was cancelled while it waited (its flow run crashed or was cancelled)
+            continue
+        if error is None:
+            future.set_result(None)
         else:
-            for future in group:
-                future.set_result(None)
-        del waiters[: len(group)]
-    _waiting.pop(key, None)
+            future.set_exception(error)
 
 
 async def _take_slots(name: str, count: int) -> None:
