@@ -5,7 +5,7 @@
 #   make test-fast  the tests that need no Prefect server, stack or browser (SQLite; PostgreSQL too if FLOWYARD_TEST_POSTGRES_URL is set)
 #   make check   ruff (lint, format), mypy, the layering contract, the UI's lint, types, unit tests and API types
 #   make chaos   kill the worker, the API and Prefect, restart PostgreSQL, 25 times each under load; prints the table
-#   make bench   run the benchmarks (then the reports at 1,000,000 runs on PostgreSQL, then the soak: ~15 min per database)
+#   make bench   run the benchmarks (then the reports at 1,000,000 runs on PostgreSQL, then the soak: ~20 min per database)
 #   make clean   remove build artefacts;  make reset   delete all local data in .flowyard/
 
 SHELL := /bin/bash
