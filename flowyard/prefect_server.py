@@ -5,7 +5,7 @@ Prefect gives each SQLite connection of its server a page cache of 20,000 pages 
 connections per event loop, so on SQLite the server's RSS grows with its database until every cache is full.
 SQLite's soft heap limit is process-wide: above it, SQLite reuses page-cache memory instead of allocating more.
 
-Under steady load the server's live memory is flat (its Python objects and malloc's in-use bytes were measured so),
+Under steady load the server's Python objects stay level and malloc's in-use bytes rise only with SQLite's caches,
 but a burst of requests in flight raises malloc's heap, and glibc keeps the pages freed inside it: without trimming
 the RSS climbs to each new high-water mark and stays (bench/README.md, Soak)."""
 
