@@ -19,8 +19,8 @@ of every process of the stack sampled every 10 s, with its slope.
    squares, MB per minute, over the measured 80% phase; the warm-up's own slope is printed beside it. FLAT when
    the slope is below max(FLAT_MB_PER_MINUTE, FLAT_SHARE_PER_10_MINUTES of the mean RSS per 10 minutes), else
    GROWING. Why a warm-up: processes fill bounded caches over the first minutes of a steady load (the worker
-   rose 93 -> 247 MB in a 5-minute warm-up, then +0.01 MB/min; the Prefect server's causal ordering keeps up to
-   10,000 seen events); a fit over those minutes judges the filling, not the steady state.
+   +1.36 MB/min over a 5-minute warm-up, then +0.00; the Prefect server's causal ordering keeps up to 10,000
+   seen events); a fit over those minutes judges the filling, not the steady state.
 
 Exits 1 when any request ended in an error (not 2xx, not 429).
 """
