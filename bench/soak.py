@@ -251,7 +251,9 @@ def slope_mb_per_minute(points: list[tuple[float, float]]) -> float:
 
 def rss_rows(sampler: RssSampler, bounds: dict[str, tuple[float, float]]) -> list[tuple]:
     def fitted(series: list[tuple[float, tuple[int, float]]], phase: str) -> list[tuple[float, float]]:
-        start, end = bounds.get(phase, (0.0, -1.0))
+        if phase not in bounds:  # left out (`--warm-up-minutes 0`)
+            return []
+        start, end = bounds[phase]
         return [(t, mb) for t, (_, mb) in series if start <= t <= end]
 
     rows = []

@@ -46,6 +46,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -372,13 +373,16 @@ async def serve(
             polling, on_wake_up = anyio.CancelScope(), anyio.CancelScope()
             loops.start_soon(loop, worker.get_and_submit_flow_runs, poll_seconds, polling)
 
-            async def heartbeat() -> None:
-                await heartbeat_once(worker)
-
             # Heartbeats do not back off during a Prefect outage shorter than HEARTBEAT_PATIENCE_SECONDS: the
             # dispatcher judges workers again soon after Prefect is back, and a worker still backing off would
             # look dead and have its running batches crashed.
-            loops.start_soon(loop, heartbeat, worker.heartbeat_interval_seconds, None, HEARTBEAT_PATIENCE_SECONDS)
+            loops.start_soon(
+                loop,
+                partial(heartbeat_once, worker),
+                worker.heartbeat_interval_seconds,
+                None,
+                HEARTBEAT_PATIENCE_SECONDS,
+            )
             loops.start_soon(loop, worker.check_cancellations, CANCEL_POLL_SECONDS)
 
             async def polls_on_wake_up() -> None:
