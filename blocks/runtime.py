@@ -16,8 +16,20 @@ def integration_settings() -> IntegrationSettings:
     return get_settings().integrations
 
 
+class NoPlatformDatabase(RuntimeError):
+    """A step needed the platform database inside a tenant's Job, which holds none (the batch door)."""
+
+
 def platform_sessions() -> sessionmaker[Session]:
-    return get_session_factory(get_settings().platform_database_url)
+    """The platform database; refused inside a tenant's Job, which must not hold its credentials and whose
+    default URL would open an empty local database instead."""
+    current = get_settings()
+    if current.batch_door.url:
+        raise NoPlatformDatabase(
+            "This step needs the platform database (connections, CRM, approvals, the send ledger or alerts), which "
+            "a tenant's Job does not reach yet: run this workflow on the shared tier (docs/kubernetes.md)."
+        )
+    return get_session_factory(current.platform_database_url)
 
 
 def rate_limit_per_second(integration: str) -> float:

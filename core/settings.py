@@ -478,6 +478,22 @@ class KubernetesSettings(BaseModel):
         description="Labels of the Prefect API pods in the platform namespace, the only pods tenants' pods may "
         "reach on port 4200.",
     )
+    platform_api_url: str | None = Field(
+        None,
+        description="Platform API URL flow-run pods in tenants' namespaces call for their batch's work (the batch "
+        "door; their Secret's FLOWYARD_BATCH_DOOR__URL); unset: http://platform-api.<platform_namespace>.svc:8000.",
+    )
+    platform_api_pod_labels: dict[str, str] = Field(
+        default_factory=lambda: {"app.kubernetes.io/name": "platform-api"},
+        description="Labels of the platform API pods in the platform namespace, which tenants' pods may reach on "
+        "port 8000 for their batch (the batch door).",
+    )
+    batch_token_hours: float = Field(
+        24,
+        gt=0,
+        description="How long a batch token (the batch door) opens its batch at most; it closes earlier when the "
+        "batch ends.",
+    )
     reconcile_batch: int = Field(
         200,
         ge=1,
@@ -490,6 +506,14 @@ class KubernetesSettings(BaseModel):
         if self.default_tier not in self.tiers:
             raise ValueError(f"default_tier {self.default_tier!r} is not one of the tiers {sorted(self.tiers)}")
         return self
+
+
+class BatchDoorSettings(BaseModel):
+    """Set only inside a tenant's flow-run Job (from its Secrets): the interpreter then reads and writes its batch
+    through the platform API, not the database (docs/kubernetes.md, The batch door)."""
+
+    url: str | None = Field(None, description="The platform API's base URL, for its /internal/batches routes.")
+    token: SecretStr | None = Field(None, description="The batch's token: opens that batch only, while it runs.")
 
 
 LAST_BACKUP_FILE = "last-backup"  # touched in the backup directory by each successful `flowyard backup`
@@ -599,6 +623,9 @@ class Settings(BaseSettings):
     keys: KeySettings = Field(default_factory=KeySettings, description="Workspace data keys and the key vault.")
     kubernetes: KubernetesSettings = Field(
         default_factory=KubernetesSettings, description="Per-tenant isolation on Kubernetes (tiers, namespaces)."
+    )
+    batch_door: BatchDoorSettings = Field(
+        default_factory=BatchDoorSettings, description="Inside a tenant's Job: the platform API that runs its batch."
     )
     backup: BackupSettings = Field(
         default_factory=BackupSettings, description="Backups of the databases and point-in-time recovery."

@@ -48,6 +48,7 @@ from core.prefect_client import few_retries, prefect_client
 from core.settings import Settings
 from engine import outbox
 from engine.admission import admit
+from engine.kube.doors import open_doors
 from engine.listen import listen_in_background
 from engine.reconcile import crash_runs_of_dead_workers, end_executions_of_ended_batches
 from engine.rollups import fold_ended_runs
@@ -223,12 +224,13 @@ def submit_batches(db: Session, settings: Settings, client: SyncPrefectClient | 
     """Create a flow run for every batch that has none yet."""
     batches = db.scalars(select(Batch).where(Batch.flow_run_id.is_(None)).order_by(Batch.created_at).limit(500)).all()
     labels = flow_run_labels(db, list(batches)) if batches else {}
+    job_variables, waiting = open_doors(db, list(batches), settings)  # batches that run as tenants' Jobs
     db.commit()  # hold no transaction (nor SQLite's lock) while asking Prefect
     if not batches:
         return 0
     with nullcontext(client) if client else prefect_client(settings) as client:
         prefect_retries.install(client)
-        for batch in batches:
+        for batch in (b for b in batches if b.id not in waiting):
             name, tags = labels.get(batch.id, (f"batch-{batch.id[:8]}", []))
             flow_run = prefect_retries.call(  # quick retries of a 503 (SQLite Prefect); the key makes it safe
                 client.create_flow_run_from_deployment,
@@ -237,11 +239,12 @@ def submit_batches(db: Session, settings: Settings, client: SyncPrefectClient | 
                 idempotency_key=f"batch-{batch.id}",
                 name=name,
                 tags=tags,
+                job_variables=job_variables.get(batch.id),
             )
             batch.flow_run_id, batch.submitted_at = str(flow_run.id), utcnow()
             notify_flow_runs_created(db)  # workers poll Prefect now rather than at their next poll
             db.commit()
-    return len(batches)
+    return len(batches) - len(waiting)
 
 
 def reconcile(db: Session, settings: Settings, client: SyncPrefectClient, *, judge_heartbeats: bool = True) -> None:

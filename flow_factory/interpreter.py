@@ -41,13 +41,14 @@ from prefect.utilities.annotations import quote
 
 from core.payload_free import PayloadFreeError, is_database_away, keep_payloads_out_of_prefect_logs
 from core.settings import ExecutionSettings, get_settings
+from flow_factory.batch_door import BatchDoor
 from flow_factory.graph import Graph
 from flow_factory.plan import compile_plan
 from flow_factory.routing import BatchRouter
 from flow_factory.steps import NodeCall, StepOutcome, run_node_call
 from notifications.alerts import notify_step_failed
 from store import ExecutionStatus
-from store.batches import BatchStore, BatchWork, NotThisDeployment, StepWriter
+from store.batches import BatchStorage, BatchStore, BatchWork, NotThisDeployment, StepWriter
 
 FLOW_NAME = "graph-interpreter"
 ENTRYPOINT = "flow_factory.interpreter.graph_interpreter"
@@ -76,8 +77,13 @@ async def run_as_task(call: NodeCall) -> list[StepOutcome]:
     return await run_node(call.node_id, call.attempt, _unexamined(call))
 
 
-def _store() -> BatchStore:
-    return BatchStore(get_settings().platform_database_url)
+def _store() -> BatchStorage:
+    """The database on the shared workers; in a tenant's Job, which holds no database credentials, the batch
+    door of the platform API."""
+    settings = get_settings()
+    if settings.batch_door.url:
+        return BatchDoor(settings.batch_door)
+    return BatchStore(settings.platform_database_url)
 
 
 def _on_cancel(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
@@ -112,7 +118,7 @@ def _own_deployment_id() -> str | None:
     return str(run.deployment_id) if run and run.deployment_id else None
 
 
-async def _enqueue_tick(store: BatchStore, workflow_id: str) -> dict[str, int]:
+async def _enqueue_tick(store: BatchStorage, workflow_id: str) -> dict[str, int]:
     scheduled_at = flow_run.scheduled_start_time or datetime.now(UTC)
     outcome = await _refusing_forgeries(
         store.enqueue_tick, workflow_id, flow_run.id, scheduled_at, _own_deployment_id()
@@ -129,7 +135,7 @@ async def _refusing_forgeries(call: Any, *args: Any) -> Any:
         raise
 
 
-async def _run_batch(store: BatchStore, batch_id: str, settings: ExecutionSettings) -> dict[str, int]:
+async def _run_batch(store: BatchStorage, batch_id: str, settings: ExecutionSettings) -> dict[str, int]:
     work: BatchWork = await _refusing_forgeries(store.start_in_flow_run, batch_id, _own_deployment_id())  # claimed
     if not work.executions:
         return {}
@@ -157,7 +163,7 @@ async def _run_batch(store: BatchStore, batch_id: str, settings: ExecutionSettin
 
 
 def end_unfinished(
-    store: BatchStore,
+    store: BatchStorage,
     batch_id: str,
     fault: Exception,
     max_resumptions: int,
@@ -194,7 +200,7 @@ async def graph_interpreter(batch_id: str = "", workflow_id: str = "") -> dict[s
     """Run every execution of one batch through its workflow graph; or, fired by a schedule, queue one."""
     keep_payloads_out_of_prefect_logs()
     settings = get_settings()
-    store = BatchStore(settings.platform_database_url)
+    store = _store()
     try:
         if not batch_id:
             return await _enqueue_tick(store, workflow_id)

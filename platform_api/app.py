@@ -17,6 +17,7 @@ from platform_api.alerts.routes import router as alerts_router
 from platform_api.approvals.routes import router as approvals_router
 from platform_api.audit.routes import router as audit_router
 from platform_api.auth.routes import router as auth_router
+from platform_api.batch_door.routes import router as batch_door_router
 from platform_api.connections.routes import router as connections_router
 from platform_api.crm.routes import router as crm_router
 from platform_api.internal.routes import router as internal_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         help_pages.router,
         metrics.router,
         internal_router,
+        batch_door_router,
     ):
         app.include_router(router)
 

@@ -70,6 +70,17 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Your role or your API key's scope does not allow this. Ask an owner or admin for a higher role, or use a "
         "key with a wider scope (read, run, deploy, admin). See Roles and security.",
     ),
+    "batch-door-closed": ProblemType(
+        "Batch token needed",
+        "A tenant Job's calls to /internal/batches/<id>/ carry the token minted for that batch (in the Job's "
+        "FLOWYARD_BATCH_DOOR__TOKEN). The token is refused once the batch has ended or expired: nothing is left to "
+        "do for it. See Kubernetes, The batch door.",
+    ),
+    "not-this-batch": ProblemType(
+        "Not this batch's",
+        "A batch token opens its own batch's executions and step rows, nothing else; the call named another one "
+        "and nothing was written.",
+    ),
     "role-too-high": ProblemType("Role too high", "You can give a role up to your own: choose yours or a lower one."),
     "already-member": ProblemType("Already a member", "Change their role instead, or switch to the workspace."),
     "invitation-invalid": ProblemType("Invitation not valid", "Ask the workspace's admin for a new invitation."),

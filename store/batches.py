@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -75,6 +75,43 @@ StepWrite = tuple[str, list[dict[str, Any]]]  # ("insert" or "update", step rows
 TICK_SKIPPED = "skipped"
 
 
+class BatchStorage(Protocol):
+    """What the interpreter reads and writes for a batch: `BatchStore` (the database, on the shared workers) or
+    `flow_factory.batch_door.BatchDoor` (the platform API, in a tenant's Job)."""
+
+    def start_in_flow_run(self, batch_id: str, deployment_id: str | None) -> BatchWork: ...
+
+    def cancelled_among(self, execution_ids: list[str]) -> set[str]: ...
+
+    def write_steps(self, writes: list[StepWrite]) -> None: ...
+
+    def finish(self, outcomes: dict[str, dict[str, Any]], steps: list[StepWrite] | None = None) -> None: ...
+
+    def fail_unfinished(
+        self,
+        batch_id: str,
+        status: ExecutionStatus,
+        error: dict[str, Any],
+        *,
+        deployment_id: str | None = None,
+        flow_run_id: str | None = None,
+    ) -> None: ...
+
+    def resume_unfinished(
+        self,
+        batch_id: str,
+        *,
+        most: int,
+        reason: str,
+        deployment_id: str | None = None,
+        flow_run_id: str | None = None,
+    ) -> Counter[str]: ...
+
+    def enqueue_tick(
+        self, workflow_id: str, flow_run_id: str, scheduled_at: datetime, deployment_id: str | None
+    ) -> str: ...
+
+
 class NotThisDeployment(Exception):
     """A flow run named a batch or a workflow that is not its deployment's: its parameters were forged (anyone
     with the Prefect API can create a flow run of any deployment with any parameters). Nothing is touched."""
@@ -94,7 +131,7 @@ class StepWriter:
 
     Rows are copied when queued: the records go on changing while they wait."""
 
-    def __init__(self, store: BatchStore) -> None:
+    def __init__(self, store: BatchStorage) -> None:
         self._store = store
         self._queued: list[StepWrite] = []
         self._writing: asyncio.Task[None] | None = None

@@ -25,6 +25,8 @@ class Batch(IdMixin, TenantOwnedMixin, TimestampMixin, Base):
     deployment_id: Mapped[str] = mapped_column(String(36))
     flow_run_id: Mapped[str | None] = mapped_column(String(36))
     submitted_at: Mapped[datetime | None]
+    door_token_sha256: Mapped[str | None] = mapped_column(String(64))  # a tenant Job's batch: `store.batch_door`
+    door_expires_at: Mapped[datetime | None]
 
 
 class Execution(IdMixin, TenantOwnedMixin, TimestampMixin, Base):

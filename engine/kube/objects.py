@@ -28,6 +28,9 @@ FLOW_RUN_ACCOUNT = "flowyard-flow-run"  # the ServiceAccount and the Secret of a
 RUN_AS_USER = 10001  # the Flowyard image's user; the restricted profile needs a non-root uid
 FINISHED_JOB_TTL = 3600  # seconds a finished Job is kept (Prefect's default keeps it forever)
 PREFECT_API_PORT = 4200
+PLATFORM_API_PORT = 8000
+BATCH_SECRET_VARIABLE = "batch_secret"  # the job variable naming a flow run's batch-token Secret
+NO_BATCH_SECRET = "flowyard-no-batch"  # its default: no Secret of that name exists, and the token is optional
 Manifest = dict[str, Any]  # a Kubernetes object, or part of one, as JSON
 PRIVATE_RANGES = tuple(
     ipaddress.ip_network(cidr)
@@ -62,6 +65,14 @@ def pool_name(slug: str) -> str:
 
 def prefect_api_url(settings: KubernetesSettings) -> str:
     return settings.prefect_api_url or f"http://prefect-server.{settings.platform_namespace}.svc:{PREFECT_API_PORT}/api"
+
+
+def platform_api_url(settings: KubernetesSettings) -> str:
+    return settings.platform_api_url or f"http://platform-api.{settings.platform_namespace}.svc:{PLATFORM_API_PORT}"
+
+
+def batch_secret_name(batch_id: str) -> str:
+    return f"flowyard-batch-{batch_id}"
 
 
 def tier_of(tier: str, settings: KubernetesSettings) -> TierSettings:
@@ -149,7 +160,8 @@ def limit_range(namespace: str, labels: dict[str, str], tier: TierSettings) -> M
 
 
 def network_policies(namespace: str, labels: dict[str, str], settings: KubernetesSettings) -> list[Manifest]:
-    """Deny all traffic in and out, then allow egress to DNS, the Prefect API and public addresses only."""
+    """Deny all traffic in and out, then allow egress to DNS, the Prefect API, the platform API (the batch door)
+    and public addresses only."""
 
     def policy(name: str, spec: Manifest) -> Manifest:
         return {
@@ -163,6 +175,7 @@ def network_policies(namespace: str, labels: dict[str, str], settings: Kubernete
         policy("default-deny", {"policyTypes": ["Ingress", "Egress"]}),
         policy("allow-dns", {"policyTypes": ["Egress"], "egress": [_dns_egress()]}),
         policy("allow-prefect-api", {"policyTypes": ["Egress"], "egress": [_prefect_api_egress(settings)]}),
+        policy("allow-platform-api", {"policyTypes": ["Egress"], "egress": [_platform_api_egress(settings)]}),
     ]
     if blocks := public_ip_blocks(settings.egress_cidrs):
         policies.append(
@@ -195,6 +208,18 @@ def _prefect_api_egress(settings: KubernetesSettings) -> Manifest:
     }
 
 
+def _platform_api_egress(settings: KubernetesSettings) -> Manifest:
+    return {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": settings.platform_namespace}},
+                "podSelector": {"matchLabels": dict(settings.platform_api_pod_labels)},
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": PLATFORM_API_PORT}],
+    }
+
+
 def public_ip_blocks(cidrs: list[str]) -> list[Manifest]:
     """`ipBlock`s of the allowed CIDRs with the private ranges inside them cut out; a CIDR that lies inside a
     private range allows nothing and is dropped."""
@@ -222,9 +247,10 @@ def service_account(namespace: str, labels: dict[str, str]) -> Manifest:
 def flow_run_secret(
     namespace: str, labels: dict[str, str], settings: KubernetesSettings, prefect_auth_string: str | None
 ) -> Manifest:
-    """What a tenant's flow-run pod needs to report to Prefect, and nothing more: never the master key or the
-    platform database's URL."""
-    values = {"PREFECT_API_URL": prefect_api_url(settings)}
+    """What a tenant's flow-run pod needs to report to Prefect and to reach its batch through the platform API,
+    and nothing more: never the master key or the platform database's URL. (Each batch's token is a Secret of
+    its own: `engine.kube.doors`.)"""
+    values = {"PREFECT_API_URL": prefect_api_url(settings), "FLOWYARD_BATCH_DOOR__URL": platform_api_url(settings)}
     if prefect_auth_string:
         values["PREFECT_API_AUTH_STRING"] = prefect_auth_string
     return {
@@ -293,8 +319,16 @@ def _job_container(tier: TierSettings, settings: KubernetesSettings) -> Manifest
     return {
         "name": "prefect-job",
         "args": "{{ command }}",
-        "env": "{{ env }}",
-        "envFrom": [{"secretRef": {"name": FLOW_RUN_ACCOUNT}}],
+        # Prefect puts the flow run's own variables before these: each names one key of a Secret (not envFrom:
+        # a key the pod was not meant to have stays out of it).
+        "env": [
+            _from_secret("PREFECT_API_URL", FLOW_RUN_ACCOUNT),
+            _from_secret("PREFECT_API_AUTH_STRING", FLOW_RUN_ACCOUNT, optional=True),
+            _from_secret("FLOWYARD_BATCH_DOOR__URL", FLOW_RUN_ACCOUNT),
+            _from_secret(
+                "FLOWYARD_BATCH_DOOR__TOKEN", f"{{{{ {BATCH_SECRET_VARIABLE} }}}}", key="token", optional=True
+            ),
+        ],
         "image": settings.image,
         "imagePullPolicy": "IfNotPresent",
         "resources": {
@@ -309,8 +343,20 @@ def _job_container(tier: TierSettings, settings: KubernetesSettings) -> Manifest
     }
 
 
+def _from_secret(name: str, secret: str, *, key: str | None = None, optional: bool = False) -> Manifest:
+    reference = {"name": secret, "key": key or name, **({"optional": True} if optional else {})}
+    return {"name": name, "valueFrom": {"secretKeyRef": reference}}
+
+
 def _pool_variables(default: Manifest) -> Manifest:
     properties = {name: default["properties"][name] for name in OPEN_VARIABLES}
+    properties[BATCH_SECRET_VARIABLE] = {
+        "title": "Batch token Secret",
+        "description": "The Secret holding the batch's token in the tenant's namespace (set by the dispatcher).",
+        "type": "string",
+        "default": NO_BATCH_SECRET,
+        "pattern": f"^(flowyard-batch-[0-9a-f-]{{36}}|{NO_BATCH_SECRET})$",
+    }
     return {
         "description": "Job variables a Flowyard tenant's pool accepts; the rest is fixed by the platform.",
         "type": "object",

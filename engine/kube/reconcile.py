@@ -13,15 +13,10 @@ first, and the namespaces and pools of workspaces that no longer exist.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
-from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
 from prefect.client.orchestration import SyncPrefectClient
@@ -34,6 +29,8 @@ from sqlalchemy.orm import Session
 from core.naming import owned_by, tenant_prefix
 from core.prefect_client import prefect_client
 from core.settings import KubernetesSettings, Settings
+from engine.kube.cluster import cluster
+from engine.kube.doors import delete_closed_doors
 from engine.kube.objects import (
     MANAGED_BY,
     TENANT_ID_LABEL,
@@ -89,24 +86,6 @@ class Changes:
 
 def tenant_ref(tenant: Tenant, settings: KubernetesSettings) -> TenantRef:
     return TenantRef(tenant.id, tenant.slug, tenant.tier or settings.default_tier)
-
-
-def kube_api(settings: KubernetesSettings) -> k8s.ApiClient:
-    """A client of the configured cluster: the kubeconfig setting, else in-cluster, else KUBECONFIG."""
-    if settings.kubeconfig:
-        return k8s_config.new_client_from_config(config_file=str(settings.kubeconfig))
-    configuration = k8s.Configuration()
-    try:
-        k8s_config.load_incluster_config(client_configuration=configuration)
-    except ConfigException:
-        return k8s_config.new_client_from_config()
-    return k8s.ApiClient(configuration)
-
-
-@contextmanager
-def cluster(settings: KubernetesSettings) -> Iterator[DynamicClient]:
-    with kube_api(settings) as api:
-        yield DynamicClient(api)
 
 
 # --- Kubernetes ---------------------------------------------------------------------------------------------
@@ -288,11 +267,13 @@ class PassReport:
     reconciled: dict[str, Changes] = field(default_factory=dict)  # by slug
     failed: dict[str, str] = field(default_factory=dict)  # slug: error
     removed: list[str] = field(default_factory=list)  # namespaces of workspaces that no longer exist
+    closed_doors: list[str] = field(default_factory=list)  # batch-token Secrets deleted (`engine.kube.doors`)
 
 
 def reconcile_all(settings: Settings, *, limit: int | None = None, slugs: list[str] | None = None) -> PassReport:
     """The periodic pass: up to `limit` tenants (all when None), the least recently reconciled first, each in
-    its own try (one tenant's error is logged and retried next pass), then orphaned namespaces and pools."""
+    its own try (one tenant's error is logged and retried next pass), then orphaned namespaces and pools, and the
+    Secrets of batch tokens that can no longer open anything."""
     report = PassReport()
     factory = get_session_factory(settings.platform_database_url)
     with factory() as db, cluster(settings.kubernetes) as kube:
@@ -300,6 +281,7 @@ def reconcile_all(settings: Settings, *, limit: int | None = None, slugs: list[s
             _reconcile_one(db, kube, tenant, settings, report)
         if slugs is None:
             report.removed = _remove_orphans(db, kube, settings)
+            report.closed_doors = delete_closed_doors(db, kube)
     return report
 
 

@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from blocks.runtime import platform_sessions
 from core.errors import Permanent
 from core.settings import get_settings
 from flow_factory.nodes.base import NodeResult, NodeType, StepContext, Wait, fixed_output
 from store import Approval, ApprovalStatus
-from store.db import get_session_factory
 
 HANDLES = ("approved", "rejected", "timeout")
 _HANDLE_OF: dict[str, str] = {ApprovalStatus.APPROVED: "approved", ApprovalStatus.REJECTED: "rejected"}  # else: timeout
@@ -41,7 +41,7 @@ class ApprovalConfig(BaseModel):
 
 
 def _sessions() -> sessionmaker[Session]:
-    return get_session_factory(get_settings().platform_database_url)
+    return platform_sessions()
 
 
 def _run_page_url(execution_id: str) -> str:

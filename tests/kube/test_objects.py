@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import uuid
 
 import kubernetes_validate
 import pytest
@@ -78,7 +79,7 @@ def test_quota_and_container_limits_follow_the_tier(settings):
         tenant_objects(TENANT_ID, "acme", "gold", settings)
 
 
-def test_network_policies_deny_all_then_allow_dns_prefect_and_public_addresses(settings):
+def test_network_policies_deny_all_then_allow_dns_prefect_the_platform_api_and_public_addresses(settings):
     policies = {
         p["metadata"]["name"]: p["spec"]
         for p in by_kind(tenant_objects(TENANT_ID, "a", "shared", settings))["NetworkPolicy"]
@@ -92,6 +93,14 @@ def test_network_policies_deny_all_then_allow_dns_prefect_and_public_addresses(s
     prefect = policies["allow-prefect-api"]["egress"][0]
     assert prefect["ports"] == [{"protocol": "TCP", "port": 4200}]
     assert prefect["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "flowyard"}
+    platform = policies["allow-platform-api"]["egress"][0]  # the batch door
+    assert platform["ports"] == [{"protocol": "TCP", "port": 8000}]
+    assert platform["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "flowyard"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "platform-api"}},
+        }
+    ]
     public = policies["allow-public-egress"]["egress"][0]["to"]
     assert public == [
         {
@@ -118,7 +127,7 @@ def test_no_egress_cidrs_means_no_public_egress_policy(settings):
     assert "allow-public-egress" not in names and "default-deny" in names
 
 
-def test_the_flow_run_account_has_no_token_and_the_secret_only_reaches_prefect(settings, monkeypatch):
+def test_the_flow_run_account_has_no_token_and_the_secret_only_reaches_prefect_and_the_door(settings, monkeypatch):
     kinds = by_kind(tenant_objects(TENANT_ID, "acme", "shared", settings, prefect_auth_string="user:pass"))
     assert kinds["ServiceAccount"][0]["automountServiceAccountToken"] is False
     assert "RoleBinding" not in kinds and "Role" not in kinds
@@ -126,6 +135,7 @@ def test_the_flow_run_account_has_no_token_and_the_secret_only_reaches_prefect(s
     assert data == {
         "PREFECT_API_URL": "http://prefect-server.flowyard.svc:4200/api",
         "PREFECT_API_AUTH_STRING": "user:pass",
+        "FLOWYARD_BATCH_DOOR__URL": "http://platform-api.flowyard.svc:8000",  # its batch's token is a Secret apart
     }
 
 
@@ -141,7 +151,8 @@ def test_the_pool_template_pins_namespace_account_image_and_resources(settings):
     for fixed in ("namespace", "service_account_name", "image", "cpu_limit", "memory_limit", "cluster_config"):
         assert fixed not in variables["properties"]
     # even a caller who set every variable it may set gets a Job in the tenant's namespace, as the tenant's account
-    values = {"name": "run", "labels": {"a": "b"}, "backoff_limit": 2}
+    batch_secret = f"flowyard-batch-{uuid.uuid4()}"
+    values = {"name": "run", "labels": {"a": "b"}, "backoff_limit": 2, "batch_secret": batch_secret}
     manifest = job_manifest(template, values)
     assert manifest["metadata"]["namespace"] == "flowyard-t-acme"
     assert template["job_configuration"]["namespace"] == "flowyard-t-acme"
@@ -160,6 +171,13 @@ def test_the_pool_template_pins_namespace_account_image_and_resources(settings):
         "requests": {"cpu": "250m", "memory": "256Mi"},
         "limits": {"cpu": "1", "memory": "1Gi"},
     }
-    assert container["envFrom"] == [{"secretRef": {"name": "flowyard-flow-run"}}]
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}  # each key named, no envFrom
+    assert secrets == {
+        "PREFECT_API_URL": {"name": "flowyard-flow-run", "key": "PREFECT_API_URL"},
+        "PREFECT_API_AUTH_STRING": {"name": "flowyard-flow-run", "key": "PREFECT_API_AUTH_STRING", "optional": True},
+        "FLOWYARD_BATCH_DOOR__URL": {"name": "flowyard-flow-run", "key": "FLOWYARD_BATCH_DOOR__URL"},
+        "FLOWYARD_BATCH_DOOR__TOKEN": {"name": batch_secret, "key": "token", "optional": True},
+    }
+    assert "envFrom" not in container
     assert container["image"] == settings.image
     assert manifest["spec"]["ttlSecondsAfterFinished"] == 3600
