@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.errors import Permanent
 from core.settings import DEFAULT_RATE_LIMITS, IntegrationSettings, Settings, get_settings
 from store.db import get_session_factory
 
@@ -16,8 +17,9 @@ def integration_settings() -> IntegrationSettings:
     return get_settings().integrations
 
 
-class NoPlatformDatabase(RuntimeError):
-    """A step needed the platform database inside a tenant's Job, which holds none (the batch door)."""
+class NoPlatformDatabase(Permanent):
+    """A step needed the platform database inside a tenant's Job, which holds none (the batch door): the step
+    fails with this, as a configuration error the workspace's operator can act on."""
 
 
 def platform_sessions() -> sessionmaker[Session]:
@@ -27,7 +29,8 @@ def platform_sessions() -> sessionmaker[Session]:
     if current.batch_door.url:
         raise NoPlatformDatabase(
             "This step needs the platform database (connections, CRM, approvals, the send ledger or alerts), which "
-            "a tenant's Job does not reach yet: run this workflow on the shared tier (docs/kubernetes.md)."
+            "a dedicated workspace's Jobs do not reach yet.",
+            hint="Ask the operator to move the workspace to the shared tier (flowyard tenants tier <slug> shared).",
         )
     return get_session_factory(current.platform_database_url)
 

@@ -462,7 +462,7 @@ class KubernetesSettings(BaseModel):
     )
     egress_cidrs: list[str] = Field(
         default_factory=lambda: ["0.0.0.0/0"],
-        description="Where tenants' pods may connect besides DNS and the Prefect API, minus private ranges "
+        description="Where tenants' pods may connect besides DNS, the Prefect API and the platform API, minus private ranges "
         "(10/8, 172.16/12, 192.168/16, 169.254/16, 100.64/10).",
     )
     metrics_token: SecretStr | None = Field(

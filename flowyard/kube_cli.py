@@ -92,6 +92,8 @@ def _print_report(report: PassReport) -> int:
         print(f"{slug}: {'; '.join(written) or 'in step'}")
     for namespace in report.removed:
         print(f"removed {namespace} (its workspace no longer exists)")
+    for secret in report.closed_doors:
+        print(f"deleted Secret {secret} (its batch ended or its token expired)")
     for slug, error in report.failed.items():
         print(f"{slug}: FAILED {error} (the next pass tries again)", file=sys.stderr)
     return 1 if report.failed else 0

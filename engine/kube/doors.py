@@ -18,7 +18,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.settings import Settings
+from core.settings import KubernetesSettings, Settings
 from engine.kube.cluster import cluster
 from engine.kube.objects import (
     BATCH_SECRET_VARIABLE,
@@ -100,10 +100,15 @@ def apply_secret(kube: DynamicClient, manifest: Manifest) -> None:
     secrets.replace(body=manifest, name=metadata["name"], namespace=metadata["namespace"])
 
 
-def delete_closed_doors(db: Session, kube: DynamicClient) -> list[str]:
-    """Delete the batch-token Secrets whose batch ended (its door closed), is gone, or expired."""
+def delete_closed_doors(db: Session, kube: DynamicClient, settings: KubernetesSettings) -> list[str]:
+    """Delete the batch-token Secrets whose batch ended (its door closed), is gone, or expired; in this
+    platform's tenant namespaces only (another platform may share the cluster, with another prefix)."""
     secrets = kube.resources.get(api_version="v1", kind="Secret")
-    found = secrets.get(label_selector=BATCH_LABEL).to_dict()["items"]
+    found = [
+        secret
+        for secret in secrets.get(label_selector=BATCH_LABEL).to_dict()["items"]
+        if secret["metadata"]["namespace"].startswith(settings.namespace_prefix)
+    ]
     batch_ids = [s["metadata"]["labels"][BATCH_LABEL] for s in found]
     still_open = set(
         db.scalars(

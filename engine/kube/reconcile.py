@@ -281,7 +281,7 @@ def reconcile_all(settings: Settings, *, limit: int | None = None, slugs: list[s
             _reconcile_one(db, kube, tenant, settings, report)
         if slugs is None:
             report.removed = _remove_orphans(db, kube, settings)
-            report.closed_doors = delete_closed_doors(db, kube)
+            report.closed_doors = delete_closed_doors(db, kube, settings.kubernetes)
     return report
 
 

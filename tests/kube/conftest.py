@@ -1,5 +1,5 @@
 """A real Kubernetes API server (k8s-envtest: etcd, kube-apiserver and kube-controller-manager 1.20 on 127.0.0.1)
-for the session, a stand-in kubelet that marks pods done, and the platform (`flowyard up`) with Kubernetes on.
+for the session, a stand-in kubelet that runs pods as local processes, and the platform (`flowyard up`) with Kubernetes on.
 
 The envtest script is `../shared/tools/k8s-envtest/k8s-envtest.sh` beside the repository, or FLOWYARD_K8S_ENVTEST;
 without it these tests skip, or fail in CI (CI set), as the PostgreSQL leg does. It installs etcd itself when it is missing. Each session runs its own control plane
@@ -71,16 +71,19 @@ def kube(envtest) -> DynamicClient:
 
 
 @pytest.fixture(scope="session")
-def kubelet(envtest, tmp_path_factory) -> Iterator[None]:
-    """process_kubelet.py MODE=succeed: every pending pod is marked Running, then Succeeded."""
+def kubelet(envtest, tmp_path_factory) -> Iterator[Path]:
+    """process_kubelet.py MODE=exec: every pending pod's command runs as a local process, with PATH (this venv's
+    first) and the pod's own environment only (its literal values and Secret references): a flow-run Job runs
+    `prefect flow-run execute` with what its Secrets give it, and no database URL."""
     logs = tmp_path_factory.mktemp("kubelet")
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     process = subprocess.Popen(
         [sys.executable, str(envtest.script.parent / "process_kubelet.py")],
-        env={**os.environ, "KUBECONFIG": envtest.kubeconfig, "MODE": "succeed", "LOG_DIR": str(logs)},
+        env={**os.environ, "PATH": path, "KUBECONFIG": envtest.kubeconfig, "MODE": "exec", "LOG_DIR": str(logs)},
         stdout=open(logs / "kubelet.log", "ab"),
         stderr=subprocess.STDOUT,
     )
-    yield
+    yield logs  # a log per pod: <namespace>_<pod>.log
     process.terminate()
     process.wait(timeout=30)
 
@@ -88,11 +91,15 @@ def kubelet(envtest, tmp_path_factory) -> Iterator[None]:
 @pytest.fixture(scope="session", params=BACKENDS)
 def kube_stack(request, tmp_path_factory, envtest) -> Iterator[Stack]:
     """The platform as `flowyard up` starts it, reconciling workspaces on the envtest cluster. Each backend's
-    platform has a namespace prefix of its own: a platform removes only its own orphaned namespaces."""
+    platform has a namespace prefix of its own: a platform removes only its own orphaned namespaces. Tenants' Jobs
+    (local processes here) reach the platform API on loopback."""
+    api_port = free_port()
     yield from _start_stack(
         request,
         tmp_path_factory,
         extra_env={
+            "FLOWYARD_API__PORT": str(api_port),
+            "FLOWYARD_KUBERNETES__PLATFORM_API_URL": f"http://127.0.0.1:{api_port}",
             "FLOWYARD_KUBERNETES__ENABLED": "true",
             "FLOWYARD_KUBERNETES__KUBECONFIG": envtest.kubeconfig,
             "FLOWYARD_KUBERNETES__NAMESPACE_PREFIX": f"fy-{request.param}-t-",

@@ -6,6 +6,7 @@ workspace change the cluster and Prefect."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -28,10 +29,10 @@ from sqlalchemy import select
 from core.settings import KubernetesSettings
 from engine.kube.objects import FLOW_RUN_ACCOUNT, namespace_name, pool_name, tenant_objects
 from engine.kube.reconcile import MANAGED_SELECTOR, NAMESPACED_KINDS
-from store import Tenant
+from store import Batch, Execution, Tenant
 from store.db import get_session_factory
-from tests.engine.support import WorkerProcess, Workflow, platform_db_url, prefect_client, wait_until
-from tests.support import Api, prefect_http, publish
+from tests.engine.support import WorkerProcess, platform_db_url, prefect_client, wait_until
+from tests.support import Api, prefect_http, publish, start_run
 
 KUBERNETES = "1.33"
 
@@ -170,7 +171,11 @@ def test_signing_up_creates_exactly_the_tenants_objects_in_its_namespace(kube_st
     assert live["ResourceQuota/flowyard-tenant"]["spec"]["hard"]["count/jobs.batch"] == "20"
     assert live["ServiceAccount/flowyard-flow-run"]["automountServiceAccountToken"] is False
     secret = {k: base64.b64decode(v).decode() for k, v in live["Secret/flowyard-flow-run"]["data"].items()}
-    assert secret == {"PREFECT_API_URL": secret["PREFECT_API_URL"], "PREFECT_API_AUTH_STRING": kube_stack.auth_string}
+    assert secret == {
+        "PREFECT_API_URL": secret["PREFECT_API_URL"],
+        "PREFECT_API_AUTH_STRING": kube_stack.auth_string,
+        "FLOWYARD_BATCH_DOOR__URL": kube_stack.api_url,  # the batch door; no database URL, no key
+    }
     assert kube_stack.master_key not in str(live)  # nor anything else of the platform's
     bindings = kube.resources.get(api_version="rbac.authorization.k8s.io/v1", kind="RoleBinding")
     assert bindings.get(namespace=namespace).to_dict()["items"] == []
@@ -254,20 +259,33 @@ class KubernetesWorker(WorkerProcess):
         self._start(stack, pool, [*argv, "--install-policy", "never"], env)
 
 
-def test_prefects_kubernetes_worker_runs_the_tenants_batch_in_its_namespace(
+def test_prefects_kubernetes_worker_runs_the_tenants_batch_in_its_namespace_through_the_batch_door(
     kube_stack, kube, envtest, kubelet, minimal_graph
 ):
+    """A run of a dedicated workspace, end to end: the dispatcher mints its batch's token into a Secret of the
+    tenant's namespace, Prefect's Kubernetes worker creates the Job there, the stand-in kubelet runs `prefect
+    flow-run execute` with the pod's environment alone (no database URL), and the interpreter runs the batch
+    through the platform API's batch door: the user sees the run completed, step by step."""
     api, tenant = signed_up(kube_stack)
     set_tier(kube_stack, tenant["slug"], "dedicated")
     pool, namespace = pool_name(tenant["slug"]), namespace_name(tenant["slug"], kube_settings(kube_stack))
-    publish(api, "published", minimal_graph)  # the platform puts the tenant's deployments on its pool
+    workflow_id = publish(api, "published", minimal_graph)  # the platform puts the tenant's deployments on its pool
     assert {d.work_pool_name for d in tenant_deployments(kube_stack, tenant["id"])} == {pool}
-    _, flow_run_id, _ = Workflow(kube_stack, api, minimal_graph, pool).run_batch([{"name": "k8s"}])
+    run_id = start_run(api, workflow_id, {"name": "k8s"})
+    batch = wait_until(lambda: submitted_batch(kube_stack, run_id), timeout=60, what="the dispatcher to submit")
+    token_secret = read(kube, "Secret", f"flowyard-batch-{batch.id}", namespace)
+    assert token_secret is not None and set(token_secret["data"]) == {"token"}
+    token = base64.b64decode(token_secret["data"]["token"]).decode()
+    assert batch.door_token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+    with prefect_client(kube_stack) as client:  # Prefect holds the Secret's name, never the token
+        flow_run = client.read_flow_run(uuid.UUID(batch.flow_run_id))
+    assert flow_run.job_variables == {"batch_secret": f"flowyard-batch-{batch.id}"}
+    assert token not in flow_run.model_dump_json()
 
     worker = KubernetesWorker(kube_stack, pool, namespace, envtest.kubeconfig)
     try:
         jobs = kube.resources.get(api_version="batch/v1", kind="Job")
-        selector = f"prefect.io/flow-run-id={flow_run_id}"
+        selector = f"prefect.io/flow-run-id={batch.flow_run_id}"
         job = wait_until(
             lambda: jobs.get(label_selector=selector).to_dict()["items"],
             timeout=120,
@@ -277,9 +295,14 @@ def test_prefects_kubernetes_worker_runs_the_tenants_batch_in_its_namespace(
         spec = job[0]["spec"]["template"]["spec"]
         assert spec["serviceAccountName"] == FLOW_RUN_ACCOUNT and spec["automountServiceAccountToken"] is False
         container = spec["containers"][0]
-        assert container["envFrom"] == [{"secretRef": {"name": FLOW_RUN_ACCOUNT}}]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["FLOWYARD_BATCH_DOOR__TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == f"flowyard-batch-{batch.id}"
+        assert not {"FLOWYARD_DATABASE_URL", "FLOWYARD_MASTER_KEY"} & set(env)
         assert container["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
-        done = wait_until(  # its pod was admitted under the quota and ran (the stand-in kubelet marks it done)
+        run = api.wait_for_run(run_id, timeout=180)
+        assert run["status"] == "completed", f"{run}\n{pod_logs(kubelet, namespace)}"
+        assert [s["node_id"] for s in run["steps"]] == ["start", "say"]
+        done = wait_until(  # its pod was admitted under the quota and ran: the Job completed
             lambda: (read(kube, "Job", job[0]["metadata"]["name"], namespace, "batch/v1") or {})["status"].get(
                 "succeeded"
             ),
@@ -289,6 +312,21 @@ def test_prefects_kubernetes_worker_runs_the_tenants_batch_in_its_namespace(
         assert done == 1
     finally:
         worker.stop()
+    assert submitted_batch(kube_stack, run_id).door_token_sha256 is None  # the batch ended: its token opens nothing
+    closed = flowyard(kube_stack, "kube", "reconcile")
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+    assert read(kube, "Secret", f"flowyard-batch-{batch.id}", namespace) is None
+
+
+def submitted_batch(stack, run_id: str) -> Batch | None:
+    """The run's batch, once the dispatcher has created its flow run."""
+    with get_session_factory(platform_db_url(stack))() as db:
+        batch = db.scalar(select(Batch).join(Execution, Execution.batch_id == Batch.id).where(Execution.id == run_id))
+        return batch if batch is not None and batch.flow_run_id else None
+
+
+def pod_logs(directory: Path, namespace: str) -> str:
+    return "\n".join(f.read_text()[-3000:] for f in sorted(directory.glob(f"{namespace}_*.log")))
 
 
 # --- reconciling, tiers, deletion ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ it cannot read or write another batch's or another tenant's rows. On both databa
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,11 +12,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.settings import BatchDoorSettings
+from core.settings import BatchDoorSettings, get_settings
 from flow_factory.batch_door import CHUNK_BYTES, BatchDoor, BatchDoorError
+from flow_factory.graph import Graph
+from flow_factory.plan import compile_plan
+from flow_factory.progress import ExecutionRun
+from flow_factory.steps import StepWork, run_step
 from store import Batch, Execution, ExecutionStatus, StepResult, StepStatus, Tenant, utcnow
 from store.batch_door import mint_door_token
-from store.batches import StepRecord
+from store.batches import QueuedExecution, StepRecord
 from store.db import get_session_factory
 from tests.conftest import InProcessApi
 from tests.platform_rows import Clock, add_execution, add_workflow
@@ -194,20 +199,34 @@ def test_step_rows_beyond_the_api_body_limit_are_sent_in_several_requests(job_ba
     work = door.start_in_flow_run(batch.batch_id, None)
     big = "x" * (CHUNK_BYTES // 2)  # three rows: over the API's 1 MiB body limit in one request
     rows = [batch.step(e.id, {"text": big}).row() for e in work.executions]
-    door.finish({e.id: {"status": ExecutionStatus.COMPLETED, "error": None} for e in work.executions}, [("insert", rows)])
+    door.finish(
+        {e.id: {"status": ExecutionStatus.COMPLETED, "error": None} for e in work.executions}, [("insert", rows)]
+    )
     assert batch.step_rows() == 3
     assert set(batch.statuses().values()) == {ExecutionStatus.COMPLETED}
 
 
-def test_inside_a_job_a_step_that_needs_the_platform_database_fails_with_a_clear_error(monkeypatch):
-    from blocks.runtime import NoPlatformDatabase, platform_sessions
-    from core.settings import get_settings
-
+async def test_inside_a_job_a_step_that_needs_the_platform_database_fails_with_a_clear_error(monkeypatch):
+    """An approval step, in a Job of a dedicated workspace: its step fails, saying why and what to do; it does not
+    open the empty local SQLite file the Job's default settings would name."""
+    graph = {
+        "nodes": [
+            {"id": "start", "type": "trigger.manual", "config": {}},
+            {"id": "ask", "type": "logic.approval", "config": {"message": "Send the offer?"}},
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "ask"}],
+    }
+    plan = compile_plan(Graph.model_validate(graph))
+    queued = QueuedExecution(str(uuid.uuid4()), str(uuid.uuid4()), "live", {})
+    record = StepRecord(str(uuid.uuid4()), queued.tenant_id, queued.id, "ask", StepStatus.RUNNING)
     monkeypatch.setenv("FLOWYARD_BATCH_DOOR__URL", "http://platform-api.flowyard.svc:8000")
     get_settings.cache_clear()
     try:
-        with pytest.raises(NoPlatformDatabase, match="does not reach"):
-            platform_sessions()
+        await run_step(plan, "ask", StepWork(ExecutionRun(queued), record), logger=logging.getLogger("test"))
     finally:
         monkeypatch.delenv("FLOWYARD_BATCH_DOOR__URL")
         get_settings.cache_clear()
+    assert record.status == StepStatus.FAILED
+    assert record.error is not None and record.error["kind"] == "configuration"
+    assert "do not reach yet" in record.error["message"]
+    assert "shared tier" in record.error["hint"]
