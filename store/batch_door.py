@@ -13,17 +13,15 @@ import hashlib
 import hmac
 import secrets
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from store import Batch, Execution, ExecutionStatus, StepResult, utcnow
 from store.batches import BatchStore, BatchWork, StepWrite
-from store.db import get_session_factory, scope_to_tenant
+from store.db import TenantSessions, get_session_factory
 
 OUTCOME_COLUMNS = frozenset({"status", "error", "resume_at", "waiting_node_id"})
 ENDED_BY_A_JOB = (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
@@ -52,37 +50,17 @@ def close_door(db: Session, batch_id: str) -> None:
     db.execute(update(Batch).where(Batch.id == batch_id).values(door_token_sha256=None, door_expires_at=None))
 
 
-class _TenantSessions:
-    """The platform's sessions, each scoped to one tenant: what `BatchStore` calls through it sees only that
-    tenant's rows on PostgreSQL."""
-
-    def __init__(self, factory: sessionmaker[Session], tenant_id: str) -> None:
-        self._factory, self._tenant_id = factory, tenant_id
-
-    def __call__(self) -> Session:
-        session = self._factory()
-        scope_to_tenant(session, tenant_id=self._tenant_id)
-        return session
-
-    @contextmanager
-    def begin(self) -> Iterator[Session]:
-        with self() as session, session.begin():
-            yield session
-
-
 class OpenedBatch:
     """One batch, opened by its door token (`DoorRefused` otherwise)."""
 
     def __init__(self, database_url: str, batch_id: str, token: str) -> None:
-        self._sessions = get_session_factory(database_url)
-        with self._sessions() as db:
+        with get_session_factory(database_url)() as db:
             batch = db.get(Batch, batch_id)
             if batch is None or not _opens(batch, token):
                 raise DoorRefused(f"the token does not open batch {batch_id}")
             self.batch_id, self.tenant_id, self.deployment_id = batch.id, batch.tenant_id, batch.deployment_id
-        self.store = BatchStore(database_url)
-        self.store._sessions = _TenantSessions(self._sessions, self.tenant_id)  # type: ignore[assignment]
-        self.store._tenant_id, self.store._batch_id = self.tenant_id, self.batch_id
+        self._sessions = TenantSessions(get_session_factory(database_url), self.tenant_id)
+        self.store = BatchStore.of_tenant_batch(database_url, self.tenant_id, self.batch_id)
 
     def start(self) -> BatchWork:
         return self.store.start_in_flow_run(self.batch_id, self.deployment_id)

@@ -27,7 +27,7 @@ from store import (
     enqueue_execution,
     utcnow,
 )
-from store.db import get_session_factory
+from store.db import SessionFactory, TenantSessions, get_session_factory
 from store.sealed import seal_as
 
 
@@ -183,9 +183,17 @@ def _record(row: StepResult) -> StepRecord:
 
 class BatchStore:
     def __init__(self, database_url: str) -> None:
-        self._sessions = get_session_factory(database_url)
+        self._sessions: SessionFactory = get_session_factory(database_url)
         self._tenant_id: str | None = None  # the started batch's: whose payloads `finish` seals
         self._batch_id: str | None = None  # the started batch: `finish` ends only executions still in it
+
+    @classmethod
+    def of_tenant_batch(cls, database_url: str, tenant_id: str, batch_id: str) -> BatchStore:
+        """A store for one batch whose every transaction sees only its tenant's rows (PostgreSQL)."""
+        store = cls(database_url)
+        store._sessions = TenantSessions(get_session_factory(database_url), tenant_id)
+        store._tenant_id, store._batch_id = tenant_id, batch_id
+        return store
 
     def start(self, batch_id: str) -> BatchWork:
         """The batch's work (`_load`), claimed (`_claim`), in one transaction."""

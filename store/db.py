@@ -5,6 +5,8 @@ its transactions then runs under row-level security as that tenant (migration 00
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -111,3 +113,23 @@ def _set_scope(connection: Connection, scope: TenantScope) -> None:
     connection.execute(
         text("SELECT set_config(:name, :tenant, true)"), {"name": TENANT_SETTING, "tenant": scope.tenant_id}
     )
+
+
+class TenantSessions:
+    """Sessions of `factory`, each scoped to one tenant (`scope_to_tenant`), used like a sessionmaker."""
+
+    def __init__(self, factory: sessionmaker[Session], tenant_id: str) -> None:
+        self._factory, self._tenant_id = factory, tenant_id
+
+    def __call__(self) -> Session:
+        session = self._factory()
+        scope_to_tenant(session, tenant_id=self._tenant_id)
+        return session
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        with self() as session, session.begin():
+            yield session
+
+
+SessionFactory = sessionmaker[Session] | TenantSessions
