@@ -171,11 +171,13 @@ def network_policies(namespace: str, labels: dict[str, str], settings: Kubernete
             "spec": {"podSelector": {}, **spec},
         }
 
+    prefect_api = _platform_pods_egress(settings, settings.prefect_api_pod_labels, PREFECT_API_PORT)
+    platform_api = _platform_pods_egress(settings, settings.platform_api_pod_labels, PLATFORM_API_PORT)
     policies = [
         policy("default-deny", {"policyTypes": ["Ingress", "Egress"]}),
         policy("allow-dns", {"policyTypes": ["Egress"], "egress": [_dns_egress()]}),
-        policy("allow-prefect-api", {"policyTypes": ["Egress"], "egress": [_prefect_api_egress(settings)]}),
-        policy("allow-platform-api", {"policyTypes": ["Egress"], "egress": [_platform_api_egress(settings)]}),
+        policy("allow-prefect-api", {"policyTypes": ["Egress"], "egress": [prefect_api]}),
+        policy("allow-platform-api", {"policyTypes": ["Egress"], "egress": [platform_api]}),
     ]
     if blocks := public_ip_blocks(settings.egress_cidrs):
         policies.append(
@@ -196,27 +198,16 @@ def _dns_egress() -> Manifest:
     }
 
 
-def _prefect_api_egress(settings: KubernetesSettings) -> Manifest:
+def _platform_pods_egress(settings: KubernetesSettings, pod_labels: dict[str, str], port: int) -> Manifest:
+    """To the pods with these labels in the platform namespace, on this port only."""
     return {
         "to": [
             {
                 "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": settings.platform_namespace}},
-                "podSelector": {"matchLabels": dict(settings.prefect_api_pod_labels)},
+                "podSelector": {"matchLabels": dict(pod_labels)},
             }
         ],
-        "ports": [{"protocol": "TCP", "port": PREFECT_API_PORT}],
-    }
-
-
-def _platform_api_egress(settings: KubernetesSettings) -> Manifest:
-    return {
-        "to": [
-            {
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": settings.platform_namespace}},
-                "podSelector": {"matchLabels": dict(settings.platform_api_pod_labels)},
-            }
-        ],
-        "ports": [{"protocol": "TCP", "port": PLATFORM_API_PORT}],
+        "ports": [{"protocol": "TCP", "port": port}],
     }
 
 
