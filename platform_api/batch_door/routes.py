@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Response
 from pydantic import TypeAdapter
 
 from core.settings import Settings
@@ -64,8 +64,9 @@ def fail(batch: Opened, body: schemas.Fail) -> Response:
 
 
 @router.post("/{batch_id}/resume")
-def resume(request: Request, batch: Opened, body: schemas.Resume) -> schemas.Resumed:
+def resume(
+    batch: Opened, body: schemas.Resume, settings: Annotated[Settings, Depends(get_settings)]
+) -> schemas.Resumed:
     """After a crash: at most the platform's FLOWYARD_EXECUTION__MAX_RESUMPTIONS, whatever the Job says."""
-    most = request.app.state.settings.execution.max_resumptions
-    outcome = batch.resume(most, body.reason, body.flow_run_id)
+    outcome = batch.resume(settings.execution.max_resumptions, body.reason, body.flow_run_id)
     return schemas.Resumed(resumed=outcome["resumed"], failed=outcome["failed"])

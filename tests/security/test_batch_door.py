@@ -4,12 +4,14 @@ it cannot read or write another batch's or another tenant's rows. On both databa
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 
 from core.settings import BatchDoorSettings, get_settings
@@ -197,8 +199,14 @@ def test_step_rows_beyond_the_api_body_limit_are_sent_in_several_requests(job_ba
     batch = job_batch(size=3)
     door = batch.door()
     work = door.start_in_flow_run(batch.batch_id, None)
-    big = "x" * (CHUNK_BYTES // 2)  # three rows: over the API's 1 MiB body limit in one request
+    big = "x" * (CHUNK_BYTES * 3 // 4)  # three rows of 384 KiB: over the API's 1 MiB body limit in one request
     rows = [batch.step(e.id, {"text": big}).row() for e in work.executions]
+    at_once = batch.api.http.post(
+        f"/internal/batches/{batch.batch_id}/steps",
+        content=json.dumps({"writes": [{"kind": "insert", "rows": to_jsonable_python(rows)}]}),
+        headers={"Authorization": f"Bearer {batch.token}", "Content-Type": "application/json"},
+    )
+    assert at_once.status_code == 413  # what one request would get
     door.finish(
         {e.id: {"status": ExecutionStatus.COMPLETED, "error": None} for e in work.executions}, [("insert", rows)]
     )
