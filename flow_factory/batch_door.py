@@ -108,10 +108,17 @@ class BatchDoor:
                 time.sleep(float(answer.headers.get("Retry-After", 2**attempt)))
                 continue
             if answer.is_error:
-                detail = answer.json().get("detail", answer.text) if answer.content else answer.reason_phrase
-                raise BatchDoorError(f"{call}: {answer.status_code} {detail}")
+                raise BatchDoorError(f"{call}: {answer.status_code} {_detail(answer)}")
             return answer.json() if answer.content else None
         raise AssertionError("unreachable")
+
+
+def _detail(answer: httpx.Response) -> str:
+    """The problem's detail, or what a proxy in the way answered instead of a problem."""
+    try:
+        return str(answer.json().get("detail", answer.text))
+    except ValueError:
+        return answer.text[:200] or answer.reason_phrase
 
 
 def _as_json(writes: list[StepWrite]) -> list[dict[str, Any]]:
